@@ -1,0 +1,109 @@
+//! The state every simulator shares, and the operations both the Rust API and the HTTP
+//! routes use to change it.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use serde_json::Value;
+
+use crate::alerts::{AlertStore, Change, Inclusions};
+use crate::faults::FaultQueue;
+use crate::ilert::IlertService;
+use crate::live::LiveHub;
+use crate::recorder::Recorder;
+use crate::search::SearchJobs;
+use crate::{SimConfig, SimError, SimUrls};
+
+/// Locks a mutex; a panic elsewhere while holding it does not make the data unusable here.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+pub(crate) struct SimState {
+    pub(crate) config: SimConfig,
+    pub(crate) urls: SimUrls,
+    pub(crate) alerts: Mutex<AlertStore>,
+    pub(crate) search_jobs: Mutex<SearchJobs>,
+    pub(crate) ilert: Mutex<IlertService>,
+    pub(crate) live: LiveHub,
+    pub(crate) recorder: Recorder,
+    pub(crate) faults: FaultQueue,
+}
+
+impl SimState {
+    pub(crate) fn new(config: SimConfig, urls: SimUrls) -> Self {
+        Self {
+            alerts: Mutex::new(AlertStore::new(config.seed)),
+            search_jobs: Mutex::new(SearchJobs::default()),
+            ilert: Mutex::new(IlertService::default()),
+            live: LiveHub::default(),
+            recorder: Recorder::default(),
+            faults: FaultQueue::default(),
+            config,
+            urls,
+        }
+    }
+
+    /// Runs a change and pushes its notification before any later change can happen, so
+    /// notifications go out in the order of the changes.
+    pub(crate) fn change_alerts(
+        &self,
+        change: impl FnOnce(&mut AlertStore) -> Result<Change, SimError>,
+    ) -> Result<Value, SimError> {
+        let mut store = lock(&self.alerts);
+        let change = change(&mut store)?;
+        Ok(self.announce(&store, change))
+    }
+
+    /// Pushes a change's notification (the caller still holds the store) and returns its answer.
+    fn announce(&self, store: &AlertStore, change: Change) -> Value {
+        self.live
+            .publish(&change.notification, store.community_uuid());
+        change.answer
+    }
+
+    pub(crate) fn create_alert(&self, overrides: Value) -> Value {
+        let mut store = lock(&self.alerts);
+        let change = store.create(overrides);
+        self.announce(&store, change)
+    }
+
+    pub(crate) fn set_status(
+        &self,
+        alert_id: &str,
+        status: &str,
+        comment: Option<&str>,
+    ) -> Result<Value, SimError> {
+        self.change_alerts(|store| store.set_status(alert_id, status, comment))
+    }
+
+    pub(crate) fn add_comment(
+        &self,
+        alert_id: &str,
+        content: &str,
+        author: Option<&str>,
+    ) -> Result<Value, SimError> {
+        self.change_alerts(|store| store.add_comment(alert_id, content, author))
+    }
+
+    /// The alert with every optional array.
+    pub(crate) fn alert(&self, id: &str) -> Option<Value> {
+        let everything = Inclusions {
+            stix: false,
+            comments: true,
+            countermeasures: true,
+            history: true,
+            cases: true,
+        };
+        lock(&self.alerts)
+            .find(id)
+            .map(|alert| alert.render(everything))
+    }
+
+    pub(crate) fn reset(&self) {
+        lock(&self.alerts).reset();
+        lock(&self.search_jobs).clear();
+        lock(&self.ilert).clear();
+        self.recorder.clear();
+        self.faults.clear();
+    }
+}
