@@ -1,1 +1,34 @@
-//! Engine.
+//! The alertsync engine: what every module plugs into and what runs playbooks.
+//!
+//! * [`manifest`] describes modules, actions and triggers (UUIDs, argument schemas, secrets);
+//! * [`action`] is the [`Action`] trait, its context, output and error classification;
+//! * [`registry`] finds modules and actions by UUID or slug;
+//! * [`account`] holds a module configuration ("account") with its secrets;
+//! * [`redact`] masks secrets by value in everything that is recorded or printed;
+//! * [`retry`] is the one retry policy (capped exponential backoff with jitter, `Retry-After`);
+//! * [`http`] is the shared HTTP client every action sends through (dry-run aware);
+//! * [`invoke`] validates arguments against a manifest and runs one action.
+
+pub mod account;
+pub mod action;
+pub mod http;
+pub mod invoke;
+pub mod manifest;
+pub mod redact;
+pub mod registry;
+pub mod retry;
+
+pub use account::Account;
+pub use action::{Action, ActionContext, ActionError, ActionOutput, ErrorKind, NodeLog};
+pub use manifest::{ActionManifest, ModuleManifest, TriggerManifest};
+pub use redact::Redactor;
+pub use registry::{Module, Registry};
+pub use retry::RetryPolicy;
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,177 @@
+//! The HTTP client every action sends through.
+//!
+//! One place for: the `User-Agent`, timeouts, connection reuse, classifying a response or a
+//! network error as transient or permanent (with the server's message), and dry runs — where
+//! reads (GET) go out but every write is recorded instead of sent.
+
+use std::sync::{Arc, Mutex, Once};
+use std::time::Duration;
+
+use reqwest::{Method, Request, Response, StatusCode};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::action::ActionError;
+
+/// `User-Agent` of every request alertsync sends.
+pub const USER_AGENT: &str = concat!("alertsync/", env!("CARGO_PKG_VERSION"));
+
+/// A write request that a dry run recorded instead of sending.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecordedWrite {
+    pub method: String,
+    pub url: String,
+    pub body: Value,
+}
+
+/// A cheap-to-clone handle on the shared connection pool.
+#[derive(Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    recorder: Option<Arc<Mutex<Vec<RecordedWrite>>>>,
+}
+
+impl HttpClient {
+    /// Builds the client (rustls with the ring provider, 30 s default timeout).
+    pub fn new() -> Result<Self, String> {
+        static PROVIDER: Once = Once::new();
+        PROVIDER.call_once(|| {
+            // Another part of the process may have installed one already: either is fine.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        });
+        let client = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(10))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Self { client, recorder: None })
+    }
+
+    /// A client sharing the same pool that records writes instead of sending them.
+    pub fn dry_run(&self) -> Self {
+        Self { client: self.client.clone(), recorder: Some(Arc::default()) }
+    }
+
+    /// The writes recorded by a dry-run client.
+    pub fn recorded_writes(&self) -> Vec<RecordedWrite> {
+        self.recorder
+            .as_ref()
+            .map(|r| r.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .unwrap_or_default()
+    }
+
+    /// Starts building a request (send it with [`HttpClient::send`]).
+    pub fn request(&self, method: Method, url: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, url)
+    }
+
+    /// Sends a request. Network errors are transient; any HTTP status is returned as is
+    /// (classify it with [`check_status`]). `what` names the request in errors and must be
+    /// free of secrets.
+    pub async fn send(&self, request: Request, what: &str) -> Result<Response, ActionError> {
+        if let (Some(recorder), false) = (&self.recorder, request.method() == Method::GET) {
+            return Ok(record_write(recorder, request, what));
+        }
+        self.client
+            .execute(request)
+            .await
+            .map_err(|e| ActionError::transient(format!("{what}: {}", describe_network_error(e)), None))
+    }
+}
+
+fn record_write(recorder: &Mutex<Vec<RecordedWrite>>, request: Request, what: &str) -> Response {
+    let body = request
+        .body()
+        .and_then(|b| b.as_bytes())
+        .map(|bytes| {
+            serde_json::from_slice(bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+        })
+        .unwrap_or(Value::Null);
+    let write = RecordedWrite { method: request.method().to_string(), url: what.to_owned(), body };
+    recorder.lock().unwrap_or_else(|p| p.into_inner()).push(write);
+    let answer = http::Response::builder()
+        .status(StatusCode::ACCEPTED)
+        .header("content-type", "application/json")
+        .header("x-alertsync-dry-run", "1")
+        .body(r#"{"dry_run":true}"#)
+        .unwrap_or_default();
+    Response::from(answer)
+}
+
+/// A network error in words with its causes, without the URL (it may carry a key).
+fn describe_network_error(err: reqwest::Error) -> String {
+    let err = err.without_url();
+    let kind = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    };
+    let mut message = kind.to_owned();
+    let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(&err);
+    while let Some(c) = cause {
+        message.push_str(": ");
+        message.push_str(&c.to_string());
+        cause = c.source();
+    }
+    message
+}
+
+/// Turns a non-2xx response into the right error: 429, 408 and 5xx are transient (with the
+/// server's `Retry-After`), every other status is permanent. The message carries the status
+/// and the server's own message.
+pub async fn check_status(response: Response, what: &str) -> Result<Response, ActionError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let retry_after = retry_after(&response);
+    let correlation = response
+        .headers()
+        .get("correlation-id")
+        .and_then(|v| v.to_str().ok())
+        .map(|id| format!(" (correlation-id {id})"))
+        .unwrap_or_default();
+    let body = response.text().await.unwrap_or_default();
+    let message = format!("{what}: HTTP {status}{}{correlation}", server_message(&body));
+    let mut err = if status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::REQUEST_TIMEOUT
+        || status.is_server_error()
+    {
+        ActionError::transient(message, retry_after)
+    } else {
+        ActionError::permanent(message)
+    };
+    err.http_status = Some(status.as_u16());
+    Err(err)
+}
+
+/// The server's message from an error body: `message`, `error`, `detail` or the text itself.
+fn server_message(body: &str) -> String {
+    let body = body.trim();
+    if body.is_empty() {
+        return String::new();
+    }
+    let from_json = serde_json::from_str::<Value>(body).ok().and_then(|v| {
+        ["message", "error", "detail", "msg"]
+            .iter()
+            .find_map(|k| v.get(k).map(|m| m.as_str().map_or_else(|| m.to_string(), str::to_owned)))
+    });
+    let text = from_json.unwrap_or_else(|| body.chars().take(300).collect());
+    format!(": {text}")
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+fn retry_after(response: &Response) -> Option<Duration> {
+    let value = response.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let date = time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
+    let wait = date - time::OffsetDateTime::now_utc();
+    Some(Duration::try_from(wait).unwrap_or_default())
+}

@@ -1,0 +1,100 @@
+//! Facts about a Sekoia.io alert that several modules need: its status as forwarded to
+//! on-call tools, and the link to it in the Sekoia.io app.
+
+use serde_json::Value;
+
+/// The status name sent with a forwarded alert (ilert's Sekoia.io alert source reads it):
+/// the status name lower-cased; `closed` and `rejected` become `closed`; no name is `open`.
+pub fn forwarded_status(alert: &Value) -> String {
+    let name = match alert.get("status") {
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(status) => status.get("name").and_then(Value::as_str),
+        None => None,
+    };
+    match name.map(|n| n.trim().to_lowercase()) {
+        None => "open".to_owned(),
+        Some(n) if n.is_empty() => "open".to_owned(),
+        Some(n) if n == "rejected" => "closed".to_owned(),
+        Some(n) => n,
+    }
+}
+
+/// What a forwarded status means for an on-call tool's alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnCallAction {
+    /// Create the alert, or append to the open one.
+    Trigger,
+    Acknowledge,
+    Resolve,
+}
+
+impl OnCallAction {
+    pub fn for_status(forwarded_status: &str) -> Self {
+        match forwarded_status {
+            "closed" | "resolved" => Self::Resolve,
+            "acknowledged" => Self::Acknowledge,
+            _ => Self::Trigger,
+        }
+    }
+}
+
+/// The alert's page in the Sekoia.io app: `app_url` when given, else derived from the API
+/// base URL (`api.` becomes `app.`, a trailing `/api` is dropped).
+pub fn alert_link(base_url: &str, app_url: Option<&str>, alert: &Value) -> String {
+    let id = alert
+        .get("short_id")
+        .or_else(|| alert.get("uuid"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let app = app_url.map(str::to_owned).unwrap_or_else(|| app_url_from_base(base_url));
+    format!("{}/operations/alerts/{id}", app.trim_end_matches('/'))
+}
+
+fn app_url_from_base(base_url: &str) -> String {
+    let base = base_url.trim().trim_end_matches('/');
+    let base = base.strip_suffix("/api").unwrap_or(base);
+    match url::Url::parse(base) {
+        Ok(mut url) => {
+            if let Some(host) = url.host_str().and_then(|h| h.strip_prefix("api.")).map(|h| format!("app.{h}")) {
+                let _ = url.set_host(Some(&host));
+            }
+            url.as_str().trim_end_matches('/').to_owned()
+        }
+        Err(_) => base.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn statuses_map_as_the_public_module_does() {
+        let cases = [
+            (json!({"status": {"name": "Acknowledged"}}), "acknowledged"),
+            (json!({"status": {"name": "Closed"}}), "closed"),
+            (json!({"status": {"name": "Rejected"}}), "closed"),
+            (json!({"status": {"name": "Resolved"}}), "resolved"),
+            (json!({"status": {"name": "Pending"}}), "pending"),
+            (json!({"status": {"name": "Ongoing"}}), "ongoing"),
+            (json!({"status": "ACKNOWLEDGED"}), "acknowledged"),
+            (json!({"status": {"uuid": "x"}}), "open"),
+            (json!({}), "open"),
+        ];
+        for (alert, expected) in cases {
+            assert_eq!(forwarded_status(&alert), expected, "{alert}");
+        }
+    }
+
+    #[test]
+    fn links_point_at_the_app() {
+        let alert = json!({"short_id": "ALx1"});
+        assert_eq!(alert_link("https://api.sekoia.io/", None, &alert), "https://app.sekoia.io/operations/alerts/ALx1");
+        assert_eq!(
+            alert_link("https://app.usa1.sekoia.io/api", None, &alert),
+            "https://app.usa1.sekoia.io/operations/alerts/ALx1"
+        );
+        assert_eq!(alert_link("x", Some("https://mine/"), &alert), "https://mine/operations/alerts/ALx1");
+    }
+}

@@ -1,0 +1,94 @@
+//! Reading action arguments: one place for "present, a string, not blank" and the checks
+//! shared by modules (alert ids, URLs), each failing with a message naming the argument.
+
+use alertsync_engine::ActionError;
+use serde_json::Value;
+use url::Url;
+
+/// A required string argument that is not blank (surrounding whitespace is trimmed).
+pub fn required_str<'a>(args: &'a Value, name: &str) -> Result<&'a str, ActionError> {
+    match args.get(name) {
+        None | Some(Value::Null) => Err(ActionError::invalid_argument(name, "is required")),
+        Some(Value::String(s)) if s.trim().is_empty() => Err(ActionError::invalid_argument(name, "must not be blank")),
+        Some(Value::String(s)) => Ok(s.trim()),
+        Some(_) => Err(ActionError::invalid_argument(name, "must be a string")),
+    }
+}
+
+/// An optional string argument (`null` and blank count as absent).
+pub fn optional_str<'a>(args: &'a Value, name: &str) -> Result<Option<&'a str>, ActionError> {
+    match args.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.trim())),
+        Some(_) => Err(ActionError::invalid_argument(name, "must be a string")),
+    }
+}
+
+/// An optional boolean argument; `"true"`/`"false"` strings (from templates) are accepted.
+pub fn optional_bool(args: &Value, name: &str) -> Result<Option<bool>, ActionError> {
+    match args.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Some(_) => Err(ActionError::invalid_argument(name, "must be true or false")),
+    }
+}
+
+/// A Sekoia.io alert identifier: a UUID, or a short id starting with `AL`.
+pub fn alert_id<'a>(args: &'a Value, name: &str) -> Result<&'a str, ActionError> {
+    let id = required_str(args, name)?;
+    if uuid::Uuid::parse_str(id).is_ok() || is_short_id(id) {
+        Ok(id)
+    } else {
+        Err(ActionError::invalid_argument(
+            name,
+            "must be an alert UUID or an alert short id starting with `AL` (e.g. ALTqhwoRAyqk)",
+        ))
+    }
+}
+
+fn is_short_id(id: &str) -> bool {
+    id.len() > 2 && id.starts_with("AL") && id.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// An absolute http(s) URL argument.
+pub fn http_url(args: &Value, name: &str) -> Result<Url, ActionError> {
+    parse_http_url(required_str(args, name)?).map_err(|why| ActionError::invalid_argument(name, why))
+}
+
+/// Parses an absolute http(s) URL, saying what is wrong otherwise.
+pub fn parse_http_url(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text.trim()).map_err(|e| format!("is not an absolute URL ({e})"))?;
+    match url.scheme() {
+        "http" | "https" if url.host().is_some() => Ok(url),
+        "http" | "https" => Err("has no host".to_owned()),
+        other => Err(format!("must be an http or https URL, not `{other}:`")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn alert_ids_are_uuids_or_short_ids() {
+        let ok = ["ALTqhwoRAyqk", "0f0b5c3e-8d2f-4b7a-9a52-3c1f4e5d6a7b"];
+        for id in ok {
+            assert_eq!(alert_id(&json!({"a": id}), "a").ok(), Some(id));
+        }
+        for bad in [json!({"a": "nope"}), json!({"a": " "}), json!({}), json!({"a": 3}), json!({"a": "AL"})] {
+            let err = alert_id(&bad, "a").unwrap_err();
+            assert!(err.message.contains("`a`"), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn urls_must_be_absolute_http() {
+        assert!(parse_http_url("https://api.sekoia.io/").is_ok());
+        assert!(parse_http_url("api.sekoia.io").is_err());
+        assert!(parse_http_url("ftp://x").is_err());
+    }
+}

@@ -1,0 +1,183 @@
+//! The Trigger Alert action.
+
+use alertsync_engine::http::check_status;
+use alertsync_engine::redact::MASK;
+use alertsync_engine::retry::with_retries;
+use alertsync_engine::{Action, ActionContext, ActionError, ActionManifest, ActionOutput};
+use async_trait::async_trait;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::alert::{OnCallAction, alert_link, forwarded_status};
+use crate::args::{alert_id, parse_http_url};
+use crate::sekoia;
+
+pub const ACTION_UUID: &str = "7675796a-393d-42f2-9648-709483a22bc0";
+
+/// Sends a Sekoia.io alert to ilert.
+pub struct TriggerAlert {
+    manifest: ActionManifest,
+}
+
+impl TriggerAlert {
+    pub fn new() -> Self {
+        Self {
+            manifest: ActionManifest {
+                uuid: ACTION_UUID,
+                name: "Trigger Alert",
+                slug: "trigger_alert",
+                command: "ilert_trigger_alert",
+                description: "Trigger alert to ilert",
+                arguments: json!({
+                    "type": "object",
+                    "properties": {
+                        "alert_uuid": {"type": "string", "description": "The Unique identifier of the alert"},
+                        "api_key": {"type": "string", "description": "The Sekoia.io API-Key to read the alert content."},
+                        "base_url": {"type": "string", "description": "Base URL of Sekoia.io api (e.g. https://api.sekoia.io/)."}
+                    },
+                    "required": ["alert_uuid", "api_key", "base_url"]
+                }),
+                secrets: vec!["api_key"],
+                results: json!({"type": "object", "description": "The payload sent to ilert"}),
+                outputs: Vec::new(),
+            },
+        }
+    }
+}
+
+impl Default for TriggerAlert {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[async_trait]
+impl Action for TriggerAlert {
+    fn manifest(&self) -> &ActionManifest {
+        &self.manifest
+    }
+
+    async fn run(&self, cx: &ActionContext, args: Value) -> Result<ActionOutput, ActionError> {
+        let alert_uuid = alert_id(&args, "alert_uuid")?;
+        let sekoia = sekoia::client_from_args(cx, &args)?;
+        let destination = Destination::from_account(cx)?;
+
+        let alert = sekoia.get_alert(cx, alert_uuid).await?;
+        let status = forwarded_status(&alert);
+        cx.log.info(format!("alert {alert_uuid} fetched; forwarding with status `{status}`"));
+
+        let (body, results) = match destination.form {
+            EndpointForm::SekoiaTyped => {
+                let mut body = alert;
+                if let Some(obj) = body.as_object_mut() {
+                    obj.insert("status".to_owned(), Value::String(status));
+                }
+                (body.clone(), body)
+            }
+            EndpointForm::Generic => {
+                let event = generic_event(&alert, &status, sekoia.base_url(), &destination.key);
+                let mut results = event.clone();
+                results["integrationKey"] = Value::String(MASK.to_owned());
+                (event, results)
+            }
+        };
+        destination.post(cx, &body).await?;
+        Ok(ActionOutput::new(results))
+    }
+}
+
+/// Which of ilert's two endpoint forms an integration URL is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EndpointForm {
+    /// `<integration_url>/<integration_key>` with the alert as body.
+    SekoiaTyped,
+    /// ilert's generic Events API: the key in the body.
+    Generic,
+}
+
+/// Where the alert goes: the account's URL and key.
+struct Destination {
+    url: String,
+    /// The URL with the key masked, for logs and errors.
+    shown_url: String,
+    key: String,
+    form: EndpointForm,
+}
+
+impl Destination {
+    fn from_account(cx: &ActionContext) -> Result<Self, ActionError> {
+        let account = cx.require_account(super::SLUG)?;
+        let key = account.str("integration_key").unwrap_or_default().trim().to_owned();
+        if key.is_empty() {
+            return Err(ActionError::permanent(format!(
+                "ilert account `{}`: integration_key is blank",
+                account.name
+            )));
+        }
+        let base = account.str("integration_url").unwrap_or(super::DEFAULT_INTEGRATION_URL);
+        let parsed = parse_http_url(base)
+            .map_err(|why| ActionError::permanent(format!("ilert account `{}`: integration_url {why}", account.name)))?;
+        let base = base.trim().trim_end_matches('/');
+        let path = parsed.path().trim_end_matches('/');
+        let form = if path.ends_with("/api/events") || path.ends_with("/api/v1/events") {
+            EndpointForm::Generic
+        } else {
+            EndpointForm::SekoiaTyped
+        };
+        let (url, shown_url) = match form {
+            EndpointForm::SekoiaTyped => (format!("{base}/{key}"), format!("{base}/{MASK}")),
+            EndpointForm::Generic => (base.to_owned(), base.to_owned()),
+        };
+        Ok(Self { url, shown_url, key, form })
+    }
+
+    /// POSTs the body, retrying transient failures; 404 is a wrong key or URL.
+    async fn post(&self, cx: &ActionContext, body: &Value) -> Result<(), ActionError> {
+        let what = format!("ilert POST {}", self.shown_url);
+        with_retries(&cx.retry, &cx.log, &what, || async {
+            let request = cx
+                .http
+                .request(Method::POST, &self.url)
+                .json(body)
+                .build()
+                .map_err(|e| ActionError::permanent(format!("{what}: cannot build the request: {}", e.without_url())))?;
+            let response = cx.http.send(request, &what).await?;
+            check_status(response, &what).await.map_err(|err| match err.http_status {
+                Some(404) => ActionError {
+                    message: format!("{}: wrong integration key or URL — check the ilert account's integration_key and integration_url", err.message),
+                    ..err
+                },
+                _ => err,
+            })
+        })
+        .await?;
+        cx.log.info(format!("{what}: accepted"));
+        Ok(())
+    }
+}
+
+/// ilert's generic event for an alert: `alertKey` is the Sekoia.io alert uuid so that later
+/// status changes act on the same ilert alert.
+fn generic_event(alert: &Value, status: &str, base_url: &str, key: &str) -> Value {
+    let event_type = match OnCallAction::for_status(status) {
+        OnCallAction::Trigger => "ALERT",
+        OnCallAction::Acknowledge => "ACCEPT",
+        OnCallAction::Resolve => "RESOLVE",
+    };
+    let text = |field: &str| alert.get(field).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let rule = alert.pointer("/rule/name").and_then(Value::as_str).unwrap_or("unknown rule");
+    let urgency = alert.pointer("/urgency/current_value").map(Value::to_string).unwrap_or_default();
+    let link = alert_link(base_url, None, alert);
+    json!({
+        "integrationKey": key,
+        "eventType": event_type,
+        "alertKey": text("uuid"),
+        "summary": text("title"),
+        "details": format!(
+            "**Sekoia.io alert {}** ({status})\n\n* Rule: {rule}\n* Urgency: {urgency}\n* Source: {}\n* Target: {}",
+            text("short_id"), text("source"), text("target")
+        ),
+        "links": [{"href": link, "text": "Open in Sekoia.io"}],
+        "customDetails": alert,
+    })
+}

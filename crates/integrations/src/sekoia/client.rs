@@ -1,0 +1,122 @@
+//! The Sekoia.io REST client: the one place that joins base URLs, authenticates, and
+//! classifies errors.
+//!
+//! Users type base URLs as `https://api.sekoia.io`, `https://api.sekoia.io/`,
+//! `https://app.usa1.sekoia.io/api`...; every resource lives at `<base>/v1/<path>`.
+
+use alertsync_engine::http::{HttpClient, check_status};
+use alertsync_engine::retry::with_retries;
+use alertsync_engine::{ActionContext, ActionError};
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::args::parse_http_url;
+
+/// A client for one Sekoia.io API key and base URL.
+#[derive(Clone)]
+pub struct SekoiaClient {
+    http: HttpClient,
+    /// `<base>/v1`, without a trailing slash.
+    root: String,
+    base_url: String,
+    api_key: String,
+}
+
+impl SekoiaClient {
+    /// Checks the base URL (absolute http(s)) and the key (not blank).
+    pub fn new(http: HttpClient, base_url: &str, api_key: &str) -> Result<Self, String> {
+        parse_http_url(base_url).map_err(|why| format!("base URL {why}"))?;
+        if api_key.trim().is_empty() {
+            return Err("the API key is blank".to_owned());
+        }
+        Ok(Self {
+            http,
+            root: rest_root(base_url),
+            base_url: base_url.trim().to_owned(),
+            api_key: api_key.trim().to_owned(),
+        })
+    }
+
+    /// The base URL as the user gave it.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The full URL of a REST resource: `path` is relative to `/v1` (`sic/alerts/AL...`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/{}", self.root, path.trim_start_matches('/'))
+    }
+
+    /// One authenticated request with a JSON answer, retried on transient failures.
+    pub async fn call(
+        &self,
+        cx: &ActionContext,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Value, ActionError> {
+        let url = self.url(path);
+        let what = format!("Sekoia.io {method} {url}");
+        with_retries(&cx.retry, &cx.log, &what, || async {
+            let mut request = self.http.request(method.clone(), &url).bearer_auth(&self.api_key).query(query);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let request = request
+                .build()
+                .map_err(|e| ActionError::permanent(format!("{what}: cannot build the request: {e}")))?;
+            let response = self.http.send(request, &what).await?;
+            let response = check_status(response, &what).await.map_err(explain_auth)?;
+            read_json(response, &what).await
+        })
+        .await
+    }
+
+    /// `GET /v1/sic/alerts/{id}` without the optional arrays (what alertsync forwards).
+    pub async fn get_alert(&self, cx: &ActionContext, id: &str) -> Result<Value, ActionError> {
+        let flags = ["stix", "comments", "countermeasures", "history"].map(|f| (f, "false".to_owned()));
+        self.call(cx, Method::GET, &format!("sic/alerts/{id}"), &flags, None).await
+    }
+}
+
+/// `<base>/v1`: trailing slashes stripped; a base ending in `/api` keeps it (`/api/v1`).
+pub fn rest_root(base_url: &str) -> String {
+    format!("{}/v1", base_url.trim().trim_end_matches('/'))
+}
+
+/// Adds what to fix to 401/403 answers.
+fn explain_auth(mut err: ActionError) -> ActionError {
+    match err.http_status {
+        Some(401) => err.message.push_str(" — the API key is missing, expired or invalid"),
+        Some(403) => err.message.push_str(" — the API key lacks a permission (e.g. SIC_READ_ALERTS)"),
+        Some(404) => err.message.push_str(" — no such alert (or wrong base URL)"),
+        _ => {}
+    }
+    err
+}
+
+/// Reads a JSON body; an empty body is `{}` (some Sekoia.io answers are empty).
+pub async fn read_json(response: reqwest::Response, what: &str) -> Result<Value, ActionError> {
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| ActionError::transient(format!("{what}: reading the answer failed: {}", e.without_url()), None))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Default::default()));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ActionError::permanent(format!("{what}: the answer is not JSON: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rest_root;
+
+    #[test]
+    fn base_urls_join_in_every_form() {
+        assert_eq!(rest_root("https://api.sekoia.io"), "https://api.sekoia.io/v1");
+        assert_eq!(rest_root("https://api.sekoia.io/"), "https://api.sekoia.io/v1");
+        assert_eq!(rest_root("https://app.usa1.sekoia.io/api"), "https://app.usa1.sekoia.io/api/v1");
+        assert_eq!(rest_root("https://app.usa1.sekoia.io/api/"), "https://app.usa1.sekoia.io/api/v1");
+    }
+}
