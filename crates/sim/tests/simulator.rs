@@ -418,6 +418,16 @@ async fn live_notifications_follow_the_changes_in_order() {
         .await
         .unwrap();
     until(|| sim.live_connection_count() == 1).await;
+    socket
+        .send(Message::Ping(b"beat".to_vec().into()))
+        .await
+        .unwrap();
+    let pong = tokio::time::timeout(WAIT, socket.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(matches!(pong, Message::Pong(payload) if payload.as_ref() == b"beat"));
 
     let alert = sim.create_alert(Value::Null);
     let uuid = text(&alert["uuid"]);
@@ -813,4 +823,44 @@ async fn the_same_seed_generates_the_same_alerts() {
         .map(|alert| text(&alert["rule"]["name"]).to_owned())
         .collect();
     assert!(titles.len() > 3, "rules should vary");
+}
+
+#[tokio::test]
+async fn a_fixed_port_gives_consecutive_ports_in_url_order() {
+    for _attempt in 0..5 {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = probe.local_addr().unwrap().port();
+        drop(probe);
+        if base > 65_000 {
+            continue;
+        }
+        let Ok(sim) = alertsync_sim::start(SimConfig {
+            port: base,
+            ..SimConfig::default()
+        })
+        .await
+        else {
+            continue; // one of the next ports is taken: try another base
+        };
+        let urls = sim.urls();
+        let port = |offset: u16| format!("127.0.0.1:{}", base + offset);
+        assert_eq!(urls.sekoia, format!("http://{}", port(0)));
+        assert_eq!(urls.live, format!("ws://{}/live/", port(0)));
+        assert_eq!(urls.intake, format!("http://{}", port(1)));
+        assert_eq!(
+            urls.ilert,
+            format!("http://{}/api/v1/events/sekoia", port(2))
+        );
+        assert_eq!(urls.ilert_events, format!("http://{}/api/events", port(2)));
+        assert_eq!(urls.pagerduty, format!("http://{}/v2/enqueue", port(3)));
+        assert_eq!(
+            urls.mattermost,
+            format!("http://{}/hooks/sim-hook", port(4))
+        );
+        assert_eq!(urls.sink, format!("http://{}", port(5)));
+        assert_eq!(urls.control, format!("http://{}", port(6)));
+        sim.shutdown().await;
+        return;
+    }
+    panic!("no free run of 7 ports found");
 }
