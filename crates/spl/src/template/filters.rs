@@ -193,15 +193,16 @@ fn fromjson(value: TemplateValue) -> Result<TemplateValue, Error> {
     }
 }
 
-/// `replace(old, new, count=None)`: Python's `str.replace`.
-fn replace(
-    value: &str,
-    old: &str,
-    new: &str,
-    count: Option<usize>,
-) -> Result<String, Error> {
-    Ok(match count {
-        Some(count) => value.replacen(old, new, count),
-        None => value.replace(old, new),
-    })
+/// `replace(old, new, count=None)`: Python's `str.replace`; like Jinja2, a
+/// non-string input is converted to text first (undefined → empty).
+fn replace(value: TemplateValue, old: &str, new: &str, count: Option<usize>) -> String {
+    let text = match value.as_str() {
+        Some(text) => text.to_owned(),
+        None if value.is_undefined() => String::new(),
+        None => value.to_string(),
+    };
+    match count {
+        Some(count) => text.replacen(old, new, count),
+        None => text.replace(old, new),
+    }
 }
