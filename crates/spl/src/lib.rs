@@ -16,7 +16,8 @@ pub mod validate;
 pub use load::{LoadError, parse_playbook};
 pub use model::{Case, Modification, Node, NodeKind, Operator, Playbook, ShapeProblem};
 
-pub use validate::{Catalog, NeededModule, Problem, Report, validate};
 pub use operators::{OperatorError, apply_modification, evaluate_case, foreach_items};
-pub use template::{RenderContext, TemplateEngine, TemplateError, TemplateErrorKind, TemplateLimits, references};
-
+pub use template::{
+    RenderContext, TemplateEngine, TemplateError, TemplateErrorKind, TemplateLimits, references,
+};
+pub use validate::{Catalog, NeededModule, Problem, Report, validate};

@@ -112,7 +112,9 @@ impl NodeReader<'_> {
         match node_type.as_deref() {
             Some("trigger") => NodeKind::Trigger {
                 module_uuid: self.string(fields, path, "module_uuid").unwrap_or_default(),
-                trigger_uuid: self.string(fields, path, "trigger_uuid").unwrap_or_default(),
+                trigger_uuid: self
+                    .string(fields, path, "trigger_uuid")
+                    .unwrap_or_default(),
                 arguments: self.arguments(fields, path),
             },
             Some("action") => NodeKind::Action {
@@ -164,7 +166,10 @@ impl NodeReader<'_> {
             None | Some(Value::Null) => return outputs,
             Some(Value::Object(entries)) => entries,
             Some(_) => {
-                self.problem(path, "`outputs` must be an object of output name → node ids");
+                self.problem(
+                    path,
+                    "`outputs` must be an object of output name → node ids",
+                );
                 return outputs;
             }
         };
@@ -178,7 +183,10 @@ impl NodeReader<'_> {
     fn loop_start(&mut self, fields: &Map<String, Value>, path: &str) -> Option<String> {
         let loop_path = key_path(path, "loop");
         let Some(raw) = fields.get("loop") else {
-            self.problem(loop_path, "a foreach needs `loop`, the id of its first body node");
+            self.problem(
+                loop_path,
+                "a foreach needs `loop`, the id of its first body node",
+            );
             return None;
         };
         let ids = self.id_list(raw, &loop_path);

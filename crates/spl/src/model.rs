@@ -47,7 +47,9 @@ pub enum NodeKind {
     },
     Operator(Operator),
     /// A `type` alertsync does not know (or none at all); validation reports it.
-    Unknown { node_type: Option<String> },
+    Unknown {
+        node_type: Option<String>,
+    },
 }
 
 /// The built-in operators.
@@ -66,7 +68,9 @@ pub enum Operator {
         modifications: Vec<Modification>,
     },
     /// A `subtype` alertsync does not know (or none at all); validation reports it.
-    Unknown { subtype: Option<String> },
+    Unknown {
+        subtype: Option<String>,
+    },
 }
 
 /// One case of a condition: `left <comparison> right`.
@@ -204,7 +208,10 @@ pub(crate) fn key_path(parent: &str, key: &str) -> String {
     if plain {
         format!("{parent}.{key}")
     } else {
-        format!("{parent}['{}']", key.replace('\\', "\\\\").replace('\'', "\\'"))
+        format!(
+            "{parent}['{}']",
+            key.replace('\\', "\\\\").replace('\'', "\\'")
+        )
     }
 }
 

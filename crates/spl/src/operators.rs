@@ -67,7 +67,8 @@ pub fn evaluate_case(
     };
     use std::cmp::Ordering::{Equal, Greater, Less};
     match comparison.trim() {
-        "==" => equal(left, right, typing).map_err(|reason| incomparable(left, comparison, right, reason)),
+        "==" => equal(left, right, typing)
+            .map_err(|reason| incomparable(left, comparison, right, reason)),
         "!=" => equal(left, right, typing)
             .map(|same| !same)
             .map_err(|reason| incomparable(left, comparison, right, reason)),
@@ -102,12 +103,17 @@ fn as_number(value: &Value) -> Option<f64> {
 
 fn as_integer(value: &Value) -> Result<i64, String> {
     let parsed = match value {
-        Value::Number(number) => number.as_i64().or_else(|| number.as_f64().map(|f| f.trunc() as i64)),
+        Value::Number(number) => number
+            .as_i64()
+            .or_else(|| number.as_f64().map(|f| f.trunc() as i64)),
         Value::String(text) => {
             let text = text.trim();
-            text.parse::<i64>()
-                .ok()
-                .or_else(|| text.parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f.trunc() as i64))
+            text.parse::<i64>().ok().or_else(|| {
+                text.parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite())
+                    .map(|f| f.trunc() as i64)
+            })
         }
         Value::Bool(flag) => Some(i64::from(*flag)),
         _ => None,
@@ -130,7 +136,9 @@ fn is_empty_list_text(value: &Value) -> bool {
 
 fn equal(left: &Value, right: &Value, typing: Typing) -> Result<bool, String> {
     let empty_list = |value: &Value| matches!(value, Value::Array(items) if items.is_empty());
-    if (is_empty_list_text(left) && empty_list(right)) || (empty_list(left) && is_empty_list_text(right)) {
+    if (is_empty_list_text(left) && empty_list(right))
+        || (empty_list(left) && is_empty_list_text(right))
+    {
         return Ok(true);
     }
     compare(left, right, typing).map(|order| order == std::cmp::Ordering::Equal)
@@ -177,7 +185,11 @@ fn in_range(value: &Value, bounds: &Value, typing: Typing) -> Result<bool, Opera
     let [low, high] = pair.as_slice() else {
         return Err(bad_range());
     };
-    let typing = if typing == Typing::String { Typing::String } else { Typing::Automatic };
+    let typing = if typing == Typing::String {
+        Typing::String
+    } else {
+        Typing::Automatic
+    };
     let order = |a: &Value, b: &Value| {
         compare(a, b, typing).map_err(|reason| incomparable(value, "range", bounds, reason))
     };
@@ -188,7 +200,10 @@ fn in_range(value: &Value, bounds: &Value, typing: Typing) -> Result<bool, Opera
 pub fn foreach_items(value: &Value) -> Result<Vec<Value>, OperatorError> {
     match value {
         Value::Array(items) => Ok(items.clone()),
-        Value::Object(entries) => Ok(entries.keys().map(|key| Value::String(key.clone())).collect()),
+        Value::Object(entries) => Ok(entries
+            .keys()
+            .map(|key| Value::String(key.clone()))
+            .collect()),
         Value::Null => Ok(Vec::new()),
         other => Err(OperatorError::NotIterable(other.to_string())),
     }
@@ -263,7 +278,10 @@ fn parent_object<'a>(
 }
 
 /// The object holding the last part of a key, if the path exists.
-fn existing_parent<'a>(store: &'a mut Value, parents: &[&str]) -> Option<&'a mut Map<String, Value>> {
+fn existing_parent<'a>(
+    store: &'a mut Value,
+    parents: &[&str],
+) -> Option<&'a mut Map<String, Value>> {
     let mut current = store;
     for part in parents {
         current = current.as_object_mut()?.get_mut(*part)?;
@@ -291,7 +309,11 @@ fn list_at<'a>(
 fn not_an_object(key: &str, walked: &[&str], found: String) -> OperatorError {
     OperatorError::NotAnObject {
         key: key.to_owned(),
-        part: if walked.is_empty() { "the store".to_owned() } else { walked.join(".") },
+        part: if walked.is_empty() {
+            "the store".to_owned()
+        } else {
+            walked.join(".")
+        },
         found,
     }
 }

@@ -103,11 +103,22 @@ struct Validation<'a> {
 impl Validation<'_> {
     fn run(&mut self) {
         for problem in self.playbook.shape_problems() {
-            let node = problem.node_id.as_deref().and_then(|id| self.playbook.node(id));
-            self.report.errors.push(problem_at(node, problem.path.clone(), problem.message.clone()));
+            let node = problem
+                .node_id
+                .as_deref()
+                .and_then(|id| self.playbook.node(id));
+            self.report.errors.push(problem_at(
+                node,
+                problem.path.clone(),
+                problem.message.clone(),
+            ));
         }
         if self.playbook.triggers().next().is_none() {
-            self.error(None, "$.nodes".to_owned(), "the playbook has no trigger".to_owned());
+            self.error(
+                None,
+                "$.nodes".to_owned(),
+                "the playbook has no trigger".to_owned(),
+            );
         }
         let ancestors = ancestors(self.playbook);
         for node in self.playbook.nodes().values() {
@@ -153,7 +164,9 @@ impl Validation<'_> {
                 }
             }
             NodeKind::Operator(operator) => self.check_operator(node, operator),
-            NodeKind::Unknown { node_type: Some(node_type) } => {
+            NodeKind::Unknown {
+                node_type: Some(node_type),
+            } => {
                 let message = format!(
                     "unknown node type `{node_type}` (expected trigger, action or operator)"
                 );
@@ -188,7 +201,12 @@ impl Validation<'_> {
     }
 
     fn need_module(&mut self, name: Option<String>, uuid: &str) {
-        if !self.report.needs_modules.iter().any(|needed| needed.uuid == uuid) {
+        if !self
+            .report
+            .needs_modules
+            .iter()
+            .any(|needed| needed.uuid == uuid)
+        {
             self.report.needs_modules.push(NeededModule {
                 name,
                 uuid: uuid.to_owned(),
@@ -201,7 +219,13 @@ impl Validation<'_> {
         format!("{name} ({module_uuid})")
     }
 
-    fn check_action(&mut self, node: &Node, module_uuid: &str, action_uuid: &str, arguments: &Value) {
+    fn check_action(
+        &mut self,
+        node: &Node,
+        module_uuid: &str,
+        action_uuid: &str,
+        arguments: &Value,
+    ) {
         if !self.catalog.has_action(module_uuid, action_uuid) {
             let message = format!(
                 "unknown action uuid `{action_uuid}` for module {}",
@@ -249,20 +273,26 @@ impl Validation<'_> {
                 let case_names: Vec<&str> = cases.iter().map(|case| case.name.as_str()).collect();
                 for (index, name) in case_names.iter().enumerate() {
                     if !node.outputs.contains_key(*name) {
-                        let path = key_path(&index_path(&key_path(&node.path(), "cases"), index), "name");
-                        let message = format!("case `{name}` has no output of the same name, so it leads nowhere");
+                        let path =
+                            key_path(&index_path(&key_path(&node.path(), "cases"), index), "name");
+                        let message = format!(
+                            "case `{name}` has no output of the same name, so it leads nowhere"
+                        );
                         self.warning(Some(node), path, message);
                     }
                 }
                 for name in node.outputs.keys() {
                     if name != "else" && !case_names.contains(&name.as_str()) {
-                        let message = format!("output `{name}` matches no case name, so it is never taken");
+                        let message =
+                            format!("output `{name}` matches no case name, so it is never taken");
                         self.warning(Some(node), key_path(&outputs_path, name), message);
                     }
                 }
             }
             Operator::Foreach { .. } | Operator::Store { .. } => {}
-            Operator::Unknown { subtype: Some(subtype) } => {
+            Operator::Unknown {
+                subtype: Some(subtype),
+            } => {
                 let message = format!(
                     "unknown operator subtype `{subtype}` (expected condition, foreach or store)"
                 );
@@ -278,7 +308,8 @@ impl Validation<'_> {
             for (index, target) in targets.iter().enumerate() {
                 if self.playbook.node(target).is_none() {
                     let path = index_path(&key_path(&outputs_path, name), index);
-                    let message = format!("output `{name}` leads to node `{target}`, which does not exist");
+                    let message =
+                        format!("output `{name}` leads to node `{target}`, which does not exist");
                     self.error(Some(node), path, message);
                 }
             }
@@ -301,16 +332,19 @@ impl Validation<'_> {
         }
         for (path, template) in found {
             if let Err(err) = self.templates.check_syntax(template) {
-                self.error(Some(node), path.clone(), format!("template syntax error: {err}"));
+                self.error(
+                    Some(node),
+                    path.clone(),
+                    format!("template syntax error: {err}"),
+                );
             }
             for id in references(template) {
                 if self.playbook.node(&id).is_none() {
                     let message = format!("`node.{id}` refers to a node that does not exist");
                     self.warning(Some(node), path.clone(), message);
                 } else if !ancestors.is_some_and(|set| set.contains(id.as_str())) {
-                    let message = format!(
-                        "`node.{id}` refers to a node that does not run before this one"
-                    );
+                    let message =
+                        format!("`node.{id}` refers to a node that does not run before this one");
                     self.warning(Some(node), path.clone(), message);
                 }
             }
@@ -348,7 +382,10 @@ fn template_roots(node: &Node) -> Vec<(String, &Value)> {
             roots.push((key_path(&base, key), value));
         }
     }
-    for (list, fields) in [("cases", &["left", "right"][..]), ("modifications", &["value"][..])] {
+    for (list, fields) in [
+        ("cases", &["left", "right"][..]),
+        ("modifications", &["value"][..]),
+    ] {
         let Some(Value::Array(items)) = node.raw.get(list) else {
             continue;
         };
@@ -405,7 +442,8 @@ fn literal_part(value: &Value, path: &str, templated: &mut Vec<String>) -> Optio
             entries
                 .iter()
                 .filter_map(|(key, item)| {
-                    literal_part(item, &key_path(path, key), templated).map(|kept| (key.clone(), kept))
+                    literal_part(item, &key_path(path, key), templated)
+                        .map(|kept| (key.clone(), kept))
                 })
                 .collect::<Map<_, _>>(),
         )),
@@ -473,7 +511,10 @@ fn output_cycles(playbook: &Playbook) -> Vec<Vec<String>> {
         Done,
     }
     let nodes = playbook.nodes();
-    let mut marks: HashMap<&str, Mark> = nodes.keys().map(|id| (id.as_str(), Mark::Unvisited)).collect();
+    let mut marks: HashMap<&str, Mark> = nodes
+        .keys()
+        .map(|id| (id.as_str(), Mark::Unvisited))
+        .collect();
     let mut cycles = Vec::new();
     for start in nodes.keys() {
         if marks.get(start.as_str()) != Some(&Mark::Unvisited) {
@@ -493,8 +534,10 @@ fn output_cycles(playbook: &Playbook) -> Vec<Vec<String>> {
                     }
                     Some(Mark::OnPath) => {
                         let from = path.iter().position(|(id, _)| *id == next).unwrap_or(0);
-                        let mut cycle: Vec<String> =
-                            path[from..].iter().map(|(id, _)| (*id).to_owned()).collect();
+                        let mut cycle: Vec<String> = path[from..]
+                            .iter()
+                            .map(|(id, _)| (*id).to_owned())
+                            .collect();
                         cycle.push(next.to_owned());
                         cycles.push(cycle);
                     }
@@ -516,7 +559,12 @@ fn successors_of<'a>(playbook: &'a Playbook, id: &str) -> Vec<&'a str> {
         .node(id)
         .map(|node| {
             node.successors()
-                .filter_map(|target| playbook.nodes().get_key_value(target).map(|(key, _)| key.as_str()))
+                .filter_map(|target| {
+                    playbook
+                        .nodes()
+                        .get_key_value(target)
+                        .map(|(key, _)| key.as_str())
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -532,6 +580,9 @@ mod tests {
         assert_eq!(relative_path("$.url"), ".url");
         assert_eq!(relative_path("url"), ".url");
         assert_eq!(relative_path("/headers/0"), ".headers[0]");
-        assert_eq!(relative_path("['date[updated_at]']"), "['date[updated_at]']");
+        assert_eq!(
+            relative_path("['date[updated_at]']"),
+            "['date[updated_at]']"
+        );
     }
 }

@@ -24,7 +24,10 @@ impl Catalog for TestCatalog {
         }
     }
     fn modules(&self) -> Vec<(String, String)> {
-        vec![(SEKOIA.to_owned(), "Sekoia.io".to_owned()), (HTTP.to_owned(), "HTTP".to_owned())]
+        vec![
+            (SEKOIA.to_owned(), "Sekoia.io".to_owned()),
+            (HTTP.to_owned(), "HTTP".to_owned()),
+        ]
     }
     fn has_action(&self, _: &str, _: &str) -> bool {
         true
@@ -59,14 +62,17 @@ fn corpus_dir() -> Option<PathBuf> {
 
 /// (file name, text) of every corpus playbook but the catalogue file.
 fn corpus() -> Vec<(String, String)> {
-    let Some(dir) = corpus_dir() else { return Vec::new() };
+    let Some(dir) = corpus_dir() else {
+        return Vec::new();
+    };
     let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
         .unwrap_or_else(|err| panic!("{}: {err}", dir.display()))
         .filter_map(Result::ok)
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
         .filter(|name| name.ends_with(".json") && name != "playbooks.json")
         .map(|name| {
-            let text = std::fs::read_to_string(dir.join(&name)).unwrap_or_else(|err| panic!("{name}: {err}"));
+            let text = std::fs::read_to_string(dir.join(&name))
+                .unwrap_or_else(|err| panic!("{name}: {err}"));
             (name, text)
         })
         .collect();
@@ -92,8 +98,14 @@ fn warnings_are_exactly_the_real_problems() {
     let mut warned: BTreeMap<String, Vec<(Option<String>, String)>> = BTreeMap::new();
     for (name, text) in corpus() {
         for warning in validate(&load(&name, &text), &TestCatalog).warnings {
-            assert!(warning.node_id.is_some() && warning.node_name.is_some(), "{name}: {warning:?}");
-            warned.entry(name.clone()).or_default().push((warning.node_id, warning.message));
+            assert!(
+                warning.node_id.is_some() && warning.node_name.is_some(),
+                "{name}: {warning:?}"
+            );
+            warned
+                .entry(name.clone())
+                .or_default()
+                .push((warning.node_id, warning.message));
         }
     }
     if corpus_dir().is_none() {
@@ -115,12 +127,28 @@ fn warnings_are_exactly_the_real_problems() {
             .iter()
             .any(|(id, message)| id.as_deref() == Some(node) && message.contains(text))
     };
-    assert!(has("CrowdSec_alert_enrichment.json", "9", "`node.1` refers to a node that does not exist"));
-    assert!(has("Enrich_alerts_with_AbuseIPDB.json", "7", "`node.9` refers to a node that does not exist"));
+    assert!(has(
+        "CrowdSec_alert_enrichment.json",
+        "9",
+        "`node.1` refers to a node that does not exist"
+    ));
+    assert!(has(
+        "Enrich_alerts_with_AbuseIPDB.json",
+        "7",
+        "`node.9` refers to a node that does not exist"
+    ));
     assert!(has("create_jira_ticket_on_alert.json", "19", "`node.18`"));
     assert!(has("create_jira_ticket_on_alert.json", "21", "`node.18`"));
-    assert!(has("VirusTotal_Enrichement.json", "25", "case `Webutation is defined`"));
-    assert!(has("VirusTotal_Enrichement.json", "25", "output `Webtuation is defined`"));
+    assert!(has(
+        "VirusTotal_Enrichement.json",
+        "25",
+        "case `Webutation is defined`"
+    ));
+    assert!(has(
+        "VirusTotal_Enrichement.json",
+        "25",
+        "output `Webtuation is defined`"
+    ));
 }
 
 #[test]
@@ -133,9 +161,18 @@ fn unimplemented_modules_are_needed_not_errors() {
         let needed: Vec<String> = report
             .needs_modules
             .iter()
-            .map(|module| format!("{} ({})", module.name.clone().unwrap_or_default(), module.uuid))
+            .map(|module| {
+                format!(
+                    "{} ({})",
+                    module.name.clone().unwrap_or_default(),
+                    module.uuid
+                )
+            })
             .collect();
-        assert!(needed.contains(&"VirusTotal (d023af1d-25d8-465b-b85f-2ed48214d6a5)".to_owned()), "{needed:?}");
+        assert!(
+            needed.contains(&"VirusTotal (d023af1d-25d8-465b-b85f-2ed48214d6a5)".to_owned()),
+            "{needed:?}"
+        );
         assert!(report.errors.is_empty());
     }
 }
@@ -143,8 +180,11 @@ fn unimplemented_modules_are_needed_not_errors() {
 #[test]
 fn the_catalogue_file_is_rejected_with_line_and_column() {
     let Some(dir) = corpus_dir() else { return };
-    let text = std::fs::read_to_string(dir.join("playbooks.json")).unwrap_or_else(|err| panic!("{err}"));
-    let err = parse_playbook(&text, "playbooks.json").err().unwrap_or_else(|| panic!("must be rejected"));
+    let text =
+        std::fs::read_to_string(dir.join("playbooks.json")).unwrap_or_else(|err| panic!("{err}"));
+    let err = parse_playbook(&text, "playbooks.json")
+        .err()
+        .unwrap_or_else(|| panic!("must be rejected"));
     let message = err.to_string();
     assert!(message.starts_with("playbooks.json:451:9: "), "{message}");
 }
@@ -157,10 +197,17 @@ fn export_round_trips() {
         let again = load(&name, &exported).to_json_string_pretty();
         assert_eq!(exported, again, "{name}");
         let original: Value = serde_json::from_str(&text).unwrap_or_else(|err| panic!("{err}"));
-        let exported_value: Value = serde_json::from_str(&exported).unwrap_or_else(|err| panic!("{err}"));
+        let exported_value: Value =
+            serde_json::from_str(&exported).unwrap_or_else(|err| panic!("{err}"));
         assert_eq!(original, exported_value, "{name}");
-        let original_keys: Vec<&String> = original.as_object().map(|o| o.keys().collect()).unwrap_or_default();
-        let exported_keys: Vec<&String> = exported_value.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+        let original_keys: Vec<&String> = original
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        let exported_keys: Vec<&String> = exported_value
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
         assert_eq!(original_keys, exported_keys, "{name}: key order");
     }
 }
@@ -195,9 +242,12 @@ fn realistic_context(playbook: &Playbook) -> RenderContext {
         }
         node.insert(id.clone(), output);
     }
-    RenderContext::new(node, json!({"json": {"attack_categories": [{"description": "x"}]},
+    RenderContext::new(
+        node,
+        json!({"json": {"attack_categories": [{"description": "x"}]},
         "hostnames": ["h"], "vendor": ["A"], "vendor2": ["B"], "uuid": ["u"], "alert": {"uuid": "a"},
-        "priority": {"id": "P1"}, "status": "isClosed", "targets": ["t"], "ip": ["1.1.1.1"], "tags": ["x"]}))
+        "priority": {"id": "P1"}, "status": "isClosed", "targets": ["t"], "ip": ["1.1.1.1"], "tags": ["x"]}),
+    )
 }
 
 #[test]
@@ -210,7 +260,10 @@ fn every_template_renders_against_a_realistic_run() {
             let dangling = validate(&playbook, &TestCatalog)
                 .warnings
                 .iter()
-                .any(|warning| warning.node_id.as_deref() == Some(node.id.as_str()) && warning.message.contains("does not exist"));
+                .any(|warning| {
+                    warning.node_id.as_deref() == Some(node.id.as_str())
+                        && warning.message.contains("does not exist")
+                });
             if dangling {
                 continue;
             }

@@ -45,7 +45,12 @@ fn ranges_are_inclusive() {
     assert!(holds(json!(76), "range", json!("[76, 100]"), None));
     assert!(holds(json!("100"), "range", json!([76, 100]), None));
     assert!(!holds(json!(75), "range", json!([76, 100]), None));
-    assert!(holds(json!("10"), "range", json!([0, 9999]), Some("integer")));
+    assert!(holds(
+        json!("10"),
+        "range",
+        json!([0, 9999]),
+        Some("integer")
+    ));
     assert!(matches!(
         evaluate_case(&json!(1), "range", &json!("[1]"), None),
         Err(OperatorError::BadRange(_))
@@ -67,12 +72,24 @@ fn unknown_comparisons_and_types_are_errors() {
 
 #[test]
 fn foreach_items_expand() {
-    assert_eq!(foreach_items(&json!([1, {"a": 2}])), Ok(vec![json!(1), json!({"a": 2})]));
-    assert_eq!(foreach_items(&json!({"b": 1, "a": 2})), Ok(vec![json!("b"), json!("a")]));
+    assert_eq!(
+        foreach_items(&json!([1, {"a": 2}])),
+        Ok(vec![json!(1), json!({"a": 2})])
+    );
+    assert_eq!(
+        foreach_items(&json!({"b": 1, "a": 2})),
+        Ok(vec![json!("b"), json!("a")])
+    );
     assert_eq!(foreach_items(&Value::Null), Ok(Vec::new()));
     assert_eq!(foreach_items(&json!([])), Ok(Vec::new()));
-    assert!(matches!(foreach_items(&json!("text")), Err(OperatorError::NotIterable(_))));
-    assert!(matches!(foreach_items(&json!(3)), Err(OperatorError::NotIterable(_))));
+    assert!(matches!(
+        foreach_items(&json!("text")),
+        Err(OperatorError::NotIterable(_))
+    ));
+    assert!(matches!(
+        foreach_items(&json!(3)),
+        Err(OperatorError::NotIterable(_))
+    ));
 }
 
 fn modify(store: &mut Value, kind: &str, key: &str, value: Value) {
@@ -84,7 +101,10 @@ fn store_set_unset_with_dotted_keys() {
     let mut store = Value::Null;
     modify(&mut store, "set", "alert.uuid", json!("a-1"));
     modify(&mut store, "set", "status", json!("isClosed"));
-    assert_eq!(store, json!({"alert": {"uuid": "a-1"}, "status": "isClosed"}));
+    assert_eq!(
+        store,
+        json!({"alert": {"uuid": "a-1"}, "status": "isClosed"})
+    );
     modify(&mut store, "set", "alert.uuid", json!("a-2"));
     assert_eq!(store["alert"]["uuid"], json!("a-2"));
     modify(&mut store, "unset", "alert.uuid", Value::Null);
@@ -109,9 +129,15 @@ fn store_append_remove() {
 fn store_errors_name_the_key() {
     let mut store = json!({"status": "text"});
     let err = apply_modification(&mut store, "set", "status.inner", json!(1)).err();
-    assert!(matches!(err, Some(OperatorError::NotAnObject { .. })), "{err:?}");
+    assert!(
+        matches!(err, Some(OperatorError::NotAnObject { .. })),
+        "{err:?}"
+    );
     let err = apply_modification(&mut store, "append", "status", json!(1)).err();
-    assert!(matches!(err, Some(OperatorError::NotAList { .. })), "{err:?}");
+    assert!(
+        matches!(err, Some(OperatorError::NotAList { .. })),
+        "{err:?}"
+    );
     assert!(matches!(
         apply_modification(&mut store, "set", "a..b", json!(1)),
         Err(OperatorError::BadKey(_))

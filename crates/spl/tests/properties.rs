@@ -22,9 +22,13 @@ fn json_value() -> impl Strategy<Value = Value> {
 }
 
 fn context() -> impl Strategy<Value = RenderContext> {
-    (prop::collection::vec(("[0-9]{1,2}", json_value()), 0..4), json_value()).prop_map(|(nodes, store)| {
-        RenderContext::new(nodes.into_iter().collect::<Map<_, _>>(), store)
-    })
+    (
+        prop::collection::vec(("[0-9]{1,2}", json_value()), 0..4),
+        json_value(),
+    )
+        .prop_map(|(nodes, store)| {
+            RenderContext::new(nodes.into_iter().collect::<Map<_, _>>(), store)
+        })
 }
 
 fn template() -> impl Strategy<Value = String> {

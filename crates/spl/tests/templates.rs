@@ -20,8 +20,13 @@ fn context() -> RenderContext {
         "8": {"0": "zero", "Dr.Web category": "malware"},
         "10": {"text": "{\"Answer\": [{\"data\": \"9.9.9.9\"}]}"}
     });
-    let Value::Object(node) = node else { unreachable!() };
-    RenderContext::new(node, json!({"tags": ["x", "y"], "alert": {"uuid": "s-1"}, "vendor": ["A ", null, "", "B"]}))
+    let Value::Object(node) = node else {
+        unreachable!()
+    };
+    RenderContext::new(
+        node,
+        json!({"tags": ["x", "y"], "alert": {"uuid": "s-1"}, "vendor": ["A ", null, "", "B"]}),
+    )
 }
 
 fn fixed_clock() -> Clock {
@@ -45,15 +50,24 @@ fn integer_subscripts_find_string_keys() {
     assert_eq!(render("{{ node[0]['alert_uuid'] }}"), json!("a-1"));
     assert_eq!(render("{{ node.7.output.0 }}"), json!("first.example"));
     assert_eq!(render("{{ node.8.0 }}"), json!("zero"));
-    assert_eq!(render("{{ node.10 }}")["text"], json!("{\"Answer\": [{\"data\": \"9.9.9.9\"}]}"));
+    assert_eq!(
+        render("{{ node.10 }}")["text"],
+        json!("{\"Answer\": [{\"data\": \"9.9.9.9\"}]}")
+    );
 }
 
 #[test]
 fn mixed_access() {
     assert_eq!(render("{{ node.1.rule['name'] }}"), json!("Rule one"));
-    assert_eq!(render(r#"{{ node.2['events'][0]["destination.ip"] }}"#), json!("1.2.3.4"));
+    assert_eq!(
+        render(r#"{{ node.2['events'][0]["destination.ip"] }}"#),
+        json!("1.2.3.4")
+    );
     assert_eq!(render("{{ node.8['Dr.Web category'] }}"), json!("malware"));
-    assert_eq!(render("{{ node.4['scans'][node.4.default.value[:0] ~ 'A']['detected'] }}"), json!(true));
+    assert_eq!(
+        render("{{ node.4['scans'][node.4.default.value[:0] ~ 'A']['detected'] }}"),
+        json!(true)
+    );
 }
 
 #[test]
@@ -77,15 +91,27 @@ fn other_templates_render_to_strings() {
 
 #[test]
 fn objects_are_interpolated_as_json() {
-    assert_eq!(render("data: {{ node.1.data }}"), json!(r#"data: {"k":[1,2]}"#));
-    assert_eq!(render("{{ node.1.data }} {{ store.tags }}"), json!(r#"{"k":[1,2]} ["x","y"]"#));
-    assert_eq!(render("x{{ none }}{{ true }}{{ node.1.missing }}"), json!("xnulltrue"));
+    assert_eq!(
+        render("data: {{ node.1.data }}"),
+        json!(r#"data: {"k":[1,2]}"#)
+    );
+    assert_eq!(
+        render("{{ node.1.data }} {{ store.tags }}"),
+        json!(r#"{"k":[1,2]} ["x","y"]"#)
+    );
+    assert_eq!(
+        render("x{{ none }}{{ true }}{{ node.1.missing }}"),
+        json!("xnulltrue")
+    );
 }
 
 #[test]
 fn rendering_is_recursive() {
-    let args = json!({"a": ["{{ node.0.urgency }}", 3, {"b": "{{ store.alert.uuid }}"}], "c": false});
-    let rendered = engine().render_value(&args, &context()).unwrap_or_else(|err| panic!("{err}"));
+    let args =
+        json!({"a": ["{{ node.0.urgency }}", 3, {"b": "{{ store.alert.uuid }}"}], "c": false});
+    let rendered = engine()
+        .render_value(&args, &context())
+        .unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(rendered, json!({"a": [80, 3, {"b": "s-1"}], "c": false}));
 }
 
@@ -103,34 +129,76 @@ fn undefined_semantics() {
 
 #[test]
 fn python_isms() {
-    assert_eq!(render("{{ node.4.default.value.split('--').1 }}"), json!("5"));
-    assert_eq!(render("{{ ' A '.strip().lower() }}{{ 'b'.upper() }}"), json!("aB"));
+    assert_eq!(
+        render("{{ node.4.default.value.split('--').1 }}"),
+        json!("5")
+    );
+    assert_eq!(
+        render("{{ ' A '.strip().lower() }}{{ 'b'.upper() }}"),
+        json!("aB")
+    );
     assert_eq!(render("{{ 'abc'.startswith('ab') }}"), json!(true));
-    assert_eq!(render("{% for k, v in node.4.scans.items() %}{{ k }}{% endfor %}"), json!("AB"));
-    assert_eq!(render("{{ node.4.scans.keys() | list }}"), json!(["A", "B"]));
-    assert_eq!(render("{{ node.1.urgency.value in range(50, 76) }}"), json!(true));
+    assert_eq!(
+        render("{% for k, v in node.4.scans.items() %}{{ k }}{% endfor %}"),
+        json!("AB")
+    );
+    assert_eq!(
+        render("{{ node.4.scans.keys() | list }}"),
+        json!(["A", "B"])
+    );
+    assert_eq!(
+        render("{{ node.1.urgency.value in range(50, 76) }}"),
+        json!(true)
+    );
     assert_eq!(render("{{ None is none }}"), json!(true));
-    assert_eq!(render("{{ node.1.stix or node.1.rule.uuid }}"), json!("r-1"));
-    assert_eq!(render("{% if node.4['scans']['B']['detected'] != False %}x{% endif %}"), json!(""));
+    assert_eq!(
+        render("{{ node.1.stix or node.1.rule.uuid }}"),
+        json!("r-1")
+    );
+    assert_eq!(
+        render("{% if node.4['scans']['B']['detected'] != False %}x{% endif %}"),
+        json!("")
+    );
 }
 
 #[test]
 fn builtin_filters() {
-    assert_eq!(render("{{ store.vendor | reject('equalto', None) | reject('equalto', '') | join(',') }}"), json!("A ,B"));
-    assert_eq!(render("{{ [1, 2, 3] | select('odd') | list }}"), json!([1, 3]));
+    assert_eq!(
+        render("{{ store.vendor | reject('equalto', None) | reject('equalto', '') | join(',') }}"),
+        json!("A ,B")
+    );
+    assert_eq!(
+        render("{{ [1, 2, 3] | select('odd') | list }}"),
+        json!([1, 3])
+    );
     assert_eq!(render("{{ store.tags | length }}"), json!(2));
-    assert_eq!(render("{{ ['a', 'a', 'b'] | unique | list }}"), json!(["a", "b"]));
+    assert_eq!(
+        render("{{ ['a', 'a', 'b'] | unique | list }}"),
+        json!(["a", "b"])
+    );
     assert_eq!(render("{{ '42' | int }}"), json!(42));
     assert_eq!(render("{{ '1.5' | float }}"), json!(1.5));
     assert_eq!(render("{{ 3 | string }}"), json!("3"));
     assert_eq!(render("{{ 'aaa' | replace('a', 'b', 2) }}"), json!("bba"));
     assert_eq!(render("{{ 'aaa' | replace('a', 'b') }}"), json!("bbb"));
     assert_eq!(render("{{ 'a b&c' | urlencode }}"), json!("a%20b%26c"));
-    assert_eq!(render("{{ node.1['items'] | map(attribute='uuid') | list }}"), json!(["u1", "u2"]));
+    assert_eq!(
+        render("{{ node.1['items'] | map(attribute='uuid') | list }}"),
+        json!(["u1", "u2"])
+    );
     assert_eq!(render("{{ node.1.missing | default('d') }}"), json!("d"));
-    assert_eq!(render("{{ 'Ab' | lower }}{{ 'Ab' | upper }}"), json!("abAB"));
-    assert_eq!(render("{{ store.tags | first }}{{ store.tags | last }}"), json!("xy"));
-    assert_eq!(render("{{ node.1.data | tojson }}"), json!(r#"{"k": [1, 2]}"#));
+    assert_eq!(
+        render("{{ 'Ab' | lower }}{{ 'Ab' | upper }}"),
+        json!("abAB")
+    );
+    assert_eq!(
+        render("{{ store.tags | first }}{{ store.tags | last }}"),
+        json!("xy")
+    );
+    assert_eq!(
+        render("{{ node.1.data | tojson }}"),
+        json!(r#"{"k": [1, 2]}"#)
+    );
     assert_eq!(render("{{ [] | join(',') }}"), json!(""));
     assert_eq!(render("{{ [] | first }}"), Value::Null);
 }
@@ -138,49 +206,112 @@ fn builtin_filters() {
 #[test]
 fn jsonpath_filter() {
     assert_eq!(
-        render(r#"{{ node.2 | jsonpath("$.fields[?(@.name == 'url.domain')].common_values[*]['name']", True) }}"#),
+        render(
+            r#"{{ node.2 | jsonpath("$.fields[?(@.name == 'url.domain')].common_values[*]['name']", True) }}"#
+        ),
         json!(["a.com", "b.com"])
     );
-    assert_eq!(render(r#"{{ node.2 | jsonpath("$.fields[*].common_values[*]['name']", True) | length }}"#), json!(3));
-    assert_eq!(render(r#"{{ node.2 | jsonpath("$.events[0]['message']") }}"#), json!("m"));
-    assert_eq!(render(r#"{{ node.2 | jsonpath("$.events[?(@['host.name']=='h1')]['destination.ip']", all=True) }}"#), json!(["1.2.3.4"]));
-    assert_eq!(render(r#"{{ node.10['text'] | jsonpath("$.Answer..data", True) }}"#), json!(["9.9.9.9"]));
-    assert_eq!(render(r#"{{ node.2 | jsonpath("$.nothing") }}"#), Value::Null);
-    assert_eq!(render(r#"{{ node.2 | jsonpath("$.nothing", True) }}"#), json!([]));
-    assert_eq!(render(r#"{{ node.2 | jsonpath("events[0]['host.name']") }}"#), json!("h1"));
+    assert_eq!(
+        render(r#"{{ node.2 | jsonpath("$.fields[*].common_values[*]['name']", True) | length }}"#),
+        json!(3)
+    );
+    assert_eq!(
+        render(r#"{{ node.2 | jsonpath("$.events[0]['message']") }}"#),
+        json!("m")
+    );
+    assert_eq!(
+        render(
+            r#"{{ node.2 | jsonpath("$.events[?(@['host.name']=='h1')]['destination.ip']", all=True) }}"#
+        ),
+        json!(["1.2.3.4"])
+    );
+    assert_eq!(
+        render(r#"{{ node.10['text'] | jsonpath("$.Answer..data", True) }}"#),
+        json!(["9.9.9.9"])
+    );
+    assert_eq!(
+        render(r#"{{ node.2 | jsonpath("$.nothing") }}"#),
+        Value::Null
+    );
+    assert_eq!(
+        render(r#"{{ node.2 | jsonpath("$.nothing", True) }}"#),
+        json!([])
+    );
+    assert_eq!(
+        render(r#"{{ node.2 | jsonpath("events[0]['host.name']") }}"#),
+        json!("h1")
+    );
     let bad = engine().render_value(&json!("{{ 'not json' | jsonpath('$.a') }}"), &context());
     assert!(bad.is_err());
 }
 
 #[test]
 fn regex_match_filter() {
-    assert_eq!(render("{{ 'http://x' | regex_match('^http.*', ignore_case=False) }}"), json!(true));
-    assert_eq!(render("{{ 'a.exampleAdware.com' | regex_match('.*exampleAdware\\.com',ignore_case=False) }}"), json!(true));
+    assert_eq!(
+        render("{{ 'http://x' | regex_match('^http.*', ignore_case=False) }}"),
+        json!(true)
+    );
+    assert_eq!(
+        render(
+            "{{ 'a.exampleAdware.com' | regex_match('.*exampleAdware\\.com',ignore_case=False) }}"
+        ),
+        json!(true)
+    );
     assert_eq!(render("{{ 'xhttp' | regex_match('http') }}"), json!(false));
-    assert_eq!(render("{{ 'HTTP' | regex_match('http', True) }}"), json!(true));
+    assert_eq!(
+        render("{{ 'HTTP' | regex_match('http', True) }}"),
+        json!(true)
+    );
     assert_eq!(render("{{ node.9 | regex_match('x') }}"), json!(false));
-    assert!(engine().render_value(&json!("{{ 'a' | regex_match('(') }}"), &context()).is_err());
+    assert!(
+        engine()
+            .render_value(&json!("{{ 'a' | regex_match('(') }}"), &context())
+            .is_err()
+    );
 }
 
 #[test]
 fn time_filters() {
-    assert_eq!(render("{{ node.0.created_at | timestamp_to_iso8601 }}"), json!("2019-09-06T07:32:00Z"));
-    assert_eq!(render("{{ 1567755120000 | timestamp_to_iso8601 }}"), json!("2019-09-06T07:32:00Z"));
-    assert_eq!(render("{{ '1567755120' | timestamp_to_iso8601 }}"), json!("2019-09-06T07:32:00Z"));
-    assert_eq!(render("{{ '2019-09-06T07:32:00Z' | iso8601_to_timestamp }}"), json!(1567755120));
-    assert_eq!(render("{{ -3600 | time_with_delta }}"), json!("2024-01-02T02:04:05Z"));
+    assert_eq!(
+        render("{{ node.0.created_at | timestamp_to_iso8601 }}"),
+        json!("2019-09-06T07:32:00Z")
+    );
+    assert_eq!(
+        render("{{ 1567755120000 | timestamp_to_iso8601 }}"),
+        json!("2019-09-06T07:32:00Z")
+    );
+    assert_eq!(
+        render("{{ '1567755120' | timestamp_to_iso8601 }}"),
+        json!("2019-09-06T07:32:00Z")
+    );
+    assert_eq!(
+        render("{{ '2019-09-06T07:32:00Z' | iso8601_to_timestamp }}"),
+        json!(1567755120)
+    );
+    assert_eq!(
+        render("{{ -3600 | time_with_delta }}"),
+        json!("2024-01-02T02:04:05Z")
+    );
     assert_eq!(
         render("{{(-63244800) | time_with_delta }},{{(-31622400) | time_with_delta}}"),
         json!("2021-12-31T03:04:05Z,2023-01-01T03:04:05Z")
     );
-    assert!(engine().render_value(&json!("{{ 'x' | timestamp_to_iso8601 }}"), &context()).is_err());
+    assert!(
+        engine()
+            .render_value(&json!("{{ 'x' | timestamp_to_iso8601 }}"), &context())
+            .is_err()
+    );
 }
 
 #[test]
 fn fromjson_filter() {
     assert_eq!(render("{{ '{\"a\": [1]}' | fromjson }}"), json!({"a": [1]}));
     assert_eq!(render("{{ node.1.data | fromjson }}"), json!({"k": [1, 2]}));
-    assert!(engine().render_value(&json!("{{ '{' | fromjson }}"), &context()).is_err());
+    assert!(
+        engine()
+            .render_value(&json!("{{ '{' | fromjson }}"), &context())
+            .is_err()
+    );
 }
 
 #[test]
@@ -196,7 +327,10 @@ fn runaway_templates_fail_fast() {
             .err()
             .unwrap_or_else(|| panic!("{template} must fail"));
         assert!(
-            matches!(err.kind, TemplateErrorKind::Budget | TemplateErrorKind::Evaluation),
+            matches!(
+                err.kind,
+                TemplateErrorKind::Budget | TemplateErrorKind::Evaluation
+            ),
             "{template}: {err}"
         );
     }
@@ -206,11 +340,17 @@ fn runaway_templates_fail_fast() {
 #[test]
 fn output_cap() {
     let small = TemplateEngine::with_options(
-        TemplateLimits { fuel: 1_000_000, max_output_bytes: 100 },
+        TemplateLimits {
+            fuel: 1_000_000,
+            max_output_bytes: 100,
+        },
         fixed_clock(),
     );
     let err = small
-        .render_value(&json!("{% for i in range(1000) %}xx{% endfor %}"), &context())
+        .render_value(
+            &json!("{% for i in range(1000) %}xx{% endfor %}"),
+            &context(),
+        )
         .err()
         .unwrap_or_else(|| panic!("must exceed the cap"));
     assert_eq!(err.kind, TemplateErrorKind::Budget);
@@ -218,7 +358,10 @@ fn output_cap() {
 
 #[test]
 fn syntax_errors_name_the_template() {
-    let err = engine().check_syntax("{% if x %}never closed").err().unwrap_or_else(|| panic!("must fail"));
+    let err = engine()
+        .check_syntax("{% if x %}never closed")
+        .err()
+        .unwrap_or_else(|| panic!("must fail"));
     assert_eq!(err.kind, TemplateErrorKind::Syntax);
     assert!(err.to_string().contains("{% if x %}never closed"), "{err}");
     assert!(engine().check_syntax("{{ node.0 }}").is_ok());

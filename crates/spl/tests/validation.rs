@@ -27,7 +27,13 @@ impl Catalog for TestCatalog {
     fn has_trigger(&self, _: &str, trigger_uuid: &str) -> bool {
         trigger_uuid == ALERT_CREATED
     }
-    fn check_arguments(&self, _: &str, _: &str, literal: &Value, templated: &[String]) -> Vec<(String, String)> {
+    fn check_arguments(
+        &self,
+        _: &str,
+        _: &str,
+        literal: &Value,
+        templated: &[String],
+    ) -> Vec<(String, String)> {
         let mut problems = Vec::new();
         if literal.get("uuid").is_none() && !templated.iter().any(|path| path == ".uuid") {
             problems.push((String::new(), "`uuid` is required".to_owned()));
@@ -59,12 +65,16 @@ fn get_alert(name: &str, arguments: Value, outputs: Value) -> Value {
 }
 
 fn report_of(nodes: Value) -> alertsync_spl::Report {
-    let playbook = parse_playbook(&playbook(nodes), "test.json").unwrap_or_else(|err| panic!("{err}"));
+    let playbook =
+        parse_playbook(&playbook(nodes), "test.json").unwrap_or_else(|err| panic!("{err}"));
     validate(&playbook, &TestCatalog)
 }
 
 fn messages(problems: &[alertsync_spl::Problem]) -> Vec<String> {
-    problems.iter().map(|p| format!("{} {}", p.path, p.message)).collect()
+    problems
+        .iter()
+        .map(|p| format!("{} {}", p.path, p.message))
+        .collect()
 }
 
 #[test]
@@ -83,7 +93,13 @@ fn unknown_keys_survive_export() {
     let text = r#"{"zeta": 1, "name": "x", "nodes": {"5": {"type": "trigger", "name": "t", "extra": {"b": 1, "a": 2},
         "module_uuid": "m", "trigger_uuid": "t", "outputs": {}, "module_configuration": "ilert account"}}, "alpha": [1]}"#;
     let playbook = parse_playbook(text, "x.json").unwrap_or_else(|err| panic!("{err}"));
-    assert_eq!(playbook.node("5").and_then(|n| n.module_configuration.clone()).as_deref(), Some("ilert account"));
+    assert_eq!(
+        playbook
+            .node("5")
+            .and_then(|n| n.module_configuration.clone())
+            .as_deref(),
+        Some("ilert account")
+    );
     let exported = playbook.to_json_string_pretty();
     let keys: Vec<String> = serde_json::from_str::<serde_json::Map<String, Value>>(&exported)
         .unwrap_or_default()
@@ -135,13 +151,18 @@ fn every_problem_is_reported_at_once() {
         let (path, text) = expected.split_once(' ').unwrap_or_default();
         let text = text.trim_start_matches("'' ");
         assert!(
-            errors.iter().any(|e| e.starts_with(path) && e.contains(text)),
+            errors
+                .iter()
+                .any(|e| e.starts_with(path) && e.contains(text)),
             "missing {expected:?} in {errors:#?}"
         );
     }
     assert_eq!(report.needs_modules.len(), 1);
     assert_eq!(report.needs_modules[0].name.as_deref(), Some("VirusTotal"));
-    let with_node = report.errors.iter().find(|p| p.node_id.as_deref() == Some("2"));
+    let with_node = report
+        .errors
+        .iter()
+        .find(|p| p.node_id.as_deref() == Some("2"));
     assert_eq!(with_node.and_then(|p| p.node_name.as_deref()), Some("Odd"));
 }
 
@@ -153,7 +174,12 @@ fn cycles_outside_foreach_bodies_are_errors() {
         "2": get_alert("B", json!({"uuid": "x"}), json!({"default": ["1"]})),
     }));
     let errors = messages(&report.errors);
-    assert!(errors.iter().any(|e| e.contains("cycle through outputs: 1 → 2 → 1")), "{errors:#?}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("cycle through outputs: 1 → 2 → 1")),
+        "{errors:#?}"
+    );
 }
 
 #[test]
@@ -176,8 +202,16 @@ fn references_to_missing_or_later_nodes_are_warnings() {
     }));
     assert_eq!(report.errors, []);
     let warnings = messages(&report.warnings);
-    assert!(warnings.iter().any(|w| w.contains("`node.2` refers to a node that does not run before this one")));
-    assert!(warnings.iter().any(|w| w.contains("`node.7` refers to a node that does not exist")));
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("`node.2` refers to a node that does not run before this one"))
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("`node.7` refers to a node that does not exist"))
+    );
 }
 
 #[test]
@@ -189,8 +223,18 @@ fn condition_cases_and_outputs_must_match() {
               "outputs": {"Yse": [], "else": []}},
     }));
     let warnings = messages(&report.warnings);
-    assert!(warnings.iter().any(|w| w.starts_with("$.nodes['1'].cases[0].name case `Yes`")), "{warnings:#?}");
-    assert!(warnings.iter().any(|w| w.starts_with("$.nodes['1'].outputs.Yse output `Yse`")), "{warnings:#?}");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("$.nodes['1'].cases[0].name case `Yes`")),
+        "{warnings:#?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("$.nodes['1'].outputs.Yse output `Yse`")),
+        "{warnings:#?}"
+    );
 }
 
 #[test]

@@ -11,7 +11,9 @@
 use std::sync::Arc;
 
 use indexmap::IndexMap;
-use minijinja::value::{Enumerator, Object, ObjectExt, ObjectRepr, Value as TemplateValue, ValueKind};
+use minijinja::value::{
+    Enumerator, Object, ObjectExt, ObjectRepr, Value as TemplateValue, ValueKind,
+};
 use serde_json::{Map, Number, Value};
 
 /// A JSON object seen from templates: string keys, file order, integer

@@ -73,7 +73,9 @@ fn jsonpath(
     let all = keyword_or_positional(all, &kwargs, "all")?;
     let document = match input.as_str() {
         Some(text) => serde_json::from_str(text).map_err(|err| {
-            invalid(format!("jsonpath: the input is a string that is not JSON ({err})"))
+            invalid(format!(
+                "jsonpath: the input is a string that is not JSON ({err})"
+            ))
         })?,
         None => to_json(&input),
     };
@@ -125,7 +127,10 @@ impl PatternCache {
 
     fn compiled(&self, pattern: &str, ignore_case: bool) -> Result<Regex, Error> {
         let key = (pattern.to_owned(), ignore_case);
-        let mut cache = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cache = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(regex) = cache.get(&key) {
             return Ok(regex.clone());
         }
@@ -163,15 +168,22 @@ fn timestamp_to_iso8601(value: TemplateValue) -> Result<String, Error> {
         seconds /= 1000.0;
     }
     let nanos = (seconds * 1e9).round() as i128;
-    let instant = OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .map_err(|err| invalid(format!("timestamp_to_iso8601: `{value}` is out of range: {err}")))?;
+    let instant = OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(|err| {
+        invalid(format!(
+            "timestamp_to_iso8601: `{value}` is out of range: {err}"
+        ))
+    })?;
     format_rfc3339(instant)
 }
 
 fn iso8601_to_timestamp(value: &str) -> Result<i64, Error> {
     OffsetDateTime::parse(value.trim(), &Rfc3339)
         .map(OffsetDateTime::unix_timestamp)
-        .map_err(|err| invalid(format!("iso8601_to_timestamp: `{value}` is not RFC 3339: {err}")))
+        .map_err(|err| {
+            invalid(format!(
+                "iso8601_to_timestamp: `{value}` is not RFC 3339: {err}"
+            ))
+        })
 }
 
 fn time_with_delta(delta: &TemplateValue, now: OffsetDateTime) -> Result<String, Error> {

@@ -26,7 +26,9 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 use minijinja::value::Value as TemplateValue;
-use minijinja::{Environment, Error, ErrorKind, Output, State, UndefinedBehavior, escape_formatter};
+use minijinja::{
+    Environment, Error, ErrorKind, Output, State, UndefinedBehavior, escape_formatter,
+};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -186,7 +188,11 @@ impl TemplateEngine {
             .map_err(|err| template_error(template, &source, &err))
     }
 
-    fn render_tree(&self, value: &Value, context: &mut LazyContext<'_>) -> Result<Value, TemplateError> {
+    fn render_tree(
+        &self,
+        value: &Value,
+        context: &mut LazyContext<'_>,
+    ) -> Result<Value, TemplateError> {
         match value {
             Value::String(text) => self.render_string(text, context),
             Value::Array(items) => items
@@ -203,17 +209,23 @@ impl TemplateEngine {
         }
     }
 
-    fn render_string(&self, text: &str, context: &mut LazyContext<'_>) -> Result<Value, TemplateError> {
+    fn render_string(
+        &self,
+        text: &str,
+        context: &mut LazyContext<'_>,
+    ) -> Result<Value, TemplateError> {
         match shape_of(text) {
             TemplateShape::Literal => Ok(Value::String(text.to_owned())),
-            TemplateShape::WholeValue(expression) => {
-                self.evaluate(text, expression, context.get())
-            }
+            TemplateShape::WholeValue(expression) => self.evaluate(text, expression, context.get()),
             TemplateShape::Text => self.render_text(text, context.get()).map(Value::String),
         }
     }
 
-    fn render_text(&self, template: &str, context: &TemplateValue) -> Result<String, TemplateError> {
+    fn render_text(
+        &self,
+        template: &str,
+        context: &TemplateValue,
+    ) -> Result<String, TemplateError> {
         let compiled = self
             .env
             .get_template(template)
@@ -265,7 +277,8 @@ struct LazyContext<'a> {
 
 impl LazyContext<'_> {
     fn get(&mut self) -> &TemplateValue {
-        self.value.get_or_insert_with(|| self.cx.to_template_value())
+        self.value
+            .get_or_insert_with(|| self.cx.to_template_value())
     }
 }
 
@@ -306,7 +319,10 @@ fn write_as_json(out: &mut Output, state: &mut State, value: &TemplateValue) -> 
         return escape_formatter(out, state, value);
     }
     let text = serde_json::to_string(&to_json(value)).map_err(|err| {
-        Error::new(ErrorKind::BadSerialization, format!("cannot write value as JSON: {err}"))
+        Error::new(
+            ErrorKind::BadSerialization,
+            format!("cannot write value as JSON: {err}"),
+        )
     })?;
     out.write_str(&text)
         .map_err(|_| Error::new(ErrorKind::WriteFailure, "cannot write the output"))
@@ -325,7 +341,9 @@ fn template_error(template: &str, source: &str, err: &Error) -> TemplateError {
     };
     let mut message = match (err.kind(), err.detail()) {
         (ErrorKind::OutOfFuel, _) => "the template exceeded its step budget".to_owned(),
-        (ErrorKind::UndefinedError, _) => "reading an attribute or item of an undefined value".to_owned(),
+        (ErrorKind::UndefinedError, _) => {
+            "reading an attribute or item of an undefined value".to_owned()
+        }
         (kind, Some(detail)) => format!("{kind}: {detail}"),
         (kind, None) => kind.to_string(),
     };
