@@ -2,12 +2,18 @@
 //! playbook exported from Sekoia.io resolves to these implementations without edits.
 //!
 //! One folder per module; each exposes a `module()` returning its [`Module`] (manifest,
-//! actions, triggers). Adding a module is one folder here and one line in [`registry`].
+//! actions, triggers). Adding a module is one folder here and one line in [`all_modules`].
 
 pub mod alert;
 pub mod args;
+pub mod cron;
+pub mod delivery;
+pub mod http;
 pub mod ilert;
+pub mod mattermost;
+pub mod pagerduty;
 pub mod sekoia;
+pub mod utils;
 
 use alertsync_engine::{Module, Registry};
 
@@ -17,5 +23,13 @@ pub fn registry() -> Registry {
 }
 
 fn all_modules() -> Vec<Module> {
-    vec![sekoia::module(), ilert::module()]
+    vec![
+        sekoia::module(),
+        http::module(),
+        ilert::module(),
+        pagerduty::module(),
+        mattermost::module(),
+        utils::module(),
+        cron::module(),
+    ]
 }

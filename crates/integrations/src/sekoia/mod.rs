@@ -1,5 +1,6 @@
 //! Sekoia.io: the REST client, the alert actions and the live alert triggers.
 
+pub mod actions;
 pub mod client;
 pub mod triggers;
 
@@ -36,11 +37,18 @@ pub fn manifest() -> ModuleManifest {
 }
 
 pub fn module() -> Module {
-    Module { manifest: manifest(), actions: Vec::new(), triggers: triggers::manifests() }
+    Module {
+        manifest: manifest(),
+        actions: actions::all(),
+        triggers: triggers::manifests(),
+    }
 }
 
 /// A client from the `api_key` / `base_url` arguments an action received.
-pub fn client_from_args(cx: &ActionContext, args: &serde_json::Value) -> Result<SekoiaClient, ActionError> {
+pub fn client_from_args(
+    cx: &ActionContext,
+    args: &serde_json::Value,
+) -> Result<SekoiaClient, ActionError> {
     let base_url = crate::args::http_url(args, "base_url")?;
     let api_key = crate::args::required_str(args, "api_key")?;
     SekoiaClient::new(cx.http.clone(), base_url.as_str(), api_key)
@@ -48,9 +56,26 @@ pub fn client_from_args(cx: &ActionContext, args: &serde_json::Value) -> Result<
 }
 
 /// A client from a Sekoia.io account.
-pub fn client_from_account(cx: &ActionContext, account: &Account) -> Result<SekoiaClient, ActionError> {
+pub fn client_from_account(
+    cx: &ActionContext,
+    account: &Account,
+) -> Result<SekoiaClient, ActionError> {
     let base_url = account.str("base_url").unwrap_or(DEFAULT_BASE_URL);
     let api_key = account.str("api_key").unwrap_or_default();
-    SekoiaClient::new(cx.http.clone(), base_url, api_key)
-        .map_err(|why| ActionError::permanent(format!("Sekoia.io account `{}`: {why}", account.name)))
+    SekoiaClient::new(cx.http.clone(), base_url, api_key).map_err(|why| {
+        ActionError::permanent(format!("Sekoia.io account `{}`: {why}", account.name))
+    })
+}
+
+/// The alert an alert-forwarding action names in its `alert_uuid` argument, read with its
+/// `api_key` / `base_url` arguments; also returns the client (for links to the alert).
+pub async fn alert_from_args(
+    cx: &ActionContext,
+    args: &serde_json::Value,
+) -> Result<(SekoiaClient, serde_json::Value), ActionError> {
+    let alert_uuid = crate::args::alert_id(args, "alert_uuid")?;
+    let client = client_from_args(cx, args)?;
+    let alert = client.get_alert(cx, alert_uuid).await?;
+    cx.log.info(format!("alert {alert_uuid} fetched"));
+    Ok((client, alert))
 }

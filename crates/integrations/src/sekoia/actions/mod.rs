@@ -1,0 +1,88 @@
+//! The Sekoia.io actions: reading, searching and changing alerts, searching events and
+//! pushing events to an intake.
+//!
+//! Every action reading the REST API takes `api_key` / `base_url` arguments as Sekoia.io's
+//! own actions do; when both are absent they come from the Sekoia.io account.
+
+mod alerts;
+mod comments;
+mod events;
+mod intake;
+mod status;
+
+use std::sync::Arc;
+
+use alertsync_engine::{Action, ActionContext, ActionError, ActionManifest};
+use serde_json::{Map, Value, json};
+
+pub use alerts::{EditAlert, GetAlert, SearchAlerts};
+pub use comments::CommentAlert;
+pub use events::GetEvents;
+pub use intake::PushEventsToIntake;
+pub use status::{UpdateAlertStatus, UpdateAlertStatusByName, status_reference};
+
+use super::SekoiaClient;
+
+/// Every Sekoia.io action, in catalogue order.
+pub fn all() -> Vec<Arc<dyn Action>> {
+    vec![
+        Arc::new(GetAlert::new()),
+        Arc::new(SearchAlerts::new()),
+        Arc::new(EditAlert::new()),
+        Arc::new(UpdateAlertStatus::new()),
+        Arc::new(UpdateAlertStatusByName::new()),
+        Arc::new(CommentAlert::new()),
+        Arc::new(GetEvents::new()),
+        Arc::new(PushEventsToIntake::new()),
+    ]
+}
+
+/// What distinguishes one REST action's manifest from another.
+struct RestAction {
+    uuid: &'static str,
+    name: &'static str,
+    slug: &'static str,
+    command: &'static str,
+    description: &'static str,
+    /// The action's own arguments (`api_key` and `base_url` are added).
+    properties: Value,
+    required: Vec<&'static str>,
+    results: Value,
+}
+
+impl RestAction {
+    /// The manifest, with the Sekoia.io access arguments every REST action accepts.
+    fn manifest(self) -> ActionManifest {
+        let mut properties = match self.properties {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        properties.insert("api_key".to_owned(), json!({"type": "string", "description": "Sekoia.io API key (default: the Sekoia.io account's)"}));
+        properties.insert("base_url".to_owned(), json!({"type": "string", "description": "Sekoia.io API base URL (default: the Sekoia.io account's)"}));
+        ActionManifest {
+            uuid: self.uuid,
+            name: self.name,
+            slug: self.slug,
+            command: self.command,
+            description: self.description,
+            arguments: json!({"type": "object", "properties": properties, "required": self.required}),
+            secrets: vec!["api_key"],
+            results: self.results,
+            outputs: Vec::new(),
+        }
+    }
+}
+
+/// The Sekoia.io client for an action: from its `api_key` / `base_url` arguments, or from
+/// the Sekoia.io account when neither argument is given.
+fn rest_client(cx: &ActionContext, args: &Value) -> Result<SekoiaClient, ActionError> {
+    let given = |name: &str| args.get(name).is_some_and(|v| !v.is_null());
+    match cx.account.as_deref() {
+        Some(account)
+            if account.module == super::SLUG && !given("api_key") && !given("base_url") =>
+        {
+            super::client_from_account(cx, account)
+        }
+        _ => super::client_from_args(cx, args),
+    }
+}
