@@ -8,7 +8,7 @@ use std::time::Duration;
 use alertsync_engine::http::HttpClient;
 use alertsync_engine::invoke::invoke;
 use alertsync_engine::{
-    Account, ActionContext, ActionError, ActionOutput, ModuleManifest, Redactor, RetryPolicy,
+    Account, ActionContext, ActionError, ActionOutput, ModuleManifest, RetryPolicy,
 };
 use alertsync_sim::{SimConfig, Simulator};
 use serde_json::{Map, Value};
@@ -30,10 +30,7 @@ pub fn context(account: Option<(&ModuleManifest, Value)>) -> ActionContext {
         let values: Map<String, Value> = values.as_object().cloned().unwrap_or_default();
         Arc::new(Account::new("test", manifest, values))
     });
-    let redactor = account
-        .as_ref()
-        .map(|a| a.redactor())
-        .unwrap_or_else(Redactor::new);
+    let redactor = account.as_ref().map(|a| a.redactor()).unwrap_or_default();
     let mut cx = ActionContext::new(HttpClient::new().expect("HTTP client"), redactor);
     cx.account = account;
     cx.retry = RetryPolicy {
