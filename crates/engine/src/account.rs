@@ -22,8 +22,16 @@ pub struct Account {
 impl Account {
     /// Builds an account from its values; the manifest says which keys are secrets and gives
     /// defaults for keys that are absent.
-    pub fn new(name: impl Into<String>, manifest: &ModuleManifest, mut values: Map<String, Value>) -> Self {
-        if let Some(props) = manifest.configuration.get("properties").and_then(Value::as_object) {
+    pub fn new(
+        name: impl Into<String>,
+        manifest: &ModuleManifest,
+        mut values: Map<String, Value>,
+    ) -> Self {
+        if let Some(props) = manifest
+            .configuration
+            .get("properties")
+            .and_then(Value::as_object)
+        {
             for (key, schema) in props {
                 if let (false, Some(default)) = (values.contains_key(key), schema.get("default")) {
                     values.insert(key.clone(), default.clone());

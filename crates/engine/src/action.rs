@@ -74,7 +74,10 @@ pub struct ActionOutput {
 
 impl ActionOutput {
     pub fn new(results: Value) -> Self {
-        Self { results, outputs: Vec::new() }
+        Self {
+            results,
+            outputs: Vec::new(),
+        }
     }
 }
 
@@ -109,15 +112,33 @@ impl ActionError {
     pub fn invalid_argument(argument: impl Into<String>, message: impl Into<String>) -> Self {
         let argument = argument.into();
         let message = format!("argument `{argument}`: {}", message.into());
-        Self { kind: ErrorKind::InvalidArgument { argument }, message, retry_after: None, http_status: None, results: None }
+        Self {
+            kind: ErrorKind::InvalidArgument { argument },
+            message,
+            retry_after: None,
+            http_status: None,
+            results: None,
+        }
     }
 
     pub fn transient(message: impl Into<String>, retry_after: Option<Duration>) -> Self {
-        Self { kind: ErrorKind::Transient, message: message.into(), retry_after, http_status: None, results: None }
+        Self {
+            kind: ErrorKind::Transient,
+            message: message.into(),
+            retry_after,
+            http_status: None,
+            results: None,
+        }
     }
 
     pub fn permanent(message: impl Into<String>) -> Self {
-        Self { kind: ErrorKind::Permanent, message: message.into(), retry_after: None, http_status: None, results: None }
+        Self {
+            kind: ErrorKind::Permanent,
+            message: message.into(),
+            retry_after: None,
+            http_status: None,
+            results: None,
+        }
     }
 
     /// Attaches results to record with the failure.
@@ -177,7 +198,10 @@ pub struct NodeLog {
 
 impl NodeLog {
     pub fn new(redactor: Redactor) -> Self {
-        Self { redactor: Arc::new(redactor), lines: Arc::default() }
+        Self {
+            redactor: Arc::new(redactor),
+            lines: Arc::default(),
+        }
     }
 
     /// The redactor this log masks with (also used for errors and results of the node).
@@ -205,13 +229,22 @@ impl NodeLog {
     fn push(&self, level: LogLevel, message: &str) {
         let message = self.redactor.mask_str(message);
         tracing::debug!(target: "alertsync::node", ?level, "{message}");
-        let line = LogLine { at_ms: crate::now_ms(), level, message };
-        self.lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+        let line = LogLine {
+            at_ms: crate::now_ms(),
+            level,
+            message,
+        };
+        self.lines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(line);
     }
 }
 
 impl fmt::Debug for NodeLog {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NodeLog").field("lines", &self.lines()).finish()
+        f.debug_struct("NodeLog")
+            .field("lines", &self.lines())
+            .finish()
     }
 }

@@ -46,12 +46,18 @@ impl HttpClient {
             .pool_idle_timeout(Duration::from_secs(90))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(Self { client, recorder: None })
+        Ok(Self {
+            client,
+            recorder: None,
+        })
     }
 
     /// A client sharing the same pool that records writes instead of sending them.
     pub fn dry_run(&self) -> Self {
-        Self { client: self.client.clone(), recorder: Some(Arc::default()) }
+        Self {
+            client: self.client.clone(),
+            recorder: Some(Arc::default()),
+        }
     }
 
     /// The writes recorded by a dry-run client.
@@ -74,10 +80,9 @@ impl HttpClient {
         if let (Some(recorder), false) = (&self.recorder, request.method() == Method::GET) {
             return Ok(record_write(recorder, request, what));
         }
-        self.client
-            .execute(request)
-            .await
-            .map_err(|e| ActionError::transient(format!("{what}: {}", describe_network_error(e)), None))
+        self.client.execute(request).await.map_err(|e| {
+            ActionError::transient(format!("{what}: {}", describe_network_error(e)), None)
+        })
     }
 }
 
@@ -90,8 +95,15 @@ fn record_write(recorder: &Mutex<Vec<RecordedWrite>>, request: Request, what: &s
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
         })
         .unwrap_or(Value::Null);
-    let write = RecordedWrite { method: request.method().to_string(), url: what.to_owned(), body };
-    recorder.lock().unwrap_or_else(|p| p.into_inner()).push(write);
+    let write = RecordedWrite {
+        method: request.method().to_string(),
+        url: what.to_owned(),
+        body,
+    };
+    recorder
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(write);
     let answer = http::Response::builder()
         .status(StatusCode::ACCEPTED)
         .header("content-type", "application/json")
@@ -137,7 +149,10 @@ pub async fn check_status(response: Response, what: &str) -> Result<Response, Ac
         .map(|id| format!(" (correlation-id {id})"))
         .unwrap_or_default();
     let body = response.text().await.unwrap_or_default();
-    let message = format!("{what}: HTTP {status}{}{correlation}", server_message(&body));
+    let message = format!(
+        "{what}: HTTP {status}{}{correlation}",
+        server_message(&body)
+    );
     let mut err = if status == StatusCode::TOO_MANY_REQUESTS
         || status == StatusCode::REQUEST_TIMEOUT
         || status.is_server_error()
@@ -157,9 +172,10 @@ fn server_message(body: &str) -> String {
         return String::new();
     }
     let from_json = serde_json::from_str::<Value>(body).ok().and_then(|v| {
-        ["message", "error", "detail", "msg"]
-            .iter()
-            .find_map(|k| v.get(k).map(|m| m.as_str().map_or_else(|| m.to_string(), str::to_owned)))
+        ["message", "error", "detail", "msg"].iter().find_map(|k| {
+            v.get(k)
+                .map(|m| m.as_str().map_or_else(|| m.to_string(), str::to_owned))
+        })
     });
     let text = from_json.unwrap_or_else(|| body.chars().take(300).collect());
     format!(": {text}")
@@ -167,11 +183,17 @@ fn server_message(body: &str) -> String {
 
 /// `Retry-After` as seconds or an HTTP date.
 fn retry_after(response: &Response) -> Option<Duration> {
-    let value = response.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let value = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(secs) = value.parse::<f64>() {
         return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
     }
-    let date = time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
+    let date =
+        time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
     let wait = date - time::OffsetDateTime::now_utc();
     Some(Duration::try_from(wait).unwrap_or_default())
 }

@@ -13,7 +13,11 @@ use crate::action::{Action, ActionContext, ActionError, ActionOutput};
 use crate::manifest::ActionManifest;
 
 /// Validates the arguments, then runs the action.
-pub async fn invoke(action: &dyn Action, cx: &ActionContext, args: Value) -> Result<ActionOutput, ActionError> {
+pub async fn invoke(
+    action: &dyn Action,
+    cx: &ActionContext,
+    args: Value,
+) -> Result<ActionOutput, ActionError> {
     validate_arguments(action.manifest(), &args)?;
     action.run(cx, args).await
 }
@@ -27,7 +31,9 @@ pub fn validate_arguments(manifest: &ActionManifest, args: &Value) -> Result<(),
         return Ok(());
     };
     let argument = match error.kind() {
-        ValidationErrorKind::Required { property } => property.as_str().unwrap_or_default().to_owned(),
+        ValidationErrorKind::Required { property } => {
+            property.as_str().unwrap_or_default().to_owned()
+        }
         _ => error
             .instance_path()
             .as_str()
@@ -36,19 +42,33 @@ pub fn validate_arguments(manifest: &ActionManifest, args: &Value) -> Result<(),
             .replace("~1", "/")
             .replace("~0", "~"),
     };
-    let argument = if argument.is_empty() { "(arguments)".to_owned() } else { argument };
-    Err(ActionError::invalid_argument(argument, error.masked_with("the value").to_string()))
+    let argument = if argument.is_empty() {
+        "(arguments)".to_owned()
+    } else {
+        argument
+    };
+    Err(ActionError::invalid_argument(
+        argument,
+        error.masked_with("the value").to_string(),
+    ))
 }
 
 /// Schemas are compiled once per action and kept: validation runs for every node of every run.
 fn compiled_schema(manifest: &ActionManifest) -> Result<Arc<jsonschema::Validator>, ActionError> {
-    static CACHE: OnceLock<Mutex<HashMap<&'static str, Arc<jsonschema::Validator>>>> = OnceLock::new();
-    let mut cache = CACHE.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    static CACHE: OnceLock<Mutex<HashMap<&'static str, Arc<jsonschema::Validator>>>> =
+        OnceLock::new();
+    let mut cache = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
     if let Some(v) = cache.get(manifest.uuid) {
         return Ok(v.clone());
     }
     let validator = jsonschema::validator_for(&manifest.arguments).map_err(|e| {
-        ActionError::permanent(format!("the argument schema of action {} is invalid: {e}", manifest.name))
+        ActionError::permanent(format!(
+            "the argument schema of action {} is invalid: {e}",
+            manifest.name
+        ))
     })?;
     let validator = Arc::new(validator);
     cache.insert(manifest.uuid, validator.clone());

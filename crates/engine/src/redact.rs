@@ -100,7 +100,8 @@ mod tests {
         let mut r = Redactor::new();
         r.add("s3cr3t-key");
         r.add("abc");
-        let v = json!({"url": "http://x/s3cr3t-key", "k": "abc", "n": 1, "l": ["abcd", "s3cr3t-key"]});
+        let v =
+            json!({"url": "http://x/s3cr3t-key", "k": "abc", "n": 1, "l": ["abcd", "s3cr3t-key"]});
         assert_eq!(
             r.mask_value(&v),
             json!({"url": "http://x/********", "k": "********", "n": 1, "l": ["abcd", "********"]})

@@ -16,7 +16,9 @@ pub struct Module {
 impl Module {
     /// The action with this UUID.
     pub fn action(&self, action_uuid: &str) -> Option<&Arc<dyn Action>> {
-        self.actions.iter().find(|a| a.manifest().uuid == action_uuid)
+        self.actions
+            .iter()
+            .find(|a| a.manifest().uuid == action_uuid)
     }
 
     /// The action with this slug.
@@ -53,7 +55,11 @@ impl Registry {
     }
 
     /// The action a playbook node names.
-    pub fn action(&self, module_uuid: &str, action_uuid: &str) -> Option<(&Module, &Arc<dyn Action>)> {
+    pub fn action(
+        &self,
+        module_uuid: &str,
+        action_uuid: &str,
+    ) -> Option<(&Module, &Arc<dyn Action>)> {
         let module = self.module(module_uuid)?;
         Some((module, module.action(action_uuid)?))
     }
@@ -61,20 +67,30 @@ impl Registry {
     /// The action named `<module slug>.<action slug>` (split at the last dot, since module
     /// slugs may contain dots: `sekoia.io.get_alert`). The error lists what exists.
     pub fn action_by_name(&self, name: &str) -> Result<(&Module, &Arc<dyn Action>), String> {
-        let (module_slug, action_slug) = name
-            .rsplit_once('.')
-            .ok_or_else(|| format!("`{name}` is not <module>.<action>; {}", self.available_actions()))?;
+        let (module_slug, action_slug) = name.rsplit_once('.').ok_or_else(|| {
+            format!(
+                "`{name}` is not <module>.<action>; {}",
+                self.available_actions()
+            )
+        })?;
         let module = self
             .module_by_slug(module_slug)
             .ok_or_else(|| format!("no module `{module_slug}`; {}", self.available_actions()))?;
-        let action = module
-            .action_by_slug(action_slug)
-            .ok_or_else(|| format!("module `{module_slug}` has no action `{action_slug}`; {}", self.available_actions()))?;
+        let action = module.action_by_slug(action_slug).ok_or_else(|| {
+            format!(
+                "module `{module_slug}` has no action `{action_slug}`; {}",
+                self.available_actions()
+            )
+        })?;
         Ok((module, action))
     }
 
     /// The trigger a playbook node names.
-    pub fn trigger(&self, module_uuid: &str, trigger_uuid: &str) -> Option<(&Module, &TriggerManifest)> {
+    pub fn trigger(
+        &self,
+        module_uuid: &str,
+        trigger_uuid: &str,
+    ) -> Option<(&Module, &TriggerManifest)> {
         let module = self.module(module_uuid)?;
         Some((module, module.trigger(trigger_uuid)?))
     }
@@ -83,7 +99,11 @@ impl Registry {
         let names: Vec<String> = self
             .modules
             .iter()
-            .flat_map(|m| m.actions.iter().map(move |a| format!("{}.{}", m.manifest.slug, a.manifest().slug)))
+            .flat_map(|m| {
+                m.actions
+                    .iter()
+                    .map(move |a| format!("{}.{}", m.manifest.slug, a.manifest().slug))
+            })
             .collect();
         format!("available actions: {}", names.join(", "))
     }

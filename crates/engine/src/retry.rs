@@ -32,7 +32,10 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// A policy that never retries.
     pub fn none() -> Self {
-        Self { max_attempts: 1, ..Self::default() }
+        Self {
+            max_attempts: 1,
+            ..Self::default()
+        }
     }
 
     /// The delay before retry number `retry` (1 for the first retry). A server's
@@ -112,8 +115,17 @@ mod tests {
 
     #[test]
     fn retry_after_wins_but_is_capped() {
-        let p = RetryPolicy { max_delay: Duration::from_secs(10), ..RetryPolicy::default() };
-        assert_eq!(p.delay(1, Some(Duration::from_secs(3))), Duration::from_secs(3));
-        assert_eq!(p.delay(1, Some(Duration::from_secs(300))), Duration::from_secs(10));
+        let p = RetryPolicy {
+            max_delay: Duration::from_secs(10),
+            ..RetryPolicy::default()
+        };
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(3))),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(300))),
+            Duration::from_secs(10)
+        );
     }
 }

@@ -46,7 +46,9 @@ pub fn alert_link(base_url: &str, app_url: Option<&str>, alert: &Value) -> Strin
         .or_else(|| alert.get("uuid"))
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let app = app_url.map(str::to_owned).unwrap_or_else(|| app_url_from_base(base_url));
+    let app = app_url
+        .map(str::to_owned)
+        .unwrap_or_else(|| app_url_from_base(base_url));
     format!("{}/operations/alerts/{id}", app.trim_end_matches('/'))
 }
 
@@ -55,7 +57,11 @@ fn app_url_from_base(base_url: &str) -> String {
     let base = base.strip_suffix("/api").unwrap_or(base);
     match url::Url::parse(base) {
         Ok(mut url) => {
-            if let Some(host) = url.host_str().and_then(|h| h.strip_prefix("api.")).map(|h| format!("app.{h}")) {
+            if let Some(host) = url
+                .host_str()
+                .and_then(|h| h.strip_prefix("api."))
+                .map(|h| format!("app.{h}"))
+            {
                 let _ = url.set_host(Some(&host));
             }
             url.as_str().trim_end_matches('/').to_owned()
@@ -90,11 +96,17 @@ mod tests {
     #[test]
     fn links_point_at_the_app() {
         let alert = json!({"short_id": "ALx1"});
-        assert_eq!(alert_link("https://api.sekoia.io/", None, &alert), "https://app.sekoia.io/operations/alerts/ALx1");
+        assert_eq!(
+            alert_link("https://api.sekoia.io/", None, &alert),
+            "https://app.sekoia.io/operations/alerts/ALx1"
+        );
         assert_eq!(
             alert_link("https://app.usa1.sekoia.io/api", None, &alert),
             "https://app.usa1.sekoia.io/operations/alerts/ALx1"
         );
-        assert_eq!(alert_link("x", Some("https://mine/"), &alert), "https://mine/operations/alerts/ALx1");
+        assert_eq!(
+            alert_link("x", Some("https://mine/"), &alert),
+            "https://mine/operations/alerts/ALx1"
+        );
     }
 }

@@ -9,7 +9,9 @@ use url::Url;
 pub fn required_str<'a>(args: &'a Value, name: &str) -> Result<&'a str, ActionError> {
     match args.get(name) {
         None | Some(Value::Null) => Err(ActionError::invalid_argument(name, "is required")),
-        Some(Value::String(s)) if s.trim().is_empty() => Err(ActionError::invalid_argument(name, "must not be blank")),
+        Some(Value::String(s)) if s.trim().is_empty() => {
+            Err(ActionError::invalid_argument(name, "must not be blank"))
+        }
         Some(Value::String(s)) => Ok(s.trim()),
         Some(_) => Err(ActionError::invalid_argument(name, "must be a string")),
     }
@@ -55,7 +57,8 @@ fn is_short_id(id: &str) -> bool {
 
 /// An absolute http(s) URL argument.
 pub fn http_url(args: &Value, name: &str) -> Result<Url, ActionError> {
-    parse_http_url(required_str(args, name)?).map_err(|why| ActionError::invalid_argument(name, why))
+    parse_http_url(required_str(args, name)?)
+        .map_err(|why| ActionError::invalid_argument(name, why))
 }
 
 /// Parses an absolute http(s) URL, saying what is wrong otherwise.
@@ -79,7 +82,13 @@ mod tests {
         for id in ok {
             assert_eq!(alert_id(&json!({"a": id}), "a").ok(), Some(id));
         }
-        for bad in [json!({"a": "nope"}), json!({"a": " "}), json!({}), json!({"a": 3}), json!({"a": "AL"})] {
+        for bad in [
+            json!({"a": "nope"}),
+            json!({"a": " "}),
+            json!({}),
+            json!({"a": 3}),
+            json!({"a": "AL"}),
+        ] {
             let err = alert_id(&bad, "a").unwrap_err();
             assert!(err.message.contains("`a`"), "{}", err.message);
         }

@@ -37,5 +37,9 @@ pub fn manifest() -> ModuleManifest {
 }
 
 pub fn module() -> Module {
-    Module { manifest: manifest(), actions: vec![std::sync::Arc::new(TriggerAlert::new())], triggers: Vec::new() }
+    Module {
+        manifest: manifest(),
+        actions: vec![std::sync::Arc::new(TriggerAlert::new())],
+        triggers: Vec::new(),
+    }
 }

@@ -64,7 +64,9 @@ impl Action for TriggerAlert {
 
         let alert = sekoia.get_alert(cx, alert_uuid).await?;
         let status = forwarded_status(&alert);
-        cx.log.info(format!("alert {alert_uuid} fetched; forwarding with status `{status}`"));
+        cx.log.info(format!(
+            "alert {alert_uuid} fetched; forwarding with status `{status}`"
+        ));
 
         let (body, results) = match destination.form {
             EndpointForm::SekoiaTyped => {
@@ -107,16 +109,26 @@ struct Destination {
 impl Destination {
     fn from_account(cx: &ActionContext) -> Result<Self, ActionError> {
         let account = cx.require_account(super::SLUG)?;
-        let key = account.str("integration_key").unwrap_or_default().trim().to_owned();
+        let key = account
+            .str("integration_key")
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
         if key.is_empty() {
             return Err(ActionError::permanent(format!(
                 "ilert account `{}`: integration_key is blank",
                 account.name
             )));
         }
-        let base = account.str("integration_url").unwrap_or(super::DEFAULT_INTEGRATION_URL);
-        let parsed = parse_http_url(base)
-            .map_err(|why| ActionError::permanent(format!("ilert account `{}`: integration_url {why}", account.name)))?;
+        let base = account
+            .str("integration_url")
+            .unwrap_or(super::DEFAULT_INTEGRATION_URL);
+        let parsed = parse_http_url(base).map_err(|why| {
+            ActionError::permanent(format!(
+                "ilert account `{}`: integration_url {why}",
+                account.name
+            ))
+        })?;
         let base = base.trim().trim_end_matches('/');
         let path = parsed.path().trim_end_matches('/');
         let form = if path.ends_with("/api/events") || path.ends_with("/api/v1/events") {
@@ -128,7 +140,12 @@ impl Destination {
             EndpointForm::SekoiaTyped => (format!("{base}/{key}"), format!("{base}/{MASK}")),
             EndpointForm::Generic => (base.to_owned(), base.to_owned()),
         };
-        Ok(Self { url, shown_url, key, form })
+        Ok(Self {
+            url,
+            shown_url,
+            key,
+            form,
+        })
     }
 
     /// POSTs the body, retrying transient failures; 404 is a wrong key or URL.
@@ -164,9 +181,21 @@ fn generic_event(alert: &Value, status: &str, base_url: &str, key: &str) -> Valu
         OnCallAction::Acknowledge => "ACCEPT",
         OnCallAction::Resolve => "RESOLVE",
     };
-    let text = |field: &str| alert.get(field).and_then(Value::as_str).unwrap_or_default().to_owned();
-    let rule = alert.pointer("/rule/name").and_then(Value::as_str).unwrap_or("unknown rule");
-    let urgency = alert.pointer("/urgency/current_value").map(Value::to_string).unwrap_or_default();
+    let text = |field: &str| {
+        alert
+            .get(field)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let rule = alert
+        .pointer("/rule/name")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown rule");
+    let urgency = alert
+        .pointer("/urgency/current_value")
+        .map(Value::to_string)
+        .unwrap_or_default();
     let link = alert_link(base_url, None, alert);
     json!({
         "integrationKey": key,

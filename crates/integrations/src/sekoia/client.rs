@@ -59,13 +59,17 @@ impl SekoiaClient {
         let url = self.url(path);
         let what = format!("Sekoia.io {method} {url}");
         with_retries(&cx.retry, &cx.log, &what, || async {
-            let mut request = self.http.request(method.clone(), &url).bearer_auth(&self.api_key).query(query);
+            let mut request = self
+                .http
+                .request(method.clone(), &url)
+                .bearer_auth(&self.api_key)
+                .query(query);
             if let Some(body) = body {
                 request = request.json(body);
             }
-            let request = request
-                .build()
-                .map_err(|e| ActionError::permanent(format!("{what}: cannot build the request: {e}")))?;
+            let request = request.build().map_err(|e| {
+                ActionError::permanent(format!("{what}: cannot build the request: {e}"))
+            })?;
             let response = self.http.send(request, &what).await?;
             let response = check_status(response, &what).await.map_err(explain_auth)?;
             read_json(response, &what).await
@@ -75,8 +79,10 @@ impl SekoiaClient {
 
     /// `GET /v1/sic/alerts/{id}` without the optional arrays (what alertsync forwards).
     pub async fn get_alert(&self, cx: &ActionContext, id: &str) -> Result<Value, ActionError> {
-        let flags = ["stix", "comments", "countermeasures", "history"].map(|f| (f, "false".to_owned()));
-        self.call(cx, Method::GET, &format!("sic/alerts/{id}"), &flags, None).await
+        let flags =
+            ["stix", "comments", "countermeasures", "history"].map(|f| (f, "false".to_owned()));
+        self.call(cx, Method::GET, &format!("sic/alerts/{id}"), &flags, None)
+            .await
     }
 }
 
@@ -88,8 +94,12 @@ pub fn rest_root(base_url: &str) -> String {
 /// Adds what to fix to 401/403 answers.
 fn explain_auth(mut err: ActionError) -> ActionError {
     match err.http_status {
-        Some(401) => err.message.push_str(" — the API key is missing, expired or invalid"),
-        Some(403) => err.message.push_str(" — the API key lacks a permission (e.g. SIC_READ_ALERTS)"),
+        Some(401) => err
+            .message
+            .push_str(" — the API key is missing, expired or invalid"),
+        Some(403) => err
+            .message
+            .push_str(" — the API key lacks a permission (e.g. SIC_READ_ALERTS)"),
         Some(404) => err.message.push_str(" — no such alert (or wrong base URL)"),
         _ => {}
     }
@@ -98,14 +108,17 @@ fn explain_auth(mut err: ActionError) -> ActionError {
 
 /// Reads a JSON body; an empty body is `{}` (some Sekoia.io answers are empty).
 pub async fn read_json(response: reqwest::Response, what: &str) -> Result<Value, ActionError> {
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| ActionError::transient(format!("{what}: reading the answer failed: {}", e.without_url()), None))?;
+    let bytes = response.bytes().await.map_err(|e| {
+        ActionError::transient(
+            format!("{what}: reading the answer failed: {}", e.without_url()),
+            None,
+        )
+    })?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Default::default()));
     }
-    serde_json::from_slice(&bytes).map_err(|e| ActionError::permanent(format!("{what}: the answer is not JSON: {e}")))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ActionError::permanent(format!("{what}: the answer is not JSON: {e}")))
 }
 
 #[cfg(test)]
@@ -114,9 +127,21 @@ mod tests {
 
     #[test]
     fn base_urls_join_in_every_form() {
-        assert_eq!(rest_root("https://api.sekoia.io"), "https://api.sekoia.io/v1");
-        assert_eq!(rest_root("https://api.sekoia.io/"), "https://api.sekoia.io/v1");
-        assert_eq!(rest_root("https://app.usa1.sekoia.io/api"), "https://app.usa1.sekoia.io/api/v1");
-        assert_eq!(rest_root("https://app.usa1.sekoia.io/api/"), "https://app.usa1.sekoia.io/api/v1");
+        assert_eq!(
+            rest_root("https://api.sekoia.io"),
+            "https://api.sekoia.io/v1"
+        );
+        assert_eq!(
+            rest_root("https://api.sekoia.io/"),
+            "https://api.sekoia.io/v1"
+        );
+        assert_eq!(
+            rest_root("https://app.usa1.sekoia.io/api"),
+            "https://app.usa1.sekoia.io/api/v1"
+        );
+        assert_eq!(
+            rest_root("https://app.usa1.sekoia.io/api/"),
+            "https://app.usa1.sekoia.io/api/v1"
+        );
     }
 }

@@ -13,11 +13,36 @@ pub const MANUAL_TRIGGER: &str = "fc26eb9f-b272-4c15-b3bf-ace397c0dc57";
 
 pub fn manifests() -> Vec<TriggerManifest> {
     vec![
-        alert_trigger(ALERT_CREATED, "Alert Created", "alert_created", "Starts a run when an alert is created."),
-        alert_trigger(ALERT_UPDATED, "Alert Updated", "alert_updated", "Starts a run when an alert changes (status changes included)."),
-        alert_trigger(ALERT_STATUS_CHANGED, "Alert Status Changed", "alert_status_changed", "Starts a run when an alert's status changes."),
-        alert_trigger(ALERT_COMMENT_CREATED, "Alert Comment Created", "alert_comment_created", "Starts a run when a comment is added to an alert."),
-        alert_trigger(ANY_ALERT_UPDATE, "Any Alert Update", "any_alert_update", "Starts a run when an alert is created, changes, or is commented."),
+        alert_trigger(
+            ALERT_CREATED,
+            "Alert Created",
+            "alert_created",
+            "Starts a run when an alert is created.",
+        ),
+        alert_trigger(
+            ALERT_UPDATED,
+            "Alert Updated",
+            "alert_updated",
+            "Starts a run when an alert changes (status changes included).",
+        ),
+        alert_trigger(
+            ALERT_STATUS_CHANGED,
+            "Alert Status Changed",
+            "alert_status_changed",
+            "Starts a run when an alert's status changes.",
+        ),
+        alert_trigger(
+            ALERT_COMMENT_CREATED,
+            "Alert Comment Created",
+            "alert_comment_created",
+            "Starts a run when a comment is added to an alert.",
+        ),
+        alert_trigger(
+            ANY_ALERT_UPDATE,
+            "Any Alert Update",
+            "any_alert_update",
+            "Starts a run when an alert is created, changes, or is commented.",
+        ),
         TriggerManifest {
             uuid: MANUAL_TRIGGER,
             name: "Manual Trigger",
@@ -29,7 +54,12 @@ pub fn manifests() -> Vec<TriggerManifest> {
     ]
 }
 
-fn alert_trigger(uuid: &'static str, name: &'static str, slug: &'static str, description: &'static str) -> TriggerManifest {
+fn alert_trigger(
+    uuid: &'static str,
+    name: &'static str,
+    slug: &'static str,
+    description: &'static str,
+) -> TriggerManifest {
     TriggerManifest {
         uuid,
         name,
