@@ -105,7 +105,8 @@ pub struct ActionError {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_status: Option<u16>,
     /// Results to record even though the node failed (e.g. the HTTP response of a 500).
-    pub results: Option<Value>,
+    /// Boxed so that `Result<_, ActionError>` stays small on the success path.
+    pub results: Option<Box<Value>>,
 }
 
 impl ActionError {
@@ -143,7 +144,7 @@ impl ActionError {
 
     /// Attaches results to record with the failure.
     pub fn with_results(mut self, results: Value) -> Self {
-        self.results = Some(results);
+        self.results = Some(Box::new(results));
         self
     }
 
@@ -158,7 +159,10 @@ impl ActionError {
             message: redactor.mask_str(&self.message),
             retry_after: self.retry_after,
             http_status: self.http_status,
-            results: self.results.as_ref().map(|r| redactor.mask_value(r)),
+            results: self
+                .results
+                .as_ref()
+                .map(|r| Box::new(redactor.mask_value(r))),
         }
     }
 }

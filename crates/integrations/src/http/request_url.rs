@@ -98,7 +98,7 @@ impl Action for RequestUrl {
                 results: Some(results),
                 http_status: Some(_),
                 ..
-            }) => results,
+            }) => *results,
             Err(err) => return Err(err),
         };
         let status = results["status_code"].as_u64().unwrap_or_default();
