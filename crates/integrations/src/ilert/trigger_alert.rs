@@ -62,7 +62,10 @@ impl Action for TriggerAlert {
         let sekoia = sekoia::client_from_args(cx, &args)?;
         let destination = Destination::from_account(cx)?;
 
-        let alert = sekoia.get_alert(cx, alert_uuid).await?;
+        // A plain GET, as Sekoia.io's module does: the alert is forwarded exactly as
+        // Sekoia.io serves it by default (not the trimmed form of `get_alert`).
+        let path = format!("sic/alerts/{alert_uuid}");
+        let alert = sekoia.call(cx, Method::GET, &path, &[], None).await?;
         let status = forwarded_status(&alert);
         cx.log.info(format!(
             "alert {alert_uuid} fetched; forwarding with status `{status}`"
