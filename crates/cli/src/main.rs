@@ -1,1 +1,55 @@
-fn main() {}
+//! `alertsync`: runs Sekoia.io playbooks on your own machine and forwards Sekoia.io alerts to
+//! ilert, PagerDuty, Mattermost and any HTTP endpoint.
+//!
+//! This crate is only the command line: each subcommand lives in [`commands`] and calls the
+//! library crates (`alertsync-spl`, `-engine`, `-integrations`, `-sim`, `-config`).
+//!
+//! Exit codes: 0 success, 1 the work failed (an action, a run, a validation), 2 usage or
+//! configuration error.
+
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use commands::{Cli, UsageError};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.global.verbose);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(commands::dispatch(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            if err.is::<UsageError>() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+/// Logs go to stderr so stdout stays machine-readable; `RUST_LOG` overrides `-v`.
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,alertsync=info",
+        2 => "info,alertsync=debug",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,120 @@
+//! The subcommands, and what they share: global options, configuration loading, usage
+//! errors, JSON output and shutdown signals.
+
+mod action;
+mod demo;
+mod modules;
+mod sim;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use alertsync_config::Config;
+use alertsync_engine::Registry;
+use clap::{Args, Parser, Subcommand};
+
+/// Runs Sekoia.io playbooks on your own machine and forwards Sekoia.io alerts to ilert,
+/// PagerDuty, Mattermost and any HTTP endpoint.
+#[derive(Parser)]
+#[command(name = "alertsync", version, about, long_about = None)]
+#[command(
+    after_help = "Try `alertsync demo` to see alerts flow from a simulated Sekoia.io to a \
+simulated ilert.\nExit codes: 0 success, 1 the work failed, 2 usage or configuration error."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every subcommand accepts.
+#[derive(Args)]
+pub struct GlobalArgs {
+    /// The configuration file (accounts, playbooks, server). Default: `alertsync.toml` in the
+    /// current directory, used only if it exists.
+    #[arg(long, global = true, env = "ALERTSYNC_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// More log output on stderr (-v info, -vv debug). `RUST_LOG` overrides it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one action once, e.g. `alertsync action ilert.trigger_alert --arg alert_uuid=AL...`.
+    Action(action::ActionArgs),
+    /// Start the Sekoia.io / ilert / PagerDuty / Mattermost simulator and print its URLs.
+    Sim(sim::SimArgs),
+    /// List the modules, actions and triggers alertsync implements, with their UUIDs.
+    Modules(modules::ModulesArgs),
+    /// Show alertsync at work against the simulator, with nothing to configure.
+    Demo(demo::DemoArgs),
+}
+
+pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Action(args) => action::run(&cli.global, args).await,
+        Command::Sim(args) => sim::run(args).await,
+        Command::Modules(args) => modules::run(args),
+        Command::Demo(args) => demo::run(args).await,
+    }
+}
+
+/// A mistake in how alertsync was called or configured (exit code 2).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Fails with a [`UsageError`].
+pub fn usage<T>(message: impl Into<String>) -> anyhow::Result<T> {
+    Err(UsageError(message.into()).into())
+}
+
+/// The configuration: the given file (which must exist), else `alertsync.toml` if present,
+/// else an empty configuration.
+pub fn load_config(global: &GlobalArgs, registry: &Registry) -> anyhow::Result<Config> {
+    let (path, explicit) = alertsync_config::config_path(global.config.as_deref());
+    if !explicit && !path.exists() {
+        return Ok(Config::empty(path));
+    }
+    Config::load(&path, registry).map_err(|err| UsageError(err.to_string()).into())
+}
+
+/// Prints a value as pretty JSON on stdout.
+pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

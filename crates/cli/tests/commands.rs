@@ -1,0 +1,115 @@
+//! The commands a new user meets first: `--help`, `--version`, `modules`, `sim`, `demo`.
+
+mod common;
+
+use std::process::Stdio;
+
+use common::*;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const SUBCOMMANDS: [&str; 4] = ["action", "sim", "modules", "demo"];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_subcommand_answers_help_and_the_binary_its_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = alertsync(dir.path(), &["--help"]).await;
+    assert_eq!(exit_code(&out), 0);
+    for sub in SUBCOMMANDS {
+        assert!(stdout(&out).contains(sub), "top-level help lists `{sub}`");
+        let out = alertsync(dir.path(), &[sub, "--help"]).await;
+        assert_eq!(exit_code(&out), 0, "{sub} --help");
+        assert!(
+            stdout(&out).contains("--config"),
+            "{sub} --help mentions --config"
+        );
+    }
+    let out = alertsync(dir.path(), &["--version"]).await;
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("alertsync {}", env!("CARGO_PKG_VERSION"))
+    );
+    let out = alertsync(dir.path(), &["no-such-command"]).await;
+    assert_eq!(exit_code(&out), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn modules_lists_the_catalogue_with_sekoia_uuids() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = alertsync(dir.path(), &["modules", "--format", "json"]).await;
+    assert_eq!(exit_code(&out), 0);
+    let modules = stdout_json(&out);
+    let ilert = modules
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["slug"] == "ilert")
+        .expect("ilert is listed");
+    assert_eq!(
+        ilert["actions"][0]["uuid"],
+        "7675796a-393d-42f2-9648-709483a22bc0"
+    );
+    assert_eq!(
+        ilert["actions"][0]["arguments"]["required"][0],
+        "alert_uuid"
+    );
+
+    let out = alertsync(dir.path(), &["modules", "ilert"]).await;
+    assert_eq!(exit_code(&out), 0);
+    let text = stdout(&out);
+    assert!(
+        text.contains("ilert.trigger_alert") && text.contains("alert_uuid (string, required)"),
+        "{text}"
+    );
+
+    let out = alertsync(dir.path(), &["modules", "nope"]).await;
+    assert_eq!(exit_code(&out), 2);
+    assert!(
+        stderr(&out).contains("sekoia.io"),
+        "names the available modules"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sim_prints_its_urls_as_json_and_serves_them() {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_alertsync"))
+        .args(["sim", "--port", "0", "--alerts", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("alertsync sim starts");
+    let stdout = child.stdout.take().unwrap();
+    let line = BufReader::new(stdout)
+        .lines()
+        .next_line()
+        .await
+        .unwrap()
+        .expect("a line of URLs");
+    let urls: serde_json::Value = serde_json::from_str(&line).expect("the URLs are JSON");
+
+    let client = alertsync_engine::http::HttpClient::new().unwrap();
+    let list_url = format!("{}/v1/sic/alerts", urls["sekoia"].as_str().unwrap());
+    let alerts: serde_json::Value = client
+        .request(reqwest::Method::GET, &list_url)
+        .bearer_auth(SEKOIA_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(alerts["total"], 2);
+    child.kill().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_forwards_alerts_and_their_status_changes_to_ilert() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = alertsync(dir.path(), &["demo", "--alerts", "3"]).await;
+    assert_eq!(exit_code(&out), 0, "stderr: {}", stderr(&out));
+    let table = stdout(&out);
+    assert_eq!(table.matches(" acknowledged ").count(), 1, "{table}");
+    assert_eq!(table.matches(" resolved ").count(), 1, "{table}");
+    assert_eq!(table.matches(" open ").count(), 1, "{table}");
+    assert!(!table.contains(SEKOIA_KEY) && !table.contains(ILERT_KEY));
+}
