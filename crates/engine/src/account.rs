@@ -1,11 +1,16 @@
-//! Accounts: a module's configuration (Sekoia.io calls it a "module configuration").
+//! Accounts: a module's configuration (Sekoia.io calls it a "module configuration"), and
+//! the [`AccountBook`] that picks the account each playbook node uses.
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
+use alertsync_spl::Node;
 use serde_json::{Map, Value};
 
-use crate::manifest::ModuleManifest;
+use crate::manifest::{ActionManifest, ModuleManifest};
 use crate::redact::Redactor;
+use crate::registry::Registry;
 
 /// One configured account of a module, e.g. an ilert alert source's integration key.
 ///
@@ -90,4 +95,221 @@ impl fmt::Debug for Account {
             .field("values", &self.masked_values())
             .finish()
     }
+}
+
+/// The slug of the Sekoia.io module, whose account other modules read alerts with.
+pub const SEKOIA_MODULE: &str = "sekoia.io";
+
+/// Arguments through which an action reaches the Sekoia.io API.
+const SEKOIA_ACCESS_ARGUMENTS: [&str; 2] = ["api_key", "base_url"];
+
+/// `api_key` values that published playbook templates ship with instead of a key.
+const PLACEHOLDER_KEYS: [&str; 1] = ["changeme"];
+
+/// Every configured account, and the rules that pick the one a playbook node uses.
+#[derive(Debug, Clone, Default)]
+pub struct AccountBook {
+    accounts: Vec<Arc<Account>>,
+}
+
+impl AccountBook {
+    pub fn new(accounts: Vec<Arc<Account>>) -> Self {
+        Self { accounts }
+    }
+
+    pub fn accounts(&self) -> &[Arc<Account>] {
+        &self.accounts
+    }
+
+    /// The account with this name.
+    pub fn get(&self, name: &str) -> Option<&Arc<Account>> {
+        self.accounts.iter().find(|a| a.name == name)
+    }
+
+    /// The accounts of the module with this slug, in configuration order.
+    pub fn of_module<'a>(&'a self, slug: &'a str) -> impl Iterator<Item = &'a Arc<Account>> {
+        self.accounts.iter().filter(move |a| a.module == slug)
+    }
+
+    /// A redactor knowing the secrets of every account.
+    pub fn redactor(&self) -> Redactor {
+        let mut redactor = Redactor::new();
+        for account in &self.accounts {
+            redactor.extend(&account.redactor());
+        }
+        redactor
+    }
+
+    /// The account `node` uses: the account its `module_configuration` names, else the
+    /// playbook's binding for it (node id → account name), else the only account of its
+    /// module. A module whose configuration requires nothing may have no account
+    /// (`Ok(None)`); any other miss, and a choice between several accounts, is an error that
+    /// names the node and the candidates. Operator nodes use no account.
+    pub fn resolve(
+        &self,
+        registry: &Registry,
+        node: &Node,
+        bindings: &BTreeMap<String, String>,
+    ) -> Result<Option<Arc<Account>>, String> {
+        let Some(module_uuid) = node.module_uuid() else {
+            return Ok(None);
+        };
+        let label = node_label(node);
+        let module = registry
+            .module(module_uuid)
+            .ok_or_else(|| format!("{label}: module `{module_uuid}` is not implemented"))?;
+        let slug = module.manifest.slug;
+        let named = [
+            (
+                node.module_configuration.as_deref(),
+                "its `module_configuration`",
+            ),
+            (
+                bindings.get(&node.id).map(String::as_str),
+                "the playbook's binding",
+            ),
+        ];
+        if let Some((name, source)) = named.into_iter().find_map(|(n, s)| Some((n?, s))) {
+            return self.named(&label, slug, name, source).map(Some);
+        }
+        let candidates: Vec<&Arc<Account>> = self.of_module(slug).collect();
+        match candidates.as_slice() {
+            [only] => Ok(Some(Arc::clone(only))),
+            [] if module.manifest.required_configuration_keys().is_empty() => Ok(None),
+            [] => Err(format!(
+                "{label}: no {slug} account is configured (add `[[account]] module = \"{slug}\"`)"
+            )),
+            several => Err(format!(
+                "{label}: several {slug} accounts match ({}); name one with the node's \
+                 `module_configuration` key or a playbook binding",
+                names(several)
+            )),
+        }
+    }
+
+    /// The account `name`, checked to belong to module `slug`.
+    fn named(
+        &self,
+        label: &str,
+        slug: &str,
+        name: &str,
+        source: &str,
+    ) -> Result<Arc<Account>, String> {
+        let found = self.get(name).filter(|a| a.module == slug);
+        found.cloned().ok_or_else(|| {
+            let candidates: Vec<&Arc<Account>> = self.of_module(slug).collect();
+            let why = match self.get(name) {
+                Some(other) => format!("is a {} account", other.module),
+                None => "does not exist".to_owned(),
+            };
+            format!(
+                "{label}: account `{name}` named by {source} {why}; {slug} accounts: {}",
+                if candidates.is_empty() {
+                    "none".to_owned()
+                } else {
+                    names(&candidates)
+                }
+            )
+        })
+    }
+
+    /// The Sekoia.io account that actions of other modules read alerts with: the only one
+    /// configured.
+    pub fn sekoia(&self) -> Result<Arc<Account>, String> {
+        let candidates: Vec<&Arc<Account>> = self.of_module(SEKOIA_MODULE).collect();
+        match candidates.as_slice() {
+            [only] => Ok(Arc::clone(only)),
+            [] => Err("no Sekoia.io account is configured".to_owned()),
+            several => Err(format!(
+                "several Sekoia.io accounts are configured ({}), so give the node `api_key` \
+                 and `base_url` arguments",
+                names(several)
+            )),
+        }
+    }
+
+    /// Fills the Sekoia.io access arguments (`api_key`, `base_url`) an action takes.
+    ///
+    /// An `api_key` that is absent, empty or a template placeholder (`changeme`) counts as
+    /// not given, and so does the `base_url` next to it. Actions of the Sekoia.io module then
+    /// use their own account; actions of other modules (ilert, PagerDuty, ...) get the
+    /// Sekoia.io account's values. Without a Sekoia.io account the arguments stay absent,
+    /// which is an error only when the action requires them.
+    pub fn fill_sekoia_access(
+        &self,
+        module: &ModuleManifest,
+        action: &ActionManifest,
+        arguments: &mut Value,
+    ) -> Result<(), String> {
+        let declared = action.argument_keys();
+        if !SEKOIA_ACCESS_ARGUMENTS.iter().all(|a| declared.contains(a)) {
+            return Ok(());
+        }
+        let Some(args) = arguments.as_object_mut() else {
+            return Ok(());
+        };
+        if args.get("api_key").is_some_and(|key| !is_placeholder(key)) {
+            return Ok(());
+        }
+        for name in SEKOIA_ACCESS_ARGUMENTS {
+            args.remove(name);
+        }
+        if module.slug == SEKOIA_MODULE {
+            return Ok(());
+        }
+        match self.sekoia() {
+            Ok(account) => {
+                for name in SEKOIA_ACCESS_ARGUMENTS {
+                    if let Some(value) = account.value(name) {
+                        args.insert(name.to_owned(), value.clone());
+                    }
+                }
+                Ok(())
+            }
+            Err(why) if requires_any(action, &SEKOIA_ACCESS_ARGUMENTS) => Err(format!(
+                "no `api_key` argument to read Sekoia.io with, and {why}"
+            )),
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+/// `node `3` (Send to ilert)`.
+fn node_label(node: &Node) -> String {
+    format!("node `{}` ({})", node.id, node.name)
+}
+
+fn names(accounts: &[&Arc<Account>]) -> String {
+    accounts
+        .iter()
+        .map(|a| format!("`{}`", a.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn is_placeholder(key: &Value) -> bool {
+    match key {
+        Value::Null => true,
+        Value::String(text) => {
+            let text = text.trim();
+            text.is_empty()
+                || PLACEHOLDER_KEYS
+                    .iter()
+                    .any(|p| text.eq_ignore_ascii_case(p))
+        }
+        _ => false,
+    }
+}
+
+fn requires_any(action: &ActionManifest, names: &[&str]) -> bool {
+    action
+        .arguments
+        .get("required")
+        .and_then(Value::as_array)
+        .is_some_and(|required| {
+            required
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|r| names.contains(&r))
+        })
 }

@@ -26,31 +26,74 @@ pub async fn invoke(
 /// [`ActionError::invalid_argument`] naming the argument. Values are never quoted in the
 /// message (they may be secrets).
 pub fn validate_arguments(manifest: &ActionManifest, args: &Value) -> Result<(), ActionError> {
-    let validator = compiled_schema(manifest)?;
-    let Some(error) = validator.iter_errors(args).next() else {
+    let Some(violation) = violations(manifest, args)?.into_iter().next() else {
         return Ok(());
     };
-    let argument = match error.kind() {
-        ValidationErrorKind::Required { property } => {
-            property.as_str().unwrap_or_default().to_owned()
-        }
-        _ => error
-            .instance_path()
-            .as_str()
-            .trim_start_matches('/')
-            .replace('/', ".")
-            .replace("~1", "/")
-            .replace("~0", "~"),
-    };
+    let argument = violation.path.join(".");
     let argument = if argument.is_empty() {
         "(arguments)".to_owned()
     } else {
         argument
     };
-    Err(ActionError::invalid_argument(
-        argument,
-        error.masked_with("the value").to_string(),
-    ))
+    Err(ActionError::invalid_argument(argument, violation.message))
+}
+
+/// One way arguments break their schema.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Violation {
+    /// Where, as path segments from the arguments (object keys, or list indexes in
+    /// decimal). For a missing required argument, the path of that argument.
+    pub path: Vec<String>,
+    /// What schema rule was broken.
+    pub rule: Rule,
+    /// The message, with values masked (they may be secrets).
+    pub message: String,
+}
+
+/// The schema rules validation treats apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rule {
+    Required,
+    /// `minItems` / `minProperties`: a container is too small.
+    TooFew,
+    Other,
+}
+
+/// Every violation of the action's argument schema, in the validator's order.
+pub(crate) fn violations(
+    manifest: &ActionManifest,
+    args: &Value,
+) -> Result<Vec<Violation>, ActionError> {
+    let validator = compiled_schema(manifest)?;
+    Ok(validator
+        .iter_errors(args)
+        .map(|error| {
+            let mut path = pointer_segments(error.instance_path().as_str());
+            let rule = match error.kind() {
+                ValidationErrorKind::Required { property } => {
+                    path.push(property.as_str().unwrap_or_default().to_owned());
+                    Rule::Required
+                }
+                ValidationErrorKind::MinItems { .. }
+                | ValidationErrorKind::MinProperties { .. } => Rule::TooFew,
+                _ => Rule::Other,
+            };
+            Violation {
+                path,
+                rule,
+                message: error.masked_with("the value").to_string(),
+            }
+        })
+        .collect())
+}
+
+/// The segments of a JSON pointer (`/headers/a~1b` → `headers`, `a/b`).
+fn pointer_segments(pointer: &str) -> Vec<String> {
+    pointer
+        .split('/')
+        .skip(1)
+        .map(|segment| segment.replace("~1", "/").replace("~0", "~"))
+        .collect()
 }
 
 /// Schemas are compiled once per action and kept: validation runs for every node of every run.

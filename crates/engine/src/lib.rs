@@ -3,14 +3,19 @@
 //! * [`manifest`] describes modules, actions and triggers (UUIDs, argument schemas, secrets);
 //! * [`action`] is the [`Action`] trait, its context, output and error classification;
 //! * [`registry`] finds modules and actions by UUID or slug;
-//! * [`account`] holds a module configuration ("account") with its secrets;
+//! * [`account`] holds a module configuration ("account") with its secrets, and the
+//!   [`AccountBook`] that picks the account each playbook node uses;
 //! * [`redact`] masks secrets by value in everything that is recorded or printed;
 //! * [`retry`] is the one retry policy (capped exponential backoff with jitter, `Retry-After`);
 //! * [`http`] is the shared HTTP client every action sends through (dry-run aware);
-//! * [`invoke`] validates arguments against a manifest and runs one action.
+//! * [`invoke`] validates arguments against a manifest and runs one action;
+//! * [`catalog`] tells playbook validation what the registry and the accounts provide;
+//! * [`executor`] runs a playbook for one trigger event and records every node run.
 
 pub mod account;
 pub mod action;
+pub mod catalog;
+pub mod executor;
 pub mod http;
 pub mod invoke;
 pub mod manifest;
@@ -18,8 +23,15 @@ pub mod redact;
 pub mod registry;
 pub mod retry;
 
-pub use account::Account;
-pub use action::{Action, ActionContext, ActionError, ActionOutput, ErrorKind, NodeLog};
+pub use account::{Account, AccountBook};
+pub use action::{
+    Action, ActionContext, ActionError, ActionOutput, ErrorKind, LogLevel, LogLine, NodeLog,
+};
+pub use catalog::RegistryCatalog;
+pub use executor::{
+    Cancellation, NoObserver, NodeRecord, NodeStatus, RunExecutor, RunObserver, RunRecord,
+    RunRequest, RunStatus,
+};
 pub use manifest::{ActionManifest, ModuleManifest, TriggerManifest};
 pub use redact::Redactor;
 pub use registry::{Module, Registry};

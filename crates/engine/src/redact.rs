@@ -57,6 +57,11 @@ impl Redactor {
         self.secrets.is_empty()
     }
 
+    /// How many distinct secrets are known.
+    pub fn len(&self) -> usize {
+        self.secrets.len()
+    }
+
     /// Returns the text with every secret replaced by [`MASK`].
     pub fn mask_str(&self, text: &str) -> String {
         let mut out = text.to_owned();

@@ -1,0 +1,138 @@
+//! The run executor: runs one playbook for one trigger event.
+//!
+//! [`RunExecutor::run`] walks the SPL graph from the trigger that fired (see the
+//! "Execution" section of the SPL documentation): actions get their arguments rendered,
+//! validated and run with the node's account; conditions, foreach loops and stores are
+//! evaluated in place. Branches of a fan-out run one after another, depth first, in the
+//! order the outputs list them, so records come out in a deterministic order. Every value
+//! is masked before it is recorded ([`record`]).
+
+mod cancel;
+mod record;
+mod run;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use alertsync_spl::{Playbook, Report, TemplateEngine};
+use serde_json::Value;
+
+use crate::account::AccountBook;
+use crate::catalog::RegistryCatalog;
+use crate::http::HttpClient;
+use crate::registry::Registry;
+use crate::retry::RetryPolicy;
+
+pub use cancel::Cancellation;
+pub use record::{NoObserver, NodeRecord, NodeStatus, RunObserver, RunRecord, RunStatus};
+
+/// Node runs one run may make before it is stopped as a runaway.
+pub const DEFAULT_NODE_LIMIT: usize = 10_000;
+
+/// One run to make: which playbook, from which trigger, for which event.
+#[derive(Clone)]
+pub struct RunRequest {
+    pub playbook: Arc<Playbook>,
+    /// Id of the trigger node that fired.
+    pub trigger_node: String,
+    /// The trigger's event: the trigger node's output.
+    pub event: Value,
+    /// The playbook's account bindings: node id → account name.
+    pub bindings: BTreeMap<String, String>,
+    /// Stops the run between nodes (and an action in flight) when cancelled.
+    pub cancel: Cancellation,
+}
+
+impl RunRequest {
+    /// A request without bindings, never cancelled.
+    pub fn new(playbook: Arc<Playbook>, trigger_node: impl Into<String>, event: Value) -> Self {
+        Self {
+            playbook,
+            trigger_node: trigger_node.into(),
+            event,
+            bindings: BTreeMap::new(),
+            cancel: Cancellation::new(),
+        }
+    }
+
+    pub fn with_bindings(mut self, bindings: BTreeMap<String, String>) -> Self {
+        self.bindings = bindings;
+        self
+    }
+
+    pub fn with_cancellation(mut self, cancel: Cancellation) -> Self {
+        self.cancel = cancel;
+        self
+    }
+}
+
+/// Runs playbooks. Build one and share it: it holds the template cache and the HTTP pool.
+pub struct RunExecutor {
+    registry: Arc<Registry>,
+    accounts: AccountBook,
+    templates: TemplateEngine,
+    http: HttpClient,
+    retry: RetryPolicy,
+    data_dir: PathBuf,
+    node_limit: usize,
+}
+
+impl RunExecutor {
+    /// An executor with the default templates, retry policy and node limit, reading files
+    /// from the current directory.
+    pub fn new(registry: Arc<Registry>, accounts: AccountBook, http: HttpClient) -> Self {
+        Self {
+            registry,
+            accounts,
+            templates: TemplateEngine::new(),
+            http,
+            retry: RetryPolicy::default(),
+            data_dir: PathBuf::from("."),
+            node_limit: DEFAULT_NODE_LIMIT,
+        }
+    }
+
+    pub fn with_templates(mut self, templates: TemplateEngine) -> Self {
+        self.templates = templates;
+        self
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The directory actions read run files from (Utils Read JSON File).
+    pub fn with_data_dir(mut self, data_dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = data_dir.into();
+        self
+    }
+
+    /// How many node runs one run may make before it fails as a runaway.
+    pub fn with_node_limit(mut self, node_limit: usize) -> Self {
+        self.node_limit = node_limit;
+        self
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn accounts(&self) -> &AccountBook {
+        &self.accounts
+    }
+
+    /// Validates a playbook against the implemented modules and the configured accounts.
+    pub fn validate(&self, playbook: &Playbook, bindings: &BTreeMap<String, String>) -> Report {
+        let catalog = RegistryCatalog::new(&self.registry, &self.accounts, bindings);
+        alertsync_spl::validate(playbook, &catalog)
+    }
+
+    /// Runs the playbook from the trigger that fired until nothing is left to run, the run
+    /// is cancelled or it exceeds the node limit. Never panics on playbook or event content:
+    /// every problem ends up in the record.
+    pub async fn run(&self, request: RunRequest, observer: &dyn RunObserver) -> RunRecord {
+        run::Run::new(self, &request, observer).execute().await
+    }
+}

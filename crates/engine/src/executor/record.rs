@@ -1,0 +1,304 @@
+//! What a run leaves behind: the [`RunRecord`] and its [`NodeRecord`]s, the
+//! [`RunObserver`] told about progress, and the [`Recorder`] that masks secrets before
+//! anything is recorded or observed.
+
+use alertsync_spl::Node;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::action::LogLine;
+use crate::redact::Redactor;
+
+/// The state of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    /// At least one node failed, or the run could not start or went on too long.
+    Failed,
+    /// The process was asked to stop before the run finished.
+    Cancelled,
+}
+
+/// The state of one node run.
+///
+/// The executor records `running`, `succeeded` and `failed`; `pending` and `skipped` are
+/// for stores that list activations not yet run, or never run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeStatus {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Skipped,
+}
+
+/// One run of a playbook for one trigger event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub status: RunStatus,
+    /// The trigger node the run started at.
+    pub trigger_node: String,
+    pub started_at_ms: u64,
+    pub ended_at_ms: Option<u64>,
+    /// Why the run failed or was cancelled (secrets masked).
+    pub error: Option<String>,
+    /// Node runs in the order they started.
+    pub nodes: Vec<NodeRecord>,
+}
+
+/// One run of one node (a node inside a loop runs once per iteration).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeRecord {
+    /// Position in [`RunRecord::nodes`]: the key a store updates this record by.
+    pub seq: usize,
+    pub id: String,
+    pub name: String,
+    pub status: NodeStatus,
+    pub started_at_ms: u64,
+    pub ended_at_ms: Option<u64>,
+    pub duration_ms: Option<u64>,
+    /// Rendered arguments (operators: their rendered inputs), secrets masked.
+    pub arguments: Value,
+    /// The node's output (for a failed action, what it reported), secrets masked.
+    pub results: Option<Value>,
+    pub error: Option<String>,
+    pub logs: Vec<LogLine>,
+    /// The outputs the node activated.
+    pub outputs: Vec<String>,
+    /// Loop indices, outermost first; empty outside loops.
+    pub iteration: Vec<usize>,
+}
+
+/// Told about every node run as it starts and finishes, e.g. to persist progress.
+///
+/// Records arrive masked. `node_finished` (or `node_started`, for the node still running)
+/// may be called again for a `seq` already seen, when a secret learned later in the run
+/// masks more of that record: treat calls as updates keyed by `seq`.
+pub trait RunObserver: Send + Sync {
+    fn node_started(&self, _node: &NodeRecord) {}
+    fn node_finished(&self, _node: &NodeRecord) {}
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoObserver;
+
+impl RunObserver for NoObserver {}
+
+/// How a node run ended.
+pub(crate) struct NodeOutcome {
+    pub status: NodeStatus,
+    pub results: Option<Value>,
+    pub error: Option<String>,
+    pub logs: Vec<LogLine>,
+    pub outputs: Vec<String>,
+}
+
+impl NodeOutcome {
+    pub fn succeeded(results: Value, outputs: Vec<String>) -> Self {
+        Self {
+            status: NodeStatus::Succeeded,
+            results: Some(results),
+            error: None,
+            logs: Vec::new(),
+            outputs,
+        }
+    }
+
+    pub fn failed(error: String, results: Option<Value>) -> Self {
+        Self {
+            status: NodeStatus::Failed,
+            results,
+            error: Some(error),
+            logs: Vec::new(),
+            outputs: Vec::new(),
+        }
+    }
+
+    pub fn with_logs(mut self, logs: Vec<LogLine>) -> Self {
+        self.logs = logs;
+        self
+    }
+}
+
+/// Builds the run record: masks every value with the run's redactor before recording it or
+/// handing it to the observer, and re-masks earlier records when the redactor learns a new
+/// secret.
+pub(crate) struct Recorder<'a> {
+    observer: &'a dyn RunObserver,
+    redactor: Redactor,
+    record: RunRecord,
+    failures: usize,
+}
+
+impl<'a> Recorder<'a> {
+    pub fn new(observer: &'a dyn RunObserver, redactor: Redactor, trigger_node: &str) -> Self {
+        Self {
+            observer,
+            redactor,
+            record: RunRecord {
+                status: RunStatus::Running,
+                trigger_node: trigger_node.to_owned(),
+                started_at_ms: crate::now_ms(),
+                ended_at_ms: None,
+                error: None,
+                nodes: Vec::new(),
+            },
+            failures: 0,
+        }
+    }
+
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    /// How many node runs failed so far.
+    pub fn failures(&self) -> usize {
+        self.failures
+    }
+
+    /// Adds the strings in `values` to the secrets; if that teaches the redactor anything,
+    /// earlier records are masked again and the observer told about those that changed.
+    pub fn learn_secrets<'v>(&mut self, values: impl IntoIterator<Item = &'v Value>) {
+        let known = self.redactor.len();
+        for value in values {
+            self.redactor.add_value(value);
+        }
+        if self.redactor.len() == known {
+            return;
+        }
+        for index in 0..self.record.nodes.len() {
+            let masked = mask_record(&self.redactor, &self.record.nodes[index]);
+            if masked != self.record.nodes[index] {
+                self.record.nodes[index] = masked;
+                self.notify(index);
+            }
+        }
+    }
+
+    /// Records that node `id` started with these (unmasked) arguments; returns its `seq`.
+    pub fn start(&mut self, id: &str, name: &str, iteration: &[usize], arguments: &Value) -> usize {
+        let seq = self.record.nodes.len();
+        self.record.nodes.push(NodeRecord {
+            seq,
+            id: id.to_owned(),
+            name: self.redactor.mask_str(name),
+            status: NodeStatus::Running,
+            started_at_ms: crate::now_ms(),
+            ended_at_ms: None,
+            duration_ms: None,
+            arguments: self.redactor.mask_value(arguments),
+            results: None,
+            error: None,
+            logs: Vec::new(),
+            outputs: Vec::new(),
+            iteration: iteration.to_vec(),
+        });
+        self.notify(seq);
+        seq
+    }
+
+    /// Records how node run `seq` ended (values unmasked).
+    pub fn finish(&mut self, seq: usize, outcome: NodeOutcome) {
+        if outcome.status == NodeStatus::Failed {
+            self.failures += 1;
+        }
+        let redactor = &self.redactor;
+        let Some(record) = self.record.nodes.get_mut(seq) else {
+            return;
+        };
+        let ended = crate::now_ms();
+        record.status = outcome.status;
+        record.ended_at_ms = Some(ended);
+        record.duration_ms = Some(ended.saturating_sub(record.started_at_ms));
+        record.results = outcome.results.map(|r| redactor.mask_value(&r));
+        record.error = outcome.error.map(|e| redactor.mask_str(&e));
+        record.logs = outcome
+            .logs
+            .iter()
+            .map(|l| mask_line(redactor, l))
+            .collect();
+        record.outputs = outcome.outputs;
+        self.notify(seq);
+    }
+
+    /// Records a node run that ended as soon as it started.
+    pub fn instant(
+        &mut self,
+        node: &Node,
+        iteration: &[usize],
+        arguments: &Value,
+        outcome: NodeOutcome,
+    ) {
+        let seq = self.start(&node.id, &node.name, iteration, arguments);
+        self.finish(seq, outcome);
+    }
+
+    /// The finished record. Without an explicit status, a run with a failed node failed and
+    /// any other succeeded; the error defaults to the first failure.
+    pub fn close(mut self, status: Option<RunStatus>, error: Option<String>) -> RunRecord {
+        let status = status.unwrap_or(if self.failures > 0 {
+            RunStatus::Failed
+        } else {
+            RunStatus::Succeeded
+        });
+        let error = error.or_else(|| self.failure_summary());
+        self.record.status = status;
+        self.record.ended_at_ms = Some(crate::now_ms());
+        self.record.error = error.map(|e| self.redactor.mask_str(&e));
+        self.record
+    }
+
+    /// `node `3` (Send) failed: ...`, plus how many other node runs failed.
+    fn failure_summary(&self) -> Option<String> {
+        let first = self
+            .record
+            .nodes
+            .iter()
+            .find(|n| n.status == NodeStatus::Failed)?;
+        let mut summary = format!(
+            "node `{}` ({}) failed: {}",
+            first.id,
+            first.name,
+            first.error.as_deref().unwrap_or("no message")
+        );
+        if self.failures > 1 {
+            summary.push_str(&format!(
+                " (and {} more failed node runs)",
+                self.failures - 1
+            ));
+        }
+        Some(summary)
+    }
+
+    fn notify(&self, index: usize) {
+        let Some(record) = self.record.nodes.get(index) else {
+            return;
+        };
+        match record.status {
+            NodeStatus::Running | NodeStatus::Pending => self.observer.node_started(record),
+            _ => self.observer.node_finished(record),
+        }
+    }
+}
+
+fn mask_record(redactor: &Redactor, record: &NodeRecord) -> NodeRecord {
+    NodeRecord {
+        name: redactor.mask_str(&record.name),
+        arguments: redactor.mask_value(&record.arguments),
+        results: record.results.as_ref().map(|r| redactor.mask_value(r)),
+        error: record.error.as_ref().map(|e| redactor.mask_str(e)),
+        logs: record.logs.iter().map(|l| mask_line(redactor, l)).collect(),
+        ..record.clone()
+    }
+}
+
+fn mask_line(redactor: &Redactor, line: &LogLine) -> LogLine {
+    LogLine {
+        message: redactor.mask_str(&line.message),
+        ..line.clone()
+    }
+}

@@ -1,0 +1,496 @@
+//! One run in progress: a stack of node activations worked through depth first, the
+//! template context (`node`, `store`), and what each kind of node does.
+
+use std::sync::Arc;
+
+use alertsync_spl::modules::sekoia_module_name;
+use alertsync_spl::{
+    Case, Modification, Node, NodeKind, Operator, Playbook, RenderContext, TemplateError,
+    apply_modification, evaluate_case, foreach_items,
+};
+use serde_json::{Map, Value, json};
+
+use super::record::{NodeOutcome, Recorder, RunRecord, RunStatus};
+use super::{RunExecutor, RunObserver, RunRequest};
+use crate::account::Account;
+use crate::action::{Action, ActionContext, ActionError, NodeLog};
+use crate::invoke::invoke;
+use crate::registry::Registry;
+
+/// The output every node without named outputs activates.
+const DEFAULT: &str = "default";
+/// The output a condition activates when no case holds.
+const ELSE: &str = "else";
+
+/// Work still to do, most recent on top.
+enum Step {
+    /// Run a node (once per activation).
+    Node { id: String, iteration: Vec<usize> },
+    /// Start a foreach's next iteration, or finish the loop.
+    Iteration(Box<Loop>),
+}
+
+/// A foreach loop in progress.
+struct Loop {
+    foreach: String,
+    /// The foreach's record, finished when the loop ends.
+    seq: usize,
+    body: String,
+    items: Vec<Value>,
+    next: usize,
+    /// The foreach's own loop indices.
+    iteration: Vec<usize>,
+    /// Node outputs when the loop started: each iteration starts from them, so body nodes
+    /// are undefined until they run in the current iteration.
+    scope: Map<String, Value>,
+    failures_before: usize,
+}
+
+/// What follows a node run.
+enum Next {
+    Outputs(Vec<String>),
+    Loop(Box<Loop>),
+    Stop,
+}
+
+/// An action ready to run.
+struct Prepared {
+    action: Arc<dyn Action>,
+    account: Option<Arc<Account>>,
+    arguments: Value,
+}
+
+pub(super) struct Run<'a> {
+    executor: &'a RunExecutor,
+    request: &'a RunRequest,
+    playbook: &'a Playbook,
+    recorder: Recorder<'a>,
+    context: RenderContext,
+    steps: Vec<Step>,
+    executions: usize,
+}
+
+impl<'a> Run<'a> {
+    pub fn new(
+        executor: &'a RunExecutor,
+        request: &'a RunRequest,
+        observer: &'a dyn RunObserver,
+    ) -> Self {
+        // Every configured secret is known from the start, so even the event is masked.
+        let redactor = executor.accounts.redactor();
+        Self {
+            executor,
+            request,
+            playbook: &request.playbook,
+            recorder: Recorder::new(observer, redactor, &request.trigger_node),
+            context: RenderContext::new(Map::new(), Value::Object(Map::new())),
+            steps: Vec::new(),
+            executions: 0,
+        }
+    }
+
+    pub async fn execute(mut self) -> RunRecord {
+        if let Err(why) = self.start() {
+            return self.recorder.close(Some(RunStatus::Failed), Some(why));
+        }
+        while let Some(step) = self.steps.pop() {
+            if self.request.cancel.is_cancelled() {
+                return self.stop(RunStatus::Cancelled, "the run was cancelled".to_owned());
+            }
+            match step {
+                Step::Node { id, iteration } => {
+                    if self.executions >= self.executor.node_limit {
+                        let why = format!(
+                            "the run stopped after {} node runs: the playbook keeps activating \
+                             nodes (a runaway loop or cycle)",
+                            self.executor.node_limit
+                        );
+                        return self.stop(RunStatus::Failed, why);
+                    }
+                    self.executions += 1;
+                    self.run_node(&id, iteration).await;
+                }
+                Step::Iteration(state) => self.iterate(state),
+            }
+        }
+        if self.request.cancel.is_cancelled() {
+            return self.stop(RunStatus::Cancelled, "the run was cancelled".to_owned());
+        }
+        self.recorder.close(None, None)
+    }
+
+    /// Ends the run early: open loops are recorded as failed, pending work is dropped.
+    fn stop(mut self, status: RunStatus, why: String) -> RunRecord {
+        for step in std::mem::take(&mut self.steps) {
+            if let Step::Iteration(state) = step {
+                let outcome = NodeOutcome::failed(
+                    "the run stopped before the loop finished".to_owned(),
+                    None,
+                );
+                self.recorder.finish(state.seq, outcome);
+            }
+        }
+        self.recorder.close(Some(status), Some(why))
+    }
+
+    /// Runs the trigger node: its output is the event.
+    fn start(&mut self) -> Result<(), String> {
+        let playbook = self.playbook;
+        let id = &self.request.trigger_node;
+        let node = playbook
+            .node(id)
+            .ok_or_else(|| format!("the playbook has no node `{id}` to start at"))?;
+        let NodeKind::Trigger { arguments, .. } = &node.kind else {
+            return Err(format!("node `{id}` ({}) is not a trigger", node.name));
+        };
+        self.executions += 1;
+        let event = self.request.event.clone();
+        let next = self.complete(node, &[], arguments, Ok((event, vec![DEFAULT.to_owned()])));
+        self.then(node, next, &[]);
+        Ok(())
+    }
+
+    async fn run_node(&mut self, id: &str, iteration: Vec<usize>) {
+        let playbook = self.playbook;
+        let Some(node) = playbook.node(id) else {
+            let seq = self.recorder.start(id, "", &iteration, &Value::Null);
+            let why = format!("node `{id}` does not exist in the playbook");
+            self.recorder.finish(seq, NodeOutcome::failed(why, None));
+            return;
+        };
+        let next = match &node.kind {
+            NodeKind::Action {
+                module_uuid,
+                action_uuid,
+                arguments,
+            } => {
+                self.action(node, module_uuid, action_uuid, arguments, &iteration)
+                    .await
+            }
+            NodeKind::Operator(Operator::Condition { cases }) => {
+                self.condition(node, cases, &iteration)
+            }
+            NodeKind::Operator(Operator::Foreach { items, loop_start }) => {
+                self.foreach(node, items, loop_start.as_deref(), &iteration)
+            }
+            NodeKind::Operator(Operator::Store { modifications }) => {
+                self.store(node, modifications, &iteration)
+            }
+            NodeKind::Trigger { .. } => {
+                let why = "a trigger node starts runs; no other node can activate it";
+                self.complete(node, &iteration, &Value::Null, Err(why.to_owned()))
+            }
+            NodeKind::Operator(Operator::Unknown { subtype }) => {
+                let why = format!("unknown operator subtype {}", quoted(subtype.as_deref()));
+                self.complete(node, &iteration, &Value::Null, Err(why))
+            }
+            NodeKind::Unknown { node_type } => {
+                let why = format!("unknown node type {}", quoted(node_type.as_deref()));
+                self.complete(node, &iteration, &Value::Null, Err(why))
+            }
+        };
+        self.then(node, next, &iteration);
+    }
+
+    fn then(&mut self, node: &Node, next: Next, iteration: &[usize]) {
+        match next {
+            Next::Outputs(outputs) => self.follow(node, &outputs, iteration),
+            Next::Loop(state) => self.steps.push(Step::Iteration(state)),
+            Next::Stop => {}
+        }
+    }
+
+    /// Schedules the nodes the activated outputs lead to, first listed runs first.
+    fn follow(&mut self, node: &Node, outputs: &[String], iteration: &[usize]) {
+        let targets: Vec<&String> = outputs
+            .iter()
+            .filter_map(|name| node.outputs.get(name))
+            .flatten()
+            .collect();
+        for id in targets.into_iter().rev() {
+            self.steps.push(Step::Node {
+                id: id.clone(),
+                iteration: iteration.to_vec(),
+            });
+        }
+    }
+
+    /// Records a node that finished at once; on success its results become `node.<id>`.
+    fn complete(
+        &mut self,
+        node: &Node,
+        iteration: &[usize],
+        arguments: &Value,
+        result: Result<(Value, Vec<String>), String>,
+    ) -> Next {
+        match result {
+            Ok((results, outputs)) => {
+                let outcome = NodeOutcome::succeeded(results.clone(), outputs.clone());
+                self.recorder.instant(node, iteration, arguments, outcome);
+                self.context.node.insert(node.id.clone(), results);
+                Next::Outputs(outputs)
+            }
+            Err(why) => {
+                let outcome = NodeOutcome::failed(why, None);
+                self.recorder.instant(node, iteration, arguments, outcome);
+                Next::Stop
+            }
+        }
+    }
+
+    fn render(&self, value: &Value) -> Result<Value, TemplateError> {
+        self.executor.templates.render_value(value, &self.context)
+    }
+
+    async fn action(
+        &mut self,
+        node: &Node,
+        module_uuid: &str,
+        action_uuid: &str,
+        arguments: &Value,
+        iteration: &[usize],
+    ) -> Next {
+        let prepared = match self.prepare_action(node, module_uuid, action_uuid, arguments) {
+            Ok(prepared) => prepared,
+            Err(why) => return self.complete(node, iteration, arguments, Err(why)),
+        };
+        let manifest = prepared.action.manifest();
+        let secrets = manifest
+            .secrets
+            .iter()
+            .filter_map(|name| prepared.arguments.get(*name));
+        self.recorder.learn_secrets(secrets);
+        let seq = self
+            .recorder
+            .start(&node.id, &node.name, iteration, &prepared.arguments);
+        let log = NodeLog::new(self.recorder.redactor().clone());
+        let cx = ActionContext {
+            account: prepared.account,
+            http: self.executor.http.clone(),
+            log: log.clone(),
+            retry: self.executor.retry,
+            data_dir: self.executor.data_dir.clone(),
+        };
+        let cancel = &self.request.cancel;
+        let result = tokio::select! {
+            biased;
+            () = cancel.cancelled() => Err(ActionError::permanent("cancelled before the action finished")),
+            result = invoke(prepared.action.as_ref(), &cx, prepared.arguments) => result,
+        };
+        match result {
+            Ok(output) => {
+                let outputs = if output.outputs.is_empty() {
+                    vec![DEFAULT.to_owned()]
+                } else {
+                    output.outputs
+                };
+                let outcome = NodeOutcome::succeeded(output.results.clone(), outputs.clone());
+                self.recorder.finish(seq, outcome.with_logs(log.lines()));
+                self.context.node.insert(node.id.clone(), output.results);
+                Next::Outputs(outputs)
+            }
+            Err(err) => {
+                let outcome = NodeOutcome::failed(err.message, err.results.map(|r| *r));
+                self.recorder.finish(seq, outcome.with_logs(log.lines()));
+                Next::Stop
+            }
+        }
+    }
+
+    /// Finds the action and the account, renders the arguments and fills Sekoia.io access.
+    fn prepare_action(
+        &self,
+        node: &Node,
+        module_uuid: &str,
+        action_uuid: &str,
+        arguments: &Value,
+    ) -> Result<Prepared, String> {
+        let registry = &*self.executor.registry;
+        let (module, action) = registry
+            .action(module_uuid, action_uuid)
+            .ok_or_else(|| unknown_action(registry, module_uuid, action_uuid))?;
+        let accounts = &self.executor.accounts;
+        let account = accounts.resolve(registry, node, &self.request.bindings)?;
+        let mut rendered = self.render(arguments).map_err(|e| e.to_string())?;
+        accounts.fill_sekoia_access(&module.manifest, action.manifest(), &mut rendered)?;
+        Ok(Prepared {
+            action: Arc::clone(action),
+            account,
+            arguments: rendered,
+        })
+    }
+
+    /// Activates the output of the first case that holds, else `else`.
+    fn condition(&mut self, node: &Node, cases: &[Case], iteration: &[usize]) -> Next {
+        let mut evaluated = Vec::new();
+        let result = self.first_case(cases, &mut evaluated);
+        let arguments = json!({ "cases": evaluated });
+        let result = result.map(|output| (json!({ "output": output }), vec![output]));
+        self.complete(node, iteration, &arguments, result)
+    }
+
+    /// The name of the first case that holds (or `else`); `evaluated` gets each rendered
+    /// case on the way.
+    fn first_case(&self, cases: &[Case], evaluated: &mut Vec<Value>) -> Result<String, String> {
+        for case in cases {
+            let in_case = |why: String| format!("case `{}`: {why}", case.name);
+            let left = self
+                .render(&case.left)
+                .map_err(|e| in_case(e.to_string()))?;
+            let right = self
+                .render(&case.right)
+                .map_err(|e| in_case(e.to_string()))?;
+            evaluated.push(json!({
+                "name": case.name,
+                "left": left,
+                "comparison": case.comparison,
+                "right": right,
+            }));
+            let holds = evaluate_case(&left, &case.comparison, &right, case.value_type.as_deref())
+                .map_err(|e| in_case(e.to_string()))?;
+            if holds {
+                return Ok(case.name.clone());
+            }
+        }
+        Ok(ELSE.to_owned())
+    }
+
+    /// Renders the items and schedules the first iteration.
+    fn foreach(
+        &mut self,
+        node: &Node,
+        items: &Value,
+        loop_start: Option<&str>,
+        iteration: &[usize],
+    ) -> Next {
+        let rendered = match self.render(items) {
+            Ok(rendered) => rendered,
+            Err(err) => {
+                let why = format!("items: {err}");
+                return self.complete(node, iteration, &json!({ "items": items }), Err(why));
+            }
+        };
+        let arguments = json!({ "items": rendered });
+        let items = match foreach_items(&rendered) {
+            Ok(items) => items,
+            Err(err) => return self.complete(node, iteration, &arguments, Err(err.to_string())),
+        };
+        let Some(body) = loop_start else {
+            let why = "the foreach has no loop body (`loop`)".to_owned();
+            return self.complete(node, iteration, &arguments, Err(why));
+        };
+        let seq = self
+            .recorder
+            .start(&node.id, &node.name, iteration, &arguments);
+        let mut scope = self.context.node.clone();
+        scope.insert(node.id.clone(), loop_value(Value::Null, None, items.len()));
+        Next::Loop(Box::new(Loop {
+            foreach: node.id.clone(),
+            seq,
+            body: body.to_owned(),
+            items,
+            next: 0,
+            iteration: iteration.to_vec(),
+            scope,
+            failures_before: self.recorder.failures(),
+        }))
+    }
+
+    /// Starts the loop's next iteration, or ends the loop.
+    fn iterate(&mut self, mut state: Box<Loop>) {
+        let index = state.next;
+        let Some(item) = state.items.get(index).cloned() else {
+            return self.end_loop(*state);
+        };
+        let mut outputs = state.scope.clone();
+        outputs.insert(
+            state.foreach.clone(),
+            loop_value(item, Some(index), state.items.len()),
+        );
+        self.context.node = outputs;
+        let mut iteration = state.iteration.clone();
+        iteration.push(index);
+        let body = state.body.clone();
+        state.next += 1;
+        self.steps.push(Step::Iteration(state));
+        self.steps.push(Step::Node {
+            id: body,
+            iteration,
+        });
+    }
+
+    /// Restores the outputs from before the loop; follows `default` unless a body node
+    /// failed.
+    fn end_loop(&mut self, state: Loop) {
+        self.context.node = state.scope;
+        let results = json!({ "total": state.items.len() });
+        let failed = self.recorder.failures() - state.failures_before;
+        if failed > 0 {
+            let why = format!("failed node runs in the loop body: {failed}");
+            self.recorder
+                .finish(state.seq, NodeOutcome::failed(why, Some(results)));
+            return;
+        }
+        let outputs = vec![DEFAULT.to_owned()];
+        let outcome = NodeOutcome::succeeded(results, outputs.clone());
+        self.recorder.finish(state.seq, outcome);
+        let playbook = self.playbook;
+        if let Some(node) = playbook.node(&state.foreach) {
+            self.follow(node, &outputs, &state.iteration);
+        }
+    }
+
+    /// Applies the modifications to the run's store, all or none.
+    fn store(&mut self, node: &Node, modifications: &[Modification], iteration: &[usize]) -> Next {
+        let mut applied = Vec::new();
+        let result = self.modify_store(modifications, &mut applied);
+        let arguments = json!({ "modifications": applied });
+        let result = result.map(|keys| (json!({ "modified": keys }), vec![DEFAULT.to_owned()]));
+        self.complete(node, iteration, &arguments, result)
+    }
+
+    fn modify_store(
+        &mut self,
+        modifications: &[Modification],
+        applied: &mut Vec<Value>,
+    ) -> Result<Vec<String>, String> {
+        let mut store = self.context.store.clone();
+        for modification in modifications {
+            let key = &modification.key;
+            let value = self
+                .render(&modification.value)
+                .map_err(|e| format!("`{key}`: {e}"))?;
+            applied.push(json!({ "key": key, "type": modification.kind, "value": value }));
+            apply_modification(&mut store, &modification.kind, key, value)
+                .map_err(|e| e.to_string())?;
+        }
+        self.context.store = store;
+        Ok(modifications.iter().map(|m| m.key.clone()).collect())
+    }
+}
+
+/// `node.<foreach id>` during (and, with no item, after) a loop.
+fn loop_value(value: Value, index: Option<usize>, total: usize) -> Value {
+    json!({ DEFAULT: { "value": value, "index": index, "total": total } })
+}
+
+/// Why a node's module or action cannot be run.
+fn unknown_action(registry: &Registry, module_uuid: &str, action_uuid: &str) -> String {
+    match registry.module(module_uuid) {
+        Some(module) => format!(
+            "module {} ({module_uuid}) has no action `{action_uuid}`",
+            module.manifest.name
+        ),
+        None => match sekoia_module_name(module_uuid) {
+            Some(name) => format!(
+                "needs the Sekoia.io module {name} ({module_uuid}), which alertsync does not \
+                 implement"
+            ),
+            None => format!("unknown module `{module_uuid}`"),
+        },
+    }
+}
+
+fn quoted(name: Option<&str>) -> String {
+    name.map_or_else(|| "(none given)".to_owned(), |n| format!("`{n}`"))
+}
