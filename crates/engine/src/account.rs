@@ -101,7 +101,7 @@ impl fmt::Debug for Account {
 pub const SEKOIA_MODULE: &str = "sekoia.io";
 
 /// Arguments through which an action reaches the Sekoia.io API.
-const SEKOIA_ACCESS_ARGUMENTS: [&str; 2] = ["api_key", "base_url"];
+pub(crate) const SEKOIA_ACCESS_ARGUMENTS: [&str; 2] = ["api_key", "base_url"];
 
 /// `api_key` values that published playbook templates ship with instead of a key.
 const PLACEHOLDER_KEYS: [&str; 1] = ["changeme"];

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use alertsync_spl::{Catalog, Node};
 use serde_json::Value;
 
-use crate::account::AccountBook;
+use crate::account::{AccountBook, SEKOIA_ACCESS_ARGUMENTS};
 use crate::invoke::{Rule, Violation, violations};
 use crate::registry::Registry;
 
@@ -21,6 +21,7 @@ pub struct RegistryCatalog<'a> {
     registry: &'a Registry,
     accounts: &'a AccountBook,
     bindings: &'a BTreeMap<String, String>,
+    check_accounts: bool,
 }
 
 impl<'a> RegistryCatalog<'a> {
@@ -33,7 +34,16 @@ impl<'a> RegistryCatalog<'a> {
             registry,
             accounts,
             bindings,
+            check_accounts: true,
         }
+    }
+
+    /// Whether accounts are checked (default). Without a configuration there is nothing to
+    /// check them against: account resolution is skipped and the Sekoia.io access arguments
+    /// an account would fill count as given.
+    pub fn checking_accounts(mut self, check: bool) -> Self {
+        self.check_accounts = check;
+        self
     }
 }
 
@@ -84,8 +94,11 @@ impl Catalog for RegistryCatalog<'_> {
         let Some((module, action)) = self.registry.action(module_uuid, action_uuid) else {
             return Vec::new();
         };
-        let templated: Vec<Vec<String>> =
+        let mut templated: Vec<Vec<String>> =
             templated_paths.iter().map(|p| path_segments(p)).collect();
+        if !self.check_accounts {
+            templated.extend(SEKOIA_ACCESS_ARGUMENTS.map(|key| vec![key.to_owned()]));
+        }
         let mut arguments = literal_arguments.clone();
         let key_is_templated = templated.iter().any(|p| p == &["api_key"]);
         if !key_is_templated
@@ -108,6 +121,9 @@ impl Catalog for RegistryCatalog<'_> {
     }
 
     fn resolve_account(&self, node: &Node) -> Result<(), String> {
+        if !self.check_accounts {
+            return Ok(());
+        }
         self.accounts
             .resolve(self.registry, node, self.bindings)
             .map(drop)

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
 use reqwest::{Method, Request, Response, StatusCode};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::action::ActionError;
@@ -17,7 +17,7 @@ use crate::action::ActionError;
 pub const USER_AGENT: &str = concat!("alertsync/", env!("CARGO_PKG_VERSION"));
 
 /// A write request that a dry run recorded instead of sending.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordedWrite {
     pub method: String,
     pub url: String,
@@ -58,6 +58,11 @@ impl HttpClient {
             client: self.client.clone(),
             recorder: Some(Arc::default()),
         }
+    }
+
+    /// Whether writes are recorded instead of sent.
+    pub fn is_dry_run(&self) -> bool {
+        self.recorder.is_some()
     }
 
     /// The writes recorded by a dry-run client.

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use alertsync_engine::http::HttpClient;
 use alertsync_engine::invoke::invoke;
-use alertsync_engine::{Account, ActionContext, ActionManifest, ErrorKind, Module, Redactor};
+use alertsync_engine::{
+    Account, AccountBook, ActionContext, ActionManifest, ErrorKind, Module, Redactor,
+};
 use clap::Args;
 use serde_json::{Map, Value};
 
@@ -44,8 +46,9 @@ pub async fn run(global: &GlobalArgs, cli: ActionArgs) -> anyhow::Result<ExitCod
         .map_err(|why| UsageError(why.to_string()))?;
     let config = load_config(global, &registry)?;
     let mut args = arguments(action.manifest(), &cli)?;
-    let account = choose_account(&config.accounts, module, cli.account.as_deref())?;
-    fill_from_sekoia_account(&config.accounts, action.manifest(), &mut args)?;
+    let accounts = AccountBook::new(config.accounts.clone());
+    let account = choose_account(&accounts, module, cli.account.as_deref())?;
+    fill_sekoia_access(&accounts, module, action.manifest(), &mut args)?;
 
     let redactor = redactor(account.as_deref(), action.manifest(), &args);
     let mut cx = ActionContext::new(HttpClient::new().map_err(anyhow::Error::msg)?, redactor);
@@ -110,14 +113,14 @@ fn typed_value(manifest: &ActionManifest, key: &str, value: &str) -> Value {
 
 /// The account named with `--account`, else the only one of the module, else none.
 fn choose_account(
-    accounts: &[Arc<Account>],
+    accounts: &AccountBook,
     module: &Module,
     named: Option<&str>,
 ) -> anyhow::Result<Option<Arc<Account>>> {
     let slug = module.manifest.slug;
     if let Some(name) = named {
-        return match accounts.iter().find(|a| a.name == name) {
-            Some(account) if account.module == slug => Ok(Some(account.clone())),
+        return match accounts.get(name) {
+            Some(account) if account.module == slug => Ok(Some(Arc::clone(account))),
             Some(account) => usage(format!(
                 "account `{name}` is a {} account, not a {slug} one",
                 account.module
@@ -125,7 +128,7 @@ fn choose_account(
             None => usage(format!("no account named `{name}` in the configuration")),
         };
     }
-    match accounts_of(accounts, slug).as_slice() {
+    match accounts.of_module(slug).collect::<Vec<_>>().as_slice() {
         [] => Ok(None),
         [only] => Ok(Some(Arc::clone(only))),
         _ => usage(format!(
@@ -134,40 +137,22 @@ fn choose_account(
     }
 }
 
-/// Fills absent `api_key` / `base_url` arguments from the Sekoia.io account, for actions
-/// (like ilert's) that read Sekoia.io with credentials given as arguments.
-fn fill_from_sekoia_account(
-    accounts: &[Arc<Account>],
-    manifest: &ActionManifest,
+/// When neither `api_key` nor `base_url` is given, the Sekoia.io account provides them.
+fn fill_sekoia_access(
+    accounts: &AccountBook,
+    module: &Module,
+    action: &ActionManifest,
     args: &mut Map<String, Value>,
 ) -> anyhow::Result<()> {
-    let wanted: Vec<&str> = ["api_key", "base_url"]
-        .into_iter()
-        .filter(|key| manifest.argument_keys().contains(key) && !args.contains_key(*key))
-        .collect();
-    if wanted.is_empty() {
+    if args.contains_key("api_key") || args.contains_key("base_url") {
         return Ok(());
     }
-    let account = match accounts_of(accounts, alertsync_integrations::sekoia::SLUG).as_slice() {
-        [] => return Ok(()),
-        [only] => Arc::clone(only),
-        _ => {
-            return usage(format!(
-                "several Sekoia.io accounts are configured: give {} with --arg",
-                wanted.join(" and ")
-            ));
-        }
-    };
-    for key in wanted {
-        if let Some(value) = account.value(key) {
-            args.insert(key.to_owned(), value.clone());
-        }
+    let mut filled = Value::Object(std::mem::take(args));
+    let outcome = accounts.fill_sekoia_access(&module.manifest, action, &mut filled);
+    if let Value::Object(map) = filled {
+        *args = map;
     }
-    Ok(())
-}
-
-fn accounts_of<'a>(accounts: &'a [Arc<Account>], slug: &str) -> Vec<&'a Arc<Account>> {
-    accounts.iter().filter(|a| a.module == slug).collect()
+    outcome.map_err(|why| UsageError(why).into())
 }
 
 /// Masks the account's secrets and the values of the arguments the action declares secret.

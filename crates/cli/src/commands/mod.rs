@@ -3,8 +3,12 @@
 
 mod action;
 mod demo;
+mod export;
 mod modules;
+mod playbook_file;
+mod run;
 mod sim;
+mod validate;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -49,6 +53,12 @@ enum Command {
     Sim(sim::SimArgs),
     /// List the modules, actions and triggers alertsync implements, with their UUIDs.
     Modules(modules::ModulesArgs),
+    /// Check playbooks and report every problem, located by node and JSON path.
+    Validate(validate::ValidateArgs),
+    /// Run a playbook once, from an event file or a Sekoia.io alert (`--dry-run` to try it).
+    Run(run::RunArgs),
+    /// Write a playbook back out as SPL (unknown keys and order preserved).
+    Export(export::ExportArgs),
     /// Show alertsync at work against the simulator, with nothing to configure.
     Demo(demo::DemoArgs),
 }
@@ -58,6 +68,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Action(args) => action::run(&cli.global, args).await,
         Command::Sim(args) => sim::run(args).await,
         Command::Modules(args) => modules::run(args),
+        Command::Validate(args) => validate::run(&cli.global, args),
+        Command::Run(args) => run::run(&cli.global, args).await,
+        Command::Export(args) => export::run(args),
         Command::Demo(args) => demo::run(args).await,
     }
 }

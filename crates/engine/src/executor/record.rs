@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::action::LogLine;
+use crate::http::RecordedWrite;
 use crate::redact::Redactor;
 
 /// The state of a run.
@@ -70,6 +71,9 @@ pub struct NodeRecord {
     pub outputs: Vec<String>,
     /// Loop indices, outermost first; empty outside loops.
     pub iteration: Vec<usize>,
+    /// In a dry run, the writes the node would have sent (secrets masked).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dry_run_writes: Vec<RecordedWrite>,
 }
 
 /// Told about every node run as it starts and finishes, e.g. to persist progress.
@@ -95,6 +99,7 @@ pub(crate) struct NodeOutcome {
     pub error: Option<String>,
     pub logs: Vec<LogLine>,
     pub outputs: Vec<String>,
+    pub dry_run_writes: Vec<RecordedWrite>,
 }
 
 impl NodeOutcome {
@@ -105,6 +110,7 @@ impl NodeOutcome {
             error: None,
             logs: Vec::new(),
             outputs,
+            dry_run_writes: Vec::new(),
         }
     }
 
@@ -115,11 +121,17 @@ impl NodeOutcome {
             error: Some(error),
             logs: Vec::new(),
             outputs: Vec::new(),
+            dry_run_writes: Vec::new(),
         }
     }
 
     pub fn with_logs(mut self, logs: Vec<LogLine>) -> Self {
         self.logs = logs;
+        self
+    }
+
+    pub fn with_dry_run_writes(mut self, writes: Vec<RecordedWrite>) -> Self {
+        self.dry_run_writes = writes;
         self
     }
 }
@@ -196,6 +208,7 @@ impl<'a> Recorder<'a> {
             logs: Vec::new(),
             outputs: Vec::new(),
             iteration: iteration.to_vec(),
+            dry_run_writes: Vec::new(),
         });
         self.notify(seq);
         seq
@@ -222,6 +235,11 @@ impl<'a> Recorder<'a> {
             .map(|l| mask_line(redactor, l))
             .collect();
         record.outputs = outcome.outputs;
+        record.dry_run_writes = outcome
+            .dry_run_writes
+            .iter()
+            .map(|w| mask_write(redactor, w))
+            .collect();
         self.notify(seq);
     }
 
@@ -292,7 +310,20 @@ fn mask_record(redactor: &Redactor, record: &NodeRecord) -> NodeRecord {
         results: record.results.as_ref().map(|r| redactor.mask_value(r)),
         error: record.error.as_ref().map(|e| redactor.mask_str(e)),
         logs: record.logs.iter().map(|l| mask_line(redactor, l)).collect(),
+        dry_run_writes: record
+            .dry_run_writes
+            .iter()
+            .map(|w| mask_write(redactor, w))
+            .collect(),
         ..record.clone()
+    }
+}
+
+fn mask_write(redactor: &Redactor, write: &RecordedWrite) -> RecordedWrite {
+    RecordedWrite {
+        method: write.method.clone(),
+        url: redactor.mask_str(&write.url),
+        body: redactor.mask_value(&write.body),
     }
 }
 

@@ -264,9 +264,15 @@ impl<'a> Run<'a> {
             .recorder
             .start(&node.id, &node.name, iteration, &prepared.arguments);
         let log = NodeLog::new(self.recorder.redactor().clone());
+        // In a dry run each node gets its own recorder, so its writes are shown with it.
+        let http = if self.executor.http.is_dry_run() {
+            self.executor.http.dry_run()
+        } else {
+            self.executor.http.clone()
+        };
         let cx = ActionContext {
             account: prepared.account,
-            http: self.executor.http.clone(),
+            http: http.clone(),
             log: log.clone(),
             retry: self.executor.retry,
             data_dir: self.executor.data_dir.clone(),
@@ -284,14 +290,18 @@ impl<'a> Run<'a> {
                 } else {
                     output.outputs
                 };
-                let outcome = NodeOutcome::succeeded(output.results.clone(), outputs.clone());
-                self.recorder.finish(seq, outcome.with_logs(log.lines()));
+                let outcome = NodeOutcome::succeeded(output.results.clone(), outputs.clone())
+                    .with_logs(log.lines())
+                    .with_dry_run_writes(http.recorded_writes());
+                self.recorder.finish(seq, outcome);
                 self.context.node.insert(node.id.clone(), output.results);
                 Next::Outputs(outputs)
             }
             Err(err) => {
-                let outcome = NodeOutcome::failed(err.message, err.results.map(|r| *r));
-                self.recorder.finish(seq, outcome.with_logs(log.lines()));
+                let outcome = NodeOutcome::failed(err.message, err.results.map(|r| *r))
+                    .with_logs(log.lines())
+                    .with_dry_run_writes(http.recorded_writes());
+                self.recorder.finish(seq, outcome);
                 Next::Stop
             }
         }

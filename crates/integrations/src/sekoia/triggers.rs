@@ -87,3 +87,46 @@ fn alert_event_schema() -> Value {
         }
     })
 }
+
+/// The event an alert trigger emits for `alert` (as the REST API returns it): the trigger
+/// node's output, read by later nodes as `node.<trigger id>`.
+///
+/// `event_type` is the notification type, `alert` or `alert-comment`.
+pub fn alert_event(alert: &Value, event_type: &str) -> Value {
+    let copied = |key: &str| alert.get(key).cloned().unwrap_or(Value::Null);
+    json!({
+        "event_type": event_type,
+        "alert_uuid": copied("uuid"),
+        "short_id": copied("short_id"),
+        "status": copied("status"),
+        "created_at": copied("created_at"),
+        "urgency": alert.pointer("/urgency/current_value").cloned().unwrap_or(Value::Null),
+        "entity": copied("entity"),
+        "alert_type": copied("alert_type"),
+        "rule": copied("rule"),
+        "first_seen_at": copied("first_seen_at"),
+        "last_seen_at": copied("last_seen_at"),
+    })
+}
+
+/// Whether `alert` passes an alert trigger's `rule_filter` (rule name or uuid) and
+/// `rule_names_filter` (rule names); both must pass when both are set.
+pub fn rule_filters_pass(trigger_arguments: &Value, alert: &Value) -> bool {
+    let name = alert.pointer("/rule/name").and_then(Value::as_str);
+    let uuid = alert.pointer("/rule/uuid").and_then(Value::as_str);
+    let single = match trigger_arguments.get("rule_filter").and_then(Value::as_str) {
+        None | Some("") => true,
+        Some(wanted) => name == Some(wanted) || uuid == Some(wanted),
+    };
+    let listed = match trigger_arguments
+        .get("rule_names_filter")
+        .and_then(Value::as_array)
+    {
+        None => true,
+        Some(names) if names.is_empty() => true,
+        Some(names) => names
+            .iter()
+            .any(|n| n.as_str().is_some_and(|n| Some(n) == name)),
+    };
+    single && listed
+}

@@ -1,0 +1,286 @@
+//! `alertsync run`: runs a playbook once, for a playbook author — from an event file or a
+//! real alert, optionally as a dry run, showing what every node did.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use alertsync_config::Config;
+use alertsync_engine::http::HttpClient;
+use alertsync_engine::{
+    AccountBook, NoObserver, NodeRecord, NodeStatus, RunExecutor, RunRecord, RunRequest, RunStatus,
+};
+use alertsync_integrations::sekoia::{self, triggers};
+use alertsync_spl::{NodeKind, Playbook};
+use clap::{Args, ValueEnum};
+use serde_json::Value;
+
+use super::{GlobalArgs, UsageError, load_config, playbook_file, print_json, usage};
+
+#[derive(Args)]
+#[command(after_help = "Examples:\n  \
+alertsync run examples/playbooks/forward-alerts-to-ilert.json --alert ALxxxxxxxxxx --dry-run\n  \
+alertsync run my-playbook.json --event event.json --format json\n\n\
+--alert reads the alert with the configured Sekoia.io account and builds the event the \
+playbook's alert trigger would emit.\n\
+Exit codes: 0 the run succeeded, 1 it failed, 2 usage, configuration or invalid playbook.")]
+pub struct RunArgs {
+    /// The playbook (SPL JSON).
+    playbook: PathBuf,
+    /// The trigger event as a JSON file (`-` reads stdin).
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "alert",
+        conflicts_with = "alert"
+    )]
+    event: Option<PathBuf>,
+    /// Run for this Sekoia.io alert (uuid or short id).
+    #[arg(long, value_name = "ID")]
+    alert: Option<String>,
+    /// The trigger node to start at; needed only when the playbook has several.
+    #[arg(long, value_name = "NODE_ID")]
+    trigger: Option<String>,
+    /// Send reads (GET) but record every write instead of sending it, and show them.
+    #[arg(long)]
+    dry_run: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+pub async fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let registry = Arc::new(alertsync_integrations::registry());
+    let config = load_config(global, &registry)?;
+    let playbook = playbook_file::load(&args.playbook).map_err(|e| UsageError(e.to_string()))?;
+    let bindings = playbook_file::bindings(&config, &args.playbook);
+    let accounts = AccountBook::new(config.accounts.clone());
+    let live_http = HttpClient::new().map_err(anyhow::Error::msg)?;
+    let http = if args.dry_run {
+        live_http.dry_run()
+    } else {
+        live_http.clone()
+    };
+    let executor = RunExecutor::new(Arc::clone(&registry), accounts.clone(), http.clone())
+        .with_retry(config.delivery.retry_policy())
+        .with_data_dir(data_dir(&config));
+
+    let report = executor.validate(&playbook, &bindings);
+    for warning in &report.warnings {
+        eprintln!("warning: {}: {}", warning.path, warning.message);
+    }
+    if let Some(first) = report.errors.first() {
+        let more = report.errors.len() - 1;
+        return usage(format!(
+            "{} is not valid: {}: {}{}; `alertsync validate` lists every problem",
+            args.playbook.display(),
+            first.path,
+            first.message,
+            if more > 0 {
+                format!(" (and {more} more)")
+            } else {
+                String::new()
+            }
+        ));
+    }
+
+    let trigger = trigger_node(&playbook, args.trigger.as_deref())?;
+    let event = match (&args.event, &args.alert) {
+        (Some(file), _) => read_event(file)?,
+        (None, Some(alert)) => {
+            alert_event(&accounts, &live_http, &playbook, &trigger, alert).await?
+        }
+        (None, None) => return usage("give --event FILE or --alert ID"),
+    };
+    let request = RunRequest::new(Arc::new(playbook), trigger, event).with_bindings(bindings);
+    let record = executor.run(request, &NoObserver).await;
+
+    match args.format {
+        Format::Json => print_json(&record)?,
+        Format::Text => print!("{}", record_text(&record, args.dry_run)),
+    }
+    Ok(match record.status {
+        RunStatus::Succeeded => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    })
+}
+
+/// Run files (Utils Read JSON File) live next to the store.
+fn data_dir(config: &Config) -> PathBuf {
+    config
+        .store
+        .path
+        .parent()
+        .map(|dir| dir.join("files"))
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The trigger to start at: the one named, else the only one.
+fn trigger_node(playbook: &Playbook, named: Option<&str>) -> anyhow::Result<String> {
+    let triggers: Vec<&str> = playbook.triggers().map(|n| n.id.as_str()).collect();
+    match (named, triggers.as_slice()) {
+        (Some(id), _) if triggers.contains(&id) => Ok(id.to_owned()),
+        (Some(id), _) => usage(format!(
+            "--trigger {id}: not a trigger node of this playbook (its triggers: {})",
+            triggers.join(", ")
+        )),
+        (None, [only]) => Ok((*only).to_owned()),
+        (None, []) => usage("the playbook has no trigger node"),
+        (None, several) => usage(format!(
+            "the playbook has several triggers ({}): choose one with --trigger",
+            several.join(", ")
+        )),
+    }
+}
+
+fn read_event(file: &PathBuf) -> anyhow::Result<Value> {
+    let text = if file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(file)
+    }
+    .map_err(|err| UsageError(format!("cannot read {}: {err}", file.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|err| UsageError(format!("{}: not JSON: {err}", file.display())).into())
+}
+
+/// The event the playbook's alert trigger would emit for `alert_id`, read with the
+/// Sekoia.io account.
+async fn alert_event(
+    accounts: &AccountBook,
+    http: &HttpClient,
+    playbook: &Playbook,
+    trigger: &str,
+    alert_id: &str,
+) -> anyhow::Result<Value> {
+    let account = accounts
+        .sekoia()
+        .map_err(|why| UsageError(format!("--alert needs a Sekoia.io account: {why}")))?;
+    let cx = alertsync_engine::ActionContext::new(http.clone(), account.redactor());
+    let client = sekoia::client_from_account(&cx, &account).map_err(|e| UsageError(e.message))?;
+    let alert = client
+        .get_alert(&cx, alert_id)
+        .await
+        .map_err(|err| anyhow::anyhow!("reading alert {alert_id}: {err}"))?;
+    let trigger_node = playbook.node(trigger);
+    let (event_type, arguments) = match trigger_node.map(|n| &n.kind) {
+        Some(NodeKind::Trigger {
+            trigger_uuid,
+            arguments,
+            ..
+        }) => (
+            if trigger_uuid == triggers::ALERT_COMMENT_CREATED {
+                "alert-comment"
+            } else {
+                "alert"
+            },
+            arguments.clone(),
+        ),
+        _ => ("alert", Value::Null),
+    };
+    if !triggers::rule_filters_pass(&arguments, &alert) {
+        eprintln!("note: alert {alert_id} does not pass the trigger's rule filter; running anyway");
+    }
+    Ok(triggers::alert_event(&alert, event_type))
+}
+
+fn record_text(record: &RunRecord, dry_run: bool) -> String {
+    let mut out = String::new();
+    for node in &record.nodes {
+        out.push_str(&node_text(node));
+    }
+    if dry_run {
+        let writes: usize = record.nodes.iter().map(|n| n.dry_run_writes.len()).sum();
+        out.push_str(&format!(
+            "\ndry run: {writes} write(s) recorded, none sent\n"
+        ));
+    }
+    out.push_str(&format!("\nrun {}", status_word(&record.status)));
+    if let Some(error) = &record.error {
+        out.push_str(&format!(": {error}"));
+    }
+    out.push('\n');
+    out
+}
+
+fn node_text(node: &NodeRecord) -> String {
+    let mark = match node.status {
+        NodeStatus::Succeeded => "ok  ",
+        NodeStatus::Failed => "FAIL",
+        _ => "    ",
+    };
+    let iteration = if node.iteration.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " [iteration {}]",
+            node.iteration
+                .iter()
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(".")
+        )
+    };
+    let duration = node
+        .duration_ms
+        .map(|ms| format!(" {ms} ms"))
+        .unwrap_or_default();
+    let mut out = format!(
+        "{mark} node {} \"{}\"{iteration}{duration}\n",
+        node.id, node.name
+    );
+    if !is_empty(&node.arguments) {
+        out.push_str(&format!("  arguments:\n{}\n", indented(&node.arguments, 4)));
+    }
+    if let Some(results) = &node.results {
+        out.push_str(&format!("  results:\n{}\n", indented(results, 4)));
+    }
+    if let Some(error) = &node.error {
+        out.push_str(&format!("  error: {error}\n"));
+    }
+    for write in &node.dry_run_writes {
+        out.push_str(&format!(
+            "  dry run, not sent: {} {}\n{}\n",
+            write.method,
+            write.url,
+            indented(&write.body, 4)
+        ));
+    }
+    if !node.outputs.is_empty() {
+        out.push_str(&format!("  → {}\n", node.outputs.join(", ")));
+    }
+    out
+}
+
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Object(map) => map.is_empty(),
+        _ => false,
+    }
+}
+
+fn indented(value: &Value, spaces: usize) -> String {
+    let pad = " ".repeat(spaces);
+    serde_json::to_string_pretty(value)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| format!("{pad}{line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn status_word(status: &RunStatus) -> &'static str {
+    match status {
+        RunStatus::Running => "still running",
+        RunStatus::Succeeded => "succeeded",
+        RunStatus::Failed => "failed",
+        RunStatus::Cancelled => "cancelled",
+    }
+}
