@@ -7,7 +7,9 @@ use std::process::Stdio;
 use common::*;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-const SUBCOMMANDS: [&str; 4] = ["action", "sim", "modules", "demo"];
+const SUBCOMMANDS: [&str; 7] = [
+    "action", "sim", "modules", "demo", "validate", "run", "export",
+];
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_subcommand_answers_help_and_the_binary_its_version() {

@@ -239,7 +239,10 @@ fn node_text(node: &NodeRecord) -> String {
         out.push_str(&format!("  arguments:\n{}\n", indented(&node.arguments, 4)));
     }
     if let Some(results) = &node.results {
-        out.push_str(&format!("  results:\n{}\n", indented(results, 4)));
+        out.push_str(&format!(
+            "  results:\n{}\n",
+            shortened(indented(results, 4))
+        ));
     }
     if let Some(error) = &node.error {
         out.push_str(&format!("  error: {error}\n"));
@@ -264,6 +267,22 @@ fn is_empty(value: &Value) -> bool {
         Value::Object(map) => map.is_empty(),
         _ => false,
     }
+}
+
+/// Results this long are cut in text output (`--format json` has them whole).
+const RESULT_LINES: usize = 30;
+
+fn shortened(text: String) -> String {
+    let total = text.lines().count();
+    if total <= RESULT_LINES {
+        return text;
+    }
+    let kept: Vec<&str> = text.lines().take(RESULT_LINES).collect();
+    format!(
+        "{}\n    … {} more lines (--format json shows everything)",
+        kept.join("\n"),
+        total - RESULT_LINES
+    )
 }
 
 fn indented(value: &Value, spaces: usize) -> String {
