@@ -75,6 +75,13 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// How a command prints its answer: for people, or as JSON for scripts.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
 /// A mistake in how alertsync was called or configured (exit code 2).
 #[derive(Debug)]
 pub struct UsageError(pub String);

@@ -5,24 +5,18 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use alertsync_engine::{ActionManifest, Module};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use serde_json::{Value, json};
 
-use super::{print_json, usage};
+use super::{OutputFormat, print_json, usage};
 
 #[derive(Args)]
 pub struct ModulesArgs {
     /// Show only this module (its slug, name or UUID), with every argument described.
     module: Option<String>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Format {
-    Text,
-    Json,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
 }
 
 pub fn run(args: ModulesArgs) -> anyhow::Result<ExitCode> {
@@ -45,8 +39,10 @@ pub fn run(args: ModulesArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     match args.format {
-        Format::Json => print_json(&modules.iter().map(|m| module_json(m)).collect::<Vec<_>>())?,
-        Format::Text => {
+        OutputFormat::Json => {
+            print_json(&modules.iter().map(|m| module_json(m)).collect::<Vec<_>>())?
+        }
+        OutputFormat::Text => {
             let detailed = args.module.is_some();
             for module in modules {
                 print!("{}", module_text(module, detailed));

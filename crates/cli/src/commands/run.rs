@@ -12,10 +12,10 @@ use alertsync_engine::{
 };
 use alertsync_integrations::sekoia::{self, triggers};
 use alertsync_spl::{NodeKind, Playbook};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use serde_json::Value;
 
-use super::{GlobalArgs, UsageError, load_config, playbook_file, print_json, usage};
+use super::{GlobalArgs, OutputFormat, UsageError, load_config, playbook_file, print_json, usage};
 
 #[derive(Args)]
 #[command(after_help = "Examples:\n  \
@@ -45,14 +45,8 @@ pub struct RunArgs {
     #[arg(long)]
     dry_run: bool,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
-    Text,
-    Json,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
 }
 
 pub async fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -102,8 +96,8 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode>
     let record = executor.run(request, &NoObserver).await;
 
     match args.format {
-        Format::Json => print_json(&record)?,
-        Format::Text => print!("{}", record_text(&record, args.dry_run)),
+        OutputFormat::Json => print_json(&record)?,
+        OutputFormat::Text => print!("{}", record_text(&record, args.dry_run)),
     }
     Ok(match record.status {
         RunStatus::Succeeded => ExitCode::SUCCESS,

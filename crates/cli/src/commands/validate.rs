@@ -7,11 +7,11 @@ use std::process::ExitCode;
 use alertsync_config::Config;
 use alertsync_engine::{AccountBook, Registry, RegistryCatalog};
 use alertsync_spl::{LoadError, Problem, Report};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use serde::Serialize;
 
 use super::playbook_file::{self, FileError};
-use super::{GlobalArgs, load_config, print_json};
+use super::{GlobalArgs, OutputFormat, load_config, print_json};
 
 #[derive(Args)]
 #[command(
@@ -24,14 +24,8 @@ pub struct ValidateArgs {
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
     /// Output format; `json` prints `[{file, errors, warnings, needs_modules}]`.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
-    Text,
-    Json,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
 }
 
 /// The report of one file.
@@ -53,8 +47,8 @@ pub fn run(global: &GlobalArgs, args: ValidateArgs) -> anyhow::Result<ExitCode> 
         .map(|file| validate_file(&registry, &accounts, &config, check_accounts, file))
         .collect();
     match args.format {
-        Format::Json => print_json(&reports)?,
-        Format::Text => {
+        OutputFormat::Json => print_json(&reports)?,
+        OutputFormat::Text => {
             for report in &reports {
                 print!("{}", report_text(report));
             }
