@@ -577,3 +577,30 @@ fn a_run_can_be_spawned() {
     let future = executor.run(request, &NoObserver);
     assert_send(&future);
 }
+
+#[tokio::test]
+async fn a_resumed_run_reuses_what_succeeded_and_reruns_the_rest() {
+    let nodes = json!({
+        "0": trigger(&["1"]),
+        "1": echo("first", json!({"n": 1}), &["2"]),
+        "2": echo("second", json!({"copy": "{{ node.1 }}"}), &[]),
+    });
+    let first = run(nodes.clone(), json!({})).await;
+    // The process stopped while node 2 was running: nodes 0 and 1 were recorded as done.
+    let mut completed: Vec<NodeRecord> = first.nodes[..2].to_vec();
+    completed[1].results = Some(json!({"marker": "recorded before the stop"}));
+
+    let request = RunRequest::new(playbook(nodes), "0", json!({})).resuming(completed.clone());
+    let resumed = executor(Vec::new()).run(request, &NoObserver).await;
+
+    assert_eq!(resumed.status, RunStatus::Succeeded, "{resumed:#?}");
+    assert_eq!(ran(&resumed), ["0", "1", "2"]);
+    assert_eq!(
+        node(&resumed, "1").started_at_ms,
+        completed[1].started_at_ms
+    );
+    assert_eq!(
+        results(&resumed, "2"),
+        &json!({"copy": {"marker": "recorded before the stop"}})
+    );
+}

@@ -42,6 +42,9 @@ pub struct RunRequest {
     pub bindings: BTreeMap<String, String>,
     /// Stops the run between nodes (and an action in flight) when cancelled.
     pub cancel: Cancellation,
+    /// Node records of an earlier attempt of this run (the process stopped during it):
+    /// actions that succeeded there are not run again, their recorded results are reused.
+    pub completed: Vec<NodeRecord>,
 }
 
 impl RunRequest {
@@ -53,6 +56,7 @@ impl RunRequest {
             event,
             bindings: BTreeMap::new(),
             cancel: Cancellation::new(),
+            completed: Vec::new(),
         }
     }
 
@@ -63,6 +67,13 @@ impl RunRequest {
 
     pub fn with_cancellation(mut self, cancel: Cancellation) -> Self {
         self.cancel = cancel;
+        self
+    }
+
+    /// Resumes an interrupted run from its recorded node runs (at-least-once: the action
+    /// that was in flight runs again, the ones that finished do not).
+    pub fn resuming(mut self, completed: Vec<NodeRecord>) -> Self {
+        self.completed = completed;
         self
     }
 }

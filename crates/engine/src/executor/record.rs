@@ -243,6 +243,14 @@ impl<'a> Recorder<'a> {
         self.notify(seq);
     }
 
+    /// Records a node run carried over from an earlier attempt of the run, as it was.
+    pub fn restore(&mut self, mut record: NodeRecord) {
+        let seq = self.record.nodes.len();
+        record.seq = seq;
+        self.record.nodes.push(mask_record(&self.redactor, &record));
+        self.notify(seq);
+    }
+
     /// Records a node run that ended as soon as it started.
     pub fn instant(
         &mut self,

@@ -1,6 +1,7 @@
 //! One run in progress: a stack of node activations worked through depth first, the
 //! template context (`node`, `store`), and what each kind of node does.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use alertsync_spl::modules::sekoia_module_name;
@@ -10,7 +11,7 @@ use alertsync_spl::{
 };
 use serde_json::{Map, Value, json};
 
-use super::record::{NodeOutcome, Recorder, RunRecord, RunStatus};
+use super::record::{NodeOutcome, NodeRecord, NodeStatus, Recorder, RunRecord, RunStatus};
 use super::{RunExecutor, RunObserver, RunRequest};
 use crate::account::Account;
 use crate::action::{Action, ActionContext, ActionError, NodeLog};
@@ -68,6 +69,9 @@ pub(super) struct Run<'a> {
     context: RenderContext,
     steps: Vec<Step>,
     executions: usize,
+    /// Actions that succeeded in an earlier attempt, by node id and loop indices, in the
+    /// order they ran.
+    completed: HashMap<(String, Vec<usize>), VecDeque<NodeRecord>>,
 }
 
 impl<'a> Run<'a> {
@@ -86,6 +90,7 @@ impl<'a> Run<'a> {
             context: RenderContext::new(Map::new(), Value::Object(Map::new())),
             steps: Vec::new(),
             executions: 0,
+            completed: completed_actions(&request.completed),
         }
     }
 
@@ -238,6 +243,13 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// The record of this action's run in an earlier attempt, if it succeeded there.
+    fn take_completed(&mut self, id: &str, iteration: &[usize]) -> Option<NodeRecord> {
+        self.completed
+            .get_mut(&(id.to_owned(), iteration.to_vec()))
+            .and_then(VecDeque::pop_front)
+    }
+
     fn render(&self, value: &Value) -> Result<Value, TemplateError> {
         self.executor.templates.render_value(value, &self.context)
     }
@@ -250,6 +262,13 @@ impl<'a> Run<'a> {
         arguments: &Value,
         iteration: &[usize],
     ) -> Next {
+        if let Some(done) = self.take_completed(&node.id, iteration) {
+            let outputs = done.outputs.clone();
+            let results = done.results.clone().unwrap_or(Value::Null);
+            self.recorder.restore(done);
+            self.context.node.insert(node.id.clone(), results);
+            return Next::Outputs(outputs);
+        }
         let prepared = match self.prepare_action(node, module_uuid, action_uuid, arguments) {
             Ok(prepared) => prepared,
             Err(why) => return self.complete(node, iteration, arguments, Err(why)),
@@ -480,6 +499,25 @@ impl<'a> Run<'a> {
 }
 
 /// `node.<foreach id>` during (and, with no item, after) a loop.
+/// The succeeded node runs of an earlier attempt, grouped by node id and loop indices.
+fn completed_actions(
+    records: &[NodeRecord],
+) -> HashMap<(String, Vec<usize>), VecDeque<NodeRecord>> {
+    let mut completed: HashMap<_, VecDeque<NodeRecord>> = HashMap::new();
+    let mut succeeded: Vec<&NodeRecord> = records
+        .iter()
+        .filter(|r| r.status == NodeStatus::Succeeded)
+        .collect();
+    succeeded.sort_by_key(|r| r.seq);
+    for record in succeeded {
+        completed
+            .entry((record.id.clone(), record.iteration.clone()))
+            .or_default()
+            .push_back(record.clone());
+    }
+    completed
+}
+
 fn loop_value(value: Value, index: Option<usize>, total: usize) -> Value {
     json!({ DEFAULT: { "value": value, "index": index, "total": total } })
 }

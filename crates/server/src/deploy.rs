@@ -1,0 +1,270 @@
+//! Deployment: the `[[playbook]]` entries of the configuration, loaded, validated and
+//! indexed by what starts them. A service refuses to start on any problem and lists them
+//! all, each naming the playbook file and the configuration line.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use alertsync_config::{Config, PlaybookEntry};
+use alertsync_engine::RunExecutor;
+use alertsync_integrations::{cron, sekoia};
+use alertsync_spl::{NodeKind, Playbook, parse_playbook};
+use serde_json::Value;
+
+/// The playbooks a service runs.
+pub struct Deployment {
+    pub playbooks: Vec<Arc<DeployedPlaybook>>,
+}
+
+impl Deployment {
+    /// The enabled playbooks.
+    pub fn enabled(&self) -> impl Iterator<Item = &Arc<DeployedPlaybook>> {
+        self.playbooks.iter().filter(|p| p.enabled)
+    }
+
+    /// The playbook with this id.
+    pub fn get(&self, id: &str) -> Option<&Arc<DeployedPlaybook>> {
+        self.playbooks.iter().find(|p| p.id == id)
+    }
+}
+
+/// One playbook, ready to run.
+pub struct DeployedPlaybook {
+    /// The playbook's `uuid`, else its file name without extension: the id webhooks and the
+    /// API use.
+    pub id: String,
+    pub name: String,
+    pub file: PathBuf,
+    pub playbook: Arc<Playbook>,
+    /// Node id → account name, from the configuration.
+    pub bindings: BTreeMap<String, String>,
+    /// The bearer token its webhook triggers accept.
+    pub webhook_token: Option<String>,
+    pub enabled: bool,
+    pub triggers: Vec<TriggerNode>,
+}
+
+impl fmt::Debug for DeployedPlaybook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeployedPlaybook")
+            .field("id", &self.id)
+            .field("file", &self.file)
+            .field("enabled", &self.enabled)
+            .field("triggers", &self.triggers)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A trigger node and what makes it fire.
+#[derive(Debug, Clone)]
+pub struct TriggerNode {
+    pub node_id: String,
+    pub kind: TriggerKind,
+    /// The trigger's configuration (`rule_filter`, `cron`, ...).
+    pub arguments: Value,
+}
+
+/// What makes a trigger node fire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TriggerKind {
+    /// A Sekoia.io alert change seen live or by back-fill.
+    Alert(AlertTrigger),
+    /// A call to the playbook's webhook.
+    Manual,
+    /// A schedule.
+    Cron,
+}
+
+/// Which alert changes an alert trigger fires on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertTrigger {
+    Created,
+    Updated,
+    StatusChanged,
+    CommentCreated,
+    Any,
+}
+
+/// A kind of alert change, as notifications and back-fill report them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertChangeKind {
+    Created,
+    Updated { status_changed: bool },
+    CommentCreated,
+}
+
+impl AlertTrigger {
+    fn from_uuid(trigger_uuid: &str) -> Option<Self> {
+        Some(match trigger_uuid {
+            sekoia::triggers::ALERT_CREATED => Self::Created,
+            sekoia::triggers::ALERT_UPDATED => Self::Updated,
+            sekoia::triggers::ALERT_STATUS_CHANGED => Self::StatusChanged,
+            sekoia::triggers::ALERT_COMMENT_CREATED => Self::CommentCreated,
+            sekoia::triggers::ANY_ALERT_UPDATE => Self::Any,
+            _ => return None,
+        })
+    }
+
+    /// Whether a change of this kind fires the trigger.
+    pub fn fires_on(self, change: AlertChangeKind) -> bool {
+        match (self, change) {
+            (Self::Any, _) => true,
+            (Self::Created, AlertChangeKind::Created) => true,
+            (Self::Updated, AlertChangeKind::Updated { .. }) => true,
+            (Self::StatusChanged, AlertChangeKind::Updated { status_changed }) => status_changed,
+            (Self::CommentCreated, AlertChangeKind::CommentCreated) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Why a service cannot start: every problem of every playbook.
+#[derive(Debug)]
+pub struct DeployError {
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for DeployError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "the playbooks cannot be deployed:")?;
+        for problem in &self.problems {
+            writeln!(f, "  {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for DeployError {}
+
+/// Loads and validates every `[[playbook]]` of `config` (disabled ones too: a mistake should
+/// be seen before someone enables the playbook).
+pub fn deploy(config: &Config, executor: &RunExecutor) -> Result<Deployment, DeployError> {
+    let mut problems = Vec::new();
+    let mut playbooks: Vec<Arc<DeployedPlaybook>> = Vec::new();
+    for entry in &config.playbooks {
+        let place = format!(
+            "{} ({}:{})",
+            entry.file.display(),
+            config.path.display(),
+            entry.line
+        );
+        match deploy_one(entry, executor) {
+            Ok(deployed) if playbooks.iter().any(|p| p.id == deployed.id) => {
+                problems.push(format!(
+                    "{place}: another playbook has the same id `{}`",
+                    deployed.id
+                ))
+            }
+            Ok(deployed) => playbooks.push(Arc::new(deployed)),
+            Err(found) => problems.extend(found.into_iter().map(|p| format!("{place}: {p}"))),
+        }
+    }
+    if problems.is_empty() {
+        Ok(Deployment { playbooks })
+    } else {
+        Err(DeployError { problems })
+    }
+}
+
+fn deploy_one(
+    entry: &PlaybookEntry,
+    executor: &RunExecutor,
+) -> Result<DeployedPlaybook, Vec<String>> {
+    let source = std::fs::read_to_string(&entry.file)
+        .map_err(|err| vec![format!("cannot read the playbook: {err}")])?;
+    let playbook = parse_playbook(&source, &entry.file.display().to_string())
+        .map_err(|err| vec![err.to_string()])?;
+    let report = executor.validate(&playbook, &entry.accounts);
+    let mut problems: Vec<String> = report
+        .errors
+        .iter()
+        .map(|p| {
+            let node = p
+                .node_id
+                .as_deref()
+                .map(|id| format!("node {id}: "))
+                .unwrap_or_default();
+            format!("{node}{}: {}", p.path, p.message)
+        })
+        .collect();
+    problems.extend(report.needs_modules.iter().map(|m| {
+        format!(
+            "needs module {} ({}), which alertsync does not implement",
+            m.name.as_deref().unwrap_or("unknown"),
+            m.uuid
+        )
+    }));
+    let triggers = trigger_nodes(&playbook, &mut problems);
+    if triggers.iter().any(|t| t.kind == TriggerKind::Manual) && entry.webhook_token.is_none() {
+        problems
+            .push("a Manual Trigger needs `webhook_token` in the [[playbook]] entry".to_owned());
+    }
+    for node_id in entry.accounts.keys() {
+        if playbook.node(node_id).is_none() {
+            problems.push(format!(
+                "the account binding names node {node_id}, which the playbook does not have"
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(DeployedPlaybook {
+        id: playbook_id(&playbook, entry),
+        name: playbook.name().to_owned(),
+        file: entry.file.clone(),
+        bindings: entry.accounts.clone(),
+        webhook_token: entry.webhook_token.clone(),
+        enabled: entry.enabled,
+        triggers,
+        playbook: Arc::new(playbook),
+    })
+}
+
+fn playbook_id(playbook: &Playbook, entry: &PlaybookEntry) -> String {
+    match playbook.uuid() {
+        Some(uuid) if !uuid.trim().is_empty() => uuid.to_owned(),
+        _ => entry
+            .file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    }
+}
+
+/// The playbook's trigger nodes; a trigger alertsync cannot fire is a problem.
+fn trigger_nodes(playbook: &Playbook, problems: &mut Vec<String>) -> Vec<TriggerNode> {
+    let mut triggers = Vec::new();
+    for node in playbook.triggers() {
+        let NodeKind::Trigger {
+            trigger_uuid,
+            arguments,
+            ..
+        } = &node.kind
+        else {
+            continue;
+        };
+        let kind = match trigger_uuid.as_str() {
+            sekoia::triggers::MANUAL_TRIGGER => TriggerKind::Manual,
+            cron::CRON_TRIGGER => TriggerKind::Cron,
+            other => match AlertTrigger::from_uuid(other) {
+                Some(alert) => TriggerKind::Alert(alert),
+                None => {
+                    problems.push(format!(
+                        "node {} ({}): trigger {other} cannot be fired by alertsync",
+                        node.id, node.name
+                    ));
+                    continue;
+                }
+            },
+        };
+        triggers.push(TriggerNode {
+            node_id: node.id.clone(),
+            kind,
+            arguments: arguments.clone(),
+        });
+    }
+    triggers
+}

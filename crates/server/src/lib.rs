@@ -1,0 +1,8 @@
+//! `alertsync serve`: the service SOC teams deploy.
+//!
+//! It deploys the playbooks of the configuration ([`deploy`]), takes trigger events from
+//! Sekoia.io's live notifications, webhooks and schedules, stores each one durably before
+//! acknowledging it, and runs the playbooks they start — in arrival order per alert,
+//! different alerts in parallel.
+
+pub mod deploy;
