@@ -30,6 +30,7 @@ fn every_module_and_action_is_registered_under_its_slug() {
         "sekoia.io.update_alert_status_by_name",
         "sekoia.io.comment_alert",
         "sekoia.io.get_events",
+        "sekoia.io.get_event_field_common_values",
         "sekoia.io.push_events_to_intake",
         "http.request_url",
         "ilert.trigger_alert",

@@ -275,6 +275,76 @@ async fn get_events_creates_polls_and_pages_a_search_job() {
 }
 
 #[tokio::test]
+async fn common_values_count_each_field_over_the_events_of_the_alert() {
+    let sim = simulator().await;
+    let alert = sim.create_alert(json!({
+        "source": "198.51.100.7",
+        "target": "10.1.2.3",
+        "event_uuids": ["e-1", "e-2", "e-3", "e-4"]
+    }));
+    let term = format!("alert_short_ids:{}", alert["short_id"].as_str().unwrap());
+    let cx = context(None);
+    let args = with(
+        access(&sim.urls().sekoia),
+        json!({
+            "query": term,
+            "fields": "source.ip, destination.ip,host.name",
+            "earliest_time": alert["first_seen_at"],
+            "latest_time": alert["last_seen_at"]
+        }),
+    );
+
+    let out = run("sekoia.io.get_event_field_common_values", &cx, args)
+        .await
+        .unwrap();
+
+    let fields = out.results["fields"].as_array().unwrap();
+    let names: Vec<&Value> = fields.iter().map(|f| &f["name"]).collect();
+    assert_eq!(names, ["source.ip", "destination.ip", "host.name"]);
+    assert_eq!(
+        fields[0]["common_values"],
+        json!([{"name": "198.51.100.7", "count": 4}])
+    );
+    assert_eq!(
+        fields[1]["common_values"],
+        json!([{"name": "10.1.2.3", "count": 4}])
+    );
+    let hosts = fields[2]["common_values"].as_array().unwrap();
+    let counts: Vec<u64> = hosts.iter().map(|v| v["count"].as_u64().unwrap()).collect();
+    assert_eq!(
+        counts.iter().sum::<u64>(),
+        4,
+        "one host per event: {hosts:?}"
+    );
+    assert!(counts.windows(2).all(|w| w[0] >= w[1]), "most common first");
+
+    let requests = sim.requests(Receiver::Sekoia);
+    assert_eq!(requests[0].method, "POST");
+    assert_eq!(requests[0].path, "/v1/sic/conf/events/search/jobs");
+    assert_eq!(requests[0].body["term"], json!(term));
+    assert_eq!(requests[0].body["earliest_time"], alert["first_seen_at"]);
+    assert_eq!(requests[0].body["latest_time"], alert["last_seen_at"]);
+    assert!(requests.iter().any(|r| r.path.ends_with("/events")));
+}
+
+#[tokio::test]
+async fn common_values_need_a_field_and_send_nothing_without_one() {
+    let sim = simulator().await;
+    let cx = context(None);
+    let args = with(
+        access(&sim.urls().sekoia),
+        json!({"query": "*", "fields": " , ", "latest_time": "now"}),
+    );
+
+    let err = run("sekoia.io.get_event_field_common_values", &cx, args)
+        .await
+        .unwrap_err();
+
+    assert_eq!(invalid_argument(&err), Some("fields"));
+    assert!(sim.requests(Receiver::Sekoia).is_empty());
+}
+
+#[tokio::test]
 async fn server_errors_are_retried_a_bounded_number_of_times_and_keys_stay_out_of_errors() {
     let sim = simulator().await;
     let alert = sim.create_alert(Value::Null);

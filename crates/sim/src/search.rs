@@ -1,6 +1,7 @@
 //! Sekoia.io event search jobs: create a job for a term, poll it until done (the first
 //! poll answers "running", later ones "done"), then page through generated events whose
-//! fields match the alert named in the term.
+//! fields match the alert named in the term (`alert_short_ids:"AL..."`), or the one event
+//! a term `event.id:"<uuid>"` names; other terms find unrelated events.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -46,11 +47,26 @@ fn start_job(sim: &SimState, body: &Bytes) -> Result<Value, SimError> {
     let term = required_text(&request, "term")?;
     let (uuid, events) = {
         let mut store = lock(&sim.alerts);
-        let alert = alert_short_id(term)
+        let by_short_id = alert_short_id(term)
             .and_then(|short_id| store.find(short_id))
             .map(|alert| alert.doc.clone());
+        let event_id = event_id(term);
+        let by_event = event_id
+            .and_then(|event_id| store.find_by_event(event_id))
+            .map(|alert| alert.doc.clone());
         let generator = store.generator();
-        (generator.uuid(), generator.events(alert.as_ref()))
+        let uuid = generator.uuid();
+        let events = match (by_short_id, by_event) {
+            (Some(alert), _) => generator.events(Some(&alert)),
+            // Only the named event of the alert it belongs to.
+            (None, Some(alert)) => generator
+                .events(Some(&alert))
+                .into_iter()
+                .filter(|event| event["event.id"].as_str() == event_id)
+                .collect(),
+            (None, None) => generator.events(None),
+        };
+        (uuid, events)
     };
     let job = SearchJob {
         request: Value::Object(request),
@@ -118,4 +134,14 @@ fn alert_short_id(term: &str) -> Option<&str> {
         .find(|character: char| !character.is_ascii_alphanumeric())
         .unwrap_or(rest.len());
     Some(&rest[..end]).filter(|short_id| short_id.starts_with("AL"))
+}
+
+/// The event id in a term such as `event.id:"5d2d6b5e-..."`.
+fn event_id(term: &str) -> Option<&str> {
+    let (_, rest) = term.split_once("event.id:")?;
+    let rest = rest.trim_start_matches(['"', '\'', ' ']);
+    let end = rest
+        .find(|character: char| !(character.is_ascii_hexdigit() || character == '-'))
+        .unwrap_or(rest.len());
+    Some(&rest[..end]).filter(|event_id| !event_id.is_empty())
 }

@@ -364,12 +364,86 @@ async fn event_search_jobs_run_to_done_and_return_matching_events() {
     for field in [
         "destination.ip",
         "host.hostname",
+        "host.name",
         "url.full",
         "file.hash.sha256",
         "user.name",
     ] {
         assert!(first[field].is_string(), "{field}");
     }
+}
+
+/// Runs a search job for `term` to the end and returns its events.
+async fn search(sim: &Simulator, term: &str) -> Vec<Value> {
+    let job = sekoia_send(
+        sim,
+        reqwest::Method::POST,
+        "/v1/sic/conf/events/search/jobs",
+        json!({"term": term, "latest_time": "now"}),
+    )
+    .await;
+    let uuid = text(&body(job).await["uuid"]).to_owned();
+    let job_path = format!("/v1/sic/conf/events/search/jobs/{uuid}");
+    while body(sekoia_get(sim, &job_path, &[]).await).await["status"] != 2 {}
+    let page = body(sekoia_get(sim, &format!("{job_path}/events"), &[]).await).await;
+    page["items"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_search_for_one_event_id_finds_that_event_of_its_alert() {
+    let sim = simulator().await;
+    let alert = sim.create_alert(json!({"event_uuids": [
+        "0f5e2c1a-1111-4aaa-8bbb-000000000001",
+        "0f5e2c1a-1111-4aaa-8bbb-000000000002"
+    ]}));
+
+    let found = search(&sim, "event.id:\"0f5e2c1a-1111-4aaa-8bbb-000000000002\"").await;
+
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["event.id"], "0f5e2c1a-1111-4aaa-8bbb-000000000002");
+    assert_eq!(found[0]["alert_short_ids"][0], alert["short_id"]);
+    assert!(found[0]["host.name"].is_string());
+}
+
+#[tokio::test]
+async fn the_stix_bundle_observes_each_event_or_is_the_one_given_at_creation() {
+    let sim = simulator().await;
+    let alert = sim.create_alert(json!({"source": "203.0.113.9", "target": "not an address"}));
+    let generated = body(
+        sekoia_get(
+            &sim,
+            &format!("/v1/sic/alerts/{}", text(&alert["uuid"])),
+            &[("stix", "true")],
+        )
+        .await,
+    )
+    .await;
+    let observed: Vec<&Value> = generated["stix"]["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|object| object["type"] == "observed-data")
+        .collect();
+    assert_eq!(
+        observed.len(),
+        alert["event_uuids"].as_array().unwrap().len()
+    );
+    assert_eq!(
+        observed[0]["id"],
+        format!("observed-data--{}", text(&alert["event_uuids"][0]))
+    );
+    assert_eq!(
+        observed[0]["objects"],
+        json!({"0": {"type": "ipv4-addr", "value": "203.0.113.9"}})
+    );
+
+    let bundle = json!({"type": "bundle", "id": "bundle--given", "objects": []});
+    let given = sim.create_alert(json!({"stix": bundle}));
+    let path = format!("/v1/sic/alerts/{}", text(&given["uuid"]));
+    let with_stix = body(sekoia_get(&sim, &path, &[("stix", "true")]).await).await;
+    assert_eq!(with_stix["stix"], bundle);
+    let without = body(sekoia_get(&sim, &path, &[]).await).await;
+    assert!(without.get("stix").is_none());
 }
 
 type Socket =

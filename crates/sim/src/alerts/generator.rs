@@ -374,6 +374,7 @@ impl AlertGenerator {
                     "destination.ip": destination_ip,
                     "destination.port": *self.pick(&[22_u16, 80, 443, 445, 3389]),
                     "host.hostname": host,
+                    "host.name": host,
                     "user.name": user,
                     "url.full": format!("https://{}/download/{}.bin", self.pick(&["cdn-update.net", "files.example.org", "login-microsoftonline.support"]), &sha256[..8]),
                     "file.name": format!("{}.bin", &sha256[..8]),

@@ -98,6 +98,15 @@ impl AlertStore {
         self.by_uuid.get(uuid)
     }
 
+    /// The alert one of whose events has this id (`event_uuids`).
+    pub(crate) fn find_by_event(&self, event_id: &str) -> Option<&StoredAlert> {
+        self.by_uuid.values().find(|alert| {
+            alert.doc["event_uuids"]
+                .as_array()
+                .is_some_and(|ids| ids.iter().any(|id| id.as_str() == Some(event_id)))
+        })
+    }
+
     fn find_mut(&mut self, id: &str) -> Result<&mut StoredAlert, SimError> {
         let uuid = self
             .uuid_by_short_id
@@ -322,8 +331,11 @@ impl StoredAlert {
                     fields.remove(name);
                 }
             }
+            // A bundle given when the alert was created replaces the generated one.
+            let given = fields.remove("stix");
             if inclusions.stix {
-                fields.insert("stix".to_owned(), stix_bundle(&self.doc));
+                let bundle = given.unwrap_or_else(|| stix_bundle(&self.doc));
+                fields.insert("stix".to_owned(), bundle);
             }
         }
         doc
@@ -379,18 +391,43 @@ fn apply_edit(
     Ok(())
 }
 
-/// A small STIX 2.1 bundle describing the alert's indicator.
+/// A small STIX bundle describing the alert: its rule's indicator and, as Sekoia.io
+/// bundles do, one `observed-data--<event uuid>` per event, holding the addresses seen.
 fn stix_bundle(doc: &Value) -> Value {
+    let mut objects = vec![json!({
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": format!("indicator--{}", text(&doc["rule"], "uuid")),
+        "name": doc["rule"]["name"],
+        "pattern": doc["rule"]["pattern"],
+        "pattern_type": doc["rule"]["type"],
+    })];
+    let addresses: Vec<Value> = ["source", "target"]
+        .iter()
+        .filter_map(|field| doc[*field].as_str())
+        .filter(|address| address.parse::<std::net::IpAddr>().is_ok())
+        .map(|address| json!({"type": "ipv4-addr", "value": address}))
+        .collect();
+    let observed = addresses
+        .iter()
+        .enumerate()
+        .map(|(index, address)| (index.to_string(), address.clone()))
+        .collect::<Map<String, Value>>();
+    for event_uuid in doc["event_uuids"].as_array().into_iter().flatten() {
+        if let Some(event_uuid) = event_uuid.as_str() {
+            objects.push(json!({
+                "type": "observed-data",
+                "id": format!("observed-data--{event_uuid}"),
+                "first_observed": doc["first_seen_at"],
+                "last_observed": doc["last_seen_at"],
+                "number_observed": 1,
+                "objects": observed,
+            }));
+        }
+    }
     json!({
         "type": "bundle",
         "id": format!("bundle--{}", text(doc, "uuid")),
-        "objects": [{
-            "type": "indicator",
-            "spec_version": "2.1",
-            "id": format!("indicator--{}", text(&doc["rule"], "uuid")),
-            "name": doc["rule"]["name"],
-            "pattern": doc["rule"]["pattern"],
-            "pattern_type": doc["rule"]["type"],
-        }],
+        "objects": objects,
     })
 }

@@ -1,5 +1,5 @@
-//! Get Events: an event search job — created, polled until done (for a bounded time), then
-//! read page by page.
+//! Get Events, and the event search it shares with Get Event Field Common Values: a search
+//! job — created, polled until done (for a bounded time), then read page by page.
 
 use std::time::Duration;
 
@@ -38,12 +38,7 @@ impl GetEvents {
             slug: "get_events",
             command: "get-events",
             description: "Search events (e.g. alert_short_ids:\"ALxxxx\") between two dates",
-            properties: json!({
-                "query": {"type": "string", "description": "The search term (default: every event)"},
-                "earliest_time": {"type": "string", "description": "Start of the period (ISO 8601 or relative, e.g. -5d)"},
-                "latest_time": {"type": "string", "description": "End of the period (ISO 8601 or relative, e.g. now)"},
-                "limit": {"type": "integer", "minimum": 1, "default": DEFAULT_LIMIT, "description": "Events to return at most"}
-            }),
+            properties: search_properties(DEFAULT_LIMIT),
             required: vec!["latest_time"],
             results: json!({"type": "object", "properties": {"events": {"type": "array"}}}),
         };
@@ -66,22 +61,61 @@ impl Action for GetEvents {
     }
 
     async fn run(&self, cx: &ActionContext, args: Value) -> Result<ActionOutput, ActionError> {
+        let events = EventSearch::from_args(&args, DEFAULT_LIMIT)?
+            .run(cx, &args)
+            .await?;
+        Ok(ActionOutput::new(json!({"events": events})))
+    }
+}
+
+/// The arguments of an event search: `query`, `earliest_time`, `latest_time`, `limit`.
+pub(super) fn search_properties(default_limit: u64) -> Value {
+    json!({
+        "query": {"type": "string", "description": "The search term (default: every event)"},
+        "earliest_time": {"type": "string", "description": "Start of the period (ISO 8601 or relative, e.g. -5d)"},
+        "latest_time": {"type": "string", "description": "End of the period (ISO 8601 or relative, e.g. now)"},
+        "limit": {"type": "integer", "minimum": 1, "default": default_limit, "description": "Events to read at most"}
+    })
+}
+
+/// An event search as the `query`, `earliest_time`, `latest_time` and `limit` arguments
+/// describe it.
+pub(super) struct EventSearch {
+    /// The body of the job creation: `term`, `earliest_time`, `latest_time`.
+    job: Value,
+    /// Events read at most.
+    limit: u64,
+}
+
+impl EventSearch {
+    /// Reads the search arguments; `limit` defaults to `default_limit`.
+    pub(super) fn from_args(args: &Value, default_limit: u64) -> Result<Self, ActionError> {
         let mut job = json!({
-            "term": optional_str(&args, "query")?.unwrap_or("*"),
-            "latest_time": required_str(&args, "latest_time")?,
+            "term": optional_str(args, "query")?.unwrap_or("*"),
+            "latest_time": required_str(args, "latest_time")?,
         });
-        if let Some(earliest) = optional_str(&args, "earliest_time")? {
+        if let Some(earliest) = optional_str(args, "earliest_time")? {
             job["earliest_time"] = Value::String(earliest.to_owned());
         }
         let limit = match args.get("limit") {
-            None | Some(Value::Null) => DEFAULT_LIMIT,
+            None | Some(Value::Null) => default_limit,
             Some(value) => value.as_u64().filter(|n| *n > 0).ok_or_else(|| {
                 ActionError::invalid_argument("limit", "must be a positive integer")
             })?,
         };
-        let client = rest_client(cx, &args)?;
+        Ok(Self { job, limit })
+    }
+
+    /// Runs the search job with the access the action's arguments (or account) give, and
+    /// returns the events found, at most `limit` of them.
+    pub(super) async fn run(
+        &self,
+        cx: &ActionContext,
+        args: &Value,
+    ) -> Result<Vec<Value>, ActionError> {
+        let client = rest_client(cx, args)?;
         let created = client
-            .call(cx, Method::POST, JOBS_PATH, &[], Some(&job))
+            .call(cx, Method::POST, JOBS_PATH, &[], Some(&self.job))
             .await?;
         let job_uuid = created.get("uuid").and_then(Value::as_str).ok_or_else(|| {
             ActionError::permanent(format!(
@@ -90,10 +124,10 @@ impl Action for GetEvents {
             ))
         })?;
         wait_until_done(cx, &client, job_uuid).await?;
-        let events = read_events(cx, &client, job_uuid, limit).await?;
+        let events = read_events(cx, &client, job_uuid, self.limit).await?;
         cx.log
             .info(format!("search job {job_uuid}: {} events", events.len()));
-        Ok(ActionOutput::new(json!({"events": events})))
+        Ok(events)
     }
 }
 

@@ -1,11 +1,12 @@
-//! The Sekoia.io actions: reading, searching and changing alerts, searching events and
-//! pushing events to an intake.
+//! The Sekoia.io actions: reading, searching and changing alerts, searching events (and
+//! counting their field values) and pushing events to an intake.
 //!
 //! Every action reading the REST API takes `api_key` / `base_url` arguments as Sekoia.io's
 //! own actions do; when both are absent they come from the Sekoia.io account.
 
 mod alerts;
 mod comments;
+mod common_values;
 mod events;
 mod intake;
 mod status;
@@ -17,6 +18,7 @@ use serde_json::{Map, Value, json};
 
 pub use alerts::{EditAlert, GetAlert, SearchAlerts};
 pub use comments::CommentAlert;
+pub use common_values::GetEventFieldCommonValues;
 pub use events::GetEvents;
 pub use intake::PushEventsToIntake;
 pub use status::{UpdateAlertStatus, UpdateAlertStatusByName, status_reference};
@@ -33,6 +35,7 @@ pub fn all() -> Vec<Arc<dyn Action>> {
         Arc::new(UpdateAlertStatusByName::new()),
         Arc::new(CommentAlert::new()),
         Arc::new(GetEvents::new()),
+        Arc::new(GetEventFieldCommonValues::new()),
         Arc::new(PushEventsToIntake::new()),
     ]
 }
