@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use alertsync_engine::ratelimit::RateLimits;
 use alertsync_engine::redact::MASK;
 use alertsync_engine::{Account, Registry, RetryPolicy};
 
@@ -167,6 +168,11 @@ impl DeliveryConfig {
             initial_delay: Duration::from_millis(self.initial_delay_ms),
             max_delay: Duration::from_millis(self.max_delay_ms),
         }
+    }
+
+    /// The per-destination quotas these settings describe (ilert: per integration key).
+    pub fn rate_limits(&self) -> RateLimits {
+        RateLimits::new([("ilert".to_owned(), self.ilert_rate_per_minute)])
     }
 }
 

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::action::ActionError;
+use crate::ratelimit::RateLimits;
 
 /// `User-Agent` of every request alertsync sends.
 pub const USER_AGENT: &str = concat!("alertsync/", env!("CARGO_PKG_VERSION"));
@@ -29,6 +30,7 @@ pub struct RecordedWrite {
 pub struct HttpClient {
     client: reqwest::Client,
     recorder: Option<Arc<Mutex<Vec<RecordedWrite>>>>,
+    limits: RateLimits,
 }
 
 impl HttpClient {
@@ -49,7 +51,20 @@ impl HttpClient {
         Ok(Self {
             client,
             recorder: None,
+            limits: RateLimits::default(),
         })
+    }
+
+    /// The same client, holding requests to the quotas of `limits`.
+    pub fn with_rate_limits(mut self, limits: RateLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Waits until one more request to `key` (e.g. an ilert integration key) of destination
+    /// kind `kind` (e.g. `ilert`) fits its quota. Call it before each attempt.
+    pub async fn throttle(&self, kind: &str, key: &str) {
+        self.limits.acquire(kind, key).await;
     }
 
     /// A client sharing the same pool that records writes instead of sending them.
@@ -57,6 +72,7 @@ impl HttpClient {
         Self {
             client: self.client.clone(),
             recorder: Some(Arc::default()),
+            limits: self.limits.clone(),
         }
     }
 

@@ -7,7 +7,8 @@
 //!   [`AccountBook`] that picks the account each playbook node uses;
 //! * [`redact`] masks secrets by value in everything that is recorded or printed;
 //! * [`retry`] is the one retry policy (capped exponential backoff with jitter, `Retry-After`);
-//! * [`http`] is the shared HTTP client every action sends through (dry-run aware);
+//! * [`http`] is the shared HTTP client every action sends through (dry-run aware), holding
+//!   requests to the per-destination quotas of [`ratelimit`];
 //! * [`invoke`] validates arguments against a manifest and runs one action;
 //! * [`catalog`] tells playbook validation what the registry and the accounts provide;
 //! * [`executor`] runs a playbook for one trigger event and records every node run.
@@ -19,6 +20,7 @@ pub mod executor;
 pub mod http;
 pub mod invoke;
 pub mod manifest;
+pub mod ratelimit;
 pub mod redact;
 pub mod registry;
 pub mod retry;

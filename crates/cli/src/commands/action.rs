@@ -51,7 +51,10 @@ pub async fn run(global: &GlobalArgs, cli: ActionArgs) -> anyhow::Result<ExitCod
     fill_sekoia_access(&accounts, module, action.manifest(), &mut args)?;
 
     let redactor = redactor(account.as_deref(), action.manifest(), &args);
-    let mut cx = ActionContext::new(HttpClient::new().map_err(anyhow::Error::msg)?, redactor);
+    let http = HttpClient::new()
+        .map_err(anyhow::Error::msg)?
+        .with_rate_limits(config.delivery.rate_limits());
+    let mut cx = ActionContext::new(http, redactor);
     cx.account = account;
     let outcome = invoke(action.as_ref(), &cx, Value::Object(args)).await;
     for line in cx.log.lines() {

@@ -55,7 +55,9 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode>
     let playbook = playbook_file::load(&args.playbook).map_err(|e| UsageError(e.to_string()))?;
     let bindings = playbook_file::bindings(&config, &args.playbook);
     let accounts = AccountBook::new(config.accounts.clone());
-    let live_http = HttpClient::new().map_err(anyhow::Error::msg)?;
+    let live_http = HttpClient::new()
+        .map_err(anyhow::Error::msg)?
+        .with_rate_limits(config.delivery.rate_limits());
     let http = if args.dry_run {
         live_http.dry_run()
     } else {

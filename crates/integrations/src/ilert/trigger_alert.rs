@@ -155,6 +155,7 @@ impl Destination {
     async fn post(&self, cx: &ActionContext, body: &Value) -> Result<(), ActionError> {
         let what = format!("ilert POST {}", self.shown_url);
         with_retries(&cx.retry, &cx.log, &what, || async {
+            cx.http.throttle(super::SLUG, &self.key).await;
             let request = cx
                 .http
                 .request(Method::POST, &self.url)

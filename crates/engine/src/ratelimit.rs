@@ -1,0 +1,114 @@
+//! Per-destination rate limits: at most N requests in any window of a minute, per key (for
+//! ilert: per integration key, 50 a minute by default).
+//!
+//! A sliding log of send times rather than a token bucket: a bucket lets a full burst plus
+//! its refill through within one minute, which is exactly what a per-minute quota answers
+//! with 429. The log is small (N instants per key) and the wait is exact. Written here
+//! because the guarantee ("never more than N in any minute") is the whole point and the
+//! general-purpose limiter crates approximate it with buckets.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// The window quotas are counted over.
+const WINDOW: Duration = Duration::from_secs(60);
+
+/// Quotas per kind of destination (`ilert` → 50), shared by every clone.
+#[derive(Clone, Default)]
+pub struct RateLimits {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    per_minute: HashMap<String, u32>,
+    sent: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl RateLimits {
+    /// Limits with a quota per destination kind; kinds without one are not limited.
+    pub fn new(per_minute: impl IntoIterator<Item = (String, u32)>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                per_minute: per_minute.into_iter().filter(|(_, n)| *n > 0).collect(),
+                sent: Mutex::default(),
+            }),
+        }
+    }
+
+    /// Waits until one more request to `key` of destination `kind` fits the quota, and
+    /// counts it. Returns at once when `kind` has no quota.
+    pub async fn acquire(&self, kind: &str, key: &str) {
+        let Some(&limit) = self.inner.per_minute.get(kind) else {
+            return;
+        };
+        let slot = format!("{kind}/{key}");
+        loop {
+            let wait = self.try_take(&slot, limit as usize, Instant::now());
+            match wait {
+                None => return,
+                Some(until) => tokio::time::sleep_until(until).await,
+            }
+        }
+    }
+
+    /// Counts a send at `now` if the quota allows it (`None`), else tells when to retry.
+    fn try_take(&self, slot: &str, limit: usize, now: Instant) -> Option<Instant> {
+        let mut sent = self.inner.sent.lock().unwrap_or_else(|p| p.into_inner());
+        let log = sent.entry(slot.to_owned()).or_default();
+        while log
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= WINDOW)
+        {
+            log.pop_front();
+        }
+        if log.len() < limit {
+            log.push_back(now);
+            return None;
+        }
+        log.front().map(|oldest| *oldest + WINDOW)
+    }
+}
+
+impl std::fmt::Debug for RateLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimits")
+            .field("per_minute", &self.inner.per_minute)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn never_more_than_the_quota_in_any_minute() {
+        let limits = RateLimits::new([("ilert".to_owned(), 3)]);
+        let start = Instant::now();
+        let mut at = Vec::new();
+        for _ in 0..7 {
+            limits.acquire("ilert", "key-a").await;
+            at.push(start.elapsed());
+        }
+        for (i, sent) in at.iter().enumerate().skip(3) {
+            assert!(*sent >= at[i - 3] + WINDOW, "send {i} at {sent:?}: {at:?}");
+        }
+        assert!(at[..3].iter().all(|t| *t == Duration::ZERO));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn keys_and_unlimited_kinds_do_not_wait() {
+        let limits = RateLimits::new([("ilert".to_owned(), 1)]);
+        let start = Instant::now();
+        limits.acquire("ilert", "key-a").await;
+        limits.acquire("ilert", "key-b").await;
+        for _ in 0..100 {
+            limits.acquire("http", "anything").await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+}
