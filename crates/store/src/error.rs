@@ -1,0 +1,59 @@
+//! What can go wrong in the store, independent of the backend.
+
+use std::error::Error as StdError;
+use std::path::PathBuf;
+
+use crate::model::{InboxId, RunId};
+
+/// A store operation that did not happen. Every variant names the operation or the thing
+/// it was about; a failed write changed nothing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store could not be opened or prepared (file, permissions, pragmas, migrations).
+    #[error("cannot open the store at {}: {cause}", path.display())]
+    Open {
+        path: PathBuf,
+        cause: Box<dyn StdError + Send + Sync>,
+    },
+    /// The database was written by a newer alertsync.
+    #[error(
+        "the store at {} has schema version {found}, newer than version {supported} that this \
+         alertsync knows; run a newer alertsync",
+        path.display()
+    )]
+    SchemaTooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+    /// The backend failed (I/O, disk full, lock not obtained within the busy timeout, ...).
+    #[error("store: {operation} failed: {cause}")]
+    Backend {
+        operation: &'static str,
+        cause: Box<dyn StdError + Send + Sync>,
+    },
+    /// A stored value could not be read back (e.g. a JSON column that does not parse).
+    #[error("store: {operation} found unreadable data: {detail}")]
+    Corrupt {
+        operation: &'static str,
+        detail: String,
+    },
+    #[error("store: {operation}: no run {run}")]
+    UnknownRun { operation: &'static str, run: RunId },
+    #[error("store: {operation}: no inbox event {event}")]
+    UnknownEvent {
+        operation: &'static str,
+        event: InboxId,
+    },
+    /// The worker running the operation stopped before answering (the runtime is shutting
+    /// down, or the operation panicked).
+    #[error("store: {operation} was interrupted: {cause}")]
+    Interrupted {
+        operation: &'static str,
+        cause: String,
+    },
+}
+
+/// Results of store operations.
+pub type StoreResult<T> = Result<T, StoreError>;

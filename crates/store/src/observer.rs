@@ -1,0 +1,114 @@
+//! [`NodeRunRecorder`]: the executor's [`RunObserver`] that writes node runs to the store
+//! as they start and finish.
+//!
+//! The executor calls its observer synchronously, and a node that finished must be on disk
+//! before the next one starts: otherwise a crash would make a resumed run repeat nodes that
+//! had already completed. So each callback waits for its write to commit. On a
+//! multi-threaded tokio runtime it waits inside [`tokio::task::block_in_place`], which
+//! hands the worker's other tasks to another thread; on a current-thread runtime, or
+//! outside any runtime, the write runs on a helper thread with a runtime of its own.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use alertsync_engine::{NodeRecord, RunObserver};
+use tokio::runtime::{Handle, RuntimeFlavor};
+
+use crate::Store;
+use crate::error::{StoreError, StoreResult};
+use crate::model::RunId;
+
+/// Writes the node runs of one run to the store as the executor reports them (upserts
+/// keyed by the record's `seq`).
+///
+/// A failed write is logged and kept: [`NodeRunRecorder::take_error`] tells the caller,
+/// which should then not trust the run's stored progress (e.g. finish the run with
+/// [`Store::finish_run`], which writes every node run again).
+pub struct NodeRunRecorder {
+    store: Arc<dyn Store>,
+    run: RunId,
+    first_error: Mutex<Option<StoreError>>,
+}
+
+impl NodeRunRecorder {
+    pub fn new(store: Arc<dyn Store>, run: RunId) -> Self {
+        Self {
+            store,
+            run,
+            first_error: Mutex::new(None),
+        }
+    }
+
+    /// The run this recorder writes to.
+    pub fn run(&self) -> RunId {
+        self.run
+    }
+
+    /// The first write that failed since the last call, if any.
+    pub fn take_error(&self) -> Option<StoreError> {
+        self.first_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    fn persist(&self, node: &NodeRecord) {
+        let store = self.store.clone();
+        let run = self.run;
+        let node = node.clone();
+        let result = wait_for(async move { store.record_node_run(run, node).await });
+        if let Err(error) = result {
+            tracing::error!(run = %self.run, %error, "node run not recorded");
+            let mut first = self
+                .first_error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if first.is_none() {
+                *first = Some(error);
+            }
+        }
+    }
+}
+
+impl RunObserver for NodeRunRecorder {
+    fn node_started(&self, node: &NodeRecord) {
+        self.persist(node);
+    }
+
+    fn node_finished(&self, node: &NodeRecord) {
+        self.persist(node);
+    }
+}
+
+/// Runs a store future to completion from synchronous code.
+fn wait_for<T: Send>(future: impl Future<Output = StoreResult<T>> + Send) -> StoreResult<T> {
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| handle.block_on(future))
+        }
+        // The current thread drives its runtime: blocking it in place would deadlock any
+        // future that needs that runtime, so the write gets a thread and runtime of its own.
+        Ok(_) => std::thread::scope(|scope| {
+            scope
+                .spawn(|| on_own_runtime(future))
+                .join()
+                .unwrap_or_else(|_| Err(interrupted("the recording thread panicked")))
+        }),
+        Err(_) => on_own_runtime(future),
+    }
+}
+
+fn on_own_runtime<T>(future: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| interrupted(&format!("no runtime to record on: {e}")))?
+        .block_on(future)
+}
+
+fn interrupted(cause: &str) -> StoreError {
+    StoreError::Interrupted {
+        operation: "record node run",
+        cause: cause.to_owned(),
+    }
+}

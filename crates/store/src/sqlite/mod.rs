@@ -1,0 +1,509 @@
+//! The embedded backend: one SQLite file.
+//!
+//! * **WAL** journal: readers (the API and console) never wait for the writer, and a
+//!   commit appends to the log instead of rewriting pages.
+//! * **`synchronous = FULL`**: every commit is synced to disk before it returns. With
+//!   `NORMAL`, a commit in WAL mode survives a crash of the process but the last commits
+//!   may be lost on power loss or an operating system crash; those are commits after which
+//!   a trigger already acknowledged its event (webhook 202, checkpoint moved), so nobody
+//!   would send the event again. One sync per commit is the price of "never lose an
+//!   alert"; [`crate::Store::enqueue_batch`] lets back-fill pay it once per page.
+//! * **Busy timeout**: another process using the file (a console command, a second
+//!   instance by mistake) makes a write wait up to [`SqliteOptions::busy_timeout`] instead
+//!   of failing with "database is locked". Within the process, writes go through one
+//!   connection, one at a time, in immediate transactions; reads use a second connection.
+//! * **Embedded migrations** recorded in the `schema_version` table ([`schema`]).
+//!
+//! Every operation runs on tokio's blocking thread pool, so async callers never block
+//! the runtime; an operation whose caller went away still completes (or rolls back) as a
+//! whole.
+
+mod inbox;
+mod runs;
+mod schema;
+mod state;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use alertsync_engine::{NodeRecord, NodeStatus, RunRecord, RunStatus};
+use async_trait::async_trait;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::Store;
+use crate::error::{StoreError, StoreResult};
+use crate::model::{
+    Checkpoint, DISABLE_AFTER_FAILURES, Enqueued, InboxCounts, InboxEvent, InboxId, NewInboxEvent,
+    NewRun, PlaybookHealth, RetryState, RunCountFilter, RunCounts, RunDetail, RunId, RunPage,
+    RunQuery, RunStart, UnfinishedRun,
+};
+
+/// How a [`SqliteStore`] behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// How long a write waits for a lock held by another process before it fails.
+    pub busy_timeout: Duration,
+    /// Consecutive technical failures after which a playbook is disabled.
+    pub disable_after_failures: u32,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            busy_timeout: Duration::from_secs(10),
+            disable_after_failures: DISABLE_AFTER_FAILURES,
+        }
+    }
+}
+
+/// The [`Store`] in one SQLite file. Cheap to clone; clones share the connections and the
+/// claims.
+///
+/// Claims of inbox events belong to the instance that made them: a store opened later (after
+/// a restart) treats them as released, so an event claimed and never completed is ready
+/// again. Run one `alertsync serve` per file.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    /// All writes, and reads that must see the latest commit of this process.
+    writer: Mutex<Connection>,
+    /// Reads for queries.
+    reader: Mutex<Connection>,
+    /// Names this instance in `inbox.claimed_by`.
+    instance: String,
+    options: SqliteOptions,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.path)
+            .field("instance", &self.inner.instance)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating it and its directory if needed) the store at `path` with the default
+    /// options, and brings its schema up to date.
+    pub async fn open(path: impl Into<PathBuf>) -> StoreResult<Self> {
+        Self::open_with(path, SqliteOptions::default()).await
+    }
+
+    /// Like [`SqliteStore::open`], with options.
+    pub async fn open_with(path: impl Into<PathBuf>, options: SqliteOptions) -> StoreResult<Self> {
+        let path = path.into();
+        let shown = path.clone();
+        tokio::task::spawn_blocking(move || Self::open_blocking(path, options))
+            .await
+            .map_err(|e| StoreError::Open {
+                path: shown,
+                cause: e.to_string().into(),
+            })?
+    }
+
+    /// Like [`SqliteStore::open_with`], blocking the calling thread: for callers outside an
+    /// async runtime.
+    pub fn open_blocking(path: impl Into<PathBuf>, options: SqliteOptions) -> StoreResult<Self> {
+        let path = path.into();
+        let open_error = |cause: Box<dyn std::error::Error + Send + Sync>| StoreError::Open {
+            path: path.clone(),
+            cause,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| open_error(e.into()))?;
+        }
+        let mut writer = connect(&path, &options).map_err(|f| open_error(f.into_cause()))?;
+        match schema::migrate(&mut writer).map_err(|f| open_error(f.into_cause()))? {
+            schema::Migrated::Current => {}
+            schema::Migrated::TooNew(found) => {
+                return Err(StoreError::SchemaTooNew {
+                    path,
+                    found,
+                    supported: schema::SUPPORTED_VERSION,
+                });
+            }
+        }
+        let reader = connect(&path, &options).map_err(|f| open_error(f.into_cause()))?;
+        reader
+            .pragma_update(None, "query_only", "ON")
+            .map_err(|e| open_error(e.into()))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(writer),
+                reader: Mutex::new(reader),
+                instance: uuid::Uuid::new_v4().to_string(),
+                options,
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The schema version this build creates and reads.
+    pub fn schema_version() -> i64 {
+        schema::SUPPORTED_VERSION
+    }
+
+    /// Runs `op` in a transaction on the write connection, on the blocking pool.
+    async fn write<T, F>(&self, operation: &'static str, op: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>, &Inner) -> Result<T, Fault> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let value = op(&tx, &inner)?;
+            tx.commit()?;
+            Ok(value)
+        })
+        .await
+        .map_err(|e| StoreError::Interrupted {
+            operation,
+            cause: e.to_string(),
+        })?
+        .map_err(|fault: Fault| fault.during(operation))
+    }
+
+    /// Runs `op` in a read transaction (one consistent snapshot) on the read connection,
+    /// on the blocking pool.
+    async fn read<T, F>(&self, operation: &'static str, op: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>, &Inner) -> Result<T, Fault> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner.reader.lock().unwrap_or_else(PoisonError::into_inner);
+            let tx = conn.transaction()?;
+            let value = op(&tx, &inner)?;
+            tx.finish()?;
+            Ok(value)
+        })
+        .await
+        .map_err(|e| StoreError::Interrupted {
+            operation,
+            cause: e.to_string(),
+        })?
+        .map_err(|fault: Fault| fault.during(operation))
+    }
+}
+
+/// Opens one connection with the pragmas every connection needs.
+fn connect(path: &Path, options: &SqliteOptions) -> Result<Connection, Fault> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(options.busy_timeout)?;
+    let mode: String =
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Fault::Corrupt(format!(
+            "the file cannot use write-ahead logging (journal mode stays `{mode}`)"
+        )));
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn enqueue(&self, event: NewInboxEvent) -> StoreResult<Enqueued> {
+        self.write("enqueue", move |tx, _| inbox::enqueue(tx, &event))
+            .await
+    }
+
+    async fn enqueue_batch(
+        &self,
+        events: Vec<NewInboxEvent>,
+        checkpoint: Option<Checkpoint>,
+    ) -> StoreResult<Vec<Enqueued>> {
+        self.write("enqueue batch", move |tx, _| {
+            let outcomes = events
+                .iter()
+                .map(|event| inbox::enqueue(tx, event))
+                .collect::<Result<Vec<_>, _>>()?;
+            if let Some(checkpoint) = &checkpoint {
+                state::set_checkpoint(tx, checkpoint)?;
+            }
+            Ok(outcomes)
+        })
+        .await
+    }
+
+    async fn next_ready_events(&self, limit: u32) -> StoreResult<Vec<InboxEvent>> {
+        // On the write connection: it sees this process's latest claims and completions.
+        self.write("next ready events", move |tx, inner| {
+            inbox::ready_events(tx, &inner.instance, limit)
+        })
+        .await
+    }
+
+    async fn claim_ready_events(&self, limit: u32) -> StoreResult<Vec<InboxEvent>> {
+        self.write("claim ready events", move |tx, inner| {
+            inbox::claim_ready_events(tx, &inner.instance, limit)
+        })
+        .await
+    }
+
+    async fn complete_event(&self, id: InboxId) -> StoreResult<()> {
+        self.write("complete event", move |tx, _| inbox::complete(tx, id))
+            .await
+    }
+
+    async fn release_event(&self, id: InboxId) -> StoreResult<()> {
+        self.write("release event", move |tx, _| inbox::release(tx, id))
+            .await
+    }
+
+    async fn event(&self, id: InboxId) -> StoreResult<Option<InboxEvent>> {
+        self.read("read event", move |tx, _| inbox::event(tx, id))
+            .await
+    }
+
+    async fn inbox_counts(&self) -> StoreResult<InboxCounts> {
+        self.read("count inbox events", |tx, _| inbox::counts(tx))
+            .await
+    }
+
+    async fn begin_run(&self, run: NewRun) -> StoreResult<RunStart> {
+        self.write("begin run", move |tx, _| runs::begin(tx, &run))
+            .await
+    }
+
+    async fn record_node_run(&self, run: RunId, node: NodeRecord) -> StoreResult<()> {
+        self.write("record node run", move |tx, _| {
+            runs::require_run(tx, run)?;
+            runs::upsert_node(tx, run, &node)
+        })
+        .await
+    }
+
+    async fn finish_run(&self, run: RunId, record: RunRecord) -> StoreResult<()> {
+        self.write("finish run", move |tx, _| runs::finish(tx, run, &record))
+            .await
+    }
+
+    async fn unfinished_runs(&self) -> StoreResult<Vec<UnfinishedRun>> {
+        self.read("list unfinished runs", |tx, _| runs::unfinished(tx))
+            .await
+    }
+
+    async fn run(&self, id: RunId) -> StoreResult<Option<RunDetail>> {
+        self.read("read run", move |tx, _| runs::detail(tx, id))
+            .await
+    }
+
+    async fn list_runs(&self, query: RunQuery) -> StoreResult<RunPage> {
+        self.read("list runs", move |tx, _| runs::list(tx, &query))
+            .await
+    }
+
+    async fn run_counts(&self, filter: RunCountFilter) -> StoreResult<RunCounts> {
+        self.read("count runs", move |tx, _| runs::counts(tx, &filter))
+            .await
+    }
+
+    async fn save_retry_state(&self, retry: RetryState) -> StoreResult<()> {
+        self.write("save retry state", move |tx, _| {
+            runs::require_run(tx, retry.run_id)?;
+            state::save_retry(tx, &retry)
+        })
+        .await
+    }
+
+    async fn retry_state(&self, run: RunId, seq: usize) -> StoreResult<Option<RetryState>> {
+        self.read("read retry state", move |tx, _| state::retry(tx, run, seq))
+            .await
+    }
+
+    async fn clear_retry_state(&self, run: RunId, seq: usize) -> StoreResult<()> {
+        self.write("clear retry state", move |tx, _| {
+            state::clear_retry(tx, run, seq)
+        })
+        .await
+    }
+
+    async fn checkpoint(&self, key: &str) -> StoreResult<Option<String>> {
+        let key = key.to_owned();
+        self.read("read checkpoint", move |tx, _| state::checkpoint(tx, &key))
+            .await
+    }
+
+    async fn set_checkpoint(&self, checkpoint: Checkpoint) -> StoreResult<()> {
+        self.write("set checkpoint", move |tx, _| {
+            state::set_checkpoint(tx, &checkpoint)
+        })
+        .await
+    }
+
+    async fn record_playbook_failure(
+        &self,
+        playbook_id: &str,
+        error: &str,
+    ) -> StoreResult<PlaybookHealth> {
+        let playbook_id = playbook_id.to_owned();
+        let error = error.to_owned();
+        self.write("record playbook failure", move |tx, inner| {
+            state::record_failure(
+                tx,
+                &playbook_id,
+                &error,
+                inner.options.disable_after_failures,
+            )
+        })
+        .await
+    }
+
+    async fn record_playbook_success(&self, playbook_id: &str) -> StoreResult<PlaybookHealth> {
+        let playbook_id = playbook_id.to_owned();
+        self.write("record playbook success", move |tx, _| {
+            state::record_success(tx, &playbook_id)
+        })
+        .await
+    }
+
+    async fn enable_playbook(&self, playbook_id: &str) -> StoreResult<PlaybookHealth> {
+        let playbook_id = playbook_id.to_owned();
+        self.write("enable playbook", move |tx, _| {
+            state::enable(tx, &playbook_id)
+        })
+        .await
+    }
+
+    async fn playbook_health(&self, playbook_id: &str) -> StoreResult<PlaybookHealth> {
+        let playbook_id = playbook_id.to_owned();
+        self.read("read playbook health", move |tx, _| {
+            state::health(tx, &playbook_id)
+        })
+        .await
+    }
+
+    async fn all_playbook_health(&self) -> StoreResult<Vec<PlaybookHealth>> {
+        self.read("list playbook health", |tx, _| state::all_health(tx))
+            .await
+    }
+}
+
+/// Why an operation failed, before it is told which operation it was.
+#[derive(Debug)]
+pub(crate) enum Fault {
+    Sql(rusqlite::Error),
+    /// A value could not be encoded for storage.
+    Encode(String),
+    /// A stored value could not be decoded.
+    Corrupt(String),
+    UnknownRun(RunId),
+    UnknownEvent(InboxId),
+}
+
+impl From<rusqlite::Error> for Fault {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sql(e)
+    }
+}
+
+impl Fault {
+    fn during(self, operation: &'static str) -> StoreError {
+        match self {
+            Self::Sql(e) => StoreError::Backend {
+                operation,
+                cause: Box::new(e),
+            },
+            Self::Encode(detail) => StoreError::Backend {
+                operation,
+                cause: detail.into(),
+            },
+            Self::Corrupt(detail) => StoreError::Corrupt { operation, detail },
+            Self::UnknownRun(run) => StoreError::UnknownRun { operation, run },
+            Self::UnknownEvent(event) => StoreError::UnknownEvent { operation, event },
+        }
+    }
+
+    fn into_cause(self) -> Box<dyn std::error::Error + Send + Sync> {
+        match self {
+            Self::Sql(e) => Box::new(e),
+            Self::Encode(detail) | Self::Corrupt(detail) => detail.into(),
+            Self::UnknownRun(run) => format!("no run {run}").into(),
+            Self::UnknownEvent(event) => format!("no inbox event {event}").into(),
+        }
+    }
+}
+
+/// Now, as stored.
+fn now_sql() -> i64 {
+    ms_to_sql(alertsync_engine::now_ms())
+}
+
+/// A time (or any count) as an SQLite integer; values past `i64::MAX` are clamped.
+fn ms_to_sql(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+fn seq_to_sql(seq: usize) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+/// A stored non-negative integer (time, count, `seq`) read back.
+fn unsigned_from_sql<T: TryFrom<i64>>(value: i64, what: &str) -> Result<T, Fault> {
+    T::try_from(value).map_err(|_| Fault::Corrupt(format!("{what} is {value}, out of range")))
+}
+
+fn optional_unsigned_from_sql<T: TryFrom<i64>>(
+    value: Option<i64>,
+    what: &str,
+) -> Result<Option<T>, Fault> {
+    value.map(|v| unsigned_from_sql(v, what)).transpose()
+}
+
+fn run_status_to_sql(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Running => "running",
+        RunStatus::Succeeded => "succeeded",
+        RunStatus::Failed => "failed",
+        RunStatus::Cancelled => "cancelled",
+    }
+}
+
+fn run_status_from_sql(value: &str) -> Result<RunStatus, Fault> {
+    match value {
+        "running" => Ok(RunStatus::Running),
+        "succeeded" => Ok(RunStatus::Succeeded),
+        "failed" => Ok(RunStatus::Failed),
+        "cancelled" => Ok(RunStatus::Cancelled),
+        other => Err(Fault::Corrupt(format!("unknown run status `{other}`"))),
+    }
+}
+
+fn node_status_to_sql(status: NodeStatus) -> &'static str {
+    match status {
+        NodeStatus::Pending => "pending",
+        NodeStatus::Running => "running",
+        NodeStatus::Succeeded => "succeeded",
+        NodeStatus::Failed => "failed",
+        NodeStatus::Skipped => "skipped",
+    }
+}
+
+/// JSON text of a value to store.
+fn to_json<T: serde::Serialize>(value: &T, what: &str) -> Result<String, Fault> {
+    serde_json::to_string(value).map_err(|e| Fault::Encode(format!("cannot encode {what}: {e}")))
+}
+
+/// A stored JSON column read back.
+fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, Fault> {
+    serde_json::from_str(text).map_err(|e| Fault::Corrupt(format!("{what} is not valid: {e}")))
+}

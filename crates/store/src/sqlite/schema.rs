@@ -1,0 +1,66 @@
+//! The embedded migrations and the `schema_version` table that records which ran.
+//!
+//! Migration `n` (1-based) is `MIGRATIONS[n - 1]`. Each runs in its own immediate
+//! transaction together with the row that records it, so a crash leaves the schema at a
+//! version boundary, and two processes opening a new file at once do not both migrate.
+//! Migrations are append-only: a shipped one is never edited.
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+use super::Fault;
+
+/// The migrations, oldest first.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+
+/// The schema version this build knows.
+pub(crate) const SUPPORTED_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// What [`migrate`] found or did.
+pub(crate) enum Migrated {
+    /// The schema is at [`SUPPORTED_VERSION`].
+    Current,
+    /// The file was written by a newer build.
+    TooNew(i64),
+}
+
+/// Brings the schema up to [`SUPPORTED_VERSION`].
+pub(crate) fn migrate(conn: &mut Connection) -> Result<Migrated, Fault> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_version (
+             version       INTEGER PRIMARY KEY,
+             applied_at_ms INTEGER NOT NULL
+         )",
+    )?;
+    for (index, sql) in MIGRATIONS.iter().enumerate() {
+        let version = index as i64 + 1;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current = current_version(&tx)?;
+        if current > SUPPORTED_VERSION {
+            return Ok(Migrated::TooNew(current));
+        }
+        if current >= version {
+            continue;
+        }
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_version (version, applied_at_ms) VALUES (?1, ?2)",
+            (version, super::now_sql()),
+        )?;
+        tx.commit()?;
+    }
+    let current = current_version(conn)?;
+    if current > SUPPORTED_VERSION {
+        return Ok(Migrated::TooNew(current));
+    }
+    Ok(Migrated::Current)
+}
+
+fn current_version(conn: &Connection) -> Result<i64, Fault> {
+    let version: Option<i64> = conn
+        .query_row("SELECT MAX(version) FROM schema_version", [], |row| {
+            row.get(0)
+        })
+        .optional()?
+        .flatten();
+    Ok(version.unwrap_or(0))
+}

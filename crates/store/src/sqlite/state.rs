@@ -1,0 +1,225 @@
+//! Small state tables: delivery retry state, trigger checkpoints, playbook health.
+
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+
+use super::{Fault, ms_to_sql, now_sql, optional_unsigned_from_sql, seq_to_sql, unsigned_from_sql};
+use crate::model::{Checkpoint, PlaybookDisabled, PlaybookHealth, RetryState, RunId};
+
+// ----- retry state -----
+
+/// The columns [`retry_from_row`] reads.
+const RETRY_COLUMNS: &str =
+    "run_id, seq, node_id, attempts, next_attempt_at_ms, last_error, updated_at_ms";
+
+pub(super) fn save_retry(tx: &Transaction<'_>, retry: &RetryState) -> Result<(), Fault> {
+    tx.prepare_cached(
+        "INSERT INTO node_retries (run_id, seq, node_id, attempts, next_attempt_at_ms, \
+             last_error, updated_at_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+         ON CONFLICT (run_id, seq) DO UPDATE SET \
+             node_id = excluded.node_id, attempts = excluded.attempts, \
+             next_attempt_at_ms = excluded.next_attempt_at_ms, \
+             last_error = excluded.last_error, updated_at_ms = excluded.updated_at_ms",
+    )?
+    .execute(params![
+        retry.run_id.0,
+        seq_to_sql(retry.seq),
+        retry.node_id,
+        i64::from(retry.attempts),
+        retry.next_attempt_at_ms.map(ms_to_sql),
+        retry.last_error,
+        ms_to_sql(retry.updated_at_ms),
+    ])?;
+    Ok(())
+}
+
+pub(super) fn retry(
+    tx: &Transaction<'_>,
+    run: RunId,
+    seq: usize,
+) -> Result<Option<RetryState>, Fault> {
+    let mut statement = tx.prepare_cached(&format!(
+        "SELECT {RETRY_COLUMNS} FROM node_retries WHERE run_id = ?1 AND seq = ?2"
+    ))?;
+    let mut rows = statement.query(params![run.0, seq_to_sql(seq)])?;
+    match rows.next()? {
+        Some(row) => Ok(Some(retry_from_row(row)?)),
+        None => Ok(None),
+    }
+}
+
+/// The retry state of a run's node runs, in `seq` order.
+pub(super) fn retries_of_run(tx: &Transaction<'_>, run: RunId) -> Result<Vec<RetryState>, Fault> {
+    let mut statement = tx.prepare_cached(&format!(
+        "SELECT {RETRY_COLUMNS} FROM node_retries WHERE run_id = ?1 ORDER BY seq"
+    ))?;
+    let mut rows = statement.query([run.0])?;
+    let mut retries = Vec::new();
+    while let Some(row) = rows.next()? {
+        retries.push(retry_from_row(row)?);
+    }
+    Ok(retries)
+}
+
+pub(super) fn clear_retry(tx: &Transaction<'_>, run: RunId, seq: usize) -> Result<(), Fault> {
+    tx.prepare_cached("DELETE FROM node_retries WHERE run_id = ?1 AND seq = ?2")?
+        .execute(params![run.0, seq_to_sql(seq)])?;
+    Ok(())
+}
+
+fn retry_from_row(row: &Row<'_>) -> Result<RetryState, Fault> {
+    let run_id = RunId(row.get(0)?);
+    let seq: i64 = row.get(1)?;
+    let what =
+        |field: &str| format!("the {field} of the retry state of node run {seq} of run {run_id}");
+    Ok(RetryState {
+        run_id,
+        seq: unsigned_from_sql(seq, &what("position"))?,
+        node_id: row.get(2)?,
+        attempts: unsigned_from_sql(row.get(3)?, &what("attempt count"))?,
+        next_attempt_at_ms: optional_unsigned_from_sql(row.get(4)?, &what("next attempt time"))?,
+        last_error: row.get(5)?,
+        updated_at_ms: unsigned_from_sql(row.get(6)?, &what("update time"))?,
+    })
+}
+
+// ----- checkpoints -----
+
+pub(super) fn checkpoint(tx: &Transaction<'_>, key: &str) -> Result<Option<String>, Fault> {
+    Ok(tx
+        .prepare_cached("SELECT value FROM checkpoints WHERE key = ?1")?
+        .query_row([key], |row| row.get(0))
+        .optional()?)
+}
+
+pub(super) fn set_checkpoint(tx: &Transaction<'_>, checkpoint: &Checkpoint) -> Result<(), Fault> {
+    tx.prepare_cached(
+        "INSERT INTO checkpoints (key, value, updated_at_ms) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (key) DO UPDATE SET \
+             value = excluded.value, updated_at_ms = excluded.updated_at_ms",
+    )?
+    .execute(params![checkpoint.key, checkpoint.value, now_sql()])?;
+    Ok(())
+}
+
+// ----- playbook health -----
+
+pub(super) fn record_failure(
+    tx: &Transaction<'_>,
+    playbook_id: &str,
+    error: &str,
+    disable_after: u32,
+) -> Result<PlaybookHealth, Fault> {
+    let mut health = health(tx, playbook_id)?;
+    health.consecutive_failures = health.consecutive_failures.saturating_add(1);
+    health.last_error = Some(error.to_owned());
+    if health.disabled.is_none() && health.consecutive_failures >= disable_after.max(1) {
+        health.disabled = Some(PlaybookDisabled {
+            reason: format!(
+                "disabled after {} runs in a row failed for technical reasons; last error: {error}",
+                health.consecutive_failures
+            ),
+            at_ms: alertsync_engine::now_ms(),
+        });
+    }
+    save_health(tx, &health)?;
+    Ok(health)
+}
+
+pub(super) fn record_success(
+    tx: &Transaction<'_>,
+    playbook_id: &str,
+) -> Result<PlaybookHealth, Fault> {
+    let mut health = health(tx, playbook_id)?;
+    health.consecutive_failures = 0;
+    health.last_error = None;
+    save_health(tx, &health)?;
+    Ok(health)
+}
+
+pub(super) fn enable(tx: &Transaction<'_>, playbook_id: &str) -> Result<PlaybookHealth, Fault> {
+    let health = PlaybookHealth::healthy(playbook_id);
+    save_health(tx, &health)?;
+    Ok(health)
+}
+
+/// The columns [`health_from_row`] reads.
+const HEALTH_COLUMNS: &str =
+    "playbook_id, consecutive_failures, last_error, disabled_reason, disabled_at_ms";
+
+pub(super) fn health(tx: &Transaction<'_>, playbook_id: &str) -> Result<PlaybookHealth, Fault> {
+    let mut statement = tx.prepare_cached(&format!(
+        "SELECT {HEALTH_COLUMNS} FROM playbook_health WHERE playbook_id = ?1"
+    ))?;
+    let mut rows = statement.query([playbook_id])?;
+    match rows.next()? {
+        Some(row) => health_from_row(row),
+        None => Ok(PlaybookHealth::healthy(playbook_id)),
+    }
+}
+
+pub(super) fn all_health(tx: &Transaction<'_>) -> Result<Vec<PlaybookHealth>, Fault> {
+    let mut statement = tx.prepare_cached(&format!(
+        "SELECT {HEALTH_COLUMNS} FROM playbook_health ORDER BY playbook_id"
+    ))?;
+    let mut rows = statement.query([])?;
+    let mut all = Vec::new();
+    while let Some(row) = rows.next()? {
+        all.push(health_from_row(row)?);
+    }
+    Ok(all)
+}
+
+fn save_health(tx: &Transaction<'_>, health: &PlaybookHealth) -> Result<(), Fault> {
+    let (reason, at_ms) = match &health.disabled {
+        Some(disabled) => (
+            Some(disabled.reason.as_str()),
+            Some(ms_to_sql(disabled.at_ms)),
+        ),
+        None => (None, None),
+    };
+    tx.prepare_cached(
+        "INSERT INTO playbook_health (playbook_id, consecutive_failures, last_error, \
+             disabled_reason, disabled_at_ms, updated_at_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+         ON CONFLICT (playbook_id) DO UPDATE SET \
+             consecutive_failures = excluded.consecutive_failures, \
+             last_error = excluded.last_error, disabled_reason = excluded.disabled_reason, \
+             disabled_at_ms = excluded.disabled_at_ms, updated_at_ms = excluded.updated_at_ms",
+    )?
+    .execute(params![
+        health.playbook_id,
+        i64::from(health.consecutive_failures),
+        health.last_error,
+        reason,
+        at_ms,
+        now_sql(),
+    ])?;
+    Ok(())
+}
+
+fn health_from_row(row: &Row<'_>) -> Result<PlaybookHealth, Fault> {
+    let playbook_id: String = row.get(0)?;
+    let reason: Option<String> = row.get(3)?;
+    let at_ms: Option<i64> = row.get(4)?;
+    let disabled = match reason {
+        Some(reason) => Some(PlaybookDisabled {
+            reason,
+            at_ms: optional_unsigned_from_sql(
+                at_ms,
+                &format!("the time playbook {playbook_id} was disabled"),
+            )?
+            .unwrap_or(0),
+        }),
+        None => None,
+    };
+    Ok(PlaybookHealth {
+        consecutive_failures: unsigned_from_sql(
+            row.get(1)?,
+            &format!("the failure count of playbook {playbook_id}"),
+        )?,
+        last_error: row.get(2)?,
+        disabled,
+        playbook_id,
+    })
+}
