@@ -6,7 +6,7 @@
 
 use alertsync_engine::http::{HttpClient, check_status};
 use alertsync_engine::retry::with_retries;
-use alertsync_engine::{ActionContext, ActionError};
+use alertsync_engine::{ActionContext, ActionError, Redactor, RetryPolicy};
 use reqwest::Method;
 use serde_json::Value;
 
@@ -77,6 +77,16 @@ impl SekoiaClient {
         .await
     }
 
+    /// A context for calls made outside a playbook run (live notifications, back-fill):
+    /// transient failures retried per `retry`, log lines masked with this client's key.
+    pub fn service_context(&self, retry: RetryPolicy) -> ActionContext {
+        let mut redactor = Redactor::new();
+        redactor.add(self.api_key.clone());
+        let mut cx = ActionContext::new(self.http.clone(), redactor);
+        cx.retry = retry;
+        cx
+    }
+
     /// `GET /v1/sic/alerts/{id}` without the optional arrays (what alertsync forwards).
     pub async fn get_alert(&self, cx: &ActionContext, id: &str) -> Result<Value, ActionError> {
         let flags =
@@ -89,6 +99,26 @@ impl SekoiaClient {
 /// `<base>/v1`: trailing slashes stripped; a base ending in `/api` keeps it (`/api/v1`).
 pub fn rest_root(base_url: &str) -> String {
     format!("{}/v1", base_url.trim().trim_end_matches('/'))
+}
+
+/// The live notifications URL derived from a base URL: `wss://<host>/live/` (`ws://` for a
+/// plain-HTTP base), where a host starting with `api.` becomes `app.` (`api.sekoia.io` →
+/// `app.sekoia.io`). Only the host (and port) of the base URL are used.
+pub fn live_url(base_url: &str) -> Result<String, String> {
+    let base = parse_http_url(base_url).map_err(|why| format!("base URL {why}"))?;
+    let host = base
+        .host_str()
+        .ok_or_else(|| "base URL has no host".to_owned())?;
+    let host = match host.strip_prefix("api.") {
+        Some(rest) => format!("app.{rest}"),
+        None => host.to_owned(),
+    };
+    let scheme = if base.scheme() == "http" { "ws" } else { "wss" };
+    let port = base
+        .port()
+        .map(|port| format!(":{port}"))
+        .unwrap_or_default();
+    Ok(format!("{scheme}://{host}{port}/live/"))
 }
 
 /// Adds what to fix to 401/403 answers.
@@ -123,7 +153,33 @@ pub async fn read_json(response: reqwest::Response, what: &str) -> Result<Value,
 
 #[cfg(test)]
 mod tests {
-    use super::rest_root;
+    use super::{live_url, rest_root};
+
+    #[test]
+    fn live_urls_use_the_app_host_of_the_base_url() {
+        let derived = |base: &str| live_url(base).unwrap_or_default();
+        assert_eq!(
+            derived("https://api.sekoia.io"),
+            "wss://app.sekoia.io/live/"
+        );
+        assert_eq!(
+            derived("https://api.sekoia.io/"),
+            "wss://app.sekoia.io/live/"
+        );
+        assert_eq!(
+            derived("https://api.test.sekoia.io"),
+            "wss://app.test.sekoia.io/live/"
+        );
+        assert_eq!(
+            derived("https://app.usa1.sekoia.io/api"),
+            "wss://app.usa1.sekoia.io/live/"
+        );
+        assert_eq!(
+            derived("http://127.0.0.1:8080"),
+            "ws://127.0.0.1:8080/live/"
+        );
+        assert!(live_url("not a url").is_err());
+    }
 
     #[test]
     fn base_urls_join_in_every_form() {

@@ -1,7 +1,9 @@
 //! Sekoia.io: the REST client, the alert actions and the live alert triggers.
 
 pub mod actions;
+pub mod backfill;
 pub mod client;
+pub mod live;
 pub mod triggers;
 
 use alertsync_engine::{Account, ActionContext, ActionError, Module, ModuleManifest};

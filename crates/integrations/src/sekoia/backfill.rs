@@ -1,0 +1,497 @@
+//! Back-fill: the alert changes the live stream may have missed, read from the alerts list
+//! API (`GET /v1/sic/alerts`) from a checkpoint.
+//!
+//! The live stream has no replay, so after every (re)connect the caller runs [`backfill`]
+//! from its last committed [`Checkpoint`], stores the changes, then commits the returned
+//! checkpoint. A change found both live and by back-fill must make one run, so both sources
+//! give it the same [`AlertChange::change_id`].
+//!
+//! # Dedup keys
+//!
+//! A key names one change of one alert, from facts both sources see (every uuid lowercase):
+//!
+//! | change | key | live notification | list API item |
+//! |---|---|---|---|
+//! | created | `<alert>:created` | `alert`/`created`, `attributes.uuid` | the item itself, if `created_at` is in the window |
+//! | status change | `<alert>:status:<status uuid>` | `alert`/`updated` with `updated.status` | each `history` entry with `alert.status` (but the creation's: the first one without `alert.previous_status`), if its `created_at` is in the window |
+//! | comment | `<alert>:comment:<comment uuid>` | `alert-comment`/`created`, `attributes.uuid` | each entry of `comments`, if its `date` is in the window |
+//! | other update | `<alert>:updated:<notification uuid>` | `alert`/`updated` without a status | not back-filled |
+//!
+//! Why these, and what they cost:
+//!
+//! * **No timestamps in keys.** A notification carries its own `metadata.created_at`, not
+//!   the alert's `updated_at`, and the two need not fall in the same second; a key with a
+//!   time in it would not match across sources. Uuids do.
+//! * **Status changes are keyed by the status entered.** A notification says only "alert X
+//!   is now in status S" (`updated.status`, a status uuid, and `updated.status_name`), while
+//!   a history entry gives the status by name: names of built-in statuses map to their uuids
+//!   (the table of the status actions); another name becomes `name:<lowercase name>` on
+//!   both sides. The cost: an alert that enters the same status a second time (reopened and
+//!   closed again) gets the same key for both entries. A dedup ledger that keeps keys
+//!   forever would drop the second one; keys only need to outlive the back-fill window (the
+//!   time between two committed checkpoints plus [`BackfillOptions::overlap`]), so a ledger
+//!   that forgets keys older than that lets a later re-entry through.
+//! * **Other updates (title, urgency, ... edits) are live-only.** The list API tells neither
+//!   which fields changed nor when (history records status changes only), so back-fill
+//!   cannot name such a change the way the notification does; it does not guess, because a
+//!   guessed key would turn every re-read into a duplicate run. An edit made while
+//!   disconnected is therefore not replayed; status changes, creations and comments are.
+//!
+//! # Window and checkpoint
+//!
+//! Timestamps of the list API are whole Unix seconds of the server's clock. The window
+//! starts at `since − overlap` (inclusive), so a change in the checkpoint's own second, or
+//! one the server lists late, is read again — and deduplicated. The returned checkpoint is
+//! the newest `updated_at` read (never older than `since`).
+//!
+//! Pages are read in `updated_at` order with a moving lower bound (`date[updated_at]`), not
+//! by offset alone: an alert that changes while pages are read moves to the end of the
+//! order, which would make a plain offset skip an unread alert. The offset is used only to
+//! step through more than a page of alerts updated in the same second. An alert read twice
+//! (pages overlap on the bound's second) counts once, in its latest state.
+//!
+//! Each list item is requested with its `history` and `comments`; an item that comes
+//! without them is read again with `GET /v1/sic/alerts/{uuid}`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use alertsync_engine::{ActionContext, ActionError, LogLevel, RetryPolicy};
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tracing::warn;
+
+use super::client::SekoiaClient;
+use super::live::{
+    AlertChange, ChangeKind, ChangeSource, comment_id, created_id, status_id, status_token,
+    token_uuid,
+};
+
+/// A page larger than this is refused by the API.
+const MAX_PAGE_SIZE: usize = 100;
+/// Requests one back-fill may make before it gives up (a misbehaving server).
+const MAX_REQUESTS: usize = 100_000;
+
+/// Where the next back-fill starts: the newest alert `updated_at` a committed back-fill read,
+/// in Unix seconds of the server's clock.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub updated_at: i64,
+}
+
+impl Checkpoint {
+    pub fn at(updated_at: i64) -> Self {
+        Self { updated_at }
+    }
+}
+
+/// How a back-fill reads.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BackfillOptions {
+    /// Alerts per request (at most 100).
+    pub page_size: usize,
+    /// How far before the checkpoint the window starts, for changes listed late.
+    pub overlap: Duration,
+    /// How transient failures of each request are retried.
+    pub retry: RetryPolicy,
+}
+
+impl Default for BackfillOptions {
+    fn default() -> Self {
+        Self {
+            page_size: MAX_PAGE_SIZE,
+            overlap: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// What a back-fill found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backfill {
+    /// The changes in the window, oldest first; the changes of one alert in their order.
+    pub changes: Vec<AlertChange>,
+    /// Commit this once every change is stored.
+    pub checkpoint: Checkpoint,
+    /// Distinct alerts read.
+    pub alerts: usize,
+    /// Requests made.
+    pub requests: usize,
+}
+
+/// The changes since `since`, with the default options.
+pub async fn backfill(client: &SekoiaClient, since: Checkpoint) -> Result<Backfill, ActionError> {
+    backfill_with(client, since, &BackfillOptions::default()).await
+}
+
+/// The changes since `since` (see the module documentation).
+pub async fn backfill_with(
+    client: &SekoiaClient,
+    since: Checkpoint,
+    options: &BackfillOptions,
+) -> Result<Backfill, ActionError> {
+    let cx = client.service_context(options.retry);
+    let result = read_window(client, &cx, since, options).await;
+    for line in cx.log.lines() {
+        if line.level != LogLevel::Info {
+            warn!(message = %line.message, "Sekoia.io back-fill");
+        }
+    }
+    result
+}
+
+async fn read_window(
+    client: &SekoiaClient,
+    cx: &ActionContext,
+    since: Checkpoint,
+    options: &BackfillOptions,
+) -> Result<Backfill, ActionError> {
+    let page_size = options.page_size.clamp(1, MAX_PAGE_SIZE);
+    let overlap = i64::try_from(options.overlap.as_secs()).unwrap_or(i64::MAX);
+    let from = since.updated_at.saturating_sub(overlap).max(0);
+    let mut alerts: Vec<Value> = Vec::new();
+    let mut position: HashMap<String, usize> = HashMap::new();
+    let mut newest = since.updated_at;
+    let mut bound = from;
+    let mut skip = 0usize;
+    let mut requests = 0usize;
+    loop {
+        if requests >= MAX_REQUESTS {
+            return Err(ActionError::transient(
+                format!("Sekoia.io back-fill: still paging after {requests} requests"),
+                None,
+            ));
+        }
+        let query = [
+            ("sort", "updated_at".to_owned()),
+            ("direction", "asc".to_owned()),
+            ("limit", page_size.to_string()),
+            ("offset", skip.to_string()),
+            ("date[updated_at]", format!("{},now", iso_seconds(bound))),
+            ("comments", "true".to_owned()),
+            ("history", "true".to_owned()),
+            ("stix", "false".to_owned()),
+            ("countermeasures", "false".to_owned()),
+            ("cases", "false".to_owned()),
+        ];
+        let page = client
+            .call(cx, Method::GET, "sic/alerts", &query, None)
+            .await?;
+        requests += 1;
+        let items = page.get("items").and_then(Value::as_array).ok_or_else(|| {
+            ActionError::permanent(format!(
+                "Sekoia.io GET {}: the answer has no `items` list",
+                client.url("sic/alerts")
+            ))
+        })?;
+        if items.is_empty() {
+            break;
+        }
+        let mut page_newest = bound;
+        for item in items {
+            let Some(uuid) = item.get("uuid").and_then(Value::as_str) else {
+                warn!("Sekoia.io back-fill: a listed alert has no uuid; skipped");
+                continue;
+            };
+            let updated = item
+                .get("updated_at")
+                .and_then(unix_seconds)
+                .unwrap_or(bound);
+            page_newest = page_newest.max(updated);
+            newest = newest.max(updated);
+            let uuid = uuid.trim().to_lowercase();
+            match position.get(&uuid) {
+                Some(&at) => alerts[at] = item.clone(),
+                None => {
+                    position.insert(uuid, alerts.len());
+                    alerts.push(item.clone());
+                }
+            }
+        }
+        let has_more = page
+            .get("has_more")
+            .and_then(Value::as_bool)
+            .unwrap_or(items.len() >= page_size);
+        if !has_more {
+            break;
+        }
+        if page_newest > bound {
+            bound = page_newest;
+            skip = 0;
+        } else {
+            skip += items.len();
+        }
+    }
+    let mut changes = Vec::new();
+    for alert in &mut alerts {
+        if !(alert.get("history").is_some_and(Value::is_array)
+            && alert.get("comments").is_some_and(Value::is_array))
+        {
+            *alert = read_alert(client, cx, alert).await?;
+            requests += 1;
+        }
+        changes.extend(changes_of_alert(alert, from));
+    }
+    // Oldest first; the stable sort keeps each alert's own order within a second.
+    changes.sort_by_key(|(at, _)| *at);
+    Ok(Backfill {
+        changes: changes.into_iter().map(|(_, change)| change).collect(),
+        checkpoint: Checkpoint::at(newest),
+        alerts: alerts.len(),
+        requests,
+    })
+}
+
+/// One alert with its history and comments.
+async fn read_alert(
+    client: &SekoiaClient,
+    cx: &ActionContext,
+    listed: &Value,
+) -> Result<Value, ActionError> {
+    let uuid = listed
+        .get("uuid")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let flags = [
+        ("comments", "true".to_owned()),
+        ("history", "true".to_owned()),
+        ("stix", "false".to_owned()),
+        ("countermeasures", "false".to_owned()),
+        ("cases", "false".to_owned()),
+    ];
+    client
+        .call(cx, Method::GET, &format!("sic/alerts/{uuid}"), &flags, None)
+        .await
+}
+
+/// The changes of one alert (as the list API gives it, with `history` and `comments`) at
+/// or after `from` (Unix seconds), each with its time, in the alert's own order.
+pub fn changes_of_alert(alert: &Value, from: i64) -> Vec<(i64, AlertChange)> {
+    let Some(alert_uuid) = alert
+        .get("uuid")
+        .and_then(Value::as_str)
+        .map(|uuid| uuid.trim().to_lowercase())
+        .filter(|uuid| !uuid.is_empty())
+    else {
+        return Vec::new();
+    };
+    let short_id = alert
+        .get("short_id")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    // Unreadable times count as in the window: a duplicate is harmless, a gap is not.
+    let in_window = |at: Option<i64>| at.is_none_or(|at| at >= from);
+    let time = |at: Option<i64>| at.unwrap_or(from);
+    let mut summary = alert.clone();
+    if let Some(fields) = summary.as_object_mut() {
+        fields.remove("history");
+        fields.remove("comments");
+    }
+    let change = |kind: ChangeKind, change_id: String, entry: Value| AlertChange {
+        alert_uuid: alert_uuid.clone(),
+        short_id: short_id.clone(),
+        kind,
+        change_id,
+        status_uuid: None,
+        comment_uuid: None,
+        source: ChangeSource::Backfill,
+        raw: json!({"alert": summary, "entry": entry}),
+    };
+    let mut changes = Vec::new();
+    let created_at = alert.get("created_at").and_then(unix_seconds);
+    if in_window(created_at) {
+        changes.push((
+            time(created_at),
+            change(ChangeKind::Created, created_id(&alert_uuid), Value::Null),
+        ));
+    }
+    let current_name = alert.pointer("/status/name").and_then(Value::as_str);
+    let current_uuid = alert.pointer("/status/uuid").and_then(Value::as_str);
+    let mut later = Vec::new();
+    let mut first_status = true;
+    for entry in alert
+        .get("history")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(name) = entry.pointer("/alert/status").and_then(Value::as_str) else {
+            continue;
+        };
+        let previous = entry
+            .pointer("/alert/previous_status")
+            .and_then(Value::as_str);
+        let initial = std::mem::replace(&mut first_status, false) && previous.is_none();
+        // The first status entry without a previous status is the status the alert was
+        // created in: part of "created", not a change.
+        if initial || previous == Some(name) {
+            continue;
+        }
+        let at = entry.get("created_at").and_then(unix_seconds);
+        if !in_window(at) {
+            continue;
+        }
+        // A name the built-in table does not know is resolved by the alert's current status.
+        let uuid = current_uuid.filter(|_| current_name == Some(name));
+        let Some(token) = status_token(uuid, Some(name)).or_else(|| status_token(uuid, None))
+        else {
+            continue;
+        };
+        let mut status_change = change(
+            ChangeKind::Updated {
+                status_changed: true,
+            },
+            status_id(&alert_uuid, &token),
+            entry.clone(),
+        );
+        status_change.status_uuid = token_uuid(&token);
+        later.push((time(at), status_change));
+    }
+    for comment in alert
+        .get("comments")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(comment_uuid) = comment
+            .get("uuid")
+            .and_then(Value::as_str)
+            .map(|uuid| uuid.trim().to_lowercase())
+        else {
+            continue;
+        };
+        let at = comment.get("date").and_then(unix_seconds);
+        if !in_window(at) {
+            continue;
+        }
+        let mut comment_change = change(
+            ChangeKind::CommentCreated,
+            comment_id(&alert_uuid, &comment_uuid),
+            comment.clone(),
+        );
+        comment_change.comment_uuid = Some(comment_uuid);
+        later.push((time(at), comment_change));
+    }
+    // Status changes and comments interleave by time; within a second, history first.
+    later.sort_by_key(|(at, _)| *at);
+    changes.extend(later);
+    changes
+}
+
+/// Unix seconds from an integer, a float, a numeric string or an ISO 8601 date.
+fn unix_seconds(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f.floor() as i64)),
+        Value::String(text) => {
+            let text = text.trim();
+            text.parse::<i64>().ok().or_else(|| {
+                OffsetDateTime::parse(text, &Rfc3339)
+                    .ok()
+                    .map(OffsetDateTime::unix_timestamp)
+            })
+        }
+        _ => None,
+    }
+}
+
+/// `2024-05-01T10:00:00Z`.
+fn iso_seconds(seconds: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(seconds)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| seconds.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALERT: &str = "6A1D7B0E-6F0E-4C56-9C3C-5E0E8F0A1B2C";
+    const ACKNOWLEDGED: &str = "8f206505-af6d-433e-93f4-775d46dc7d0f";
+    const CLOSED: &str = "1738b1c1-767d-489e-bada-19176621a007";
+
+    fn alert() -> Value {
+        json!({
+            "uuid": ALERT, "short_id": "ALx", "created_at": 100, "updated_at": 130,
+            "status": {"uuid": CLOSED, "name": "Closed"},
+            "history": [
+                {"uuid": "h0", "alert": {"status": "Pending"}, "created_at": 100},
+                {"uuid": "h1", "alert": {"previous_status": "Pending", "status": "Acknowledged"}, "created_at": 110},
+                {"uuid": "h2", "alert": {"previous_status": "Acknowledged", "status": "Closed"}, "created_at": 130},
+                {"uuid": "h3", "entry_type": "comment", "created_at": 120}
+            ],
+            "comments": [{"uuid": "C-1", "content": "x", "date": 120}]
+        })
+    }
+
+    #[test]
+    fn every_change_of_an_alert_gets_the_live_key() {
+        let uuid = ALERT.to_lowercase();
+        let ids: Vec<String> = changes_of_alert(&alert(), 0)
+            .into_iter()
+            .map(|(_, c)| c.change_id)
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                format!("{uuid}:created"),
+                format!("{uuid}:status:{ACKNOWLEDGED}"),
+                format!("{uuid}:comment:c-1"),
+                format!("{uuid}:status:{CLOSED}"),
+            ]
+        );
+    }
+
+    #[test]
+    fn only_changes_in_the_window_are_returned() {
+        let changes = changes_of_alert(&alert(), 120);
+        let kinds: Vec<_> = changes
+            .iter()
+            .map(|(at, c)| (*at, c.kind.clone()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (120, ChangeKind::CommentCreated),
+                (
+                    130,
+                    ChangeKind::Updated {
+                        status_changed: true
+                    }
+                )
+            ]
+        );
+        assert_eq!(changes[1].1.status_uuid.as_deref(), Some(CLOSED));
+        assert_eq!(changes[1].1.raw["entry"]["uuid"], "h2");
+        assert!(changes[1].1.raw["alert"].get("history").is_none());
+    }
+
+    #[test]
+    fn custom_status_names_resolve_through_the_current_status() {
+        let custom = "0f0e0d0c-0b0a-4909-8807-060504030201";
+        let alert = json!({
+            "uuid": ALERT, "created_at": 1, "status": {"uuid": custom, "name": "Triage"},
+            "history": [{"alert": {"previous_status": "Pending", "status": "Triage"}, "created_at": 5}],
+            "comments": []
+        });
+        let changes = changes_of_alert(&alert, 2);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].1.status_uuid.as_deref(), Some(custom));
+    }
+
+    #[test]
+    fn times_are_read_in_every_form() {
+        assert_eq!(unix_seconds(&json!(12)), Some(12));
+        assert_eq!(unix_seconds(&json!(12.9)), Some(12));
+        assert_eq!(unix_seconds(&json!("12")), Some(12));
+        assert_eq!(
+            unix_seconds(&json!("1970-01-01T00:01:00.500000Z")),
+            Some(60)
+        );
+        assert_eq!(unix_seconds(&json!(null)), None);
+        assert_eq!(iso_seconds(60), "1970-01-01T00:01:00Z");
+    }
+}

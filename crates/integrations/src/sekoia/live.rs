@@ -1,0 +1,944 @@
+//! Sekoia.io live notifications: one WebSocket per account that turns alert notifications
+//! into [`AlertChange`]s and hands each one to a sink the caller provides.
+//!
+//! One connection cycle of [`LiveNotifications::run`]:
+//!
+//! 1. pre-flight `GET /v1/me`: 401, 403 or 404 is a configuration error returned to the
+//!    caller at once (no retry); network errors and other answers are retried;
+//! 2. the WebSocket to the account's `liveapi_url`, or the URL derived from its `base_url`
+//!    ([`live_url`]), authenticated by `Cookie: access_token_cookie=<api key>`; a 401, 403
+//!    or 404 on the handshake is a configuration error too;
+//! 3. the text frame `{"action": "upgrade"}`, then a ping: its pong proves the server has
+//!    read the upgrade request, and only then is [`LiveEvent::Connected`] emitted. The stream
+//!    has no replay, so the caller back-fills on every `Connected` (see
+//!    [`super::backfill`]); every change after that point arrives on the socket;
+//! 4. frames: `authenticated` acknowledgements and frames whose `metadata.version` is not 2
+//!    are skipped; alert, status and comment notifications become [`LiveEvent::Change`];
+//!    malformed frames are logged (masked and shortened) and skipped. A ping goes out every
+//!    [`LiveTiming::ping_interval`]; a pong missing for [`LiveTiming::pong_timeout`] ends the
+//!    session;
+//! 5. whatever ends a session (server close, network error, dead socket, failing sink), the
+//!    next one starts after a capped exponential backoff with jitter ([`RetryPolicy::delay`]);
+//!    the backoff starts over once a session reaches `Connected`.
+//!
+//! Acknowledgement: the sink returns `Ok` only once the event is durably stored. When it
+//! fails, the session ends without consuming anything further; the reconnect's `Connected`
+//! makes the caller back-fill from its last checkpoint, which finds the change again. So a
+//! notification is never lost, at worst delivered twice, and [`AlertChange::change_id`]
+//! makes the second delivery recognisable (the key design is in [`super::backfill`]).
+//!
+//! Cancellation ([`Cancellation`]) is honoured while connecting, reading and waiting to
+//! reconnect; a sink call in progress is allowed to finish, so an event is never half-stored.
+
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use alertsync_engine::http::{HttpClient, USER_AGENT};
+use alertsync_engine::{Account, Cancellation, Redactor, RetryPolicy};
+use futures_util::{SinkExt, StreamExt};
+use reqwest::Method;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::{Instant, sleep, sleep_until, timeout};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode, header};
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tracing::{debug, info, warn};
+
+use super::actions::status_reference;
+use super::client::{SekoiaClient, live_url};
+use super::{DEFAULT_BASE_URL, SLUG};
+
+/// The frame asking for version-2 notifications.
+const UPGRADE_REQUEST: &str = r#"{"action": "upgrade"}"#;
+/// The cookie the live server authenticates.
+const AUTH_COOKIE: &str = "access_token_cookie";
+/// How much of a malformed frame a log line quotes.
+const EXCERPT_CHARS: usize = 120;
+/// How long a closing handshake may take when the run is cancelled.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// What an alert change is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// `alert` / `created`.
+    Created,
+    /// `alert` / `updated`; `status_changed` when the update carries a new status.
+    Updated { status_changed: bool },
+    /// `alert-comment` / `created`.
+    CommentCreated,
+}
+
+/// Where a change was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeSource {
+    /// A live notification.
+    Live,
+    /// The alerts list API, after a (re)connect.
+    Backfill,
+}
+
+/// One change of one alert, from a live notification or from back-fill.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertChange {
+    /// The alert's uuid, lowercase.
+    pub alert_uuid: String,
+    /// The alert's short id (`AL...`) when the source gave it.
+    pub short_id: Option<String>,
+    pub kind: ChangeKind,
+    /// The deduplication key: equal for the same change whichever source read it, different
+    /// for different changes (see the [`super::backfill`] module documentation).
+    pub change_id: String,
+    /// The new status of a status change (a status uuid, lowercase, when known).
+    pub status_uuid: Option<String>,
+    /// The comment of a comment change, lowercase.
+    pub comment_uuid: Option<String>,
+    pub source: ChangeSource,
+    /// What the change was read from: the whole notification for [`ChangeSource::Live`];
+    /// `{"alert": <list item>, "entry": <history entry, comment or null>}` for back-fill.
+    pub raw: Value,
+}
+
+impl AlertChange {
+    /// The notification type, as alert triggers report it in `event_type`.
+    pub fn event_type(&self) -> &'static str {
+        match self.kind {
+            ChangeKind::CommentCreated => "alert-comment",
+            _ => "alert",
+        }
+    }
+
+    /// Whether this is a status change.
+    pub fn is_status_change(&self) -> bool {
+        self.kind
+            == ChangeKind::Updated {
+                status_changed: true,
+            }
+    }
+}
+
+/// What the live connection hands to its sink.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LiveEvent {
+    /// A session is established (the upgrade request is read by the server): back-fill now,
+    /// from the last checkpoint. `session` counts sessions of this run from 1.
+    Connected { session: u64 },
+    /// An alert change notified on the socket.
+    Change(AlertChange),
+}
+
+/// Keep-alive and reconnection timing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LiveTiming {
+    /// A ping goes out this long after the previous one.
+    pub ping_interval: Duration,
+    /// A pong missing for this long means the socket is dead.
+    pub pong_timeout: Duration,
+    /// Longest time opening the socket (TCP, TLS, WebSocket handshake) may take.
+    pub connect_timeout: Duration,
+    /// Delays between attempts (`max_attempts` is ignored: reconnection never gives up).
+    pub backoff: RetryPolicy,
+}
+
+impl Default for LiveTiming {
+    fn default() -> Self {
+        Self {
+            ping_interval: Duration::from_secs(20),
+            pong_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(30),
+            backoff: RetryPolicy {
+                max_attempts: u32::MAX,
+                initial_delay: Duration::from_secs(1),
+                max_delay: Duration::from_secs(60),
+            },
+        }
+    }
+}
+
+/// Counters of one [`LiveNotifications`], for metrics and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct LiveStats {
+    /// Whether a session is established now.
+    pub connected: bool,
+    /// Sessions that reached [`LiveEvent::Connected`].
+    pub sessions: u64,
+    /// Attempts that failed or sessions that ended (each is followed by a backoff).
+    pub interruptions: u64,
+    pub pings_sent: u64,
+    pub pongs_received: u64,
+    /// Changes handed to the sink and stored.
+    pub changes: u64,
+    /// Well-formed frames that are not alert changes (acknowledgements, other versions,
+    /// case notifications...).
+    pub ignored_frames: u64,
+    /// Frames that could not be read; logged and skipped.
+    pub malformed_frames: u64,
+}
+
+/// Why the live connection cannot run as configured. Transient trouble is never returned:
+/// it is retried.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LiveError {
+    #[error("Sekoia.io account `{account}`: {message}")]
+    Configuration { account: String, message: String },
+}
+
+/// The live notification connection of one Sekoia.io account.
+pub struct LiveNotifications {
+    account: String,
+    client: SekoiaClient,
+    url: String,
+    api_key: String,
+    redactor: Redactor,
+    timing: LiveTiming,
+    stats: watch::Sender<LiveStats>,
+}
+
+/// How one connection attempt ended, when it did not return a configuration error.
+enum Ended {
+    Cancelled,
+    /// Worth another attempt after a backoff; the reason is free of secrets.
+    Retry(String),
+}
+
+impl LiveNotifications {
+    /// The connection for an account named `account` (in logs and errors). `liveapi_url`
+    /// overrides the URL derived from `base_url`; `ws`, `wss`, `http` and `https` URLs are
+    /// accepted (the last two meaning `ws` and `wss`).
+    pub fn new(
+        account: &str,
+        http: HttpClient,
+        base_url: &str,
+        api_key: &str,
+        liveapi_url: Option<&str>,
+    ) -> Result<Self, LiveError> {
+        let configuration = |message: String| LiveError::Configuration {
+            account: account.to_owned(),
+            message,
+        };
+        let client = SekoiaClient::new(http, base_url, api_key).map_err(configuration)?;
+        let url = match liveapi_url.map(str::trim).filter(|url| !url.is_empty()) {
+            Some(url) => {
+                socket_url(url).map_err(|why| configuration(format!("liveapi_url {why}")))?
+            }
+            None => live_url(base_url).map_err(configuration)?,
+        };
+        let api_key = api_key.trim().to_owned();
+        if HeaderValue::from_str(&format!("{AUTH_COOKIE}={api_key}")).is_err() {
+            return Err(configuration(
+                "the API key holds characters a cookie cannot carry".to_owned(),
+            ));
+        }
+        let mut redactor = Redactor::new();
+        redactor.add(api_key.clone());
+        Ok(Self {
+            account: account.to_owned(),
+            client,
+            url,
+            api_key,
+            redactor,
+            timing: LiveTiming::default(),
+            stats: watch::Sender::new(LiveStats::default()),
+        })
+    }
+
+    /// The connection for a Sekoia.io account (`base_url`, `api_key`, `liveapi_url`).
+    pub fn for_account(http: HttpClient, account: &Account) -> Result<Self, LiveError> {
+        if account.module != SLUG {
+            return Err(LiveError::Configuration {
+                account: account.name.clone(),
+                message: format!("is a `{}` account, not a `{SLUG}` one", account.module),
+            });
+        }
+        Self::new(
+            &account.name,
+            http,
+            account.str("base_url").unwrap_or(DEFAULT_BASE_URL),
+            account.str("api_key").unwrap_or_default(),
+            account.str("liveapi_url"),
+        )
+    }
+
+    /// Replaces the keep-alive and reconnection timing.
+    pub fn with_timing(mut self, timing: LiveTiming) -> Self {
+        self.timing = timing;
+        self
+    }
+
+    /// The REST client of the same account (for back-fill).
+    pub fn client(&self) -> &SekoiaClient {
+        &self.client
+    }
+
+    /// The WebSocket URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The counters, updated as they change.
+    pub fn stats(&self) -> watch::Receiver<LiveStats> {
+        self.stats.subscribe()
+    }
+
+    /// Connects, hands every event to `sink`, and reconnects whenever a session ends, until
+    /// `cancel` is cancelled (`Ok`) or the account turns out to be misconfigured (`Err`).
+    ///
+    /// `sink` must return only once the event is durably stored; an `Err` from it ends the
+    /// session (the event counts as not received; see the module documentation).
+    pub async fn run<S, F, E>(&self, cancel: &Cancellation, mut sink: S) -> Result<(), LiveError>
+    where
+        S: FnMut(LiveEvent) -> F,
+        F: Future<Output = Result<(), E>>,
+        E: fmt::Display,
+    {
+        let mut failures: u32 = 0;
+        let mut sessions: u64 = 0;
+        loop {
+            if cancel.is_cancelled() {
+                return Ok(());
+            }
+            let reason = match self
+                .attempt(cancel, &mut sink, &mut failures, &mut sessions)
+                .await
+            {
+                Ok(Ended::Cancelled) => return Ok(()),
+                Ok(Ended::Retry(reason)) => reason,
+                Err(err) => {
+                    warn!(account = %self.account, error = %err, "live notifications stopped");
+                    return Err(err);
+                }
+            };
+            self.stats.send_modify(|stats| {
+                stats.connected = false;
+                stats.interruptions += 1;
+            });
+            failures = failures.saturating_add(1);
+            let delay = self.timing.backoff.delay(failures, None);
+            warn!(
+                account = %self.account,
+                reason = %reason,
+                retry_in_ms = delay.as_millis() as u64,
+                "live notifications interrupted"
+            );
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Ok(()),
+                _ = sleep(delay) => {}
+            }
+        }
+    }
+
+    /// Pre-flight, connect, and serve one session.
+    async fn attempt<S, F, E>(
+        &self,
+        cancel: &Cancellation,
+        sink: &mut S,
+        failures: &mut u32,
+        sessions: &mut u64,
+    ) -> Result<Ended, LiveError>
+    where
+        S: FnMut(LiveEvent) -> F,
+        F: Future<Output = Result<(), E>>,
+        E: fmt::Display,
+    {
+        let checked = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Ok(Ended::Cancelled),
+            checked = self.check_identity() => checked,
+        };
+        if let Some(reason) = checked? {
+            return Ok(Ended::Retry(reason));
+        }
+        let opened = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Ok(Ended::Cancelled),
+            opened = self.open() => opened,
+        };
+        match opened? {
+            Ok(socket) => Ok(self.serve(socket, cancel, sink, failures, sessions).await),
+            Err(reason) => Ok(Ended::Retry(reason)),
+        }
+    }
+
+    /// `GET /v1/me`: `Ok(None)` when the key works, `Ok(Some(reason))` for trouble worth a
+    /// retry, `Err` when the configuration is wrong.
+    async fn check_identity(&self) -> Result<Option<String>, LiveError> {
+        let cx = self.client.service_context(RetryPolicy::none());
+        match self.client.call(&cx, Method::GET, "me", &[], None).await {
+            Ok(_) => Ok(None),
+            Err(err) if matches!(err.http_status, Some(401 | 403 | 404)) => {
+                Err(self.configuration(format!("the identity check was refused: {}", err.message)))
+            }
+            Err(err) => Ok(Some(
+                self.mask(&format!("identity check failed: {}", err.message)),
+            )),
+        }
+    }
+
+    /// Opens the socket: `Ok(Err(reason))` for trouble worth a retry.
+    async fn open(&self) -> Result<Result<Socket, String>, LiveError> {
+        let mut request = self
+            .url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| self.configuration(format!("live URL {}: {e}", self.url)))?;
+        let mut cookie = HeaderValue::from_str(&format!("{AUTH_COOKIE}={}", self.api_key))
+            .map_err(|_| {
+                self.configuration("the API key holds characters a cookie cannot carry".to_owned())
+            })?;
+        cookie.set_sensitive(true);
+        request.headers_mut().insert(header::COOKIE, cookie);
+        request
+            .headers_mut()
+            .insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+        match timeout(
+            self.timing.connect_timeout,
+            tokio_tungstenite::connect_async(request),
+        )
+        .await
+        {
+            Err(_) => Ok(Err(format!(
+                "opening {} timed out after {:.1}s",
+                self.url,
+                self.timing.connect_timeout.as_secs_f64()
+            ))),
+            Ok(Ok((socket, _))) => Ok(Ok(socket)),
+            Ok(Err(tungstenite::Error::Http(response)))
+                if matches!(
+                    response.status(),
+                    StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+                ) =>
+            {
+                Err(self.configuration(format!(
+                    "the live notification server {} refused the API key (HTTP {})",
+                    self.url,
+                    response.status()
+                )))
+            }
+            Ok(Err(tungstenite::Error::Http(response)))
+                if response.status() == StatusCode::NOT_FOUND =>
+            {
+                Err(self.configuration(format!(
+                    "no live notification server at {} (HTTP 404): check liveapi_url and base_url",
+                    self.url
+                )))
+            }
+            Ok(Err(tungstenite::Error::Http(response))) => Ok(Err(format!(
+                "opening {} was answered HTTP {}",
+                self.url,
+                response.status()
+            ))),
+            Ok(Err(e)) => Ok(Err(self.mask(&format!("opening {} failed: {e}", self.url)))),
+        }
+    }
+
+    /// Serves one open socket until it ends or the run is cancelled.
+    async fn serve<S, F, E>(
+        &self,
+        mut socket: Socket,
+        cancel: &Cancellation,
+        sink: &mut S,
+        failures: &mut u32,
+        sessions: &mut u64,
+    ) -> Ended
+    where
+        S: FnMut(LiveEvent) -> F,
+        F: Future<Output = Result<(), E>>,
+        E: fmt::Display,
+    {
+        if let Err(e) = socket.send(Message::text(UPGRADE_REQUEST)).await {
+            return Ended::Retry(format!("sending the upgrade request failed: {e}"));
+        }
+        // The pong to this first ping proves the server has read the upgrade request.
+        if let Err(e) = self.ping(&mut socket).await {
+            return Ended::Retry(e);
+        }
+        let mut pong_deadline = Some(Instant::now() + self.timing.pong_timeout);
+        let mut next_ping = Instant::now() + self.timing.ping_interval;
+        let mut connected = false;
+        loop {
+            let wake_at = pong_deadline.unwrap_or(next_ping);
+            let message = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => {
+                    let _ = timeout(CLOSE_GRACE, socket.close(None)).await;
+                    return Ended::Cancelled;
+                }
+                message = socket.next() => message,
+                _ = sleep_until(wake_at) => {
+                    if pong_deadline.is_some() {
+                        return Ended::Retry(format!(
+                            "no pong within {:.1}s",
+                            self.timing.pong_timeout.as_secs_f64()
+                        ));
+                    }
+                    if let Err(e) = self.ping(&mut socket).await {
+                        return Ended::Retry(e);
+                    }
+                    pong_deadline = Some(Instant::now() + self.timing.pong_timeout);
+                    next_ping = Instant::now() + self.timing.ping_interval;
+                    continue;
+                }
+            };
+            let message = match message {
+                None => return Ended::Retry("the server closed the connection".to_owned()),
+                Some(Err(e)) => return Ended::Retry(self.mask(&format!("reading failed: {e}"))),
+                Some(Ok(message)) => message,
+            };
+            match message {
+                Message::Pong(_) => {
+                    pong_deadline = None;
+                    self.stats.send_modify(|stats| stats.pongs_received += 1);
+                    if !connected {
+                        let session = *sessions + 1;
+                        let connected_event = LiveEvent::Connected { session };
+                        if let Err(e) = deliver(sink, connected_event, &mut pong_deadline).await {
+                            return Ended::Retry(
+                                self.mask(&format!("storing the connection event failed: {e}")),
+                            );
+                        }
+                        connected = true;
+                        *sessions = session;
+                        *failures = 0;
+                        self.stats.send_modify(|stats| {
+                            stats.connected = true;
+                            stats.sessions += 1;
+                        });
+                        info!(account = %self.account, url = %self.url, session, "live notifications connected");
+                    }
+                }
+                Message::Text(text) => match parse_frame(text.as_str()) {
+                    Ok(Frame::Change(change)) => {
+                        let (alert, change_id) =
+                            (change.alert_uuid.clone(), change.change_id.clone());
+                        let stored =
+                            deliver(sink, LiveEvent::Change(change), &mut pong_deadline).await;
+                        if let Err(e) = stored {
+                            return Ended::Retry(self.mask(&format!(
+                                "storing change {change_id} of alert {alert} failed: {e}"
+                            )));
+                        }
+                        self.stats.send_modify(|stats| stats.changes += 1);
+                    }
+                    Ok(Frame::Ignored(why)) => {
+                        debug!(account = %self.account, why, "live frame skipped");
+                        self.stats.send_modify(|stats| stats.ignored_frames += 1);
+                    }
+                    Err(why) => self.malformed(&why, text.as_str()),
+                },
+                Message::Binary(bytes) => {
+                    self.malformed("a binary frame", &String::from_utf8_lossy(&bytes));
+                }
+                Message::Close(frame) => {
+                    let why = frame
+                        .map(|frame| format!(" ({} {})", frame.code, frame.reason))
+                        .unwrap_or_default();
+                    return Ended::Retry(
+                        self.mask(&format!("the server closed the connection{why}")),
+                    );
+                }
+                // Pings are answered by the WebSocket layer; raw frames are never read.
+                Message::Ping(_) | Message::Frame(_) => {}
+            }
+        }
+    }
+
+    async fn ping(&self, socket: &mut Socket) -> Result<(), String> {
+        socket
+            .send(Message::Ping(Default::default()))
+            .await
+            .map_err(|e| self.mask(&format!("sending a ping failed: {e}")))?;
+        self.stats.send_modify(|stats| stats.pings_sent += 1);
+        Ok(())
+    }
+
+    fn malformed(&self, why: &str, frame: &str) {
+        let mut excerpt: String = frame.chars().take(EXCERPT_CHARS).collect();
+        if excerpt.len() < frame.len() {
+            excerpt.push('…');
+        }
+        warn!(
+            account = %self.account,
+            why = %self.mask(why),
+            frame = %self.mask(&excerpt),
+            "malformed live frame skipped"
+        );
+        self.stats.send_modify(|stats| stats.malformed_frames += 1);
+    }
+
+    fn mask(&self, text: &str) -> String {
+        self.redactor.mask_str(text)
+    }
+
+    fn configuration(&self, message: String) -> LiveError {
+        LiveError::Configuration {
+            account: self.account.clone(),
+            message: self.mask(&message),
+        }
+    }
+}
+
+/// Hands one event to the sink. The time the sink takes does not count against a pending
+/// pong: the socket is not read meanwhile, so the pong could not have been seen.
+async fn deliver<S, F, E>(
+    sink: &mut S,
+    event: LiveEvent,
+    pong_deadline: &mut Option<Instant>,
+) -> Result<(), E>
+where
+    S: FnMut(LiveEvent) -> F,
+    F: Future<Output = Result<(), E>>,
+{
+    let began = Instant::now();
+    let stored = sink(event).await;
+    if let Some(deadline) = pong_deadline.as_mut() {
+        *deadline += began.elapsed();
+    }
+    stored
+}
+
+/// A configured live URL as a WebSocket URL.
+fn socket_url(text: &str) -> Result<String, String> {
+    let mut url = url::Url::parse(text).map_err(|e| format!("is not an absolute URL ({e})"))?;
+    let scheme = match url.scheme() {
+        "ws" | "http" => "ws",
+        "wss" | "https" => "wss",
+        other => return Err(format!("must be a ws or wss URL, not `{other}:`")),
+    };
+    if url.host().is_none() {
+        return Err("has no host".to_owned());
+    }
+    url.set_scheme(scheme)
+        .map_err(|()| format!("cannot use the `{scheme}` scheme"))?;
+    Ok(url.to_string())
+}
+
+/// What one text frame says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Frame {
+    Change(AlertChange),
+    /// Well-formed but not an alert change; says what it is.
+    Ignored(&'static str),
+}
+
+/// Reads one text frame of the live socket. `Err` says why the frame is malformed (without
+/// quoting it).
+pub fn parse_frame(text: &str) -> Result<Frame, String> {
+    let frame: Value = serde_json::from_str(text).map_err(|e| format!("not JSON ({e})"))?;
+    let Some(fields) = frame.as_object() else {
+        return Err("not a JSON object".to_owned());
+    };
+    if fields.get("authenticated").is_some_and(truthy) {
+        return Ok(Frame::Ignored("authentication acknowledgement"));
+    }
+    let version = frame.pointer("/metadata/version");
+    let is_v2 = match version {
+        Some(Value::Number(n)) => n.as_f64() == Some(2.0),
+        Some(Value::String(s)) => s.trim() == "2",
+        _ => false,
+    };
+    if !is_v2 {
+        return Ok(Frame::Ignored("not a version-2 notification"));
+    }
+    let kind = text_at(&frame, "/type").ok_or("a notification without `type`")?;
+    let action = text_at(&frame, "/action").ok_or("a notification without `action`")?;
+    let attributes = frame
+        .get("attributes")
+        .filter(|a| a.is_object())
+        .ok_or("a notification without an `attributes` object")?;
+    let required = |pointer: &str| {
+        text_at(attributes, pointer)
+            .map(str::to_lowercase)
+            .ok_or_else(|| {
+                format!("an `{kind}` / `{action}` notification without `attributes{pointer}`")
+            })
+    };
+    let change =
+        |alert_uuid: String, short_id: Option<&str>, kind: ChangeKind, change_id: String| {
+            AlertChange {
+                alert_uuid,
+                short_id: short_id.map(str::to_owned),
+                kind,
+                change_id,
+                status_uuid: None,
+                comment_uuid: None,
+                source: ChangeSource::Live,
+                raw: frame.clone(),
+            }
+        };
+    match (kind, action) {
+        ("alert", "created") => {
+            let alert = required("/uuid")?;
+            let id = created_id(&alert);
+            Ok(Frame::Change(change(
+                alert,
+                text_at(attributes, "/short_id"),
+                ChangeKind::Created,
+                id,
+            )))
+        }
+        ("alert", "updated") => {
+            let alert = required("/uuid")?;
+            let short_id = text_at(attributes, "/short_id");
+            let updated = attributes.get("updated");
+            let status = updated.and_then(|u| u.get("status"));
+            let status_uuid = status.and_then(|s| text_at(s, "/uuid").or_else(|| s.as_str()));
+            let status_name = updated
+                .and_then(|u| u.get("status_name"))
+                .and_then(Value::as_str)
+                .or_else(|| status.and_then(|s| text_at(s, "/name")));
+            match status_token(status_uuid, status_name) {
+                Some(token) => {
+                    let id = status_id(&alert, &token);
+                    let mut status_change = change(
+                        alert,
+                        short_id,
+                        ChangeKind::Updated {
+                            status_changed: true,
+                        },
+                        id,
+                    );
+                    status_change.status_uuid = token_uuid(&token);
+                    Ok(Frame::Change(status_change))
+                }
+                None => {
+                    let notification = text_at(&frame, "/metadata/uuid")
+                        .map(str::to_lowercase)
+                        .unwrap_or_else(|| {
+                            format!("{:016x}", fingerprint(&attributes.to_string()))
+                        });
+                    let id = update_id(&alert, &notification);
+                    Ok(Frame::Change(change(
+                        alert,
+                        short_id,
+                        ChangeKind::Updated {
+                            status_changed: false,
+                        },
+                        id,
+                    )))
+                }
+            }
+        }
+        ("alert-comment", "created") => {
+            let alert = required("/alert_uuid")?;
+            let comment = required("/uuid")?;
+            let id = comment_id(&alert, &comment);
+            let mut comment_change = change(
+                alert,
+                text_at(attributes, "/alert_short_id"),
+                ChangeKind::CommentCreated,
+                id,
+            );
+            comment_change.comment_uuid = Some(comment);
+            Ok(Frame::Change(comment_change))
+        }
+        ("alert" | "alert-comment", _) => {
+            Ok(Frame::Ignored("an alert notification of another action"))
+        }
+        _ => Ok(Frame::Ignored("not an alert notification")),
+    }
+}
+
+/// A non-blank string at a JSON pointer, trimmed.
+fn text_at<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
+}
+
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64() != Some(0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(fields) => !fields.is_empty(),
+    }
+}
+
+/// FNV-1a, 64 bits: a stable fingerprint (unlike `std`'s hasher, which may change).
+fn fingerprint(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+// The change keys. One place builds them, for both sources; `super::backfill` documents why
+// they are what they are.
+
+/// `<alert>:created`.
+pub(crate) fn created_id(alert_uuid: &str) -> String {
+    format!("{alert_uuid}:created")
+}
+
+/// `<alert>:status:<status token>`.
+pub(crate) fn status_id(alert_uuid: &str, status_token: &str) -> String {
+    format!("{alert_uuid}:status:{status_token}")
+}
+
+/// `<alert>:comment:<comment uuid>`.
+pub(crate) fn comment_id(alert_uuid: &str, comment_uuid: &str) -> String {
+    format!("{alert_uuid}:comment:{comment_uuid}")
+}
+
+/// `<alert>:updated:<notification uuid>`: other updates are known to the live stream only.
+pub(crate) fn update_id(alert_uuid: &str, notification: &str) -> String {
+    format!("{alert_uuid}:updated:{notification}")
+}
+
+/// How a status appears in a key: its uuid (lowercase) when a uuid is given or the name is a
+/// built-in status, else `name:<lowercase name>`.
+pub(crate) fn status_token(uuid: Option<&str>, name: Option<&str>) -> Option<String> {
+    let uuid = uuid
+        .map(str::trim)
+        .filter(|u| uuid::Uuid::parse_str(u).is_ok());
+    if let Some(uuid) = uuid {
+        return Some(uuid.to_lowercase());
+    }
+    let name = name.map(str::trim).filter(|n| !n.is_empty())?;
+    Some(status_reference(name).unwrap_or_else(|| format!("name:{}", name.to_lowercase())))
+}
+
+/// The status uuid a status token stands for, if it is one.
+pub(crate) fn token_uuid(token: &str) -> Option<String> {
+    uuid::Uuid::parse_str(token)
+        .is_ok()
+        .then(|| token.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ALERT: &str = "6a1d7b0e-6f0e-4c56-9c3c-5e0e8f0a1b2c";
+    const ACKNOWLEDGED: &str = "8f206505-af6d-433e-93f4-775d46dc7d0f";
+
+    fn notification(kind: &str, action: &str, attributes: Value) -> String {
+        json!({
+            "metadata": {"version": 2, "uuid": "N-1", "created_at": "2024-01-01T00:00:00.000000Z",
+                         "community_uuid": "c"},
+            "type": kind, "action": action, "attributes": attributes,
+        })
+        .to_string()
+    }
+
+    fn change(text: &str) -> AlertChange {
+        match parse_frame(text) {
+            Ok(Frame::Change(change)) => change,
+            other => panic!("expected a change, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn created_status_comment_and_other_updates_are_typed() {
+        let created = change(&notification(
+            "alert",
+            "created",
+            json!({"uuid": ALERT, "short_id": "ALx"}),
+        ));
+        assert_eq!(created.kind, ChangeKind::Created);
+        assert_eq!(created.change_id, format!("{ALERT}:created"));
+        assert_eq!(created.short_id.as_deref(), Some("ALx"));
+
+        let status = change(&notification(
+            "alert",
+            "updated",
+            json!({"uuid": ALERT, "updated": {"status": ACKNOWLEDGED, "status_name": "Acknowledged"}}),
+        ));
+        assert!(status.is_status_change());
+        assert_eq!(status.change_id, format!("{ALERT}:status:{ACKNOWLEDGED}"));
+        assert_eq!(status.status_uuid.as_deref(), Some(ACKNOWLEDGED));
+
+        let by_name = change(&notification(
+            "alert",
+            "updated",
+            json!({"uuid": ALERT, "updated": {"status_name": "acknowledged"}}),
+        ));
+        assert_eq!(by_name.change_id, status.change_id);
+
+        let edit = change(&notification(
+            "alert",
+            "updated",
+            json!({"uuid": ALERT, "updated": {"title": "t"}}),
+        ));
+        assert_eq!(
+            edit.kind,
+            ChangeKind::Updated {
+                status_changed: false
+            }
+        );
+        assert_eq!(edit.change_id, format!("{ALERT}:updated:n-1"));
+
+        let comment = change(&notification(
+            "alert-comment",
+            "created",
+            json!({"uuid": "C-1", "alert_uuid": ALERT, "alert_short_id": "ALx", "content": "hi"}),
+        ));
+        assert_eq!(comment.kind, ChangeKind::CommentCreated);
+        assert_eq!(comment.event_type(), "alert-comment");
+        assert_eq!(comment.change_id, format!("{ALERT}:comment:c-1"));
+        assert_eq!(comment.short_id.as_deref(), Some("ALx"));
+    }
+
+    #[test]
+    fn acknowledgements_other_versions_and_cases_are_skipped() {
+        for frame in [
+            r#"{"authenticated": true}"#.to_owned(),
+            json!({"metadata": {"version": 1}, "type": "alert", "action": "created",
+                   "attributes": {"uuid": ALERT}})
+            .to_string(),
+            json!({"type": "alert", "action": "created", "attributes": {"uuid": ALERT}})
+                .to_string(),
+            notification("case", "created", json!({"uuid": "x"})),
+            notification("alert", "deleted", json!({"uuid": ALERT})),
+        ] {
+            assert!(
+                matches!(parse_frame(&frame), Ok(Frame::Ignored(_))),
+                "{frame}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_frames_are_errors_that_do_not_quote_the_frame() {
+        for frame in [
+            "not json {secret}".to_owned(),
+            "[1, 2]".to_owned(),
+            notification("alert", "created", json!({"short_id": "ALx"})),
+            notification("alert-comment", "created", json!({"uuid": "C-1"})),
+            json!({"metadata": {"version": 2}, "action": "created", "attributes": {}}).to_string(),
+        ] {
+            let why = parse_frame(&frame).expect_err(&frame);
+            assert!(!why.contains("secret"), "{why}");
+        }
+    }
+
+    #[test]
+    fn configured_live_urls_become_socket_urls() {
+        assert_eq!(
+            socket_url("wss://live.example/live/").as_deref(),
+            Ok("wss://live.example/live/")
+        );
+        assert_eq!(
+            socket_url("https://live.example/x").as_deref(),
+            Ok("wss://live.example/x")
+        );
+        assert_eq!(
+            socket_url("http://127.0.0.1:9/live/").as_deref(),
+            Ok("ws://127.0.0.1:9/live/")
+        );
+        assert!(socket_url("ftp://live.example/").is_err());
+    }
+}
