@@ -7,8 +7,8 @@ use std::process::Stdio;
 use common::*;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-const SUBCOMMANDS: [&str; 7] = [
-    "action", "sim", "modules", "demo", "validate", "run", "export",
+const SUBCOMMANDS: [&str; 8] = [
+    "action", "sim", "modules", "demo", "validate", "run", "export", "serve",
 ];
 
 #[tokio::test(flavor = "multi_thread")]

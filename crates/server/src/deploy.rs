@@ -88,7 +88,8 @@ pub enum AlertTrigger {
 }
 
 /// A kind of alert change, as notifications and back-fill report them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum AlertChangeKind {
     Created,
     Updated { status_changed: bool },

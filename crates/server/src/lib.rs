@@ -6,3 +6,8 @@
 //! different alerts in parallel.
 
 pub mod deploy;
+pub mod http;
+pub mod inbox;
+pub mod scheduler;
+pub mod serve;
+pub mod sources;

@@ -7,6 +7,7 @@ mod export;
 mod modules;
 mod playbook_file;
 mod run;
+mod serve;
 mod sim;
 mod validate;
 
@@ -57,6 +58,9 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Run a playbook once, from an event file or a Sekoia.io alert (`--dry-run` to try it).
     Run(run::RunArgs),
+    /// Run the service: live Sekoia.io notifications, webhooks and schedules start the
+    /// configured playbooks, durably and in order per alert.
+    Serve(serve::ServeArgs),
     /// Write a playbook back out as SPL (unknown keys and order preserved).
     Export(export::ExportArgs),
     /// Show alertsync at work against the simulator, with nothing to configure.
@@ -71,6 +75,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::run(&cli.global, args),
         Command::Run(args) => run::run(&cli.global, args).await,
         Command::Export(args) => export::run(args),
+        Command::Serve(args) => serve::run(&cli.global, args).await,
         Command::Demo(args) => demo::run(args).await,
     }
 }

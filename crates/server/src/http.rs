@@ -1,0 +1,143 @@
+//! The HTTP side of the service: health and the webhooks of Manual Trigger nodes.
+//!
+//! `POST /hooks/<playbook id>/<trigger node id>` with `Authorization: Bearer <the playbook's
+//! webhook_token>` and `{"alert_uuid": "..."}` answers 202 once the event is stored in the
+//! inbox (so an accepted call survives a crash right after), 400 for a bad body, 401 for a
+//! bad token, 404 for an unknown playbook or trigger — always with a JSON `{"error": ...}`.
+
+use std::sync::Arc;
+
+use alertsync_store::{EventSource, NewInboxEvent, Store};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+use crate::deploy::{Deployment, TriggerKind};
+use crate::inbox::InboxPayload;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub deployment: Arc<Deployment>,
+    /// The Sekoia.io account webhook events read their alert with.
+    pub sekoia_account: Option<String>,
+    /// Told when an event was stored.
+    pub wake: Arc<Notify>,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(json!({"status": "ok"})) }),
+        )
+        .route("/hooks/{playbook_id}/{node_id}", post(webhook))
+        .with_state(state)
+}
+
+/// An answer with a JSON `{"error": ...}` body.
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, axum::Json(json!({"error": message.into()}))).into_response()
+}
+
+async fn webhook(
+    State(state): State<AppState>,
+    Path((playbook_id, node_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(playbook) = state.deployment.get(&playbook_id).filter(|p| p.enabled) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no enabled playbook `{playbook_id}`"),
+        );
+    };
+    let is_manual = playbook
+        .triggers
+        .iter()
+        .any(|t| t.node_id == node_id && t.kind == TriggerKind::Manual);
+    if !is_manual {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("playbook `{playbook_id}` has no Manual Trigger node `{node_id}`"),
+        );
+    }
+    let expected = playbook.webhook_token.as_deref().unwrap_or_default();
+    if expected.is_empty() || !bearer_matches(&headers, expected) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong `Authorization: Bearer <webhook_token>`",
+        );
+    }
+    let alert_uuid = match alert_uuid(&body) {
+        Ok(alert_uuid) => alert_uuid,
+        Err(why) => return error(StatusCode::BAD_REQUEST, why),
+    };
+    let event = NewInboxEvent {
+        source: EventSource::Webhook,
+        account: state.sekoia_account.clone().unwrap_or_default(),
+        playbook_id: Some(playbook.id.clone()),
+        trigger_node: Some(node_id),
+        alert_uuid: Some(alert_uuid.clone()),
+        dedup_key: format!("webhook/{}", uuid::Uuid::new_v4()),
+        payload: json!(InboxPayload::Webhook { alert_uuid }),
+        received_at_ms: alertsync_engine::now_ms(),
+    };
+    match state.store.enqueue(event).await {
+        Ok(stored) => {
+            state.wake.notify_one();
+            (
+                StatusCode::ACCEPTED,
+                axum::Json(json!({"event_id": stored.id().0})),
+            )
+                .into_response()
+        }
+        Err(err) => {
+            tracing::error!(
+                "webhook for playbook {}: cannot store the event: {err}",
+                playbook.id
+            );
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the event could not be stored; retry later",
+            )
+        }
+    }
+}
+
+/// The `alert_uuid` of a webhook body, or what is wrong with the body.
+fn alert_uuid(body: &[u8]) -> Result<String, String> {
+    let value: Value = serde_json::from_slice(body).map_err(|err| {
+        format!("the body is not JSON: {err}; expected {{\"alert_uuid\": \"...\"}}")
+    })?;
+    match value
+        .get("alert_uuid")
+        .and_then(Value::as_str)
+        .map(str::trim)
+    {
+        Some(id) if !id.is_empty() => Ok(id.to_owned()),
+        _ => Err("the body needs a non-empty string `alert_uuid`".to_owned()),
+    }
+}
+
+/// Whether the request carries `Authorization: Bearer <expected>`, compared in constant time.
+fn bearer_matches(headers: &HeaderMap, expected: &str) -> bool {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .as_bytes();
+    let expected = expected.as_bytes();
+    let mut difference = given.len() ^ expected.len();
+    for (i, byte) in expected.iter().enumerate() {
+        difference |= usize::from(byte ^ given.get(i).copied().unwrap_or(0));
+    }
+    difference == 0
+}

@@ -1,0 +1,245 @@
+//! Trigger sources: where inbox events come from. Each stores an event durably before it
+//! counts as received, then wakes the scheduler.
+//!
+//! * [`LiveSource`]: Sekoia.io live notifications of one account, with a back-fill from the
+//!   last committed checkpoint after every (re)connect; both give a change the same dedup
+//!   key, so a change seen twice is stored once.
+//! * [`CronSource`]: one schedule of one playbook's Cron trigger; the dedup key is the
+//!   scheduled time, so a restart never fires one tick twice.
+//!
+//! Webhooks are in [`crate::http`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alertsync_engine::http::HttpClient;
+use alertsync_engine::{Account, Cancellation};
+use alertsync_integrations::sekoia::backfill::{Checkpoint as BackfillCheckpoint, backfill};
+use alertsync_integrations::sekoia::live::{AlertChange, ChangeKind, LiveEvent, LiveNotifications};
+use alertsync_store::{Checkpoint, EventSource, NewInboxEvent, Store};
+use serde_json::json;
+use tokio::sync::Notify;
+
+use crate::deploy::{AlertChangeKind, DeployedPlaybook, TriggerNode};
+use crate::inbox::InboxPayload;
+
+/// The live notifications of one Sekoia.io account.
+pub struct LiveSource {
+    pub account: Arc<Account>,
+    pub store: Arc<dyn Store>,
+    pub http: HttpClient,
+    pub wake: Arc<Notify>,
+}
+
+impl LiveSource {
+    /// Listens until `stop`; a misconfigured account is logged as an error and ends the
+    /// source (the rest of the service keeps running).
+    pub async fn run(self, stop: Cancellation) {
+        let live = match LiveNotifications::for_account(self.http.clone(), &self.account) {
+            Ok(live) => live,
+            Err(err) => {
+                tracing::error!("Sekoia.io account `{}`: {err}", self.account.name);
+                return;
+            }
+        };
+        let this = &self;
+        let client = live.client().clone();
+        let client = &client;
+        let outcome = live
+            .run(&stop, |event| async move {
+                match event {
+                    LiveEvent::Connected { .. } => this.backfill(client).await,
+                    LiveEvent::Change(change) => this.store_change(change, EventSource::Live).await,
+                }
+            })
+            .await;
+        if let Err(err) = outcome {
+            tracing::error!(
+                "Sekoia.io account `{}`: live notifications stopped: {err}",
+                self.account.name
+            );
+        }
+    }
+
+    fn checkpoint_key(&self) -> String {
+        format!("backfill/{}", self.account.name)
+    }
+
+    /// Stores what changed since the last checkpoint, and the new checkpoint with it.
+    async fn backfill(
+        &self,
+        client: &alertsync_integrations::sekoia::SekoiaClient,
+    ) -> Result<(), String> {
+        let key = self.checkpoint_key();
+        let since = match self
+            .store
+            .checkpoint(&key)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            Some(text) => serde_json::from_str(&text).unwrap_or_default(),
+            // First start: changes from now on (history is not replayed into ilert).
+            None => BackfillCheckpoint::at((alertsync_engine::now_ms() / 1000) as i64),
+        };
+        let found = backfill(client, since).await.map_err(|e| e.message)?;
+        let events = found
+            .changes
+            .into_iter()
+            .map(|change| self.inbox_event(change, EventSource::Backfill))
+            .collect();
+        let checkpoint = Checkpoint {
+            key,
+            value: serde_json::to_string(&found.checkpoint).map_err(|e| e.to_string())?,
+        };
+        let stored = self
+            .store
+            .enqueue_batch(events, Some(checkpoint))
+            .await
+            .map_err(|e| e.to_string())?;
+        if stored.iter().any(|s| s.is_new()) {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    async fn store_change(&self, change: AlertChange, source: EventSource) -> Result<(), String> {
+        let event = self.inbox_event(change, source);
+        let stored = self.store.enqueue(event).await.map_err(|e| e.to_string())?;
+        if stored.is_new() {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    fn inbox_event(&self, change: AlertChange, source: EventSource) -> NewInboxEvent {
+        let kind = match change.kind {
+            ChangeKind::Created => AlertChangeKind::Created,
+            ChangeKind::Updated { status_changed } => AlertChangeKind::Updated { status_changed },
+            ChangeKind::CommentCreated => AlertChangeKind::CommentCreated,
+        };
+        let comment = change
+            .comment_uuid
+            .as_ref()
+            .map(|uuid| json!({"uuid": uuid}));
+        NewInboxEvent {
+            source,
+            account: self.account.name.clone(),
+            playbook_id: None,
+            trigger_node: None,
+            alert_uuid: Some(change.alert_uuid.clone()),
+            dedup_key: format!("{}/{}", self.account.name, change.change_id),
+            payload: json!(InboxPayload::AlertChange {
+                change: kind,
+                alert_uuid: change.alert_uuid,
+                comment,
+            }),
+            received_at_ms: alertsync_engine::now_ms(),
+        }
+    }
+}
+
+/// One Cron trigger of one playbook.
+pub struct CronSource {
+    playbook_id: String,
+    node_id: String,
+    schedule: Schedule,
+    store: Arc<dyn Store>,
+    wake: Arc<Notify>,
+}
+
+/// When a Cron trigger fires.
+enum Schedule {
+    Cron(Box<croner::Cron>),
+    Every(Duration),
+}
+
+impl CronSource {
+    /// The source of `trigger` (its `cron` expression or `interval` seconds).
+    pub fn new(
+        playbook: &DeployedPlaybook,
+        trigger: &TriggerNode,
+        store: Arc<dyn Store>,
+        wake: Arc<Notify>,
+    ) -> Result<Self, String> {
+        let place = format!("{} node {}", playbook.file.display(), trigger.node_id);
+        let schedule = match (
+            trigger.arguments.get("cron").and_then(|v| v.as_str()),
+            trigger.arguments.get("interval").and_then(|v| v.as_u64()),
+        ) {
+            (Some(expression), _) => Schedule::Cron(Box::new(
+                expression
+                    .parse::<croner::Cron>()
+                    .map_err(|err| format!("{place}: cron `{expression}`: {err}"))?,
+            )),
+            (None, Some(seconds)) if seconds > 0 => Schedule::Every(Duration::from_secs(seconds)),
+            _ => {
+                return Err(format!(
+                    "{place}: a Cron trigger needs `cron` or a positive `interval`"
+                ));
+            }
+        };
+        Ok(Self {
+            playbook_id: playbook.id.clone(),
+            node_id: trigger.node_id.clone(),
+            schedule,
+            store,
+            wake,
+        })
+    }
+
+    pub async fn run(self, stop: Cancellation) {
+        loop {
+            let Some(due) = self.next_due() else {
+                tracing::warn!("Cron trigger of {} never fires again", self.playbook_id);
+                return;
+            };
+            let wait = (due - time::OffsetDateTime::now_utc())
+                .try_into()
+                .unwrap_or(Duration::ZERO);
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(wait) => {}
+            }
+            self.fire(due).await;
+        }
+    }
+
+    fn next_due(&self) -> Option<time::OffsetDateTime> {
+        let now = time::OffsetDateTime::now_utc();
+        match &self.schedule {
+            Schedule::Every(every) => {
+                let step = every.as_secs().max(1) as i64;
+                let next = (now.unix_timestamp() / step + 1) * step;
+                time::OffsetDateTime::from_unix_timestamp(next).ok()
+            }
+            Schedule::Cron(cron) => {
+                let chrono_now = chrono::DateTime::from_timestamp(now.unix_timestamp(), 0)?;
+                let next = cron.find_next_occurrence(&chrono_now, false).ok()?;
+                time::OffsetDateTime::from_unix_timestamp(next.timestamp()).ok()
+            }
+        }
+    }
+
+    async fn fire(&self, due: time::OffsetDateTime) {
+        let scheduled_at = due
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let event = NewInboxEvent {
+            source: EventSource::Cron,
+            account: String::new(),
+            playbook_id: Some(self.playbook_id.clone()),
+            trigger_node: Some(self.node_id.clone()),
+            alert_uuid: None,
+            dedup_key: format!("cron/{}/{}/{scheduled_at}", self.playbook_id, self.node_id),
+            payload: json!(InboxPayload::Cron { scheduled_at }),
+            received_at_ms: alertsync_engine::now_ms(),
+        };
+        match self.store.enqueue(event).await {
+            Ok(_) => self.wake.notify_one(),
+            Err(err) => tracing::error!(
+                "Cron trigger of {}: cannot store the event: {err}",
+                self.playbook_id
+            ),
+        }
+    }
+}
