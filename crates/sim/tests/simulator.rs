@@ -373,6 +373,37 @@ async fn event_search_jobs_run_to_done_and_return_matching_events() {
     }
 }
 
+#[tokio::test]
+async fn alerts_created_with_past_dates_are_listed_by_those_dates() {
+    let sim = simulator().await;
+    let a_year_ago = time::OffsetDateTime::now_utc() - time::Duration::days(400);
+    let old = sim.create_alert(json!({
+        "created_at": (a_year_ago - time::Duration::days(10)).unix_timestamp(),
+        "updated_at": a_year_ago.unix_timestamp(),
+    }));
+    sim.create_alert(Value::Null);
+    let rfc3339 = |instant: time::OffsetDateTime| {
+        instant
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let range = format!(
+        "{},{}",
+        rfc3339(a_year_ago - time::Duration::days(1)),
+        rfc3339(a_year_ago + time::Duration::days(1))
+    );
+
+    let listed =
+        body(sekoia_get(&sim, "/v1/sic/alerts", &[("date[updated_at]", &range)]).await).await;
+
+    assert_eq!(listed["total"], 1, "{listed:#}");
+    assert_eq!(listed["items"][0]["uuid"], old["uuid"]);
+    assert_eq!(
+        listed["items"][0]["updated_at"],
+        a_year_ago.unix_timestamp()
+    );
+}
+
 /// Runs a search job for `term` to the end and returns its events.
 async fn search(sim: &Simulator, term: &str) -> Vec<Value> {
     let job = sekoia_send(

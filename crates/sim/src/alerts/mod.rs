@@ -119,9 +119,19 @@ impl AlertStore {
     }
 
     /// Generates an alert, applies `overrides` over its top-level fields and stores it.
+    /// Overridden `created_at` / `updated_at` (Unix seconds) date the alert for listings
+    /// too, so that old alerts can be simulated.
     pub(crate) fn create(&mut self, overrides: Value) -> Change {
         let stamp = self.next_stamp();
         let mut doc = self.generator.alert(stamp.nanos);
+        let dated = |field: &str| {
+            overrides
+                .get(field)
+                .and_then(Value::as_i64)
+                .map(|seconds| i128::from(seconds) * 1_000_000_000)
+        };
+        let created_nanos = dated("created_at").unwrap_or(stamp.nanos);
+        let updated_nanos = dated("updated_at").unwrap_or(created_nanos.max(stamp.nanos));
         if let (Some(doc), Value::Object(overrides)) = (doc.as_object_mut(), overrides) {
             doc.extend(overrides);
         }
@@ -140,8 +150,8 @@ impl AlertStore {
             uuid,
             StoredAlert {
                 doc: doc.clone(),
-                created_nanos: stamp.nanos,
-                updated_nanos: stamp.nanos,
+                created_nanos,
+                updated_nanos,
                 sequence: stamp.sequence,
             },
         );
