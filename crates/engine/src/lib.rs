@@ -11,7 +11,8 @@
 //!   requests to the per-destination quotas of [`ratelimit`];
 //! * [`invoke`] validates arguments against a manifest and runs one action;
 //! * [`catalog`] tells playbook validation what the registry and the accounts provide;
-//! * [`executor`] runs a playbook for one trigger event and records every node run.
+//! * [`executor`] runs a playbook for one trigger event and records every node run;
+//! * [`telemetry`] names the metrics the engine records (deliveries, retries, rate-limit waits).
 
 pub mod account;
 pub mod action;
@@ -24,6 +25,7 @@ pub mod ratelimit;
 pub mod redact;
 pub mod registry;
 pub mod retry;
+pub mod telemetry;
 
 pub use account::{Account, AccountBook};
 pub use action::{

@@ -46,12 +46,19 @@ impl RateLimits {
             return;
         };
         let slot = format!("{kind}/{key}");
+        let mut waited_since = None;
         loop {
             let wait = self.try_take(&slot, limit as usize, Instant::now());
             match wait {
-                None => return,
-                Some(until) => tokio::time::sleep_until(until).await,
+                None => break,
+                Some(until) => {
+                    waited_since.get_or_insert_with(Instant::now);
+                    tokio::time::sleep_until(until).await;
+                }
             }
+        }
+        if let Some(since) = waited_since {
+            crate::telemetry::rate_limit_wait(kind, since.elapsed());
         }
     }
 

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::action::{ActionError, NodeLog};
+use crate::telemetry;
 
 /// How many times, and how far apart, transient failures are retried.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -80,15 +81,20 @@ where
                     delay.as_secs_f64()
                 ));
                 tokio::time::sleep(delay).await;
+                telemetry::retry();
                 attempt += 1;
             }
             Err(err) if err.is_transient() => {
+                telemetry::delivery("gave_up");
                 return Err(ActionError {
                     message: format!("{what}: {} (gave up after {attempt} attempts)", err.message),
                     ..err
                 });
             }
-            other => return other,
+            other => {
+                telemetry::delivery(if other.is_ok() { "succeeded" } else { "failed" });
+                return other;
+            }
         }
     }
 }

@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router {
             get(|| async { axum::Json(json!({"status": "ok"})) }),
         )
         .route("/hooks/{playbook_id}/{node_id}", post(webhook))
+        .route("/metrics", get(crate::metrics::scrape))
         .with_state(state)
 }
 

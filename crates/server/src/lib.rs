@@ -8,6 +8,7 @@
 pub mod deploy;
 pub mod http;
 pub mod inbox;
+pub mod metrics;
 pub mod scheduler;
 pub mod serve;
 pub mod sources;

@@ -215,6 +215,12 @@ impl Scheduler {
 
     /// Stores the run's end and the playbook's health.
     async fn finish(&self, playbook: &DeployedPlaybook, run: RunId, record: RunRecord) {
+        crate::metrics::record_run(
+            self.executor.registry(),
+            &playbook.id,
+            &playbook.playbook,
+            &record,
+        );
         let failed = record.status == RunStatus::Failed;
         let error = record.error.clone().unwrap_or_default();
         if let Err(err) = self.store.finish_run(run, record).await {

@@ -49,6 +49,7 @@ pub async fn serve(
     stop: Cancellation,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
+    crate::metrics::install();
     let store = open_store(&config).await?;
     let http = HttpClient::new()
         .map_err(ServeError)?

@@ -42,6 +42,7 @@ impl LiveSource {
                 return;
             }
         };
+        crate::metrics::follow_live(self.account.name.clone(), live.stats());
         let this = &self;
         let client = live.client().clone();
         let client = &client;
@@ -96,7 +97,9 @@ impl LiveSource {
             .enqueue_batch(events, Some(checkpoint))
             .await
             .map_err(|e| e.to_string())?;
-        if stored.iter().any(|s| s.is_new()) {
+        let new = stored.iter().filter(|s| s.is_new()).count();
+        crate::metrics::record_backfilled(&self.account.name, new);
+        if new > 0 {
             self.wake.notify_one();
         }
         Ok(())

@@ -17,6 +17,7 @@ use crate::account::Account;
 use crate::action::{Action, ActionContext, ActionError, NodeLog};
 use crate::invoke::invoke;
 use crate::registry::Registry;
+use crate::telemetry;
 
 /// The output every node without named outputs activates.
 const DEFAULT: &str = "default";
@@ -297,10 +298,15 @@ impl<'a> Run<'a> {
             data_dir: self.executor.data_dir.clone(),
         };
         let cancel = &self.request.cancel;
+        let destination = self
+            .executor
+            .registry()
+            .module(module_uuid)
+            .map_or(telemetry::OTHER_DESTINATION, |m| m.manifest.slug);
         let result = tokio::select! {
             biased;
             () = cancel.cancelled() => Err(ActionError::permanent("cancelled before the action finished")),
-            result = invoke(prepared.action.as_ref(), &cx, prepared.arguments) => result,
+            result = telemetry::for_destination(destination, invoke(prepared.action.as_ref(), &cx, prepared.arguments)) => result,
         };
         match result {
             Ok(output) => {

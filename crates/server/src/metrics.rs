@@ -1,0 +1,235 @@
+//! The service's Prometheus metrics, served as text at `GET /metrics`.
+//!
+//! This module owns the metric names of the service and the process-wide recorder; the
+//! engine's own names (deliveries, retries, rate-limit waits) are in
+//! [`alertsync_engine::telemetry`] and described here too. Labels stay low-cardinality:
+//! playbook ids, statuses, module and action slugs, destination kinds and account names —
+//! never alert ids, URLs or keys.
+//!
+//! | metric | type | labels |
+//! | --- | --- | --- |
+//! | `alertsync_runs_total` | counter | `playbook`, `status` |
+//! | `alertsync_node_duration_seconds` | histogram | `module`, `action`, `status` |
+//! | `alertsync_deliveries_total` | counter | `destination`, `outcome` |
+//! | `alertsync_retries_total` | counter | `destination` |
+//! | `alertsync_rate_limit_waits_total` | counter | `destination` |
+//! | `alertsync_rate_limit_wait_seconds` | histogram | `destination` |
+//! | `alertsync_inbox_events` | gauge | `state` (`pending`, `claimed`) |
+//! | `alertsync_live_connected` | gauge | `account` |
+//! | `alertsync_live_reconnects_total` | counter | `account` |
+//! | `alertsync_backfilled_alerts_total` | counter | `account` |
+
+use std::sync::OnceLock;
+
+use alertsync_engine::{NodeStatus, Registry, RunRecord, RunStatus, telemetry};
+use alertsync_integrations::sekoia::live::LiveStats;
+use alertsync_spl::{NodeKind, Operator, Playbook};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tokio::sync::watch;
+
+use crate::http::AppState;
+
+/// Runs that ended, by `playbook` and `status` (`succeeded`, `failed`).
+pub const RUNS: &str = "alertsync_runs_total";
+/// How long node runs took (histogram), by `module`, `action` and `status`.
+pub const NODE_DURATION_SECONDS: &str = "alertsync_node_duration_seconds";
+/// Inbox events waiting (`pending`) or being processed (`claimed`), read at each scrape.
+pub const INBOX_EVENTS: &str = "alertsync_inbox_events";
+/// 1 while the live notification connection of an `account` is established, else 0.
+pub const LIVE_CONNECTED: &str = "alertsync_live_connected";
+/// Times the live connection of an `account` was lost or failed to open (each is followed
+/// by a reconnect after a backoff).
+pub const LIVE_RECONNECTS: &str = "alertsync_live_reconnects_total";
+/// Alert changes found by a back-fill that live notifications had not delivered, by
+/// `account`.
+pub const BACKFILLED_ALERTS: &str = "alertsync_backfilled_alerts_total";
+
+/// Buckets of the duration histograms, in seconds.
+const DURATION_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+];
+
+/// The module label of operator nodes (condition, foreach, store).
+const OPERATOR_MODULE: &str = "operator";
+/// The label of a module or action the registry does not know.
+const UNKNOWN: &str = "unknown";
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process-wide recorder (once; later calls return the same handle) and
+/// describes every metric. `None` when another recorder was installed first: metrics are
+/// then recorded there and `/metrics` answers 503.
+pub fn install() -> Option<PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let builder = [NODE_DURATION_SECONDS, telemetry::RATE_LIMIT_WAIT_SECONDS]
+                .into_iter()
+                .try_fold(PrometheusBuilder::new(), |builder, name| {
+                    builder.set_buckets_for_metric(Matcher::Full(name.to_owned()), DURATION_BUCKETS)
+                });
+            let handle = match builder.map(PrometheusBuilder::install_recorder) {
+                Ok(Ok(handle)) => handle,
+                Ok(Err(err)) | Err(err) => {
+                    tracing::warn!("metrics are not served: {err}");
+                    return None;
+                }
+            };
+            describe();
+            Some(handle)
+        })
+        .clone()
+}
+
+fn describe() {
+    describe_counter!(RUNS, "Playbook runs that ended, by playbook and status.");
+    describe_histogram!(
+        NODE_DURATION_SECONDS,
+        Unit::Seconds,
+        "How long node runs took, by module, action and status."
+    );
+    describe_gauge!(
+        INBOX_EVENTS,
+        "Inbox events waiting (pending) or being processed (claimed)."
+    );
+    describe_gauge!(
+        LIVE_CONNECTED,
+        "1 while the live notification connection of an account is established."
+    );
+    describe_counter!(
+        LIVE_RECONNECTS,
+        "Times the live notification connection of an account was lost or failed to open."
+    );
+    describe_counter!(
+        BACKFILLED_ALERTS,
+        "Alert changes found by a back-fill that live notifications had not delivered."
+    );
+    telemetry::describe();
+}
+
+/// `GET /metrics`: the Prometheus text exposition, with the inbox depth read now.
+pub async fn scrape(State(state): State<AppState>) -> Response {
+    let Some(handle) = HANDLE.get().and_then(Option::as_ref) else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "metrics are not enabled\n").into_response();
+    };
+    match state.store.inbox_counts().await {
+        Ok(counts) => {
+            gauge!(INBOX_EVENTS, "state" => "pending").set(counts.pending as f64);
+            gauge!(INBOX_EVENTS, "state" => "claimed").set(counts.claimed as f64);
+        }
+        Err(err) => tracing::warn!("metrics: cannot read the inbox depth: {err}"),
+    }
+    handle.run_upkeep();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        handle.render(),
+    )
+        .into_response()
+}
+
+/// Counts a run that ended and the durations of its node runs.
+pub fn record_run(registry: &Registry, playbook_id: &str, playbook: &Playbook, record: &RunRecord) {
+    counter!(RUNS, "playbook" => playbook_id.to_owned(), "status" => run_status(record.status))
+        .increment(1);
+    for node in &record.nodes {
+        let (Some(duration_ms), Some(status)) = (node.duration_ms, node_status(node.status)) else {
+            continue;
+        };
+        let (module, action) = node_labels(registry, playbook, &node.id);
+        metrics::histogram!(
+            NODE_DURATION_SECONDS,
+            "module" => module,
+            "action" => action,
+            "status" => status
+        )
+        .record(duration_ms as f64 / 1000.0);
+    }
+}
+
+fn run_status(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Running => "running",
+        RunStatus::Succeeded => "succeeded",
+        RunStatus::Failed => "failed",
+        RunStatus::Cancelled => "cancelled",
+    }
+}
+
+/// The status label of a node run that ended.
+fn node_status(status: NodeStatus) -> Option<&'static str> {
+    match status {
+        NodeStatus::Succeeded => Some("succeeded"),
+        NodeStatus::Failed => Some("failed"),
+        NodeStatus::Pending | NodeStatus::Running | NodeStatus::Skipped => None,
+    }
+}
+
+/// The (module slug, action slug) of a node: operators are `operator` / their kind.
+fn node_labels(registry: &Registry, playbook: &Playbook, node_id: &str) -> (&'static str, String) {
+    let Some(node) = playbook.node(node_id) else {
+        return (UNKNOWN, UNKNOWN.to_owned());
+    };
+    match &node.kind {
+        NodeKind::Action {
+            module_uuid,
+            action_uuid,
+            ..
+        } => match registry.action(module_uuid, action_uuid) {
+            Some((module, action)) => (module.manifest.slug, action.manifest().slug.to_owned()),
+            None => (UNKNOWN, UNKNOWN.to_owned()),
+        },
+        NodeKind::Trigger {
+            module_uuid,
+            trigger_uuid,
+            ..
+        } => match registry.module(module_uuid) {
+            Some(module) => (
+                module.manifest.slug,
+                module
+                    .trigger(trigger_uuid)
+                    .map_or(UNKNOWN, |t| t.slug)
+                    .to_owned(),
+            ),
+            None => (UNKNOWN, UNKNOWN.to_owned()),
+        },
+        NodeKind::Operator(operator) => {
+            let kind = match operator {
+                Operator::Condition { .. } => "condition",
+                Operator::Foreach { .. } => "foreach",
+                Operator::Store { .. } => "store",
+                Operator::Unknown { .. } => UNKNOWN,
+            };
+            (OPERATOR_MODULE, kind.to_owned())
+        }
+        NodeKind::Unknown { .. } => (UNKNOWN, UNKNOWN.to_owned()),
+    }
+}
+
+/// Counts alert changes a back-fill of `account` stored that were new.
+pub fn record_backfilled(account: &str, new_changes: usize) {
+    if new_changes > 0 {
+        counter!(BACKFILLED_ALERTS, "account" => account.to_owned()).increment(new_changes as u64);
+    }
+}
+
+/// Mirrors the live connection counters of `account` until the connection is dropped.
+pub fn follow_live(account: String, mut stats: watch::Receiver<LiveStats>) {
+    tokio::spawn(async move {
+        loop {
+            let now = *stats.borrow_and_update();
+            gauge!(LIVE_CONNECTED, "account" => account.clone())
+                .set(f64::from(u8::from(now.connected)));
+            counter!(LIVE_RECONNECTS, "account" => account.clone()).absolute(now.interruptions);
+            if stats.changed().await.is_err() {
+                gauge!(LIVE_CONNECTED, "account" => account).set(0.0);
+                return;
+            }
+        }
+    });
+}
