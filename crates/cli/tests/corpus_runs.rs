@@ -374,7 +374,6 @@ async fn crowdsec_enrichment_comments_each_attack_category_of_the_source_address
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs Utils Read JSON File to accept the jsonpath-ng filter `[?(type=\"observed-data\")]` (crates/integrations/src/utils/read_json_file.rs) and HTTP Request URL to accept `params` written as a Python dict (crates/integrations/src/http/request.rs)"]
 async fn abuseipdb_enrichment_checks_the_first_address_of_the_stix_bundle() {
     let Some(corpus) = corpus_dir() else { return };
     let s = Scenario::new(corpus).await;
@@ -459,7 +458,6 @@ async fn hostnames_enrichment_comments_the_distinct_hosts_of_the_alert_events() 
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs HTTP Request URL to send a `json` string that is not JSON text as a JSON string, as Sekoia.io does (crates/integrations/src/http/request.rs, fn body)"]
 async fn http_remediation_posts_the_first_event_message_and_the_rule() {
     let Some(corpus) = corpus_dir() else { return };
     let s = Scenario::new(corpus).await;
@@ -640,7 +638,6 @@ async fn msteams_notification_sends_the_card_with_the_common_values_of_the_event
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs Utils Read JSON File to accept the jsonpath-ng filter `[?(type=\"observed-data\")]` (crates/integrations/src/utils/read_json_file.rs)"]
 async fn adware_playbook_downgrades_and_rejects_an_alert_on_an_adware_domain() {
     let Some(corpus) = corpus_dir() else { return };
     let s = Scenario::new(corpus).await;
@@ -741,7 +738,6 @@ async fn slack_notification_names_the_alert_target() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs Utils Read JSON File to accept the jsonpath-ng filter `[?(type=\"observed-data\")]` (crates/integrations/src/utils/read_json_file.rs)"]
 async fn slack_notification_without_target_names_the_hosts_of_the_observed_events() {
     let Some(corpus) = corpus_dir() else { return };
     let s = Scenario::new(corpus).await;

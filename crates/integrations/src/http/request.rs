@@ -144,6 +144,43 @@ fn params(args: &Value) -> Result<Vec<(String, String)>, ActionError> {
     Ok(params)
 }
 
+/// A Python literal (`{'a': 'b', 'c': True}`, as playbooks write them) as JSON text:
+/// single-quoted strings become JSON strings, `True` / `False` / `None` JSON literals.
+fn python_literal_as_json(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' => {
+                let mut literal = String::new();
+                while let Some(d) = chars.next() {
+                    match d {
+                        '\\' => literal.push(chars.next().unwrap_or('\\')),
+                        _ if d == c => break,
+                        _ => literal.push(d),
+                    }
+                }
+                out.push_str(&Value::String(literal).to_string());
+            }
+            _ if c.is_ascii_alphabetic() => {
+                let mut word = c.to_string();
+                while let Some(&d) = chars.peek().filter(|d| d.is_ascii_alphanumeric()) {
+                    word.push(d);
+                    chars.next();
+                }
+                out.push_str(match word.as_str() {
+                    "True" => "true",
+                    "False" => "false",
+                    "None" => "null",
+                    _ => &word,
+                });
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// An argument holding an object, given as an object or as a string of JSON (absent: empty).
 fn object_argument(args: &Value, name: &str) -> Result<Map<String, Value>, ActionError> {
     let not_an_object = || {
@@ -156,7 +193,9 @@ fn object_argument(args: &Value, name: &str) -> Result<Map<String, Value>, Actio
         None | Some(Value::Null) => Ok(Map::new()),
         Some(Value::Object(map)) => Ok(map.clone()),
         Some(Value::String(text)) if text.trim().is_empty() => Ok(Map::new()),
-        Some(Value::String(text)) => match serde_json::from_str(text) {
+        Some(Value::String(text)) => match serde_json::from_str(text)
+            .or_else(|_| serde_json::from_str(&python_literal_as_json(text)))
+        {
             Ok(Value::Object(map)) => Ok(map),
             _ => Err(not_an_object()),
         },
@@ -224,9 +263,19 @@ fn body(args: &Value) -> Result<Body, ActionError> {
     };
     let json = match args.get("json") {
         None | Some(Value::Null) => None,
-        Some(Value::String(text)) => Some(serde_json::from_str(text).map_err(|e| {
-            ActionError::invalid_argument("json", format!("is a string that is not JSON ({e})"))
-        })?),
+        // A string of JSON text is that JSON; a string that only looks like an object or a
+        // list is a mistake (often a template breaking the JSON it builds); any other string
+        // is sent as a JSON string, as Sekoia.io does.
+        Some(Value::String(text)) => match serde_json::from_str(text) {
+            Ok(value) => Some(value),
+            Err(e) if text.trim_start().starts_with(['{', '[']) => {
+                return Err(ActionError::invalid_argument(
+                    "json",
+                    format!("is a string that is not JSON ({e})"),
+                ));
+            }
+            Err(_) => Some(Value::String(text.clone())),
+        },
         Some(value) => Some(value.clone()),
     };
     match (data, json) {
@@ -276,5 +325,31 @@ fn retry_on_status(args: &Value) -> Result<Vec<u16>, ActionError> {
             })
             .collect(),
         Some(_) => Err(invalid()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn params_may_be_a_python_dict_and_json_any_string() {
+        let args = json!({"params": "{\n    'ipAddress': '198.51.100.7',\n    'maxAgeInDays': '90',\n    'verbose': True\n}"});
+        assert_eq!(
+            params(&args).unwrap(),
+            [
+                ("ipAddress".to_owned(), "198.51.100.7".to_owned()),
+                ("maxAgeInDays".to_owned(), "90".to_owned()),
+                ("verbose".to_owned(), "true".to_owned()),
+            ]
+        );
+        let text = json!({"json": "Event with the message [\"x\"] raised the alert R"});
+        assert!(
+            matches!(body(&text).unwrap(), Body::Json(Value::String(s)) if s.starts_with("Event with"))
+        );
+        let object = json!({"json": "{\"a\": 1}"});
+        assert!(matches!(body(&object).unwrap(), Body::Json(v) if v == json!({"a": 1})));
     }
 }

@@ -56,7 +56,7 @@ impl Action for ReadJsonFile {
     async fn run(&self, cx: &ActionContext, args: Value) -> Result<ActionOutput, ActionError> {
         let jsonpath = optional_str(&args, "jsonpath")?
             .map(|path| {
-                JsonPath::parse(path).map_err(|e| {
+                JsonPath::parse(&rfc9535_filters(path)).map_err(|e| {
                     ActionError::invalid_argument(
                         "jsonpath",
                         format!("is not a valid JSONPath: {e}"),
@@ -75,6 +75,76 @@ impl Action for ReadJsonFile {
         };
         Ok(ActionOutput::new(json!({"output": output})))
     }
+}
+
+/// Rewrites jsonpath-ng filters (what Sekoia.io's own action evaluates) as RFC 9535 ones:
+/// in `[?(type="observed-data")]` a bare field gets `@.` and a single `=` becomes `==`.
+/// String literals and RFC 9535 filters are left as they are.
+fn rfc9535_filters(path: &str) -> String {
+    let chars: Vec<char> = path.chars().collect();
+    let mut out = String::with_capacity(path.len() + 8);
+    // One entry per open bracket: whether it opened a filter.
+    let mut brackets: Vec<bool> = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let in_filter = brackets.contains(&true);
+        match c {
+            '\'' | '"' => {
+                out.push(c);
+                i += 1;
+                while i < chars.len() {
+                    out.push(chars[i]);
+                    i += 1;
+                    if chars[i - 1] == '\\' && i < chars.len() {
+                        out.push(chars[i]);
+                        i += 1;
+                    } else if chars[i - 1] == c {
+                        break;
+                    }
+                }
+                continue;
+            }
+            '[' => {
+                let filter = chars.get(i + 1) == Some(&'?');
+                brackets.push(filter);
+                out.push_str(if filter { "[?" } else { "[" });
+                i += if filter { 2 } else { 1 };
+                continue;
+            }
+            ']' => {
+                brackets.pop();
+            }
+            '=' if in_filter => {
+                let before = out.chars().last();
+                let comparison =
+                    matches!(before, Some('=' | '!' | '<' | '>')) || chars.get(i + 1) == Some(&'=');
+                out.push_str(if comparison { "=" } else { "==" });
+                i += 1;
+                continue;
+            }
+            _ if in_filter && (c.is_ascii_alphabetic() || c == '_') => {
+                let start = i;
+                while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
+                    i += 1;
+                }
+                let word: String = chars[start..i].iter().collect();
+                let before = out.trim_end().chars().last();
+                let part_of_path = matches!(before, Some('.' | '@' | '$'));
+                let literal = matches!(word.as_str(), "true" | "false" | "null");
+                let function = chars.get(i) == Some(&'(');
+                if !(part_of_path || literal || function) {
+                    out.push_str("@.");
+                }
+                out.push_str(&word);
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
 }
 
 /// The matches of `path`: all of them as a list, or the first (null if none).
@@ -126,5 +196,28 @@ fn inside_data_dir(data_dir: &Path, file_path: &str) -> Result<PathBuf, ActionEr
         Ok(resolved)
     } else {
         Err(outside())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc9535_filters;
+
+    #[test]
+    fn jsonpath_ng_filters_become_rfc_9535_filters() {
+        assert_eq!(
+            rfc9535_filters(
+                r#"$.objects[?(type="observed-data")].objects[?(@.type="ipv4-addr")].value"#
+            ),
+            r#"$.objects[?(@.type=="observed-data")].objects[?(@.type=="ipv4-addr")].value"#
+        );
+        for unchanged in [
+            "$.items[*].id",
+            "$.a[?(@.n >= 2 && @.s == 'x=y')]",
+            "$['dotted.key'][0]",
+            "$.a[?@.b != true]",
+        ] {
+            assert_eq!(rfc9535_filters(unchanged), unchanged);
+        }
     }
 }
