@@ -86,7 +86,8 @@ pub struct ServerConfig {
     pub listen: String,
     /// The URL the server is reached at from outside, for webhook URLs shown to users.
     pub public_url: Option<String>,
-    /// The bearer token the REST API requires, if any.
+    /// The bearer token the REST API and the console require, if any (`token`, or its older
+    /// name `api_token`, in `[server]`).
     pub api_token: Option<String>,
 }
 

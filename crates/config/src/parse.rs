@@ -29,7 +29,7 @@ const TOP_LEVEL: &[&str] = &[
 ];
 const ACCOUNT_KEYS: &[&str] = &["name", "module"];
 const PLAYBOOK_KEYS: &[&str] = &["file", "enabled", "webhook_token", "accounts"];
-const SERVER_KEYS: &[&str] = &["listen", "public_url", "api_token"];
+const SERVER_KEYS: &[&str] = &["listen", "public_url", "token", "api_token"];
 const STORE_KEYS: &[&str] = &["path"];
 const DELIVERY_KEYS: &[&str] = &[
     "max_attempts",
@@ -716,9 +716,16 @@ impl Checker<'_> {
             }
             server.public_url = Some(url);
         }
-        server.api_token = self
-            .string_at(CONTEXT, table, "api_token")
-            .map(|(token, _)| token);
+        // `token` is the documented name; `api_token` is still read.
+        let token = self.string_at(CONTEXT, table, "token");
+        let api_token = self.string_at(CONTEXT, table, "api_token");
+        if let (Some(_), Some((_, offset))) = (&token, &api_token) {
+            self.report(
+                *offset,
+                format!("{CONTEXT}: `token` and `api_token` are the same setting; keep `token`"),
+            );
+        }
+        server.api_token = token.or(api_token).map(|(token, _)| token);
         server
     }
 

@@ -1,4 +1,5 @@
-//! The HTTP side of the service: health and the webhooks of Manual Trigger nodes.
+//! The HTTP side of the service: the REST API and health (see [`crate::api`]), access
+//! control, and the webhooks of Manual Trigger nodes.
 //!
 //! `POST /hooks/<playbook id>/<trigger node id>` with `Authorization: Bearer <the playbook's
 //! webhook_token>` and `{"alert_uuid": "..."}` answers 202 once the event is stored in the
@@ -7,16 +8,19 @@
 
 use std::sync::Arc;
 
+use alertsync_engine::RunExecutor;
 use alertsync_store::{EventSource, NewInboxEvent, Store};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
+use crate::api;
+use crate::api::auth::{AccessToken, bearer_matches};
 use crate::deploy::{Deployment, TriggerKind};
 use crate::inbox::InboxPayload;
 
@@ -29,17 +33,24 @@ pub struct AppState {
     pub sekoia_account: Option<String>,
     /// Told when an event was stored.
     pub wake: Arc<Notify>,
+    /// Validates playbooks; knows the modules and the accounts.
+    pub executor: Arc<RunExecutor>,
+    /// The token API and console requests need, if any.
+    pub access: AccessToken,
+    /// Where imported playbooks are saved.
+    pub import_dir: std::path::PathBuf,
+    /// The Sekoia.io accounts whose live notifications the service follows.
+    pub live_accounts: Arc<[String]>,
 }
 
+/// Every route: webhooks, `/healthz` and the API, behind access control and with security
+/// headers.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route(
-            "/healthz",
-            get(|| async { axum::Json(json!({"status": "ok"})) }),
-        )
+    let routes = Router::new()
         .route("/hooks/{playbook_id}/{node_id}", post(webhook))
         .route("/metrics", get(crate::metrics::scrape))
-        .with_state(state)
+        .with_state(state.clone());
+    api::wrap(routes, state)
 }
 
 /// An answer with a JSON `{"error": ...}` body.
@@ -125,20 +136,4 @@ fn alert_uuid(body: &[u8]) -> Result<String, String> {
         Some(id) if !id.is_empty() => Ok(id.to_owned()),
         _ => Err("the body needs a non-empty string `alert_uuid`".to_owned()),
     }
-}
-
-/// Whether the request carries `Authorization: Bearer <expected>`, compared in constant time.
-fn bearer_matches(headers: &HeaderMap, expected: &str) -> bool {
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default()
-        .as_bytes();
-    let expected = expected.as_bytes();
-    let mut difference = given.len() ^ expected.len();
-    for (i, byte) in expected.iter().enumerate() {
-        difference |= usize::from(byte ^ given.get(i).copied().unwrap_or(0));
-    }
-    difference == 0
 }

@@ -5,6 +5,7 @@
 //! acknowledging it, and runs the playbooks they start — in arrival order per alert,
 //! different alerts in parallel.
 
+pub mod api;
 pub mod deploy;
 pub mod http;
 pub mod inbox;

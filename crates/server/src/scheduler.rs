@@ -131,7 +131,23 @@ impl Scheduler {
     ) -> Vec<(Arc<DeployedPlaybook>, String)> {
         let mut fired = Vec::new();
         for playbook in self.deployment.enabled() {
+            // An event meant for one playbook and trigger (webhook, cron, rerun) starts
+            // only that one.
+            if event
+                .playbook_id
+                .as_ref()
+                .is_some_and(|id| *id != playbook.id)
+            {
+                continue;
+            }
             for trigger in &playbook.triggers {
+                if event
+                    .trigger_node
+                    .as_ref()
+                    .is_some_and(|node| *node != trigger.node_id)
+                {
+                    continue;
+                }
                 let fires = match (payload, trigger.kind) {
                     (InboxPayload::AlertChange { change, .. }, TriggerKind::Alert(kind)) => {
                         kind.fires_on(*change)

@@ -14,6 +14,7 @@ use alertsync_store::{SqliteStore, Store};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
+use crate::api::auth::AccessToken;
 use crate::deploy::{Deployment, TriggerKind, deploy};
 use crate::http::{AppState, router};
 use crate::scheduler::Scheduler;
@@ -59,9 +60,13 @@ pub async fn serve(
         .with_retry(config.delivery.retry_policy())
         .with_data_dir(data_dir(&config));
     let deployment = Arc::new(deploy(&config, &executor).map_err(|e| ServeError(e.to_string()))?);
+    let executor = Arc::new(executor);
     let sekoia_clients = Arc::new(sekoia_clients(&accounts, &http));
     let live_accounts = live_accounts(&deployment, &accounts, &registry)?;
     let wake = Arc::new(Notify::new());
+    let live_names: Arc<[String]> = live_accounts.iter().map(|a| a.name.clone()).collect();
+    let token = config.server.api_token.clone().filter(|t| !t.is_empty());
+    refuse_open_listen(&options.listen, token.is_some())?;
 
     let listener = tokio::net::TcpListener::bind(&options.listen)
         .await
@@ -73,7 +78,7 @@ pub async fn serve(
     let mut tasks = JoinSet::new();
     let scheduler = Arc::new(Scheduler {
         store: Arc::clone(&store),
-        executor: Arc::new(executor),
+        executor: Arc::clone(&executor),
         deployment: Arc::clone(&deployment),
         sekoia: sekoia_clients,
         workers: config.delivery.workers,
@@ -105,6 +110,10 @@ pub async fn serve(
         deployment: Arc::clone(&deployment),
         sekoia_account: accounts.sekoia().ok().map(|a| a.name.clone()),
         wake,
+        executor,
+        access: AccessToken(token.map(Arc::from)),
+        import_dir: data_dir(&config).with_file_name("imported-playbooks"),
+        live_accounts: live_names,
     });
     let shutdown = stop.clone();
     tasks.spawn(async move {
@@ -122,6 +131,31 @@ pub async fn serve(
     ready(address);
     while tasks.join_next().await.is_some() {}
     Ok(())
+}
+
+/// Refuses to listen beyond this machine without a token.
+fn refuse_open_listen(listen: &str, has_token: bool) -> Result<(), ServeError> {
+    if has_token || is_loopback(listen) {
+        return Ok(());
+    }
+    Err(ServeError(format!(
+        "refusing to listen on {listen} without a token: anyone reaching it could read runs \
+         and change playbooks; set `token = \"${{ALERTSYNC_TOKEN}}\"` in [server] (requests \
+         then need `Authorization: Bearer <token>`), or listen on 127.0.0.1"
+    )))
+}
+
+/// Whether `host:port` names the loopback interface only.
+fn is_loopback(listen: &str) -> bool {
+    let host = listen
+        .rsplit_once(':')
+        .map_or(listen, |(host, _)| host)
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {

@@ -1,0 +1,137 @@
+//! Access control and response hardening.
+//!
+//! With `[server] token` set, every request needs `Authorization: Bearer <token>` or the
+//! session cookie `POST /login` sets, except `/healthz`, the webhooks under `/hooks/` (they
+//! check their own per-playbook tokens) and `/login` itself. Tokens are compared in
+//! constant time. Every response carries security headers.
+
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::error::ApiError;
+
+/// The name of the session cookie `POST /login` sets.
+pub const COOKIE: &str = "alertsync_session";
+
+/// The token requests must carry, if any.
+#[derive(Clone, Default)]
+pub struct AccessToken(pub Option<Arc<str>>);
+
+/// Whether the request carries `Authorization: Bearer <expected>`, compared in constant time.
+pub fn bearer_matches(headers: &HeaderMap, expected: &str) -> bool {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    constant_time_eq(given.as_bytes(), expected.as_bytes())
+}
+
+/// Whether the request carries the session cookie with the expected token.
+fn cookie_matches(headers: &HeaderMap, expected: &str) -> bool {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(name, _)| *name == COOKIE)
+        .fold(false, |found, (_, value)| {
+            constant_time_eq(value.as_bytes(), expected.as_bytes()) | found
+        })
+}
+
+/// Compares two byte strings in time that depends only on their lengths.
+pub fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
+    let mut difference = given.len() ^ expected.len();
+    for (i, byte) in expected.iter().enumerate() {
+        difference |= usize::from(byte ^ given.get(i).copied().unwrap_or(0));
+    }
+    difference == 0
+}
+
+/// Paths that need no token.
+fn is_public(path: &str) -> bool {
+    path == "/healthz" || path == "/login" || path.starts_with("/hooks/")
+}
+
+/// Refuses requests without the token (when one is configured).
+pub async fn require_token(
+    State(token): State<AccessToken>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(expected) = token.0.as_deref() else {
+        return next.run(request).await;
+    };
+    if is_public(request.uri().path())
+        || bearer_matches(request.headers(), expected)
+        || cookie_matches(request.headers(), expected)
+    {
+        return next.run(request).await;
+    }
+    let mut response =
+        ApiError::unauthorized("this server needs `Authorization: Bearer <server token>`")
+            .into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"alertsync\""),
+    );
+    response
+}
+
+/// Adds the security headers to every response.
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    );
+    response
+}
+
+/// The login form's fields.
+#[derive(Deserialize)]
+pub struct Login {
+    pub token: String,
+}
+
+/// `POST /login` (form field `token`): sets the session cookie and sends the browser to
+/// `/`; 401 for a wrong token. Without a configured token there is nothing to log in to.
+pub async fn login(State(token): State<AccessToken>, Form(login): Form<Login>) -> Response {
+    let Some(expected) = token.0.as_deref() else {
+        return (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response();
+    };
+    if !constant_time_eq(login.token.as_bytes(), expected.as_bytes()) {
+        return ApiError::unauthorized("wrong token").into_response();
+    }
+    let cookie = format!("{COOKIE}={expected}; Path=/; HttpOnly; SameSite=Strict");
+    match HeaderValue::from_str(&cookie) {
+        Ok(cookie) => (
+            StatusCode::SEE_OTHER,
+            [(header::LOCATION, HeaderValue::from_static("/"))],
+            [(header::SET_COOKIE, cookie)],
+        )
+            .into_response(),
+        Err(_) => ApiError::bad_request(
+            "the server token cannot be carried in a cookie; use the bearer header",
+        )
+        .into_response(),
+    }
+}

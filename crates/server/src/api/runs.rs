@@ -1,0 +1,246 @@
+//! `/api/v1/runs`: runs newest first with filters, one run with its node runs, and rerun.
+//!
+//! Filters: `playbook`, `status` (`running`, `succeeded`, `failed`, `cancelled`), `alert`
+//! (alert UUID), `since` and `until` (start time, milliseconds since the Unix epoch,
+//! inclusive), and pages: `limit` (1 to 1000, default 50) and `before` (the `next_before`
+//! of the previous page).
+//!
+//! Rerun stores the run's inbox event again as a new event for the run's playbook and
+//! trigger node (fresh dedup key, source `webhook`), so the scheduler runs the whole
+//! playbook again with the alert as it is now. Rerunning only the failed and pending nodes
+//! is not supported yet: `only=failed` answers 400.
+
+use alertsync_engine::RunStatus;
+use alertsync_store::{
+    EventSource, MAX_PAGE_SIZE, NewInboxEvent, RunDetail, RunId, RunQuery, RunSummary,
+};
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::AppState;
+
+/// Most store pages one listing reads when a time range skips runs.
+const MAX_SCANNED_PAGES: usize = 50;
+
+/// The filters of a run listing.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RunFilters {
+    /// Playbook id.
+    pub playbook: Option<String>,
+    /// `running`, `succeeded`, `failed` or `cancelled`.
+    pub status: Option<String>,
+    /// Alert UUID.
+    pub alert: Option<String>,
+    /// Runs started at or after this time (ms since the epoch).
+    pub since: Option<u64>,
+    /// Runs started at or before this time (ms since the epoch).
+    pub until: Option<u64>,
+    /// Runs older than this run id (the previous page's `next_before`).
+    pub before: Option<i64>,
+    /// Page size, 1 to 1000 (default 50).
+    pub limit: Option<u32>,
+}
+
+/// One page of runs, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunList {
+    #[schema(value_type = Vec<Object>)]
+    pub runs: Vec<RunSummary>,
+    /// Pass as `before` for the next page; absent on the last page.
+    pub next_before: Option<i64>,
+}
+
+/// Rerun options.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RerunOptions {
+    /// `failed` (rerun only failed and pending nodes) is not supported yet.
+    pub only: Option<String>,
+}
+
+/// Where the rerun's event went.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RerunView {
+    /// The new inbox event; its run appears in the listing once the scheduler takes it.
+    pub event_id: i64,
+    pub playbook_id: String,
+    pub rerun_of: i64,
+}
+
+fn parse_status(status: &str) -> ApiResult<RunStatus> {
+    serde_json::from_value(serde_json::Value::String(status.to_owned())).map_err(|_| {
+        ApiError::bad_request(format!(
+            "unknown status `{status}`; expected running, succeeded, failed or cancelled"
+        ))
+    })
+}
+
+fn parse_run_id(id: &str) -> ApiResult<RunId> {
+    id.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .map(RunId)
+        .ok_or_else(|| ApiError::bad_request(format!("`{id}` is not a run id")))
+}
+
+/// Lists runs, newest first.
+#[utoipa::path(get, path = "/api/v1/runs", tag = "runs", params(RunFilters),
+    responses((status = 200, body = RunList), (status = 400, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    filters: Result<Query<RunFilters>, QueryRejection>,
+) -> ApiResult<Json<RunList>> {
+    let Query(filters) = filters.map_err(|err| ApiError::bad_request(err.body_text()))?;
+    let limit = filters.limit.unwrap_or(50);
+    if limit == 0 || limit > MAX_PAGE_SIZE {
+        return Err(ApiError::bad_request(format!(
+            "`limit` must be between 1 and {MAX_PAGE_SIZE}"
+        )));
+    }
+    if let (Some(since), Some(until)) = (filters.since, filters.until)
+        && since > until
+    {
+        return Err(ApiError::bad_request("`since` is after `until`"));
+    }
+    if let Some(before) = filters.before
+        && before <= 0
+    {
+        return Err(ApiError::bad_request("`before` must be a run id"));
+    }
+    let mut query = RunQuery {
+        playbook_id: filters.playbook.clone(),
+        status: filters.status.as_deref().map(parse_status).transpose()?,
+        alert_uuid: filters.alert.clone(),
+        inbox_id: None,
+        before: filters.before.map(RunId),
+        limit,
+    };
+    // The store filters everything but the time range; runs are read page by page and
+    // those outside the range left out (run ids and start times grow together).
+    let mut runs = Vec::new();
+    let mut next_before = None;
+    for _ in 0..MAX_SCANNED_PAGES {
+        let page = state
+            .store
+            .list_runs(query.clone())
+            .await
+            .map_err(|err| ApiError::unavailable("listing runs", err))?;
+        let mut reached_since = false;
+        for run in page.runs {
+            if filters.since.is_some_and(|since| run.started_at_ms < since) {
+                reached_since = true;
+                break;
+            }
+            if filters.until.is_some_and(|until| run.started_at_ms > until) {
+                continue;
+            }
+            if runs.len() == limit as usize {
+                break;
+            }
+            runs.push(run);
+        }
+        if runs.len() == limit as usize {
+            next_before = runs.last().map(|r| r.id.0);
+            break;
+        }
+        match page.next_before {
+            Some(before) if !reached_since => {
+                query.before = Some(before);
+                // A caller may go on from where the scan stopped.
+                next_before = Some(before.0);
+            }
+            _ => {
+                next_before = None;
+                break;
+            }
+        }
+    }
+    Ok(Json(RunList { runs, next_before }))
+}
+
+async fn find(state: &AppState, id: &str) -> ApiResult<RunDetail> {
+    let run_id = parse_run_id(id)?;
+    state
+        .store
+        .run(run_id)
+        .await
+        .map_err(|err| ApiError::unavailable("reading the run", err))?
+        .ok_or_else(|| ApiError::not_found(format!("no run {id}")))
+}
+
+/// One run with its node runs (arguments, results, logs and errors, secrets masked) and
+/// retry state.
+#[utoipa::path(get, path = "/api/v1/runs/{id}", tag = "runs",
+    params(("id" = i64, Path, description = "run id")),
+    responses((status = 200, body = Object, description = "the run with `run`, `nodes` and `retries`"),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RunDetail>> {
+    Ok(Json(find(&state, &id).await?))
+}
+
+/// Runs the playbook again for the run's event.
+#[utoipa::path(post, path = "/api/v1/runs/{id}/rerun", tag = "runs",
+    params(("id" = i64, Path, description = "run id"), RerunOptions),
+    responses((status = 202, body = RerunView), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn rerun(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    options: Result<Query<RerunOptions>, QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(options) = options.map_err(|err| ApiError::bad_request(err.body_text()))?;
+    if let Some(only) = options.only {
+        return Err(ApiError::bad_request(format!(
+            "`only={only}` is not supported yet: a rerun runs the whole playbook again"
+        )));
+    }
+    let detail = find(&state, &id).await?;
+    let run = detail.run;
+    if state.deployment.get(&run.playbook_id).is_none() {
+        return Err(ApiError::conflict(format!(
+            "playbook `{}` is no longer deployed",
+            run.playbook_id
+        )));
+    }
+    let event = state
+        .store
+        .event(run.inbox_id)
+        .await
+        .map_err(|err| ApiError::unavailable("reading the run's event", err))?
+        .ok_or_else(|| ApiError::conflict(format!("the event of run {id} is gone")))?;
+    let new = NewInboxEvent {
+        source: EventSource::Webhook,
+        account: event.account,
+        playbook_id: Some(run.playbook_id.clone()),
+        trigger_node: Some(run.trigger_node.clone()),
+        alert_uuid: event.alert_uuid,
+        dedup_key: format!("rerun/{}/{}", run.id, uuid::Uuid::new_v4()),
+        payload: event.payload,
+        received_at_ms: alertsync_engine::now_ms(),
+    };
+    let stored = state
+        .store
+        .enqueue(new)
+        .await
+        .map_err(|err| ApiError::unavailable("storing the rerun event", err))?;
+    state.wake.notify_one();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(RerunView {
+            event_id: stored.id().0,
+            playbook_id: run.playbook_id,
+            rerun_of: run.id.0,
+        }),
+    )
+        .into_response())
+}

@@ -1,0 +1,556 @@
+//! The REST API of `serve`, end to end: the real service over a loopback listener with a
+//! SQLite store in a temporary directory, the simulator playing Sekoia.io and ilert. Every
+//! route, access control, bad input, the OpenAPI document, and no secret in any answer.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alertsync_config::Config;
+use alertsync_engine::Cancellation;
+use alertsync_server::serve::{ServeOptions, serve};
+use alertsync_sim::{SimConfig, Simulator};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "api-test-token-5f1c";
+const PLAYBOOK: &str = include_str!("../../../examples/playbooks/forward-alerts-to-ilert.json");
+const PLAYBOOK_ID: &str = "096acba7-ca84-4bc7-8fcb-8b44f5464b89";
+
+/// A running service and its simulator.
+struct Service {
+    base: String,
+    client: reqwest::Client,
+    stop: Cancellation,
+    task: tokio::task::JoinHandle<Result<(), alertsync_server::serve::ServeError>>,
+    simulator: Simulator,
+    /// Every body answered so far, scanned for secrets at the end.
+    bodies: std::sync::Mutex<Vec<String>>,
+    _dir: tempfile::TempDir,
+}
+
+/// An answer: status, headers and body.
+struct Answer {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    text: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|err| panic!("not JSON ({err}): {}", self.text))
+    }
+}
+
+fn config_text(simulator: &Simulator, token: Option<&str>) -> String {
+    let defaults = SimConfig::default();
+    let server = token
+        .map(|t| format!("[server]\ntoken = \"{t}\"\n\n"))
+        .unwrap_or_default();
+    format!(
+        "{server}[[account]]\nname = \"sekoia\"\nmodule = \"sekoia.io\"\nbase_url = \"{}\"\napi_key = \"{}\"\n\n\
+         [[account]]\nname = \"ilert\"\nmodule = \"ilert\"\nintegration_url = \"{}\"\nintegration_key = \"{}\"\n\n\
+         [[playbook]]\nfile = \"forward.json\"\n\n[store]\npath = \"data/alertsync.db\"\n",
+        simulator.urls().sekoia,
+        defaults.api_key,
+        simulator.urls().ilert,
+        defaults.ilert_integration_keys[0],
+    )
+}
+
+fn load(dir: &Path, text: &str) -> Config {
+    std::fs::write(dir.join("forward.json"), PLAYBOOK).expect("write playbook");
+    let path = dir.join("alertsync.toml");
+    std::fs::write(&path, text).expect("write config");
+    Config::load(&path, &alertsync_integrations::registry()).expect("config loads")
+}
+
+async fn start(token: Option<&str>) -> Service {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let simulator = alertsync_sim::start(SimConfig::default())
+        .await
+        .expect("simulator starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = load(dir.path(), &config_text(&simulator, token));
+    let stop = Cancellation::new();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<SocketAddr>();
+    let task = tokio::spawn(serve(
+        config,
+        Arc::new(alertsync_integrations::registry()),
+        ServeOptions {
+            listen: "127.0.0.1:0".to_owned(),
+            grace: Duration::from_secs(2),
+        },
+        stop.clone(),
+        move |address| {
+            let _ = ready_tx.send(address);
+        },
+    ));
+    let address = ready_rx.await.expect("serve starts");
+    Service {
+        base: format!("http://{address}"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        stop,
+        task,
+        simulator,
+        bodies: std::sync::Mutex::new(Vec::new()),
+        _dir: dir,
+    }
+}
+
+impl Service {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> Answer {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_owned());
+        }
+        let response = request.send().await.expect("request");
+        let answer = Answer {
+            status: response.status(),
+            headers: response.headers().clone(),
+            text: response.text().await.expect("body"),
+        };
+        self.bodies
+            .lock()
+            .expect("bodies")
+            .push(answer.text.clone());
+        answer
+    }
+
+    async fn get(&self, path: &str) -> Answer {
+        self.call(Method::GET, path, Some(TOKEN), None).await
+    }
+
+    async fn post(&self, path: &str, body: Option<&str>) -> Answer {
+        self.call(Method::POST, path, Some(TOKEN), body).await
+    }
+
+    /// Waits until the run listing at `path` has at least `count` runs, all finished.
+    async fn wait_runs(&self, path: &str, count: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let answer = self.get(path).await;
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+            let runs = answer.json()["runs"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if runs.len() >= count && runs.iter().all(|r| r["status"] != "running") {
+                return runs;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {count} finished runs: {}",
+                answer.text
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn stop(self) -> Vec<String> {
+        self.stop.cancel();
+        let _ = self.task.await;
+        self.simulator.shutdown().await;
+        self.bodies.into_inner().expect("bodies")
+    }
+}
+
+fn assert_error(answer: &Answer, status: StatusCode, code: &str) {
+    assert_eq!(answer.status, status, "{}", answer.text);
+    let body = answer.json();
+    assert_eq!(body["error"], code, "{}", answer.text);
+    assert!(!body["detail"].is_null(), "{}", answer.text);
+}
+
+/// Every route a test calls, as (method, OpenAPI path).
+const ROUTES: &[(&str, &str)] = &[
+    ("get", "/healthz"),
+    ("get", "/api/v1/openapi.json"),
+    ("get", "/api/v1/playbooks"),
+    ("get", "/api/v1/playbooks/{id}"),
+    ("post", "/api/v1/playbooks/{id}/enable"),
+    ("post", "/api/v1/playbooks/{id}/disable"),
+    ("post", "/api/v1/playbooks/validate"),
+    ("post", "/api/v1/playbooks/import"),
+    ("get", "/api/v1/playbooks/{id}/export"),
+    ("get", "/api/v1/runs"),
+    ("get", "/api/v1/runs/{id}"),
+    ("post", "/api/v1/runs/{id}/rerun"),
+    ("get", "/api/v1/accounts"),
+    ("get", "/api/v1/modules"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_behind_the_token() {
+    let service = start(Some(TOKEN)).await;
+
+    // Access control: API needs the token; health and webhooks do not.
+    let anonymous = service
+        .call(Method::GET, "/api/v1/playbooks", None, None)
+        .await;
+    assert_error(&anonymous, StatusCode::UNAUTHORIZED, "unauthorized");
+    let wrong = service
+        .call(Method::GET, "/api/v1/runs", Some("wrong-token"), None)
+        .await;
+    assert_error(&wrong, StatusCode::UNAUTHORIZED, "unauthorized");
+    let spec = service
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    assert_eq!(spec.status, StatusCode::UNAUTHORIZED);
+    let health = service.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(health.status, StatusCode::OK, "{}", health.text);
+    assert_eq!(health.json()["status"], "ok");
+    assert_eq!(health.json()["live_accounts"], json!(["sekoia"]));
+    let hook = service
+        .call(Method::POST, "/hooks/nope/1", None, Some("{}"))
+        .await;
+    assert_eq!(
+        hook.status,
+        StatusCode::NOT_FOUND,
+        "webhooks keep their own checks"
+    );
+
+    // Security headers on every answer, refused ones included.
+    for answer in [&anonymous, &health] {
+        assert_eq!(answer.headers["x-content-type-options"], "nosniff");
+        assert_eq!(answer.headers["x-frame-options"], "DENY");
+        assert_eq!(answer.headers["referrer-policy"], "no-referrer");
+        let csp = answer.headers["content-security-policy"]
+            .to_str()
+            .expect("csp");
+        assert!(csp.contains("default-src 'self'"), "{csp}");
+    }
+
+    // The login form sets an HttpOnly, SameSite=Strict cookie that opens the API.
+    let login = service
+        .client
+        .post(format!("{}/login", service.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={}", TOKEN))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), StatusCode::SEE_OTHER);
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().expect("cookie pair");
+    let with_cookie = service
+        .client
+        .get(format!("{}/api/v1/accounts", service.base))
+        .header("cookie", pair)
+        .send()
+        .await
+        .expect("cookie request");
+    assert_eq!(with_cookie.status(), StatusCode::OK);
+    let bad_login = service
+        .client
+        .post(format!("{}/login", service.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={}", "nope"))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(bad_login.status(), StatusCode::UNAUTHORIZED);
+
+    // Unknown routes are JSON 404s too.
+    assert_error(
+        &service.get("/api/v1/nothing").await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+
+    // Playbooks.
+    let list = service.get("/api/v1/playbooks").await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+    let list = list.json();
+    assert_eq!(list[0]["id"], PLAYBOOK_ID);
+    assert_eq!(list[0]["state"], "enabled");
+    let one = service
+        .get(&format!("/api/v1/playbooks/{PLAYBOOK_ID}"))
+        .await;
+    assert_eq!(one.status, StatusCode::OK, "{}", one.text);
+    assert_eq!(one.json()["playbook"]["uuid"], PLAYBOOK_ID);
+    assert_error(
+        &service.get("/api/v1/playbooks/unknown").await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    let export = service
+        .get(&format!("/api/v1/playbooks/{PLAYBOOK_ID}/export"))
+        .await;
+    assert_eq!(export.status, StatusCode::OK);
+    let exported: Value = serde_json::from_str(&export.text).expect("export is JSON");
+    assert_eq!(exported["uuid"], PLAYBOOK_ID);
+    assert_error(
+        &service.get("/api/v1/playbooks/unknown/export").await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+
+    // Disable persists in the store health; enable clears it.
+    let disabled = service
+        .post(&format!("/api/v1/playbooks/{PLAYBOOK_ID}/disable"), None)
+        .await;
+    assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.text);
+    assert_eq!(disabled.json()["state"], "disabled");
+    let listed = service.get("/api/v1/playbooks").await.json();
+    assert_eq!(listed[0]["state"], "disabled");
+    assert!(listed[0]["disabled_reason"].is_string());
+    let enabled = service
+        .post(&format!("/api/v1/playbooks/{PLAYBOOK_ID}/enable"), None)
+        .await;
+    assert_eq!(enabled.status, StatusCode::OK, "{}", enabled.text);
+    assert_eq!(enabled.json()["state"], "enabled");
+    assert_eq!(enabled.json()["consecutive_failures"], 0);
+    for action in ["enable", "disable"] {
+        assert_error(
+            &service
+                .post(&format!("/api/v1/playbooks/unknown/{action}"), None)
+                .await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        );
+    }
+
+    // Validate and import.
+    let valid = service
+        .post("/api/v1/playbooks/validate", Some(PLAYBOOK))
+        .await;
+    assert_eq!(valid.status, StatusCode::OK, "{}", valid.text);
+    assert_eq!(valid.json()["valid"], true, "{}", valid.text);
+    let broken = PLAYBOOK.replace(
+        "7675796a-393d-42f2-9648-709483a22bc0",
+        "00000000-0000-0000-0000-000000000000",
+    );
+    let invalid = service
+        .post("/api/v1/playbooks/validate", Some(&broken))
+        .await;
+    assert_eq!(invalid.status, StatusCode::OK);
+    assert_eq!(invalid.json()["valid"], false, "{}", invalid.text);
+    let refused = service
+        .post("/api/v1/playbooks/import", Some(&broken))
+        .await;
+    assert_error(&refused, StatusCode::BAD_REQUEST, "invalid_playbook");
+    let errors = refused.json()["detail"]["errors"].clone();
+    assert!(
+        errors.as_array().is_some_and(|e| !e.is_empty()),
+        "the report lists the problems: {}",
+        refused.text
+    );
+    let not_json = service
+        .post("/api/v1/playbooks/import", Some("{not json"))
+        .await;
+    assert_error(&not_json, StatusCode::BAD_REQUEST, "invalid_playbook");
+    let imported = service
+        .post("/api/v1/playbooks/import", Some(PLAYBOOK))
+        .await;
+    assert_eq!(imported.status, StatusCode::CREATED, "{}", imported.text);
+    let file = imported.json()["file"].as_str().expect("file").to_owned();
+    let saved = std::fs::read_to_string(&file).expect("imported file saved");
+    assert!(saved.contains(PLAYBOOK_ID));
+
+    // Accounts (masked) and modules.
+    let accounts = service.get("/api/v1/accounts").await;
+    assert_eq!(accounts.status, StatusCode::OK);
+    let accounts = accounts.json();
+    assert_eq!(accounts[0]["name"], "sekoia");
+    assert!(accounts[0]["values"]["api_key"].is_string());
+    let modules = service.get("/api/v1/modules").await;
+    assert_eq!(modules.status, StatusCode::OK);
+    assert!(
+        modules
+            .json()
+            .as_array()
+            .is_some_and(|m| m.iter().any(|m| m["manifest"]["slug"] == "ilert"))
+    );
+
+    // Runs: an alert raised in Sekoia.io runs the playbook.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while service.simulator.live_connection_count() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "live notifications never connected"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let alert = service.simulator.create_alert(Value::Null);
+    let alert_uuid = alert["uuid"].as_str().expect("alert uuid").to_owned();
+    let runs = service
+        .wait_runs(&format!("/api/v1/runs?alert={alert_uuid}"), 1)
+        .await;
+    let run = &runs[0];
+    assert_eq!(run["playbook_id"], PLAYBOOK_ID);
+    let run_id = run["id"].as_i64().expect("run id");
+    let started = run["started_at_ms"].as_u64().expect("start");
+
+    let filtered = service
+        .get(&format!(
+            "/api/v1/runs?playbook={PLAYBOOK_ID}&status={}&since={started}&until={started}&limit=10",
+            run["status"].as_str().expect("status")
+        ))
+        .await;
+    assert_eq!(filtered.status, StatusCode::OK, "{}", filtered.text);
+    assert_eq!(filtered.json()["runs"][0]["id"], run_id);
+    let later = service
+        .get(&format!("/api/v1/runs?since={}", started + 1))
+        .await;
+    assert_eq!(later.json()["runs"], json!([]), "{}", later.text);
+    let older = service.get(&format!("/api/v1/runs?before={run_id}")).await;
+    assert_eq!(older.json()["runs"], json!([]), "{}", older.text);
+    for bad in [
+        "status=exploded",
+        "limit=0",
+        "limit=5000",
+        "since=yesterday",
+        "since=10&until=5",
+        "before=-1",
+    ] {
+        assert_error(
+            &service.get(&format!("/api/v1/runs?{bad}")).await,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        );
+    }
+
+    let detail = service.get(&format!("/api/v1/runs/{run_id}")).await;
+    assert_eq!(detail.status, StatusCode::OK, "{}", detail.text);
+    let detail = detail.json();
+    assert_eq!(detail["run"]["id"], run_id);
+    assert!(
+        detail["nodes"].as_array().is_some_and(|n| n.len() >= 2),
+        "the node runs: {detail}"
+    );
+    assert_error(
+        &service.get("/api/v1/runs/999999").await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    assert_error(
+        &service.get("/api/v1/runs/abc").await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    );
+
+    // Rerun: a new run of the same playbook for the same alert.
+    assert_error(
+        &service
+            .post(&format!("/api/v1/runs/{run_id}/rerun?only=failed"), None)
+            .await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    );
+    assert_error(
+        &service.post("/api/v1/runs/999999/rerun", None).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    let rerun = service
+        .post(&format!("/api/v1/runs/{run_id}/rerun"), None)
+        .await;
+    assert_eq!(rerun.status, StatusCode::ACCEPTED, "{}", rerun.text);
+    assert_eq!(rerun.json()["rerun_of"], run_id);
+    let runs = service
+        .wait_runs(&format!("/api/v1/runs?alert={alert_uuid}"), 2)
+        .await;
+    assert_eq!(runs.len(), 2, "exactly one new run: {runs:?}");
+    assert!(runs[0]["id"].as_i64() > Some(run_id));
+    assert_eq!(runs[0]["playbook_id"], PLAYBOOK_ID);
+    assert_eq!(runs[0]["trigger_node"], run["trigger_node"]);
+
+    // Health now knows the inbox and the last event.
+    let health = service.get("/healthz").await.json();
+    assert!(health["last_event_at_ms"].as_u64().is_some(), "{health}");
+    assert!(health["inbox_pending"].as_u64().is_some(), "{health}");
+
+    // The OpenAPI document lists every route.
+    let spec = service.get("/api/v1/openapi.json").await;
+    assert_eq!(spec.status, StatusCode::OK);
+    let spec = spec.json();
+    for (method, path) in ROUTES {
+        assert!(
+            spec["paths"][path][method].is_object(),
+            "{method} {path} missing from the OpenAPI document"
+        );
+    }
+    let documented: usize = spec["paths"]
+        .as_object()
+        .expect("paths")
+        .values()
+        .map(|item| item.as_object().map_or(0, |m| m.len()))
+        .sum();
+    assert_eq!(
+        documented,
+        ROUTES.len(),
+        "no undocumented extra: {}",
+        spec["paths"]
+    );
+
+    // No secret value in any answer.
+    let defaults = SimConfig::default();
+    let secrets = [
+        defaults.api_key.clone(),
+        defaults.ilert_integration_keys[0].clone(),
+    ];
+    let bodies = service.stop().await;
+    for body in &bodies {
+        for secret in &secrets {
+            assert!(!body.contains(secret.as_str()), "a secret leaked: {body}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn without_a_token_the_api_is_open_on_loopback() {
+    let service = start(None).await;
+    let list = service
+        .call(Method::GET, "/api/v1/playbooks", None, None)
+        .await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+    assert_eq!(list.headers["x-frame-options"], "DENY");
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn serve_refuses_a_public_address_without_a_token() {
+    let simulator = alertsync_sim::start(SimConfig::default())
+        .await
+        .expect("simulator starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = load(dir.path(), &config_text(&simulator, None));
+    let served = serve(
+        config,
+        Arc::new(alertsync_integrations::registry()),
+        ServeOptions {
+            listen: "0.0.0.0:0".to_owned(),
+            grace: Duration::from_secs(1),
+        },
+        Cancellation::new(),
+        |_| panic!("must not start"),
+    )
+    .await;
+    let err = served.expect_err("refused").to_string();
+    assert!(err.contains("token"), "the error names the fix: {err}");
+    simulator.shutdown().await;
+}
