@@ -2,7 +2,7 @@
 //! counters move when runs happen — the service started in process against the simulated
 //! Sekoia.io and ilert, running the shipped forward-alerts-to-ilert playbook.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -12,12 +12,14 @@ use alertsync_config::Config;
 use alertsync_engine::Cancellation;
 use alertsync_engine::http::HttpClient;
 use alertsync_server::serve::{ServeOptions, serve};
-use alertsync_sim::{SimConfig, Simulator};
+use alertsync_sim::{Fault, Route, SimConfig, Simulator};
 use axum::http::Method;
 use serde_json::{Value, json};
 
 /// How long the test waits for what it expects.
 const PATIENCE: Duration = Duration::from_secs(90);
+/// The reconnect counter of the live notifications.
+const LIVE_RECONNECTS: &str = "alertsync_live_reconnects_total";
 
 /// The shipped playbook.
 fn playbook_file() -> std::path::PathBuf {
@@ -253,6 +255,27 @@ async fn scrape(http: &HttpClient, address: SocketAddr) -> (String, Vec<Sample>)
     (text, samples)
 }
 
+/// Scrapes until `done` holds for the samples, and returns them.
+async fn wait_for(
+    http: &HttpClient,
+    address: SocketAddr,
+    what: &str,
+    done: impl Fn(&[Sample]) -> bool,
+) -> (String, Vec<Sample>) {
+    let started = Instant::now();
+    loop {
+        let (text, samples) = scrape(http, address).await;
+        if done(&samples) {
+            return (text, samples);
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "waited in vain for {what}:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_parse_as_prometheus_text_and_move_when_runs_happen() {
     let simulator = alertsync_sim::start(SimConfig::default())
@@ -280,40 +303,23 @@ async fn metrics_parse_as_prometheus_text_and_move_when_runs_happen() {
     let runs = [("playbook", playbook.as_str()), ("status", "succeeded")];
 
     // Before any alert: valid text, the live connection comes up and is shown.
-    let started = Instant::now();
-    loop {
-        let (_, samples) = scrape(&http, address).await;
-        if total(
-            &samples,
+    wait_for(&http, address, "the live connection", |samples| {
+        total(
+            samples,
             "alertsync_live_connected",
             &[("account", "sekoia")],
         ) == 1.0
-        {
-            break;
-        }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "the live connection never shows as connected"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
     let (_, before) = scrape(&http, address).await;
     let runs_before = total(&before, "alertsync_runs_total", &runs);
     let nodes_before = total(&before, "alertsync_node_duration_seconds_count", &[]);
 
     simulator.create_alert(Value::Null);
-    let after = loop {
-        let (text, samples) = scrape(&http, address).await;
-        if total(&samples, "alertsync_runs_total", &runs) > runs_before {
-            break (text, samples);
-        }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "no succeeded run of {playbook} counted"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let (text, samples) = after;
+    let (text, samples) = wait_for(&http, address, "a succeeded run", |samples| {
+        total(samples, "alertsync_runs_total", &runs) > runs_before
+    })
+    .await;
     assert_eq!(
         total(&samples, "alertsync_runs_total", &runs),
         runs_before + 1.0
@@ -346,13 +352,35 @@ async fn metrics_parse_as_prometheus_text_and_move_when_runs_happen() {
         text.contains("# HELP alertsync_runs_total "),
         "runs are not described:\n{text}"
     );
-    let names: BTreeSet<&str> = samples.iter().map(|s| s.name.as_str()).collect();
     for label in samples.iter().flat_map(|s| s.labels.values()) {
         assert!(
             !label.contains("sim-api-key") && !label.contains("sim-ilert-key"),
-            "a key in a label: {names:?}"
+            "a key in a label"
         );
     }
+
+    // ilert fails once: the delivery is retried, and the retry counted.
+    let retries = [("destination", "ilert")];
+    let retries_before = total(&samples, "alertsync_retries_total", &retries);
+    simulator.inject_fault(Fault::status(Route::Ilert, 503));
+    simulator.create_alert(Value::Null);
+    let (_, samples) = wait_for(&http, address, "a second succeeded run", |samples| {
+        total(samples, "alertsync_runs_total", &runs) >= runs_before + 2.0
+    })
+    .await;
+    assert!(total(&samples, "alertsync_retries_total", &retries) > retries_before);
+
+    // The live connection drops: the reconnect is counted and it comes back.
+    simulator.drop_live_connections();
+    wait_for(&http, address, "a counted reconnect", |samples| {
+        total(samples, LIVE_RECONNECTS, &[("account", "sekoia")]) >= 1.0
+            && total(
+                samples,
+                "alertsync_live_connected",
+                &[("account", "sekoia")],
+            ) == 1.0
+    })
+    .await;
 
     stop.cancel();
     let _ = service.await;
