@@ -133,11 +133,16 @@ pub async fn scrape(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// Counts a run that ended and the durations of its node runs.
+/// Counts a run that ended and the durations of its node runs. Node runs restored from
+/// before a restart (a resumed run) started before the record and were counted then.
 pub fn record_run(registry: &Registry, playbook_id: &str, playbook: &Playbook, record: &RunRecord) {
     counter!(RUNS, "playbook" => playbook_id.to_owned(), "status" => run_status(record.status))
         .increment(1);
-    for node in &record.nodes {
+    for node in record
+        .nodes
+        .iter()
+        .filter(|n| n.started_at_ms >= record.started_at_ms)
+    {
         let (Some(duration_ms), Some(status)) = (node.duration_ms, node_status(node.status)) else {
             continue;
         };
