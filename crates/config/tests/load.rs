@@ -741,3 +741,22 @@ fn config_path_precedence() {
     // The process environment is only consulted without a flag.
     assert_eq!(config_path(Some(flag)), (flag.to_owned(), true));
 }
+
+#[test]
+fn the_server_token_is_read_under_its_documented_name() {
+    let dir = TempDir::new("server-token");
+    let (_, result) = load(
+        &dir,
+        "[server]\ntoken = \"${SERVER_TOKEN}\"\n",
+        &[("SERVER_TOKEN", "s3cret")],
+    );
+    let config = result.expect("loads");
+    assert_eq!(config.server.api_token.as_deref(), Some("s3cret"));
+    assert!(!format!("{config:?}").contains("s3cret"));
+    assert_one_problem(
+        "[server]\ntoken = \"a\"\napi_token = \"b\"\n",
+        &[],
+        3,
+        &["`token` and `api_token` are the same setting"],
+    );
+}

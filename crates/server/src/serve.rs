@@ -66,7 +66,7 @@ pub async fn serve(
     let wake = Arc::new(Notify::new());
     let live_names: Arc<[String]> = live_accounts.iter().map(|a| a.name.clone()).collect();
     let token = config.server.api_token.clone().filter(|t| !t.is_empty());
-    refuse_open_listen(&options.listen, token.is_some())?;
+    crate::api::auth::refuse_open_listen(&options.listen, token.is_some()).map_err(ServeError)?;
 
     let listener = tokio::net::TcpListener::bind(&options.listen)
         .await
@@ -131,31 +131,6 @@ pub async fn serve(
     ready(address);
     while tasks.join_next().await.is_some() {}
     Ok(())
-}
-
-/// Refuses to listen beyond this machine without a token.
-fn refuse_open_listen(listen: &str, has_token: bool) -> Result<(), ServeError> {
-    if has_token || is_loopback(listen) {
-        return Ok(());
-    }
-    Err(ServeError(format!(
-        "refusing to listen on {listen} without a token: anyone reaching it could read runs \
-         and change playbooks; set `token = \"${{ALERTSYNC_TOKEN}}\"` in [server] (requests \
-         then need `Authorization: Bearer <token>`), or listen on 127.0.0.1"
-    )))
-}
-
-/// Whether `host:port` names the loopback interface only.
-fn is_loopback(listen: &str) -> bool {
-    let host = listen
-        .rsplit_once(':')
-        .map_or(listen, |(host, _)| host)
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {

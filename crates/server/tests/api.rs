@@ -317,7 +317,7 @@ async fn every_route_behind_the_token() {
     assert_eq!(disabled.json()["state"], "disabled");
     let listed = service.get("/api/v1/playbooks").await.json();
     assert_eq!(listed[0]["state"], "disabled");
-    assert!(listed[0]["disabled_reason"].is_string());
+    assert_eq!(listed[0]["disabled_reason"], "disabled through the API");
     let enabled = service
         .post(&format!("/api/v1/playbooks/{PLAYBOOK_ID}/enable"), None)
         .await;
@@ -340,10 +340,9 @@ async fn every_route_behind_the_token() {
         .await;
     assert_eq!(valid.status, StatusCode::OK, "{}", valid.text);
     assert_eq!(valid.json()["valid"], true, "{}", valid.text);
-    let broken = PLAYBOOK.replace(
-        "7675796a-393d-42f2-9648-709483a22bc0",
-        "00000000-0000-0000-0000-000000000000",
-    );
+    let mut broken: Value = serde_json::from_str(PLAYBOOK).expect("playbook JSON");
+    broken["nodes"]["1"]["outputs"]["default"] = json!(["99"]);
+    let broken = broken.to_string();
     let invalid = service
         .post("/api/v1/playbooks/validate", Some(&broken))
         .await;

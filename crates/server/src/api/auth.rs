@@ -3,7 +3,8 @@
 //! With `[server] token` set, every request needs `Authorization: Bearer <token>` or the
 //! session cookie `POST /login` sets, except `/healthz`, the webhooks under `/hooks/` (they
 //! check their own per-playbook tokens) and `/login` itself. Tokens are compared in
-//! constant time. Every response carries security headers.
+//! constant time. Every response carries security headers. Without a token, the service
+//! listens on loopback addresses only.
 
 use std::sync::Arc;
 
@@ -106,6 +107,31 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     response
 }
 
+/// Refuses to listen beyond this machine without a token.
+pub fn refuse_open_listen(listen: &str, has_token: bool) -> Result<(), String> {
+    if has_token || is_loopback(listen) {
+        return Ok(());
+    }
+    Err(format!(
+        "refusing to listen on {listen} without a token: anyone reaching it could read runs \
+         and change playbooks; set `token = \"${{ALERTSYNC_TOKEN}}\"` in [server] (requests \
+         then need `Authorization: Bearer <token>`), or listen on 127.0.0.1"
+    ))
+}
+
+/// Whether `host:port` names the loopback interface only.
+fn is_loopback(listen: &str) -> bool {
+    let host = listen
+        .rsplit_once(':')
+        .map_or(listen, |(host, _)| host)
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The login form's fields.
 #[derive(Deserialize)]
 pub struct Login {
@@ -133,5 +159,42 @@ pub async fn login(State(token): State<AccessToken>, Form(login): Form<Login>) -
             "the server token cannot be carried in a cookie; use the bearer header",
         )
         .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_listens_without_a_token() {
+        for listen in ["127.0.0.1:8080", "localhost:1", "[::1]:80", "127.0.0.2:0"] {
+            assert!(refuse_open_listen(listen, false).is_ok(), "{listen}");
+        }
+        for listen in ["0.0.0.0:8080", "[::]:80", "192.168.1.4:1", "example.com:80"] {
+            let err = refuse_open_listen(listen, false).expect_err(listen);
+            assert!(err.contains("token = "), "{err}");
+            assert!(refuse_open_listen(listen, true).is_ok(), "{listen}");
+        }
+    }
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"ab", b"abc"));
+        assert!(!constant_time_eq(b"abcd", b"abc"));
+        assert!(!constant_time_eq(b"", b"abc"));
+        assert!(!constant_time_eq(b"abd", b"abc"));
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("theme=dark; alertsync_session=tok; x=y"),
+        );
+        assert!(cookie_matches(&headers, "tok"));
+        assert!(!cookie_matches(&headers, "other"));
     }
 }

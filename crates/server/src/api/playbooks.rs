@@ -106,7 +106,13 @@ fn view(playbook: &DeployedPlaybook, health: &PlaybookHealth) -> PlaybookView {
         file: playbook.file.display().to_string(),
         state: state.to_owned(),
         configured: playbook.enabled,
-        disabled_reason: health.disabled.as_ref().map(|d| d.reason.clone()),
+        disabled_reason: health.disabled.as_ref().map(|d| {
+            if health.last_error.as_deref() == Some(DISABLED_BY_API) {
+                DISABLED_BY_API.to_owned()
+            } else {
+                d.reason.clone()
+            }
+        }),
         disabled_at_ms: health.disabled.as_ref().map(|d| d.at_ms),
         consecutive_failures: health.consecutive_failures,
         last_error: health.last_error.clone(),
