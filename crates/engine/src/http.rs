@@ -99,7 +99,7 @@ impl HttpClient {
     /// free of secrets.
     pub async fn send(&self, request: Request, what: &str) -> Result<Response, ActionError> {
         if let (Some(recorder), false) = (&self.recorder, request.method() == Method::GET) {
-            return Ok(record_write(recorder, request, what));
+            return Ok(record_write(recorder, request));
         }
         self.client.execute(request).await.map_err(|e| {
             ActionError::transient(format!("{what}: {}", describe_network_error(e)), None)
@@ -107,7 +107,7 @@ impl HttpClient {
     }
 }
 
-fn record_write(recorder: &Mutex<Vec<RecordedWrite>>, request: Request, what: &str) -> Response {
+fn record_write(recorder: &Mutex<Vec<RecordedWrite>>, request: Request) -> Response {
     let body = request
         .body()
         .and_then(|b| b.as_bytes())
@@ -118,7 +118,8 @@ fn record_write(recorder: &Mutex<Vec<RecordedWrite>>, request: Request, what: &s
         .unwrap_or(Value::Null);
     let write = RecordedWrite {
         method: request.method().to_string(),
-        url: what.to_owned(),
+        // The full URL: secrets in it (a key in the path) are masked with the run's record.
+        url: request.url().to_string(),
         body,
     };
     recorder

@@ -190,13 +190,7 @@ fn deploy_one(
             format!("{node}{}: {}", p.path, p.message)
         })
         .collect();
-    problems.extend(report.needs_modules.iter().map(|m| {
-        format!(
-            "needs module {} ({}), which alertsync does not implement",
-            m.name.as_deref().unwrap_or("unknown"),
-            m.uuid
-        )
-    }));
+    problems.extend(report.needs_modules.iter().map(ToString::to_string));
     let triggers = trigger_nodes(&playbook, &mut problems);
     if triggers.iter().any(|t| t.kind == TriggerKind::Manual) && entry.webhook_token.is_none() {
         problems

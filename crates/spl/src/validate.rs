@@ -74,11 +74,25 @@ pub struct Problem {
     pub message: String,
 }
 
-/// A module the playbook needs and alertsync does not implement.
+/// A module (or an action or trigger of a module alertsync implements only in part) the
+/// playbook needs and alertsync does not implement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NeededModule {
+    /// What is missing: `module`, `action` or `trigger`.
+    pub kind: &'static str,
     pub name: Option<String>,
     pub uuid: String,
+}
+
+impl std::fmt::Display for NeededModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = self.name.as_deref().unwrap_or("unknown");
+        write!(
+            f,
+            "needs {} {name} ({}), which alertsync does not implement",
+            self.kind, self.uuid
+        )
+    }
 }
 
 /// Validates `playbook` against what `catalog` implements.
@@ -147,11 +161,7 @@ impl Validation<'_> {
                 if self.check_module(node, module_uuid)
                     && !self.catalog.has_trigger(module_uuid, trigger_uuid)
                 {
-                    let message = format!(
-                        "unknown trigger uuid `{trigger_uuid}` for module {}",
-                        self.module_label(module_uuid)
-                    );
-                    self.error(Some(node), key_path(&node.path(), "trigger_uuid"), message);
+                    self.unimplemented(node, "trigger", module_uuid, trigger_uuid);
                 }
             }
             NodeKind::Action {
@@ -183,7 +193,7 @@ impl Validation<'_> {
             return !module_uuid.is_empty();
         }
         match sekoia_module_name(module_uuid) {
-            Some(name) => self.need_module(Some(name.to_owned()), module_uuid),
+            Some(name) => self.need("module", Some(name.to_owned()), module_uuid),
             None => {
                 let available = self
                     .catalog
@@ -200,7 +210,7 @@ impl Validation<'_> {
         false
     }
 
-    fn need_module(&mut self, name: Option<String>, uuid: &str) {
+    fn need(&mut self, kind: &'static str, name: Option<String>, uuid: &str) {
         if !self
             .report
             .needs_modules
@@ -208,10 +218,30 @@ impl Validation<'_> {
             .any(|needed| needed.uuid == uuid)
         {
             self.report.needs_modules.push(NeededModule {
+                kind,
                 name,
                 uuid: uuid.to_owned(),
             });
         }
+    }
+
+    /// An action or trigger uuid the module does not have in alertsync. For a Sekoia.io module
+    /// (which alertsync implements in part) it is a needed piece, like a missing module;
+    /// for another module it is an error in the file.
+    fn unimplemented(&mut self, node: &Node, kind: &'static str, module_uuid: &str, uuid: &str) {
+        if let Some(module) = sekoia_module_name(module_uuid) {
+            self.need(kind, Some(format!("{module} “{}”", node.name)), uuid);
+            return;
+        }
+        let message = format!(
+            "unknown {kind} uuid `{uuid}` for module {}",
+            self.module_label(module_uuid)
+        );
+        self.error(
+            Some(node),
+            key_path(&node.path(), &format!("{kind}_uuid")),
+            message,
+        );
     }
 
     fn module_label(&self, module_uuid: &str) -> String {
@@ -227,11 +257,7 @@ impl Validation<'_> {
         arguments: &Value,
     ) {
         if !self.catalog.has_action(module_uuid, action_uuid) {
-            let message = format!(
-                "unknown action uuid `{action_uuid}` for module {}",
-                self.module_label(module_uuid)
-            );
-            self.error(Some(node), key_path(&node.path(), "action_uuid"), message);
+            self.unimplemented(node, "action", module_uuid, action_uuid);
             return;
         }
         self.check_action_outputs(node, module_uuid, action_uuid);

@@ -71,13 +71,17 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode>
     for warning in &report.warnings {
         eprintln!("warning: {}: {}", warning.path, warning.message);
     }
-    if let Some(first) = report.errors.first() {
-        let more = report.errors.len() - 1;
+    let problems: Vec<String> = report
+        .errors
+        .iter()
+        .map(|p| format!("{}: {}", p.path, p.message))
+        .chain(report.needs_modules.iter().map(ToString::to_string))
+        .collect();
+    if let Some(first) = problems.first() {
+        let more = problems.len() - 1;
         return usage(format!(
-            "{} is not valid: {}: {}{}; `alertsync validate` lists every problem",
+            "{} cannot run: {first}{}; `alertsync validate` lists every problem",
             args.playbook.display(),
-            first.path,
-            first.message,
             if more > 0 {
                 format!(" (and {more} more)")
             } else {

@@ -127,12 +127,8 @@ fn report_text(file: &FileReport) -> String {
             out.push_str(&format!("  {label:<7} {}\n", problem_text(problem)));
         }
     }
-    for module in &report.needs_modules {
-        let name = module.name.as_deref().unwrap_or("unknown module");
-        out.push_str(&format!(
-            "  needs module {name} ({}), which alertsync does not implement\n",
-            module.uuid
-        ));
+    for needed in &report.needs_modules {
+        out.push_str(&format!("  {needed}\n"));
     }
     out
 }
