@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use alertsync_engine::telemetry;
 use alertsync_engine::{Cancellation, RetryPolicy, RunExecutor, RunRecord, RunRequest, RunStatus};
-use alertsync_integrations::sekoia::{SekoiaClient, triggers};
+use alertsync_integrations::sekoia::{SLUG, SekoiaClient, triggers};
 use alertsync_store::{InboxEvent, NewRun, NodeRunRecorder, RunId, RunStart, Store};
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
@@ -187,7 +188,8 @@ impl Scheduler {
         cancel: &Cancellation,
     ) -> bool {
         let sekoia = self.sekoia.get(&event.account);
-        let trigger_event = payload.trigger_event(sekoia, self.retry).await;
+        let trigger_event =
+            telemetry::for_destination(SLUG, payload.trigger_event(sekoia, self.retry)).await;
         if let Ok(trigger_event) = &trigger_event
             && !rule_filters_pass(playbook, trigger_node, trigger_event)
         {

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alertsync_engine::http::HttpClient;
-use alertsync_engine::{Account, Cancellation};
+use alertsync_engine::{Account, Cancellation, telemetry};
+use alertsync_integrations::sekoia::SLUG;
 use alertsync_integrations::sekoia::backfill::{Checkpoint as BackfillCheckpoint, backfill};
 use alertsync_integrations::sekoia::live::{AlertChange, ChangeKind, LiveEvent, LiveNotifications};
 use alertsync_store::{Checkpoint, EventSource, NewInboxEvent, Store};
@@ -49,7 +50,9 @@ impl LiveSource {
         let outcome = live
             .run(&stop, |event| async move {
                 match event {
-                    LiveEvent::Connected { .. } => this.backfill(client).await,
+                    LiveEvent::Connected { .. } => {
+                        telemetry::for_destination(SLUG, this.backfill(client)).await
+                    }
                     LiveEvent::Change(change) => this.store_change(change, EventSource::Live).await,
                 }
             })

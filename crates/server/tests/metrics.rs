@@ -345,6 +345,14 @@ async fn metrics_parse_as_prometheus_text_and_move_when_runs_happen() {
         "no ilert delivery counted:\n{text}"
     );
     assert!(
+        total(
+            &samples,
+            "alertsync_deliveries_total",
+            &[("destination", "sekoia.io"), ("outcome", "succeeded")]
+        ) >= 1.0,
+        "the alert read is not counted for Sekoia.io:\n{text}"
+    );
+    assert!(
         text.contains("# TYPE alertsync_inbox_events gauge"),
         "no inbox depth:\n{text}"
     );
