@@ -73,3 +73,16 @@ pub(crate) fn rate_limit_wait(kind: &str, waited: Duration) {
     histogram!(RATE_LIMIT_WAIT_SECONDS, "destination" => kind.to_owned())
         .record(waited.as_secs_f64());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn calls_are_counted_for_the_destination_in_scope() {
+        assert_eq!(destination(), OTHER_DESTINATION);
+        let inner = for_destination("ilert", async { destination() }).await;
+        assert_eq!(inner, "ilert");
+        assert_eq!(destination(), OTHER_DESTINATION);
+    }
+}
