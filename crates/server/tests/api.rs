@@ -44,13 +44,15 @@ impl Answer {
     }
 }
 
-fn config_text(simulator: &Simulator, token: Option<&str>) -> String {
+/// A configuration on the simulator; `sekoia` names the Sekoia.io account (tests in one
+/// process share the metrics, whose live connection gauge is by account).
+fn config_text(simulator: &Simulator, token: Option<&str>, sekoia: &str) -> String {
     let defaults = SimConfig::default();
     let server = token
         .map(|t| format!("[server]\ntoken = \"{t}\"\n\n"))
         .unwrap_or_default();
     format!(
-        "{server}[[account]]\nname = \"sekoia\"\nmodule = \"sekoia.io\"\nbase_url = \"{}\"\napi_key = \"{}\"\n\n\
+        "{server}[[account]]\nname = \"{sekoia}\"\nmodule = \"sekoia.io\"\nbase_url = \"{}\"\napi_key = \"{}\"\n\n\
          [[account]]\nname = \"ilert\"\nmodule = \"ilert\"\nintegration_url = \"{}\"\nintegration_key = \"{}\"\n\n\
          [[playbook]]\nfile = \"forward.json\"\n\n[store]\npath = \"data/alertsync.db\"\n",
         simulator.urls().sekoia,
@@ -67,13 +69,13 @@ fn load(dir: &Path, text: &str) -> Config {
     Config::load(&path, &alertsync_integrations::registry()).expect("config loads")
 }
 
-async fn start(token: Option<&str>) -> Service {
+async fn start(token: Option<&str>, sekoia: &str) -> Service {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let simulator = alertsync_sim::start(SimConfig::default())
         .await
         .expect("simulator starts");
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = load(dir.path(), &config_text(&simulator, token));
+    let config = load(dir.path(), &config_text(&simulator, token, sekoia));
     let stop = Cancellation::new();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<SocketAddr>();
     let task = tokio::spawn(serve(
@@ -198,7 +200,7 @@ const ROUTES: &[(&str, &str)] = &[
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_behind_the_token() {
-    let service = start(Some(TOKEN)).await;
+    let service = start(Some(TOKEN), "sekoia").await;
 
     // Access control: API needs the token; health and webhooks do not.
     let anonymous = service
@@ -216,7 +218,7 @@ async fn every_route_behind_the_token() {
     let health = service.call(Method::GET, "/healthz", None, None).await;
     assert_eq!(health.status, StatusCode::OK, "{}", health.text);
     assert_eq!(health.json()["status"], "ok");
-    assert_eq!(health.json()["live_accounts"], json!(["sekoia"]));
+    assert_eq!(health.json()["live"][0]["account"], "sekoia");
     let hook = service
         .call(Method::POST, "/hooks/nope/1", None, Some("{}"))
         .await;
@@ -482,6 +484,7 @@ async fn every_route_behind_the_token() {
     let health = service.get("/healthz").await.json();
     assert!(health["last_event_at_ms"].as_u64().is_some(), "{health}");
     assert!(health["inbox_pending"].as_u64().is_some(), "{health}");
+    assert_eq!(health["live"][0]["connected"], true, "{health}");
 
     // The OpenAPI document lists every route.
     let spec = service.get("/api/v1/openapi.json").await;
@@ -522,7 +525,7 @@ async fn every_route_behind_the_token() {
 
 #[tokio::test]
 async fn without_a_token_the_api_is_open_on_loopback() {
-    let service = start(None).await;
+    let service = start(None, "sekoia-open").await;
     let list = service
         .call(Method::GET, "/api/v1/playbooks", None, None)
         .await;
@@ -537,7 +540,7 @@ async fn serve_refuses_a_public_address_without_a_token() {
         .await
         .expect("simulator starts");
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = load(dir.path(), &config_text(&simulator, None));
+    let config = load(dir.path(), &config_text(&simulator, None, "sekoia-refused"));
     let served = serve(
         config,
         Arc::new(alertsync_integrations::registry()),
