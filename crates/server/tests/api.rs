@@ -480,6 +480,26 @@ async fn every_route_behind_the_token() {
     assert_eq!(runs[0]["playbook_id"], PLAYBOOK_ID);
     assert_eq!(runs[0]["trigger_node"], run["trigger_node"]);
 
+    // Pages: one run each, the second the last.
+    let first = service
+        .get(&format!("/api/v1/runs?alert={alert_uuid}&limit=1"))
+        .await
+        .json();
+    assert_eq!(first["runs"].as_array().map(Vec::len), Some(1), "{first}");
+    let before = first["next_before"].as_i64().expect("a next page");
+    let second = service
+        .get(&format!(
+            "/api/v1/runs?alert={alert_uuid}&limit=1&before={before}"
+        ))
+        .await
+        .json();
+    assert_eq!(second["runs"][0]["id"], run_id, "{second}");
+    assert!(second["next_before"].is_null(), "the last page: {second}");
+
+    // Metrics sit behind the token too.
+    let metrics = service.call(Method::GET, "/metrics", None, None).await;
+    assert_eq!(metrics.status, StatusCode::UNAUTHORIZED);
+
     // Health now knows the inbox and the last event.
     let health = service.get("/healthz").await.json();
     assert!(health["last_event_at_ms"].as_u64().is_some(), "{health}");

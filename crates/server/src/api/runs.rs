@@ -133,6 +133,7 @@ pub async fn list(
             .await
             .map_err(|err| ApiError::unavailable("listing runs", err))?;
         let mut reached_since = false;
+        let mut more_here = false;
         for run in page.runs {
             if filters.since.is_some_and(|since| run.started_at_ms < since) {
                 reached_since = true;
@@ -142,21 +143,28 @@ pub async fn list(
                 continue;
             }
             if runs.len() == limit as usize {
+                more_here = true;
                 break;
             }
             runs.push(run);
         }
+        if reached_since {
+            next_before = None;
+            break;
+        }
         if runs.len() == limit as usize {
-            next_before = runs.last().map(|r| r.id.0);
+            next_before = (more_here || page.next_before.is_some())
+                .then(|| runs.last().map(|r| r.id.0))
+                .flatten();
             break;
         }
         match page.next_before {
-            Some(before) if !reached_since => {
+            Some(before) => {
                 query.before = Some(before);
-                // A caller may go on from where the scan stopped.
+                // Where a caller may go on if the scan stops here.
                 next_before = Some(before.0);
             }
-            _ => {
+            None => {
                 next_before = None;
                 break;
             }
