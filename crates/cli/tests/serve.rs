@@ -1,0 +1,1096 @@
+//! `alertsync serve` as it is deployed: the built binary, started and stopped as a process
+//! (SIGTERM, SIGKILL), against the simulated Sekoia.io and ilert over real sockets.
+//!
+//! Each test reads like the guarantee it proves: alert changes reach ilert and leave each
+//! ilert alert in the right state; one alert's changes reach ilert in order; live stream
+//! drops, ilert throttling and outages, crashes and stops lose nothing and duplicate only
+//! what the guarantees allow. Tests wait on what the simulator observes (polled, with a
+//! generous limit); sleeps only shape the workload (when alerts are raised, when a kill
+//! comes), never stand in for waiting.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use alertsync_sim::{Fault, Receiver, Route, Simulator};
+use common::{ConfigDir, ILERT_KEY, SEKOIA_KEY, simulator};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+
+/// How long the service may take to say it is serving.
+const STARTUP: Duration = Duration::from_secs(60);
+/// How long a test waits for what it expects before failing.
+const PATIENCE: Duration = Duration::from_secs(120);
+/// How often the simulator is looked at while waiting.
+const POLL: Duration = Duration::from_millis(50);
+/// How long nothing more may reach ilert before a test counts what it received.
+const QUIET: Duration = Duration::from_millis(1500);
+/// Deliveries retried quickly, and no quota in the way unless a test sets one.
+const UNLIMITED: u32 = 1_000_000;
+
+/// The `[[playbook]]` entry of the shipped Alert Created / Alert Status Changed → ilert
+/// playbook.
+fn forward_to_ilert() -> String {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/playbooks/forward-alerts-to-ilert.json")
+        .canonicalize()
+        .expect("the shipped playbook exists");
+    format!("[[playbook]]\nfile = {}\n", toml_string(&file))
+}
+
+fn toml_string(path: &Path) -> String {
+    Value::String(path.to_str().expect("a UTF-8 path").to_owned()).to_string()
+}
+
+/// `[delivery]` with fast retries.
+fn delivery(workers: usize, ilert_per_minute: u32) -> String {
+    format!(
+        "max_attempts = 30\ninitial_delay_ms = 20\nmax_delay_ms = 2000\n\
+         ilert_rate_per_minute = {ilert_per_minute}\nworkers = {workers}\n"
+    )
+}
+
+/// A configuration directory: both accounts on the simulator, `playbooks`, a store in
+/// `data/` and `delivery`.
+fn service_dir(sim: &Simulator, playbooks: &str, delivery: &str) -> ConfigDir {
+    ConfigDir::new(&format!(
+        r#"
+[[account]]
+name = "sekoia"
+module = "sekoia.io"
+base_url = "{sekoia}"
+api_key = "{SEKOIA_KEY}"
+
+[[account]]
+name = "ilert"
+module = "ilert"
+integration_url = "{ilert}"
+integration_key = "{ILERT_KEY}"
+
+{playbooks}
+
+[store]
+path = "data/alertsync.db"
+
+[delivery]
+{delivery}
+"#,
+        sekoia = sim.urls().sekoia,
+        ilert = sim.urls().ilert,
+    ))
+}
+
+/// `alertsync serve` on one configuration directory, across restarts. Its stderr is kept
+/// (all incarnations) and printed when the test fails.
+struct Service {
+    config: PathBuf,
+    dir: PathBuf,
+    extra_args: Vec<String>,
+    child: Option<Child>,
+    address: String,
+    log: Arc<Mutex<String>>,
+    starts: usize,
+}
+
+impl Service {
+    async fn start(dir: &ConfigDir, extra_args: &[&str]) -> Service {
+        let mut service = Service {
+            config: dir.path(),
+            dir: dir.dir.path().to_owned(),
+            extra_args: extra_args.iter().map(|a| (*a).to_owned()).collect(),
+            child: None,
+            address: String::new(),
+            log: Arc::default(),
+            starts: 0,
+        };
+        service.restart().await;
+        service
+    }
+
+    /// Starts the process (again, on the same store) and waits for "serving on".
+    async fn restart(&mut self) {
+        assert!(self.child.is_none(), "the service is already running");
+        self.starts += 1;
+        self.note(&format!("--- start #{} ---", self.starts));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_alertsync"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&self.config)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(&self.extra_args)
+            .current_dir(&self.dir)
+            .env_remove("ALERTSYNC_CONFIG")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("alertsync serve starts");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (ready, serving) = oneshot::channel();
+        tokio::spawn(keep_log(stderr, Arc::clone(&self.log), ready));
+        self.child = Some(child);
+        match tokio::time::timeout(STARTUP, serving).await {
+            Ok(Ok(address)) => self.address = address,
+            Ok(Err(_)) => panic!("alertsync serve ended before serving:\n{}", self.log_text()),
+            Err(_) => panic!(
+                "alertsync serve did not say it was serving within {STARTUP:?}:\n{}",
+                self.log_text()
+            ),
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child
+            .as_ref()
+            .and_then(Child::id)
+            .expect("the service is running")
+    }
+
+    /// SIGKILL: the process ends at once, wherever it is.
+    async fn kill_9(&mut self) {
+        let mut child = self.child.take().expect("the service is running");
+        child.start_kill().expect("SIGKILL is sent");
+        child.wait().await.expect("the killed process is reaped");
+        self.note("--- killed (SIGKILL) ---");
+    }
+
+    /// SIGTERM, then waits for the exit; returns how long the exit took and the exit code.
+    async fn terminate(&mut self) -> (Duration, Option<i32>) {
+        let pid = self.pid().to_string();
+        let sent = Instant::now();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "SIGTERM could not be sent");
+        let mut child = self.child.take().expect("the service is running");
+        let exit = tokio::time::timeout(PATIENCE, child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("no exit {PATIENCE:?} after SIGTERM:\n{}", self.log_text()))
+            .expect("the process is reaped");
+        self.note("--- stopped (SIGTERM) ---");
+        (sent.elapsed(), exit.code())
+    }
+
+    fn note(&self, line: &str) {
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        log.push_str(line);
+        log.push('\n');
+    }
+
+    fn log_text(&self) -> String {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("alertsync serve stderr:\n{}", self.log_text());
+        }
+    }
+}
+
+/// Copies the service's stderr into `log` (its newest 2 MB), and sends the HTTP address
+/// once the service says it is serving. The sender is dropped unsent if the process ends
+/// first.
+async fn keep_log(
+    stderr: tokio::process::ChildStderr,
+    log: Arc<Mutex<String>>,
+    ready: oneshot::Sender<String>,
+) {
+    const KEEP: usize = 2 << 20;
+    const SERVING: &str = "alertsync is serving on http://";
+    let mut ready = Some(ready);
+    let mut lines = BufReader::new(stderr).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(rest) = line.split(SERVING).nth(1)
+            && let Some(ready) = ready.take()
+        {
+            let address = rest.split_whitespace().next().unwrap_or_default();
+            let _ = ready.send(address.to_owned());
+        }
+        let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+        log.push_str(&line);
+        log.push('\n');
+        if log.len() > KEEP {
+            let cut = log.len() - KEEP / 2;
+            let cut = (cut..log.len())
+                .find(|i| log.is_char_boundary(*i))
+                .unwrap_or(0);
+            log.drain(..cut);
+        }
+    }
+}
+
+/// Polls `check` until it gives a value; `Err` says where things stand, for the failure
+/// message after `limit`.
+async fn wait_for<T>(
+    what: &str,
+    limit: Duration,
+    poll: Duration,
+    mut check: impl FnMut() -> Result<T, String>,
+) -> T {
+    let start = Instant::now();
+    loop {
+        match check() {
+            Ok(value) => return value,
+            Err(state) if start.elapsed() >= limit => {
+                panic!("gave up after {limit:?} waiting for {what}; {state}")
+            }
+            Err(_) => tokio::time::sleep(poll).await,
+        }
+    }
+}
+
+/// Waits until ilert has received nothing new for [`QUIET`], so that counts taken next are
+/// final (a late duplicate would otherwise go unseen).
+async fn ilert_quiet(sim: &Simulator) {
+    let mut seen = sim.requests(Receiver::Ilert).len();
+    let mut since = Instant::now();
+    let start = Instant::now();
+    while since.elapsed() < QUIET {
+        assert!(start.elapsed() < PATIENCE, "ilert never went quiet");
+        tokio::time::sleep(POLL).await;
+        let now = sim.requests(Receiver::Ilert).len();
+        if now != seen {
+            seen = now;
+            since = Instant::now();
+        }
+    }
+}
+
+/// The alerts ilert accepted (2xx), by Sekoia.io alert uuid: the status each forwarded
+/// alert carried, in the order ilert handled them.
+fn ilert_posts(sim: &Simulator) -> HashMap<String, Vec<String>> {
+    let mut posts: HashMap<String, Vec<String>> = HashMap::new();
+    for request in sim.requests(Receiver::Ilert) {
+        if !(200..300).contains(&request.status) {
+            continue;
+        }
+        let Some(uuid) = request.body.get("uuid").and_then(Value::as_str) else {
+            continue;
+        };
+        let status = request.body.get("status").and_then(Value::as_str);
+        posts
+            .entry(uuid.to_owned())
+            .or_default()
+            .push(status.unwrap_or_default().to_owned());
+    }
+    posts
+}
+
+/// `Ok` once every alert of `uuids` has at least `each` accepted posts.
+fn all_posted(
+    sim: &Simulator,
+    uuids: &[String],
+    each: usize,
+) -> Result<HashMap<String, Vec<String>>, String> {
+    let posts = ilert_posts(sim);
+    let missing = uuids
+        .iter()
+        .filter(|u| posts.get(*u).map_or(0, Vec::len) < each)
+        .count();
+    if missing == 0 {
+        Ok(posts)
+    } else {
+        Err(format!(
+            "{missing} of {} alerts have fewer than {each} accepted ilert posts",
+            uuids.len()
+        ))
+    }
+}
+
+/// Accepted ilert posts in all.
+fn accepted_count(sim: &Simulator) -> usize {
+    sim.requests(Receiver::Ilert)
+        .iter()
+        .filter(|r| (200..300).contains(&r.status))
+        .count()
+}
+
+/// Where a forwarded status is in an alert's life: pending, then acknowledged, then closed.
+fn stage(status: &str) -> u8 {
+    match status {
+        "pending" => 0,
+        "acknowledged" => 1,
+        "closed" => 2,
+        other => panic!("unexpected forwarded status {other:?}"),
+    }
+}
+
+fn in_life_order(statuses: &[String]) -> bool {
+    statuses.windows(2).all(|w| stage(&w[0]) <= stage(&w[1]))
+}
+
+fn uuid_of(alert: &Value) -> String {
+    alert["uuid"]
+        .as_str()
+        .expect("a simulated alert has a uuid")
+        .to_owned()
+}
+
+/// Posts beyond the first, over `uuids`.
+fn duplicates(posts: &HashMap<String, Vec<String>>, uuids: &[String]) -> usize {
+    uuids
+        .iter()
+        .map(|u| posts.get(u).map_or(0, Vec::len).saturating_sub(1))
+        .sum()
+}
+
+/// A small random source for the moments of kills; the seed is printed (and can be set
+/// with `ALERTSYNC_TEST_SEED`) so a failing schedule can be replayed.
+struct Dice(u64);
+
+impl Dice {
+    fn new() -> Self {
+        let seed = std::env::var("ALERTSYNC_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(1, |d| d.as_nanos() as u64)
+            });
+        eprintln!("random seed: {seed} (ALERTSYNC_TEST_SEED to replay)");
+        Self(seed | 1)
+    }
+
+    /// A number in `0..n` (xorshift64*).
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n.max(1)
+    }
+}
+
+/// The alerts of a [`burst`].
+struct Raised {
+    /// In creation order.
+    uuids: Vec<String>,
+    /// How many were raised while no live connection listened: only back-fill finds them.
+    unheard: usize,
+}
+
+/// Creates `count` alerts in batches of `batch`, `pause` apart, in a task.
+fn burst(
+    sim: &Simulator,
+    count: usize,
+    batch: usize,
+    pause: Duration,
+) -> tokio::task::JoinHandle<Raised> {
+    let sim = sim.clone();
+    tokio::spawn(async move {
+        let mut raised = Raised {
+            uuids: Vec::with_capacity(count),
+            unheard: 0,
+        };
+        while raised.uuids.len() < count {
+            let n = batch.min(count - raised.uuids.len());
+            if sim.live_connection_count() == 0 {
+                raised.unheard += n;
+            }
+            raised
+                .uuids
+                .extend(sim.create_alerts(n).iter().map(uuid_of));
+            tokio::time::sleep(pause).await;
+        }
+        raised
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_changes_reach_ilert_and_leave_each_alert_in_the_right_state() {
+    let sim = simulator().await;
+    let dir = service_dir(&sim, &forward_to_ilert(), &delivery(4, UNLIMITED));
+    let _service = Service::start(&dir, &[]).await;
+
+    let [
+        stays_pending,
+        acknowledged,
+        ack_then_closed,
+        closed,
+        rejected,
+    ] = std::array::from_fn(|_| uuid_of(&sim.create_alert(Value::Null)));
+    let all = [
+        &stays_pending,
+        &acknowledged,
+        &ack_then_closed,
+        &closed,
+        &rejected,
+    ];
+    let view = |uuid: &str| {
+        sim.ilert_alerts()
+            .into_iter()
+            .find(|a| a.alert_key == uuid)
+            .map(|a| (a.status, a.events))
+    };
+    wait_for("every new alert opened in ilert", PATIENCE, POLL, || {
+        let open = all
+            .iter()
+            .filter(|u| view(u).is_some_and(|(status, _)| status == "open"))
+            .count();
+        (open == all.len())
+            .then_some(())
+            .ok_or(format!("{open} of {} open", all.len()))
+    })
+    .await;
+
+    sim.set_status(&acknowledged, "Acknowledged", None).unwrap();
+    sim.set_status(&ack_then_closed, "Acknowledged", None)
+        .unwrap();
+    sim.set_status(&closed, "Closed", None).unwrap();
+    sim.set_status(&rejected, "Rejected", None).unwrap();
+    let reaches = |uuid: &str, wanted: &str| {
+        let state = view(uuid);
+        if state.as_ref().is_some_and(|(status, _)| status == wanted) {
+            Ok(())
+        } else {
+            Err(format!("alert {uuid} is {state:?} in ilert, not {wanted}"))
+        }
+    };
+    wait_for("the status changes in ilert", PATIENCE, POLL, || {
+        reaches(&acknowledged, "acknowledged")?;
+        reaches(&ack_then_closed, "acknowledged")?;
+        reaches(&closed, "resolved")?;
+        reaches(&rejected, "resolved")
+    })
+    .await;
+    sim.set_status(&ack_then_closed, "Closed", None).unwrap();
+    wait_for("the second change in ilert", PATIENCE, POLL, || {
+        reaches(&ack_then_closed, "resolved")
+    })
+    .await;
+    ilert_quiet(&sim).await;
+
+    let expected = [
+        (&stays_pending, "open", vec!["pending"]),
+        (
+            &acknowledged,
+            "acknowledged",
+            vec!["pending", "acknowledged"],
+        ),
+        (
+            &ack_then_closed,
+            "resolved",
+            vec!["pending", "acknowledged", "closed"],
+        ),
+        (&closed, "resolved", vec!["pending", "closed"]),
+        (&rejected, "resolved", vec!["pending", "closed"]),
+    ];
+    let posts = ilert_posts(&sim);
+    for (uuid, status, events) in expected {
+        let (got_status, got_events) = view(uuid).expect("the alert is in ilert");
+        assert_eq!(got_status, status, "ilert state of alert {uuid}");
+        assert_eq!(got_events, events, "ilert events of alert {uuid}");
+        // One delivery per change: nothing sent twice.
+        assert_eq!(posts[uuid], events, "ilert posts of alert {uuid}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_alerts_changes_reach_ilert_in_order() {
+    const ALERTS: usize = 200;
+    let sim = simulator().await;
+    // ilert answers after uneven delays: two deliveries of one alert that were not one
+    // after the other would often overtake each other.
+    for n in 0..(3 * ALERTS) {
+        sim.inject_fault(Fault::latency(Route::Ilert, [0, 120, 10, 60, 30][n % 5]));
+    }
+    let dir = service_dir(&sim, &forward_to_ilert(), &delivery(8, UNLIMITED));
+    let _service = Service::start(&dir, &[]).await;
+
+    // Alerts are raised 10 ms apart. As soon as ilert shows an alert, its analyst
+    // acknowledges it, and closes it after a pause between none and twice the time the
+    // alert took to reach ilert: about as long as the acknowledgement waits in the queue
+    // (whatever the machine's speed), so the close often comes while the acknowledgement's
+    // run is queued or running, among many other alerts' runs. Only running one alert's
+    // changes one after the other keeps them in order then.
+    let started = Instant::now();
+    let raised_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let raising = {
+        let (sim, raised_at) = (sim.clone(), Arc::clone(&raised_at));
+        tokio::spawn(async move {
+            let mut uuids = Vec::with_capacity(ALERTS);
+            for _ in 0..ALERTS {
+                let uuid = uuid_of(&sim.create_alert(Value::Null));
+                raised_at
+                    .lock()
+                    .unwrap()
+                    .insert(uuid.clone(), Instant::now());
+                uuids.push(uuid);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            uuids
+        })
+    };
+    let mut worked_on: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
+    while worked_on.len() < ALERTS {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "only {} of {ALERTS} alerts reached ilert",
+            worked_on.len()
+        );
+        for (uuid, _) in ilert_posts(&sim) {
+            if worked_on.contains_key(&uuid) {
+                continue;
+            }
+            let took = raised_at
+                .lock()
+                .unwrap()
+                .get(&uuid)
+                .map_or(Duration::ZERO, Instant::elapsed);
+            let pause = took.mul_f64(((worked_on.len() * 37) % 200) as f64 / 100.0);
+            let sim = sim.clone();
+            let analyst = uuid.clone();
+            let work = tokio::spawn(async move {
+                sim.set_status(&analyst, "Acknowledged", None).unwrap();
+                tokio::time::sleep(pause.min(Duration::from_secs(10))).await;
+                sim.set_status(&analyst, "Closed", None).unwrap();
+            });
+            worked_on.insert(uuid, work);
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    let uuids = raising.await.expect("the alerts are raised");
+    for (_, work) in worked_on.drain() {
+        work.await.expect("the analyst's work");
+    }
+    let posts = wait_for(
+        "three ilert posts per alert",
+        PATIENCE,
+        Duration::from_millis(100),
+        || all_posted(&sim, &uuids, 3),
+    )
+    .await;
+    let drained = started.elapsed();
+    ilert_quiet(&sim).await;
+    assert_eq!(
+        ilert_posts(&sim),
+        posts,
+        "ilert received more after every change was delivered"
+    );
+
+    let views: HashMap<String, Vec<_>> =
+        sim.ilert_alerts()
+            .into_iter()
+            .fold(HashMap::new(), |mut views, view| {
+                views.entry(view.alert_key.clone()).or_default().push(view);
+                views
+            });
+    let mut whole_lives = 0;
+    for uuid in &uuids {
+        let sent = &posts[uuid];
+        assert_eq!(
+            sent.len(),
+            3,
+            "alert {uuid}: one delivery per change: {sent:?}"
+        );
+        assert!(
+            in_life_order(sent),
+            "alert {uuid}: ilert received its changes out of order: {sent:?}"
+        );
+        assert_eq!(sent[0], "pending", "alert {uuid}: the first delivery");
+        assert_eq!(sent[2], "closed", "alert {uuid}: the last delivery");
+        let alert = &views[uuid];
+        assert_eq!(alert.len(), 1, "alert {uuid}: one ilert alert");
+        assert_eq!(alert[0].status, "resolved", "alert {uuid}");
+        // Each run forwards the alert as it is when the run reads it: when the
+        // acknowledgement's run came after the close, ilert saw pending then closed.
+        assert!(
+            in_life_order(&alert[0].events),
+            "alert {uuid}: ilert events out of order: {:?}",
+            alert[0].events
+        );
+        if alert[0].events == ["pending", "acknowledged", "closed"] {
+            whole_lives += 1;
+        }
+    }
+    eprintln!(
+        "ordering: {ALERTS} alerts x 3 changes delivered in {drained:?}; {whole_lives} show \
+         pending, acknowledged, closed in ilert (the others pending, closed)"
+    );
+    assert!(
+        whole_lives > 0,
+        "no acknowledgement was read before its close: the test proves little"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_stream_drops_during_a_burst_lose_nothing_and_duplicate_nothing() {
+    const ALERTS: usize = 1_000;
+    const MIN_DROPS: usize = 3;
+    let sim = simulator().await;
+    let dir = service_dir(&sim, &forward_to_ilert(), &delivery(8, UNLIMITED));
+    let _service = Service::start(&dir, &[]).await;
+    wait_for("the live connection", PATIENCE, POLL, || {
+        (sim.live_connection_count() > 0)
+            .then_some(())
+            .ok_or_else(|| "not connected".to_owned())
+    })
+    .await;
+
+    let started = Instant::now();
+    let alerts = burst(&sim, ALERTS, 25, Duration::from_millis(100));
+    // Drops the socket 200 ms after each reconnect for as long as the burst lasts (and at
+    // least MIN_DROPS times): alerts created meanwhile are only found by back-fill, and
+    // every back-fill re-reads the alerts the live stream already delivered.
+    let mut drops = 0;
+    while !alerts.is_finished() || drops < MIN_DROPS {
+        wait_for(
+            "a live reconnection",
+            PATIENCE,
+            Duration::from_millis(10),
+            || {
+                (sim.live_connection_count() > 0)
+                    .then_some(())
+                    .ok_or_else(|| "not reconnected".to_owned())
+            },
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        sim.drop_live_connections();
+        drops += 1;
+    }
+    let Raised { uuids, unheard } = alerts.await.expect("the burst");
+    wait_for(
+        "every alert in ilert",
+        PATIENCE,
+        Duration::from_millis(100),
+        || all_posted(&sim, &uuids, 1),
+    )
+    .await;
+    let drained = started.elapsed();
+
+    // One more reconnection and its back-fill (over the whole burst, within the back-fill
+    // overlap), then an alert that comes after it: once that one is in ilert and ilert
+    // is quiet, no back-filled duplicate is still on its way.
+    sim.drop_live_connections();
+    wait_for("the last reconnection", PATIENCE, POLL, || {
+        (sim.live_connection_count() > 0)
+            .then_some(())
+            .ok_or_else(|| "not reconnected".to_owned())
+    })
+    .await;
+    let last = vec![uuid_of(&sim.create_alert(Value::Null))];
+    wait_for("the last alert in ilert", PATIENCE, POLL, || {
+        all_posted(&sim, &last, 1)
+    })
+    .await;
+    ilert_quiet(&sim).await;
+
+    let posts = ilert_posts(&sim);
+    let twice: Vec<_> = uuids
+        .iter()
+        .filter(|u| posts[*u].len() != 1)
+        .map(|u| (u, &posts[u]))
+        .collect();
+    eprintln!(
+        "live drops: {ALERTS} alerts ({unheard} raised while disconnected), {} drops, all in \
+         ilert after {drained:?}, {} sent twice",
+        drops + 1,
+        twice.len()
+    );
+    assert!(twice.is_empty(), "alerts sent more than once: {twice:?}");
+    assert_eq!(posts[&last[0]].len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ilert_throttling_and_outage_delay_delivery_but_lose_nothing() {
+    const ALERTS: usize = 8;
+    // Low enough that the quota binds: 24 deliveries and the failed attempts exceed it, so
+    // the last ones wait for the minute to pass.
+    const PER_MINUTE: u32 = 20;
+    const THROTTLED: usize = 4;
+    const UNAVAILABLE: usize = 8;
+    let sim = simulator().await;
+    sim.inject_fault(
+        Fault::status(Route::Ilert, 429)
+            .times(THROTTLED as u32)
+            .retry_after(1),
+    );
+    sim.inject_fault(Fault::status(Route::Ilert, 503).times(UNAVAILABLE as u32));
+    let dir = service_dir(&sim, &forward_to_ilert(), &delivery(4, PER_MINUTE));
+    let _service = Service::start(&dir, &[]).await;
+
+    let started = Instant::now();
+    let mut uuids = Vec::new();
+    for _ in 0..ALERTS {
+        let uuid = uuid_of(&sim.create_alert(Value::Null));
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        sim.set_status(&uuid, "Acknowledged", None).unwrap();
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        sim.set_status(&uuid, "Closed", None).unwrap();
+        uuids.push(uuid);
+    }
+    let posts = wait_for(
+        "three ilert posts per alert",
+        Duration::from_secs(150),
+        Duration::from_millis(100),
+        || all_posted(&sim, &uuids, 3),
+    )
+    .await;
+    let drained = started.elapsed();
+
+    let requests = sim.requests(Receiver::Ilert);
+    let answered = |status: u16| requests.iter().filter(|r| r.status == status).count();
+    assert_eq!(answered(429), THROTTLED, "429 answers");
+    assert_eq!(answered(503), UNAVAILABLE, "503 answers");
+    for uuid in &uuids {
+        let sent = &posts[uuid];
+        assert_eq!(
+            sent.len(),
+            3,
+            "alert {uuid}: one delivery per change: {sent:?}"
+        );
+        assert!(in_life_order(sent), "alert {uuid}: out of order: {sent:?}");
+        assert_eq!(sent[2], "closed", "alert {uuid}: the last delivery");
+    }
+    // Retry-After is honoured: an alert's runs go one after the other, so the next request
+    // about the alert of a 429 is that delivery's retry.
+    for (i, throttled) in requests.iter().enumerate().filter(|(_, r)| r.status == 429) {
+        let uuid = &throttled.body["uuid"];
+        let retry = requests[i + 1..]
+            .iter()
+            .find(|r| &r.body["uuid"] == uuid)
+            .expect("a throttled delivery is retried");
+        let waited = retry.received_at_ms - throttled.received_at_ms;
+        assert!(
+            waited >= 950,
+            "retried {waited} ms after a 429 with Retry-After: 1"
+        );
+    }
+    // The quota counts every attempt. Measured on arrival, so a request may arrive a little
+    // later than it left: windows are shortened by that much.
+    let mut arrivals: Vec<u64> = requests.iter().map(|r| r.received_at_ms).collect();
+    arrivals.sort_unstable();
+    let window_ms = 60_000 - 500;
+    let busiest = arrivals
+        .iter()
+        .enumerate()
+        .map(|(i, start)| {
+            arrivals[i..]
+                .iter()
+                .take_while(|t| **t < start + window_ms)
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    eprintln!(
+        "ilert faults: {} attempts, {THROTTLED} x 429 and {UNAVAILABLE} x 503, busiest minute \
+         {busiest} (quota {PER_MINUTE}), everything delivered after {drained:?}",
+        requests.len()
+    );
+    assert!(
+        requests.len() > PER_MINUTE as usize,
+        "the quota was never reached: the test proves nothing"
+    );
+    assert!(
+        busiest <= PER_MINUTE as usize,
+        "{busiest} requests within a minute, quota {PER_MINUTE}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_a_burst_loses_nothing_and_repeats_only_nodes_in_flight() {
+    const ALERTS: usize = 300;
+    const KILLS: usize = 3;
+    const WORKERS: usize = 4;
+    let mut dice = Dice::new();
+    let sim = simulator().await;
+    // Deliveries take a moment, so kills find them in flight.
+    sim.inject_fault(Fault::latency(Route::Ilert, 10).times(u32::MAX));
+    let dir = service_dir(&sim, &forward_to_ilert(), &delivery(WORKERS, UNLIMITED));
+    let mut service = Service::start(&dir, &[]).await;
+
+    let started = Instant::now();
+    let alerts = burst(&sim, ALERTS, 10, Duration::from_millis(100));
+    let mut at_kills = Vec::new();
+    for _ in 0..KILLS {
+        let target = accepted_count(&sim) + 20 + dice.below(40) as usize;
+        wait_for(
+            "progress before a kill",
+            PATIENCE,
+            Duration::from_millis(10),
+            || {
+                let now = accepted_count(&sim);
+                (now >= target)
+                    .then_some(())
+                    .ok_or(format!("{now} of {target} delivered"))
+            },
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(dice.below(100))).await;
+        service.kill_9().await;
+        at_kills.push(accepted_count(&sim));
+        // Down for a moment: alerts created meanwhile come back through back-fill.
+        tokio::time::sleep(Duration::from_millis(dice.below(300))).await;
+        service.restart().await;
+    }
+    let Raised { uuids, unheard } = alerts.await.expect("the burst");
+    wait_for(
+        "every alert in ilert",
+        PATIENCE,
+        Duration::from_millis(100),
+        || all_posted(&sim, &uuids, 1),
+    )
+    .await;
+    let drained = started.elapsed();
+    ilert_quiet(&sim).await;
+
+    let posts = ilert_posts(&sim);
+    let repeated = duplicates(&posts, &uuids);
+    eprintln!(
+        "kill -9: {ALERTS} alerts ({unheard} raised while down or connecting), {KILLS} kills (at {at_kills:?} deliveries), {repeated} \
+         duplicate deliveries (bound {}), all delivered after {drained:?}",
+        KILLS * WORKERS
+    );
+    assert!(
+        repeated <= KILLS * WORKERS,
+        "{repeated} duplicate deliveries for {KILLS} kills of {WORKERS} workers"
+    );
+}
+
+/// A playbook run by its webhook: Manual Trigger → ilert Trigger Alert.
+const WEBHOOK_PLAYBOOK_ID: &str = "5d6f0c2e-7b1a-4e39-9c4d-2f8a6b3e1d70";
+const WEBHOOK_TOKEN: &str = "hook-token-for-tests";
+
+fn webhook_playbook() -> String {
+    json!({
+        "name": "Forward an alert to ilert on demand",
+        "uuid": WEBHOOK_PLAYBOOK_ID,
+        "nodes": {
+            "1": {
+                "name": "Manual Trigger",
+                "type": "trigger",
+                "outputs": {"default": ["2"]},
+                "position": {"x": 0, "y": 0},
+                "module_uuid": "92d8bb47-7c51-445d-81de-ae04edbb6f0a",
+                "trigger_uuid": "fc26eb9f-b272-4c15-b3bf-ace397c0dc57",
+                "trigger_configuration_uuid": null
+            },
+            "2": {
+                "name": "Trigger Alert",
+                "type": "action",
+                "outputs": {"default": []},
+                "position": {"x": 0, "y": 160},
+                "arguments": {"alert_uuid": "{{ node.1.alert_uuid }}"},
+                "action_uuid": "7675796a-393d-42f2-9648-709483a22bc0",
+                "module_uuid": "4970d347-495b-4f40-8e66-244abec12d8b",
+                "module_configuration_uuid": null
+            }
+        }
+    })
+    .to_string()
+}
+
+/// A plain HTTP/1.1 request to the service: the status and the body as JSON.
+async fn http(
+    address: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, Value) {
+    let mut stream = TcpStream::connect(address)
+        .await
+        .expect("the service accepts connections");
+    let authorization = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         {authorization}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("sent");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.expect("answered");
+    let response = String::from_utf8_lossy(&response);
+    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP answer");
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let body = serde_json::from_str(body)
+        .unwrap_or_else(|err| panic!("the answer is not JSON ({err}): {body}"));
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_answers_errors_clearly_and_accepted_events_survive_a_kill() {
+    const CALLS: usize = 20;
+    const WORKERS: usize = 4;
+    let sim = simulator().await;
+    let entry =
+        format!("[[playbook]]\nfile = \"on-demand.json\"\nwebhook_token = \"{WEBHOOK_TOKEN}\"\n");
+    let dir = service_dir(&sim, &entry, &delivery(WORKERS, UNLIMITED));
+    dir.write("on-demand.json", &webhook_playbook());
+    let mut service = Service::start(&dir, &[]).await;
+    let hook = format!("/hooks/{WEBHOOK_PLAYBOOK_ID}/1");
+    let alert = uuid_of(&sim.create_alert(Value::Null));
+    let body = json!({"alert_uuid": alert}).to_string();
+
+    let (status, health) = http(&service.address, "GET", "/healthz", None, "").await;
+    assert_eq!((status, &health["status"]), (200, &json!("ok")), "{health}");
+    let refused = [
+        ("no token", hook.clone(), None, body.clone(), 401),
+        (
+            "wrong token",
+            hook.clone(),
+            Some("not-the-token"),
+            body.clone(),
+            401,
+        ),
+        (
+            "not JSON",
+            hook.clone(),
+            Some(WEBHOOK_TOKEN),
+            "alert_uuid=x".to_owned(),
+            400,
+        ),
+        (
+            "no alert_uuid",
+            hook.clone(),
+            Some(WEBHOOK_TOKEN),
+            json!({"uuid": alert}).to_string(),
+            400,
+        ),
+        (
+            "empty alert_uuid",
+            hook.clone(),
+            Some(WEBHOOK_TOKEN),
+            json!({"alert_uuid": " "}).to_string(),
+            400,
+        ),
+        (
+            "unknown playbook",
+            "/hooks/00000000-0000-0000-0000-000000000000/1".to_owned(),
+            Some(WEBHOOK_TOKEN),
+            body.clone(),
+            404,
+        ),
+        (
+            "unknown trigger node",
+            format!("/hooks/{WEBHOOK_PLAYBOOK_ID}/2"),
+            Some(WEBHOOK_TOKEN),
+            body.clone(),
+            404,
+        ),
+    ];
+    for (case, path, token, body, expected) in refused {
+        let (status, answer) = http(&service.address, "POST", &path, token, &body).await;
+        assert_eq!(status, expected, "{case}: {answer}");
+        assert!(
+            answer["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{case}: a JSON error, got {answer}"
+        );
+    }
+
+    // Reading the alert is slow for the first runs, so the kill comes while the accepted
+    // events are still undelivered.
+    sim.inject_fault(Fault::latency(Route::SekoiaGetAlert, 3_000).times(WORKERS as u32));
+    let mut uuids = vec![alert];
+    uuids.extend(sim.create_alerts(CALLS - 1).iter().map(uuid_of));
+    let mut event_ids = Vec::new();
+    for uuid in &uuids {
+        let body = json!({"alert_uuid": uuid}).to_string();
+        let (status, answer) =
+            http(&service.address, "POST", &hook, Some(WEBHOOK_TOKEN), &body).await;
+        assert_eq!(status, 202, "{answer}");
+        event_ids.push(answer["event_id"].as_u64().expect("an event id"));
+    }
+    service.kill_9().await;
+    let before_restart = accepted_count(&sim);
+    let mut distinct = event_ids.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        CALLS,
+        "every 202 names its own event: {event_ids:?}"
+    );
+    service.restart().await;
+    wait_for("every accepted call in ilert", PATIENCE, POLL, || {
+        all_posted(&sim, &uuids, 1)
+    })
+    .await;
+    ilert_quiet(&sim).await;
+    let posts = ilert_posts(&sim);
+    let repeated = duplicates(&posts, &uuids);
+    eprintln!(
+        "webhook: {CALLS} calls accepted, {before_restart} delivered before the kill, all \
+         after the restart, {repeated} duplicates"
+    );
+    assert!(
+        before_restart < CALLS,
+        "everything was delivered before the kill: the test proves nothing"
+    );
+    assert!(repeated <= WORKERS, "{repeated} duplicate deliveries");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_burst_stops_within_the_grace_period_and_a_restart_completes() {
+    const ALERTS: usize = 200;
+    const WORKERS: usize = 4;
+    const GRACE: Duration = Duration::from_secs(2);
+    const MARGIN: Duration = Duration::from_secs(3);
+    let sim = simulator().await;
+    let dir = service_dir(&sim, &forward_to_ilert(), &delivery(WORKERS, UNLIMITED));
+    let grace = GRACE.as_secs().to_string();
+    let mut service = Service::start(&dir, &["--grace", &grace]).await;
+
+    let started = Instant::now();
+    let alerts = burst(&sim, ALERTS, 5, Duration::from_millis(100));
+    wait_for(
+        "deliveries under way",
+        PATIENCE,
+        Duration::from_millis(10),
+        || {
+            let now = accepted_count(&sim);
+            (now >= 40).then_some(()).ok_or(format!("{now} delivered"))
+        },
+    )
+    .await;
+    // The next deliveries hang longer than the grace period: the stop cannot wait for them.
+    sim.inject_fault(Fault::latency(Route::Ilert, 5_000).times(WORKERS as u32));
+    tokio::time::sleep(Duration::from_millis(Dice::new().below(200))).await;
+    let (took, code) = service.terminate().await;
+    let at_stop = accepted_count(&sim);
+    assert_eq!(code, Some(0), "exit code after SIGTERM");
+    assert!(
+        took <= GRACE + MARGIN,
+        "stopped {took:?} after SIGTERM, grace {GRACE:?}"
+    );
+
+    service.restart().await;
+    let Raised { uuids, unheard } = alerts.await.expect("the burst");
+    wait_for(
+        "every alert in ilert",
+        PATIENCE,
+        Duration::from_millis(100),
+        || all_posted(&sim, &uuids, 1),
+    )
+    .await;
+    let drained = started.elapsed();
+    ilert_quiet(&sim).await;
+    let posts = ilert_posts(&sim);
+    let repeated = duplicates(&posts, &uuids);
+    eprintln!(
+        "SIGTERM: exit after {took:?} (grace {GRACE:?}), {at_stop} of {ALERTS} delivered at \
+         the stop, {unheard} raised while down or connecting, all after the restart ({drained:?}), {repeated} duplicates"
+    );
+    assert!(at_stop < ALERTS, "everything was delivered before the stop");
+    assert!(repeated <= WORKERS, "{repeated} duplicate deliveries");
+}
