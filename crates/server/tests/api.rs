@@ -516,6 +516,11 @@ async fn every_route_behind_the_token() {
             "{method} {path} missing from the OpenAPI document"
         );
     }
+    assert_eq!(
+        spec["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    assert_eq!(spec["paths"]["/healthz"]["get"]["security"], json!([{}]));
     let documented: usize = spec["paths"]
         .as_object()
         .expect("paths")

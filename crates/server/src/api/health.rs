@@ -32,7 +32,7 @@ pub struct LiveView {
 }
 
 /// The service's health.
-#[utoipa::path(get, path = "/healthz", tag = "health",
+#[utoipa::path(get, path = "/healthz", tag = "health", security(()),
     responses((status = 200, body = Health)))]
 pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
     let counts = state.store.inbox_counts().await;
