@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alertsync_engine::telemetry;
-use alertsync_engine::{Cancellation, RetryPolicy, RunExecutor, RunRecord, RunRequest, RunStatus};
+use alertsync_engine::{
+    Cancellation, NodeRecord, RetryPolicy, RunExecutor, RunRecord, RunRequest, RunStatus,
+};
 use alertsync_integrations::sekoia::{SLUG, SekoiaClient, triggers};
 use alertsync_store::{InboxEvent, NewRun, NodeRunRecorder, RunId, RunStart, Store};
 use tokio::sync::{Notify, Semaphore};
@@ -19,6 +21,10 @@ use tokio::task::JoinSet;
 
 use crate::deploy::{DeployedPlaybook, Deployment, TriggerKind};
 use crate::inbox::InboxPayload;
+
+/// The dedup key prefix of an event that reruns only the failed and pending nodes of a
+/// run: `<prefix><run id>/<unique>`.
+pub const RERUN_FAILED_KEY: &str = "rerun-failed/";
 
 /// How often the inbox is looked at when nobody signals new events.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
@@ -202,7 +208,7 @@ impl Scheduler {
             started_at_ms: alertsync_engine::now_ms(),
         };
         let (run_id, completed) = match self.store.begin_run(new_run).await {
-            Ok(RunStart::Started { id }) => (id, Vec::new()),
+            Ok(RunStart::Started { id }) => (id, self.reused_by_rerun(event).await),
             Ok(RunStart::Resume { run }) => (run.run.id, run.completed_nodes),
             Ok(RunStart::Finished { .. }) => return true,
             Err(err) => {
@@ -229,6 +235,28 @@ impl Scheduler {
         }
         self.finish(playbook, run_id, record).await;
         true
+    }
+
+    /// For an event that reruns only the failed and pending nodes of a run (dedup key
+    /// `<RERUN_FAILED_KEY><run id>/...`): that run's node runs, whose succeeded actions are
+    /// reused instead of run again.
+    async fn reused_by_rerun(&self, event: &InboxEvent) -> Vec<NodeRecord> {
+        let Some(run_id) = event
+            .dedup_key
+            .strip_prefix(RERUN_FAILED_KEY)
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|id| id.parse::<i64>().ok())
+        else {
+            return Vec::new();
+        };
+        match self.store.run(RunId(run_id)).await {
+            Ok(Some(run)) => run.nodes,
+            Ok(None) => Vec::new(),
+            Err(err) => {
+                tracing::error!("inbox event {}: cannot read run {run_id}: {err}", event.id);
+                Vec::new()
+            }
+        }
     }
 
     /// Stores the run's end and the playbook's health.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use alertsync_config::Config;
 use alertsync_engine::Cancellation;
 use alertsync_server::serve::{ServeOptions, serve};
-use alertsync_sim::{SimConfig, Simulator};
+use alertsync_sim::{Receiver, SimConfig, Simulator};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -457,7 +457,10 @@ async fn every_route_behind_the_token() {
     // Rerun: a new run of the same playbook for the same alert.
     assert_error(
         &service
-            .post(&format!("/api/v1/runs/{run_id}/rerun?only=failed"), None)
+            .post(
+                &format!("/api/v1/runs/{run_id}/rerun?only=everything"),
+                None,
+            )
             .await,
         StatusCode::BAD_REQUEST,
         "bad_request",
@@ -480,6 +483,35 @@ async fn every_route_behind_the_token() {
     assert_eq!(runs[0]["playbook_id"], PLAYBOOK_ID);
     assert_eq!(runs[0]["trigger_node"], run["trigger_node"]);
 
+    // Rerun of only the failed and pending nodes: the action that succeeded is reused,
+    // ilert is not called again.
+    let ilert_calls = service.simulator.requests(Receiver::Ilert).len();
+    let partial = service
+        .post(&format!("/api/v1/runs/{run_id}/rerun?only=failed"), None)
+        .await;
+    assert_eq!(partial.status, StatusCode::ACCEPTED, "{}", partial.text);
+    assert_eq!(partial.json()["only_failed"], true);
+    let runs = service
+        .wait_runs(&format!("/api/v1/runs?alert={alert_uuid}"), 3)
+        .await;
+    assert_eq!(runs.len(), 3, "{runs:?}");
+    assert_eq!(runs[0]["status"], "succeeded", "{runs:?}");
+    let reused = service
+        .get(&format!("/api/v1/runs/{}", runs[0]["id"]))
+        .await
+        .json();
+    assert!(
+        reused["nodes"].as_array().is_some_and(|nodes| nodes
+            .iter()
+            .any(|n| n["id"] == "3" && n["status"] == "succeeded")),
+        "the action's earlier result is in the new run: {reused}"
+    );
+    assert_eq!(
+        service.simulator.requests(Receiver::Ilert).len(),
+        ilert_calls,
+        "the succeeded action is not called again"
+    );
+
     // Pages: one run each, the second the last.
     let first = service
         .get(&format!("/api/v1/runs?alert={alert_uuid}&limit=1"))
@@ -493,8 +525,22 @@ async fn every_route_behind_the_token() {
         ))
         .await
         .json();
-    assert_eq!(second["runs"][0]["id"], run_id, "{second}");
-    assert!(second["next_before"].is_null(), "the last page: {second}");
+    assert_eq!(second["runs"].as_array().map(Vec::len), Some(1), "{second}");
+    assert!(second["runs"][0]["id"].as_i64() < first["runs"][0]["id"].as_i64());
+    let mut seen = Vec::new();
+    let mut before = String::new();
+    loop {
+        let page = service
+            .get(&format!("/api/v1/runs?alert={alert_uuid}&limit=2{before}"))
+            .await
+            .json();
+        seen.extend(page["runs"].as_array().cloned().unwrap_or_default());
+        match page["next_before"].as_i64() {
+            Some(next) => before = format!("&before={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 3, "every run once over the pages: {seen:?}");
 
     // Metrics sit behind the token too.
     let metrics = service.call(Method::GET, "/metrics", None, None).await;

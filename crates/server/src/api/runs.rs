@@ -6,9 +6,10 @@
 //! of the previous page).
 //!
 //! Rerun stores the run's inbox event again as a new event for the run's playbook and
-//! trigger node (fresh dedup key, source `webhook`), so the scheduler runs the whole
-//! playbook again with the alert as it is now. Rerunning only the failed and pending nodes
-//! is not supported yet: `only=failed` answers 400.
+//! trigger node (fresh dedup key, source `webhook`), so the scheduler runs the playbook
+//! again with the alert as it is now: all of it, or with `only=failed` only the failed and
+//! pending nodes — actions that succeeded in the run are not called again, their recorded
+//! results are reused.
 
 use alertsync_engine::RunStatus;
 use alertsync_store::{
@@ -24,6 +25,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::AppState;
+use crate::scheduler::RERUN_FAILED_KEY;
 
 /// Most store pages one listing reads when a time range skips runs.
 const MAX_SCANNED_PAGES: usize = 50;
@@ -61,7 +63,7 @@ pub struct RunList {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RerunOptions {
-    /// `failed` (rerun only failed and pending nodes) is not supported yet.
+    /// `failed`: rerun only the failed and pending nodes.
     pub only: Option<String>,
 }
 
@@ -72,6 +74,8 @@ pub struct RerunView {
     pub event_id: i64,
     pub playbook_id: String,
     pub rerun_of: i64,
+    /// Whether only the failed and pending nodes run again.
+    pub only_failed: bool,
 }
 
 fn parse_status(status: &str) -> ApiResult<RunStatus> {
@@ -207,11 +211,15 @@ pub async fn rerun(
     options: Result<Query<RerunOptions>, QueryRejection>,
 ) -> ApiResult<Response> {
     let Query(options) = options.map_err(|err| ApiError::bad_request(err.body_text()))?;
-    if let Some(only) = options.only {
-        return Err(ApiError::bad_request(format!(
-            "`only={only}` is not supported yet: a rerun runs the whole playbook again"
-        )));
-    }
+    let only_failed = match options.only.as_deref() {
+        None => false,
+        Some("failed") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "unknown `only={other}`; `only=failed` reruns only the failed and pending nodes"
+            )));
+        }
+    };
     let detail = find(&state, &id).await?;
     let run = detail.run;
     if state.deployment.get(&run.playbook_id).is_none() {
@@ -232,7 +240,16 @@ pub async fn rerun(
         playbook_id: Some(run.playbook_id.clone()),
         trigger_node: Some(run.trigger_node.clone()),
         alert_uuid: event.alert_uuid,
-        dedup_key: format!("rerun/{}/{}", run.id, uuid::Uuid::new_v4()),
+        dedup_key: format!(
+            "{}{}/{}",
+            if only_failed {
+                RERUN_FAILED_KEY
+            } else {
+                "rerun/"
+            },
+            run.id,
+            uuid::Uuid::new_v4()
+        ),
         payload: event.payload,
         received_at_ms: alertsync_engine::now_ms(),
     };
@@ -248,6 +265,7 @@ pub async fn rerun(
             event_id: stored.id().0,
             playbook_id: run.playbook_id,
             rerun_of: run.id.0,
+            only_failed,
         }),
     )
         .into_response())
