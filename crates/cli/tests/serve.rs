@@ -498,74 +498,71 @@ async fn alert_changes_reach_ilert_and_leave_each_alert_in_the_right_state() {
     }
 }
 
+/// Reads of each alert (`GET .../sic/alerts/<uuid>`) Sekoia.io has answered.
+fn alert_reads(sim: &Simulator) -> HashMap<String, usize> {
+    let mut reads: HashMap<String, usize> = HashMap::new();
+    for request in sim.requests(Receiver::Sekoia) {
+        if request.method != "GET" {
+            continue;
+        }
+        if let Some((_, uuid)) = request.path.rsplit_once("/sic/alerts/")
+            && !uuid.contains('/')
+        {
+            *reads.entry(uuid.to_owned()).or_default() += 1;
+        }
+    }
+    reads
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_alerts_changes_reach_ilert_in_order() {
     const ALERTS: usize = 200;
     let sim = simulator().await;
-    // ilert answers after uneven delays: two deliveries of one alert that were not one
-    // after the other would often overtake each other.
+    // ilert answers after uneven delays, up to 200 ms: a delivery that started after an
+    // earlier one of the same alert would often overtake it.
     for n in 0..(3 * ALERTS) {
-        sim.inject_fault(Fault::latency(Route::Ilert, [0, 120, 10, 60, 30][n % 5]));
+        sim.inject_fault(Fault::latency(Route::Ilert, [0, 200, 10, 80, 30][n % 5]));
     }
     let dir = service_dir(&sim, &forward_to_ilert(), &delivery(8, UNLIMITED));
     let _service = Service::start(&dir, &[]).await;
 
-    // Alerts are raised 10 ms apart. As soon as ilert shows an alert, its analyst
-    // acknowledges it, and closes it after a pause between none and twice the time the
-    // alert took to reach ilert: about as long as the acknowledgement waits in the queue
-    // (whatever the machine's speed), so the close often comes while the acknowledgement's
-    // run is queued or running, among many other alerts' runs. Only running one alert's
-    // changes one after the other keeps them in order then.
+    // Alerts are raised 50 ms apart (about the pace the service keeps up with, so a new
+    // event's run starts at once when it is allowed to), many being worked on at a time. As
+    // soon as ilert shows an alert, its analyst acknowledges it; as soon as the
+    // acknowledgement's run has read the alert (two reads: the trigger's and the action's)
+    // the analyst closes it — while that run's delivery is still on its way to ilert. The
+    // close's run must wait for it: started at once, it would read the alert closed and
+    // often deliver first.
     let started = Instant::now();
-    let raised_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let raising = {
-        let (sim, raised_at) = (sim.clone(), Arc::clone(&raised_at));
-        tokio::spawn(async move {
-            let mut uuids = Vec::with_capacity(ALERTS);
-            for _ in 0..ALERTS {
-                let uuid = uuid_of(&sim.create_alert(Value::Null));
-                raised_at
-                    .lock()
-                    .unwrap()
-                    .insert(uuid.clone(), Instant::now());
-                uuids.push(uuid);
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            uuids
-        })
-    };
-    let mut worked_on: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
-    while worked_on.len() < ALERTS {
+    let raising = burst(&sim, ALERTS, 1, Duration::from_millis(50));
+    let mut acknowledged: HashMap<String, usize> = HashMap::new();
+    let mut closed = 0;
+    while closed < ALERTS {
         assert!(
             started.elapsed() < PATIENCE,
-            "only {} of {ALERTS} alerts reached ilert",
-            worked_on.len()
+            "{} of {ALERTS} alerts acknowledged, {closed} closed",
+            acknowledged.len()
         );
-        for (uuid, _) in ilert_posts(&sim) {
-            if worked_on.contains_key(&uuid) {
-                continue;
+        let posts = ilert_posts(&sim);
+        let reads = alert_reads(&sim);
+        for (uuid, sent) in &posts {
+            let read = reads.get(uuid).copied().unwrap_or(0);
+            match acknowledged.get(uuid).copied() {
+                None => {
+                    sim.set_status(uuid, "Acknowledged", None).unwrap();
+                    acknowledged.insert(uuid.clone(), read);
+                }
+                Some(at_ack) if at_ack != usize::MAX && (read >= at_ack + 2 || sent.len() >= 2) => {
+                    sim.set_status(uuid, "Closed", None).unwrap();
+                    acknowledged.insert(uuid.clone(), usize::MAX);
+                    closed += 1;
+                }
+                Some(_) => {}
             }
-            let took = raised_at
-                .lock()
-                .unwrap()
-                .get(&uuid)
-                .map_or(Duration::ZERO, Instant::elapsed);
-            let pause = took.mul_f64(((worked_on.len() * 37) % 200) as f64 / 100.0);
-            let sim = sim.clone();
-            let analyst = uuid.clone();
-            let work = tokio::spawn(async move {
-                sim.set_status(&analyst, "Acknowledged", None).unwrap();
-                tokio::time::sleep(pause.min(Duration::from_secs(10))).await;
-                sim.set_status(&analyst, "Closed", None).unwrap();
-            });
-            worked_on.insert(uuid, work);
         }
-        tokio::time::sleep(POLL).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let uuids = raising.await.expect("the alerts are raised");
-    for (_, work) in worked_on.drain() {
-        work.await.expect("the analyst's work");
-    }
+    let uuids = raising.await.expect("the alerts are raised").uuids;
     let posts = wait_for(
         "three ilert posts per alert",
         PATIENCE,
@@ -605,8 +602,7 @@ async fn each_alerts_changes_reach_ilert_in_order() {
         let alert = &views[uuid];
         assert_eq!(alert.len(), 1, "alert {uuid}: one ilert alert");
         assert_eq!(alert[0].status, "resolved", "alert {uuid}");
-        // Each run forwards the alert as it is when the run reads it: when the
-        // acknowledgement's run came after the close, ilert saw pending then closed.
+        // Each run forwards the alert as it is when the run reads it.
         assert!(
             in_life_order(&alert[0].events),
             "alert {uuid}: ilert events out of order: {:?}",
@@ -618,11 +614,11 @@ async fn each_alerts_changes_reach_ilert_in_order() {
     }
     eprintln!(
         "ordering: {ALERTS} alerts x 3 changes delivered in {drained:?}; {whole_lives} show \
-         pending, acknowledged, closed in ilert (the others pending, closed)"
+         pending, acknowledged, closed in ilert"
     );
     assert!(
-        whole_lives > 0,
-        "no acknowledgement was read before its close: the test proves little"
+        whole_lives >= ALERTS / 2,
+        "only {whole_lives} acknowledgements were read before their close: the test proves little"
     );
 }
 
@@ -1063,8 +1059,9 @@ async fn sigterm_during_a_burst_stops_within_the_grace_period_and_a_restart_comp
         },
     )
     .await;
-    // The next deliveries hang longer than the grace period: the stop cannot wait for them.
-    sim.inject_fault(Fault::latency(Route::Ilert, 5_000).times(WORKERS as u32));
+    // The next deliveries hang far longer than the grace period plus the margin: a stop that
+    // waited for them would be seen.
+    sim.inject_fault(Fault::latency(Route::Ilert, 10_000).times(WORKERS as u32));
     tokio::time::sleep(Duration::from_millis(Dice::new().below(200))).await;
     let (took, code) = service.terminate().await;
     let at_stop = accepted_count(&sim);
