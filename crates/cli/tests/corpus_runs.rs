@@ -21,21 +21,6 @@ use serde_json::{Value, json};
 const REJECT_ACTION: &str = "ade85d7b-7507-4026-bfc6-cc006d10ddac";
 const PENDING: &str = "2efc4930-1442-4abb-acf2-58ba219a4fd0";
 
-/// The corpus folder, or `None` (skipped) when it is not there.
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/spl");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("ALERTSYNC_REQUIRE_CORPUS").as_deref() != Ok("1"),
-        "corpus folder {} is missing and ALERTSYNC_REQUIRE_CORPUS=1",
-        dir.display()
-    );
-    eprintln!("SKIPPED: corpus folder {} is missing", dir.display());
-    None
-}
-
 /// `https://host/path...` → `<sink>/path...`; anything else is left alone.
 fn at_sink(url: &str, sink: &str) -> String {
     let Some((_, after_scheme)) = url.split_once("://") else {

@@ -34,21 +34,6 @@ fn path_arg(path: &Path) -> &str {
     path.to_str().expect("a UTF-8 path")
 }
 
-/// The corpus of published playbooks, or `None` (skipped) when it is not there.
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/spl");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("ALERTSYNC_REQUIRE_CORPUS").as_deref() != Ok("1"),
-        "corpus folder {} is missing and ALERTSYNC_REQUIRE_CORPUS=1",
-        dir.display()
-    );
-    eprintln!("SKIPPED: corpus folder {} is missing", dir.display());
-    None
-}
-
 fn corpus_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .expect("the corpus folder is readable")
