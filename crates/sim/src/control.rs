@@ -34,6 +34,7 @@ pub(crate) fn router(sim: Arc<SimState>) -> Router {
         .route("/alerts/{id}/comments", post(add_comment))
         .route("/requests", get(requests))
         .route("/ilert/alerts", get(ilert_alerts))
+        .route("/timings", get(timings))
         .route("/faults", post(inject_fault))
         .route("/live/drop", post(drop_live_connections))
         .route("/live/connections", get(live_connections))
@@ -113,6 +114,11 @@ async fn requests(State(sim): Sim, Query(params): Query<HashMap<String, String>>
 
 async fn ilert_alerts(State(sim): Sim) -> Response {
     answer(ERROR_STYLE, to_json(lock(&sim.ilert).alerts()))
+}
+
+/// When each live notification went out and when ilert accepted each event (µs).
+async fn timings(State(sim): Sim) -> Response {
+    answer(ERROR_STYLE, to_json(sim.timeline.snapshot()))
 }
 
 async fn inject_fault(State(sim): Sim, body: Bytes) -> Response {

@@ -284,7 +284,10 @@ fn deliver(sim: &SimState, event: Result<IlertEvent, SimError>) -> Response {
         return response;
     }
     let alert_key = event.alert_key.clone();
+    let label = event.label.clone();
     ilert.apply(event);
+    drop(ilert);
+    sim.timeline.ilert_accepted(&alert_key, label);
     (
         StatusCode::ACCEPTED,
         axum::Json(json!({"alertKey": alert_key})),

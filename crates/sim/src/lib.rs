@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 
 pub use faults::{Fault, Route};
 pub use ilert::IlertAlertView;
-pub use recorder::{Receiver, RecordedRequest};
+pub use recorder::{Receiver, RecordedRequest, TimedEvent, Timings};
 pub use server::Simulator;
 
 /// How to start the simulators.

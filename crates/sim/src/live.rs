@@ -43,14 +43,15 @@ impl Default for LiveHub {
 }
 
 impl LiveHub {
-    /// Sends the notification to every subscribed connection.
-    pub(crate) fn publish(&self, notification: &Notification, community_uuid: &str) {
+    /// Sends the notification to every subscribed connection; whether there was one.
+    pub(crate) fn publish(&self, notification: &Notification, community_uuid: &str) -> bool {
         let mut subscribers = lock(&self.subscribers);
         if subscribers.is_empty() {
-            return;
+            return false;
         }
         let frame = Utf8Bytes::from(envelope(notification, community_uuid).to_string());
         subscribers.retain(|_, connection| connection.send(frame.clone()).is_ok());
+        true
     }
 
     /// Connections that sent `{"action": "upgrade"}` and are still open.

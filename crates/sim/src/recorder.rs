@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::clock;
 use crate::state::lock;
 
 /// The simulated services that record what they receive.
@@ -61,5 +62,59 @@ impl Recorder {
 
     pub(crate) fn clear(&self) {
         lock(&self.requests).clear();
+    }
+}
+
+/// One timestamped step of an alert's journey, in microseconds since the Unix epoch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimedEvent {
+    /// The Sekoia.io alert uuid (for ilert: the alert key of the accepted event).
+    pub alert_uuid: String,
+    /// For a notification `<type> <action>` (`alert created`); for ilert the event's status
+    /// or event type.
+    pub what: String,
+    pub at_us: u64,
+}
+
+/// When each live notification was handed to the subscribed connections and when ilert
+/// accepted each event: what notification → ilert latency measurements need.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Notifications sent to at least one live connection, in emission order.
+    pub notifications: Vec<TimedEvent>,
+    /// Events ilert answered 202 to, in acceptance order.
+    pub ilert: Vec<TimedEvent>,
+}
+
+#[derive(Default)]
+pub(crate) struct Timeline {
+    timings: Mutex<Timings>,
+}
+
+impl Timeline {
+    pub(crate) fn notified(&self, alert_uuid: &str, what: String) {
+        let event = timed(alert_uuid, what);
+        lock(&self.timings).notifications.push(event);
+    }
+
+    pub(crate) fn ilert_accepted(&self, alert_uuid: &str, what: String) {
+        let event = timed(alert_uuid, what);
+        lock(&self.timings).ilert.push(event);
+    }
+
+    pub(crate) fn snapshot(&self) -> Timings {
+        lock(&self.timings).clone()
+    }
+
+    pub(crate) fn clear(&self) {
+        *lock(&self.timings) = Timings::default();
+    }
+}
+
+fn timed(alert_uuid: &str, what: String) -> TimedEvent {
+    TimedEvent {
+        alert_uuid: alert_uuid.to_owned(),
+        what,
+        at_us: u64::try_from(clock::now_nanos() / 1_000).unwrap_or(0),
     }
 }

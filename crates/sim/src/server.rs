@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::faults::Fault;
 use crate::ilert::IlertAlertView;
-use crate::recorder::{Receiver, RecordedRequest};
+use crate::recorder::{Receiver, RecordedRequest, Timings};
 use crate::state::{SimState, lock};
 use crate::{
     SimConfig, SimError, SimUrls, control, ilert, intake, mattermost, pagerduty, sekoia, sink,
@@ -168,6 +168,12 @@ impl Simulator {
         self.inner.state.recorder.requests(receiver)
     }
 
+    /// When each live notification went out and when ilert accepted each event, in
+    /// microseconds since the Unix epoch (`GET <control>/timings`).
+    pub fn timings(&self) -> Timings {
+        self.inner.state.timeline.snapshot()
+    }
+
     pub fn ilert_alerts(&self) -> Vec<IlertAlertView> {
         lock(&self.inner.state.ilert).alerts()
     }
@@ -186,7 +192,7 @@ impl Simulator {
         self.inner.state.live.subscriber_count()
     }
 
-    /// Forgets alerts, recorded requests, the ilert view, rate-limit windows, search jobs
+    /// Forgets alerts, recorded requests and timings, the ilert view, rate-limit windows, search jobs
     /// and pending faults; the generator restarts from the seed.
     pub fn reset(&self) {
         self.inner.state.reset();

@@ -9,7 +9,7 @@ use crate::alerts::{AlertStore, Change, Inclusions};
 use crate::faults::FaultQueue;
 use crate::ilert::IlertService;
 use crate::live::LiveHub;
-use crate::recorder::Recorder;
+use crate::recorder::{Recorder, Timeline};
 use crate::search::SearchJobs;
 use crate::{SimConfig, SimError, SimUrls};
 
@@ -26,6 +26,7 @@ pub(crate) struct SimState {
     pub(crate) ilert: Mutex<IlertService>,
     pub(crate) live: LiveHub,
     pub(crate) recorder: Recorder,
+    pub(crate) timeline: Timeline,
     pub(crate) faults: FaultQueue,
 }
 
@@ -37,6 +38,7 @@ impl SimState {
             ilert: Mutex::new(IlertService::default()),
             live: LiveHub::default(),
             recorder: Recorder::default(),
+            timeline: Timeline::default(),
             faults: FaultQueue::default(),
             config,
             urls,
@@ -56,8 +58,22 @@ impl SimState {
 
     /// Pushes a change's notification (the caller still holds the store) and returns its answer.
     fn announce(&self, store: &AlertStore, change: Change) -> Value {
-        self.live
-            .publish(&change.notification, store.community_uuid());
+        if self
+            .live
+            .publish(&change.notification, store.community_uuid())
+        {
+            let attributes = &change.notification.attributes;
+            let alert_uuid = attributes
+                .get("alert_uuid")
+                .or_else(|| attributes.get("uuid"))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let what = format!(
+                "{} {}",
+                change.notification.kind, change.notification.action
+            );
+            self.timeline.notified(alert_uuid, what);
+        }
         change.answer
     }
 
@@ -104,6 +120,7 @@ impl SimState {
         lock(&self.search_jobs).clear();
         lock(&self.ilert).clear();
         self.recorder.clear();
+        self.timeline.clear();
         self.faults.clear();
     }
 }

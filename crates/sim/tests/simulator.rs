@@ -577,6 +577,61 @@ async fn live_notifications_follow_the_changes_in_order() {
 }
 
 #[tokio::test]
+async fn timings_stamp_each_emitted_notification_and_each_accepted_ilert_event() {
+    let sim = simulator().await;
+    sim.create_alert(Value::Null);
+    assert!(
+        sim.timings().notifications.is_empty(),
+        "no live connection, no emitted notification"
+    );
+
+    let mut request = sim.urls().live.as_str().into_client_request().unwrap();
+    request.headers_mut().insert(
+        "cookie",
+        format!("access_token_cookie={API_KEY}").parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    next_json(&mut socket).await;
+    socket
+        .send(Message::text(r#"{"action": "upgrade"}"#))
+        .await
+        .unwrap();
+    until(|| sim.live_connection_count() == 1).await;
+    let alert = sim.create_alert(Value::Null);
+    let uuid = text(&alert["uuid"]);
+    sim.set_status(uuid, "Acknowledged", None).unwrap();
+    let url = format!("{}/sim-ilert-key", sim.urls().ilert);
+    let mut event = alert.clone();
+    event["status"] = json!("acknowledged");
+    let accepted = post(&url, event.clone()).await;
+    assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+    let refused = post(&format!("{}/wrong-key", sim.urls().ilert), event).await;
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+
+    let timings = sim.timings();
+    let notified: Vec<_> = timings
+        .notifications
+        .iter()
+        .map(|event| (event.alert_uuid.as_str(), event.what.as_str()))
+        .collect();
+    assert_eq!(notified, [(uuid, "alert created"), (uuid, "alert updated")]);
+    assert_eq!(timings.ilert.len(), 1, "only accepted events are stamped");
+    assert_eq!(timings.ilert[0].alert_uuid, uuid);
+    assert!(timings.notifications[0].at_us <= timings.notifications[1].at_us);
+    assert!(timings.notifications[1].at_us <= timings.ilert[0].at_us);
+
+    let over_http: Value = reqwest::get(format!("{}/timings", sim.urls().control))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(over_http, serde_json::to_value(&timings).unwrap());
+    sim.reset();
+    assert_eq!(sim.timings(), alertsync_sim::Timings::default());
+}
+
+#[tokio::test]
 async fn intake_accepts_known_keys_and_refuses_the_rest() {
     let sim = simulator().await;
     let intake = sim.urls().intake.clone();
