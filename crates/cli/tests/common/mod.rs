@@ -7,6 +7,8 @@ use std::process::Output;
 
 use alertsync_sim::{SimConfig, Simulator};
 
+pub mod service;
+
 pub const SEKOIA_KEY: &str = "sim-api-key";
 pub const ILERT_KEY: &str = "sim-ilert-key";
 

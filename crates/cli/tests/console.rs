@@ -1,0 +1,585 @@
+//! The web console in a real browser: headless Chromium, driven over WebDriver
+//! (`chromedriver`), against `alertsync serve` and the simulated Sekoia.io and ilert.
+//!
+//! One user story: open the runs page, get sent to the login page, log in with the server
+//! token, watch the run of a new Sekoia.io alert appear without reloading, open it, click
+//! the ilert action in the graph and read its arguments — secrets masked — then rerun it and
+//! see the new run arrive. A screenshot of the run detail with the node panel open is saved
+//! to `target/console-run-detail.png` and copied to `docs/console-run-detail.png` (the
+//! README's picture).
+//!
+//! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian: `apt-get install chromium
+//! chromium-driver`). Without them the test says SKIPPED on stderr and passes, unless
+//! `ALERTSYNC_REQUIRE_BROWSER=1` makes that a failure. Every wait polls the page with a
+//! generous limit and, on failure, says what it expected, the page's URL and a piece of its
+//! source.
+
+mod common;
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use alertsync_sim::{Receiver, SimConfig, Simulator};
+use anyhow::{Context, anyhow, bail, ensure};
+use common::ConfigDir;
+use common::service::ServeProcess;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// How long a wait lasts before the test fails.
+const PATIENCE: Duration = Duration::from_secs(20);
+/// How long chromedriver, the browser and the service may take to start.
+const STARTUP: Duration = Duration::from_secs(60);
+/// How often a wait looks again.
+const POLL: Duration = Duration::from_millis(100);
+
+/// The `[server] token` the console asks for.
+const SERVER_TOKEN: &str = "console-login-token-51f0";
+/// The Sekoia.io API key and the ilert integration key: recognisable, so that their
+/// absence from the pages means something.
+const SEKOIA_SECRET: &str = "sekoia-secret-key-9f2b7d41";
+const ILERT_SECRET: &str = "ilert-secret-key-c83a16e5";
+/// What a masked secret shows as.
+const MASK: &str = "********";
+/// The ilert Trigger Alert node of the shipped playbook.
+const ILERT_NODE: &str = "3";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn console_login_live_runs_masked_node_arguments_and_rerun() {
+    if !browser_available() {
+        return;
+    }
+    let sim = alertsync_sim::start(SimConfig {
+        api_key: SEKOIA_SECRET.to_owned(),
+        ilert_integration_keys: vec![ILERT_SECRET.to_owned()],
+        ..SimConfig::default()
+    })
+    .await
+    .expect("the simulator starts");
+    let dir = console_config(&sim);
+    let service = ServeProcess::start(&dir).await;
+    let driver = ChromeDriver::start().await;
+    let browser = driver.open_browser().await;
+
+    let outcome = user_story(&browser, &service.base_url(), &sim).await;
+    let closed = browser.close().await;
+    drop(driver);
+    if let Err(err) = outcome {
+        panic!("{err:#}");
+    }
+    closed.expect("the browser session closes");
+    sim.shutdown().await;
+}
+
+/// The story, step by step; an error says which step failed and where the page was.
+async fn user_story(browser: &Client, base: &str, sim: &Simulator) -> anyhow::Result<()> {
+    let started = Instant::now();
+
+    // Not logged in: the runs page sends the browser to the login form.
+    browser.goto(&format!("{base}/runs")).await?;
+    wait_for_path(browser, "/login", "the login page instead of /runs").await?;
+    find_now(browser, r#"form[method="post"][action="/login"]"#).await?;
+    let field = wait_for_element(browser, "input#token[name=token][type=password]").await?;
+    field.send_keys(SERVER_TOKEN).await?;
+    find_now(browser, "button#login").await?.click().await?;
+
+    wait_for_path(browser, "/runs", "the runs page after logging in").await?;
+    wait_for_element(browser, "table#runs").await?;
+    wait_for_element(browser, "#run-counts").await?;
+    find_now(browser, "form#run-filters").await?;
+    let session = browser
+        .get_named_cookie(alertsync_server::api::auth::COOKIE)
+        .await
+        .context("the login sets the session cookie")?;
+    ensure!(
+        session.http_only() == Some(true),
+        "the session cookie is not HttpOnly: {session:?}"
+    );
+    let script_cookies = browser.execute("return document.cookie;", vec![]).await?;
+    ensure!(
+        !script_cookies.to_string().contains(SERVER_TOKEN),
+        "page scripts can read the token: {script_cookies}"
+    );
+    ensure!(
+        browser
+            .find_all(Locator::Css("tr[data-run-id]"))
+            .await?
+            .is_empty(),
+        "no run exists yet, but the runs page lists some:\n{}",
+        snippet(&browser.source().await?)
+    );
+
+    // Sekoia.io raises an alert; its run shows up on the open page by itself.
+    wait_until(
+        "the service to follow Sekoia.io's live notifications",
+        || sim.live_connection_count() > 0,
+    )
+    .await?;
+    sim.create_alert(Value::Null);
+    let row = wait_for_element(browser, "table#runs tr[data-run-id]").await?;
+    let run_id = row
+        .attr("data-run-id")
+        .await?
+        .ok_or_else(|| anyhow!("the run row has no data-run-id"))?;
+    wait_until("ilert to receive the alert", || {
+        sim.requests(Receiver::Ilert)
+            .iter()
+            .any(|r| (200..300).contains(&r.status))
+    })
+    .await?;
+    let counts_selector = r#"#run-counts span.count[data-status="succeeded"]"#;
+    wait_until_page(browser, "the run row to turn succeeded", async || {
+        let selector = format!(r#"tr[data-run-id="{run_id}"][data-status="succeeded"]"#);
+        let row_done = !browser.find_all(Locator::Css(&selector)).await?.is_empty();
+        if !row_done {
+            // Status changes of an existing row may come with the next page load only.
+            browser.refresh().await?;
+        }
+        Ok(row_done.then_some(()))
+    })
+    .await?;
+    let succeeded = find_now(browser, counts_selector).await?.text().await?;
+    ensure!(
+        succeeded.trim().parse::<u64>().is_ok_and(|n| n >= 1),
+        "the succeeded count says {succeeded:?}"
+    );
+
+    // The run detail: the graph, and the ilert node's arguments with the key masked.
+    let link = format!(r#"tr[data-run-id="{run_id}"] a[href="/runs/{run_id}"]"#);
+    find_now(browser, &link).await?.click().await?;
+    wait_for_path(browser, &format!("/runs/{run_id}"), "the run detail").await?;
+    wait_for_element(browser, "svg#graph").await?;
+    let node = format!(r#"svg#graph g.node[data-node-id="{ILERT_NODE}"]"#);
+    let ilert_node = wait_for_element(browser, &node).await?;
+    let status = ilert_node.attr("data-status").await?;
+    ensure!(
+        status.as_deref() == Some("succeeded"),
+        "the ilert node's data-status is {status:?}, expected \"succeeded\""
+    );
+    for id in ["1", "2"] {
+        find_now(
+            browser,
+            &format!(r#"svg#graph g.node[data-node-id="{id}"]"#),
+        )
+        .await?;
+    }
+    ilert_node.click().await?;
+    let panel = wait_for_element(browser, "aside#node-panel").await?;
+    wait_until_page(browser, "the node panel to be shown", async || {
+        Ok(panel.is_displayed().await?.then_some(()))
+    })
+    .await?;
+    let name = find_now(browser, "aside#node-panel h2.node-name")
+        .await?
+        .text()
+        .await?;
+    ensure!(
+        name.contains("Trigger Alert"),
+        "the node panel is titled {name:?}, expected the ilert Trigger Alert node"
+    );
+    let arguments = find_now(
+        browser,
+        r#"aside#node-panel section[data-part="arguments"] pre"#,
+    )
+    .await?
+    .text()
+    .await?;
+    ensure!(
+        arguments.contains("alert_uuid"),
+        "the arguments shown lack alert_uuid:\n{arguments}"
+    );
+    ensure!(
+        arguments.contains(MASK),
+        "the arguments shown carry no masked secret ({MASK}):\n{arguments}"
+    );
+    for part in ["results", "logs"] {
+        find_now(
+            browser,
+            &format!(r#"aside#node-panel section[data-part="{part}"]"#),
+        )
+        .await?;
+    }
+    let source = browser.source().await?;
+    for secret in [SEKOIA_SECRET, ILERT_SECRET, SERVER_TOKEN] {
+        ensure!(
+            !source.contains(secret),
+            "the run detail page shows the secret {secret:?}:\n{}",
+            around(&source, secret)
+        );
+    }
+    ensure!(
+        browser
+            .find_all(Locator::Css("button#rerun-failed"))
+            .await?
+            .is_empty(),
+        "a succeeded run offers to rerun its failed nodes"
+    );
+    save_screenshot(&browser.screenshot().await?)?;
+
+    // Rerun: the browser lands on the playbook's runs, where the new run appears.
+    find_now(browser, "button#rerun-all").await?.click().await?;
+    wait_until_page(browser, "the runs page of the rerun", async || {
+        let url = browser.current_url().await?;
+        let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        let has = |key: &str, value: Option<&str>| {
+            query
+                .iter()
+                .any(|(k, v)| k == key && value.is_none_or(|value| v == value))
+        };
+        Ok(
+            (url.path() == "/runs" && has("playbook", None) && has("rerun_of", Some(&run_id)))
+                .then_some(()),
+        )
+    })
+    .await?;
+    let new_run = wait_until_page(browser, "the rerun's row", async || {
+        for row in browser
+            .find_all(Locator::Css("table#runs tr[data-run-id]"))
+            .await?
+        {
+            let id = row.attr("data-run-id").await?;
+            if id.as_deref().is_some_and(|id| id != run_id) {
+                return Ok(id);
+            }
+        }
+        Ok(None)
+    })
+    .await?;
+    find_now(browser, &format!(r#"a[href="/runs/{new_run}"]"#)).await?;
+    eprintln!(
+        "console story done in {:.1} s (run {run_id}, rerun {new_run})",
+        started.elapsed().as_secs_f32()
+    );
+    Ok(())
+}
+
+/// Whether the browser is installed; says SKIPPED loudly when not (or fails, when
+/// `ALERTSYNC_REQUIRE_BROWSER=1`).
+fn browser_available() -> bool {
+    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
+        .into_iter()
+        .filter(|path| !Path::new(path).exists())
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let message = format!(
+        "SKIPPED: the web console test needs {} — install chromium chromium-driver \
+         (apt-get install chromium chromium-driver) or set ALERTSYNC_REQUIRE_BROWSER=1 to make \
+         this a failure",
+        missing.join(" and ")
+    );
+    assert!(
+        std::env::var("ALERTSYNC_REQUIRE_BROWSER").as_deref() != Ok("1"),
+        "{message} (ALERTSYNC_REQUIRE_BROWSER=1)"
+    );
+    eprintln!("\n{}\n{message}\n{}\n", "!".repeat(78), "!".repeat(78));
+    false
+}
+
+/// A configuration with the server token, both accounts on the simulator, the shipped
+/// Alert Created / Alert Status Changed → ilert playbook and a store in the directory.
+fn console_config(sim: &Simulator) -> ConfigDir {
+    let playbook = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/playbooks/forward-alerts-to-ilert.json")
+        .canonicalize()
+        .expect("the shipped playbook exists");
+    let playbook = Value::String(playbook.to_str().expect("a UTF-8 path").to_owned());
+    ConfigDir::new(&format!(
+        r#"
+[server]
+token = "{SERVER_TOKEN}"
+
+[[account]]
+name = "sekoia"
+module = "sekoia.io"
+base_url = "{sekoia}"
+api_key = "{SEKOIA_SECRET}"
+
+[[account]]
+name = "ilert"
+module = "ilert"
+integration_url = "{ilert}"
+integration_key = "{ILERT_SECRET}"
+
+[[playbook]]
+file = {playbook}
+
+[store]
+path = "data/alertsync.db"
+"#,
+        sekoia = sim.urls().sekoia,
+        ilert = sim.urls().ilert,
+    ))
+}
+
+/// `chromedriver` on a free loopback port, in its own process group so that it and the
+/// browsers it starts are all killed when this is dropped.
+struct ChromeDriver {
+    child: tokio::process::Child,
+    port: u16,
+    /// The browser profile and chromedriver's log.
+    scratch: tempfile::TempDir,
+}
+
+impl ChromeDriver {
+    async fn start() -> ChromeDriver {
+        let scratch = tempfile::tempdir().expect("a temporary directory");
+        let port = free_port();
+        let child = tokio::process::Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .arg(format!(
+                "--log-path={}",
+                scratch.path().join("chromedriver.log").display()
+            ))
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver starts");
+        let mut driver = ChromeDriver {
+            child,
+            port,
+            scratch,
+        };
+        let start = Instant::now();
+        while tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+            .await
+            .is_err()
+        {
+            if let Ok(Some(status)) = driver.child.try_wait() {
+                panic!("chromedriver exited ({status}):\n{}", driver.log());
+            }
+            assert!(
+                start.elapsed() < STARTUP,
+                "chromedriver did not listen on port {port} within {STARTUP:?}:\n{}",
+                driver.log()
+            );
+            tokio::time::sleep(POLL).await;
+        }
+        driver
+    }
+
+    /// A new headless Chromium session, 1400×900.
+    async fn open_browser(&self) -> Client {
+        let profile = self.scratch.path().join("profile");
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("browserName".to_owned(), json!("chrome"));
+        capabilities.insert(
+            "goog:chromeOptions".to_owned(),
+            json!({
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-dev-shm-usage",
+                    "--window-size=1400,900",
+                    "--no-first-run",
+                    format!("--user-data-dir={}", profile.display()),
+                ],
+            }),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let connecting = ClientBuilder::new(connector)
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await;
+        match connecting {
+            Ok(client) => client,
+            Err(err) => panic!(
+                "no browser session from chromedriver ({err}):\n{}",
+                self.log()
+            ),
+        }
+    }
+
+    /// The end of chromedriver's log.
+    fn log(&self) -> String {
+        let text = std::fs::read_to_string(self.scratch.path().join("chromedriver.log"))
+            .unwrap_or_default();
+        let start = text.len().saturating_sub(4000);
+        let start = (start..text.len())
+            .find(|i| text.is_char_boundary(*i))
+            .unwrap_or(0);
+        text[start..].to_owned()
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        if let Some(pid) = self.child.id() {
+            // The whole group: chromedriver and every browser process it started.
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .stderr(Stdio::null())
+                .status();
+        }
+        let _ = self.child.start_kill();
+        if std::thread::panicking() {
+            eprintln!("chromedriver log (end):\n{}", self.log());
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// Polls `check` on the page until it gives a value. On timeout the error names what was
+/// expected, the last error seen, the page's URL and the start of its source.
+async fn wait_until_page<T>(
+    browser: &Client,
+    what: &str,
+    mut check: impl AsyncFnMut() -> anyhow::Result<Option<T>>,
+) -> anyhow::Result<T> {
+    let start = Instant::now();
+    let mut last_error = None;
+    loop {
+        match check().await {
+            Ok(Some(value)) => return Ok(value),
+            Ok(None) => {}
+            Err(err) => last_error = Some(err),
+        }
+        if start.elapsed() >= PATIENCE {
+            let url = browser
+                .current_url()
+                .await
+                .map_or_else(|err| format!("(unknown: {err})"), |url| url.to_string());
+            let source = browser.source().await.unwrap_or_default();
+            let last = last_error.map_or_else(String::new, |err| format!(" (last error: {err:#})"));
+            bail!(
+                "gave up after {PATIENCE:?} waiting for {what}{last}\npage: {url}\nsource:\n{}",
+                snippet(&source)
+            );
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Waits until an element matches `selector`.
+async fn wait_for_element(
+    browser: &Client,
+    selector: &str,
+) -> anyhow::Result<fantoccini::elements::Element> {
+    wait_until_page(
+        browser,
+        &format!("an element matching `{selector}`"),
+        async || {
+            Ok(browser
+                .find_all(Locator::Css(selector))
+                .await?
+                .into_iter()
+                .next())
+        },
+    )
+    .await
+}
+
+/// Waits until the page's path is `path`.
+async fn wait_for_path(browser: &Client, path: &str, what: &str) -> anyhow::Result<()> {
+    wait_until_page(browser, &format!("{what} (path {path})"), async || {
+        Ok((browser.current_url().await?.path() == path).then_some(()))
+    })
+    .await
+}
+
+/// The element matching `selector` on the page as it is now.
+async fn find_now(
+    browser: &Client,
+    selector: &str,
+) -> anyhow::Result<fantoccini::elements::Element> {
+    match browser
+        .find_all(Locator::Css(selector))
+        .await?
+        .into_iter()
+        .next()
+    {
+        Some(element) => Ok(element),
+        None => {
+            let url = browser.current_url().await?;
+            let source = browser.source().await?;
+            bail!(
+                "no element matches `{selector}`\npage: {url}\nsource:\n{}",
+                snippet(&source)
+            )
+        }
+    }
+}
+
+/// Polls a condition outside the browser (the simulator) with the same patience.
+async fn wait_until(what: &str, condition: impl Fn() -> bool) -> anyhow::Result<()> {
+    let start = Instant::now();
+    while !condition() {
+        if start.elapsed() >= PATIENCE {
+            bail!("gave up after {PATIENCE:?} waiting for {what}");
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    Ok(())
+}
+
+/// The body of a page source, cut to a readable length.
+fn snippet(source: &str) -> String {
+    const LIMIT: usize = 3000;
+    let body = source.find("<body").map_or(source, |at| &source[at..]);
+    match body.char_indices().nth(LIMIT) {
+        Some((cut, _)) => format!("{}…", &body[..cut]),
+        None => body.to_owned(),
+    }
+}
+
+/// The text around `needle` in `source`.
+fn around(source: &str, needle: &str) -> String {
+    let Some(at) = source.find(needle) else {
+        return String::new();
+    };
+    let start = (at.saturating_sub(300)..=at)
+        .find(|i| source.is_char_boundary(*i))
+        .unwrap_or(at);
+    let end = (at + needle.len() + 300).min(source.len());
+    let end = (end..=source.len())
+        .find(|i| source.is_char_boundary(*i))
+        .unwrap_or(source.len());
+    source[start..end].to_owned()
+}
+
+/// Writes the screenshot to the target directory and to the README's picture.
+fn save_screenshot(png: &[u8]) -> anyhow::Result<()> {
+    ensure!(
+        png.starts_with(b"\x89PNG"),
+        "the screenshot is not a PNG image"
+    );
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|dir| {
+            if dir.is_relative() {
+                workspace.join(dir)
+            } else {
+                dir
+            }
+        })
+        .unwrap_or_else(|| workspace.join("target"));
+    for path in [
+        target.join("console-run-detail.png"),
+        workspace.join("docs/console-run-detail.png"),
+    ] {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        std::fs::write(&path, png).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("screenshot: {}", path.display());
+    }
+    Ok(())
+}
