@@ -115,3 +115,65 @@ async fn demo_forwards_alerts_and_their_status_changes_to_ilert() {
     assert_eq!(table.matches(" open ").count(), 1, "{table}");
     assert!(!table.contains(SEKOIA_KEY) && !table.contains(ILERT_KEY));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_keep_listens_where_asked_and_prints_the_console_url() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_alertsync"))
+        .args(["demo", "--alerts", "1", "--keep", "--listen", &listen])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("alertsync demo starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = String::new();
+    let console = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.expect("stdout is readable") {
+            printed.push_str(&line);
+            printed.push('\n');
+            if let Some(url) = line.strip_prefix("console:") {
+                return Some(url.trim().to_owned());
+            }
+        }
+        None
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no console URL within 60 s; stdout so far:\n{printed}"))
+    .unwrap_or_else(|| panic!("the demo ended without a console URL:\n{printed}"));
+    assert_eq!(console, format!("http://{listen}/"), "{printed}");
+
+    let client = alertsync_engine::http::HttpClient::new().unwrap();
+    let page = client
+        .request(reqwest::Method::GET, &console)
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("{console} does not answer: {err}"));
+    assert!(
+        page.status().is_success(),
+        "{console} answers {}",
+        page.status()
+    );
+    let body = page.text().await.unwrap();
+    assert!(body.contains("id=\"runs\""), "not the runs page:\n{body}");
+    child.kill().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_refuses_to_listen_beyond_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = alertsync(dir.path(), &["demo", "--listen", "0.0.0.0:0"]).await;
+    assert_eq!(exit_code(&out), 2, "stdout: {}", stdout(&out));
+    assert!(
+        stderr(&out).contains("refusing to listen on 0.0.0.0:0 without a token"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+}

@@ -1,7 +1,8 @@
 //! `alertsync demo`: the whole product with nothing to configure. A simulated Sekoia.io
 //! raises alerts and analysts work on them; `alertsync serve`, running the shipped
 //! `forward-alerts-to-ilert` playbook, hears it all through live notifications and keeps a
-//! simulated ilert in step — alerts opened, acknowledged and resolved there.
+//! simulated ilert in step — alerts opened, acknowledged and resolved there. With `--keep`
+//! everything stays up afterwards, and the web console shows the runs.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,7 +16,7 @@ use alertsync_sim::{IlertAlertView, SimConfig, Simulator};
 use clap::Args;
 use serde_json::Value;
 
-use super::shutdown_signal;
+use super::{shutdown_signal, usage};
 
 /// The playbook the demo runs: Alert Created and Alert Status Changed → ilert Trigger Alert.
 const PLAYBOOK: &str = include_str!("../../../../examples/playbooks/forward-alerts-to-ilert.json");
@@ -29,21 +30,39 @@ const STEP_PAUSE: Duration = Duration::from_millis(300);
 /// How long the demo waits for ilert to catch up before it gives up.
 const PATIENCE: Duration = Duration::from_secs(90);
 
+/// Where the service listens unless `--listen` says otherwise (when that port is free).
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
 #[derive(Args)]
 #[command(
     after_help = "The demo keeps its state in a temporary directory and sends nothing \
-outside this machine."
+outside this machine.\n\
+The service (API and web console) listens on 127.0.0.1:8080, or on a free loopback port when \
+8080 is taken; --listen chooses the address. The demo has no [server] token, so it refuses \
+addresses beyond loopback, as `alertsync serve` does without one."
 )]
 pub struct DemoArgs {
     /// How many alerts the simulated Sekoia.io raises.
     #[arg(long, default_value_t = 9, value_parser = clap::value_parser!(u16).range(1..=1000))]
     alerts: u16,
-    /// Keep the simulator and the service running after the summary (Ctrl-C to stop).
+    /// Keep the simulator and the service running after the summary (Ctrl-C to stop), and
+    /// print the web console's URL.
     #[arg(long)]
     keep: bool,
+    /// Where the service (API and web console) listens; default: 127.0.0.1:8080, or a free
+    /// loopback port when 8080 is taken. Loopback addresses only.
+    #[arg(long, value_name = "HOST:PORT")]
+    listen: Option<String>,
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let listen = match args.listen {
+        Some(listen) => listen,
+        None => default_listen(),
+    };
+    if let Err(refusal) = alertsync_server::api::auth::refuse_open_listen(&listen, false) {
+        return usage(format!("{refusal} (the demo runs without a token)"));
+    }
     let simulator = alertsync_sim::start(SimConfig::default())
         .await
         .map_err(|err| anyhow::anyhow!("the simulator cannot start: {err}"))?;
@@ -55,7 +74,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         config,
         Arc::new(alertsync_integrations::registry()),
         ServeOptions {
-            listen: "127.0.0.1:0".to_owned(),
+            listen,
             grace: Duration::from_secs(5),
         },
         stop.clone(),
@@ -63,19 +82,29 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             let _ = ready_tx.send(address);
         },
     ));
-    let address = ready_rx
-        .await
-        .map_err(|_| anyhow::anyhow!("alertsync serve did not start"))?;
+    let Ok(address) = ready_rx.await else {
+        let why = match service.await {
+            Ok(Err(err)) => err.to_string(),
+            Ok(Ok(())) => "it stopped before serving".to_owned(),
+            Err(err) => err.to_string(),
+        };
+        simulator.shutdown().await;
+        return usage(format!("alertsync serve did not start: {why}"));
+    };
+    let console = format!("http://{address}/");
     println!("simulated Sekoia.io at {}", simulator.urls().sekoia);
     println!("simulated ilert at     {}", simulator.urls().ilert);
-    println!("alertsync serving at   http://{address}, running forward-alerts-to-ilert\n");
+    println!("alertsync serving at   http://{address}, running forward-alerts-to-ilert");
+    if args.keep {
+        println!("console:               {console}");
+    }
+    println!();
 
     let outcome = story(&simulator, usize::from(args.alerts)).await;
     if outcome.is_ok() && args.keep {
-        println!(
-            "\nstill running (simulator control API: {}); Ctrl-C to stop",
-            simulator.urls().control
-        );
+        println!("\nstill running; Ctrl-C to stop");
+        println!("console: {console}");
+        println!("simulator control API: {}", simulator.urls().control);
         shutdown_signal().await;
     }
     stop.cancel();
@@ -83,6 +112,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     simulator.shutdown().await;
     outcome?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// 127.0.0.1:8080 when nothing listens there, else a free loopback port.
+fn default_listen() -> String {
+    match std::net::TcpListener::bind(DEFAULT_LISTEN) {
+        Ok(_) => DEFAULT_LISTEN.to_owned(),
+        Err(_) => "127.0.0.1:0".to_owned(),
+    }
 }
 
 /// A configuration on the simulator, with the shipped playbook, stored in `dir`.
