@@ -1,5 +1,6 @@
-//! The HTTP side of the service: the REST API and health (see [`crate::api`]), access
-//! control, and the webhooks of Manual Trigger nodes.
+//! The HTTP side of the service: the REST API and health (see [`crate::api`]), the web
+//! console (see [`crate::console`]), access control, and the webhooks of Manual Trigger
+//! nodes.
 //!
 //! `POST /hooks/<playbook id>/<trigger node id>` with `Authorization: Bearer <the playbook's
 //! webhook_token>` and `{"alert_uuid": "..."}` answers 202 once the event is stored in the
@@ -43,13 +44,14 @@ pub struct AppState {
     pub live_accounts: Arc<[String]>,
 }
 
-/// Every route: webhooks, `/healthz` and the API, behind access control and with security
-/// headers.
+/// Every route: webhooks, `/healthz`, the API and the console, behind access control and
+/// with security headers.
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .route("/hooks/{playbook_id}/{node_id}", post(webhook))
         .route("/metrics", get(crate::metrics::scrape))
-        .with_state(state.clone());
+        .with_state(state.clone())
+        .merge(crate::console::router(state.clone()));
     api::wrap(routes, state)
 }
 

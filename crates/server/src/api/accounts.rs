@@ -22,17 +22,20 @@ pub struct AccountView {
 #[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts",
     responses((status = 200, body = Vec<AccountView>)))]
 pub async fn list(State(state): State<AppState>) -> Json<Vec<AccountView>> {
-    Json(
-        state
-            .executor
-            .accounts()
-            .accounts()
-            .iter()
-            .map(|account| AccountView {
-                name: account.name.clone(),
-                module: account.module.clone(),
-                values: account.masked_values(),
-            })
-            .collect(),
-    )
+    Json(views(&state))
+}
+
+/// The configured accounts, secret values masked: what the API and the console show.
+pub(crate) fn views(state: &AppState) -> Vec<AccountView> {
+    state
+        .executor
+        .accounts()
+        .accounts()
+        .iter()
+        .map(|account| AccountView {
+            name: account.name.clone(),
+            module: account.module.clone(),
+            values: account.masked_values(),
+        })
+        .collect()
 }

@@ -2,9 +2,11 @@
 //!
 //! With `[server] token` set, every request needs `Authorization: Bearer <token>` or the
 //! session cookie `POST /login` sets, except `/healthz`, the webhooks under `/hooks/` (they
-//! check their own per-playbook tokens) and `/login` itself. Tokens are compared in
-//! constant time. Every response carries security headers. Without a token, the service
-//! listens on loopback addresses only.
+//! check their own per-playbook tokens), `/login` itself and the console's stylesheet and
+//! script under `/assets/`. A browser asking for a console page without them is sent to
+//! `/login`; every other request gets a JSON 401. Tokens are compared in constant time.
+//! Every response carries security headers. Without a token, the service listens on
+//! loopback addresses only.
 
 use std::sync::Arc;
 
@@ -59,7 +61,21 @@ pub fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
 
 /// Paths that need no token.
 fn is_public(path: &str) -> bool {
-    path == "/healthz" || path == "/login" || path.starts_with("/hooks/")
+    path == "/healthz"
+        || path == "/login"
+        || path.starts_with("/hooks/")
+        || path.starts_with("/assets/")
+}
+
+/// Whether a refused request is a browser asking for a console page, to be sent to the
+/// login form rather than answered a JSON 401.
+fn is_console_page(request: &Request) -> bool {
+    let path = request.uri().path();
+    request.method() == axum::http::Method::GET
+        && !path.starts_with("/api/")
+        && path != "/metrics"
+        && path != "/console/events"
+        && crate::console::html::wants_html(request.headers())
 }
 
 /// Refuses requests without the token (when one is configured).
@@ -76,6 +92,9 @@ pub async fn require_token(
         || cookie_matches(request.headers(), expected)
     {
         return next.run(request).await;
+    }
+    if is_console_page(&request) {
+        return (StatusCode::SEE_OTHER, [(header::LOCATION, "/login")]).into_response();
     }
     let mut response =
         ApiError::unauthorized("this server needs `Authorization: Bearer <server token>`")
@@ -139,12 +158,20 @@ pub struct Login {
 }
 
 /// `POST /login` (form field `token`): sets the session cookie and sends the browser to
-/// `/`; 401 for a wrong token. Without a configured token there is nothing to log in to.
-pub async fn login(State(token): State<AccessToken>, Form(login): Form<Login>) -> Response {
+/// `/`; 401 for a wrong token (the login page again for a browser). Without a configured
+/// token there is nothing to log in to.
+pub async fn login(
+    State(token): State<AccessToken>,
+    headers: HeaderMap,
+    Form(login): Form<Login>,
+) -> Response {
     let Some(expected) = token.0.as_deref() else {
         return (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response();
     };
     if !constant_time_eq(login.token.as_bytes(), expected.as_bytes()) {
+        if crate::console::html::wants_html(&headers) {
+            return crate::console::login::refused();
+        }
         return ApiError::unauthorized("wrong token").into_response();
     }
     let cookie = format!("{COOKIE}={expected}; Path=/; HttpOnly; SameSite=Strict");

@@ -97,7 +97,12 @@ async fn openapi(Extension(doc): Extension<Arc<OpenApiDoc>>) -> Json<OpenApiDoc>
     Json(OpenApiDoc::clone(&doc))
 }
 
-/// Unknown routes answer a JSON 404.
-pub async fn not_found(uri: axum::http::Uri) -> Response {
-    error::ApiError::not_found(format!("no route {}", uri.path())).into_response()
+/// Unknown routes answer a JSON 404, or the console's 404 page to a browser asking for a
+/// page outside the API.
+pub async fn not_found(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> Response {
+    let detail = format!("no route {}", uri.path());
+    if !uri.path().starts_with("/api/") && crate::console::html::wants_html(&headers) {
+        return crate::console::html::not_found(detail);
+    }
+    error::ApiError::not_found(detail).into_response()
 }

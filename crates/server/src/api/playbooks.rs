@@ -28,7 +28,7 @@ use crate::deploy::{DeployedPlaybook, TriggerKind};
 use crate::http::AppState;
 
 /// The error of a playbook disabled through the API, as its health records it.
-const DISABLED_BY_API: &str = "disabled through the API";
+pub(crate) const DISABLED_BY_API: &str = "disabled through the API";
 
 /// How many failures disabling may record before giving up (the configured threshold is
 /// far below).
@@ -94,7 +94,8 @@ pub struct ImportView {
     pub note: String,
 }
 
-fn view(playbook: &DeployedPlaybook, health: &PlaybookHealth) -> PlaybookView {
+/// A playbook and its state, from its recorded health.
+pub(crate) fn view(playbook: &DeployedPlaybook, health: &PlaybookHealth) -> PlaybookView {
     let state = match (&health.disabled, playbook.enabled) {
         (_, false) => "disabled_in_configuration",
         (Some(_), true) => "disabled",
@@ -134,7 +135,8 @@ fn view(playbook: &DeployedPlaybook, health: &PlaybookHealth) -> PlaybookView {
     }
 }
 
-fn find(state: &AppState, id: &str) -> ApiResult<Arc<DeployedPlaybook>> {
+/// The deployed playbook with this id.
+pub(crate) fn find(state: &AppState, id: &str) -> ApiResult<Arc<DeployedPlaybook>> {
     state
         .deployment
         .get(id)
@@ -142,7 +144,8 @@ fn find(state: &AppState, id: &str) -> ApiResult<Arc<DeployedPlaybook>> {
         .ok_or_else(|| ApiError::not_found(format!("no playbook `{id}`")))
 }
 
-async fn health(state: &AppState, id: &str) -> ApiResult<PlaybookHealth> {
+/// The recorded health of the playbook with this id.
+pub(crate) async fn health(state: &AppState, id: &str) -> ApiResult<PlaybookHealth> {
     state
         .store
         .playbook_health(id)
@@ -154,12 +157,18 @@ async fn health(state: &AppState, id: &str) -> ApiResult<PlaybookHealth> {
 #[utoipa::path(get, path = "/api/v1/playbooks", tag = "playbooks",
     responses((status = 200, body = Vec<PlaybookView>)))]
 pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<PlaybookView>>> {
+    Ok(Json(views(&state).await?))
+}
+
+/// Every deployed playbook with its state, in configuration order: what the API's listing
+/// and the console's playbook table show.
+pub(crate) async fn views(state: &AppState) -> ApiResult<Vec<PlaybookView>> {
     let all = state
         .store
         .all_playbook_health()
         .await
         .map_err(|err| ApiError::unavailable("reading the playbook health", err))?;
-    let views = state
+    Ok(state
         .deployment
         .playbooks
         .iter()
@@ -171,8 +180,7 @@ pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<PlaybookV
                 .unwrap_or_else(|| PlaybookHealth::healthy(&p.id));
             view(p, &health)
         })
-        .collect();
-    Ok(Json(views))
+        .collect())
 }
 
 /// One playbook with its state and document.

@@ -102,6 +102,12 @@ pub async fn list(
     filters: Result<Query<RunFilters>, QueryRejection>,
 ) -> ApiResult<Json<RunList>> {
     let Query(filters) = filters.map_err(|err| ApiError::bad_request(err.body_text()))?;
+    Ok(Json(list_runs(&state, &filters).await?))
+}
+
+/// One page of the runs matching `filters`, newest first: what the API's listing and the
+/// console's run table show.
+pub(crate) async fn list_runs(state: &AppState, filters: &RunFilters) -> ApiResult<RunList> {
     let limit = filters.limit.unwrap_or(50);
     if limit == 0 || limit > MAX_PAGE_SIZE {
         return Err(ApiError::bad_request(format!(
@@ -174,10 +180,11 @@ pub async fn list(
             }
         }
     }
-    Ok(Json(RunList { runs, next_before }))
+    Ok(RunList { runs, next_before })
 }
 
-async fn find(state: &AppState, id: &str) -> ApiResult<RunDetail> {
+/// The run with this id (as the path gives it), with its node runs.
+pub(crate) async fn find(state: &AppState, id: &str) -> ApiResult<RunDetail> {
     let run_id = parse_run_id(id)?;
     state
         .store

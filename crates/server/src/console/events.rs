@@ -1,0 +1,124 @@
+//! `GET /console/events`: server-sent events telling open console pages that runs started
+//! or finished.
+//!
+//! Each connection reads the store about once a second — the run counts and the newest run
+//! matching the `playbook` and `alert` query filters — and sends an event named `runs`
+//! whenever they changed (and once at the start), with data
+//! `{"counts": {"running": n, …}, "latest": <newest run id or null>}`. A connection lasts
+//! [`LIFETIME`] at most so that stopping the service never waits long for open consoles;
+//! browsers reconnect on their own after the `retry` delay the stream announces.
+
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+
+use alertsync_store::{RunCounts, RunQuery};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::response::IntoResponse;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::stream::{self, Stream};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::runs::{STATUSES, count_of, counts, field};
+use crate::http::AppState;
+
+/// How often the store is read.
+const POLL: Duration = Duration::from_secs(1);
+/// How long one connection lasts before the browser reconnects.
+pub const LIFETIME: Duration = Duration::from_secs(15);
+/// How long browsers wait before reconnecting.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// The filters of the counts and the newest run.
+#[derive(Debug, Default, Deserialize)]
+pub struct EventsQuery {
+    pub playbook: Option<String>,
+    pub alert: Option<String>,
+}
+
+/// What a page shows that an event reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Snapshot {
+    counts: RunCounts,
+    latest: Option<i64>,
+}
+
+impl Snapshot {
+    fn event(&self) -> Event {
+        let counts: serde_json::Map<String, serde_json::Value> = STATUSES
+            .iter()
+            .map(|s| ((*s).to_owned(), json!(count_of(&self.counts, s))))
+            .collect();
+        Event::default()
+            .event("runs")
+            .data(json!({"counts": counts, "latest": self.latest}).to_string())
+    }
+}
+
+async fn snapshot(state: &AppState, query: &EventsQuery) -> Option<Snapshot> {
+    let playbook = field(&query.playbook);
+    let alert = field(&query.alert);
+    let counts = counts(state, playbook.clone(), alert.clone()).await.ok()?;
+    let newest = state
+        .store
+        .list_runs(RunQuery {
+            playbook_id: playbook,
+            alert_uuid: alert,
+            limit: 1,
+            ..RunQuery::default()
+        })
+        .await
+        .ok()?;
+    Some(Snapshot {
+        counts,
+        latest: newest.runs.first().map(|r| r.id.0),
+    })
+}
+
+/// Where the stream is: what was last sent and when it ends.
+struct Cursor {
+    state: AppState,
+    query: EventsQuery,
+    last: Option<Snapshot>,
+    first: bool,
+    ends: Instant,
+}
+
+/// `GET /console/events`.
+pub async fn events(
+    State(state): State<AppState>,
+    query: Result<Query<EventsQuery>, QueryRejection>,
+) -> impl IntoResponse {
+    let Query(query) = query.unwrap_or_default();
+    let cursor = Cursor {
+        state,
+        query,
+        last: None,
+        first: true,
+        ends: Instant::now() + LIFETIME,
+    };
+    Sse::new(changes(cursor)).keep_alive(KeepAlive::new().interval(Duration::from_secs(5)))
+}
+
+fn changes(cursor: Cursor) -> impl Stream<Item = Result<Event, Infallible>> {
+    stream::unfold(cursor, |mut cursor| async move {
+        if cursor.first {
+            cursor.first = false;
+            return Some((Ok(Event::default().retry(RETRY).comment("runs")), cursor));
+        }
+        loop {
+            if Instant::now() >= cursor.ends {
+                return None;
+            }
+            // A store that cannot be read now is read again at the next tick.
+            if let Some(now) = snapshot(&cursor.state, &cursor.query).await
+                && cursor.last != Some(now)
+            {
+                cursor.last = Some(now);
+                return Some((Ok(now.event()), cursor));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    })
+}

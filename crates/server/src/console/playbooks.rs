@@ -1,0 +1,228 @@
+//! `GET /playbooks`: the deployed playbooks with their state as badges (enabled, disabled,
+//! disabled after errors, configuration issues) and a switch that enables or disables them
+//! through the API; `GET /playbooks/{id}`: one playbook's graph and nodes.
+//!
+//! States come from the API's views ([`api::playbooks::views`]); configuration issues are
+//! the warnings validation finds with the playbook's account bindings. Node arguments are
+//! not shown: a playbook file may hold secrets in them.
+
+use std::fmt::Write as _;
+
+use alertsync_spl::Report;
+use axum::extract::{Path, State};
+use axum::response::Response;
+
+use super::graph::{self, GraphState};
+use super::html::{Section, error_page, esc, layout, not_found, page, query_value};
+use crate::api;
+use crate::api::playbooks::{DISABLED_BY_API, PlaybookView};
+use crate::deploy::DeployedPlaybook;
+use crate::http::AppState;
+
+/// Every node idle: a playbook's graph outside any run.
+struct Idle;
+
+impl GraphState for Idle {
+    fn status(&self, _: &str) -> String {
+        "idle".to_owned()
+    }
+}
+
+/// What validation finds worth knowing about a deployed playbook (it has no errors, or it
+/// would not be deployed).
+fn issues(state: &AppState, playbook: &DeployedPlaybook) -> Vec<String> {
+    let report: Report = state
+        .executor
+        .validate(&playbook.playbook, &playbook.bindings);
+    report
+        .errors
+        .iter()
+        .chain(report.warnings.iter())
+        .map(|p| match &p.node_name {
+            Some(node) => format!("{node}: {}", p.message),
+            None => p.message.clone(),
+        })
+        .collect()
+}
+
+/// The badges of a playbook: its state, and its issues if any.
+fn badges(view: &PlaybookView, issues: &[String]) -> String {
+    let mut out = match view.state.as_str() {
+        "enabled" => "<span class=\"badge enabled\">enabled</span>".to_owned(),
+        "disabled_in_configuration" => {
+            "<span class=\"badge disabled\">disabled in the configuration</span>".to_owned()
+        }
+        _ => {
+            let reason = view.disabled_reason.as_deref().unwrap_or("disabled");
+            if reason == DISABLED_BY_API {
+                format!(
+                    "<span class=\"badge disabled\">disabled: {}</span>",
+                    esc(reason)
+                )
+            } else {
+                format!(
+                    "<span class=\"badge disabled-errors\">disabled after errors: {}</span>",
+                    esc(reason)
+                )
+            }
+        }
+    };
+    if view.state == "enabled" && view.consecutive_failures > 0 {
+        let _ = write!(
+            out,
+            " <span class=\"badge issues\">{} failed run(s) in a row{}</span>",
+            view.consecutive_failures,
+            view.last_error
+                .as_deref()
+                .map(|e| format!(": {}", esc(e)))
+                .unwrap_or_default()
+        );
+    }
+    if !issues.is_empty() {
+        let _ = write!(
+            out,
+            " <span class=\"badge issues\">{}</span>",
+            esc(&issues.join("; "))
+        );
+    }
+    out
+}
+
+/// The enable/disable switch.
+fn toggle(view: &PlaybookView) -> String {
+    let enabled = view.state == "enabled";
+    let (label, disabled) = match view.state.as_str() {
+        "disabled_in_configuration" => (
+            "Off",
+            " disabled title=\"enable it in the configuration file\"",
+        ),
+        "enabled" => ("On", ""),
+        _ => ("Off", ""),
+    };
+    format!(
+        "<button type=\"button\" class=\"toggle\" data-playbook-id=\"{}\" data-enabled=\"{enabled}\" \
+         aria-pressed=\"{enabled}\"{disabled}>{label}</button>",
+        esc(&view.id)
+    )
+}
+
+/// `GET /playbooks`.
+pub async fn list(State(state): State<AppState>) -> Response {
+    let views = match api::playbooks::views(&state).await {
+        Ok(views) => views,
+        Err(err) => return error_page(err),
+    };
+    let mut body = String::from(
+        "<h1>Playbooks</h1><table id=\"playbooks\"><thead><tr><th>Playbook</th><th>Triggers</th>\
+         <th>State</th><th>Enabled</th><th>Runs</th></tr></thead><tbody>",
+    );
+    for view in &views {
+        let issues = state
+            .deployment
+            .get(&view.id)
+            .map(|p| issues(&state, p))
+            .unwrap_or_default();
+        let triggers: Vec<String> = view
+            .triggers
+            .iter()
+            .map(|t| match &t.webhook {
+                Some(hook) => format!("{} <code>{}</code>", esc(&t.kind), esc(hook)),
+                None => esc(&t.kind),
+            })
+            .collect();
+        let id_q = esc(&query_value(&view.id));
+        let _ = write!(
+            body,
+            "<tr data-playbook-id=\"{id}\" data-state=\"{state}\"><td><a href=\"/playbooks/{id_q}\">{name}</a>\
+             <div class=\"muted\">{file}</div></td><td>{triggers}</td><td>{badges}</td>\
+             <td>{toggle}</td><td><a href=\"/runs?playbook={id_q}\">runs</a></td></tr>",
+            id = esc(&view.id),
+            state = esc(&view.state),
+            name = esc(&view.name),
+            file = esc(&view.file),
+            triggers = triggers.join("<br>"),
+            badges = badges(view, &issues),
+            toggle = toggle(view),
+        );
+    }
+    if views.is_empty() {
+        body.push_str("<tr class=\"empty\"><td colspan=\"5\">No playbook is configured.</td></tr>");
+    }
+    body.push_str(
+        "</tbody></table><p id=\"action-message\" class=\"message\" role=\"status\" hidden></p>",
+    );
+    page(layout("Playbooks", Section::Playbooks, &body))
+}
+
+/// `GET /playbooks/{id}`.
+pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    let Ok(playbook) = api::playbooks::find(&state, &id) else {
+        return not_found(format!("no playbook `{id}`"));
+    };
+    let health = match api::playbooks::health(&state, &id).await {
+        Ok(health) => health,
+        Err(err) => return error_page(err),
+    };
+    let view = api::playbooks::view(&playbook, &health);
+    let issues = issues(&state, &playbook);
+    let id_q = esc(&query_value(&playbook.id));
+    let mut body = format!(
+        "<section class=\"playbook-header\" data-playbook-id=\"{id}\"><h1>{name}</h1>\
+         <p>{badges} {toggle}</p><dl class=\"facts\"><dt>Id</dt><dd><code>{id}</code></dd>\
+         <dt>File</dt><dd>{file}</dd>",
+        id = esc(&playbook.id),
+        name = esc(&playbook.name),
+        badges = badges(&view, &issues),
+        toggle = toggle(&view),
+        file = esc(&view.file),
+    );
+    if let Some(description) = playbook.playbook.description() {
+        let _ = write!(body, "<dt>Description</dt><dd>{}</dd>", esc(description));
+    }
+    for trigger in view.triggers.iter().filter_map(|t| t.webhook.as_ref()) {
+        let _ = write!(
+            body,
+            "<dt>Webhook</dt><dd><code>POST {}</code></dd>",
+            esc(trigger)
+        );
+    }
+    let _ = write!(
+        body,
+        "</dl><p><a href=\"/runs?playbook={id_q}\">Runs of this playbook</a> · \
+         <a href=\"/api/v1/playbooks/{id_q}/export\">Export SPL</a></p>\
+         <p id=\"action-message\" class=\"message\" role=\"status\" hidden></p></section>\
+         <div class=\"graph-wrap\">{}</div>",
+        graph::svg(&playbook.playbook, &Idle)
+    );
+    body.push_str(
+        "<h2>Nodes</h2><table id=\"nodes\"><thead><tr><th>Id</th><th>Name</th><th>Type</th>\
+         <th>Module · action or trigger</th><th>Next</th></tr></thead><tbody>",
+    );
+    for node in playbook.playbook.nodes().values() {
+        let (_, kind) = graph::kind(node);
+        let next: Vec<String> = node
+            .outputs
+            .iter()
+            .flat_map(|(output, targets)| {
+                targets.iter().map(move |t| {
+                    if output == "default" {
+                        esc(t)
+                    } else {
+                        format!("{} → {}", esc(output), esc(t))
+                    }
+                })
+            })
+            .collect();
+        let _ = write!(
+            body,
+            "<tr data-node-id=\"{id}\" data-kind=\"{kind}\"><td>{id}</td><td>{name}</td>\
+             <td>{kind}</td><td>{what}</td><td>{next}</td></tr>",
+            id = esc(&node.id),
+            name = esc(&node.name),
+            what = esc(&super::describe(&state, node)),
+            next = next.join(", "),
+        );
+    }
+    body.push_str("</tbody></table>");
+    page(layout(&playbook.name, Section::Playbooks, &body))
+}

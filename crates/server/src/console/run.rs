@@ -1,0 +1,458 @@
+//! `GET /runs/{id}`: one run — its playbook, status, alert and times, the rerun buttons,
+//! the playbook graph coloured by what each node did in the run, and per node the detail
+//! the side panel shows when the node is clicked (timeline, arguments, results, logs and
+//! error of each of its node runs, as the store keeps them: secrets already masked).
+//!
+//! The detail of every node is rendered into the page as a `<template data-node-id=…>`;
+//! the script only copies the clicked node's template into `<aside id="node-panel">` and
+//! switches between iterations.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use alertsync_engine::{NodeRecord, NodeStatus, RunStatus};
+use alertsync_spl::Playbook;
+use alertsync_store::{RetryState, RunDetail};
+use axum::extract::{Path, State};
+use axum::response::Response;
+
+use super::graph::{self, Edge, GraphState};
+use super::html::{
+    Section, duration, duration_between, error_page, esc, json_pre, layout, not_found, page,
+    query_value, time, time_opt,
+};
+use crate::api;
+use crate::http::AppState;
+
+/// A run status as the console writes it.
+pub fn run_status(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Running => "running",
+        RunStatus::Succeeded => "succeeded",
+        RunStatus::Failed => "failed",
+        RunStatus::Cancelled => "cancelled",
+    }
+}
+
+/// What one node run shows: `stopped` for a node still running or waiting when its run
+/// ended.
+fn record_status(record: &NodeRecord, run: RunStatus) -> &'static str {
+    let finished = run != RunStatus::Running;
+    match record.status {
+        NodeStatus::Succeeded => "succeeded",
+        NodeStatus::Failed => "failed",
+        NodeStatus::Skipped => "skipped",
+        NodeStatus::Running | NodeStatus::Pending if finished => "stopped",
+        NodeStatus::Running => "running",
+        NodeStatus::Pending => "not-reached",
+    }
+}
+
+/// What a node shows for all its node runs: the most telling of their states.
+pub fn node_status(records: &[&NodeRecord], run: RunStatus) -> &'static str {
+    const ORDER: [&str; 5] = ["failed", "stopped", "running", "succeeded", "skipped"];
+    let seen: Vec<&str> = records.iter().map(|r| record_status(r, run)).collect();
+    ORDER
+        .into_iter()
+        .find(|status| seen.contains(status))
+        .unwrap_or("not-reached")
+}
+
+/// The node runs of a run, by node id, in `seq` order.
+struct RunGraph<'a> {
+    by_node: HashMap<&'a str, Vec<&'a NodeRecord>>,
+    status: RunStatus,
+}
+
+impl<'a> RunGraph<'a> {
+    fn new(detail: &'a RunDetail) -> Self {
+        let mut by_node: HashMap<&str, Vec<&NodeRecord>> = HashMap::new();
+        for record in &detail.nodes {
+            by_node.entry(record.id.as_str()).or_default().push(record);
+        }
+        Self {
+            by_node,
+            status: detail.run.status,
+        }
+    }
+
+    fn records(&self, node_id: &str) -> &[&'a NodeRecord] {
+        self.by_node.get(node_id).map_or(&[], Vec::as_slice)
+    }
+}
+
+impl GraphState for RunGraph<'_> {
+    fn status(&self, node_id: &str) -> String {
+        node_status(self.records(node_id), self.status).to_owned()
+    }
+
+    fn taken(&self, edge: &Edge) -> bool {
+        let target_ran = !self.records(&edge.to).is_empty();
+        target_ran
+            && self
+                .records(&edge.from)
+                .iter()
+                .any(|r| edge.output == "loop" || r.outputs.contains(&edge.output))
+    }
+}
+
+/// `GET /runs/{id}`.
+pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    if id.parse::<i64>().ok().filter(|id| *id > 0).is_none() {
+        return not_found(format!("no run {id}"));
+    }
+    let detail = match api::runs::find(&state, &id).await {
+        Ok(detail) => detail,
+        Err(err) => return error_page(err),
+    };
+    let deployed = state.deployment.get(&detail.run.playbook_id).cloned();
+    let playbook = deployed.as_ref().map(|d| d.playbook.as_ref());
+    let graph_state = RunGraph::new(&detail);
+    let run = &detail.run;
+    let status = run_status(run.status);
+
+    let mut body = String::new();
+    let playbook_link = match &deployed {
+        Some(p) => format!(
+            "<a class=\"playbook\" href=\"/playbooks/{}\">{}</a>",
+            esc(&query_value(&p.id)),
+            esc(&p.name)
+        ),
+        None => format!(
+            "<span class=\"playbook\">{}</span> (no longer deployed)",
+            esc(&run.playbook_id)
+        ),
+    };
+    let trigger_name = playbook
+        .and_then(|p| p.node(&run.trigger_node))
+        .map_or_else(|| run.trigger_node.clone(), |n| n.name.clone());
+    let _ = write!(
+        body,
+        "<section class=\"run-header\" id=\"run\" data-run-id=\"{id}\" data-status=\"{status}\">\
+         <h1>Run {id} <span class=\"status\" data-status=\"{status}\">{status}</span></h1>\
+         <dl class=\"facts\">\
+         <dt>Playbook</dt><dd>{playbook_link}</dd>\
+         <dt>Alert</dt><dd class=\"alert\">{alert}</dd>\
+         <dt>Trigger</dt><dd>{trigger} <span class=\"muted\">node {trigger_id}</span></dd>\
+         <dt>Started</dt><dd>{started}</dd>\
+         <dt>Finished</dt><dd>{ended}</dd>\
+         <dt>Duration</dt><dd>{took}</dd>",
+        id = run.id,
+        alert = run
+            .alert_uuid
+            .as_deref()
+            .map_or_else(|| "—".to_owned(), esc),
+        trigger = esc(&trigger_name),
+        trigger_id = esc(&run.trigger_node),
+        started = time(run.started_at_ms),
+        ended = time_opt(run.ended_at_ms),
+        took = duration_between(run.started_at_ms, run.ended_at_ms),
+    );
+    if let Some(error) = &run.error {
+        let _ = write!(
+            body,
+            "<dt>Error</dt><dd class=\"error\">{}</dd>",
+            esc(error)
+        );
+    }
+    body.push_str("</dl><div class=\"actions\">");
+    let data = format!(
+        "data-run-id=\"{}\" data-playbook-id=\"{}\"",
+        run.id,
+        esc(&run.playbook_id)
+    );
+    let _ = write!(
+        body,
+        "<button id=\"rerun-all\" type=\"button\" {data}>Rerun all</button>"
+    );
+    if run.status == RunStatus::Failed {
+        let _ = write!(
+            body,
+            "<button id=\"rerun-failed\" type=\"button\" {data}>Rerun failed nodes</button>"
+        );
+    }
+    body.push_str(
+        "<p id=\"action-message\" class=\"message\" role=\"status\" hidden></p></div></section>",
+    );
+
+    body.push_str("<div class=\"run-body\"><div class=\"graph-wrap\">");
+    match playbook {
+        Some(playbook) => body.push_str(&graph::svg(playbook, &graph_state)),
+        None => body.push_str(
+            "<p class=\"muted\">The playbook of this run is no longer deployed: no graph.</p>",
+        ),
+    }
+    body.push_str(
+        "<p class=\"hint\">Select a node to see its arguments, results, logs and error.</p>\
+         <ul class=\"legend\">\
+         <li data-status=\"succeeded\">succeeded</li><li data-status=\"failed\">failed</li>\
+         <li data-status=\"stopped\">stopped here</li><li data-status=\"running\">running</li>\
+         <li data-status=\"skipped\">skipped</li><li data-status=\"not-reached\">not reached</li>\
+         </ul></div>\
+         <aside id=\"node-panel\" aria-live=\"polite\" hidden></aside></div>",
+    );
+
+    body.push_str(&node_runs_table(&detail, playbook));
+    body.push_str(&templates(&state, &detail, playbook, &graph_state));
+    page(layout(&format!("Run {}", run.id), Section::Runs, &body))
+}
+
+/// The node runs in `seq` order, each opening its node's detail.
+fn node_runs_table(detail: &RunDetail, _playbook: Option<&Playbook>) -> String {
+    let mut out = String::from(
+        "<h2>Node runs</h2><table id=\"node-runs\"><thead><tr><th>#</th><th>Node</th>\
+         <th>Status</th><th>Started</th><th>Duration</th></tr></thead><tbody>",
+    );
+    for record in &detail.nodes {
+        let status = record_status(record, detail.run.status);
+        let _ = write!(
+            out,
+            "<tr data-seq=\"{seq}\" data-node-id=\"{id}\" data-status=\"{status}\"><td>{seq}</td>\
+             <td><a href=\"#node-{id_q}\" class=\"open-node\" data-node-id=\"{id}\" \
+             data-seq=\"{seq}\">{name}</a>{iteration}</td>\
+             <td><span class=\"status\" data-status=\"{status}\">{status}</span></td>\
+             <td>{started}</td><td>{took}</td></tr>",
+            seq = record.seq,
+            id = esc(&record.id),
+            id_q = esc(&query_value(&record.id)),
+            name = esc(&record.name),
+            iteration = if record.iteration.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " <span class=\"muted\">{}</span>",
+                    esc(&iteration_label(record, 0))
+                )
+            },
+            started = time(record.started_at_ms),
+            took = record.duration_ms.map_or_else(
+                || duration_between(record.started_at_ms, record.ended_at_ms),
+                duration
+            ),
+        );
+    }
+    if detail.nodes.is_empty() {
+        out.push_str("<tr class=\"empty\"><td colspan=\"5\">No node ran.</td></tr>");
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
+/// `iteration 2` (loop index 1), `iteration 1.3` in nested loops, `run 2` outside loops.
+fn iteration_label(record: &NodeRecord, position: usize) -> String {
+    if record.iteration.is_empty() {
+        return format!("run {}", position + 1);
+    }
+    let indices: Vec<String> = record
+        .iteration
+        .iter()
+        .map(|i| (i + 1).to_string())
+        .collect();
+    format!("iteration {}", indices.join("."))
+}
+
+/// One `<template data-node-id=…>` per node of the playbook (and per node that ran but is
+/// no longer in it), holding what the side panel shows.
+fn templates(
+    state: &AppState,
+    detail: &RunDetail,
+    playbook: Option<&Playbook>,
+    graph: &RunGraph<'_>,
+) -> String {
+    let mut ids: Vec<(String, String)> = playbook
+        .map(|p| {
+            p.nodes()
+                .values()
+                .map(|n| (n.id.clone(), n.name.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    for record in &detail.nodes {
+        if !ids.iter().any(|(id, _)| *id == record.id) {
+            ids.push((record.id.clone(), record.name.clone()));
+        }
+    }
+    let mut out = String::new();
+    for (id, name) in ids {
+        let records = graph.records(&id);
+        let status = node_status(records, detail.run.status);
+        let what = playbook
+            .and_then(|p| p.node(&id))
+            .map(|n| super::describe(state, n))
+            .unwrap_or_default();
+        let _ = write!(
+            out,
+            "<template class=\"node-detail\" data-node-id=\"{id_e}\">\
+             <button type=\"button\" class=\"close\" aria-label=\"Close\">×</button>\
+             <h2 class=\"node-name\">{name}</h2>\
+             <p class=\"node-meta\"><span class=\"status\" data-status=\"{status}\">{status}</span> \
+             node {id_e}{what}</p>",
+            id_e = esc(&id),
+            name = esc(&name),
+            what = if what.is_empty() {
+                String::new()
+            } else {
+                format!(" · {}", esc(&what))
+            },
+        );
+        if records.len() > 1 {
+            out.push_str("<ol class=\"iterations\">");
+            for (i, record) in records.iter().enumerate() {
+                let current = if i == 0 { " class=\"current\"" } else { "" };
+                let _ = write!(
+                    out,
+                    "<li><a href=\"#\" data-seq=\"{}\" data-status=\"{}\"{current}>{}</a></li>",
+                    record.seq,
+                    record_status(record, detail.run.status),
+                    esc(&iteration_label(record, i)),
+                );
+            }
+            out.push_str("</ol>");
+        }
+        if records.is_empty() {
+            out.push_str(&record_html(None, None, detail.run.status, false));
+        }
+        for (i, record) in records.iter().enumerate() {
+            let retry = detail.retries.iter().find(|r| r.seq == record.seq);
+            out.push_str(&record_html(Some(record), retry, detail.run.status, i > 0));
+        }
+        out.push_str("</template>");
+    }
+    out
+}
+
+/// The timeline and the four parts of one node run (or of a node that did not run).
+fn record_html(
+    record: Option<&NodeRecord>,
+    retry: Option<&RetryState>,
+    run: RunStatus,
+    hidden: bool,
+) -> String {
+    let mut out = String::new();
+    let hidden = if hidden { " hidden" } else { "" };
+    let Some(record) = record else {
+        let _ = write!(
+            out,
+            "<div class=\"record\" data-seq=\"\"{hidden}>\
+             <p class=\"muted\">This node did not run in this run.</p>\
+             <dl class=\"timeline\"><dt>Started</dt><dd>—</dd><dt>Finished</dt><dd>—</dd>\
+             <dt>Duration</dt><dd>—</dd><dt>Attempts</dt><dd>0</dd></dl>"
+        );
+        for (part, title) in PARTS {
+            let _ = write!(
+                out,
+                "<section data-part=\"{part}\"><h3>{title}</h3><pre>—</pre></section>"
+            );
+        }
+        out.push_str("</div>");
+        return out;
+    };
+    let status = record_status(record, run);
+    let attempts = retry.map_or(1, |r| r.attempts.max(1));
+    let _ = write!(
+        out,
+        "<div class=\"record\" data-seq=\"{seq}\" data-status=\"{status}\"{hidden}>\
+         <dl class=\"timeline\"><dt>Started</dt><dd>{started}</dd><dt>Finished</dt>\
+         <dd>{ended}</dd><dt>Duration</dt><dd>{took}</dd><dt>Attempts</dt>\
+         <dd class=\"attempts\">{attempts}</dd>",
+        seq = record.seq,
+        started = time(record.started_at_ms),
+        ended = time_opt(record.ended_at_ms),
+        took = record.duration_ms.map_or_else(
+            || duration_between(record.started_at_ms, record.ended_at_ms),
+            duration
+        ),
+    );
+    if let Some(next) = retry.and_then(|r| r.next_attempt_at_ms) {
+        let _ = write!(out, "<dt>Next attempt</dt><dd>{}</dd>", time(next));
+    }
+    out.push_str("</dl>");
+    let results = record
+        .results
+        .as_ref()
+        .map_or_else(|| "—".to_owned(), json_pre);
+    let logs = if record.logs.is_empty() {
+        "—".to_owned()
+    } else {
+        record
+            .logs
+            .iter()
+            .map(|line| {
+                let level = serde_json::to_value(line.level)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                let at = i64::try_from(line.at_ms)
+                    .ok()
+                    .and_then(chrono::DateTime::from_timestamp_millis)
+                    .map(|t| t.format("%H:%M:%S%.3f").to_string())
+                    .unwrap_or_default();
+                esc(&format!("{at} {level:<5} {}", line.message))
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let error = record
+        .error
+        .as_deref()
+        .or(retry.and_then(|r| r.last_error.as_deref()))
+        .map_or_else(|| "—".to_owned(), esc);
+    for (part, title) in PARTS {
+        let content = match part {
+            "arguments" => json_pre(&record.arguments),
+            "results" => results.clone(),
+            "logs" => logs.clone(),
+            _ => error.clone(),
+        };
+        let _ = write!(
+            out,
+            "<section data-part=\"{part}\"><h3>{title}</h3><pre>{content}</pre></section>"
+        );
+    }
+    out.push_str("</div>");
+    out
+}
+
+const PARTS: [(&str, &str); 4] = [
+    ("arguments", "Arguments"),
+    ("results", "Results"),
+    ("logs", "Logs"),
+    ("error", "Error"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(status: NodeStatus) -> NodeRecord {
+        NodeRecord {
+            seq: 0,
+            id: "3".to_owned(),
+            name: "n".to_owned(),
+            status,
+            started_at_ms: 0,
+            ended_at_ms: None,
+            duration_ms: None,
+            arguments: serde_json::Value::Null,
+            results: None,
+            error: None,
+            logs: Vec::new(),
+            outputs: Vec::new(),
+            iteration: Vec::new(),
+            dry_run_writes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_node_shows_its_most_telling_state() {
+        let ok = record(NodeStatus::Succeeded);
+        let failed = record(NodeStatus::Failed);
+        let running = record(NodeStatus::Running);
+        assert_eq!(node_status(&[], RunStatus::Succeeded), "not-reached");
+        assert_eq!(node_status(&[&ok], RunStatus::Succeeded), "succeeded");
+        assert_eq!(node_status(&[&ok, &failed], RunStatus::Failed), "failed");
+        assert_eq!(node_status(&[&running], RunStatus::Running), "running");
+        assert_eq!(node_status(&[&running], RunStatus::Cancelled), "stopped");
+        assert_eq!(node_status(&[&ok, &running], RunStatus::Failed), "stopped");
+    }
+}

@@ -1,0 +1,712 @@
+//! The web console of `serve`, end to end: the real service over a loopback listener with a
+//! SQLite store in a temporary directory, the simulator playing Sekoia.io and ilert. Every
+//! page answers HTML with the selectors its script and users rely on, runs show in the
+//! list and as a coloured graph, unknown ids are HTML 404s, browsers without the token go
+//! to the login form, the event stream tells of new runs, and no secret reaches a page.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alertsync_config::Config;
+use alertsync_engine::Cancellation;
+use alertsync_server::serve::{ServeOptions, serve};
+use alertsync_sim::{Fault, Route, SimConfig, Simulator};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+const TOKEN: &str = "console-test-token-93ab";
+const PLAYBOOK: &str = include_str!("../../../examples/playbooks/forward-alerts-to-ilert.json");
+const PLAYBOOK_ID: &str = "096acba7-ca84-4bc7-8fcb-8b44f5464b89";
+/// The ilert module, as playbooks name it.
+const ILERT_MODULE_UUID: &str = "4970d347-495b-4f40-8e66-244abec12d8b";
+
+/// A running service and its simulator.
+struct Service {
+    base: String,
+    client: reqwest::Client,
+    token: Option<&'static str>,
+    stop: Cancellation,
+    task: tokio::task::JoinHandle<Result<(), alertsync_server::serve::ServeError>>,
+    simulator: Simulator,
+    /// Every body answered so far, scanned for secrets at the end.
+    bodies: std::sync::Mutex<Vec<String>>,
+    _dir: tempfile::TempDir,
+}
+
+/// An answer: status, headers and body.
+struct Answer {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    text: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// Asserts a 200 HTML page.
+    fn assert_page(&self, what: &str) {
+        assert_eq!(self.status, StatusCode::OK, "{what}: {}", self.text);
+        assert!(
+            self.header("content-type").starts_with("text/html"),
+            "{what}: {}",
+            self.header("content-type")
+        );
+    }
+
+    fn has(&self, needle: &str) -> bool {
+        self.text.contains(needle)
+    }
+}
+
+/// A configuration on the simulator; `sekoia` names the Sekoia.io account (tests in one
+/// process share the metrics, whose live connection gauge is by account).
+fn config_text(simulator: &Simulator, token: Option<&str>, sekoia: &str) -> String {
+    let defaults = SimConfig::default();
+    let server = token
+        .map(|t| format!("[server]\ntoken = \"{t}\"\n\n"))
+        .unwrap_or_default();
+    format!(
+        "{server}[[account]]\nname = \"{sekoia}\"\nmodule = \"sekoia.io\"\nbase_url = \"{}\"\napi_key = \"{}\"\n\n\
+         [[account]]\nname = \"ilert\"\nmodule = \"ilert\"\nintegration_url = \"{}\"\nintegration_key = \"{}\"\n\n\
+         [[playbook]]\nfile = \"forward.json\"\n\n[store]\npath = \"data/alertsync.db\"\n",
+        simulator.urls().sekoia,
+        defaults.api_key,
+        simulator.urls().ilert,
+        defaults.ilert_integration_keys[0],
+    )
+}
+
+fn load(dir: &Path, text: &str) -> Config {
+    std::fs::write(dir.join("forward.json"), PLAYBOOK).expect("write playbook");
+    let path = dir.join("alertsync.toml");
+    std::fs::write(&path, text).expect("write config");
+    Config::load(&path, &alertsync_integrations::registry()).expect("config loads")
+}
+
+async fn start(token: Option<&'static str>, sekoia: &str) -> Service {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let simulator = alertsync_sim::start(SimConfig::default())
+        .await
+        .expect("simulator starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = load(dir.path(), &config_text(&simulator, token, sekoia));
+    let stop = Cancellation::new();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<SocketAddr>();
+    let task = tokio::spawn(serve(
+        config,
+        Arc::new(alertsync_integrations::registry()),
+        ServeOptions {
+            listen: "127.0.0.1:0".to_owned(),
+            grace: Duration::from_secs(2),
+        },
+        stop.clone(),
+        move |address| {
+            let _ = ready_tx.send(address);
+        },
+    ));
+    let address = ready_rx.await.expect("serve starts");
+    Service {
+        base: format!("http://{address}"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        token,
+        stop,
+        task,
+        simulator,
+        bodies: std::sync::Mutex::new(Vec::new()),
+        _dir: dir,
+    }
+}
+
+impl Service {
+    async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
+        let response = request.send().await.expect("request");
+        let answer = Answer {
+            status: response.status(),
+            headers: response.headers().clone(),
+            text: response.text().await.expect("body"),
+        };
+        self.bodies
+            .lock()
+            .expect("bodies")
+            .push(answer.text.clone());
+        answer
+    }
+
+    /// A browser's GET: `Accept: text/html`, with the token when the service has one.
+    async fn page(&self, path: &str) -> Answer {
+        let mut request = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("accept", "text/html,application/xhtml+xml");
+        if let Some(token) = self.token {
+            request = request.bearer_auth(token);
+        }
+        self.send(request).await
+    }
+
+    async fn api(&self, method: reqwest::Method, path: &str) -> Answer {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = self.token {
+            request = request.bearer_auth(token);
+        }
+        self.send(request).await
+    }
+
+    async fn wait_live(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.simulator.live_connection_count() == 0 {
+            assert!(
+                Instant::now() < deadline,
+                "live notifications never connected"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Raises an alert in Sekoia.io and waits for its finished run; returns (alert, run).
+    async fn alert_run(&self) -> (String, Value) {
+        let alert = self.simulator.create_alert(Value::Null);
+        let alert_uuid = alert["uuid"].as_str().expect("alert uuid").to_owned();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let answer = self
+                .api(
+                    reqwest::Method::GET,
+                    &format!("/api/v1/runs?alert={alert_uuid}"),
+                )
+                .await;
+            let body: Value = serde_json::from_str(&answer.text).expect("runs JSON");
+            if let Some(run) = body["runs"]
+                .as_array()
+                .and_then(|runs| runs.first())
+                .filter(|run| run["status"] != "running")
+            {
+                return (alert_uuid, run.clone());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no finished run: {}",
+                answer.text
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn stop(self) -> Vec<String> {
+        self.stop.cancel();
+        let _ = self.task.await;
+        self.simulator.shutdown().await;
+        self.bodies.into_inner().expect("bodies")
+    }
+}
+
+/// The secrets of the configuration, which no page may show.
+fn secrets() -> Vec<String> {
+    let defaults = SimConfig::default();
+    vec![
+        defaults.api_key.clone(),
+        defaults.ilert_integration_keys[0].clone(),
+    ]
+}
+
+/// No inline script, style or event handler (the Content-Security-Policy forbids them).
+fn assert_no_inline_code(answer: &Answer, what: &str) {
+    let text = answer.text.to_ascii_lowercase();
+    assert!(!text.contains(" style="), "{what}: inline style");
+    assert!(!text.contains("<style"), "{what}: style element");
+    for (at, _) in text.match_indices("<script") {
+        assert!(
+            text[at..].starts_with("<script src=\"/assets/console.js\""),
+            "{what}: inline script"
+        );
+    }
+    for handler in [
+        " onclick=",
+        " onload=",
+        " onerror=",
+        " onsubmit=",
+        " onchange=",
+    ] {
+        assert!(!text.contains(handler), "{what}: inline handler {handler}");
+    }
+    assert!(!text.contains("javascript:"), "{what}: javascript: URL");
+}
+
+/// The `<g class="node" …>` opening tag of a node in the run graph.
+fn node_tag<'a>(page: &'a str, node_id: &str) -> &'a str {
+    let needle = format!("<g class=\"node\" data-node-id=\"{node_id}\"");
+    let start = page
+        .find(&needle)
+        .unwrap_or_else(|| panic!("no node {node_id} in the graph"));
+    let end = page[start..].find('>').map_or(page.len(), |e| start + e);
+    &page[start..end]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_answers_html_with_its_selectors() {
+    let service = start(None, "sekoia-console").await;
+    service.wait_live().await;
+    let (alert_uuid, run) = service.alert_run().await;
+    let run_id = run["id"].as_i64().expect("run id");
+    assert_eq!(run["status"], "succeeded", "{run}");
+
+    // `/` goes to the runs.
+    let root = service.page("/").await;
+    assert_eq!(root.status, StatusCode::SEE_OTHER);
+    assert_eq!(root.header("location"), "/runs");
+
+    // Login form (open even without a token).
+    let login = service.page("/login").await;
+    login.assert_page("login");
+    assert!(login.has("<form method=\"post\" action=\"/login\">"));
+    assert!(login.has("<input name=\"token\" type=\"password\" id=\"token\""));
+    assert!(login.has("<button type=\"submit\" id=\"login\">"));
+
+    // Runs: counts, filters, the stored run.
+    let runs = service.page("/runs").await;
+    runs.assert_page("runs");
+    assert!(runs.has("<div id=\"run-counts\">"));
+    for status in ["running", "succeeded", "failed", "cancelled"] {
+        assert!(
+            runs.has(&format!("<span class=\"count\" data-status=\"{status}\">")),
+            "count of {status}"
+        );
+    }
+    assert!(
+        runs.has("<span class=\"count\" data-status=\"succeeded\">1</span>"),
+        "{}",
+        runs.text
+    );
+    assert!(runs.has("<form id=\"run-filters\" method=\"get\""));
+    for name in ["playbook", "status", "alert"] {
+        assert!(runs.has(&format!("name=\"{name}\"")), "filter {name}");
+    }
+    assert!(runs.has("<table id=\"runs\""));
+    let row = format!("<tr data-run-id=\"{run_id}\" data-status=\"succeeded\">");
+    assert!(runs.has(&row), "{}", runs.text);
+    assert!(runs.has(&format!("<a href=\"/runs/{run_id}\">")));
+    assert!(runs.has(&alert_uuid));
+
+    // Filters, and the rows alone for the script.
+    let filtered = service
+        .page(&format!(
+            "/runs?playbook={PLAYBOOK_ID}&status=succeeded&alert={alert_uuid}"
+        ))
+        .await;
+    filtered.assert_page("filtered runs");
+    assert!(filtered.has(&row));
+    let none = service.page("/runs?status=failed&playbook=&alert=").await;
+    none.assert_page("no failed runs");
+    assert!(!none.has(&row));
+    let fragment = service
+        .page(&format!("/runs?fragment=rows&playbook={PLAYBOOK_ID}"))
+        .await;
+    fragment.assert_page("rows");
+    assert!(fragment.has(&row));
+    assert!(!fragment.has("<html"), "only rows: {}", fragment.text);
+    let rerun_notice = service
+        .page(&format!("/runs?playbook={PLAYBOOK_ID}&rerun_of={run_id}"))
+        .await;
+    rerun_notice.assert_page("runs after a rerun");
+    assert!(rerun_notice.has(&format!("data-rerun-of=\"{run_id}\"")));
+    let bad = service.page("/runs?status=exploded").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.header("content-type").starts_with("text/html"));
+
+    // One run: header, buttons, graph, panel data.
+    let detail = service.page(&format!("/runs/{run_id}")).await;
+    detail.assert_page("run");
+    assert!(detail.has(PLAYBOOK_ID) && detail.has(&alert_uuid));
+    assert!(detail.has("<button id=\"rerun-all\""));
+    assert!(
+        !detail.has("id=\"rerun-failed\""),
+        "only failed runs rerun their failed nodes"
+    );
+    assert!(detail.has("<svg id=\"graph\""));
+    assert_eq!(detail.text.matches("<g class=\"node\"").count(), 3);
+    assert!(node_tag(&detail.text, "1").contains("data-status=\"succeeded\""));
+    assert!(
+        node_tag(&detail.text, "2").contains("data-status=\"not-reached\""),
+        "the other trigger did not fire"
+    );
+    assert!(node_tag(&detail.text, "3").contains("data-status=\"succeeded\""));
+    assert!(detail.has("<aside id=\"node-panel\""));
+    for id in ["1", "2", "3"] {
+        assert!(detail.has(&format!(
+            "<template class=\"node-detail\" data-node-id=\"{id}\">"
+        )));
+    }
+    assert!(detail.has("<h2 class=\"node-name\">Trigger Alert</h2>"));
+    for part in ["arguments", "results", "logs", "error"] {
+        assert!(
+            detail.has(&format!("<section data-part=\"{part}\"><h3>")),
+            "part {part}"
+        );
+    }
+    assert!(detail.has("marker-end=\"url(#arrow)\""));
+
+    // Playbooks.
+    let playbooks = service.page("/playbooks").await;
+    playbooks.assert_page("playbooks");
+    assert!(playbooks.has("<table id=\"playbooks\">"));
+    assert!(playbooks.has(&format!("<tr data-playbook-id=\"{PLAYBOOK_ID}\"")));
+    assert!(playbooks.has("<span class=\"badge enabled\">"));
+    assert!(playbooks.has(&format!(
+        "<button type=\"button\" class=\"toggle\" data-playbook-id=\"{PLAYBOOK_ID}\""
+    )));
+    let playbook = service.page(&format!("/playbooks/{PLAYBOOK_ID}")).await;
+    playbook.assert_page("playbook");
+    assert!(playbook.has("<svg id=\"graph\""));
+    assert_eq!(playbook.text.matches("<g class=\"node\"").count(), 3);
+    for id in ["1", "2", "3"] {
+        assert!(node_tag(&playbook.text, id).contains("data-status=\"idle\""));
+    }
+    assert!(playbook.has("ilert · Trigger Alert"), "{}", playbook.text);
+    assert!(
+        !playbook.has("node.1.alert_uuid"),
+        "node arguments are not shown"
+    );
+
+    // Disabled through the API: the badge says so.
+    service
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/playbooks/{PLAYBOOK_ID}/disable"),
+        )
+        .await;
+    let disabled = service.page("/playbooks").await;
+    assert!(
+        disabled.has("<span class=\"badge disabled\">disabled: disabled through the API</span>"),
+        "{}",
+        disabled.text
+    );
+    assert!(disabled.has("data-enabled=\"false\""));
+    service
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/playbooks/{PLAYBOOK_ID}/enable"),
+        )
+        .await;
+
+    // Accounts: keys, never values.
+    let accounts = service.page("/accounts").await;
+    accounts.assert_page("accounts");
+    assert!(accounts.has("<table id=\"accounts\">"));
+    assert!(accounts.has("<tr data-account=\"sekoia-console\""));
+    assert!(accounts.has("data-key=\"api_key\""));
+    assert!(accounts.has("data-key=\"integration_key\""));
+    assert!(
+        !accounts.has(&service.simulator.urls().sekoia),
+        "no value, even one that is no secret"
+    );
+
+    // Modules with their UUIDs.
+    let modules = service.page("/modules").await;
+    modules.assert_page("modules");
+    assert!(modules.has("data-module=\"ilert\""));
+    assert!(modules.has(ILERT_MODULE_UUID));
+    assert!(modules.has("<table class=\"triggers\">"));
+
+    // Unknown ids and routes: HTML 404 in the layout; the API keeps JSON.
+    for path in [
+        "/runs/999999",
+        "/runs/abc",
+        "/playbooks/unknown",
+        "/nowhere",
+    ] {
+        let answer = service.page(path).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(
+            answer.header("content-type").starts_with("text/html"),
+            "{path}"
+        );
+        assert!(answer.has("<nav id=\"nav\">"), "{path}: in the layout");
+    }
+    let api_404 = service.page("/api/v1/nothing").await;
+    assert_eq!(api_404.status, StatusCode::NOT_FOUND);
+    assert!(
+        api_404
+            .header("content-type")
+            .starts_with("application/json")
+    );
+
+    // Assets are served locally with their types.
+    let css = service.page("/assets/console.css").await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert!(css.header("content-type").starts_with("text/css"));
+    let js = service.page("/assets/console.js").await;
+    assert_eq!(js.status, StatusCode::OK);
+    assert!(js.header("content-type").starts_with("text/javascript"));
+    assert!(js.has("/console/events"));
+
+    // Every page: the layout, the strict policy, no inline code.
+    for (what, answer) in [
+        ("login", &login),
+        ("runs", &runs),
+        ("run", &detail),
+        ("playbooks", &playbooks),
+        ("playbook", &playbook),
+        ("accounts", &accounts),
+        ("modules", &modules),
+    ] {
+        assert!(
+            answer
+                .header("content-security-policy")
+                .contains("default-src 'self'"),
+            "{what}"
+        );
+        assert!(answer.has("<link rel=\"stylesheet\" href=\"/assets/console.css\">"));
+        for nav in ["/runs", "/playbooks", "/accounts", "/modules"] {
+            assert!(
+                answer.has(&format!("<a href=\"{nav}\"")),
+                "{what}: nav {nav}"
+            );
+        }
+        assert_no_inline_code(answer, what);
+    }
+
+    let bodies = service.stop().await;
+    for body in &bodies {
+        for secret in secrets() {
+            assert!(!body.contains(&secret), "a secret leaked: {body}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_run_shows_where_it_failed() {
+    let service = start(None, "sekoia-console-failed").await;
+    service.wait_live().await;
+    // ilert refuses the event: a 4xx fails the node at once.
+    service
+        .simulator
+        .inject_fault(Fault::status(Route::Ilert, 400));
+    let (_, run) = service.alert_run().await;
+    assert_eq!(run["status"], "failed", "{run}");
+    let run_id = run["id"].as_i64().expect("run id");
+
+    let detail = service.page(&format!("/runs/{run_id}")).await;
+    detail.assert_page("failed run");
+    assert!(node_tag(&detail.text, "1").contains("data-status=\"succeeded\""));
+    assert!(node_tag(&detail.text, "3").contains("data-status=\"failed\""));
+    assert!(detail.has("<button id=\"rerun-failed\""));
+    assert!(detail.has("<button id=\"rerun-all\""));
+    // The error part of the failed node holds its error.
+    let template = detail
+        .text
+        .split("<template class=\"node-detail\" data-node-id=\"3\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</template>").next())
+        .expect("node 3 detail");
+    let error = template
+        .split("<section data-part=\"error\"><h3>Error</h3><pre>")
+        .nth(1)
+        .and_then(|rest| rest.split("</pre>").next())
+        .expect("error part");
+    assert!(error != "—" && !error.is_empty(), "{template}");
+    assert!(template.contains("class=\"attempts\""));
+
+    let runs = service.page("/runs?status=failed").await;
+    assert!(runs.has(&format!(
+        "<tr data-run-id=\"{run_id}\" data-status=\"failed\">"
+    )));
+    assert!(runs.has("<span class=\"count\" data-status=\"failed\">1</span>"));
+
+    let bodies = service.stop().await;
+    for body in &bodies {
+        for secret in secrets() {
+            assert!(!body.contains(&secret), "a secret leaked: {body}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_token_browsers_go_to_the_login_form() {
+    let service = start(Some(TOKEN), "sekoia-console-token").await;
+    let url = |path: &str| format!("{}{path}", service.base);
+    let html = "text/html,application/xhtml+xml";
+
+    for path in [
+        "/runs",
+        "/runs/1",
+        "/playbooks",
+        "/accounts",
+        "/modules",
+        "/",
+    ] {
+        let answer = service
+            .send(service.client.get(url(path)).header("accept", html))
+            .await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(answer.header("location"), "/login", "{path}");
+    }
+    // API, metrics, events and non-browser requests keep the JSON 401.
+    for (path, accept) in [
+        ("/api/v1/runs", html),
+        ("/runs", "application/json"),
+        ("/console/events", "text/event-stream"),
+        ("/metrics", html),
+    ] {
+        let answer = service
+            .send(service.client.get(url(path)).header("accept", accept))
+            .await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{path}");
+        assert!(
+            answer
+                .header("content-type")
+                .starts_with("application/json"),
+            "{path}"
+        );
+    }
+    // The login page and its assets are open.
+    for path in ["/login", "/assets/console.css", "/assets/console.js"] {
+        let answer = service
+            .send(service.client.get(url(path)).header("accept", html))
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}");
+    }
+    // A wrong token shows the form again; the right one opens the pages.
+    let wrong = service
+        .send(
+            service
+                .client
+                .post(url("/login"))
+                .header("accept", html)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("token=nope"),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.has("id=\"login-error\"") && wrong.has("id=\"token\""));
+    let login = service
+        .client
+        .post(url("/login"))
+        .header("accept", html)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={TOKEN}"))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), StatusCode::SEE_OTHER);
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("cookie pair")
+        .to_owned();
+    for path in ["/runs", "/playbooks", "/accounts", "/modules"] {
+        let answer = service
+            .send(
+                service
+                    .client
+                    .get(url(path))
+                    .header("accept", html)
+                    .header("cookie", &cookie),
+            )
+            .await;
+        answer.assert_page(path);
+    }
+    let events = service
+        .client
+        .get(url("/console/events"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(events.status(), StatusCode::OK);
+    drop(events);
+
+    let bodies = service.stop().await;
+    for body in &bodies {
+        assert!(!body.contains(TOKEN), "the token leaked: {body}");
+        for secret in secrets() {
+            assert!(!body.contains(&secret), "a secret leaked: {body}");
+        }
+    }
+}
+
+/// Reads server-sent events until one named `runs` satisfies `wanted`; returns its data.
+async fn next_runs_event(
+    response: &mut reqwest::Response,
+    buffer: &mut String,
+    wanted: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        while let Some(end) = buffer.find("\n\n") {
+            let event: String = buffer.drain(..end + 2).collect();
+            let mut name = "";
+            let mut data = String::new();
+            for line in event.lines() {
+                if let Some(value) = line.strip_prefix("event:") {
+                    name = value.trim();
+                } else if let Some(value) = line.strip_prefix("data:") {
+                    data.push_str(value.trim());
+                }
+            }
+            if name == "runs" {
+                let data: Value = serde_json::from_str(&data).expect("event data is JSON");
+                if wanted(&data) {
+                    return data;
+                }
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "no matching event; got so far: {buffer}");
+        match tokio::time::timeout(left, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => buffer.push_str(&String::from_utf8_lossy(&chunk)),
+            Ok(Ok(None)) => panic!("the event stream ended"),
+            Ok(Err(err)) => panic!("the event stream failed: {err}"),
+            Err(_) => panic!("no matching event within 30 s"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_stream_tells_of_new_runs() {
+    let service = start(None, "sekoia-console-events").await;
+    service.wait_live().await;
+    let mut response = service
+        .client
+        .get(format!(
+            "{}/console/events?playbook={PLAYBOOK_ID}",
+            service.base
+        ))
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(response.status(), StatusCode::OK);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .expect("content type")
+        .to_owned();
+    assert!(
+        content_type.starts_with("text/event-stream"),
+        "{content_type}"
+    );
+    let mut buffer = String::new();
+    let first = next_runs_event(&mut response, &mut buffer, |_| true).await;
+    assert_eq!(first["latest"], Value::Null, "no run yet: {first}");
+    assert_eq!(first["counts"]["succeeded"], 0, "{first}");
+
+    let (_, run) = service.alert_run().await;
+    let run_id = run["id"].as_i64().expect("run id");
+    let seen = next_runs_event(&mut response, &mut buffer, |data| {
+        data["latest"] == run_id && data["counts"]["running"] == 0
+    })
+    .await;
+    assert_eq!(seen["counts"]["succeeded"], 1, "{seen}");
+    drop(response);
+    service.stop().await;
+}
