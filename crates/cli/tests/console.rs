@@ -132,22 +132,23 @@ async fn user_story(browser: &Client, base: &str, sim: &Simulator) -> anyhow::Re
             .any(|r| (200..300).contains(&r.status))
     })
     .await?;
-    let counts_selector = r#"#run-counts span.count[data-status="succeeded"]"#;
-    wait_until_page(browser, "the run row to turn succeeded", async || {
-        let selector = format!(r#"tr[data-run-id="{run_id}"][data-status="succeeded"]"#);
-        let row_done = !browser.find_all(Locator::Css(&selector)).await?.is_empty();
-        if !row_done {
-            // Status changes of an existing row may come with the next page load only.
-            browser.refresh().await?;
-        }
-        Ok(row_done.then_some(()))
+    // The row and the counts follow the run to its end, still without reloading.
+    wait_for_element(
+        browser,
+        &format!(r#"tr[data-run-id="{run_id}"][data-status="succeeded"]"#),
+    )
+    .await?;
+    wait_until_page(browser, "the succeeded count to be 1", async || {
+        let count = find_now(
+            browser,
+            r#"#run-counts span.count[data-status="succeeded"]"#,
+        )
+        .await?
+        .text()
+        .await?;
+        Ok((count.trim() == "1").then_some(()))
     })
     .await?;
-    let succeeded = find_now(browser, counts_selector).await?.text().await?;
-    ensure!(
-        succeeded.trim().parse::<u64>().is_ok_and(|n| n >= 1),
-        "the succeeded count says {succeeded:?}"
-    );
 
     // The run detail: the graph, and the ilert node's arguments with the key masked.
     let link = format!(r#"tr[data-run-id="{run_id}"] a[href="/runs/{run_id}"]"#);
@@ -251,6 +252,37 @@ async fn user_story(browser: &Client, base: &str, sim: &Simulator) -> anyhow::Re
     })
     .await?;
     find_now(browser, &format!(r#"a[href="/runs/{new_run}"]"#)).await?;
+
+    // The other pages: the playbook is listed, accounts never show their secrets.
+    browser.goto(&format!("{base}/playbooks")).await?;
+    let playbooks = wait_for_element(browser, "table#playbooks")
+        .await?
+        .text()
+        .await?;
+    ensure!(
+        playbooks.contains("Forward alerts to ilert"),
+        "the playbooks table lacks the configured playbook:\n{playbooks}"
+    );
+    browser.goto(&format!("{base}/accounts")).await?;
+    wait_for_path(browser, "/accounts", "the accounts page").await?;
+    wait_until_page(browser, "both accounts listed", async || {
+        let source = browser.source().await?;
+        for secret in [SEKOIA_SECRET, ILERT_SECRET, SERVER_TOKEN] {
+            ensure!(
+                !source.contains(secret),
+                "the accounts page shows {secret:?}"
+            );
+        }
+        Ok((source.contains("sekoia") && source.contains("ilert")).then_some(()))
+    })
+    .await?;
+    browser.goto(&format!("{base}/modules")).await?;
+    wait_for_path(browser, "/modules", "the modules page").await?;
+    wait_until_page(browser, "the modules listed", async || {
+        let source = browser.source().await?;
+        Ok((source.contains("Trigger Alert") && source.contains("Sekoia.io")).then_some(()))
+    })
+    .await?;
     eprintln!(
         "console story done in {:.1} s (run {run_id}, rerun {new_run})",
         started.elapsed().as_secs_f32()
@@ -559,7 +591,10 @@ fn save_screenshot(png: &[u8]) -> anyhow::Result<()> {
         png.starts_with(b"\x89PNG"),
         "the screenshot is not a PNG image"
     );
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .context("the workspace directory")?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .map(|dir| {
