@@ -857,6 +857,75 @@ async fn kill_9_during_a_burst_loses_nothing_and_repeats_only_nodes_in_flight() 
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_retrying_at_a_kill_continues_its_retries_after_the_restart() {
+    const ATTEMPTS: usize = 4;
+    const DELAY_MS: u64 = 2_000;
+    let sim = simulator().await;
+    sim.inject_fault(Fault::status(Route::Ilert, 503).times(UNLIMITED));
+    let retries = format!(
+        "max_attempts = {ATTEMPTS}\ninitial_delay_ms = {DELAY_MS}\nmax_delay_ms = {DELAY_MS}\n\
+         workers = 1\n"
+    );
+    let dir = service_dir(&sim, &forward_to_ilert(), &retries);
+    let mut service = Service::start(&dir, &[]).await;
+
+    sim.create_alert(Value::Null);
+    let attempts = || sim.requests(Receiver::Ilert);
+    wait_for(
+        "two failed attempts",
+        PATIENCE,
+        Duration::from_millis(10),
+        || {
+            let n = attempts().len();
+            (n >= 2).then_some(()).ok_or(format!("{n} attempts"))
+        },
+    )
+    .await;
+    // The node waits for its third attempt: the kill comes now.
+    service.kill_9().await;
+    service.restart().await;
+
+    let failed = loop {
+        let (status, body) = http(
+            &service.address,
+            "GET",
+            "/api/v1/runs?status=failed",
+            None,
+            "",
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        if let Some(run) = body["runs"].as_array().and_then(|runs| runs.first()) {
+            break run.clone();
+        }
+        tokio::time::sleep(POLL).await;
+    };
+    let requests = attempts();
+    let gaps: Vec<u64> = requests
+        .windows(2)
+        .map(|pair| pair[1].received_at_ms - pair[0].received_at_ms)
+        .collect();
+    eprintln!(
+        "ilert attempts across the kill: {}, gaps {gaps:?} ms",
+        requests.len()
+    );
+    assert_eq!(
+        requests.len(),
+        ATTEMPTS,
+        "the attempts made before the kill count after the restart"
+    );
+    assert!(
+        gaps.iter().all(|gap| *gap >= DELAY_MS / 2 - 50),
+        "every retry waits its backoff, the one across the restart too: {gaps:?} ms"
+    );
+    let error = failed["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains(&format!("gave up after {ATTEMPTS} attempts")),
+        "the run failed with: {failed}"
+    );
+}
+
 /// A playbook run by its webhook: Manual Trigger → ilert Trigger Alert.
 const WEBHOOK_PLAYBOOK_ID: &str = "5d6f0c2e-7b1a-4e39-9c4d-2f8a6b3e1d70";
 const WEBHOOK_TOKEN: &str = "hook-token-for-tests";

@@ -137,12 +137,15 @@ impl StoreConfig {
 /// `[delivery]`: retries and rate limits of outgoing deliveries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryConfig {
-    /// Attempts in all, the first included (default 8).
+    /// Attempts in all, the first included (default 12: about four minutes of retries).
     pub max_attempts: u32,
     /// Delay before the first retry, doubled at each further retry (default 500 ms).
     pub initial_delay_ms: u64,
     /// Upper bound of a retry delay, `Retry-After` included (default 60 000 ms).
     pub max_delay_ms: u64,
+    /// No retry is planned later than this many seconds after the first failure, even with
+    /// attempts left, across restarts too (default 86 400: a day).
+    pub max_age_secs: u64,
     /// Deliveries per minute to one ilert integration key (default 50).
     pub ilert_rate_per_minute: u32,
     /// Deliveries in flight at once (default 8).
@@ -152,9 +155,10 @@ pub struct DeliveryConfig {
 impl Default for DeliveryConfig {
     fn default() -> Self {
         Self {
-            max_attempts: 8,
+            max_attempts: 12,
             initial_delay_ms: 500,
             max_delay_ms: 60_000,
+            max_age_secs: alertsync_engine::retry::DEFAULT_MAX_AGE.as_secs(),
             ilert_rate_per_minute: 50,
             workers: 8,
         }
@@ -168,6 +172,7 @@ impl DeliveryConfig {
             max_attempts: self.max_attempts,
             initial_delay: Duration::from_millis(self.initial_delay_ms),
             max_delay: Duration::from_millis(self.max_delay_ms),
+            max_age: Duration::from_secs(self.max_age_secs),
         }
     }
 

@@ -35,6 +35,7 @@ const DELIVERY_KEYS: &[&str] = &[
     "max_attempts",
     "initial_delay_ms",
     "max_delay_ms",
+    "max_age_secs",
     "ilert_rate_per_minute",
     "workers",
 ];
@@ -744,6 +745,8 @@ impl Checker<'_> {
         /// Delays up to a day: longer ones are mistakes, and they stay far from overflow.
         const DAY_MS: u64 = 24 * 60 * 60 * 1000;
         const MAX_WORKERS: u64 = 1024;
+        /// Retrying for more than a month is a mistake.
+        const MONTH_SECS: u64 = 31 * 24 * 60 * 60;
         const U32_MAX: u64 = u32::MAX as u64;
         self.unknown_keys(CONTEXT, table, DELIVERY_KEYS);
         let mut delivery = DeliveryConfig::default();
@@ -765,6 +768,9 @@ impl Checker<'_> {
                     ),
                 );
             }
+        }
+        if let Some((n, _)) = self.integer_at(CONTEXT, table, "max_age_secs", 1, MONTH_SECS) {
+            delivery.max_age_secs = n;
         }
         if let Some((n, _)) = self.integer_at(CONTEXT, table, "ilert_rate_per_minute", 1, U32_MAX) {
             delivery.ilert_rate_per_minute = u32::try_from(n).unwrap_or(u32::MAX);

@@ -132,6 +132,7 @@ path = "data/db.sqlite"
 max_attempts = 3
 initial_delay_ms = 1_000
 max_delay_ms = 5000
+max_age_secs = 600
 ilert_rate_per_minute = 10
 workers = 2
 "#;
@@ -201,6 +202,7 @@ fn a_complete_file_loads() {
             max_attempts: 3,
             initial_delay_ms: 1000,
             max_delay_ms: 5000,
+            max_age_secs: 600,
             ilert_rate_per_minute: 10,
             workers: 2,
         }
@@ -208,6 +210,7 @@ fn a_complete_file_loads() {
     let policy = config.delivery.retry_policy();
     assert_eq!(policy.max_attempts, 3);
     assert_eq!(policy.initial_delay.as_millis(), 1000);
+    assert_eq!(policy.max_age.as_secs(), 600);
 }
 
 #[test]
@@ -233,9 +236,10 @@ fn an_empty_file_gives_the_defaults() {
     assert_eq!(
         config.delivery,
         DeliveryConfig {
-            max_attempts: 8,
+            max_attempts: 12,
             initial_delay_ms: 500,
             max_delay_ms: 60_000,
+            max_age_secs: 86_400,
             ilert_rate_per_minute: 50,
             workers: 8,
         }

@@ -13,7 +13,7 @@ use crate::account::Account;
 use crate::http::HttpClient;
 use crate::manifest::ActionManifest;
 use crate::redact::Redactor;
-use crate::retry::RetryPolicy;
+use crate::retry::{NodeRetries, RetryPolicy};
 
 /// One step of a playbook, performed by a module.
 ///
@@ -37,6 +37,8 @@ pub struct ActionContext {
     pub log: NodeLog,
     /// How transient failures are retried inside the action.
     pub retry: RetryPolicy,
+    /// Where the node's retry progress is kept, and where an interrupted node left it.
+    pub retries: NodeRetries,
     /// The directory files of this run live in (Utils Read JSON File reads only inside it).
     pub data_dir: PathBuf,
 }
@@ -49,6 +51,7 @@ impl ActionContext {
             http,
             log: NodeLog::new(redactor),
             retry: RetryPolicy::default(),
+            retries: NodeRetries::default(),
             data_dir: PathBuf::from("."),
         }
     }

@@ -39,7 +39,7 @@ pub use executor::{
 pub use manifest::{ActionManifest, ModuleManifest, TriggerManifest};
 pub use redact::Redactor;
 pub use registry::{Module, Registry};
-pub use retry::RetryPolicy;
+pub use retry::{NodeRetries, RetryJournal, RetryPolicy, RetryProgress};
 
 /// Milliseconds since the Unix epoch (0 if the clock is before it).
 pub fn now_ms() -> u64 {

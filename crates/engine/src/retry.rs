@@ -1,13 +1,22 @@
-//! The one retry policy: capped exponential backoff with jitter, honouring `Retry-After`.
+//! The one retry policy: capped exponential backoff with jitter, honouring `Retry-After`,
+//! bounded by a number of attempts and by the age of the first failure.
 //!
 //! Actions retry transient failures ([`crate::ErrorKind::Transient`]) in process with
-//! [`with_retries`]; permanent failures return at once.
+//! [`with_retries`]; permanent failures return at once. Before each wait the progress
+//! ([`RetryProgress`]) goes to the run's [`RetryJournal`], if it has one, so that a node
+//! interrupted while it waits (crash, shutdown) continues its retries where they were when
+//! the run resumes: same attempt count, same first-failure time, not before the planned
+//! next attempt.
 
 use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::action::{ActionError, NodeLog};
-use crate::telemetry;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::action::{ActionContext, ActionError};
+use crate::{now_ms, telemetry};
 
 /// How many times, and how far apart, transient failures are retried.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -18,7 +27,13 @@ pub struct RetryPolicy {
     pub initial_delay: Duration,
     /// No delay is longer than this, `Retry-After` included.
     pub max_delay: Duration,
+    /// No retry is planned later than this after the first failure: an operation failing
+    /// for longer gives up even with attempts left (a stale delivery is not worth more).
+    pub max_age: Duration,
 }
+
+/// The default [`RetryPolicy::max_age`]: a day.
+pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 
 impl Default for RetryPolicy {
     fn default() -> Self {
@@ -26,6 +41,7 @@ impl Default for RetryPolicy {
             max_attempts: 5,
             initial_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
+            max_age: DEFAULT_MAX_AGE,
         }
     }
 }
@@ -56,13 +72,92 @@ impl RetryPolicy {
     }
 }
 
-/// Runs `op` until it succeeds, fails permanently, or the policy's attempts are spent.
+/// Where one operation's retries stand, as a [`RetryJournal`] keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetryProgress {
+    /// The operation retried, as [`with_retries`] names it (secrets masked).
+    pub operation: String,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When the first attempt failed (Unix ms): [`RetryPolicy::max_age`] counts from here.
+    pub first_failed_at_ms: u64,
+    /// When the next attempt is due (Unix ms).
+    pub next_attempt_at_ms: u64,
+    /// Why the last attempt failed (secrets masked).
+    pub last_error: String,
+}
+
+/// Keeps the retry progress of a run's node runs where it survives the process (the
+/// service's store). Node runs are named by their `seq` in the run's record.
+#[async_trait]
+pub trait RetryJournal: Send + Sync {
+    /// Records that node run `seq` (node `node_id`) waits for its next attempt. Returns
+    /// once the progress is kept, or logs why it could not be.
+    async fn waiting(&self, seq: usize, node_id: &str, progress: &RetryProgress);
+    /// Forgets the progress of node run `seq`: its retries ended.
+    async fn ended(&self, seq: usize);
+}
+
+/// The retries of one node run: where they are journalled and, for a resumed run, the
+/// progress the interrupted attempt had made.
+#[derive(Clone, Default)]
+pub struct NodeRetries {
+    journal: Option<Arc<dyn RetryJournal>>,
+    seq: usize,
+    node_id: String,
+    resumed: Arc<Mutex<Option<RetryProgress>>>,
+}
+
+impl NodeRetries {
+    /// The retries of node run `seq` of node `node_id`, journalled in `journal`, continuing
+    /// from `resumed` if the node was interrupted while retrying.
+    pub fn new(
+        journal: Option<Arc<dyn RetryJournal>>,
+        seq: usize,
+        node_id: impl Into<String>,
+        resumed: Option<RetryProgress>,
+    ) -> Self {
+        Self {
+            journal,
+            seq,
+            node_id: node_id.into(),
+            resumed: Arc::new(Mutex::new(resumed)),
+        }
+    }
+
+    /// The interrupted progress of `operation`, once: the first call for the same
+    /// operation takes it.
+    fn take_resumed(&self, operation: &str) -> Option<RetryProgress> {
+        let mut resumed = self.resumed.lock().unwrap_or_else(PoisonError::into_inner);
+        if resumed.as_ref().is_some_and(|p| p.operation == operation) {
+            resumed.take()
+        } else {
+            None
+        }
+    }
+
+    async fn waiting(&self, progress: &RetryProgress) {
+        if let Some(journal) = &self.journal {
+            journal.waiting(self.seq, &self.node_id, progress).await;
+        }
+    }
+
+    async fn ended(&self) {
+        if let Some(journal) = &self.journal {
+            journal.ended(self.seq).await;
+        }
+    }
+}
+
+/// Runs `op` until it succeeds, fails permanently, or the policy's attempts or age are
+/// spent, logging each retry into the node's log and journalling each wait.
 ///
 /// `what` names the operation in log lines ("GET https://.../alerts/AL..."); it must already
-/// be free of secrets.
+/// be free of secrets. It also identifies the operation when an interrupted node resumes
+/// its retries, so it must be the same for the same request.
 pub async fn with_retries<T, F, Fut>(
     policy: &RetryPolicy,
-    log: &NodeLog,
+    cx: &ActionContext,
     what: &str,
     mut op: F,
 ) -> Result<T, ActionError>
@@ -71,37 +166,197 @@ where
     Fut: Future<Output = Result<T, ActionError>>,
 {
     let mut attempt = 1;
-    loop {
-        match op().await {
-            Err(err) if err.is_transient() && attempt < policy.max_attempts => {
-                let delay = policy.delay(attempt, err.retry_after);
-                log.warn(format!(
-                    "{what}: {err} (attempt {attempt}/{}); retrying in {:.1}s",
-                    policy.max_attempts,
-                    delay.as_secs_f64()
-                ));
-                tokio::time::sleep(delay).await;
-                telemetry::retry();
-                attempt += 1;
-            }
-            Err(err) if err.is_transient() => {
-                telemetry::delivery("gave_up");
-                return Err(ActionError {
-                    message: format!("{what}: {} (gave up after {attempt} attempts)", err.message),
-                    ..err
-                });
-            }
+    let mut first_failed_at_ms = None;
+    let mut journalled = false;
+    if let Some(resumed) = cx.retries.take_resumed(what) {
+        attempt = resumed.attempts.saturating_add(1);
+        first_failed_at_ms = Some(resumed.first_failed_at_ms);
+        journalled = true;
+        let wait = Duration::from_millis(resumed.next_attempt_at_ms.saturating_sub(now_ms()));
+        cx.log.warn(format!(
+            "{what}: resuming retries after a restart (attempt {attempt}/{}, last error: {}); \
+             next attempt in {:.1}s",
+            policy.max_attempts,
+            resumed.last_error,
+            wait.as_secs_f64()
+        ));
+        tokio::time::sleep(wait).await;
+    }
+    let outcome = loop {
+        let err = match op().await {
+            Err(err) if err.is_transient() => err,
             other => {
                 telemetry::delivery(if other.is_ok() { "succeeded" } else { "failed" });
-                return other;
+                break other;
             }
+        };
+        let first = *first_failed_at_ms.get_or_insert_with(now_ms);
+        let delay = policy.delay(attempt, err.retry_after);
+        let age = Duration::from_millis(now_ms().saturating_sub(first));
+        if attempt >= policy.max_attempts || age + delay > policy.max_age {
+            telemetry::delivery("gave_up");
+            let why = if attempt >= policy.max_attempts {
+                format!("gave up after {attempt} attempts")
+            } else {
+                format!(
+                    "gave up after {attempt} attempts: failing for {}s, the retry limit is {}s",
+                    age.as_secs(),
+                    policy.max_age.as_secs()
+                )
+            };
+            break Err(ActionError {
+                message: format!("{what}: {} ({why})", err.message),
+                ..err
+            });
         }
+        cx.log.warn(format!(
+            "{what}: {err} (attempt {attempt}/{}); retrying in {:.1}s",
+            policy.max_attempts,
+            delay.as_secs_f64()
+        ));
+        let progress = RetryProgress {
+            operation: what.to_owned(),
+            attempts: attempt,
+            first_failed_at_ms: first,
+            next_attempt_at_ms: now_ms().saturating_add(delay.as_millis() as u64),
+            last_error: err.message,
+        };
+        cx.retries.waiting(&progress).await;
+        journalled = true;
+        tokio::time::sleep(delay).await;
+        telemetry::retry();
+        attempt += 1;
+    };
+    if journalled {
+        cx.retries.ended().await;
     }
+    outcome
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::HttpClient;
+    use crate::redact::Redactor;
+
+    /// A journal in memory: what was recorded, in order.
+    #[derive(Default)]
+    struct Journal(Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl RetryJournal for Journal {
+        async fn waiting(&self, seq: usize, node_id: &str, progress: &RetryProgress) {
+            let entry = format!("{seq}/{node_id} waiting after {}", progress.attempts);
+            self.0.lock().unwrap().push(entry);
+        }
+        async fn ended(&self, seq: usize) {
+            self.0.lock().unwrap().push(format!("{seq} ended"));
+        }
+    }
+
+    fn fast(max_attempts: u32) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts,
+            initial_delay: Duration::from_millis(2),
+            max_delay: Duration::from_millis(4),
+            max_age: DEFAULT_MAX_AGE,
+        }
+    }
+
+    fn context(journal: &Arc<Journal>, resumed: Option<RetryProgress>) -> ActionContext {
+        let mut cx = ActionContext::new(HttpClient::new().unwrap(), Redactor::default());
+        let journal: Arc<dyn RetryJournal> = journal.clone();
+        cx.retries = NodeRetries::new(Some(journal), 7, "ilert", resumed);
+        cx
+    }
+
+    /// Runs `with_retries` over an operation that always fails transiently; returns the
+    /// error and how many attempts it made.
+    async fn always_failing(policy: RetryPolicy, cx: &ActionContext) -> (ActionError, u32) {
+        let calls = std::sync::atomic::AtomicU32::new(0);
+        let err = with_retries(&policy, cx, "POST http://ilert/events", || async {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err::<(), _>(ActionError::transient("HTTP 503", None))
+        })
+        .await
+        .unwrap_err();
+        (err, calls.into_inner())
+    }
+
+    #[tokio::test]
+    async fn every_wait_is_journalled_and_the_end_forgets_it() {
+        let journal = Arc::new(Journal::default());
+        let (err, calls) = always_failing(fast(3), &context(&journal, None)).await;
+        assert_eq!(calls, 3);
+        assert!(err.message.contains("gave up after 3 attempts"), "{err}");
+        assert_eq!(
+            *journal.0.lock().unwrap(),
+            [
+                "7/ilert waiting after 1",
+                "7/ilert waiting after 2",
+                "7 ended"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_resumed_operation_continues_its_count_and_waits_for_its_due_time() {
+        let journal = Arc::new(Journal::default());
+        let due_in = 150;
+        let resumed = RetryProgress {
+            operation: "POST http://ilert/events".to_owned(),
+            attempts: 2,
+            first_failed_at_ms: now_ms(),
+            next_attempt_at_ms: now_ms() + due_in,
+            last_error: "HTTP 503".to_owned(),
+        };
+        let cx = context(&journal, Some(resumed));
+        let started = std::time::Instant::now();
+        let (err, calls) = always_failing(fast(3), &cx).await;
+        assert_eq!(calls, 1, "attempts 1 and 2 were made before the restart");
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(due_in - 30), "{waited:?}");
+        assert!(err.message.contains("gave up after 3 attempts"), "{err}");
+        assert!(cx.log.lines()[0].message.contains("resuming retries"));
+        assert_eq!(*journal.0.lock().unwrap(), ["7 ended"]);
+    }
+
+    #[tokio::test]
+    async fn progress_of_another_operation_is_not_taken() {
+        let journal = Arc::new(Journal::default());
+        let resumed = RetryProgress {
+            operation: "GET http://sekoia/alerts/x".to_owned(),
+            attempts: 2,
+            first_failed_at_ms: now_ms(),
+            next_attempt_at_ms: now_ms(),
+            last_error: "HTTP 503".to_owned(),
+        };
+        let (_, calls) = always_failing(fast(3), &context(&journal, Some(resumed))).await;
+        assert_eq!(calls, 3);
+    }
+
+    #[tokio::test]
+    async fn an_operation_failing_longer_than_the_max_age_gives_up_with_attempts_left() {
+        let journal = Arc::new(Journal::default());
+        let resumed = RetryProgress {
+            operation: "POST http://ilert/events".to_owned(),
+            attempts: 1,
+            first_failed_at_ms: now_ms() - 60_000,
+            next_attempt_at_ms: now_ms(),
+            last_error: "HTTP 503".to_owned(),
+        };
+        let policy = RetryPolicy {
+            max_age: Duration::from_secs(30),
+            ..fast(100)
+        };
+        let (err, calls) = always_failing(policy, &context(&journal, Some(resumed))).await;
+        assert_eq!(calls, 1);
+        assert!(
+            err.message
+                .contains("gave up after 2 attempts: failing for 60s, the retry limit is 30s"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn backoff_doubles_with_jitter_and_is_capped() {
@@ -109,6 +364,7 @@ mod tests {
             max_attempts: 10,
             initial_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(5),
+            max_age: DEFAULT_MAX_AGE,
         };
         for _ in 0..50 {
             let d1 = p.delay(1, None);

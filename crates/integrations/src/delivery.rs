@@ -15,7 +15,7 @@ pub async fn post_json(
     what: &str,
     body: &Value,
 ) -> Result<Response, ActionError> {
-    with_retries(&cx.retry, &cx.log, what, || async {
+    with_retries(&cx.retry, cx, what, || async {
         let request = cx
             .http
             .request(Method::POST, url)

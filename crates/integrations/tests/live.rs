@@ -42,6 +42,7 @@ fn fast_timing() -> LiveTiming {
             max_attempts: u32::MAX,
             initial_delay: Duration::from_millis(5),
             max_delay: Duration::from_millis(50),
+            max_age: Duration::MAX,
         },
         ..LiveTiming::default()
     }
@@ -708,6 +709,7 @@ async fn cancellation_stops_a_run_waiting_to_retry() {
             max_attempts: u32::MAX,
             initial_delay: Duration::from_secs(60),
             max_delay: Duration::from_secs(60),
+            max_age: Duration::MAX,
         },
         ..fast_timing()
     });
@@ -733,6 +735,7 @@ async fn backfill_pages_through_every_alert_and_retries_transient_failures() {
             max_attempts: 3,
             initial_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(5),
+            ..RetryPolicy::default()
         },
         ..BackfillOptions::default()
     };

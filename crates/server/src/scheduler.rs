@@ -6,16 +6,17 @@
 //! Shutdown: no new event is claimed; runs in flight get a grace period, then are
 //! cancelled *without* being finished in the store, so the next start resumes them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use alertsync_engine::telemetry;
 use alertsync_engine::{
-    Cancellation, NodeRecord, RetryPolicy, RunExecutor, RunRecord, RunRequest, RunStatus,
+    Cancellation, NodeRecord, RetryPolicy, RetryProgress, RunExecutor, RunRecord, RunRequest,
+    RunStatus,
 };
 use alertsync_integrations::sekoia::{SLUG, SekoiaClient, triggers};
-use alertsync_store::{InboxEvent, NewRun, NodeRunRecorder, RunId, RunStart, Store};
+use alertsync_store::{InboxEvent, NewRun, NodeRunRecorder, RunId, RunStart, Store, UnfinishedRun};
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 
@@ -207,9 +208,12 @@ impl Scheduler {
             trigger_node: trigger_node.to_owned(),
             started_at_ms: alertsync_engine::now_ms(),
         };
-        let (run_id, completed) = match self.store.begin_run(new_run).await {
-            Ok(RunStart::Started { id }) => (id, self.reused_by_rerun(event).await),
-            Ok(RunStart::Resume { run }) => (run.run.id, run.completed_nodes),
+        let (run_id, completed, resumed_retries) = match self.store.begin_run(new_run).await {
+            Ok(RunStart::Started { id }) => (id, self.reused_by_rerun(event).await, HashMap::new()),
+            Ok(RunStart::Resume { run }) => {
+                let retries = interrupted_retries(&run);
+                (run.run.id, run.completed_nodes, retries)
+            }
             Ok(RunStart::Finished { .. }) => return true,
             Err(err) => {
                 tracing::error!("inbox event {}: cannot start a run: {err}", event.id);
@@ -224,12 +228,14 @@ impl Scheduler {
                 return true;
             }
         };
+        let recorder = Arc::new(NodeRunRecorder::new(Arc::clone(&self.store), run_id));
         let request = RunRequest::new(Arc::clone(&playbook.playbook), trigger_node, trigger_event)
             .with_bindings(playbook.bindings.clone())
             .with_cancellation(cancel.clone())
-            .resuming(completed);
-        let recorder = NodeRunRecorder::new(Arc::clone(&self.store), run_id);
-        let record = self.executor.run(request, &recorder).await;
+            .with_retry_journal(recorder.clone())
+            .resuming(completed)
+            .resuming_retries(resumed_retries);
+        let record = self.executor.run(request, recorder.as_ref()).await;
         if record.status == RunStatus::Cancelled {
             return false;
         }
@@ -301,6 +307,23 @@ fn rule_filters_pass(
             !matches!(t.kind, TriggerKind::Alert(_))
                 || triggers::rule_filters_pass(&t.arguments, event)
         })
+}
+
+/// The retry progress of the node runs an interrupted run left waiting for a retry, by node
+/// id and loop indices.
+fn interrupted_retries(run: &UnfinishedRun) -> HashMap<(String, Vec<usize>), RetryProgress> {
+    run.retries
+        .iter()
+        .filter_map(|retry| {
+            // A node stopped at shutdown is recorded as failed, one killed as running.
+            let node = run
+                .interrupted_nodes
+                .iter()
+                .chain(&run.completed_nodes)
+                .find(|n| n.seq == retry.seq)?;
+            Some(((node.id.clone(), node.iteration.clone()), retry.progress()?))
+        })
+        .collect()
 }
 
 /// The record of a run that could not start (its trigger event could not be built).

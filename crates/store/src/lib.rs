@@ -91,7 +91,7 @@ pub trait Store: Send + Sync {
     async fn record_node_run(&self, run: RunId, node: NodeRecord) -> StoreResult<()>;
 
     /// Records the end of a run: its status, end time and error, and the final version of
-    /// every node run, in one transaction.
+    /// every node run, in one transaction; the run's retry state is dropped.
     async fn finish_run(&self, run: RunId, record: RunRecord) -> StoreResult<()>;
 
     /// Runs still `running`, oldest first, with what it takes to resume them.

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use alertsync_engine::{NodeRecord, RunRecord, RunStatus};
+use alertsync_engine::{NodeRecord, RetryProgress, RunRecord, RunStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -313,6 +313,39 @@ pub struct RetryState {
     /// Why the last attempt failed (secrets masked).
     pub last_error: Option<String>,
     pub updated_at_ms: u64,
+    /// The operation retried, as the action names it (e.g. `POST https://…`, masked).
+    pub operation: String,
+    /// When its first attempt failed: the retry age limit counts from here.
+    pub first_failed_at_ms: Option<u64>,
+}
+
+impl RetryState {
+    /// The state of node run `seq` of `run_id` (node `node_id`) waiting as `progress` says.
+    pub fn waiting(run_id: RunId, seq: usize, node_id: &str, progress: &RetryProgress) -> Self {
+        Self {
+            run_id,
+            seq,
+            node_id: node_id.to_owned(),
+            attempts: progress.attempts,
+            next_attempt_at_ms: Some(progress.next_attempt_at_ms),
+            last_error: Some(progress.last_error.clone()),
+            updated_at_ms: alertsync_engine::now_ms(),
+            operation: progress.operation.clone(),
+            first_failed_at_ms: Some(progress.first_failed_at_ms),
+        }
+    }
+
+    /// Where the retries stand, for the engine to continue them; `None` for a state that
+    /// plans no further attempt.
+    pub fn progress(&self) -> Option<RetryProgress> {
+        Some(RetryProgress {
+            operation: self.operation.clone(),
+            attempts: self.attempts,
+            first_failed_at_ms: self.first_failed_at_ms.unwrap_or(self.updated_at_ms),
+            next_attempt_at_ms: self.next_attempt_at_ms?,
+            last_error: self.last_error.clone().unwrap_or_default(),
+        })
+    }
 }
 
 /// A named position a trigger resumes from, e.g. the last back-filled alert update time of

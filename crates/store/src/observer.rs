@@ -1,5 +1,6 @@
 //! [`NodeRunRecorder`]: the executor's [`RunObserver`] that writes node runs to the store
-//! as they start and finish.
+//! as they start and finish, and its [`RetryJournal`] that keeps the retry progress of
+//! node runs waiting for a retry.
 //!
 //! The executor calls its observer synchronously, and a node that finished must be on disk
 //! before the next one starts: otherwise a crash would make a resumed run repeat nodes that
@@ -11,12 +12,13 @@
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use alertsync_engine::{NodeRecord, RunObserver};
+use alertsync_engine::{NodeRecord, RetryJournal, RetryProgress, RunObserver};
+use async_trait::async_trait;
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 use crate::Store;
 use crate::error::{StoreError, StoreResult};
-use crate::model::RunId;
+use crate::model::{RetryState, RunId};
 
 /// Writes the node runs of one run to the store as the executor reports them (upserts
 /// keyed by the record's `seq`).
@@ -77,6 +79,25 @@ impl RunObserver for NodeRunRecorder {
 
     fn node_finished(&self, node: &NodeRecord) {
         self.persist(node);
+    }
+}
+
+/// Retry progress goes to the store's retry state of the run, so a node interrupted while
+/// waiting for a retry resumes its retries (see [`crate::model::UnfinishedRun::retries`]).
+/// A failed write is logged: the retries go on, and a resume would start them afresh.
+#[async_trait]
+impl RetryJournal for NodeRunRecorder {
+    async fn waiting(&self, seq: usize, node_id: &str, progress: &RetryProgress) {
+        let state = RetryState::waiting(self.run, seq, node_id, progress);
+        if let Err(error) = self.store.save_retry_state(state).await {
+            tracing::error!(run = %self.run, seq, %error, "retry state not recorded");
+        }
+    }
+
+    async fn ended(&self, seq: usize) {
+        if let Err(error) = self.store.clear_retry_state(self.run, seq).await {
+            tracing::error!(run = %self.run, seq, %error, "retry state not cleared");
+        }
     }
 }
 

@@ -11,7 +11,7 @@ mod cancel;
 mod record;
 mod run;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -22,7 +22,7 @@ use crate::account::AccountBook;
 use crate::catalog::RegistryCatalog;
 use crate::http::HttpClient;
 use crate::registry::Registry;
-use crate::retry::RetryPolicy;
+use crate::retry::{RetryJournal, RetryPolicy, RetryProgress};
 
 pub use cancel::Cancellation;
 pub use record::{NoObserver, NodeRecord, NodeStatus, RunObserver, RunRecord, RunStatus};
@@ -45,6 +45,11 @@ pub struct RunRequest {
     /// Node records of an earlier attempt of this run (the process stopped during it):
     /// actions that succeeded there are not run again, their recorded results are reused.
     pub completed: Vec<NodeRecord>,
+    /// Where node runs keep their retry progress so it survives the process, if anywhere.
+    pub retry_journal: Option<Arc<dyn RetryJournal>>,
+    /// The retry progress of actions an earlier attempt of this run left waiting for a
+    /// retry, by node id and loop indices: their retries continue where they were.
+    pub resumed_retries: HashMap<(String, Vec<usize>), RetryProgress>,
 }
 
 impl RunRequest {
@@ -57,6 +62,8 @@ impl RunRequest {
             bindings: BTreeMap::new(),
             cancel: Cancellation::new(),
             completed: Vec::new(),
+            retry_journal: None,
+            resumed_retries: HashMap::new(),
         }
     }
 
@@ -74,6 +81,22 @@ impl RunRequest {
     /// that was in flight runs again, the ones that finished do not).
     pub fn resuming(mut self, completed: Vec<NodeRecord>) -> Self {
         self.completed = completed;
+        self
+    }
+
+    /// Keeps the retry progress of node runs in `journal`.
+    pub fn with_retry_journal(mut self, journal: Arc<dyn RetryJournal>) -> Self {
+        self.retry_journal = Some(journal);
+        self
+    }
+
+    /// Continues the retries an earlier attempt of this run left waiting (see
+    /// [`RunRequest::resumed_retries`]).
+    pub fn resuming_retries(
+        mut self,
+        retries: HashMap<(String, Vec<usize>), RetryProgress>,
+    ) -> Self {
+        self.resumed_retries = retries;
         self
     }
 }

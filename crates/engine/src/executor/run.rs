@@ -17,6 +17,7 @@ use crate::account::Account;
 use crate::action::{Action, ActionContext, ActionError, NodeLog};
 use crate::invoke::invoke;
 use crate::registry::Registry;
+use crate::retry::{NodeRetries, RetryProgress};
 use crate::telemetry;
 
 /// The output every node without named outputs activates.
@@ -73,6 +74,8 @@ pub(super) struct Run<'a> {
     /// Actions that succeeded in an earlier attempt, by node id and loop indices, in the
     /// order they ran.
     completed: HashMap<(String, Vec<usize>), VecDeque<NodeRecord>>,
+    /// Retry progress an earlier attempt left, taken by the first run of its node.
+    resumed_retries: HashMap<(String, Vec<usize>), RetryProgress>,
 }
 
 impl<'a> Run<'a> {
@@ -92,6 +95,7 @@ impl<'a> Run<'a> {
             steps: Vec::new(),
             executions: 0,
             completed: completed_actions(&request.completed),
+            resumed_retries: request.resumed_retries.clone(),
         }
     }
 
@@ -295,6 +299,13 @@ impl<'a> Run<'a> {
             http: http.clone(),
             log: log.clone(),
             retry: self.executor.retry,
+            retries: NodeRetries::new(
+                self.request.retry_journal.clone(),
+                seq,
+                &node.id,
+                self.resumed_retries
+                    .remove(&(node.id.clone(), iteration.to_vec())),
+            ),
             data_dir: self.executor.data_dir.clone(),
         };
         let cancel = &self.request.cancel;

@@ -87,10 +87,8 @@ impl Action for RequestUrl {
     async fn run(&self, cx: &ActionContext, args: Value) -> Result<ActionOutput, ActionError> {
         let spec = RequestSpec::from_args(&args)?;
         let what = format!("HTTP {} {}", spec.method, spec.url);
-        let outcome = with_retries(&retry_policy(cx), &cx.log, &what, || {
-            attempt(cx, &spec, &what)
-        })
-        .await;
+        let outcome =
+            with_retries(&retry_policy(cx), cx, &what, || attempt(cx, &spec, &what)).await;
         let results = match outcome {
             Ok(results) => results,
             // A status retried in vain: its response is the answer.
@@ -125,6 +123,7 @@ fn retry_policy(cx: &ActionContext) -> RetryPolicy {
         max_attempts: cx.retry.max_attempts.min(MAX_ATTEMPTS),
         initial_delay: cx.retry.initial_delay.min(FIRST_DELAY),
         max_delay: cx.retry.max_delay.min(LONGEST_DELAY),
+        max_age: cx.retry.max_age,
     }
 }
 

@@ -154,7 +154,7 @@ impl Destination {
     /// POSTs the body, retrying transient failures; 404 is a wrong key or URL.
     async fn post(&self, cx: &ActionContext, body: &Value) -> Result<(), ActionError> {
         let what = format!("ilert POST {}", self.shown_url);
-        with_retries(&cx.retry, &cx.log, &what, || async {
+        with_retries(&cx.retry, cx, &what, || async {
             cx.http.throttle(super::SLUG, &self.key).await;
             let request = cx
                 .http

@@ -58,7 +58,7 @@ impl SekoiaClient {
     ) -> Result<Value, ActionError> {
         let url = self.url(path);
         let what = format!("Sekoia.io {method} {url}");
-        with_retries(&cx.retry, &cx.log, &what, || async {
+        with_retries(&cx.retry, cx, &what, || async {
             let mut request = self
                 .http
                 .request(method.clone(), &url)

@@ -158,6 +158,7 @@ impl Default for LiveTiming {
                 max_attempts: u32::MAX,
                 initial_delay: Duration::from_secs(1),
                 max_delay: Duration::from_secs(60),
+                max_age: Duration::MAX,
             },
         }
     }

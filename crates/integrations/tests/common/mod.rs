@@ -37,6 +37,7 @@ pub fn context(account: Option<(&ModuleManifest, Value)>) -> ActionContext {
         max_attempts: ATTEMPTS,
         initial_delay: Duration::from_millis(1),
         max_delay: Duration::from_millis(5),
+        ..RetryPolicy::default()
     };
     cx
 }

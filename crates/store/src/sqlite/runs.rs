@@ -116,7 +116,8 @@ pub(super) fn finish(tx: &Transaction<'_>, run: RunId, record: &RunRecord) -> Re
     for node in &record.nodes {
         upsert_node(tx, run, node)?;
     }
-    Ok(())
+    // A finished run waits for no retry.
+    state::clear_retries_of_run(tx, run)
 }
 
 pub(super) fn unfinished(tx: &Transaction<'_>) -> Result<Vec<UnfinishedRun>, Fault> {

@@ -10,7 +10,10 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use super::Fault;
 
 /// The migrations, oldest first.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_retry_operation.sql"),
+];
 
 /// The schema version this build knows.
 pub(crate) const SUPPORTED_VERSION: i64 = MIGRATIONS.len() as i64;

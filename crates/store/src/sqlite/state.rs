@@ -8,18 +8,19 @@ use crate::model::{Checkpoint, PlaybookDisabled, PlaybookHealth, RetryState, Run
 // ----- retry state -----
 
 /// The columns [`retry_from_row`] reads.
-const RETRY_COLUMNS: &str =
-    "run_id, seq, node_id, attempts, next_attempt_at_ms, last_error, updated_at_ms";
+const RETRY_COLUMNS: &str = "run_id, seq, node_id, attempts, next_attempt_at_ms, last_error, \
+     updated_at_ms, operation, first_failed_at_ms";
 
 pub(super) fn save_retry(tx: &Transaction<'_>, retry: &RetryState) -> Result<(), Fault> {
     tx.prepare_cached(
         "INSERT INTO node_retries (run_id, seq, node_id, attempts, next_attempt_at_ms, \
-             last_error, updated_at_ms) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+             last_error, updated_at_ms, operation, first_failed_at_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
          ON CONFLICT (run_id, seq) DO UPDATE SET \
              node_id = excluded.node_id, attempts = excluded.attempts, \
              next_attempt_at_ms = excluded.next_attempt_at_ms, \
-             last_error = excluded.last_error, updated_at_ms = excluded.updated_at_ms",
+             last_error = excluded.last_error, updated_at_ms = excluded.updated_at_ms, \
+             operation = excluded.operation, first_failed_at_ms = excluded.first_failed_at_ms",
     )?
     .execute(params![
         retry.run_id.0,
@@ -29,6 +30,8 @@ pub(super) fn save_retry(tx: &Transaction<'_>, retry: &RetryState) -> Result<(),
         retry.next_attempt_at_ms.map(ms_to_sql),
         retry.last_error,
         ms_to_sql(retry.updated_at_ms),
+        retry.operation,
+        retry.first_failed_at_ms.map(ms_to_sql),
     ])?;
     Ok(())
 }
@@ -67,6 +70,12 @@ pub(super) fn clear_retry(tx: &Transaction<'_>, run: RunId, seq: usize) -> Resul
     Ok(())
 }
 
+pub(super) fn clear_retries_of_run(tx: &Transaction<'_>, run: RunId) -> Result<(), Fault> {
+    tx.prepare_cached("DELETE FROM node_retries WHERE run_id = ?1")?
+        .execute([run.0])?;
+    Ok(())
+}
+
 fn retry_from_row(row: &Row<'_>) -> Result<RetryState, Fault> {
     let run_id = RunId(row.get(0)?);
     let seq: i64 = row.get(1)?;
@@ -80,6 +89,8 @@ fn retry_from_row(row: &Row<'_>) -> Result<RetryState, Fault> {
         next_attempt_at_ms: optional_unsigned_from_sql(row.get(4)?, &what("next attempt time"))?,
         last_error: row.get(5)?,
         updated_at_ms: unsigned_from_sql(row.get(6)?, &what("update time"))?,
+        operation: row.get(7)?,
+        first_failed_at_ms: optional_unsigned_from_sql(row.get(8)?, &what("first failure time"))?,
     })
 }
 

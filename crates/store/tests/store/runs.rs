@@ -110,6 +110,8 @@ async fn an_interrupted_run_resumes_without_its_completed_nodes() {
                 next_attempt_at_ms: Some(1_700_000_005_000),
                 last_error: Some("HTTP 503".to_owned()),
                 updated_at_ms: 1_700_000_001_000,
+                operation: "POST http://ilert/api/events".to_owned(),
+                first_failed_at_ms: Some(1_700_000_000_000),
             })
             .await
             .unwrap();
@@ -162,6 +164,12 @@ async fn an_interrupted_run_resumes_without_its_completed_nodes() {
         .unwrap();
     store.complete_event(inbox).await.unwrap();
     assert!(store.unfinished_runs().await.unwrap().is_empty());
+    let detail = store.run(run).await.unwrap().unwrap();
+    assert!(
+        detail.retries.is_empty(),
+        "a finished run keeps no retry state: {:?}",
+        detail.retries
+    );
 
     // Starting it once more (a crash between finishing the run and completing the event)
     // reports the finished run instead of running it again.

@@ -19,6 +19,8 @@ async fn retry_state_survives_a_restart_and_can_be_cleared() {
         next_attempt_at_ms: Some(1_700_000_060_000),
         last_error: Some("ilert answered 429 Too Many Requests".to_owned()),
         updated_at_ms: 1_700_000_030_000,
+        operation: "POST https://api.ilert.com/api/events".to_owned(),
+        first_failed_at_ms: Some(1_700_000_000_000),
     };
     {
         let store = dir.open().await;
@@ -66,6 +68,8 @@ async fn retry_state_survives_a_restart_and_can_be_cleared() {
             next_attempt_at_ms: None,
             last_error: None,
             updated_at_ms: 0,
+            operation: String::new(),
+            first_failed_at_ms: None,
         })
         .await
         .unwrap_err();
