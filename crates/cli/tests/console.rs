@@ -300,17 +300,20 @@ fn browser_available() -> bool {
     if missing.is_empty() {
         return true;
     }
-    let message = format!(
-        "SKIPPED: the web console test needs {} — install chromium chromium-driver \
-         (apt-get install chromium chromium-driver) or set ALERTSYNC_REQUIRE_BROWSER=1 to make \
-         this a failure",
+    let need = format!(
+        "the web console test needs {} — install chromium chromium-driver \
+         (apt-get install chromium chromium-driver)",
         missing.join(" and ")
     );
     assert!(
         std::env::var("ALERTSYNC_REQUIRE_BROWSER").as_deref() != Ok("1"),
-        "{message} (ALERTSYNC_REQUIRE_BROWSER=1)"
+        "{need}; ALERTSYNC_REQUIRE_BROWSER=1 makes it mandatory"
     );
-    eprintln!("\n{}\n{message}\n{}\n", "!".repeat(78), "!".repeat(78));
+    let banner = "!".repeat(78);
+    eprintln!(
+        "\n{banner}\nSKIPPED: {need}, or set ALERTSYNC_REQUIRE_BROWSER=1 to make this a \
+         failure\n{banner}\n"
+    );
     false
 }
 
