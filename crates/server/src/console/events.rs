@@ -26,7 +26,7 @@ use crate::http::AppState;
 /// How often the store is read.
 const POLL: Duration = Duration::from_secs(1);
 /// How long one connection lasts before the browser reconnects.
-pub const LIFETIME: Duration = Duration::from_secs(15);
+pub const LIFETIME: Duration = Duration::from_secs(5);
 /// How long browsers wait before reconnecting.
 const RETRY: Duration = Duration::from_secs(1);
 

@@ -20,7 +20,7 @@ const GAP_X: i64 = 70;
 const GAP_Y: i64 = 28;
 const MARGIN: i64 = 20;
 /// Characters of a node name shown in the box; the whole name is in its tooltip.
-const LABEL_CHARS: usize = 24;
+const LABEL_CHARS: usize = 21;
 
 /// An edge of the graph: `from`'s output `output` activates `to`.
 #[derive(Debug, Clone, PartialEq, Eq)]

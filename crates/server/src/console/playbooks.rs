@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use alertsync_spl::Report;
+use alertsync_spl::{NodeKind, Operator, Report};
 use axum::extract::{Path, State};
 use axum::response::Response;
 
@@ -100,7 +100,7 @@ fn toggle(view: &PlaybookView) -> String {
         _ => ("Off", ""),
     };
     format!(
-        "<button type=\"button\" class=\"toggle\" data-playbook-id=\"{}\" data-enabled=\"{enabled}\" \
+        "<button class=\"toggle\" data-playbook-id=\"{}\" type=\"button\" data-enabled=\"{enabled}\" \
          aria-pressed=\"{enabled}\"{disabled}>{label}</button>",
         esc(&view.id)
     )
@@ -200,10 +200,16 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Resp
     );
     for node in playbook.playbook.nodes().values() {
         let (_, kind) = graph::kind(node);
-        let next: Vec<String> = node
-            .outputs
-            .iter()
-            .flat_map(|(output, targets)| {
+        let loop_start = match &node.kind {
+            NodeKind::Operator(Operator::Foreach {
+                loop_start: Some(start),
+                ..
+            }) => Some(format!("loop → {}", esc(start))),
+            _ => None,
+        };
+        let next: Vec<String> = loop_start
+            .into_iter()
+            .chain(node.outputs.iter().flat_map(|(output, targets)| {
                 targets.iter().map(move |t| {
                     if output == "default" {
                         esc(t)
@@ -211,7 +217,7 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Resp
                         format!("{} → {}", esc(output), esc(t))
                     }
                 })
-            })
+            }))
             .collect();
         let _ = write!(
             body,

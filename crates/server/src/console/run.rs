@@ -282,7 +282,7 @@ fn templates(
             .unwrap_or_default();
         let _ = write!(
             out,
-            "<template class=\"node-detail\" data-node-id=\"{id_e}\">\
+            "<template data-node-id=\"{id_e}\" class=\"node-detail\">\
              <button type=\"button\" class=\"close\" aria-label=\"Close\">×</button>\
              <h2 class=\"node-name\">{name}</h2>\
              <p class=\"node-meta\"><span class=\"status\" data-status=\"{status}\">{status}</span> \
@@ -301,7 +301,7 @@ fn templates(
                 let current = if i == 0 { " class=\"current\"" } else { "" };
                 let _ = write!(
                     out,
-                    "<li><a href=\"#\" data-seq=\"{}\" data-status=\"{}\"{current}>{}</a></li>",
+                    "<li><a data-seq=\"{}\" href=\"#\" data-status=\"{}\"{current}>{}</a></li>",
                     record.seq,
                     record_status(record, detail.run.status),
                     esc(&iteration_label(record, i)),
@@ -338,11 +338,8 @@ fn record_html(
              <dl class=\"timeline\"><dt>Started</dt><dd>—</dd><dt>Finished</dt><dd>—</dd>\
              <dt>Duration</dt><dd>—</dd><dt>Attempts</dt><dd>0</dd></dl>"
         );
-        for (part, title) in PARTS {
-            let _ = write!(
-                out,
-                "<section data-part=\"{part}\"><h3>{title}</h3><pre>—</pre></section>"
-            );
+        for part in PARTS {
+            let _ = write!(out, "<section data-part=\"{part}\"><pre>—</pre></section>");
         }
         out.push_str("</div>");
         return out;
@@ -397,7 +394,7 @@ fn record_html(
         .as_deref()
         .or(retry.and_then(|r| r.last_error.as_deref()))
         .map_or_else(|| "—".to_owned(), esc);
-    for (part, title) in PARTS {
+    for part in PARTS {
         let content = match part {
             "arguments" => json_pre(&record.arguments),
             "results" => results.clone(),
@@ -406,19 +403,15 @@ fn record_html(
         };
         let _ = write!(
             out,
-            "<section data-part=\"{part}\"><h3>{title}</h3><pre>{content}</pre></section>"
+            "<section data-part=\"{part}\"><pre>{content}</pre></section>"
         );
     }
     out.push_str("</div>");
     out
 }
 
-const PARTS: [(&str, &str); 4] = [
-    ("arguments", "Arguments"),
-    ("results", "Results"),
-    ("logs", "Logs"),
-    ("error", "Error"),
-];
+/// The parts of a node run the panel shows, in order; the stylesheet titles them.
+const PARTS: [&str; 4] = ["arguments", "results", "logs", "error"];
 
 #[cfg(test)]
 mod tests {

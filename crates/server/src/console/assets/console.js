@@ -132,9 +132,15 @@
         close.addEventListener("click", function () {
           panel.hidden = true;
           $all("#graph g.node.selected").forEach(function (g) { g.classList.remove("selected"); });
+          if (window.history && window.history.replaceState) {
+            window.history.replaceState(null, "", window.location.pathname + window.location.search);
+          }
         });
       }
       if (seq && $('.record[data-seq="' + seq + '"]', panel)) { showRecord(seq); }
+      if (window.history && window.history.replaceState) {
+        window.history.replaceState(null, "", "#node-" + encodeURIComponent(nodeId));
+      }
     }
 
     $all("#graph g.node").forEach(function (g) {
@@ -151,6 +157,12 @@
         panel.scrollIntoView({ block: "nearest" });
       });
     });
+
+    // `#node-<id>` in the address opens that node, so a node's detail can be linked to.
+    var hash = window.location.hash;
+    if (hash.indexOf("#node-") === 0) {
+      try { open(decodeURIComponent(hash.slice(6))); } catch (e) { /* a malformed address opens nothing */ }
+    }
 
     function rerun(button, onlyFailed) {
       if (!button) { return; }
