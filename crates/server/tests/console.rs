@@ -354,6 +354,11 @@ async fn every_page_answers_html_with_its_selectors() {
         );
     }
     assert!(detail.has("marker-end=\"url(#arrow)\""));
+    assert!(
+        detail.has("&quot;api_key&quot;: &quot;********&quot;"),
+        "the action's secret argument is shown masked: {}",
+        detail.text
+    );
 
     // Playbooks.
     let playbooks = service.page("/playbooks").await;
@@ -444,6 +449,9 @@ async fn every_page_answers_html_with_its_selectors() {
     let css = service.page("/assets/console.css").await;
     assert_eq!(css.status, StatusCode::OK);
     assert!(css.header("content-type").starts_with("text/css"));
+    let icon = service.page("/assets/icon.svg").await;
+    assert_eq!(icon.status, StatusCode::OK);
+    assert!(icon.header("content-type").starts_with("image/svg+xml"));
     let js = service.page("/assets/console.js").await;
     assert_eq!(js.status, StatusCode::OK);
     assert!(js.header("content-type").starts_with("text/javascript"));

@@ -1,5 +1,5 @@
-//! `/assets/console.css` and `/assets/console.js`: the stylesheet and script of every
-//! console page, embedded in the binary (the Content-Security-Policy allows no inline
+//! `/assets/console.css`, `/assets/console.js` and `/assets/icon.svg`: the stylesheet,
+//! script and icon of every console page, embedded in the binary (the Content-Security-Policy allows no inline
 //! style or script, and nothing comes from elsewhere).
 
 use axum::http::{HeaderValue, header};
@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 
 const CSS: &str = include_str!("assets/console.css");
 const JS: &str = include_str!("assets/console.js");
+const ICON: &str = include_str!("assets/icon.svg");
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
@@ -30,4 +31,9 @@ pub async fn css() -> Response {
 /// `GET /assets/console.js`.
 pub async fn js() -> Response {
     asset("text/javascript; charset=utf-8", JS)
+}
+
+/// `GET /assets/icon.svg`.
+pub async fn icon() -> Response {
+    asset("image/svg+xml", ICON)
 }

@@ -79,6 +79,7 @@ pub fn layout(title: &str, section: Section, body: &str) -> String {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>{title} · alertsync</title>\n\
          <link rel=\"stylesheet\" href=\"/assets/console.css\">\n\
+         <link rel=\"icon\" href=\"/assets/icon.svg\" type=\"image/svg+xml\">\n\
          <script src=\"/assets/console.js\" defer></script>\n</head>\n<body>\n\
          <header class=\"top\"><a class=\"brand\" href=\"/runs\">alertsync</a>\
          <nav id=\"nav\">{nav}</nav></header>\n<main>\n{body}\n</main>\n</body>\n</html>\n",

@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .route("/console/events", get(events::events))
         .route("/assets/console.css", get(assets::css))
         .route("/assets/console.js", get(assets::js))
+        .route("/assets/icon.svg", get(assets::icon))
         .with_state(state)
         .merge(login)
 }

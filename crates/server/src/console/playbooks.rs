@@ -232,3 +232,61 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Resp
     body.push_str("</tbody></table>");
     page(layout(&playbook.name, Section::Playbooks, &body))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(state: &str, reason: Option<&str>, failures: u32) -> PlaybookView {
+        PlaybookView {
+            id: "p<1>".to_owned(),
+            name: "P".to_owned(),
+            file: "p.json".to_owned(),
+            state: state.to_owned(),
+            configured: state != "disabled_in_configuration",
+            disabled_reason: reason.map(str::to_owned),
+            disabled_at_ms: reason.map(|_| 1),
+            consecutive_failures: failures,
+            last_error: (failures > 0).then(|| "ilert answered <503>".to_owned()),
+            triggers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn badges_tell_why_a_playbook_does_not_run() {
+        assert_eq!(
+            badges(&view("enabled", None, 0), &[]),
+            "<span class=\"badge enabled\">enabled</span>"
+        );
+        let by_hand = badges(&view("disabled", Some(DISABLED_BY_API), 0), &[]);
+        assert!(by_hand.contains("<span class=\"badge disabled\">disabled: disabled through"));
+        let errors = badges(
+            &view("disabled", Some("5 failed runs in a row: ilert <down>"), 5),
+            &[],
+        );
+        assert!(
+            errors.contains("<span class=\"badge disabled-errors\">"),
+            "{errors}"
+        );
+        assert!(errors.contains("ilert &lt;down&gt;"), "{errors}");
+        let configured = badges(&view("disabled_in_configuration", None, 0), &[]);
+        assert!(configured.contains("badge disabled\">disabled in the configuration"));
+        let failing = badges(
+            &view("enabled", None, 2),
+            &["node 3: unused <x>".to_owned()],
+        );
+        assert!(failing.contains("2 failed run(s) in a row: ilert answered &lt;503&gt;"));
+        assert!(failing.contains("<span class=\"badge issues\">node 3: unused &lt;x&gt;</span>"));
+    }
+
+    #[test]
+    fn the_switch_shows_the_state_and_cannot_override_the_configuration() {
+        let on = toggle(&view("enabled", None, 0));
+        assert!(on.starts_with("<button class=\"toggle\" data-playbook-id=\"p&lt;1&gt;\""));
+        assert!(on.contains("aria-pressed=\"true\"") && !on.contains(" disabled"));
+        let off = toggle(&view("disabled", Some(DISABLED_BY_API), 0));
+        assert!(off.contains("data-enabled=\"false\"") && !off.contains(" disabled"));
+        let fixed = toggle(&view("disabled_in_configuration", None, 0));
+        assert!(fixed.contains(" disabled title="));
+    }
+}
