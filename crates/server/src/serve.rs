@@ -92,6 +92,7 @@ pub async fn serve(
             store: Arc::clone(&store),
             http: http.clone(),
             wake: Arc::clone(&wake),
+            timing: sources::CheckpointTiming::default(),
         };
         tasks.spawn(source.run(stop.clone()));
     }

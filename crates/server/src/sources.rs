@@ -3,19 +3,25 @@
 //!
 //! * [`LiveSource`]: Sekoia.io live notifications of one account, with a back-fill from the
 //!   last committed checkpoint after every (re)connect; both give a change the same dedup
-//!   key, so a change seen twice is stored once.
+//!   key, so a change seen twice is stored once. While a session stays up the checkpoint
+//!   moves forward (every change before it has been stored), and dedup keys older than any
+//!   later back-fill window expire, so an alert entering a status it had before (reopened,
+//!   then closed again) makes a new run.
 //! * [`CronSource`]: one schedule of one playbook's Cron trigger; the dedup key is the
 //!   scheduled time, so a restart never fires one tick twice.
 //!
 //! Webhooks are in [`crate::http`].
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use alertsync_engine::http::HttpClient;
 use alertsync_engine::{Account, Cancellation, telemetry};
 use alertsync_integrations::sekoia::SLUG;
-use alertsync_integrations::sekoia::backfill::{Checkpoint as BackfillCheckpoint, backfill};
+use alertsync_integrations::sekoia::backfill::{
+    BackfillOptions, Checkpoint as BackfillCheckpoint, backfill_with,
+};
 use alertsync_integrations::sekoia::live::{AlertChange, ChangeKind, LiveEvent, LiveNotifications};
 use alertsync_store::{Checkpoint, EventSource, NewInboxEvent, Store};
 use serde_json::json;
@@ -24,12 +30,36 @@ use tokio::sync::Notify;
 use crate::deploy::{AlertChangeKind, DeployedPlaybook, TriggerNode};
 use crate::inbox::InboxPayload;
 
+/// How a [`LiveSource`] keeps its checkpoint and dedup keys.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckpointTiming {
+    /// How often the checkpoint moves forward while a live session stays up.
+    pub advance_every: Duration,
+    /// How far behind this machine's clock a checkpoint taken from it stays, and how much
+    /// older than a back-fill window a dedup key must be to expire: covers notification lag
+    /// and the skew between this clock and Sekoia.io's.
+    pub clock_margin: Duration,
+    /// How a back-fill reads (its window starts `overlap` before the checkpoint).
+    pub backfill: BackfillOptions,
+}
+
+impl Default for CheckpointTiming {
+    fn default() -> Self {
+        Self {
+            advance_every: Duration::from_secs(60),
+            clock_margin: Duration::from_secs(300),
+            backfill: BackfillOptions::default(),
+        }
+    }
+}
+
 /// The live notifications of one Sekoia.io account.
 pub struct LiveSource {
     pub account: Arc<Account>,
     pub store: Arc<dyn Store>,
     pub http: HttpClient,
     pub wake: Arc<Notify>,
+    pub timing: CheckpointTiming,
 }
 
 impl LiveSource {
@@ -47,16 +77,33 @@ impl LiveSource {
         let this = &self;
         let client = live.client().clone();
         let client = &client;
-        let outcome = live
-            .run(&stop, |event| async move {
-                match event {
-                    LiveEvent::Connected { .. } => {
-                        telemetry::for_destination(SLUG, this.backfill(client)).await
-                    }
-                    LiveEvent::Change(change) => this.store_change(change, EventSource::Live).await,
+        // The session whose back-fill is committed: from then on, its changes arrive live.
+        let backfilled = &AtomicU64::new(0);
+        let following = live.run(&stop, |event| async move {
+            match event {
+                LiveEvent::Connected { session } => {
+                    telemetry::for_destination(SLUG, this.backfill(client)).await?;
+                    backfilled.store(session, Ordering::SeqCst);
+                    Ok(())
                 }
-            })
-            .await;
+                LiveEvent::Change(change) => this.store_change(change, EventSource::Live).await,
+            }
+        });
+        let mut stats = live.stats();
+        let advancing = async {
+            let mut ticks = tokio::time::interval(self.timing.advance_every);
+            loop {
+                ticks.tick().await;
+                let now = *stats.borrow_and_update();
+                if now.connected && now.sessions == backfilled.load(Ordering::SeqCst) {
+                    self.advance_checkpoint().await;
+                }
+            }
+        };
+        let outcome = tokio::select! {
+            outcome = following => outcome,
+            () = advancing => Ok(()),
+        };
         if let Err(err) = outcome {
             tracing::error!(
                 "Sekoia.io account `{}`: live notifications stopped: {err}",
@@ -69,23 +116,81 @@ impl LiveSource {
         format!("backfill/{}", self.account.name)
     }
 
+    /// The prefix of the dedup keys of this account's changes.
+    fn key_prefix(&self) -> String {
+        format!("{}/", self.account.name)
+    }
+
+    /// The committed checkpoint, if any (an unreadable one counts as none: the back-fill
+    /// then starts from the beginning, a duplicate is harmless).
+    async fn committed_checkpoint(&self) -> Result<Option<BackfillCheckpoint>, String> {
+        let text = self
+            .store
+            .checkpoint(&self.checkpoint_key())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(text.map(|text| serde_json::from_str(&text).unwrap_or_default()))
+    }
+
+    /// Moves the checkpoint to this machine's clock less the clock margin: the session has
+    /// stayed up since its back-fill, so every change before that was stored.
+    async fn advance_checkpoint(&self) {
+        let now = (alertsync_engine::now_ms() / 1000) as i64;
+        let candidate = now - self.timing.clock_margin.as_secs() as i64;
+        let advanced = match self.committed_checkpoint().await {
+            Ok(Some(current)) if current.updated_at >= candidate => return,
+            Ok(_) => BackfillCheckpoint::at(candidate),
+            Err(err) => {
+                tracing::warn!("Sekoia.io account `{}`: {err}", self.account.name);
+                return;
+            }
+        };
+        let checkpoint = Checkpoint::new(
+            self.checkpoint_key(),
+            serde_json::json!(advanced).to_string(),
+        );
+        match self.store.set_checkpoint(checkpoint).await {
+            Ok(()) => self.expire_keys_before(advanced).await,
+            Err(err) => tracing::warn!(
+                "Sekoia.io account `{}`: cannot move the checkpoint: {err}",
+                self.account.name
+            ),
+        }
+    }
+
+    /// Lets the dedup keys expire that no back-fill from `checkpoint` could meet again.
+    async fn expire_keys_before(&self, checkpoint: BackfillCheckpoint) {
+        let window = self.timing.backfill.overlap + self.timing.clock_margin;
+        let before_ms = u64::try_from(checkpoint.updated_at)
+            .unwrap_or(0)
+            .saturating_mul(1000)
+            .saturating_sub(window.as_millis() as u64);
+        if let Err(err) = self
+            .store
+            .expire_dedup_keys(&self.key_prefix(), before_ms)
+            .await
+        {
+            tracing::warn!(
+                "Sekoia.io account `{}`: cannot expire old dedup keys: {err}",
+                self.account.name
+            );
+        }
+    }
+
     /// Stores what changed since the last checkpoint, and the new checkpoint with it.
     async fn backfill(
         &self,
         client: &alertsync_integrations::sekoia::SekoiaClient,
     ) -> Result<(), String> {
         let key = self.checkpoint_key();
-        let since = match self
-            .store
-            .checkpoint(&key)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            Some(text) => serde_json::from_str(&text).unwrap_or_default(),
+        let since = match self.committed_checkpoint().await? {
+            Some(checkpoint) => checkpoint,
             // First start: changes from now on (history is not replayed into ilert).
             None => BackfillCheckpoint::at((alertsync_engine::now_ms() / 1000) as i64),
         };
-        let found = backfill(client, since).await.map_err(|e| e.message)?;
+        let found = backfill_with(client, since, &self.timing.backfill)
+            .await
+            .map_err(|e| e.message)?;
         let events = found
             .changes
             .into_iter()
@@ -100,6 +205,7 @@ impl LiveSource {
             .enqueue_batch(events, Some(checkpoint))
             .await
             .map_err(|e| e.to_string())?;
+        self.expire_keys_before(found.checkpoint).await;
         let new = stored.iter().filter(|s| s.is_new()).count();
         crate::metrics::record_backfilled(&self.account.name, new);
         if new > 0 {

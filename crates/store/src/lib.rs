@@ -80,6 +80,12 @@ pub trait Store: Send + Sync {
 
     async fn inbox_counts(&self) -> StoreResult<InboxCounts>;
 
+    /// Lets the dedup keys starting with `prefix` of done events received before
+    /// `received_before_ms` expire: a later event with the same key is stored as new.
+    /// Returns how many expired. A source calls it for keys that can no longer name a
+    /// change it might see again (older than its back-fill window).
+    async fn expire_dedup_keys(&self, prefix: &str, received_before_ms: u64) -> StoreResult<u64>;
+
     // ----- runs -----
 
     /// Starts the run of a playbook for an inbox event, or finds the one that exists: after

@@ -117,6 +117,23 @@ pub(super) fn event(tx: &Transaction<'_>, id: InboxId) -> Result<Option<InboxEve
     }
 }
 
+/// Renames the dedup keys in force that start with `prefix`, of done events received before
+/// `received_before_ms`, to `<key>#expired/<id>` (unique, and no source makes such keys).
+pub(super) fn expire_keys(
+    tx: &Transaction<'_>,
+    prefix: &str,
+    received_before_ms: u64,
+) -> Result<u64, Fault> {
+    let expired = tx
+        .prepare_cached(
+            "UPDATE inbox SET dedup_key = dedup_key || '#expired/' || id \
+             WHERE done_at_ms IS NOT NULL AND instr(dedup_key, '#expired/') = 0 \
+               AND received_at_ms < ?2 AND substr(dedup_key, 1, length(?1)) = ?1",
+        )?
+        .execute(params![prefix, ms_to_sql(received_before_ms)])?;
+    Ok(expired as u64)
+}
+
 pub(super) fn counts(tx: &Transaction<'_>) -> Result<InboxCounts, Fault> {
     let (pending, claimed, done): (i64, i64, i64) = tx.query_row(
         "SELECT \

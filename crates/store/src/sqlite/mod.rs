@@ -279,6 +279,14 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn expire_dedup_keys(&self, prefix: &str, received_before_ms: u64) -> StoreResult<u64> {
+        let prefix = prefix.to_owned();
+        self.write("expire dedup keys", move |tx, _| {
+            inbox::expire_keys(tx, &prefix, received_before_ms)
+        })
+        .await
+    }
+
     async fn begin_run(&self, run: NewRun) -> StoreResult<RunStart> {
         self.write("begin run", move |tx, _| runs::begin(tx, &run))
             .await

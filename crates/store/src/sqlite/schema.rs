@@ -13,6 +13,7 @@ use super::Fault;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_retry_operation.sql"),
+    include_str!("migrations/0003_dedup_expiry.sql"),
 ];
 
 /// The schema version this build knows.

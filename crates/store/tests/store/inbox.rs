@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 
 use alertsync_store::{
-    Checkpoint, Enqueued, EventSource, EventState, InboxCounts, InboxId, Store, StoreError,
+    Checkpoint, Enqueued, EventSource, EventState, InboxCounts, InboxId, NewInboxEvent, Store,
+    StoreError,
 };
 
 use crate::{StoreDir, event};
@@ -45,6 +46,62 @@ async fn the_dedup_key_holds_after_the_event_was_processed_and_the_store_reopene
     assert_eq!(
         store.enqueue(event(Some("A"), "A/1")).await.unwrap(),
         Enqueued::Duplicate(id)
+    );
+}
+
+#[tokio::test]
+async fn expired_dedup_keys_let_a_later_event_with_the_same_key_through() {
+    const OLD: u64 = 1_700_000_000_000;
+    const RECENT: u64 = OLD + 3_600_000;
+    let dir = StoreDir::temporary();
+    let at = |key: &str, received_at_ms: u64| NewInboxEvent {
+        received_at_ms,
+        ..event(Some(key), key)
+    };
+    let done_old = {
+        let store = dir.open().await;
+        let mut ids = Vec::new();
+        for (key, received, done) in [
+            ("sekoia/A:status:closed", OLD, true),
+            ("sekoia/B:status:closed", OLD, false),
+            ("cron/C", OLD, true),
+            ("sekoia/D:status:closed", RECENT, true),
+        ] {
+            let id = store.enqueue(at(key, received)).await.unwrap().id();
+            if done {
+                store.complete_event(id).await.unwrap();
+            }
+            ids.push(id);
+        }
+        let expired = store.expire_dedup_keys("sekoia/", OLD + 1).await.unwrap();
+        assert_eq!(expired, 1, "only the done, old event of the prefix");
+        assert_eq!(
+            store.expire_dedup_keys("sekoia/", OLD + 1).await.unwrap(),
+            0
+        );
+        ids
+    };
+
+    let store = dir.open().await;
+    let again = |key: &str| store.enqueue(at(key, RECENT + 1));
+    assert!(again("sekoia/A:status:closed").await.unwrap().is_new());
+    assert_eq!(
+        again("sekoia/B:status:closed").await.unwrap(),
+        Enqueued::Duplicate(done_old[1]),
+        "an open event keeps its key"
+    );
+    assert_eq!(
+        again("cron/C").await.unwrap(),
+        Enqueued::Duplicate(done_old[2])
+    );
+    assert_eq!(
+        again("sekoia/D:status:closed").await.unwrap(),
+        Enqueued::Duplicate(done_old[3])
+    );
+    let first = store.event(done_old[0]).await.unwrap().unwrap();
+    assert_eq!(
+        first.dedup_key,
+        format!("sekoia/A:status:closed#expired/{}", done_old[0].0)
     );
 }
 

@@ -1,0 +1,152 @@
+//! The live source of one Sekoia.io account, against the simulator over loopback and a real
+//! SQLite file: while the session stays up the checkpoint moves forward, dedup keys older
+//! than any later back-fill window expire, and an alert that enters a status it had before
+//! makes a new inbox event. (Timing shortened: the checkpoint moves every 200 ms with no
+//! clock margin and no back-fill overlap.)
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alertsync_config::Config;
+use alertsync_engine::Cancellation;
+use alertsync_engine::http::HttpClient;
+use alertsync_integrations::sekoia::backfill::BackfillOptions;
+use alertsync_server::sources::{CheckpointTiming, LiveSource};
+use alertsync_sim::{SimConfig, Simulator};
+use alertsync_store::{InboxEvent, SqliteStore, Store};
+use serde_json::Value;
+use tokio::sync::Notify;
+
+const ACCOUNT: &str = "sekoia";
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Polls `check` until it gives a value, or fails the test saying what was awaited.
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let started = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(started.elapsed() < PATIENCE, "gave up waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn sekoia_account(sim: &Simulator, dir: &Path) -> Arc<alertsync_engine::Account> {
+    let text = format!(
+        "[[account]]\nname = \"{ACCOUNT}\"\nmodule = \"sekoia.io\"\nbase_url = \"{}\"\napi_key = \"{}\"\n",
+        sim.urls().sekoia,
+        SimConfig::default().api_key,
+    );
+    let config = Config::parse_str(
+        &text,
+        &dir.join("alertsync.toml"),
+        &alertsync_integrations::registry(),
+        &|_| None,
+    )
+    .expect("the configuration is valid");
+    Arc::clone(&config.accounts[0])
+}
+
+/// Processes the inbox as the scheduler would (each ready event completed, until none is
+/// ready) and returns the events it took.
+async fn drain(store: &SqliteStore) -> Vec<InboxEvent> {
+    let mut taken = Vec::new();
+    loop {
+        let ready = store.next_ready_events(1000).await.expect("inbox readable");
+        if ready.is_empty() {
+            return taken;
+        }
+        for event in ready {
+            store.complete_event(event.id).await.expect("event done");
+            taken.push(event);
+        }
+    }
+}
+
+/// Drains the inbox until an event of `alert` satisfying `wanted` was taken.
+async fn next_event(
+    store: &SqliteStore,
+    what: &str,
+    wanted: impl Fn(&InboxEvent) -> bool,
+) -> InboxEvent {
+    eventually(what, || async {
+        drain(store).await.into_iter().find(|e| wanted(e))
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_entering_a_status_again_makes_a_new_event_once_the_first_key_expired() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = alertsync_sim::start(SimConfig::default())
+        .await
+        .expect("simulator starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Arc::new(
+        SqliteStore::open(dir.path().join("alertsync.db"))
+            .await
+            .expect("store opens"),
+    );
+    let source = LiveSource {
+        account: sekoia_account(&sim, dir.path()),
+        store: store.clone(),
+        http: HttpClient::new().expect("HTTP client"),
+        wake: Arc::new(Notify::new()),
+        timing: CheckpointTiming {
+            advance_every: Duration::from_millis(200),
+            clock_margin: Duration::ZERO,
+            backfill: BackfillOptions {
+                overlap: Duration::ZERO,
+                ..BackfillOptions::default()
+            },
+        },
+    };
+    let stop = Cancellation::new();
+    let running = tokio::spawn(source.run(stop.clone()));
+    let checkpoint_key = format!("backfill/{ACCOUNT}");
+    let checkpoint = || async {
+        let text = store.checkpoint(&checkpoint_key).await.ok()??;
+        serde_json::from_str::<Value>(&text).ok()?["updated_at"].as_i64()
+    };
+    eventually("the back-fill of the first session", checkpoint).await;
+
+    let alert = sim.create_alert(Value::Null);
+    let uuid = alert["uuid"].as_str().expect("an alert uuid").to_owned();
+    sim.set_status(&uuid, "Acknowledged", None)
+        .expect("acknowledged");
+    let acknowledged = next_event(&store, "the acknowledgement in the inbox", |e| {
+        e.alert_uuid.as_deref() == Some(uuid.as_str()) && e.dedup_key.contains(":status:")
+    })
+    .await;
+
+    // The session stays up: the checkpoint passes the acknowledgement and its key expires.
+    let received_s = (acknowledged.received_at_ms / 1000) as i64;
+    eventually("the checkpoint to pass the acknowledgement", || async {
+        checkpoint().await.filter(|at| *at > received_s)
+    })
+    .await;
+    eventually("the acknowledgement's key to expire", || async {
+        let event = store.event(acknowledged.id).await.ok()??;
+        event.dedup_key.contains("#expired/").then_some(())
+    })
+    .await;
+
+    // Reopened, then acknowledged again: the second acknowledgement is a new event.
+    sim.set_status(&uuid, "Ongoing", None).expect("ongoing");
+    sim.set_status(&uuid, "Acknowledged", None)
+        .expect("acknowledged again");
+    let again = next_event(&store, "the second acknowledgement in the inbox", |e| {
+        e.dedup_key == acknowledged.dedup_key
+    })
+    .await;
+    assert!(again.id > acknowledged.id);
+
+    stop.cancel();
+    running.await.expect("the source stops");
+}
