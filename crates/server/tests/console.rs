@@ -746,3 +746,61 @@ async fn the_event_stream_tells_of_new_runs() {
         stopping.elapsed()
     );
 }
+
+/// The playbook corpus beside the checkout, if present.
+fn corpus_dir() -> Option<std::path::PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/spl");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("ALERTSYNC_REQUIRE_CORPUS").as_deref() != Ok("1"),
+        "corpus folder {} is missing and ALERTSYNC_REQUIRE_CORPUS=1",
+        dir.display()
+    );
+    eprintln!("SKIPPED: corpus folder {} is missing", dir.display());
+    None
+}
+
+struct Idle;
+
+impl alertsync_server::console::graph::GraphState for Idle {
+    fn status(&self, _: &str) -> String {
+        "idle".to_owned()
+    }
+}
+
+#[test]
+fn every_corpus_playbook_draws_each_node_once() {
+    let Some(corpus) = corpus_dir() else { return };
+    let mut drawn = 0;
+    for entry in std::fs::read_dir(&corpus).expect("corpus") {
+        let path = entry.expect("entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let source = std::fs::read_to_string(&path).expect("read");
+        let Ok(playbook) = alertsync_spl::parse_playbook(&source, &path.display().to_string())
+        else {
+            continue;
+        };
+        let svg = alertsync_server::console::graph::svg(&playbook, &Idle);
+        assert_eq!(
+            svg.matches("<g class=\"node\"").count(),
+            playbook.nodes().len(),
+            "{}",
+            path.display()
+        );
+        for id in playbook.nodes().keys() {
+            let escaped = alertsync_server::console::html::esc(id);
+            assert_eq!(
+                svg.matches(&format!("data-node-id=\"{escaped}\" data-status=")).count(),
+                1,
+                "{}: node {id}",
+                path.display()
+            );
+        }
+        drawn += 1;
+    }
+    assert!(drawn > 0, "no playbook in {}", corpus.display());
+}

@@ -248,7 +248,22 @@ pub fn svg(playbook: &Playbook, state: &dyn GraphState) -> String {
          <path class=\"arrowhead\" d=\"M 0 0 L 10 5 L 0 10 z\"/></marker></defs>",
     );
     out.push_str("<g class=\"edges\">");
+    // One path per pair of nodes, labelled with every output that links them.
+    let mut pairs: Vec<(&Edge, Vec<&str>, bool)> = Vec::new();
     for edge in &edges {
+        let taken = state.taken(edge);
+        match pairs
+            .iter_mut()
+            .find(|(e, _, _)| e.from == edge.from && e.to == edge.to)
+        {
+            Some((_, outputs, was_taken)) => {
+                outputs.push(&edge.output);
+                *was_taken |= taken;
+            }
+            None => pairs.push((edge, vec![&edge.output], taken)),
+        }
+    }
+    for (edge, outputs, taken) in pairs {
         let (Some((x1, y1)), Some((x2, y2))) = (position(&edge.from), position(&edge.to)) else {
             continue;
         };
@@ -270,26 +285,23 @@ pub fn svg(playbook: &Playbook, state: &dyn GraphState) -> String {
                 x2 - 60
             )
         };
-        let class = if state.taken(edge) {
-            "edge taken"
-        } else {
-            "edge"
-        };
+        let class = if taken { "edge taken" } else { "edge" };
         let _ = write!(
             out,
             "<path class=\"{class}\" data-from=\"{}\" data-to=\"{}\" data-output=\"{}\" \
              d=\"{d}\" marker-end=\"url(#arrow)\"/>",
             esc(&edge.from),
             esc(&edge.to),
-            esc(&edge.output),
+            esc(&outputs.join(" ")),
         );
-        if edge.output != "default" {
+        let named: Vec<&str> = outputs.into_iter().filter(|o| *o != "default").collect();
+        if !named.is_empty() {
             let _ = write!(
                 out,
                 "<text class=\"edge-label\" x=\"{}\" y=\"{}\">{}</text>",
                 (x1 + x2) / 2,
                 (y1 + y2) / 2 - 6,
-                esc(&truncate(&edge.output, 18)),
+                esc(&truncate(&named.join(", "), 18)),
             );
         }
     }

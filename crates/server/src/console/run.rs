@@ -128,7 +128,8 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Resp
         .map_or_else(|| run.trigger_node.clone(), |n| n.name.clone());
     let _ = write!(
         body,
-        "<section class=\"run-header\" id=\"run\" data-run-id=\"{id}\" data-status=\"{status}\">\
+        "<section class=\"run-header\" id=\"run\" data-run-id=\"{id}\" data-status=\"{status}\" \
+         data-playbook-id=\"{playbook_id}\">\
          <h1>Run {id} <span class=\"status\" data-status=\"{status}\">{status}</span></h1>\
          <dl class=\"facts\">\
          <dt>Playbook</dt><dd>{playbook_link}</dd>\
@@ -138,6 +139,7 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Resp
          <dt>Finished</dt><dd>{ended}</dd>\
          <dt>Duration</dt><dd>{took}</dd>",
         id = run.id,
+        playbook_id = esc(&run.playbook_id),
         alert = run
             .alert_uuid
             .as_deref()

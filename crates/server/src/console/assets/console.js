@@ -183,10 +183,10 @@
     rerun($("#rerun-all"), false);
     rerun($("#rerun-failed"), true);
 
-    // While the run runs, reload the page when runs change.
+    // While the run runs, reload the page when runs of its playbook change.
     var header = $("#run");
     if (header && header.getAttribute("data-status") === "running") {
-      followRuns("", function (data, first) {
+      followRuns("playbook=" + encodeURIComponent(header.getAttribute("data-playbook-id") || ""), function (data, first) {
         if (!first) { window.location.reload(); }
       });
     }
