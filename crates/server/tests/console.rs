@@ -794,7 +794,8 @@ fn every_corpus_playbook_draws_each_node_once() {
         for id in playbook.nodes().keys() {
             let escaped = alertsync_server::console::html::esc(id);
             assert_eq!(
-                svg.matches(&format!("data-node-id=\"{escaped}\" data-status=")).count(),
+                svg.matches(&format!("data-node-id=\"{escaped}\" data-status="))
+                    .count(),
                 1,
                 "{}: node {id}",
                 path.display()
