@@ -7,17 +7,20 @@
 //!   may be lost on power loss or an operating system crash; those are commits after which
 //!   a trigger already acknowledged its event (webhook 202, checkpoint moved), so nobody
 //!   would send the event again. One sync per commit is the price of "never lose an
-//!   alert"; [`crate::Store::enqueue_batch`] lets back-fill pay it once per page.
+//!   alert"; [`crate::Store::enqueue_batch`] lets back-fill pay it once per page, and
+//!   concurrent writes share commits ([`commit`]).
 //! * **Busy timeout**: another process using the file (a console command, a second
 //!   instance by mistake) makes a write wait up to [`SqliteOptions::busy_timeout`] instead
 //!   of failing with "database is locked". Within the process, writes go through one
-//!   connection, one at a time, in immediate transactions; reads use a second connection.
+//!   connection owned by a writer thread, in immediate transactions that group the writes
+//!   queued meanwhile ([`commit`]); reads use a second connection.
 //! * **Embedded migrations** recorded in the `schema_version` table ([`schema`]).
 //!
-//! Every operation runs on tokio's blocking thread pool, so async callers never block
-//! the runtime; an operation whose caller went away still completes (or rolls back) as a
-//! whole.
+//! Reads run on tokio's blocking thread pool and writes on the writer thread, so async
+//! callers never block the runtime; an operation whose caller went away still completes
+//! (or rolls back) as a whole.
 
+mod commit;
 mod inbox;
 mod runs;
 mod schema;
@@ -66,12 +69,12 @@ impl Default for SqliteOptions {
 #[derive(Clone)]
 pub struct SqliteStore {
     inner: Arc<Inner>,
+    /// Every write goes through it; the writer thread ends with the last clone.
+    writes: Arc<commit::WriteQueue>,
 }
 
 struct Inner {
     path: PathBuf,
-    /// All writes, and reads that must see the latest commit of this process.
-    writer: Mutex<Connection>,
     /// Reads for queries.
     reader: Mutex<Connection>,
     /// Names this instance in `inbox.claimed_by`.
@@ -133,14 +136,17 @@ impl SqliteStore {
         reader
             .pragma_update(None, "query_only", "ON")
             .map_err(|e| open_error(e.into()))?;
+        let inner = Arc::new(Inner {
+            path: path.clone(),
+            reader: Mutex::new(reader),
+            instance: uuid::Uuid::new_v4().to_string(),
+            options,
+        });
+        let writes = commit::WriteQueue::start(writer, Arc::clone(&inner))
+            .map_err(|e| open_error(e.into()))?;
         Ok(Self {
-            inner: Arc::new(Inner {
-                path,
-                writer: Mutex::new(writer),
-                reader: Mutex::new(reader),
-                instance: uuid::Uuid::new_v4().to_string(),
-                options,
-            }),
+            inner,
+            writes: Arc::new(writes),
         })
     }
 
@@ -154,26 +160,17 @@ impl SqliteStore {
         schema::SUPPORTED_VERSION
     }
 
-    /// Runs `op` in a transaction on the write connection, on the blocking pool.
+    /// Runs `op` in a transaction on the write connection (shared with the writes queued
+    /// at the same time) and returns once it is committed.
     async fn write<T, F>(&self, operation: &'static str, op: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&rusqlite::Transaction<'_>, &Inner) -> Result<T, Fault> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let value = op(&tx, &inner)?;
-            tx.commit()?;
-            Ok(value)
-        })
-        .await
-        .map_err(|e| StoreError::Interrupted {
-            operation,
-            cause: e.to_string(),
-        })?
-        .map_err(|fault: Fault| fault.during(operation))
+        self.writes
+            .write(op)
+            .await
+            .map_err(|fault| fault.during(operation))
     }
 
     /// Runs `op` in a read transaction (one consistent snapshot) on the read connection,
@@ -416,6 +413,8 @@ pub(crate) enum Fault {
     Corrupt(String),
     UnknownRun(RunId),
     UnknownEvent(InboxId),
+    /// The write could not be committed with its batch (the transaction, the writer).
+    Batch(String),
 }
 
 impl From<rusqlite::Error> for Fault {
@@ -431,7 +430,7 @@ impl Fault {
                 operation,
                 cause: Box::new(e),
             },
-            Self::Encode(detail) => StoreError::Backend {
+            Self::Encode(detail) | Self::Batch(detail) => StoreError::Backend {
                 operation,
                 cause: detail.into(),
             },
@@ -444,7 +443,7 @@ impl Fault {
     fn into_cause(self) -> Box<dyn std::error::Error + Send + Sync> {
         match self {
             Self::Sql(e) => Box::new(e),
-            Self::Encode(detail) | Self::Corrupt(detail) => detail.into(),
+            Self::Encode(detail) | Self::Corrupt(detail) | Self::Batch(detail) => detail.into(),
             Self::UnknownRun(run) => format!("no run {run}").into(),
             Self::UnknownEvent(event) => format!("no inbox event {event}").into(),
         }

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use alertsync_store::{InboxCounts, RunCountFilter, Store};
+use alertsync_store::{InboxCounts, RunCountFilter, Store, StoreError};
 
 use crate::{StoreDir, event};
 
@@ -90,4 +90,46 @@ async fn concurrent_enqueues_lose_nothing() {
         }
     }
     assert_eq!(seen.len(), distinct);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_write_among_concurrent_ones_fails_alone() {
+    let dir = StoreDir::temporary();
+    let store = dir.open().await;
+    const WRITES: usize = 200;
+
+    // Writes queued together share a transaction: completing an unknown event fails, and
+    // must roll back only itself.
+    let tasks: Vec<_> = (0..WRITES)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                if i % 3 == 0 {
+                    let unknown = alertsync_store::InboxId(1_000_000 + i as i64);
+                    store.complete_event(unknown).await.err()
+                } else {
+                    store
+                        .enqueue(event(Some(&format!("A{i}")), &format!("key/{i}")))
+                        .await
+                        .err()
+                }
+            })
+        })
+        .collect();
+    let mut failures = 0;
+    for (i, task) in tasks.into_iter().enumerate() {
+        let failure = task.await.expect("the task ends");
+        match failure {
+            Some(err) if i % 3 == 0 => {
+                assert!(matches!(err, StoreError::UnknownEvent { .. }), "{err}");
+                failures += 1;
+            }
+            None if i % 3 != 0 => {}
+            other => panic!("write {i}: unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!(failures, WRITES.div_ceil(3));
+    let reopened = dir.open().await;
+    let counts = reopened.inbox_counts().await.unwrap();
+    assert_eq!(counts.pending as usize, WRITES - failures);
 }

@@ -1,0 +1,134 @@
+//! Group commit: concurrent writes share one transaction, and so one sync to disk.
+//!
+//! With `synchronous = FULL` every commit waits for the disk, and with one writer the
+//! commits of concurrent workers would wait for each other, one sync each. Instead, one
+//! thread owns the write connection and takes every write queued while the previous commit
+//! was syncing: it runs each in its own savepoint (a failing write rolls back alone,
+//! leaving the others), commits them together, and only then answers each caller. A write
+//! still returns only once it is on disk; N concurrent writes cost one sync instead of N.
+//! Writes run in the order they were queued, so each sees the ones before it.
+//!
+//! Written by hand: it is a queue, a thread and savepoints around rusqlite, which no crate
+//! provides.
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, channel};
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use tokio::sync::oneshot;
+
+use super::{Fault, Inner};
+
+/// Most writes one transaction takes: bounds how long a batch holds the write lock.
+const MAX_BATCH: usize = 256;
+
+/// A write's result, its type erased on the way through the queue.
+type Erased = Box<dyn Any + Send>;
+type Op = Box<dyn FnOnce(&Transaction<'_>, &Inner) -> Result<Erased, Fault> + Send>;
+
+/// One queued write and where its answer goes.
+struct Job {
+    op: Op,
+    reply: oneshot::Sender<Result<Erased, Fault>>,
+}
+
+/// The queue of the writer thread. The thread ends when the queue is dropped.
+pub(super) struct WriteQueue {
+    jobs: Sender<Job>,
+}
+
+impl WriteQueue {
+    /// Starts the writer thread on `connection`.
+    pub(super) fn start(connection: Connection, inner: Arc<Inner>) -> std::io::Result<Self> {
+        let (jobs, queued) = channel();
+        std::thread::Builder::new()
+            .name("alertsync-store-writer".to_owned())
+            .spawn(move || write_batches(connection, &inner, &queued))?;
+        Ok(Self { jobs })
+    }
+
+    /// Runs `op` in the next transaction and returns its result once that transaction is
+    /// committed (or the error that stopped `op`, or the commit).
+    pub(super) async fn write<T, F>(&self, op: F) -> Result<T, Fault>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>, &Inner) -> Result<T, Fault> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let op: Op = Box::new(move |tx, inner| op(tx, inner).map(|v| Box::new(v) as Erased));
+        self.jobs
+            .send(Job { op, reply })
+            .map_err(|_| Fault::Batch("the store's writer has stopped".to_owned()))?;
+        let value = answer.await.map_err(|_| {
+            Fault::Batch("the store's writer stopped before answering".to_owned())
+        })??;
+        value
+            .downcast::<T>()
+            .map(|value| *value)
+            .map_err(|_| Fault::Batch("a write answered with a value of another type".to_owned()))
+    }
+}
+
+/// The writer thread: one transaction per batch of queued writes, until the queue closes.
+fn write_batches(mut connection: Connection, inner: &Inner, queued: &Receiver<Job>) {
+    while let Ok(first) = queued.recv() {
+        let mut batch = vec![first];
+        batch.extend(queued.try_iter().take(MAX_BATCH - 1));
+        commit_batch(&mut connection, inner, batch);
+    }
+}
+
+fn commit_batch(connection: &mut Connection, inner: &Inner, batch: Vec<Job>) {
+    let tx = match connection.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            let why = format!("cannot begin a transaction: {e}");
+            for job in batch {
+                let _ = job.reply.send(Err(Fault::Batch(why.clone())));
+            }
+            return;
+        }
+    };
+    let answers: Vec<_> = batch
+        .into_iter()
+        .map(|job| {
+            let outcome = in_savepoint(&tx, |tx| run_op(job.op, tx, inner));
+            (job.reply, outcome)
+        })
+        .collect();
+    let committed = tx.commit().map_err(|e| format!("the commit failed: {e}"));
+    for (reply, outcome) in answers {
+        let outcome = match &committed {
+            Ok(()) => outcome,
+            Err(why) => outcome.and(Err(Fault::Batch(why.clone()))),
+        };
+        // A caller that went away no longer needs the answer; the write stands.
+        let _ = reply.send(outcome);
+    }
+}
+
+/// Runs one write; a panic fails that write alone instead of the writer thread.
+fn run_op(op: Op, tx: &Transaction<'_>, inner: &Inner) -> Result<Erased, Fault> {
+    catch_unwind(AssertUnwindSafe(|| op(tx, inner)))
+        .unwrap_or_else(|_| Err(Fault::Batch("the write panicked".to_owned())))
+}
+
+/// Runs `op` in a savepoint: its changes are kept if it succeeds, undone if it fails.
+fn in_savepoint<T>(
+    tx: &Transaction<'_>,
+    op: impl FnOnce(&Transaction<'_>) -> Result<T, Fault>,
+) -> Result<T, Fault> {
+    tx.execute_batch("SAVEPOINT one_write")?;
+    match op(tx) {
+        Ok(value) => {
+            tx.execute_batch("RELEASE one_write")?;
+            Ok(value)
+        }
+        Err(fault) => {
+            tx.execute_batch("ROLLBACK TO one_write; RELEASE one_write")?;
+            Err(fault)
+        }
+    }
+}
