@@ -221,17 +221,23 @@ fn rows(state: &AppState, runs: &[RunSummary]) -> String {
     for run in runs {
         let status = run_status(run.status);
         let playbook = state.deployment.get(&run.playbook_id);
-        let playbook_name = playbook.map_or(run.playbook_id.as_str(), |p| p.name.as_str());
+        let playbook_cell = match playbook {
+            Some(p) => format!(
+                "<a class=\"playbook\" href=\"/playbooks/{}\">{}</a>",
+                esc(&query_value(&p.id)),
+                esc(&p.name)
+            ),
+            None => esc(&run.playbook_id),
+        };
         let trigger = playbook
             .and_then(|p| p.playbook.node(&run.trigger_node))
             .map_or(run.trigger_node.as_str(), |n| n.name.as_str());
         let _ = write!(
             out,
             "<tr data-run-id=\"{id}\" data-status=\"{status}\"><td><a href=\"/runs/{id}\">#{id}</a></td>\
-             <td>{playbook}</td><td><span class=\"status\" data-status=\"{status}\">{status}</span></td>\
+             <td>{playbook_cell}</td><td><span class=\"status\" data-status=\"{status}\">{status}</span></td>\
              <td class=\"alert\">{alert}</td><td>{trigger}</td><td>{started}</td><td>{took}</td></tr>",
             id = run.id,
-            playbook = esc(playbook_name),
             alert = run
                 .alert_uuid
                 .as_deref()
