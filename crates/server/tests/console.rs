@@ -539,6 +539,52 @@ async fn a_failed_run_shows_where_it_failed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_in_flight_shows_as_running() {
+    let service = start(None, "sekoia-console-running").await;
+    service.wait_live().await;
+    // ilert answers slowly: the run waits on its action.
+    service
+        .simulator
+        .inject_fault(Fault::latency(Route::Ilert, 4000));
+    service.simulator.create_alert(Value::Null);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let run_id = loop {
+        let runs = service.page("/runs?status=running").await;
+        runs.assert_page("running runs");
+        let running = runs
+            .text
+            .split("<tr data-run-id=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .map(str::to_owned);
+        if let Some(id) = running {
+            assert!(runs.has("<span class=\"count\" data-status=\"running\">1</span>"));
+            let detail = service.page(&format!("/runs/{id}")).await;
+            if node_tag(&detail.text, "3").contains("data-status=\"running\"") {
+                assert!(detail.has("data-status=\"running\""));
+                assert!(node_tag(&detail.text, "1").contains("data-status=\"succeeded\""));
+                assert!(!detail.has("id=\"rerun-failed\""));
+                break id;
+            }
+        }
+        assert!(Instant::now() < deadline, "no run seen in flight");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Once ilert answers, the run is done.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let detail = service.page(&format!("/runs/{run_id}")).await;
+        if node_tag(&detail.text, "3").contains("data-status=\"succeeded\"") {
+            assert!(detail.has("<span class=\"status\" data-status=\"succeeded\">"));
+            break;
+        }
+        assert!(Instant::now() < deadline, "the run never finished");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    service.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_token_browsers_go_to_the_login_form() {
     let service = start(Some(TOKEN), "sekoia-console-token").await;
     let url = |path: &str| format!("{}{path}", service.base);
