@@ -194,13 +194,13 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Resp
          <aside id=\"node-panel\" aria-live=\"polite\" hidden></aside></div>",
     );
 
-    body.push_str(&node_runs_table(&detail, playbook));
+    body.push_str(&node_runs_table(&detail));
     body.push_str(&templates(&state, &detail, playbook, &graph_state));
     page(layout(&format!("Run {}", run.id), Section::Runs, &body))
 }
 
 /// The node runs in `seq` order, each opening its node's detail.
-fn node_runs_table(detail: &RunDetail, _playbook: Option<&Playbook>) -> String {
+fn node_runs_table(detail: &RunDetail) -> String {
     let mut out = String::from(
         "<h2>Node runs</h2><table id=\"node-runs\"><thead><tr><th>#</th><th>Node</th>\
          <th>Status</th><th>Started</th><th>Duration</th></tr></thead><tbody>",
