@@ -35,6 +35,7 @@ pub(crate) fn router(sim: Arc<SimState>) -> Router {
         .route("/requests", get(requests))
         .route("/ilert/alerts", get(ilert_alerts))
         .route("/timings", get(timings))
+        .route("/timings/counts", get(timing_counts))
         .route("/faults", post(inject_fault))
         .route("/live/drop", post(drop_live_connections))
         .route("/live/connections", get(live_connections))
@@ -119,6 +120,15 @@ async fn ilert_alerts(State(sim): Sim) -> Response {
 /// When each live notification went out and when ilert accepted each event (µs).
 async fn timings(State(sim): Sim) -> Response {
     answer(ERROR_STYLE, to_json(sim.timeline.snapshot()))
+}
+
+/// How many notifications and ilert events `/timings` holds, cheap enough to poll.
+async fn timing_counts(State(sim): Sim) -> Response {
+    let (notifications, ilert) = sim.timeline.counts();
+    answer(
+        ERROR_STYLE,
+        Ok(json!({"notifications": notifications, "ilert": ilert})),
+    )
 }
 
 async fn inject_fault(State(sim): Sim, body: Bytes) -> Response {

@@ -102,6 +102,12 @@ impl Timeline {
         lock(&self.timings).ilert.push(event);
     }
 
+    /// (notifications, ilert events) stamped so far.
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        let timings = lock(&self.timings);
+        (timings.notifications.len(), timings.ilert.len())
+    }
+
     pub(crate) fn snapshot(&self) -> Timings {
         lock(&self.timings).clone()
     }

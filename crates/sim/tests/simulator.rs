@@ -627,6 +627,13 @@ async fn timings_stamp_each_emitted_notification_and_each_accepted_ilert_event()
         .await
         .unwrap();
     assert_eq!(over_http, serde_json::to_value(&timings).unwrap());
+    let counts: Value = reqwest::get(format!("{}/timings/counts", sim.urls().control))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(counts, json!({"notifications": 2, "ilert": 1}));
     sim.reset();
     assert_eq!(sim.timings(), alertsync_sim::Timings::default());
 }

@@ -1,0 +1,198 @@
+//! `alertsync serve` as it is deployed: its own process with a configuration file, a
+//! durable SQLite store in a temporary directory and the shipped forward-alerts-to-ilert
+//! playbook (or several copies of it), pointed at the simulator.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, ChildStderr, Command};
+use tokio::sync::oneshot;
+
+use crate::procs::{self, ProcSample};
+use crate::sim::{API_KEY, ILERT_KEY, SimProcess};
+
+/// How long the service may take to say it is serving.
+const STARTUP: Duration = Duration::from_secs(60);
+/// The line the service prints once it listens.
+const SERVING: &str = "alertsync is serving on http://";
+/// How much of the service's stderr is kept for error messages.
+const LOG_KEEP: usize = 64 * 1024;
+
+/// A running `alertsync serve`; killed when dropped.
+pub struct ServeProcess {
+    child: Child,
+    pid: u32,
+    log: Arc<Mutex<String>>,
+    _dir: tempfile::TempDir,
+}
+
+impl ServeProcess {
+    /// Starts the service with `playbooks` copies of the forward-alerts-to-ilert playbook
+    /// and waits until it listens to the simulator's live notifications.
+    pub async fn start(
+        alertsync: &Path,
+        sim: &SimProcess,
+        playbook: &Path,
+        playbooks: usize,
+    ) -> anyhow::Result<ServeProcess> {
+        let dir = tempfile::tempdir()?;
+        let config = write_config(dir.path(), sim, playbook, playbooks)?;
+        let mut child = Command::new(alertsync)
+            .arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .args(["--listen", "127.0.0.1:0"])
+            .current_dir(dir.path())
+            .env_remove("ALERTSYNC_CONFIG")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start {} serve", alertsync.display()))?;
+        let pid = child.id().context("the service ended at once")?;
+        let stderr = child.stderr.take().context("the service's stderr")?;
+        let log = Arc::new(Mutex::new(String::new()));
+        let (ready, serving) = oneshot::channel();
+        tokio::spawn(keep_log(stderr, Arc::clone(&log), ready));
+        let service = ServeProcess {
+            child,
+            pid,
+            log,
+            _dir: dir,
+        };
+        match tokio::time::timeout(STARTUP, serving).await {
+            Ok(Ok(())) => {}
+            _ => bail!("alertsync serve did not start:\n{}", service.log_text()),
+        }
+        sim.wait_for_live_subscriber(STARTUP)
+            .await
+            .with_context(|| service.log_text())?;
+        Ok(service)
+    }
+
+    pub fn sample(&self) -> anyhow::Result<ProcSample> {
+        procs::sample(self.pid)
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// SIGTERM, then waits for the exit.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        let pid = libc::pid_t::try_from(self.pid)?;
+        // SAFETY: sending a signal to our own child has no memory effects.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        match tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await {
+            Ok(status) => {
+                status?;
+            }
+            Err(_) => self.child.start_kill()?,
+        }
+        Ok(())
+    }
+}
+
+/// `alertsync.toml` in `dir`: both accounts on the simulator, `playbooks` playbooks, the
+/// store in `dir/data`, no ilert quota in the way (the simulator has none either).
+fn write_config(
+    dir: &Path,
+    sim: &SimProcess,
+    playbook: &Path,
+    playbooks: usize,
+) -> anyhow::Result<PathBuf> {
+    let text = std::fs::read_to_string(playbook)
+        .with_context(|| format!("cannot read {}", playbook.display()))?;
+    let mut entries = String::new();
+    for index in 0..playbooks {
+        let file = dir.join(format!("playbook-{index}.json"));
+        std::fs::write(&file, playbook_copy(&text, index)?)?;
+        let path = Value::String(file.to_string_lossy().into_owned());
+        entries.push_str(&format!("[[playbook]]\nfile = {path}\n\n"));
+    }
+    let config = format!(
+        r#"[[account]]
+name = "sekoia"
+module = "sekoia.io"
+base_url = "{sekoia}"
+api_key = "{API_KEY}"
+
+[[account]]
+name = "ilert"
+module = "ilert"
+integration_url = "{ilert}"
+integration_key = "{ILERT_KEY}"
+
+{entries}
+[store]
+path = "data/alertsync.db"
+
+[delivery]
+ilert_rate_per_minute = 4000000000
+"#,
+        sekoia = sim.urls.sekoia,
+        ilert = sim.urls.ilert,
+    );
+    let path = dir.join("alertsync.toml");
+    std::fs::write(&path, config)?;
+    Ok(path)
+}
+
+/// The playbook with a uuid and name of its own for copy `index` (the first is unchanged).
+fn playbook_copy(text: &str, index: usize) -> anyhow::Result<String> {
+    let mut playbook: Value = serde_json::from_str(text).context("the playbook is not JSON")?;
+    if index > 0 {
+        let uuid = playbook["uuid"]
+            .as_str()
+            .context("the playbook has no uuid")?;
+        let suffix = format!("{index:04}");
+        let kept = uuid.len().saturating_sub(suffix.len());
+        playbook["uuid"] = Value::String(format!("{}{suffix}", &uuid[..kept]));
+        let name = playbook["name"].as_str().unwrap_or("playbook");
+        playbook["name"] = Value::String(format!("{name} #{index}"));
+    }
+    Ok(serde_json::to_string_pretty(&playbook)?)
+}
+
+async fn keep_log(stderr: ChildStderr, log: Arc<Mutex<String>>, ready: oneshot::Sender<()>) {
+    let mut ready = Some(ready);
+    let mut lines = BufReader::new(stderr).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line.contains(SERVING)
+            && let Some(ready) = ready.take()
+        {
+            let _ = ready.send(());
+        }
+        let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+        log.push_str(&line);
+        log.push('\n');
+        if log.len() > LOG_KEEP {
+            let cut = (log.len() - LOG_KEEP / 2..log.len())
+                .find(|i| log.is_char_boundary(*i))
+                .unwrap_or(0);
+            log.drain(..cut);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_get_their_own_uuid_and_name() {
+        let text = r#"{"name": "P", "uuid": "096acba7-ca84-4bc7-8fcb-8b44f5464b89", "nodes": {}}"#;
+        let first: Value = serde_json::from_str(&playbook_copy(text, 0).unwrap()).unwrap();
+        let third: Value = serde_json::from_str(&playbook_copy(text, 3).unwrap()).unwrap();
+        assert_eq!(first["uuid"], "096acba7-ca84-4bc7-8fcb-8b44f5464b89");
+        assert_eq!(third["uuid"], "096acba7-ca84-4bc7-8fcb-8b44f5460003");
+        assert_eq!(third["name"], "P #3");
+    }
+}
