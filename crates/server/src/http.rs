@@ -42,6 +42,8 @@ pub struct AppState {
     pub import_dir: std::path::PathBuf,
     /// The Sekoia.io accounts whose live notifications the service follows.
     pub live_accounts: Arc<[String]>,
+    /// Cancelled when the service stops: long-lived answers (event streams) end then.
+    pub stopping: alertsync_engine::Cancellation,
 }
 
 /// Every route: webhooks, `/healthz`, the API and the console, behind access control and

@@ -115,6 +115,7 @@ pub async fn serve(
         access: AccessToken(token.map(Arc::from)),
         import_dir: data_dir(&config).with_file_name("imported-playbooks"),
         live_accounts: live_names,
+        stopping: stop.clone(),
     });
     let shutdown = stop.clone();
     tasks.spawn(async move {

@@ -2,108 +2,19 @@
 //! SQLite store in a temporary directory, the simulator playing Sekoia.io and ilert. Every
 //! route, access control, bad input, the OpenAPI document, and no secret in any answer.
 
-use std::net::SocketAddr;
-use std::path::Path;
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alertsync_config::Config;
 use alertsync_engine::Cancellation;
 use alertsync_server::serve::{ServeOptions, serve};
-use alertsync_sim::{Receiver, SimConfig, Simulator};
+use alertsync_sim::{Receiver, SimConfig};
+use common::{Answer, PLAYBOOK, PLAYBOOK_ID, Service, config_text, load, secrets, start};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "api-test-token-5f1c";
-const PLAYBOOK: &str = include_str!("../../../examples/playbooks/forward-alerts-to-ilert.json");
-const PLAYBOOK_ID: &str = "096acba7-ca84-4bc7-8fcb-8b44f5464b89";
-
-/// A running service and its simulator.
-struct Service {
-    base: String,
-    client: reqwest::Client,
-    stop: Cancellation,
-    task: tokio::task::JoinHandle<Result<(), alertsync_server::serve::ServeError>>,
-    simulator: Simulator,
-    /// Every body answered so far, scanned for secrets at the end.
-    bodies: std::sync::Mutex<Vec<String>>,
-    _dir: tempfile::TempDir,
-}
-
-/// An answer: status, headers and body.
-struct Answer {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    text: String,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text)
-            .unwrap_or_else(|err| panic!("not JSON ({err}): {}", self.text))
-    }
-}
-
-/// A configuration on the simulator; `sekoia` names the Sekoia.io account (tests in one
-/// process share the metrics, whose live connection gauge is by account).
-fn config_text(simulator: &Simulator, token: Option<&str>, sekoia: &str) -> String {
-    let defaults = SimConfig::default();
-    let server = token
-        .map(|t| format!("[server]\ntoken = \"{t}\"\n\n"))
-        .unwrap_or_default();
-    format!(
-        "{server}[[account]]\nname = \"{sekoia}\"\nmodule = \"sekoia.io\"\nbase_url = \"{}\"\napi_key = \"{}\"\n\n\
-         [[account]]\nname = \"ilert\"\nmodule = \"ilert\"\nintegration_url = \"{}\"\nintegration_key = \"{}\"\n\n\
-         [[playbook]]\nfile = \"forward.json\"\n\n[store]\npath = \"data/alertsync.db\"\n",
-        simulator.urls().sekoia,
-        defaults.api_key,
-        simulator.urls().ilert,
-        defaults.ilert_integration_keys[0],
-    )
-}
-
-fn load(dir: &Path, text: &str) -> Config {
-    std::fs::write(dir.join("forward.json"), PLAYBOOK).expect("write playbook");
-    let path = dir.join("alertsync.toml");
-    std::fs::write(&path, text).expect("write config");
-    Config::load(&path, &alertsync_integrations::registry()).expect("config loads")
-}
-
-async fn start(token: Option<&str>, sekoia: &str) -> Service {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let simulator = alertsync_sim::start(SimConfig::default())
-        .await
-        .expect("simulator starts");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = load(dir.path(), &config_text(&simulator, token, sekoia));
-    let stop = Cancellation::new();
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<SocketAddr>();
-    let task = tokio::spawn(serve(
-        config,
-        Arc::new(alertsync_integrations::registry()),
-        ServeOptions {
-            listen: "127.0.0.1:0".to_owned(),
-            grace: Duration::from_secs(2),
-        },
-        stop.clone(),
-        move |address| {
-            let _ = ready_tx.send(address);
-        },
-    ));
-    let address = ready_rx.await.expect("serve starts");
-    Service {
-        base: format!("http://{address}"),
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client"),
-        stop,
-        task,
-        simulator,
-        bodies: std::sync::Mutex::new(Vec::new()),
-        _dir: dir,
-    }
-}
 
 impl Service {
     async fn call(
@@ -122,17 +33,7 @@ impl Service {
                 .header("content-type", "application/json")
                 .body(body.to_owned());
         }
-        let response = request.send().await.expect("request");
-        let answer = Answer {
-            status: response.status(),
-            headers: response.headers().clone(),
-            text: response.text().await.expect("body"),
-        };
-        self.bodies
-            .lock()
-            .expect("bodies")
-            .push(answer.text.clone());
-        answer
+        self.send(request).await
     }
 
     async fn get(&self, path: &str) -> Answer {
@@ -163,13 +64,6 @@ impl Service {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-    }
-
-    async fn stop(self) -> Vec<String> {
-        self.stop.cancel();
-        let _ = self.task.await;
-        self.simulator.shutdown().await;
-        self.bodies.into_inner().expect("bodies")
     }
 }
 
@@ -581,14 +475,9 @@ async fn every_route_behind_the_token() {
     );
 
     // No secret value in any answer.
-    let defaults = SimConfig::default();
-    let secrets = [
-        defaults.api_key.clone(),
-        defaults.ilert_integration_keys[0].clone(),
-    ];
     let bodies = service.stop().await;
     for body in &bodies {
-        for secret in &secrets {
+        for secret in &secrets() {
             assert!(!body.contains(secret.as_str()), "a secret leaked: {body}");
         }
     }
@@ -602,6 +491,52 @@ async fn without_a_token_the_api_is_open_on_loopback() {
         .await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.text);
     assert_eq!(list.headers["x-frame-options"], "DENY");
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn changes_a_browser_sends_from_another_site_are_refused() {
+    let service = start(None, "sekoia-cross-site").await;
+    let disable = format!("{}/api/v1/playbooks/{PLAYBOOK_ID}/disable", service.base);
+    let send = |headers: &[(&'static str, String)]| {
+        let mut request = service.client.post(&disable);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        async move { request.send().await.expect("request").status() }
+    };
+    let host = service.base.trim_start_matches("http://").to_owned();
+    for refused in [
+        vec![("origin", "http://attacker.example".to_owned())],
+        vec![("sec-fetch-site", "cross-site".to_owned())],
+        vec![
+            ("sec-fetch-site", "same-site".to_owned()),
+            ("origin", service.base.clone()),
+        ],
+    ] {
+        assert_eq!(send(&refused).await, StatusCode::FORBIDDEN, "{refused:?}");
+    }
+    let state = service
+        .get(&format!("/api/v1/playbooks/{PLAYBOOK_ID}"))
+        .await;
+    assert_eq!(state.json()["state"], "enabled", "{}", state.text);
+
+    // The console's own requests, and clients that are not browsers, pass.
+    let own = [
+        ("origin", service.base.clone()),
+        ("sec-fetch-site", "same-origin".to_owned()),
+    ];
+    assert_eq!(send(&own).await, StatusCode::OK);
+    assert_eq!(send(&[("host", host)]).await, StatusCode::OK);
+    // Reading is not a change.
+    let read = service
+        .client
+        .get(format!("{}/api/v1/playbooks", service.base))
+        .header("origin", "http://attacker.example")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(read.status(), StatusCode::OK);
     service.stop().await;
 }
 

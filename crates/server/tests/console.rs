@@ -4,53 +4,28 @@
 //! list and as a coloured graph, unknown ids are HTML 404s, browsers without the token go
 //! to the login form, the event stream tells of new runs, and no secret reaches a page.
 
-use std::net::SocketAddr;
+mod common;
+
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alertsync_config::Config;
-use alertsync_engine::Cancellation;
-use alertsync_server::serve::{ServeOptions, serve};
-use alertsync_sim::{Fault, Route, SimConfig, Simulator};
+use alertsync_sim::{Fault, Route};
+use common::{Answer, PLAYBOOK_ID, Service, secrets, start};
 use reqwest::StatusCode;
 use serde_json::Value;
 
 const TOKEN: &str = "console-test-token-93ab";
-const PLAYBOOK: &str = include_str!("../../../examples/playbooks/forward-alerts-to-ilert.json");
-const PLAYBOOK_ID: &str = "096acba7-ca84-4bc7-8fcb-8b44f5464b89";
 /// The ilert module, as playbooks name it.
 const ILERT_MODULE_UUID: &str = "4970d347-495b-4f40-8e66-244abec12d8b";
 
-/// A running service and its simulator.
-struct Service {
-    base: String,
-    client: reqwest::Client,
-    token: Option<&'static str>,
-    stop: Cancellation,
-    task: tokio::task::JoinHandle<Result<(), alertsync_server::serve::ServeError>>,
-    simulator: Simulator,
-    /// Every body answered so far, scanned for secrets at the end.
-    bodies: std::sync::Mutex<Vec<String>>,
-    _dir: tempfile::TempDir,
-}
-
-/// An answer: status, headers and body.
-struct Answer {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    text: String,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-    }
-
+/// What a page answer is checked for.
+trait PageAnswer {
     /// Asserts a 200 HTML page.
+    fn assert_page(&self, what: &str);
+    fn has(&self, needle: &str) -> bool;
+}
+
+impl PageAnswer for Answer {
     fn assert_page(&self, what: &str) {
         assert_eq!(self.status, StatusCode::OK, "{what}: {}", self.text);
         assert!(
@@ -65,83 +40,7 @@ impl Answer {
     }
 }
 
-/// A configuration on the simulator; `sekoia` names the Sekoia.io account (tests in one
-/// process share the metrics, whose live connection gauge is by account).
-fn config_text(simulator: &Simulator, token: Option<&str>, sekoia: &str) -> String {
-    let defaults = SimConfig::default();
-    let server = token
-        .map(|t| format!("[server]\ntoken = \"{t}\"\n\n"))
-        .unwrap_or_default();
-    format!(
-        "{server}[[account]]\nname = \"{sekoia}\"\nmodule = \"sekoia.io\"\nbase_url = \"{}\"\napi_key = \"{}\"\n\n\
-         [[account]]\nname = \"ilert\"\nmodule = \"ilert\"\nintegration_url = \"{}\"\nintegration_key = \"{}\"\n\n\
-         [[playbook]]\nfile = \"forward.json\"\n\n[store]\npath = \"data/alertsync.db\"\n",
-        simulator.urls().sekoia,
-        defaults.api_key,
-        simulator.urls().ilert,
-        defaults.ilert_integration_keys[0],
-    )
-}
-
-fn load(dir: &Path, text: &str) -> Config {
-    std::fs::write(dir.join("forward.json"), PLAYBOOK).expect("write playbook");
-    let path = dir.join("alertsync.toml");
-    std::fs::write(&path, text).expect("write config");
-    Config::load(&path, &alertsync_integrations::registry()).expect("config loads")
-}
-
-async fn start(token: Option<&'static str>, sekoia: &str) -> Service {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let simulator = alertsync_sim::start(SimConfig::default())
-        .await
-        .expect("simulator starts");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = load(dir.path(), &config_text(&simulator, token, sekoia));
-    let stop = Cancellation::new();
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<SocketAddr>();
-    let task = tokio::spawn(serve(
-        config,
-        Arc::new(alertsync_integrations::registry()),
-        ServeOptions {
-            listen: "127.0.0.1:0".to_owned(),
-            grace: Duration::from_secs(2),
-        },
-        stop.clone(),
-        move |address| {
-            let _ = ready_tx.send(address);
-        },
-    ));
-    let address = ready_rx.await.expect("serve starts");
-    Service {
-        base: format!("http://{address}"),
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client"),
-        token,
-        stop,
-        task,
-        simulator,
-        bodies: std::sync::Mutex::new(Vec::new()),
-        _dir: dir,
-    }
-}
-
 impl Service {
-    async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
-        let response = request.send().await.expect("request");
-        let answer = Answer {
-            status: response.status(),
-            headers: response.headers().clone(),
-            text: response.text().await.expect("body"),
-        };
-        self.bodies
-            .lock()
-            .expect("bodies")
-            .push(answer.text.clone());
-        answer
-    }
-
     /// A browser's GET: `Accept: text/html`, with the token when the service has one.
     async fn page(&self, path: &str) -> Answer {
         let mut request = self
@@ -201,22 +100,6 @@ impl Service {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-
-    async fn stop(self) -> Vec<String> {
-        self.stop.cancel();
-        let _ = self.task.await;
-        self.simulator.shutdown().await;
-        self.bodies.into_inner().expect("bodies")
-    }
-}
-
-/// The secrets of the configuration, which no page may show.
-fn secrets() -> Vec<String> {
-    let defaults = SimConfig::default();
-    vec![
-        defaults.api_key.clone(),
-        defaults.ilert_integration_keys[0].clone(),
-    ]
 }
 
 /// No inline script, style or event handler (the Content-Security-Policy forbids them).

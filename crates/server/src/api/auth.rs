@@ -5,6 +5,7 @@
 //! check their own per-playbook tokens), `/login` itself and the console's stylesheet and
 //! script under `/assets/`. A browser asking for a console page without them is sent to
 //! `/login`; every other request gets a JSON 401. Tokens are compared in constant time.
+//! Changes a browser sends on behalf of another site are refused (403), token or not.
 //! Every response carries security headers. Without a token, the service listens on
 //! loopback addresses only.
 
@@ -104,6 +105,49 @@ pub async fn require_token(
         HeaderValue::from_static("Bearer realm=\"alertsync\""),
     );
     response
+}
+
+/// Refuses changes (any method but GET, HEAD and OPTIONS) that a browser sends on behalf of
+/// another site: a page open in the operator's browser must not be able to rerun runs,
+/// toggle or import playbooks on a service listening on loopback without a token, nor
+/// ride the session cookie. Webhooks are exempt: they carry their own tokens and are
+/// called from other origins by design. Clients that are not browsers send neither header
+/// and pass.
+pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
+    use axum::http::Method;
+    let changes = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if changes && !request.uri().path().starts_with("/hooks/") && is_cross_site(request.headers()) {
+        return ApiError::forbidden(
+            "cross-site request refused: changes are accepted from alertsync's own pages and \
+             from clients that are not browsers",
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// Whether the browser says the request comes from another site: `Sec-Fetch-Site`, or else
+/// an `Origin` whose host is not the `Host` the request was sent to.
+fn is_cross_site(headers: &HeaderMap) -> bool {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    if let Some(site) = text(header::HeaderName::from_static("sec-fetch-site")) {
+        return !matches!(site, "same-origin" | "none");
+    }
+    match (text(header::ORIGIN), text(header::HOST)) {
+        (Some(origin), Some(host)) => {
+            let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+            !origin_host.eq_ignore_ascii_case(host)
+        }
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
 }
 
 /// Adds the security headers to every response.

@@ -11,8 +11,8 @@ use utoipa::ToSchema;
 /// The body of every error answer.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorBody {
-    /// A short, stable code: `not_found`, `bad_request`, `unauthorized`, `invalid_playbook`,
-    /// `conflict`, `unavailable`.
+    /// A short, stable code: `not_found`, `bad_request`, `unauthorized`, `forbidden`,
+    /// `invalid_playbook`, `conflict`, `unavailable`.
     pub error: String,
     /// What went wrong: a sentence, or a structured report (the validation report of an
     /// invalid playbook).
@@ -48,6 +48,10 @@ impl ApiError {
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail.into())
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", detail.into())
     }
 
     pub fn conflict(detail: impl Into<String>) -> Self {

@@ -65,6 +65,7 @@ pub fn wrap(routes: Router, state: AppState) -> Router {
         )
         .fallback(not_found)
         .layer(from_fn_with_state(access, auth::require_token))
+        .layer(from_fn(auth::refuse_cross_site))
         .layer(from_fn(auth::security_headers))
 }
 

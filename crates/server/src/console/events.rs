@@ -4,8 +4,8 @@
 //! Each connection reads the store about once a second — the run counts and the newest run
 //! matching the `playbook` and `alert` query filters — and sends an event named `runs`
 //! whenever they changed (and once at the start), with data
-//! `{"counts": {"running": n, …}, "latest": <newest run id or null>}`. A connection lasts
-//! [`LIFETIME`] at most so that stopping the service never waits long for open consoles;
+//! `{"counts": {"running": n, …}, "latest": <newest run id or null>}`. A connection ends
+//! when the service stops, or after [`LIFETIME`] (so a proxy's idle limits never matter);
 //! browsers reconnect on their own after the `retry` delay the stream announces.
 
 use std::convert::Infallible;
@@ -26,7 +26,7 @@ use crate::http::AppState;
 /// How often the store is read.
 const POLL: Duration = Duration::from_secs(1);
 /// How long one connection lasts before the browser reconnects.
-pub const LIFETIME: Duration = Duration::from_secs(5);
+pub const LIFETIME: Duration = Duration::from_secs(300);
 /// How long browsers wait before reconnecting.
 const RETRY: Duration = Duration::from_secs(1);
 
@@ -108,7 +108,7 @@ fn changes(cursor: Cursor) -> impl Stream<Item = Result<Event, Infallible>> {
             return Some((Ok(Event::default().retry(RETRY).comment("runs")), cursor));
         }
         loop {
-            if Instant::now() >= cursor.ends {
+            if Instant::now() >= cursor.ends || cursor.state.stopping.is_cancelled() {
                 return None;
             }
             // A store that cannot be read now is read again at the next tick.
@@ -118,7 +118,10 @@ fn changes(cursor: Cursor) -> impl Stream<Item = Result<Event, Infallible>> {
                 cursor.last = Some(now);
                 return Some((Ok(now.event()), cursor));
             }
-            tokio::time::sleep(POLL).await;
+            tokio::select! {
+                () = cursor.state.stopping.cancelled() => return None,
+                () = tokio::time::sleep(POLL) => {}
+            }
         }
     })
 }
