@@ -142,6 +142,14 @@ pub trait Store: Send + Sync {
     /// Enables a disabled playbook again and forgets its failures.
     async fn enable_playbook(&self, playbook_id: &str) -> StoreResult<PlaybookHealth>;
 
+    /// Disables a playbook for `reason` (an operator's decision), keeping its failure
+    /// count; a playbook already disabled keeps its first reason.
+    async fn disable_playbook(
+        &self,
+        playbook_id: &str,
+        reason: &str,
+    ) -> StoreResult<PlaybookHealth>;
+
     async fn playbook_health(&self, playbook_id: &str) -> StoreResult<PlaybookHealth>;
 
     /// The health of every playbook with a recorded outcome, by playbook id.

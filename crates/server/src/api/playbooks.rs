@@ -27,12 +27,8 @@ use super::error::{ApiError, ApiResult, ErrorBody};
 use crate::deploy::{DeployedPlaybook, TriggerKind};
 use crate::http::AppState;
 
-/// The error of a playbook disabled through the API, as its health records it.
+/// The reason recorded for a playbook disabled through the API.
 pub(crate) const DISABLED_BY_API: &str = "disabled through the API";
-
-/// How many failures disabling may record before giving up (the configured threshold is
-/// far below).
-const DISABLE_ATTEMPTS: u32 = 1000;
 
 /// A playbook and its state.
 #[derive(Debug, Serialize, ToSchema)]
@@ -107,13 +103,7 @@ pub(crate) fn view(playbook: &DeployedPlaybook, health: &PlaybookHealth) -> Play
         file: playbook.file.display().to_string(),
         state: state.to_owned(),
         configured: playbook.enabled,
-        disabled_reason: health.disabled.as_ref().map(|d| {
-            if health.last_error.as_deref() == Some(DISABLED_BY_API) {
-                DISABLED_BY_API.to_owned()
-            } else {
-                d.reason.clone()
-            }
-        }),
+        disabled_reason: health.disabled.as_ref().map(|d| d.reason.clone()),
         disabled_at_ms: health.disabled.as_ref().map(|d| d.at_ms),
         consecutive_failures: health.consecutive_failures,
         last_error: health.last_error.clone(),
@@ -232,17 +222,11 @@ pub async fn disable(
     Path(id): Path<String>,
 ) -> ApiResult<Json<PlaybookView>> {
     let playbook = find(&state, &id)?;
-    let mut health = health(&state, &id).await?;
-    // The store disables a playbook once enough failures are recorded in a row.
-    let mut attempts = 0;
-    while health.disabled.is_none() && attempts < DISABLE_ATTEMPTS {
-        health = state
-            .store
-            .record_playbook_failure(&id, DISABLED_BY_API)
-            .await
-            .map_err(|err| ApiError::unavailable("disabling the playbook", err))?;
-        attempts += 1;
-    }
+    let health = state
+        .store
+        .disable_playbook(&id, DISABLED_BY_API)
+        .await
+        .map_err(|err| ApiError::unavailable("disabling the playbook", err))?;
     Ok(Json(view(&playbook, &health)))
 }
 

@@ -389,6 +389,19 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn disable_playbook(
+        &self,
+        playbook_id: &str,
+        reason: &str,
+    ) -> StoreResult<PlaybookHealth> {
+        let playbook_id = playbook_id.to_owned();
+        let reason = reason.to_owned();
+        self.write("disable playbook", move |tx, _| {
+            state::disable(tx, &playbook_id, &reason)
+        })
+        .await
+    }
+
     async fn playbook_health(&self, playbook_id: &str) -> StoreResult<PlaybookHealth> {
         let playbook_id = playbook_id.to_owned();
         self.read("read playbook health", move |tx, _| {

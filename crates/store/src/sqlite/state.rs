@@ -154,6 +154,22 @@ pub(super) fn enable(tx: &Transaction<'_>, playbook_id: &str) -> Result<Playbook
     Ok(health)
 }
 
+pub(super) fn disable(
+    tx: &Transaction<'_>,
+    playbook_id: &str,
+    reason: &str,
+) -> Result<PlaybookHealth, Fault> {
+    let mut health = health(tx, playbook_id)?;
+    if health.disabled.is_none() {
+        health.disabled = Some(PlaybookDisabled {
+            reason: reason.to_owned(),
+            at_ms: alertsync_engine::now_ms(),
+        });
+        save_health(tx, &health)?;
+    }
+    Ok(health)
+}
+
 /// The columns [`health_from_row`] reads.
 const HEALTH_COLUMNS: &str =
     "playbook_id, consecutive_failures, last_error, disabled_reason, disabled_at_ms";

@@ -219,6 +219,35 @@ async fn a_playbook_is_disabled_after_five_technical_failures_in_a_row() {
 }
 
 #[tokio::test]
+async fn an_operator_disables_a_playbook_with_a_reason_until_it_is_enabled() {
+    let dir = StoreDir::temporary();
+    {
+        let store = dir.open().await;
+        store
+            .record_playbook_failure("pb-1", "HTTP 503")
+            .await
+            .unwrap();
+        let health = store
+            .disable_playbook("pb-1", "paused for maintenance")
+            .await
+            .unwrap();
+        assert_eq!(health.consecutive_failures, 1, "failures are kept");
+        let again = store
+            .disable_playbook("pb-1", "another reason")
+            .await
+            .unwrap();
+        assert_eq!(again.disabled, health.disabled, "the first reason stays");
+    }
+    let store = dir.open().await;
+    let health = store.playbook_health("pb-1").await.unwrap();
+    assert_eq!(
+        health.disabled.map(|d| d.reason).as_deref(),
+        Some("paused for maintenance")
+    );
+    assert!(!store.enable_playbook("pb-1").await.unwrap().is_disabled());
+}
+
+#[tokio::test]
 async fn the_disable_threshold_is_configurable() {
     let dir = StoreDir::temporary();
     let options = SqliteOptions {
