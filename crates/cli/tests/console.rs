@@ -62,7 +62,7 @@ async fn console_login_live_runs_masked_node_arguments_and_rerun() {
     .await
     .expect("the simulator starts");
     let dir = console_config(&sim);
-    let service = ServeProcess::start(&dir).await;
+    let service = ServeProcess::start(&dir, &["--grace", "2"]).await;
     let driver = ChromeDriver::start().await;
     let browser = driver.open_browser().await;
 

@@ -11,21 +11,16 @@
 mod common;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alertsync_sim::{Fault, Receiver, Route, Simulator};
+use common::service::ServeProcess;
 use common::{ConfigDir, ILERT_KEY, SEKOIA_KEY, simulator};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
-use tokio::sync::oneshot;
 
-/// How long the service may take to say it is serving.
-const STARTUP: Duration = Duration::from_secs(60);
 /// How long a test waits for what it expects before failing.
 const PATIENCE: Duration = Duration::from_secs(120);
 /// How often the simulator is looked at while waiting.
@@ -85,151 +80,6 @@ path = "data/alertsync.db"
         sekoia = sim.urls().sekoia,
         ilert = sim.urls().ilert,
     ))
-}
-
-/// `alertsync serve` on one configuration directory, across restarts. Its stderr is kept
-/// (all incarnations) and printed when the test fails.
-struct Service {
-    config: PathBuf,
-    dir: PathBuf,
-    extra_args: Vec<String>,
-    child: Option<Child>,
-    address: String,
-    log: Arc<Mutex<String>>,
-    starts: usize,
-}
-
-impl Service {
-    async fn start(dir: &ConfigDir, extra_args: &[&str]) -> Service {
-        let mut service = Service {
-            config: dir.path(),
-            dir: dir.dir.path().to_owned(),
-            extra_args: extra_args.iter().map(|a| (*a).to_owned()).collect(),
-            child: None,
-            address: String::new(),
-            log: Arc::default(),
-            starts: 0,
-        };
-        service.restart().await;
-        service
-    }
-
-    /// Starts the process (again, on the same store) and waits for "serving on".
-    async fn restart(&mut self) {
-        assert!(self.child.is_none(), "the service is already running");
-        self.starts += 1;
-        self.note(&format!("--- start #{} ---", self.starts));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_alertsync"))
-            .arg("serve")
-            .arg("--config")
-            .arg(&self.config)
-            .args(["--listen", "127.0.0.1:0"])
-            .args(&self.extra_args)
-            .current_dir(&self.dir)
-            .env_remove("ALERTSYNC_CONFIG")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("alertsync serve starts");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let (ready, serving) = oneshot::channel();
-        tokio::spawn(keep_log(stderr, Arc::clone(&self.log), ready));
-        self.child = Some(child);
-        match tokio::time::timeout(STARTUP, serving).await {
-            Ok(Ok(address)) => self.address = address,
-            Ok(Err(_)) => panic!("alertsync serve ended before serving:\n{}", self.log_text()),
-            Err(_) => panic!(
-                "alertsync serve did not say it was serving within {STARTUP:?}:\n{}",
-                self.log_text()
-            ),
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child
-            .as_ref()
-            .and_then(Child::id)
-            .expect("the service is running")
-    }
-
-    /// SIGKILL: the process ends at once, wherever it is.
-    async fn kill_9(&mut self) {
-        let mut child = self.child.take().expect("the service is running");
-        child.start_kill().expect("SIGKILL is sent");
-        child.wait().await.expect("the killed process is reaped");
-        self.note("--- killed (SIGKILL) ---");
-    }
-
-    /// SIGTERM, then waits for the exit; returns how long the exit took and the exit code.
-    async fn terminate(&mut self) -> (Duration, Option<i32>) {
-        let pid = self.pid().to_string();
-        let sent = Instant::now();
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "SIGTERM could not be sent");
-        let mut child = self.child.take().expect("the service is running");
-        let exit = tokio::time::timeout(PATIENCE, child.wait())
-            .await
-            .unwrap_or_else(|_| panic!("no exit {PATIENCE:?} after SIGTERM:\n{}", self.log_text()))
-            .expect("the process is reaped");
-        self.note("--- stopped (SIGTERM) ---");
-        (sent.elapsed(), exit.code())
-    }
-
-    fn note(&self, line: &str) {
-        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
-        log.push_str(line);
-        log.push('\n');
-    }
-
-    fn log_text(&self) -> String {
-        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("alertsync serve stderr:\n{}", self.log_text());
-        }
-    }
-}
-
-/// Copies the service's stderr into `log` (its newest 2 MB), and sends the HTTP address
-/// once the service says it is serving. The sender is dropped unsent if the process ends
-/// first.
-async fn keep_log(
-    stderr: tokio::process::ChildStderr,
-    log: Arc<Mutex<String>>,
-    ready: oneshot::Sender<String>,
-) {
-    const KEEP: usize = 2 << 20;
-    const SERVING: &str = "alertsync is serving on http://";
-    let mut ready = Some(ready);
-    let mut lines = BufReader::new(stderr).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        if let Some(rest) = line.split(SERVING).nth(1)
-            && let Some(ready) = ready.take()
-        {
-            let address = rest.split_whitespace().next().unwrap_or_default();
-            let _ = ready.send(address.to_owned());
-        }
-        let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
-        log.push_str(&line);
-        log.push('\n');
-        if log.len() > KEEP {
-            let cut = log.len() - KEEP / 2;
-            let cut = (cut..log.len())
-                .find(|i| log.is_char_boundary(*i))
-                .unwrap_or(0);
-            log.drain(..cut);
-        }
-    }
 }
 
 /// Polls `check` until it gives a value; `Err` says where things stand, for the failure
@@ -413,7 +263,7 @@ fn burst(
 async fn alert_changes_reach_ilert_and_leave_each_alert_in_the_right_state() {
     let sim = simulator().await;
     let dir = service_dir(&sim, &forward_to_ilert(), &delivery(4, UNLIMITED));
-    let _service = Service::start(&dir, &[]).await;
+    let _service = ServeProcess::start(&dir, &[]).await;
 
     let [
         stays_pending,
@@ -524,7 +374,7 @@ async fn each_alerts_changes_reach_ilert_in_order() {
         sim.inject_fault(Fault::latency(Route::Ilert, [0, 200, 10, 80, 30][n % 5]));
     }
     let dir = service_dir(&sim, &forward_to_ilert(), &delivery(8, UNLIMITED));
-    let _service = Service::start(&dir, &[]).await;
+    let _service = ServeProcess::start(&dir, &[]).await;
 
     // Alerts are raised 50 ms apart (about the pace the service keeps up with, so a new
     // event's run starts at once when it is allowed to), many being worked on at a time. As
@@ -628,7 +478,7 @@ async fn live_stream_drops_during_a_burst_lose_nothing_and_duplicate_nothing() {
     const MIN_DROPS: usize = 3;
     let sim = simulator().await;
     let dir = service_dir(&sim, &forward_to_ilert(), &delivery(8, UNLIMITED));
-    let _service = Service::start(&dir, &[]).await;
+    let _service = ServeProcess::start(&dir, &[]).await;
     wait_for("the live connection", PATIENCE, POLL, || {
         (sim.live_connection_count() > 0)
             .then_some(())
@@ -717,7 +567,7 @@ async fn ilert_throttling_and_outage_delay_delivery_but_lose_nothing() {
     );
     sim.inject_fault(Fault::status(Route::Ilert, 503).times(UNAVAILABLE as u32));
     let dir = service_dir(&sim, &forward_to_ilert(), &delivery(4, PER_MINUTE));
-    let _service = Service::start(&dir, &[]).await;
+    let _service = ServeProcess::start(&dir, &[]).await;
 
     let started = Instant::now();
     let mut uuids = Vec::new();
@@ -807,7 +657,7 @@ async fn kill_9_during_a_burst_loses_nothing_and_repeats_only_nodes_in_flight() 
     // Deliveries take a moment, so kills find them in flight.
     sim.inject_fault(Fault::latency(Route::Ilert, 10).times(u32::MAX));
     let dir = service_dir(&sim, &forward_to_ilert(), &delivery(WORKERS, UNLIMITED));
-    let mut service = Service::start(&dir, &[]).await;
+    let mut service = ServeProcess::start(&dir, &[]).await;
 
     let started = Instant::now();
     let alerts = burst(&sim, ALERTS, 10, Duration::from_millis(100));
@@ -868,7 +718,7 @@ async fn a_delivery_retrying_at_a_kill_continues_its_retries_after_the_restart()
          workers = 1\n"
     );
     let dir = service_dir(&sim, &forward_to_ilert(), &retries);
-    let mut service = Service::start(&dir, &[]).await;
+    let mut service = ServeProcess::start(&dir, &[]).await;
 
     sim.create_alert(Value::Null);
     let attempts = || sim.requests(Receiver::Ilert);
@@ -1002,7 +852,7 @@ async fn webhook_answers_errors_clearly_and_accepted_events_survive_a_kill() {
         format!("[[playbook]]\nfile = \"on-demand.json\"\nwebhook_token = \"{WEBHOOK_TOKEN}\"\n");
     let dir = service_dir(&sim, &entry, &delivery(WORKERS, UNLIMITED));
     dir.write("on-demand.json", &webhook_playbook());
-    let mut service = Service::start(&dir, &[]).await;
+    let mut service = ServeProcess::start(&dir, &[]).await;
     let hook = format!("/hooks/{WEBHOOK_PLAYBOOK_ID}/1");
     let alert = uuid_of(&sim.create_alert(Value::Null));
     let body = json!({"alert_uuid": alert}).to_string();
@@ -1114,7 +964,7 @@ async fn sigterm_during_a_burst_stops_within_the_grace_period_and_a_restart_comp
     let sim = simulator().await;
     let dir = service_dir(&sim, &forward_to_ilert(), &delivery(WORKERS, UNLIMITED));
     let grace = GRACE.as_secs().to_string();
-    let mut service = Service::start(&dir, &["--grace", &grace]).await;
+    let mut service = ServeProcess::start(&dir, &["--grace", &grace]).await;
 
     let started = Instant::now();
     let alerts = burst(&sim, ALERTS, 5, Duration::from_millis(100));

@@ -1,10 +1,11 @@
-//! `alertsync serve` as a child process for tests that only need it running: started on a
-//! free loopback port with a configuration directory, its stderr kept for failure messages,
-//! killed when dropped.
+//! `alertsync serve` as a child process of a test: started on a free loopback port with a
+//! configuration directory, restarted on the same store, stopped with SIGKILL or SIGTERM;
+//! its stderr (every start) kept and printed when the test fails; killed when dropped.
 
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -14,25 +15,51 @@ use super::ConfigDir;
 
 /// How long the service may take to say it is serving.
 const STARTUP: Duration = Duration::from_secs(60);
+/// How long the service may take to exit after SIGTERM.
+const STOPPING: Duration = Duration::from_secs(120);
 
-/// A running `alertsync serve`.
+/// `alertsync serve` on one configuration directory, across restarts. Its stderr is kept
+/// (all incarnations) and printed when the test fails.
 pub struct ServeProcess {
-    child: Child,
-    /// `host:port` the service answers on.
+    config: PathBuf,
+    dir: PathBuf,
+    extra_args: Vec<String>,
+    child: Option<Child>,
+    /// `host:port` the service answers on (of the latest start).
     pub address: String,
     log: Arc<Mutex<String>>,
+    starts: usize,
 }
 
 impl ServeProcess {
-    /// Starts `alertsync serve --config <dir>/alertsync.toml --listen 127.0.0.1:0` in `dir` and
-    /// waits until it says where it serves.
-    pub async fn start(dir: &ConfigDir) -> ServeProcess {
+    /// Starts `alertsync serve --config <dir>/alertsync.toml --listen 127.0.0.1:0 <extra_args>`
+    /// in `dir` and waits until it says where it serves.
+    pub async fn start(dir: &ConfigDir, extra_args: &[&str]) -> ServeProcess {
+        let mut service = ServeProcess {
+            config: dir.path(),
+            dir: dir.dir.path().to_owned(),
+            extra_args: extra_args.iter().map(|a| (*a).to_owned()).collect(),
+            child: None,
+            address: String::new(),
+            log: Arc::default(),
+            starts: 0,
+        };
+        service.restart().await;
+        service
+    }
+
+    /// Starts the process (again, on the same store) and waits for "serving on".
+    pub async fn restart(&mut self) {
+        assert!(self.child.is_none(), "the service is already running");
+        self.starts += 1;
+        self.note(&format!("--- start #{} ---", self.starts));
         let mut child = Command::new(env!("CARGO_BIN_EXE_alertsync"))
             .arg("serve")
             .arg("--config")
-            .arg(dir.path())
-            .args(["--listen", "127.0.0.1:0", "--grace", "2"])
-            .current_dir(dir.dir.path())
+            .arg(&self.config)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(&self.extra_args)
+            .current_dir(&self.dir)
             .env_remove("ALERTSYNC_CONFIG")
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
@@ -41,26 +68,51 @@ impl ServeProcess {
             .kill_on_drop(true)
             .spawn()
             .expect("alertsync serve starts");
-        let log = Arc::new(Mutex::new(String::new()));
-        let (ready, serving) = oneshot::channel();
         let stderr = child.stderr.take().expect("stderr is piped");
-        tokio::spawn(read_stderr(stderr, Arc::clone(&log), ready));
-        let address = match tokio::time::timeout(STARTUP, serving).await {
-            Ok(Ok(address)) => address,
-            Ok(Err(_)) => panic!(
-                "alertsync serve ended before serving:\n{}",
-                lock(&log).as_str()
-            ),
+        let (ready, serving) = oneshot::channel();
+        tokio::spawn(keep_log(stderr, Arc::clone(&self.log), ready));
+        self.child = Some(child);
+        match tokio::time::timeout(STARTUP, serving).await {
+            Ok(Ok(address)) => self.address = address,
+            Ok(Err(_)) => panic!("alertsync serve ended before serving:\n{}", self.log()),
             Err(_) => panic!(
                 "alertsync serve did not say it was serving within {STARTUP:?}:\n{}",
-                lock(&log).as_str()
+                self.log()
             ),
-        };
-        ServeProcess {
-            child,
-            address,
-            log,
         }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child
+            .as_ref()
+            .and_then(Child::id)
+            .expect("the service is running")
+    }
+
+    /// SIGKILL: the process ends at once, wherever it is.
+    pub async fn kill_9(&mut self) {
+        let mut child = self.child.take().expect("the service is running");
+        child.start_kill().expect("SIGKILL is sent");
+        child.wait().await.expect("the killed process is reaped");
+        self.note("--- killed (SIGKILL) ---");
+    }
+
+    /// SIGTERM, then waits for the exit; returns how long the exit took and the exit code.
+    pub async fn terminate(&mut self) -> (Duration, Option<i32>) {
+        let pid = self.pid().to_string();
+        let sent = Instant::now();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "SIGTERM could not be sent");
+        let mut child = self.child.take().expect("the service is running");
+        let exit = tokio::time::timeout(STOPPING, child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("no exit {STOPPING:?} after SIGTERM:\n{}", self.log()))
+            .expect("the process is reaped");
+        self.note("--- stopped (SIGTERM) ---");
+        (sent.elapsed(), exit.code())
     }
 
     /// `http://host:port`.
@@ -68,45 +120,54 @@ impl ServeProcess {
         format!("http://{}", self.address)
     }
 
-    /// What the service wrote on stderr so far.
+    fn note(&self, line: &str) {
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        log.push_str(line);
+        log.push('\n');
+    }
+
+    /// What the service wrote on stderr so far, all starts included.
     pub fn log(&self) -> String {
-        lock(&self.log).clone()
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
 impl Drop for ServeProcess {
     fn drop(&mut self) {
-        let _ = self.child.start_kill();
         if std::thread::panicking() {
             eprintln!("alertsync serve stderr:\n{}", self.log());
         }
     }
 }
 
-fn lock(log: &Mutex<String>) -> std::sync::MutexGuard<'_, String> {
-    log.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Keeps stderr in `log` and sends the address once the service says it is serving (the
-/// sender is dropped unsent if the process ends first).
-async fn read_stderr(
+/// Copies the service's stderr into `log` (its newest 2 MB), and sends the HTTP address
+/// once the service says it is serving. The sender is dropped unsent if the process ends
+/// first.
+async fn keep_log(
     stderr: tokio::process::ChildStderr,
     log: Arc<Mutex<String>>,
     ready: oneshot::Sender<String>,
 ) {
+    const KEEP: usize = 2 << 20;
     const SERVING: &str = "alertsync is serving on http://";
     let mut ready = Some(ready);
     let mut lines = BufReader::new(stderr).lines();
     while let Ok(Some(line)) = lines.next_line().await {
-        if let Some((_, rest)) = line.split_once(SERVING)
-            && let Some(address) = rest.split_whitespace().next()
+        if let Some(rest) = line.split(SERVING).nth(1)
             && let Some(ready) = ready.take()
         {
+            let address = rest.split_whitespace().next().unwrap_or_default();
             let _ = ready.send(address.to_owned());
         }
-        let mut log = lock(&log);
+        let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
         log.push_str(&line);
         log.push('\n');
+        if log.len() > KEEP {
+            let cut = log.len() - KEEP / 2;
+            let cut = (cut..log.len())
+                .find(|i| log.is_char_boundary(*i))
+                .unwrap_or(0);
+            log.drain(..cut);
+        }
     }
 }
