@@ -15,10 +15,20 @@ use clap::Parser;
 
 use commands::{Cli, UsageError};
 
+/// Threads for blocking work (store reads, waits for store commits).
+const BLOCKING_THREADS: usize = 32;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.global.verbose);
-    let runtime = match tokio::runtime::Runtime::new() {
+    // Blocking work is store reads, serialised on one connection: a few threads do it all,
+    // while tokio's default of 512 would let a burst spawn hundreds of waiting threads,
+    // each with its own allocator arena.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");

@@ -981,7 +981,8 @@ async fn sigterm_during_a_burst_stops_within_the_grace_period_and_a_restart_comp
     // The next deliveries hang far longer than the grace period plus the margin: a stop that
     // waited for them would be seen.
     sim.inject_fault(Fault::latency(Route::Ilert, 10_000).times(WORKERS as u32));
-    tokio::time::sleep(Duration::from_millis(Dice::new().below(200))).await;
+    // Long enough for alerts raised meanwhile (50 a second) to reach the hanging deliveries.
+    tokio::time::sleep(Duration::from_millis(300 + Dice::new().below(200))).await;
     let (took, code) = service.terminate().await;
     let at_stop = accepted_count(&sim);
     assert_eq!(code, Some(0), "exit code after SIGTERM");

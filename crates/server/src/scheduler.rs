@@ -16,7 +16,9 @@ use alertsync_engine::{
     RunStatus,
 };
 use alertsync_integrations::sekoia::{SLUG, SekoiaClient, triggers};
-use alertsync_store::{InboxEvent, NewRun, NodeRunRecorder, RunId, RunStart, Store, UnfinishedRun};
+use alertsync_store::{
+    InboxEvent, NewRun, NodeRunRecorder, RunId, RunStart, Store, UnfinishedRun, WriteBehind,
+};
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 
@@ -105,7 +107,7 @@ impl Scheduler {
                     "inbox event {}: unreadable payload ({err}); skipped",
                     event.id
                 );
-                self.complete(&event).await;
+                self.complete(&event);
                 return;
             }
         };
@@ -122,13 +124,13 @@ impl Scheduler {
                 return;
             }
         }
-        self.complete(&event).await;
+        self.complete(&event);
     }
 
-    async fn complete(&self, event: &InboxEvent) {
-        if let Err(err) = self.store.complete_event(event.id).await {
-            tracing::error!("inbox event {}: cannot mark it done: {err}", event.id);
-        }
+    /// Marks the event done, without waiting: the next claim is queued after it.
+    fn complete(&self, event: &InboxEvent) {
+        self.store
+            .write_behind(WriteBehind::EventDone { id: event.id });
     }
 
     /// The (playbook, trigger node) pairs an event starts.
@@ -275,20 +277,27 @@ impl Scheduler {
         );
         let failed = record.status == RunStatus::Failed;
         let error = record.error.clone().unwrap_or_default();
-        if let Err(err) = self.store.finish_run(run, record).await {
-            tracing::error!("run {run}: cannot record its end: {err}");
+        // Not waited for: a run whose end is lost resumes and ends again, its actions that
+        // ended are not repeated.
+        self.store
+            .write_behind(WriteBehind::RunFinished { run, record });
+        if !failed {
+            self.store.write_behind(WriteBehind::PlaybookSucceeded {
+                playbook_id: playbook.id.clone(),
+            });
+            return;
         }
-        let health = if failed {
-            self.store
-                .record_playbook_failure(&playbook.id, &error)
-                .await
-        } else {
-            self.store.record_playbook_success(&playbook.id).await
-        };
-        if let Ok(health) = health
-            && let Some(disabled) = health.disabled
+        match self
+            .store
+            .record_playbook_failure(&playbook.id, &error)
+            .await
         {
-            tracing::error!("playbook {} is disabled: {disabled:?}", playbook.id);
+            Ok(health) => {
+                if let Some(disabled) = health.disabled {
+                    tracing::error!("playbook {} is disabled: {disabled:?}", playbook.id);
+                }
+            }
+            Err(err) => tracing::error!("playbook {}: cannot record a failure: {err}", playbook.id),
         }
     }
 }

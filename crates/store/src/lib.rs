@@ -20,7 +20,8 @@
 //!
 //! [`SqliteStore`] is the embedded backend (one file, WAL, embedded migrations). Every
 //! method is async and never blocks the runtime; a write has been committed to disk when
-//! its future returns `Ok`.
+//! its future returns `Ok`. [`Store::write_behind`] queues the writes whose loss in a crash
+//! costs at most a repeat the guarantees allow, without waiting for them.
 
 mod error;
 mod model;
@@ -40,10 +41,29 @@ pub use model::{
 pub use observer::NodeRunRecorder;
 pub use sqlite::{SqliteOptions, SqliteStore};
 
+/// A write queued with [`Store::write_behind`].
+#[derive(Debug, Clone)]
+pub enum WriteBehind {
+    /// A node run that started (lost in a crash: the node, in flight, runs again anyway).
+    NodeStarted { run: RunId, node: Box<NodeRecord> },
+    /// A run's end (lost: the run resumes and ends again without repeating the actions
+    /// whose end was committed).
+    RunFinished { run: RunId, record: RunRecord },
+    /// An event whose runs all ended (lost: it is taken again and finds its runs ended).
+    EventDone { id: InboxId },
+    /// A run of the playbook that succeeded (lost: its failure count is not reset).
+    PlaybookSucceeded { playbook_id: String },
+}
+
 /// The durable state of the service. Writes return once committed: what a call reported as
 /// stored survives a crash of the process right after it.
 #[async_trait]
 pub trait Store: Send + Sync {
+    /// Queues `write` without waiting for its commit. It is committed in order with the
+    /// other writes: before every write queued after it, so a write that returns `Ok` later
+    /// has brought it to disk too. A failure is logged.
+    fn write_behind(&self, write: WriteBehind);
+
     // ----- inbox -----
 
     /// Stores a trigger event unless an event with the same dedup key is already stored.

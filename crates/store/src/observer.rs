@@ -3,7 +3,7 @@
 //! node runs waiting for a retry.
 //!
 //! The executor calls its observer synchronously, and a node that finished must be on disk
-//! before the next one starts: otherwise a crash would make a resumed run repeat nodes that
+//! before the next one starts (a node's start is only queued, see `node_started`): otherwise a crash would make a resumed run repeat nodes that
 //! had already completed. So each callback waits for its write to commit. On a
 //! multi-threaded tokio runtime it waits inside [`tokio::task::block_in_place`], which
 //! hands the worker's other tasks to another thread; on a current-thread runtime, or
@@ -16,9 +16,9 @@ use alertsync_engine::{NodeRecord, RetryJournal, RetryProgress, RunObserver};
 use async_trait::async_trait;
 use tokio::runtime::{Handle, RuntimeFlavor};
 
-use crate::Store;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{RetryState, RunId};
+use crate::{Store, WriteBehind};
 
 /// Writes the node runs of one run to the store as the executor reports them (upserts
 /// keyed by the record's `seq`).
@@ -73,8 +73,13 @@ impl NodeRunRecorder {
 }
 
 impl RunObserver for NodeRunRecorder {
+    /// Queued without waiting: a node that started and did not end runs again at a resume
+    /// whether or not its start was stored.
     fn node_started(&self, node: &NodeRecord) {
-        self.persist(node);
+        self.store.write_behind(WriteBehind::NodeStarted {
+            run: self.run,
+            node: Box::new(node.clone()),
+        });
     }
 
     fn node_finished(&self, node: &NodeRecord) {

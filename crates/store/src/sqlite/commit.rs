@@ -6,7 +6,9 @@
 //! was syncing: it runs each in its own savepoint (a failing write rolls back alone,
 //! leaving the others), commits them together, and only then answers each caller. A write
 //! still returns only once it is on disk; N concurrent writes cost one sync instead of N.
-//! Writes run in the order they were queued, so each sees the ones before it.
+//! Writes run in the order they were queued, so each sees the ones before it. A write may
+//! also be queued without waiting ([`WriteQueue::submit`]): it is committed with its batch,
+//! before any write queued after it, and a failure is logged.
 //!
 //! Written by hand: it is a queue, a thread and savepoints around rusqlite, which no crate
 //! provides.
@@ -30,6 +32,8 @@ type Op = Box<dyn FnOnce(&Transaction<'_>, &Inner) -> Result<Erased, Fault> + Se
 
 /// One queued write and where its answer goes.
 struct Job {
+    /// Names the write in the log if it fails and nobody waits for it.
+    operation: &'static str,
     op: Op,
     reply: oneshot::Sender<Result<Erased, Fault>>,
 }
@@ -51,16 +55,13 @@ impl WriteQueue {
 
     /// Runs `op` in the next transaction and returns its result once that transaction is
     /// committed (or the error that stopped `op`, or the commit).
-    pub(super) async fn write<T, F>(&self, op: F) -> Result<T, Fault>
+    pub(super) async fn write<T, F>(&self, operation: &'static str, op: F) -> Result<T, Fault>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>, &Inner) -> Result<T, Fault> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let op: Op = Box::new(move |tx, inner| op(tx, inner).map(|v| Box::new(v) as Erased));
-        self.jobs
-            .send(Job { op, reply })
-            .map_err(|_| Fault::Batch("the store's writer has stopped".to_owned()))?;
+        self.queue(operation, op, reply)?;
         let value = answer.await.map_err(|_| {
             Fault::Batch("the store's writer stopped before answering".to_owned())
         })??;
@@ -68,6 +69,37 @@ impl WriteQueue {
             .downcast::<T>()
             .map(|value| *value)
             .map_err(|_| Fault::Batch("a write answered with a value of another type".to_owned()))
+    }
+
+    /// Queues `op` without waiting for it (see the module documentation).
+    pub(super) fn submit<F>(&self, operation: &'static str, op: F)
+    where
+        F: FnOnce(&Transaction<'_>, &Inner) -> Result<(), Fault> + Send + 'static,
+    {
+        let (reply, _unanswered) = oneshot::channel();
+        if let Err(fault) = self.queue(operation, op, reply) {
+            tracing::error!("store: {operation}: {}", fault.during(operation));
+        }
+    }
+
+    fn queue<T, F>(
+        &self,
+        operation: &'static str,
+        op: F,
+        reply: oneshot::Sender<Result<Erased, Fault>>,
+    ) -> Result<(), Fault>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>, &Inner) -> Result<T, Fault> + Send + 'static,
+    {
+        let op: Op = Box::new(move |tx, inner| op(tx, inner).map(|v| Box::new(v) as Erased));
+        self.jobs
+            .send(Job {
+                operation,
+                op,
+                reply,
+            })
+            .map_err(|_| Fault::Batch("the store's writer has stopped".to_owned()))
     }
 }
 
@@ -86,7 +118,7 @@ fn commit_batch(connection: &mut Connection, inner: &Inner, batch: Vec<Job>) {
         Err(e) => {
             let why = format!("cannot begin a transaction: {e}");
             for job in batch {
-                let _ = job.reply.send(Err(Fault::Batch(why.clone())));
+                answer(job.operation, job.reply, Err(Fault::Batch(why.clone())));
             }
             return;
         }
@@ -95,17 +127,28 @@ fn commit_batch(connection: &mut Connection, inner: &Inner, batch: Vec<Job>) {
         .into_iter()
         .map(|job| {
             let outcome = in_savepoint(&tx, |tx| run_op(job.op, tx, inner));
-            (job.reply, outcome)
+            (job.operation, job.reply, outcome)
         })
         .collect();
     let committed = tx.commit().map_err(|e| format!("the commit failed: {e}"));
-    for (reply, outcome) in answers {
+    for (operation, reply, outcome) in answers {
         let outcome = match &committed {
             Ok(()) => outcome,
             Err(why) => outcome.and(Err(Fault::Batch(why.clone()))),
         };
-        // A caller that went away no longer needs the answer; the write stands.
-        let _ = reply.send(outcome);
+        answer(operation, reply, outcome);
+    }
+}
+
+/// Answers a write's caller; when nobody waits (a write queued without waiting, or a caller
+/// that went away), a failure is logged instead.
+fn answer(
+    operation: &'static str,
+    reply: oneshot::Sender<Result<Erased, Fault>>,
+    outcome: Result<Erased, Fault>,
+) {
+    if let Err(Err(fault)) = reply.send(outcome) {
+        tracing::error!("store: {}", fault.during(operation));
     }
 }
 

@@ -34,13 +34,13 @@ use alertsync_engine::{NodeRecord, NodeStatus, RunRecord, RunStatus};
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags};
 
-use crate::Store;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
     Checkpoint, DISABLE_AFTER_FAILURES, Enqueued, InboxCounts, InboxEvent, InboxId, NewInboxEvent,
     NewRun, PlaybookHealth, RetryState, RunCountFilter, RunCounts, RunDetail, RunId, RunPage,
     RunQuery, RunStart, UnfinishedRun,
 };
+use crate::{Store, WriteBehind};
 
 /// How a [`SqliteStore`] behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,7 +168,7 @@ impl SqliteStore {
         F: FnOnce(&rusqlite::Transaction<'_>, &Inner) -> Result<T, Fault> + Send + 'static,
     {
         self.writes
-            .write(op)
+            .write(operation, op)
             .await
             .map_err(|fault| fault.during(operation))
     }
@@ -218,6 +218,30 @@ fn connect(path: &Path, options: &SqliteOptions) -> Result<Connection, Fault> {
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn write_behind(&self, write: WriteBehind) {
+        match write {
+            WriteBehind::NodeStarted { run, node } => {
+                self.writes.submit("record node run", move |tx, _| {
+                    runs::require_run(tx, run)?;
+                    runs::upsert_node(tx, run, &node)
+                });
+            }
+            WriteBehind::RunFinished { run, record } => {
+                self.writes
+                    .submit("finish run", move |tx, _| runs::finish(tx, run, &record));
+            }
+            WriteBehind::EventDone { id } => {
+                self.writes
+                    .submit("complete event", move |tx, _| inbox::complete(tx, id));
+            }
+            WriteBehind::PlaybookSucceeded { playbook_id } => {
+                self.writes.submit("record playbook success", move |tx, _| {
+                    state::record_success(tx, &playbook_id).map(drop)
+                });
+            }
+        }
+    }
+
     async fn enqueue(&self, event: NewInboxEvent) -> StoreResult<Enqueued> {
         self.write("enqueue", move |tx, _| inbox::enqueue(tx, &event))
             .await

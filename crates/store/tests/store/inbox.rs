@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use alertsync_store::{
     Checkpoint, Enqueued, EventSource, EventState, InboxCounts, InboxId, NewInboxEvent, Store,
-    StoreError,
+    StoreError, WriteBehind,
 };
 
 use crate::{StoreDir, event};
@@ -102,6 +102,29 @@ async fn expired_dedup_keys_let_a_later_event_with_the_same_key_through() {
     assert_eq!(
         first.dedup_key,
         format!("sekoia/A:status:closed#expired/{}", done_old[0].0)
+    );
+}
+
+#[tokio::test]
+async fn a_write_queued_without_waiting_is_committed_before_the_writes_after_it() {
+    let dir = StoreDir::temporary();
+    let (first, second) = {
+        let store = dir.open().await;
+        let first = store.enqueue(event(Some("A"), "A/1")).await.unwrap().id();
+        let second = store.enqueue(event(Some("A"), "A/2")).await.unwrap().id();
+        assert_eq!(store.claim_ready_events(10).await.unwrap()[0].id, first);
+        store.write_behind(WriteBehind::EventDone { id: first });
+        // The claim, queued after, sees the first event done: the alert's next is ready.
+        let ready = store.claim_ready_events(10).await.unwrap();
+        assert_eq!(ready.iter().map(|e| e.id).collect::<Vec<_>>(), [second]);
+        (first, second)
+    };
+    let store = dir.open().await;
+    let done = store.event(first).await.unwrap().unwrap();
+    assert_eq!(done.state, EventState::Done);
+    assert_ne!(
+        store.event(second).await.unwrap().unwrap().state,
+        EventState::Done
     );
 }
 

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use alertsync_engine::{NodeStatus, RunObserver, RunRecord, RunStatus};
 use alertsync_store::{
-    InboxId, NewRun, NodeRunRecorder, RetryState, RunCountFilter, RunCounts, RunId, RunQuery,
-    RunStart, SqliteStore, Store, StoreError,
+    Checkpoint, InboxId, NewRun, NodeRunRecorder, RetryState, RunCountFilter, RunCounts, RunId,
+    RunQuery, RunStart, SqliteStore, Store, StoreError,
 };
 
 use crate::{StoreDir, event, node};
@@ -379,6 +379,11 @@ async fn the_recorder_persists_what_the_executor_reports() {
     recorder.node_finished(&node(0, "1", NodeStatus::Succeeded));
     recorder.node_started(&node(1, "2", NodeStatus::Running));
     assert!(recorder.take_error().is_none());
+    // A start is queued without waiting: the next awaited write brings it to disk.
+    store
+        .set_checkpoint(Checkpoint::new("any", "write"))
+        .await
+        .unwrap();
     let detail = store.run(run).await.unwrap().unwrap();
     assert_eq!(
         detail.nodes,
@@ -390,7 +395,7 @@ async fn the_recorder_persists_what_the_executor_reports() {
 
     // A write that fails is kept for the caller.
     let orphan = NodeRunRecorder::new(shared, RunId(999));
-    orphan.node_started(&node(0, "1", NodeStatus::Running));
+    orphan.node_finished(&node(0, "1", NodeStatus::Succeeded));
     assert!(matches!(
         orphan.take_error(),
         Some(StoreError::UnknownRun { .. })
