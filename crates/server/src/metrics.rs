@@ -110,6 +110,23 @@ fn describe() {
     telemetry::describe();
 }
 
+/// How often recorded histogram samples are folded into their buckets when nobody scrapes.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Folds histogram samples into their buckets every few seconds until `stop`: the recorder
+/// keeps every sample until then, so a service nobody scrapes would otherwise grow.
+pub async fn keep_up(stop: alertsync_engine::Cancellation) {
+    let Some(handle) = HANDLE.get().and_then(Option::as_ref) else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(UPKEEP_EVERY) => handle.run_upkeep(),
+        }
+    }
+}
+
 /// `GET /metrics`: the Prometheus text exposition, with the inbox depth read now.
 pub async fn scrape(State(state): State<AppState>) -> Response {
     let Some(handle) = HANDLE.get().and_then(Option::as_ref) else {

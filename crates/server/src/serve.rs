@@ -76,6 +76,7 @@ pub async fn serve(
         .map_err(|err| ServeError(format!("cannot read the listening address: {err}")))?;
 
     let mut tasks = JoinSet::new();
+    tasks.spawn(crate::metrics::keep_up(stop.clone()));
     let scheduler = Arc::new(Scheduler {
         store: Arc::clone(&store),
         executor: Arc::clone(&executor),
