@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 
 use alertsync_sim::{Receiver, SimConfig, Simulator};
 use anyhow::{Context, anyhow, bail, ensure};
-use common::ConfigDir;
 use common::service::ServeProcess;
+use common::{ConfigDir, shipped_playbook, sim_accounts};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
@@ -320,36 +320,10 @@ fn browser_available() -> bool {
 /// A configuration with the server token, both accounts on the simulator, the shipped
 /// Alert Created / Alert Status Changed → ilert playbook and a store in the directory.
 fn console_config(sim: &Simulator) -> ConfigDir {
-    let playbook = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/playbooks/forward-alerts-to-ilert.json")
-        .canonicalize()
-        .expect("the shipped playbook exists");
-    let playbook = Value::String(playbook.to_str().expect("a UTF-8 path").to_owned());
     ConfigDir::new(&format!(
-        r#"
-[server]
-token = "{SERVER_TOKEN}"
-
-[[account]]
-name = "sekoia"
-module = "sekoia.io"
-base_url = "{sekoia}"
-api_key = "{SEKOIA_SECRET}"
-
-[[account]]
-name = "ilert"
-module = "ilert"
-integration_url = "{ilert}"
-integration_key = "{ILERT_SECRET}"
-
-[[playbook]]
-file = {playbook}
-
-[store]
-path = "data/alertsync.db"
-"#,
-        sekoia = sim.urls().sekoia,
-        ilert = sim.urls().ilert,
+        "[server]\ntoken = \"{SERVER_TOKEN}\"\n{accounts}\n{playbook}\n[store]\npath = \"data/alertsync.db\"\n",
+        accounts = sim_accounts(sim, SEKOIA_SECRET, ILERT_SECRET),
+        playbook = shipped_playbook("forward-alerts-to-ilert.json"),
     ))
 }
 

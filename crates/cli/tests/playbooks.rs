@@ -62,6 +62,20 @@ fn use_case_body(alert: &Value, description: &str) -> Value {
     })
 }
 
+/// `alertsync run PLAYBOOK --alert ALERT EXTRA... --format json` in the configuration's
+/// directory.
+async fn run_json(
+    config: &ConfigDir,
+    playbook: &Path,
+    alert: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut args = vec!["run", path_arg(playbook), "--alert", alert];
+    args.extend_from_slice(extra);
+    args.extend(["--format", "json"]);
+    alertsync(config.dir.path(), &args).await
+}
+
 fn node<'a>(record: &'a Value, id: &str) -> &'a Value {
     record["nodes"]
         .as_array()
@@ -134,18 +148,7 @@ async fn run_json_output_is_the_run_record() {
     let config = sim_config(&sim, ILERT_KEY);
     let playbook = synchronise_to_sink(&config, &sim);
 
-    let out = alertsync(
-        config.dir.path(),
-        &[
-            "run",
-            path_arg(&playbook),
-            "--alert",
-            alert["short_id"].as_str().unwrap(),
-            "--format",
-            "json",
-        ],
-    )
-    .await;
+    let out = run_json(&config, &playbook, alert["short_id"].as_str().unwrap(), &[]).await;
 
     assert_eq!(exit_code(&out), 0, "stderr: {}", stderr(&out));
     let record = stdout_json(&out);
@@ -282,19 +285,7 @@ async fn a_dry_run_sends_nothing_to_the_sink_but_records_the_write() {
     let playbook = synchronise_to_sink(&config, &sim);
     let uuid = alert["uuid"].as_str().unwrap();
 
-    let out = alertsync(
-        config.dir.path(),
-        &[
-            "run",
-            path_arg(&playbook),
-            "--alert",
-            uuid,
-            "--dry-run",
-            "--format",
-            "json",
-        ],
-    )
-    .await;
+    let out = run_json(&config, &playbook, uuid, &["--dry-run"]).await;
 
     assert_eq!(exit_code(&out), 0, "stderr: {}", stderr(&out));
     assert!(sim.requests(Receiver::Sink).is_empty());
@@ -347,18 +338,7 @@ async fn a_refused_write_fails_the_run_with_exit_1_and_keeps_the_answer() {
     let playbook = synchronise_to_sink(&config, &sim);
     sim.inject_fault(Fault::status(Route::Sink, 400));
 
-    let out = alertsync(
-        config.dir.path(),
-        &[
-            "run",
-            path_arg(&playbook),
-            "--alert",
-            alert["uuid"].as_str().unwrap(),
-            "--format",
-            "json",
-        ],
-    )
-    .await;
+    let out = run_json(&config, &playbook, alert["uuid"].as_str().unwrap(), &[]).await;
 
     assert_eq!(exit_code(&out), 1, "stderr: {}", stderr(&out));
     let record = stdout_json(&out);

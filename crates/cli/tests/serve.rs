@@ -11,12 +11,11 @@
 mod common;
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alertsync_sim::{Fault, Receiver, Route, Simulator};
 use common::service::ServeProcess;
-use common::{ConfigDir, ILERT_KEY, SEKOIA_KEY, simulator};
+use common::{ConfigDir, ILERT_KEY, SEKOIA_KEY, shipped_playbook, sim_accounts, simulator};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -33,15 +32,7 @@ const UNLIMITED: u32 = 1_000_000;
 /// The `[[playbook]]` entry of the shipped Alert Created / Alert Status Changed → ilert
 /// playbook.
 fn forward_to_ilert() -> String {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/playbooks/forward-alerts-to-ilert.json")
-        .canonicalize()
-        .expect("the shipped playbook exists");
-    format!("[[playbook]]\nfile = {}\n", toml_string(&file))
-}
-
-fn toml_string(path: &Path) -> String {
-    Value::String(path.to_str().expect("a UTF-8 path").to_owned()).to_string()
+    shipped_playbook("forward-alerts-to-ilert.json")
 }
 
 /// `[delivery]` with fast retries.
@@ -56,29 +47,8 @@ fn delivery(workers: usize, ilert_per_minute: u32) -> String {
 /// `data/` and `delivery`.
 fn service_dir(sim: &Simulator, playbooks: &str, delivery: &str) -> ConfigDir {
     ConfigDir::new(&format!(
-        r#"
-[[account]]
-name = "sekoia"
-module = "sekoia.io"
-base_url = "{sekoia}"
-api_key = "{SEKOIA_KEY}"
-
-[[account]]
-name = "ilert"
-module = "ilert"
-integration_url = "{ilert}"
-integration_key = "{ILERT_KEY}"
-
-{playbooks}
-
-[store]
-path = "data/alertsync.db"
-
-[delivery]
-{delivery}
-"#,
-        sekoia = sim.urls().sekoia,
-        ilert = sim.urls().ilert,
+        "{accounts}\n{playbooks}\n[store]\npath = \"data/alertsync.db\"\n\n[delivery]\n{delivery}",
+        accounts = sim_accounts(sim, SEKOIA_KEY, ILERT_KEY),
     ))
 }
 
@@ -117,6 +87,19 @@ async fn ilert_quiet(sim: &Simulator) {
             since = Instant::now();
         }
     }
+}
+
+/// Waits until every alert of `uuids` is in ilert, then until ilert is quiet (so a late
+/// duplicate is counted); returns how long after `started` the last one arrived and how
+/// many deliveries were repeats.
+async fn all_in_ilert(sim: &Simulator, uuids: &[String], started: Instant) -> (Duration, usize) {
+    wait_for("every alert in ilert", PATIENCE, POLL, || {
+        all_posted(sim, uuids, 1)
+    })
+    .await;
+    let drained = started.elapsed();
+    ilert_quiet(sim).await;
+    (drained, duplicates(&ilert_posts(sim), uuids))
 }
 
 /// The alerts ilert accepted (2xx), by Sekoia.io alert uuid: the status each forwarded
@@ -684,18 +667,7 @@ async fn kill_9_during_a_burst_loses_nothing_and_repeats_only_nodes_in_flight() 
         service.restart().await;
     }
     let Raised { uuids, unheard } = alerts.await.expect("the burst");
-    wait_for(
-        "every alert in ilert",
-        PATIENCE,
-        Duration::from_millis(100),
-        || all_posted(&sim, &uuids, 1),
-    )
-    .await;
-    let drained = started.elapsed();
-    ilert_quiet(&sim).await;
-
-    let posts = ilert_posts(&sim);
-    let repeated = duplicates(&posts, &uuids);
+    let (drained, repeated) = all_in_ilert(&sim, &uuids, started).await;
     eprintln!(
         "kill -9: {ALERTS} alerts ({unheard} raised while down or connecting), {KILLS} kills (at {at_kills:?} deliveries), {repeated} \
          duplicate deliveries (bound {}), all delivered after {drained:?}",
@@ -937,13 +909,7 @@ async fn webhook_answers_errors_clearly_and_accepted_events_survive_a_kill() {
         "every 202 names its own event: {event_ids:?}"
     );
     service.restart().await;
-    wait_for("every accepted call in ilert", PATIENCE, POLL, || {
-        all_posted(&sim, &uuids, 1)
-    })
-    .await;
-    ilert_quiet(&sim).await;
-    let posts = ilert_posts(&sim);
-    let repeated = duplicates(&posts, &uuids);
+    let (_, repeated) = all_in_ilert(&sim, &uuids, Instant::now()).await;
     eprintln!(
         "webhook: {CALLS} calls accepted, {before_restart} delivered before the kill, all \
          after the restart, {repeated} duplicates"
@@ -993,17 +959,7 @@ async fn sigterm_during_a_burst_stops_within_the_grace_period_and_a_restart_comp
 
     service.restart().await;
     let Raised { uuids, unheard } = alerts.await.expect("the burst");
-    wait_for(
-        "every alert in ilert",
-        PATIENCE,
-        Duration::from_millis(100),
-        || all_posted(&sim, &uuids, 1),
-    )
-    .await;
-    let drained = started.elapsed();
-    ilert_quiet(&sim).await;
-    let posts = ilert_posts(&sim);
-    let repeated = duplicates(&posts, &uuids);
+    let (drained, repeated) = all_in_ilert(&sim, &uuids, started).await;
     eprintln!(
         "SIGTERM: exit after {took:?} (grace {GRACE:?}), {at_stop} of {ALERTS} delivered at \
          the stop, {unheard} raised while down or connecting, all after the restart ({drained:?}), {repeated} duplicates"

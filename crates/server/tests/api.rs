@@ -134,14 +134,7 @@ async fn every_route_behind_the_token() {
     }
 
     // The login form sets an HttpOnly, SameSite=Strict cookie that opens the API.
-    let login = service
-        .client
-        .post(format!("{}/login", service.base))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={}", TOKEN))
-        .send()
-        .await
-        .expect("login");
+    let login = service.login_request(TOKEN).send().await.expect("login");
     assert_eq!(login.status(), StatusCode::SEE_OTHER);
     let cookie = login.headers()["set-cookie"]
         .to_str()
@@ -160,14 +153,7 @@ async fn every_route_behind_the_token() {
         .await
         .expect("cookie request");
     assert_eq!(with_cookie.status(), StatusCode::OK);
-    let bad_login = service
-        .client
-        .post(format!("{}/login", service.base))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={}", "nope"))
-        .send()
-        .await
-        .expect("login");
+    let bad_login = service.login_request("nope").send().await.expect("login");
     assert_eq!(bad_login.status(), StatusCode::UNAUTHORIZED);
 
     // Unknown routes are JSON 404s too.

@@ -514,23 +514,13 @@ async fn with_a_token_browsers_go_to_the_login_form() {
     }
     // A wrong token shows the form again; the right one opens the pages.
     let wrong = service
-        .send(
-            service
-                .client
-                .post(url("/login"))
-                .header("accept", html)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body("token=nope"),
-        )
+        .send(service.login_request("nope").header("accept", html))
         .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert!(wrong.has("id=\"login-error\"") && wrong.has("id=\"token\""));
     let login = service
-        .client
-        .post(url("/login"))
+        .login_request(TOKEN)
         .header("accept", html)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={TOKEN}"))
         .send()
         .await
         .expect("login");

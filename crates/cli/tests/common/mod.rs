@@ -43,13 +43,19 @@ impl ConfigDir {
 
 /// A configuration with a Sekoia.io account and an ilert account, both on the simulator.
 pub fn sim_config(sim: &Simulator, ilert_key: &str) -> ConfigDir {
-    ConfigDir::new(&format!(
+    ConfigDir::new(&sim_accounts(sim, SEKOIA_KEY, ilert_key))
+}
+
+/// The `[[account]]` entries of a Sekoia.io account named `sekoia` and an ilert account named
+/// `ilert`, both on the simulator, with these keys.
+pub fn sim_accounts(sim: &Simulator, sekoia_key: &str, ilert_key: &str) -> String {
+    format!(
         r#"
 [[account]]
 name = "sekoia"
 module = "sekoia.io"
 base_url = "{sekoia}"
-api_key = "{SEKOIA_KEY}"
+api_key = "{sekoia_key}"
 
 [[account]]
 name = "ilert"
@@ -59,7 +65,18 @@ integration_key = "{ilert_key}"
 "#,
         sekoia = sim.urls().sekoia,
         ilert = sim.urls().ilert,
-    ))
+    )
+}
+
+/// The `[[playbook]]` entry of the shipped playbook `examples/playbooks/<file>`.
+pub fn shipped_playbook(file: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/playbooks")
+        .join(file)
+        .canonicalize()
+        .expect("the shipped playbook exists");
+    let quoted = serde_json::Value::String(path.to_str().expect("a UTF-8 path").to_owned());
+    format!("[[playbook]]\nfile = {quoted}\n")
 }
 
 /// Runs `alertsync ARGS` in `dir` (no configuration is picked up from elsewhere).

@@ -145,6 +145,14 @@ impl Service {
         answer
     }
 
+    /// `POST /login` with `token` in the form, as the login page sends it.
+    pub fn login_request(&self, token: &str) -> reqwest::RequestBuilder {
+        self.client
+            .post(format!("{}/login", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={token}"))
+    }
+
     /// Stops the service and the simulator; returns every body answered.
     pub async fn stop(self) -> Vec<String> {
         self.stop.cancel();
