@@ -38,21 +38,36 @@ pub fn optional_bool(args: &Value, name: &str) -> Result<Option<bool>, ActionErr
     }
 }
 
-/// A Sekoia.io alert identifier: a UUID, or a short id starting with `AL`.
+/// What a Sekoia.io alert identifier must look like, for messages.
+pub const ALERT_ID_FORM: &str =
+    "an alert UUID or an alert short id starting with `AL` (e.g. ALTqhwoRAyqk)";
+
+/// The longest short id accepted (Sekoia.io's are 12 characters).
+const MAX_SHORT_ID_LEN: usize = 32;
+
+/// A Sekoia.io alert identifier argument: a UUID, or a short id starting with `AL`.
 pub fn alert_id<'a>(args: &'a Value, name: &str) -> Result<&'a str, ActionError> {
     let id = required_str(args, name)?;
-    if uuid::Uuid::parse_str(id).is_ok() || is_short_id(id) {
+    if is_alert_id(id) {
         Ok(id)
     } else {
         Err(ActionError::invalid_argument(
             name,
-            "must be an alert UUID or an alert short id starting with `AL` (e.g. ALTqhwoRAyqk)",
+            format!("must be {ALERT_ID_FORM}"),
         ))
     }
 }
 
+/// Whether `id` is a Sekoia.io alert identifier: a UUID, or `AL` followed by at most 30
+/// letters and digits. Every id that goes into a URL or the inbox passes this check first.
+pub fn is_alert_id(id: &str) -> bool {
+    uuid::Uuid::parse_str(id).is_ok_and(|_| id.len() <= 36) || is_short_id(id)
+}
+
 fn is_short_id(id: &str) -> bool {
-    id.len() > 2 && id.starts_with("AL") && id.chars().all(|c| c.is_ascii_alphanumeric())
+    (3..=MAX_SHORT_ID_LEN).contains(&id.len())
+        && id.starts_with("AL")
+        && id.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
 /// An absolute http(s) URL argument.
@@ -88,6 +103,9 @@ mod tests {
             json!({}),
             json!({"a": 3}),
             json!({"a": "AL"}),
+            json!({"a": "../../me"}),
+            json!({"a": format!("AL{}", "x".repeat(31))}),
+            json!({"a": format!("{{{}}}", "0f0b5c3e-8d2f-4b7a-9a52-3c1f4e5d6a7b")}),
         ] {
             let err = alert_id(&bad, "a").unwrap_err();
             assert!(err.message.contains("`a`"), "{}", err.message);

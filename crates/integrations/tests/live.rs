@@ -13,6 +13,7 @@ use alertsync_engine::{Cancellation, RetryPolicy};
 use alertsync_integrations::sekoia::backfill::{
     BackfillOptions, Checkpoint, backfill, backfill_with,
 };
+use alertsync_integrations::sekoia::client::ApiPath;
 use alertsync_integrations::sekoia::live::{
     AlertChange, ChangeKind, ChangeSource, LiveError, LiveEvent, LiveNotifications, LiveStats,
     LiveTiming,
@@ -169,7 +170,7 @@ async fn created_status_comment_and_edit_notifications_become_typed_changes() {
         .call(
             &cx,
             Method::PATCH,
-            &format!("sic/alerts/{uuid}"),
+            &ApiPath::alert(&uuid),
             &[],
             Some(&json!({"title": "renamed"})),
         )

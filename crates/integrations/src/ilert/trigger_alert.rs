@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use crate::alert::{OnCallAction, alert_link, forwarded_status};
 use crate::args::{alert_id, parse_http_url};
 use crate::sekoia;
+use crate::sekoia::client::ApiPath;
 
 pub const ACTION_UUID: &str = "7675796a-393d-42f2-9648-709483a22bc0";
 
@@ -64,7 +65,7 @@ impl Action for TriggerAlert {
 
         // A plain GET, as Sekoia.io's module does: the alert is forwarded exactly as
         // Sekoia.io serves it by default (not the trimmed form of `get_alert`).
-        let path = format!("sic/alerts/{alert_uuid}");
+        let path = ApiPath::alert(alert_uuid);
         let alert = sekoia.call(cx, Method::GET, &path, &[], None).await?;
         let status = forwarded_status(&alert);
         cx.log.info(format!(

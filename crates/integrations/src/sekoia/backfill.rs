@@ -64,7 +64,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tracing::warn;
 
-use super::client::SekoiaClient;
+use super::client::{ApiPath, SekoiaClient};
 use super::live::{
     AlertChange, ChangeKind, ChangeSource, comment_id, created_id, status_id, status_token,
     token_uuid,
@@ -178,13 +178,13 @@ async fn read_window(
             ("cases", "false".to_owned()),
         ];
         let page = client
-            .call(cx, Method::GET, "sic/alerts", &query, None)
+            .call(cx, Method::GET, &ApiPath::new("sic/alerts"), &query, None)
             .await?;
         requests += 1;
         let items = page.get("items").and_then(Value::as_array).ok_or_else(|| {
             ActionError::permanent(format!(
                 "Sekoia.io GET {}: the answer has no `items` list",
-                client.url("sic/alerts")
+                client.url(&ApiPath::new("sic/alerts"))
             ))
         })?;
         if items.is_empty() {
@@ -263,7 +263,7 @@ async fn read_alert(
         ("cases", "false".to_owned()),
     ];
     client
-        .call(cx, Method::GET, &format!("sic/alerts/{uuid}"), &flags, None)
+        .call(cx, Method::GET, &ApiPath::alert(uuid), &flags, None)
         .await
 }
 

@@ -3,10 +3,15 @@
 //!
 //! Users type base URLs as `https://api.sekoia.io`, `https://api.sekoia.io/`,
 //! `https://app.usa1.sekoia.io/api`...; every resource lives at `<base>/v1/<path>`.
+//!
+//! Paths are [`ApiPath`]s: fixed parts written in the code, and values (alert ids, job
+//! uuids, ...) each percent-encoded into exactly one segment, so a value such as `../me`
+//! can never reach another resource with the account's key.
 
 use alertsync_engine::http::{HttpClient, check_status};
 use alertsync_engine::retry::with_retries;
 use alertsync_engine::{ActionContext, ActionError, Redactor, RetryPolicy};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
 use serde_json::Value;
 
@@ -42,9 +47,9 @@ impl SekoiaClient {
         &self.base_url
     }
 
-    /// The full URL of a REST resource: `path` is relative to `/v1` (`sic/alerts/AL...`).
-    pub fn url(&self, path: &str) -> String {
-        format!("{}/{}", self.root, path.trim_start_matches('/'))
+    /// The full URL of a REST resource.
+    pub fn url(&self, path: &ApiPath) -> String {
+        format!("{}/{}", self.root, path.0)
     }
 
     /// One authenticated request with a JSON answer, retried on transient failures.
@@ -52,7 +57,7 @@ impl SekoiaClient {
         &self,
         cx: &ActionContext,
         method: Method,
-        path: &str,
+        path: &ApiPath,
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<Value, ActionError> {
@@ -91,8 +96,60 @@ impl SekoiaClient {
     pub async fn get_alert(&self, cx: &ActionContext, id: &str) -> Result<Value, ActionError> {
         let flags =
             ["stix", "comments", "countermeasures", "history"].map(|f| (f, "false".to_owned()));
-        self.call(cx, Method::GET, &format!("sic/alerts/{id}"), &flags, None)
+        self.call(cx, Method::GET, &ApiPath::alert(id), &flags, None)
             .await
+    }
+}
+
+/// The bytes kept as they are in a path segment: the unreserved characters of RFC 3986.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A REST resource under `/v1`: fixed parts from the code, and values each encoded into one
+/// path segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiPath(String);
+
+impl ApiPath {
+    /// A path written in the code, relative to `/v1` (`sic/alerts`).
+    pub fn new(fixed: &'static str) -> Self {
+        Self(fixed.trim_matches('/').to_owned())
+    }
+
+    /// `sic/alerts/<id>`.
+    pub fn alert(id: &str) -> Self {
+        Self::new("sic/alerts").value(id)
+    }
+
+    /// Appends a fixed part written in the code (`workflow`).
+    pub fn then(mut self, fixed: &'static str) -> Self {
+        self.0.push('/');
+        self.0.push_str(fixed.trim_matches('/'));
+        self
+    }
+
+    /// Appends `value` as one segment, percent-encoded, so that nothing in it (`/`, `?`,
+    /// `#`, ...) can leave the segment. URL parsers read `.`, `..` and their encoded forms
+    /// as "this" and "parent" directories, so a value that is empty or only dots is written
+    /// as three or more encoded dots: a segment that names no resource.
+    pub fn value(mut self, value: &str) -> Self {
+        self.0.push('/');
+        if value.chars().all(|c| c == '.') {
+            self.0.push_str(&"%2E".repeat(value.len().max(1) + 2));
+        } else {
+            self.0
+                .extend(utf8_percent_encode(value, SEGMENT).map(|part| part.to_owned()));
+        }
+        self
+    }
+}
+
+impl std::fmt::Display for ApiPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -153,7 +210,26 @@ pub async fn read_json(response: reqwest::Response, what: &str) -> Result<Value,
 
 #[cfg(test)]
 mod tests {
-    use super::{live_url, rest_root};
+    use super::{ApiPath, live_url, rest_root};
+
+    #[test]
+    fn values_stay_in_their_segment() {
+        assert_eq!(
+            ApiPath::alert("ALx1").then("workflow").to_string(),
+            "sic/alerts/ALx1/workflow"
+        );
+        assert_eq!(
+            ApiPath::alert("../../me").to_string(),
+            "sic/alerts/..%2F..%2Fme"
+        );
+        assert_eq!(ApiPath::alert("..").to_string(), "sic/alerts/%2E%2E%2E%2E");
+        assert_eq!(ApiPath::alert("").to_string(), "sic/alerts/%2E%2E%2E");
+        assert_eq!(
+            ApiPath::alert("a b?c#d").to_string(),
+            "sic/alerts/a%20b%3Fc%23d"
+        );
+        assert_eq!(ApiPath::new("/me/").to_string(), "me");
+    }
 
     #[test]
     fn live_urls_use_the_app_host_of_the_base_url() {

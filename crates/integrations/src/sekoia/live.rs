@@ -50,7 +50,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tracing::{debug, info, warn};
 
 use super::actions::status_reference;
-use super::client::{SekoiaClient, live_url};
+use super::client::{ApiPath, SekoiaClient, live_url};
 use super::{DEFAULT_BASE_URL, SLUG};
 
 /// The frame asking for version-2 notifications.
@@ -373,7 +373,11 @@ impl LiveNotifications {
     /// retry, `Err` when the configuration is wrong.
     async fn check_identity(&self) -> Result<Option<String>, LiveError> {
         let cx = self.client.service_context(RetryPolicy::none());
-        match self.client.call(&cx, Method::GET, "me", &[], None).await {
+        match self
+            .client
+            .call(&cx, Method::GET, &ApiPath::new("me"), &[], None)
+            .await
+        {
             Ok(_) => Ok(None),
             Err(err) if matches!(err.http_status, Some(401 | 403 | 404)) => {
                 Err(self.configuration(format!("the identity check was refused: {}", err.message)))

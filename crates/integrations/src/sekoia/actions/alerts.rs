@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::{RestAction, rest_client};
 use crate::args::{alert_id, optional_bool};
+use crate::sekoia::client::ApiPath;
 
 /// Reads one alert.
 pub struct GetAlert {
@@ -57,7 +58,7 @@ impl Action for GetAlert {
         }
         let client = rest_client(cx, &args)?;
         let alert = client
-            .call(cx, Method::GET, &format!("sic/alerts/{id}"), &query, None)
+            .call(cx, Method::GET, &ApiPath::alert(id), &query, None)
             .await?;
         Ok(ActionOutput::new(alert))
     }
@@ -124,7 +125,7 @@ impl Action for SearchAlerts {
         let query: Vec<(&str, String)> =
             query.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
         let page = client
-            .call(cx, Method::GET, "sic/alerts", &query, None)
+            .call(cx, Method::GET, &ApiPath::new("sic/alerts"), &query, None)
             .await?;
         Ok(ActionOutput::new(page))
     }
@@ -261,7 +262,7 @@ impl Action for EditAlert {
             .call(
                 cx,
                 Method::PATCH,
-                &format!("sic/alerts/{id}"),
+                &ApiPath::alert(id),
                 &[],
                 Some(&Value::Object(changes)),
             )

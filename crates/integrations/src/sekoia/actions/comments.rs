@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::{RestAction, rest_client};
 use crate::args::{alert_id, optional_str, required_str};
+use crate::sekoia::client::ApiPath;
 
 /// Sekoia.io refuses longer comment authors.
 const MAX_AUTHOR_CHARS: usize = 32;
@@ -69,7 +70,7 @@ impl Action for CommentAlert {
             .call(
                 cx,
                 Method::POST,
-                &format!("sic/alerts/{id}/comments"),
+                &ApiPath::alert(id).then("comments"),
                 &[],
                 Some(&body),
             )

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::{RestAction, rest_client};
 use crate::args::{optional_str, required_str};
-use crate::sekoia::SekoiaClient;
+use crate::sekoia::client::{ApiPath, SekoiaClient};
 
 const JOBS_PATH: &str = "sic/conf/events/search/jobs";
 /// Events returned when `limit` is not given.
@@ -115,12 +115,18 @@ impl EventSearch {
     ) -> Result<Vec<Value>, ActionError> {
         let client = rest_client(cx, args)?;
         let created = client
-            .call(cx, Method::POST, JOBS_PATH, &[], Some(&self.job))
+            .call(
+                cx,
+                Method::POST,
+                &ApiPath::new(JOBS_PATH),
+                &[],
+                Some(&self.job),
+            )
             .await?;
         let job_uuid = created.get("uuid").and_then(Value::as_str).ok_or_else(|| {
             ActionError::permanent(format!(
                 "Sekoia.io POST {}: the answer has no job uuid",
-                client.url(JOBS_PATH)
+                client.url(&ApiPath::new(JOBS_PATH))
             ))
         })?;
         wait_until_done(cx, &client, job_uuid).await?;
@@ -137,7 +143,7 @@ async fn wait_until_done(
     client: &SekoiaClient,
     job_uuid: &str,
 ) -> Result<(), ActionError> {
-    let path = format!("{JOBS_PATH}/{job_uuid}");
+    let path = ApiPath::new(JOBS_PATH).value(job_uuid);
     let deadline = Instant::now() + MAX_JOB_WAIT;
     let interval = cx.retry.initial_delay.min(MAX_POLL_INTERVAL);
     loop {
@@ -174,7 +180,7 @@ async fn read_events(
     job_uuid: &str,
     limit: u64,
 ) -> Result<Vec<Value>, ActionError> {
-    let path = format!("{JOBS_PATH}/{job_uuid}/events");
+    let path = ApiPath::new(JOBS_PATH).value(job_uuid).then("events");
     let mut events = Vec::new();
     while (events.len() as u64) < limit {
         let offset = events.len() as u64;

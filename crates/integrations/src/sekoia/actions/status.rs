@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::{RestAction, rest_client};
 use crate::args::{alert_id, optional_str, required_str};
+use crate::sekoia::client::ApiPath;
 
 /// Sekoia.io's built-in alert statuses, by name and uuid.
 const STATUSES: [(&str, &str); 5] = [
@@ -46,7 +47,7 @@ async fn change_status(
         .call(
             cx,
             Method::PATCH,
-            &format!("sic/alerts/{id}/workflow"),
+            &ApiPath::alert(id).then("workflow"),
             &[],
             Some(&body),
         )
