@@ -54,14 +54,6 @@ impl Catalog for RegistryCatalog<'_> {
             .map(|m| m.manifest.name.to_owned())
     }
 
-    fn modules(&self) -> Vec<(String, String)> {
-        self.registry
-            .modules()
-            .iter()
-            .map(|m| (m.manifest.uuid.to_owned(), m.manifest.name.to_owned()))
-            .collect()
-    }
-
     fn has_action(&self, module_uuid: &str, action_uuid: &str) -> bool {
         self.registry.action(module_uuid, action_uuid).is_some()
     }

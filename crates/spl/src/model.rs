@@ -6,6 +6,8 @@
 //! view is lenient: a field of the wrong shape is recorded as a
 //! [`ShapeProblem`] that validation reports, instead of failing the load.
 
+use std::collections::BTreeSet;
+
 use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -143,6 +145,22 @@ impl Playbook {
             .filter(|node| matches!(node.kind, NodeKind::Trigger { .. }))
     }
 
+    /// The nodes a run started at `starts` may reach (the starts included): through outputs
+    /// and foreach loop bodies. Ids that name no node are left out.
+    pub fn reachable_from<'a>(&'a self, starts: &[&str]) -> BTreeSet<&'a str> {
+        let mut reached = BTreeSet::new();
+        let mut pending: Vec<&str> = starts.to_vec();
+        while let Some(id) = pending.pop() {
+            let Some((id, node)) = self.nodes.get_key_value(id) else {
+                continue;
+            };
+            if reached.insert(id.as_str()) {
+                pending.extend(node.activates());
+            }
+        }
+        reached
+    }
+
     /// Fields of the wrong shape found while loading (validation reports them).
     pub fn shape_problems(&self) -> &[ShapeProblem] {
         &self.shape_problems
@@ -185,6 +203,15 @@ impl Node {
     /// Ids this node activates through any of its outputs.
     pub fn successors(&self) -> impl Iterator<Item = &str> {
         self.outputs.values().flatten().map(String::as_str)
+    }
+
+    /// Ids this node may run next: its outputs' targets and, for a foreach, its loop body.
+    pub fn activates(&self) -> impl Iterator<Item = &str> {
+        let loop_start = match &self.kind {
+            NodeKind::Operator(Operator::Foreach { loop_start, .. }) => loop_start.as_deref(),
+            _ => None,
+        };
+        self.successors().chain(loop_start)
     }
 
     /// JSON path of this node in the document.

@@ -2,11 +2,13 @@
 //!
 //! [`validate`] reports every problem at once, each with the node id, node
 //! name and JSON path. What alertsync can run is asked of a [`Catalog`] (the
-//! module registry lives elsewhere); modules alertsync does not implement but
-//! Sekoia.io has are listed in [`Report::needs_modules`] rather than reported
-//! as errors in the file.
+//! module registry lives elsewhere). A well-formed node whose module, action
+//! or trigger alertsync does not implement is never an error in the file: it
+//! is listed in [`Report::needs_modules`], with the nodes that need it, so
+//! that running the playbook is refused only when one of those nodes can be
+//! reached ([`Report::needs_among`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -20,8 +22,6 @@ pub trait Catalog {
     /// Name of the implemented module with this uuid; `None` when alertsync
     /// does not implement it.
     fn module_name(&self, module_uuid: &str) -> Option<String>;
-    /// (uuid, name) of every implemented module, for error messages.
-    fn modules(&self) -> Vec<(String, String)>;
     fn has_action(&self, module_uuid: &str, action_uuid: &str) -> bool;
     /// Named outputs the action may activate; empty when it only has `default`.
     fn action_outputs(&self, module_uuid: &str, action_uuid: &str) -> Vec<String>;
@@ -53,7 +53,7 @@ pub struct Report {
     pub errors: Vec<Problem>,
     /// Problems in the file that do not prevent running it.
     pub warnings: Vec<Problem>,
-    /// Sekoia.io modules the playbook uses that alertsync does not implement.
+    /// Modules, actions and triggers the playbook uses that alertsync does not implement.
     pub needs_modules: Vec<NeededModule>,
 }
 
@@ -61,6 +61,15 @@ impl Report {
     /// Whether the playbook may be enabled as far as the file is concerned.
     pub fn is_valid(&self) -> bool {
         self.errors.is_empty()
+    }
+
+    /// What the given nodes need that alertsync does not implement (e.g. the nodes a run
+    /// can reach: see [`Playbook::reachable_from`]).
+    pub fn needs_among(&self, nodes: &BTreeSet<&str>) -> Vec<&NeededModule> {
+        self.needs_modules
+            .iter()
+            .filter(|needed| needed.nodes.iter().any(|id| nodes.contains(id.as_str())))
+            .collect()
     }
 }
 
@@ -74,23 +83,30 @@ pub struct Problem {
     pub message: String,
 }
 
-/// A module (or an action or trigger of a module alertsync implements only in part) the
-/// playbook needs and alertsync does not implement.
+/// A module, or an action or trigger of a module, that the playbook uses and alertsync does
+/// not implement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NeededModule {
     /// What is missing: `module`, `action` or `trigger`.
     pub kind: &'static str,
+    /// Its name when known: the module's name, or `<module> “<node name>”` for an action or
+    /// trigger.
     pub name: Option<String>,
     pub uuid: String,
+    /// The ids of the nodes that use it, in the file's order.
+    pub nodes: Vec<String>,
 }
 
 impl std::fmt::Display for NeededModule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let name = self.name.as_deref().unwrap_or("unknown");
+        let name = self.name.as_deref().unwrap_or("(unknown to alertsync)");
+        let plural = if self.nodes.len() == 1 { "" } else { "s" };
         write!(
             f,
-            "needs {} {name} ({}), which alertsync does not implement",
-            self.kind, self.uuid
+            "needs {} {name} ({}), which alertsync does not implement (node{plural} {})",
+            self.kind,
+            self.uuid,
+            self.nodes.join(", ")
         )
     }
 }
@@ -187,66 +203,53 @@ impl Validation<'_> {
         }
     }
 
-    /// Whether alertsync implements the module; otherwise records why not.
+    /// Whether alertsync implements the module; otherwise records it as needed.
     fn check_module(&mut self, node: &Node, module_uuid: &str) -> bool {
-        if module_uuid.is_empty() || self.catalog.module_name(module_uuid).is_some() {
-            return !module_uuid.is_empty();
+        if module_uuid.is_empty() {
+            return false;
         }
-        match sekoia_module_name(module_uuid) {
-            Some(name) => self.need("module", Some(name.to_owned()), module_uuid),
-            None => {
-                let available = self
-                    .catalog
-                    .modules()
-                    .iter()
-                    .map(|(uuid, name)| format!("{name} ({uuid})"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let message =
-                    format!("unknown module uuid `{module_uuid}`; available modules: {available}");
-                self.error(Some(node), key_path(&node.path(), "module_uuid"), message);
-            }
+        if self.catalog.module_name(module_uuid).is_some() {
+            return true;
         }
+        let name = sekoia_module_name(module_uuid).map(str::to_owned);
+        self.need("module", name, module_uuid, node);
         false
     }
 
-    fn need(&mut self, kind: &'static str, name: Option<String>, uuid: &str) {
-        if !self
+    fn need(&mut self, kind: &'static str, name: Option<String>, uuid: &str, node: &Node) {
+        let position = self
             .report
             .needs_modules
             .iter()
-            .any(|needed| needed.uuid == uuid)
-        {
-            self.report.needs_modules.push(NeededModule {
-                kind,
-                name,
-                uuid: uuid.to_owned(),
-            });
+            .position(|needed| needed.kind == kind && needed.uuid == uuid);
+        let needed = match position {
+            Some(index) => &mut self.report.needs_modules[index],
+            None => {
+                self.report.needs_modules.push(NeededModule {
+                    kind,
+                    name,
+                    uuid: uuid.to_owned(),
+                    nodes: Vec::new(),
+                });
+                let last = self.report.needs_modules.len() - 1;
+                &mut self.report.needs_modules[last]
+            }
+        };
+        if !needed.nodes.contains(&node.id) {
+            needed.nodes.push(node.id.clone());
         }
     }
 
-    /// An action or trigger uuid the module does not have in alertsync. For a Sekoia.io module
-    /// (which alertsync implements in part) it is a needed piece, like a missing module;
-    /// for another module it is an error in the file.
+    /// An action or trigger uuid the module does not have in alertsync: needed, like a
+    /// missing module.
     fn unimplemented(&mut self, node: &Node, kind: &'static str, module_uuid: &str, uuid: &str) {
-        if let Some(module) = sekoia_module_name(module_uuid) {
-            self.need(kind, Some(format!("{module} “{}”", node.name)), uuid);
-            return;
-        }
-        let message = format!(
-            "unknown {kind} uuid `{uuid}` for module {}",
-            self.module_label(module_uuid)
-        );
-        self.error(
-            Some(node),
-            key_path(&node.path(), &format!("{kind}_uuid")),
-            message,
-        );
-    }
-
-    fn module_label(&self, module_uuid: &str) -> String {
-        let name = self.catalog.module_name(module_uuid).unwrap_or_default();
-        format!("{name} ({module_uuid})")
+        let module = self
+            .catalog
+            .module_name(module_uuid)
+            .or_else(|| sekoia_module_name(module_uuid).map(str::to_owned))
+            .unwrap_or_else(|| module_uuid.to_owned());
+        let name = format!("{module} “{}”", node.name);
+        self.need(kind, Some(name), uuid, node);
     }
 
     fn check_action(
@@ -500,7 +503,7 @@ fn relative_path(path: &str) -> String {
 fn ancestors(playbook: &Playbook) -> HashMap<&str, HashSet<&str>> {
     let mut predecessors: HashMap<&str, Vec<&str>> = HashMap::new();
     for node in playbook.nodes().values() {
-        for target in successors_with_loops(node) {
+        for target in node.activates() {
             predecessors.entry(target).or_default().push(&node.id);
         }
     }
@@ -518,14 +521,6 @@ fn ancestors(playbook: &Playbook) -> HashMap<&str, HashSet<&str>> {
             (id.as_str(), seen)
         })
         .collect()
-}
-
-fn successors_with_loops(node: &Node) -> impl Iterator<Item = &str> {
-    let loop_start = match &node.kind {
-        NodeKind::Operator(Operator::Foreach { loop_start, .. }) => loop_start.as_deref(),
-        _ => None,
-    };
-    node.successors().chain(loop_start)
 }
 
 /// Cycles through output edges (loop edges excluded), each as a list of ids.

@@ -23,12 +23,6 @@ impl Catalog for TestCatalog {
             _ => None,
         }
     }
-    fn modules(&self) -> Vec<(String, String)> {
-        vec![
-            (SEKOIA.to_owned(), "Sekoia.io".to_owned()),
-            (HTTP.to_owned(), "HTTP".to_owned()),
-        ]
-    }
     fn has_action(&self, _: &str, _: &str) -> bool {
         true
     }

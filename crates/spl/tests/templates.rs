@@ -368,3 +368,23 @@ fn syntax_errors_name_the_template() {
     assert!(engine().check_syntax("{{ node.0 ").is_err());
     assert!(engine().check_syntax("{id}").is_ok());
 }
+
+#[test]
+fn unicode_whitespace_inside_tags_is_whitespace_as_in_jinja2() {
+    // U+00A0 NO-BREAK SPACE, as rich-text editors type it, and other Unicode spaces.
+    assert_eq!(render("{{\u{a0}node.0.short_id\u{a0}}}"), json!("ALxyz"));
+    assert_eq!(
+        render("alert\u{a0}{{\u{a0}node.0.short_id\u{a0}|\u{2003}lower }}"),
+        json!("alert\u{a0}alxyz")
+    );
+    assert_eq!(
+        render("{%\u{a0}if\u{a0}node.0.urgency\u{a0}>\u{202f}50\u{a0}%}high{%\u{a0}endif\u{a0}%}"),
+        json!("high")
+    );
+    assert_eq!(render("{{ 'a\u{a0}b' }}"), json!("a\u{a0}b"), "literals keep theirs");
+    assert!(
+        engine()
+            .check_syntax("{{\u{a0}node.1.rule.name\u{a0}}}")
+            .is_ok()
+    );
+}

@@ -539,20 +539,18 @@ fn loop_value(value: Value, index: Option<usize>, total: usize) -> Value {
     json!({ DEFAULT: { "value": value, "index": index, "total": total } })
 }
 
-/// Why a node's module or action cannot be run.
+/// Why a node's module or action cannot be run: what it needs that alertsync lacks.
 fn unknown_action(registry: &Registry, module_uuid: &str, action_uuid: &str) -> String {
     match registry.module(module_uuid) {
         Some(module) => format!(
-            "module {} ({module_uuid}) has no action `{action_uuid}`",
+            "needs an action alertsync does not implement: module {} ({module_uuid}) has no \
+             action `{action_uuid}` in alertsync",
             module.manifest.name
         ),
-        None => match sekoia_module_name(module_uuid) {
-            Some(name) => format!(
-                "needs the Sekoia.io module {name} ({module_uuid}), which alertsync does not \
-                 implement"
-            ),
-            None => format!("unknown module `{module_uuid}`"),
-        },
+        None => {
+            let name = sekoia_module_name(module_uuid).unwrap_or("(unknown to alertsync)");
+            format!("needs module {name} ({module_uuid}), which alertsync does not implement")
+        }
     }
 }
 

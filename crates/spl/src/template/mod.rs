@@ -11,6 +11,9 @@
 //! * `node.0`, `node[0]` and `node['0']` all find the node whose id is `"0"`
 //!   (see [`convert`]); Python's string and dict methods come from
 //!   minijinja-contrib's `pycompat`.
+//! * Any Unicode whitespace inside `{{ }}` and `{% %}` (outside string
+//!   literals) is whitespace, as in Python's Jinja2: real templates contain
+//!   U+00A0 NO-BREAK SPACE there ([`whitespace`]).
 //! * Rendering has a step budget (fuel) and an output size cap, so a runaway
 //!   template fails quickly with a [`TemplateErrorKind::Budget`] error.
 //!
@@ -20,6 +23,7 @@
 mod convert;
 mod filters;
 mod references;
+mod whitespace;
 
 use std::fmt;
 use std::sync::Arc;
@@ -36,6 +40,7 @@ use time::OffsetDateTime;
 pub use references::references;
 
 use convert::{JsonObject, object_to_template_value, to_json, to_template_value};
+use whitespace::ascii_whitespace_in_tags;
 
 /// Source of "now" for time filters; fixed in tests.
 pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
@@ -172,11 +177,13 @@ impl TemplateEngine {
         if !has_template_markers(template) {
             return Ok(template.to_owned());
         }
-        self.render_text(template, &cx.to_template_value())
+        self.render_text(&ascii_whitespace_in_tags(template), &cx.to_template_value())
     }
 
     /// Checks that `template` compiles (as a whole-value template when it is one).
     pub fn check_syntax(&self, template: &str) -> Result<(), TemplateError> {
+        let normalised = ascii_whitespace_in_tags(template);
+        let template: &str = &normalised;
         let source = match shape_of(template) {
             TemplateShape::Literal => return Ok(()),
             TemplateShape::WholeValue(expression) => whole_value_source(expression),
@@ -214,6 +221,11 @@ impl TemplateEngine {
         text: &str,
         context: &mut LazyContext<'_>,
     ) -> Result<Value, TemplateError> {
+        if !has_template_markers(text) {
+            return Ok(Value::String(text.to_owned()));
+        }
+        let normalised = ascii_whitespace_in_tags(text);
+        let text: &str = &normalised;
         match shape_of(text) {
             TemplateShape::Literal => Ok(Value::String(text.to_owned())),
             TemplateShape::WholeValue(expression) => self.evaluate(text, expression, context.get()),
