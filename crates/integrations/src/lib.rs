@@ -8,6 +8,7 @@ pub mod alert;
 pub mod args;
 pub mod cron;
 pub mod delivery;
+pub mod files;
 pub mod http;
 pub mod ilert;
 pub mod mattermost;

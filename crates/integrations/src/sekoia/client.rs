@@ -2,11 +2,8 @@
 //! classifies errors.
 //!
 //! Users type base URLs as `https://api.sekoia.io`, `https://api.sekoia.io/`,
-//! `https://app.usa1.sekoia.io/api`...; every resource lives at `<base>/v1/<path>`.
-//!
-//! Paths are [`ApiPath`]s: fixed parts written in the code, and values (alert ids, job
-//! uuids, ...) each percent-encoded into exactly one segment, so a value such as `../me`
-//! can never reach another resource with the account's key.
+//! `https://app.usa1.sekoia.io/api`...; every resource lives at `<base>/v1/<path>` (or
+//! `<base>/v2/<path>` for the threat intelligence and asset APIs).
 
 use alertsync_engine::http::{HttpClient, check_status};
 use alertsync_engine::retry::with_retries;
@@ -52,6 +49,21 @@ impl SekoiaClient {
         format!("{}/{}", self.root, path.0)
     }
 
+    /// The full URL of a REST resource named by its path segments under `/v1` or `/v2`;
+    /// each segment is percent-encoded, so a value cannot reach another resource.
+    pub fn resource_url(&self, version: ApiVersion, segments: &[&str]) -> String {
+        let root = api_root(&self.base_url, version);
+        let mut url = match url::Url::parse(&root) {
+            Ok(url) => url,
+            // The base URL was checked when the client was built.
+            Err(_) => return root,
+        };
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url.into()
+    }
+
     /// One authenticated request with a JSON answer, retried on transient failures.
     pub async fn call(
         &self,
@@ -61,25 +73,146 @@ impl SekoiaClient {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<Value, ActionError> {
-        let url = self.url(path);
+        self.send(cx, method, self.url(path), query, body).await
+    }
+
+    /// [`SekoiaClient::call`] for a resource given by its segments ([`SekoiaClient::resource_url`]).
+    pub async fn call_resource(
+        &self,
+        cx: &ActionContext,
+        method: Method,
+        version: ApiVersion,
+        segments: &[&str],
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Value, ActionError> {
+        let url = self.resource_url(version, segments);
+        self.send(cx, method, url, query, body).await
+    }
+
+    async fn send(
+        &self,
+        cx: &ActionContext,
+        method: Method,
+        url: String,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Value, ActionError> {
         let what = format!("Sekoia.io {method} {url}");
         with_retries(&cx.retry, cx, &what, || async {
-            let mut request = self
-                .http
-                .request(method.clone(), &url)
-                .bearer_auth(&self.api_key)
-                .query(query);
-            if let Some(body) = body {
-                request = request.json(body);
-            }
-            let request = request.build().map_err(|e| {
-                ActionError::permanent(format!("{what}: cannot build the request: {e}"))
-            })?;
+            let request = self.request(&method, &url, query, body, &what)?;
             let response = self.http.send(request, &what).await?;
             let response = check_status(response, &what).await.map_err(explain_auth)?;
             read_json(response, &what).await
         })
         .await
+    }
+
+    /// [`SekoiaClient::call_resource`] answering the HTTP answer itself (status, headers and
+    /// text, at most [`MAX_ANSWER_BYTES`]) instead of its JSON.
+    pub async fn call_resource_for_answer(
+        &self,
+        cx: &ActionContext,
+        method: Method,
+        version: ApiVersion,
+        segments: &[&str],
+        body: Option<&Value>,
+    ) -> Result<Value, ActionError> {
+        let url = self.resource_url(version, segments);
+        let what = format!("Sekoia.io {method} {url}");
+        with_retries(&cx.retry, cx, &what, || async {
+            let request = self.request(&method, &url, &[], body, &what)?;
+            let response = self.http.send(request, &what).await?;
+            let response = check_status(response, &what).await.map_err(explain_auth)?;
+            let status = response.status().as_u16();
+            let headers: serde_json::Map<String, Value> = response
+                .headers()
+                .iter()
+                .map(|(name, value)| {
+                    let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                    (name.as_str().to_owned(), Value::String(value))
+                })
+                .collect();
+            let text = String::from_utf8_lossy(&read_bounded(response, &what).await?).into_owned();
+            Ok(serde_json::json!({"status_code": status, "headers": headers, "text": text}))
+        })
+        .await
+    }
+
+    /// Sends `message` as one text frame on the WebSocket that serves a resource (the
+    /// resource URL with `ws`/`wss`), authenticated like REST calls, and answers the JSON of
+    /// the first text frame back. Bounded in time ([`SOCKET_TIMEOUT`]) and size.
+    pub async fn exchange_over_socket(
+        &self,
+        version: ApiVersion,
+        segments: &[&str],
+        message: &Value,
+    ) -> Result<Value, ActionError> {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
+
+        let url = self
+            .resource_url(version, segments)
+            .replacen("http", "ws", 1);
+        let what = format!("Sekoia.io WebSocket {url}");
+        let failed = |why: String| ActionError::transient(format!("{what}: {why}"), None);
+        let mut request = url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| ActionError::permanent(format!("{what}: {e}")))?;
+        let mut bearer = HeaderValue::from_str(&format!("Bearer {}", self.api_key))
+            .map_err(|_| ActionError::permanent(format!("{what}: the API key cannot be sent")))?;
+        bearer.set_sensitive(true);
+        request.headers_mut().insert("authorization", bearer);
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .max_message_size(Some(MAX_ANSWER_BYTES));
+        let exchange = async {
+            let (mut socket, _) =
+                tokio_tungstenite::connect_async_with_config(request, Some(config), false)
+                    .await
+                    .map_err(|e| failed(e.to_string()))?;
+            socket
+                .send(Message::text(message.to_string()))
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+            while let Some(frame) = socket.next().await {
+                match frame.map_err(|e| failed(e.to_string()))? {
+                    Message::Text(text) => {
+                        let _ = socket.close(None).await;
+                        return serde_json::from_str(text.as_str()).map_err(|e| {
+                            ActionError::permanent(format!("{what}: the answer is not JSON: {e}"))
+                        });
+                    }
+                    Message::Close(_) => break,
+                    _ => {}
+                }
+            }
+            Err(failed("closed without an answer".to_owned()))
+        };
+        tokio::time::timeout(SOCKET_TIMEOUT, exchange)
+            .await
+            .map_err(|_| failed(format!("no answer within {} s", SOCKET_TIMEOUT.as_secs())))?
+    }
+
+    fn request(
+        &self,
+        method: &Method,
+        url: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        what: &str,
+    ) -> Result<reqwest::Request, ActionError> {
+        let mut request = self
+            .http
+            .request(method.clone(), url)
+            .bearer_auth(&self.api_key)
+            .query(query);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request
+            .build()
+            .map_err(|e| ActionError::permanent(format!("{what}: cannot build the request: {e}")))
     }
 
     /// A context for calls made outside a playbook run (live notifications, back-fill):
@@ -101,61 +234,25 @@ impl SekoiaClient {
     }
 }
 
-/// The bytes kept as they are in a path segment: the unreserved characters of RFC 3986.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-/// A REST resource under `/v1`: fixed parts from the code, and values each encoded into one
-/// path segment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiPath(String);
-
-impl ApiPath {
-    /// A path written in the code, relative to `/v1` (`sic/alerts`).
-    pub fn new(fixed: &'static str) -> Self {
-        Self(fixed.trim_matches('/').to_owned())
-    }
-
-    /// `sic/alerts/<id>`.
-    pub fn alert(id: &str) -> Self {
-        Self::new("sic/alerts").value(id)
-    }
-
-    /// Appends a fixed part written in the code (`workflow`).
-    pub fn then(mut self, fixed: &'static str) -> Self {
-        self.0.push('/');
-        self.0.push_str(fixed.trim_matches('/'));
-        self
-    }
-
-    /// Appends `value` as one segment, percent-encoded, so that nothing in it (`/`, `?`,
-    /// `#`, ...) can leave the segment. URL parsers read `.`, `..` and their encoded forms
-    /// as "this" and "parent" directories, so a value that is empty or only dots is written
-    /// as three or more encoded dots: a segment that names no resource.
-    pub fn value(mut self, value: &str) -> Self {
-        self.0.push('/');
-        if value.chars().all(|c| c == '.') {
-            self.0.push_str(&"%2E".repeat(value.len().max(1) + 2));
-        } else {
-            self.0
-                .extend(utf8_percent_encode(value, SEGMENT).map(|part| part.to_owned()));
-        }
-        self
-    }
-}
-
-impl std::fmt::Display for ApiPath {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+/// Which version of the REST API a resource belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiVersion {
+    V1,
+    V2,
 }
 
 /// `<base>/v1`: trailing slashes stripped; a base ending in `/api` keeps it (`/api/v1`).
 pub fn rest_root(base_url: &str) -> String {
-    format!("{}/v1", base_url.trim().trim_end_matches('/'))
+    api_root(base_url, ApiVersion::V1)
+}
+
+/// `<base>/v1` or `<base>/v2`, as [`rest_root`].
+fn api_root(base_url: &str, version: ApiVersion) -> String {
+    let version = match version {
+        ApiVersion::V1 => "v1",
+        ApiVersion::V2 => "v2",
+    };
+    format!("{}/{version}", base_url.trim().trim_end_matches('/'))
 }
 
 /// The live notifications URL derived from a base URL: `wss://<host>/live/` (`ws://` for a
@@ -193,14 +290,37 @@ fn explain_auth(mut err: ActionError) -> ActionError {
     err
 }
 
+/// How long a WebSocket exchange may take.
+pub const SOCKET_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Largest answer read from Sekoia.io.
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
+
+/// Reads an answer's body, failing past [`MAX_ANSWER_BYTES`].
+async fn read_bounded(mut response: reqwest::Response, what: &str) -> Result<Vec<u8>, ActionError> {
+    let mut bytes = Vec::new();
+    loop {
+        let chunk = response.chunk().await.map_err(|e| {
+            ActionError::transient(
+                format!("{what}: reading the answer failed: {}", e.without_url()),
+                None,
+            )
+        })?;
+        let Some(chunk) = chunk else {
+            return Ok(bytes);
+        };
+        if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(ActionError::permanent(format!(
+                "{what}: the answer is over {MAX_ANSWER_BYTES} bytes"
+            )));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+}
+
 /// Reads a JSON body; an empty body is `{}` (some Sekoia.io answers are empty).
 pub async fn read_json(response: reqwest::Response, what: &str) -> Result<Value, ActionError> {
-    let bytes = response.bytes().await.map_err(|e| {
-        ActionError::transient(
-            format!("{what}: reading the answer failed: {}", e.without_url()),
-            None,
-        )
-    })?;
+    let bytes = read_bounded(response, what).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Default::default()));
     }
@@ -255,6 +375,24 @@ mod tests {
             "ws://127.0.0.1:8080/live/"
         );
         assert!(live_url("not a url").is_err());
+    }
+
+    #[test]
+    fn resource_segments_are_encoded_one_by_one() {
+        let client = super::SekoiaClient::new(
+            alertsync_engine::http::HttpClient::new().unwrap_or_else(|e| panic!("{e}")),
+            "https://app.usa1.sekoia.io/api/",
+            "key",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            client.resource_url(super::ApiVersion::V2, &["inthreat", "ioc-collections", "a/../b c"]),
+            "https://app.usa1.sekoia.io/api/v2/inthreat/ioc-collections/a%2F..%2Fb%20c"
+        );
+        assert_eq!(
+            client.resource_url(super::ApiVersion::V1, &["sic", "cases"]),
+            "https://app.usa1.sekoia.io/api/v1/sic/cases"
+        );
     }
 
     #[test]

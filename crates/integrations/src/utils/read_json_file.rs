@@ -1,14 +1,13 @@
 //! The Read JSON File action: a JSON document from the run's data directory (or given
 //! inline), optionally narrowed with a JSONPath (RFC 9535).
 
-use std::path::{Component, Path, PathBuf};
-
 use alertsync_engine::{Action, ActionContext, ActionError, ActionManifest, ActionOutput};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use serde_json_path::JsonPath;
 
-use crate::args::{optional_bool, optional_str, required_str};
+use crate::args::{optional_bool, optional_str};
+use crate::files::{json_argument, write_json};
 
 /// Reads a JSON document.
 pub struct ReadJsonFile {
@@ -30,11 +29,12 @@ impl ReadJsonFile {
                         "file": {"type": "object", "description": "The JSON document itself"},
                         "file_path": {"type": "string", "description": "Path of the file, inside the run's data directory"},
                         "jsonpath": {"type": "string", "description": "JSONPath selecting the values to return (e.g. $.items[*].id)"},
-                        "return_list": {"type": "boolean", "default": false, "description": "Return every match as a list instead of the first"}
+                        "return_list": {"type": "boolean", "default": false, "description": "Return the matches as a list even when there is one"},
+                        "to_file": {"type": "boolean", "default": false, "description": "Write the output to a file of the run and return its path as `output_path`"}
                     }
                 }),
                 secrets: Vec::new(),
-                results: json!({"type": "object", "properties": {"output": {}}}),
+                results: json!({"type": "object", "properties": {"output": {}, "output_path": {"type": "string"}}}),
                 outputs: Vec::new(),
             },
         }
@@ -65,14 +65,17 @@ impl Action for ReadJsonFile {
             })
             .transpose()?;
         let return_list = optional_bool(&args, "return_list")?.unwrap_or(false);
-        let document = match args.get("file").filter(|v| !v.is_null()) {
-            Some(document) => document.clone(),
-            None => read_document(&cx.data_dir, required_str(&args, "file_path")?).await?,
-        };
+        let document = json_argument(cx, &args, "file").await?.ok_or_else(|| {
+            ActionError::invalid_argument("file_path", "give `file` or `file_path`")
+        })?;
         let output = match jsonpath {
             None => document,
             Some(path) => select(&path, &document, return_list),
         };
+        if optional_bool(&args, "to_file")?.unwrap_or(false) {
+            let output_path = write_json(&cx.data_dir, "output", &output).await?;
+            return Ok(ActionOutput::new(json!({"output_path": output_path})));
+        }
         Ok(ActionOutput::new(json!({"output": output})))
     }
 }
@@ -147,55 +150,14 @@ fn rfc9535_filters(path: &str) -> String {
     out
 }
 
-/// The matches of `path`: all of them as a list, or the first (null if none).
+/// The matches of `path` as Sekoia.io's action gives them: a single match as itself, several
+/// (or any number, with `return_list`) as a list, none as null.
 fn select(path: &JsonPath, document: &Value, return_list: bool) -> Value {
     let matches = path.query(document).all();
-    if return_list {
-        Value::Array(matches.into_iter().cloned().collect())
-    } else {
-        matches.first().map(|v| (*v).clone()).unwrap_or(Value::Null)
-    }
-}
-
-/// Reads and parses a file of the data directory.
-async fn read_document(data_dir: &Path, file_path: &str) -> Result<Value, ActionError> {
-    let path = inside_data_dir(data_dir, file_path)?;
-    let bytes = tokio::fs::read(&path).await.map_err(|e| {
-        ActionError::invalid_argument("file_path", format!("cannot read `{file_path}`: {e}"))
-    })?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        ActionError::invalid_argument("file_path", format!("`{file_path}` is not JSON: {e}"))
-    })
-}
-
-/// The file's real path, refused unless it lies inside the data directory (symbolic links
-/// resolved, `..` escapes and absolute paths elsewhere refused).
-fn inside_data_dir(data_dir: &Path, file_path: &str) -> Result<PathBuf, ActionError> {
-    let outside = || {
-        ActionError::invalid_argument(
-            "file_path",
-            format!("`{file_path}` is outside the run's data directory"),
-        )
-    };
-    let requested = Path::new(file_path);
-    if requested.components().any(|c| c == Component::ParentDir) {
-        return Err(outside());
-    }
-    let root = data_dir.canonicalize().map_err(|e| {
-        ActionError::permanent(format!("the run's data directory is not readable: {e}"))
-    })?;
-    let candidate = if requested.is_absolute() {
-        requested.to_path_buf()
-    } else {
-        root.join(requested)
-    };
-    let resolved = candidate.canonicalize().map_err(|e| {
-        ActionError::invalid_argument("file_path", format!("cannot read `{file_path}`: {e}"))
-    })?;
-    if resolved.starts_with(&root) {
-        Ok(resolved)
-    } else {
-        Err(outside())
+    match matches.as_slice() {
+        [only] if !return_list => (*only).clone(),
+        [] if !return_list => Value::Null,
+        _ => Value::Array(matches.into_iter().cloned().collect()),
     }
 }
 

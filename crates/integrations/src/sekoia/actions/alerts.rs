@@ -5,6 +5,8 @@ use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
+use super::arguments::{Arg, Kind::*, opt, properties};
+use super::shapes::Shape;
 use super::{RestAction, rest_client};
 use crate::args::{alert_id, optional_bool};
 use crate::sekoia::client::ApiPath;
@@ -28,7 +30,7 @@ impl GetAlert {
                 "cases": {"type": "boolean", "description": "Return the cases the alert belongs to"}
             }),
             required: vec!["uuid"],
-            results: json!({"type": "object", "description": "The alert"}),
+            results: Shape::Alert.schema(),
         };
         Self {
             manifest: manifest.manifest(),
@@ -69,37 +71,90 @@ pub struct SearchAlerts {
     manifest: ActionManifest,
 }
 
+/// The listing's parameters that are not filters.
+const PLAIN_PARAMETERS: [&str; 10] = [
+    "limit",
+    "offset",
+    "sort",
+    "direction",
+    "stix",
+    "cases",
+    "visible",
+    "is_assigned_to_case",
+    "similar_to",
+    "with_count",
+];
+
 /// Filter families of the alert listing: `match[status_name]=Pending,Ongoing`, ...
 const FILTER_FAMILIES: [&str; 4] = ["match", "nomatch", "date", "range"];
 
+/// Search Alerts' arguments, as Sekoia.io declares them.
+const SEARCH_ARGUMENTS: &[Arg] = &[
+    opt("match[community_uuid]", Str),
+    opt("match[entity_name]", Str),
+    opt("match[entity_uuid]", Str),
+    opt("match[status_uuid]", Str),
+    opt("match[status_name]", Str),
+    opt("match[type_category]", Str),
+    opt("match[type_value]", Str),
+    opt("match[source]", Str),
+    opt("match[target]", Str),
+    opt("match[node]", Str),
+    opt("match[stix_object]", Str),
+    opt("match[rule_uuid]", Str),
+    opt("match[rule_name]", Str),
+    opt("match[detection_type]", Str),
+    opt("match[uuid]", Str),
+    opt("match[title]", Str),
+    opt("match[asset_uuid]", Str),
+    opt("match[urgency_display]", Str),
+    opt("match[case_short_id]", Str),
+    opt("match[assignee]", Str),
+    opt("match[custom_status_uuid]", Str),
+    opt("match[verdict_uuid]", Str),
+    opt("match[short_id]", Str),
+    opt("date[created_at]", Str),
+    opt("date[updated_at]", Str),
+    opt("range[urgency]", Str),
+    opt("range[similar]", Str),
+    opt("nomatch[asset_uuid]", Str),
+    opt("nomatch[entity_uuid]", Str),
+    opt("nomatch[rule_uuid]", Str),
+    opt("nomatch[rule_name]", Str),
+    opt("nomatch[detection_type]", Str),
+    opt("nomatch[source]", Str),
+    opt("nomatch[target]", Str),
+    opt("nomatch[status_uuid]", Str),
+    opt("nomatch[stix_object]", Str),
+    opt("nomatch[type_value]", Str),
+    opt("nomatch[urgency_display]", Str),
+    opt("nomatch[assignee]", Str),
+    opt("nomatch[custom_status_uuid]", Str),
+    opt("nomatch[verdict_uuid]", Str),
+    opt("visible", Bool),
+    opt("is_assigned_to_case", Bool),
+    opt("similar_to", Str),
+    opt("limit", Int),
+    opt("offset", Int),
+    opt("stix", Bool),
+    opt("cases", Bool),
+    opt("sort", Str),
+    opt("direction", Str),
+    opt("with_count", Bool),
+];
+
 impl SearchAlerts {
     pub fn new() -> Self {
+        let (properties, required) = properties(SEARCH_ARGUMENTS);
         let manifest = RestAction {
             uuid: "050b7bc1-4df8-47bc-84e2-ec265821e18a",
             name: "Search Alerts",
             slug: "search_alerts",
             command: "get-alerts",
             description: "Search alerts with filters (match[...], nomatch[...], date[...], range[...])",
-            properties: json!({
-                "limit": {"type": "integer", "minimum": 1, "maximum": 100, "description": "Alerts per page (default 20)"},
-                "offset": {"type": "integer", "minimum": 0},
-                "sort": {"type": "string", "description": "created_at or updated_at"},
-                "direction": {"type": "string", "description": "asc or desc"},
-                "match[status_name]": {"type": "string"},
-                "match[rule_uuid]": {"type": "string"},
-                "match[short_id]": {"type": "string"},
-                "nomatch[status_name]": {"type": "string"},
-                "date[created_at]": {"type": "string", "description": "<start>,<end> (ISO 8601; `now` as end)"},
-                "date[updated_at]": {"type": "string", "description": "<start>,<end> (ISO 8601; `now` as end)"},
-                "range[urgency]": {"type": "string", "description": "<low>,<high>"},
-                "stix": {"type": "boolean"},
-                "cases": {"type": "boolean"}
-            }),
-            required: Vec::new(),
-            results: json!({
-                "type": "object",
-                "properties": {"total": {"type": "integer"}, "has_more": {"type": "boolean"}, "items": {"type": "array"}}
-            }),
+            properties,
+            required,
+            results: Shape::Page.schema(),
         };
         Self {
             manifest: manifest.manifest(),
@@ -135,7 +190,7 @@ impl Action for SearchAlerts {
 /// `"match[field]": value` or as `"match": {"field": value}`.
 fn search_query(args: &Value) -> Result<Vec<(String, String)>, ActionError> {
     let mut query = Vec::new();
-    for name in ["limit", "offset", "sort", "direction", "stix", "cases"] {
+    for name in PLAIN_PARAMETERS {
         if let Some(value) = args.get(name).filter(|v| !v.is_null()) {
             query.push((name.to_owned(), query_value(name, value)?));
         }
@@ -218,7 +273,7 @@ impl EditAlert {
                 "kill_chain_short_id": {"type": "string"}
             }),
             required: vec!["uuid"],
-            results: json!({"type": "object", "description": "The alert"}),
+            results: Shape::Alert.schema(),
         };
         Self {
             manifest: manifest.manifest(),

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use super::shapes::Shape;
 use super::{RestAction, rest_client};
 use crate::args::{alert_id, optional_str, required_str};
 use crate::sekoia::client::ApiPath;
@@ -31,7 +32,7 @@ impl CommentAlert {
                 "author": {"type": "string", "maxLength": MAX_AUTHOR_CHARS, "description": "Who wrote it (at most 32 characters)"}
             }),
             required: vec!["uuid", "content"],
-            results: json!({"type": "object", "description": "The comment"}),
+            results: Shape::AlertComment.schema(),
         };
         Self {
             manifest: manifest.manifest(),

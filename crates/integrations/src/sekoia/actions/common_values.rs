@@ -1,35 +1,36 @@
 //! Get Event Field Common Values: the most common values of some event fields among the
 //! events an event search finds (e.g. the source addresses of an alert's events).
 //!
-//! The search is Get Events' own; the counting is done here, on the events read. A value
-//! counts once per event holding it; values are listed most common first, ties in the
-//! order they were first seen.
-
-use std::collections::{HashMap, HashSet};
+//! The search is Get Events' own; Sekoia.io counts the values of every field of the job's
+//! events, and the action reads the job's field list (`.../fields`) page by page until it has
+//! every field asked for.
 
 use alertsync_engine::{Action, ActionContext, ActionError, ActionManifest, ActionOutput};
 use async_trait::async_trait;
+use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::RestAction;
-use super::events::{EventSearch, search_properties};
+use super::events::{EventSearch, SEARCH_ARGUMENTS, job_segments};
+use super::arguments::properties;
+use super::shapes::Shape;
+use super::{RestAction, rest_client};
+use crate::sekoia::ApiVersion;
 
-/// Events read when `limit` is not given.
-const DEFAULT_LIMIT: u64 = 1000;
+/// Fields read per page of the job's field list.
+const FIELDS_PAGE: u64 = 1000;
+/// Pages of the field list read at most (a misbehaving server).
+const MAX_FIELD_PAGES: u64 = 100;
 
-/// Counts the values of event fields.
+/// Reads the most common values of event fields.
 pub struct GetEventFieldCommonValues {
     manifest: ActionManifest,
 }
 
 impl GetEventFieldCommonValues {
     pub fn new() -> Self {
-        let mut properties = search_properties(DEFAULT_LIMIT);
-        properties["fields"] = json!({
-            "type": ["string", "array"],
-            "items": {"type": "string"},
-            "description": "The fields to count the values of, separated by commas (e.g. source.ip,destination.ip)"
-        });
+        let (mut properties, mut required) = properties(SEARCH_ARGUMENTS);
+        properties["fields"] = json!({"type": "string", "description": "The fields to read the values of, separated by commas (e.g. source.ip,destination.ip)"});
+        required.push("fields");
         let manifest = RestAction {
             uuid: "e26662f6-c40d-45ae-bd3f-4f1a13684ffb",
             name: "Get Event Field Common Values",
@@ -37,20 +38,8 @@ impl GetEventFieldCommonValues {
             command: "get-event-field-common-values",
             description: "The most common values of event fields among the events a search finds",
             properties,
-            required: vec!["fields", "latest_time"],
-            results: json!({
-                "type": "object",
-                "properties": {"fields": {"type": "array", "items": {
-                    "type": "object",
-                    "properties": {
-                        "name": {"type": "string"},
-                        "common_values": {"type": "array", "items": {
-                            "type": "object",
-                            "properties": {"name": {}, "count": {"type": "integer"}}
-                        }}
-                    }
-                }}}
-            }),
+            required,
+            results: Shape::FieldValues.schema(),
         };
         Self {
             manifest: manifest.manifest(),
@@ -71,31 +60,44 @@ impl Action for GetEventFieldCommonValues {
     }
 
     async fn run(&self, cx: &ActionContext, args: Value) -> Result<ActionOutput, ActionError> {
-        let fields = field_names(&args)?;
-        let events = EventSearch::from_args(&args, DEFAULT_LIMIT)?
-            .run(cx, &args)
-            .await?;
-        let fields: Vec<Value> = fields
-            .iter()
-            .map(|field| json!({"name": field, "common_values": common_values(&events, field)}))
-            .collect();
-        Ok(ActionOutput::new(json!({"fields": fields})))
+        let wanted = field_names(&args)?;
+        let search = EventSearch::from_args(&args)?;
+        let client = rest_client(cx, &args)?;
+        let job_uuid = search.start(cx, &client).await?;
+        let segments = job_segments(&job_uuid, Some("fields"));
+        let mut found: Vec<Value> = Vec::new();
+        let mut offset = 0;
+        for _ in 0..MAX_FIELD_PAGES {
+            let query = [
+                ("limit", FIELDS_PAGE.to_string()),
+                ("offset", offset.to_string()),
+            ];
+            let page = client
+                .call_resource(cx, Method::GET, ApiVersion::V1, &segments, &query, None)
+                .await?;
+            let items = page.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
+            offset += items.len() as u64;
+            for item in &items {
+                let name = item.get("name").and_then(Value::as_str).unwrap_or_default();
+                if wanted.iter().any(|w| w == name) && !found.iter().any(|f| f["name"] == name) {
+                    let values = item.get("most_common_values").cloned().unwrap_or(json!([]));
+                    found.push(json!({"name": name, "common_values": values}));
+                }
+            }
+            let total = page.get("total").and_then(Value::as_u64).unwrap_or(offset);
+            if items.is_empty() || offset >= total || found.len() == wanted.len() {
+                break;
+            }
+        }
+        Ok(ActionOutput::new(json!({"fields": found})))
     }
 }
 
-/// The `fields` argument: a comma-separated string (as Sekoia.io's playbooks write it) or a
-/// list of names; blanks are ignored, at least one name is required.
+/// The `fields` argument: names separated by commas; blanks and repeats are ignored, at
+/// least one name is required.
 fn field_names(args: &Value) -> Result<Vec<String>, ActionError> {
-    let names: Vec<String> = match args.get("fields") {
-        Some(Value::String(text)) => text.split(',').map(str::to_owned).collect(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|item| {
-                item.as_str().map(str::to_owned).ok_or_else(|| {
-                    ActionError::invalid_argument("fields", "must list field names (strings)")
-                })
-            })
-            .collect::<Result<_, _>>()?,
+    let names: Vec<&str> = match args.get("fields") {
+        Some(Value::String(text)) => text.split(',').collect(),
         _ => {
             return Err(ActionError::invalid_argument(
                 "fields",
@@ -103,72 +105,19 @@ fn field_names(args: &Value) -> Result<Vec<String>, ActionError> {
             ));
         }
     };
-    let names: Vec<String> = names
-        .iter()
-        .map(|name| name.trim().to_owned())
-        .filter(|name| !name.is_empty())
-        .collect();
-    if names.is_empty() {
+    let mut unique: Vec<String> = Vec::new();
+    for name in names.into_iter().map(str::trim).filter(|name| !name.is_empty()) {
+        if !unique.iter().any(|known| known == name) {
+            unique.push(name.to_owned());
+        }
+    }
+    if unique.is_empty() {
         return Err(ActionError::invalid_argument(
             "fields",
             "names no field (expected e.g. source.ip,destination.ip)",
         ));
     }
-    Ok(names)
-}
-
-/// `[{"name": value, "count": events holding it}]` for one field, most common first.
-fn common_values(events: &[Value], field: &str) -> Vec<Value> {
-    let path: Vec<&str> = field.split('.').collect();
-    // (value, count), in order of first appearance, and each value's position by JSON text.
-    let mut counted: Vec<(Value, u64)> = Vec::new();
-    let mut position: HashMap<String, usize> = HashMap::new();
-    for event in events {
-        let mut values = Vec::new();
-        field_values(event, &path, &mut values);
-        let mut seen_here = HashSet::new();
-        for value in values {
-            let key = value.to_string();
-            if !seen_here.insert(key.clone()) {
-                continue;
-            }
-            match position.get(&key) {
-                Some(&at) => counted[at].1 += 1,
-                None => {
-                    position.insert(key, counted.len());
-                    counted.push((value.clone(), 1));
-                }
-            }
-        }
-    }
-    // Stable: equal counts keep their order of first appearance.
-    counted.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
-    counted
-        .into_iter()
-        .map(|(name, count)| json!({"name": name, "count": count}))
-        .collect()
-}
-
-/// The non-null values at a dotted field path, whether the event holds it flat
-/// (`"source.ip": ...`, as search results do), nested (`"source": {"ip": ...}`) or a mix;
-/// list values contribute each of their elements.
-fn field_values<'a>(value: &'a Value, path: &[&str], found: &mut Vec<&'a Value>) {
-    if path.is_empty() {
-        match value {
-            Value::Null => {}
-            Value::Array(items) => found.extend(items.iter().filter(|item| !item.is_null())),
-            other => found.push(other),
-        }
-        return;
-    }
-    let Value::Object(object) = value else {
-        return;
-    };
-    for taken in 1..=path.len() {
-        if let Some(inner) = object.get(&path[..taken].join(".")) {
-            field_values(inner, &path[taken..], found);
-        }
-    }
+    Ok(unique)
 }
 
 #[cfg(test)]
@@ -176,55 +125,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn values_are_counted_once_per_event_most_common_first() {
-        let events = vec![
-            json!({"source.ip": "10.0.0.2", "tags": ["a", "a", "b"]}),
-            json!({"source": {"ip": "10.0.0.1"}, "tags": ["b"]}),
-            json!({"source.ip": "10.0.0.1", "tags": null}),
-            json!({"other": 1}),
-        ];
-        assert_eq!(
-            common_values(&events, "source.ip"),
-            vec![
-                json!({"name": "10.0.0.1", "count": 2}),
-                json!({"name": "10.0.0.2", "count": 1})
-            ]
-        );
-        assert_eq!(
-            common_values(&events, "tags"),
-            vec![
-                json!({"name": "b", "count": 2}),
-                json!({"name": "a", "count": 1})
-            ]
-        );
-        assert!(common_values(&events, "missing.field").is_empty());
-    }
-
-    #[test]
-    fn mixed_flat_and_nested_paths_are_found_and_numbers_stay_numbers() {
-        let events = vec![
-            json!({"source": {"geo.country": "FR"}, "destination.port": 443}),
-            json!({"source.geo": {"country": "FR"}, "destination": {"port": 443}}),
-        ];
-        assert_eq!(
-            common_values(&events, "source.geo.country"),
-            vec![json!({"name": "FR", "count": 2})]
-        );
-        assert_eq!(
-            common_values(&events, "destination.port"),
-            vec![json!({"name": 443, "count": 2})]
-        );
-    }
-
-    #[test]
     fn field_names_are_split_on_commas_and_trimmed() {
         assert_eq!(
-            field_names(&json!({"fields": " source.ip, ,host.name "})).unwrap(),
+            field_names(&json!({"fields": " source.ip, ,host.name,source.ip "})).unwrap(),
             ["source.ip", "host.name"]
-        );
-        assert_eq!(
-            field_names(&json!({"fields": ["user.name"]})).unwrap(),
-            ["user.name"]
         );
         assert!(field_names(&json!({"fields": " , "})).is_err());
         assert!(field_names(&json!({})).is_err());

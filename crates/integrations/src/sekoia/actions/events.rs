@@ -1,5 +1,6 @@
 //! Get Events, and the event search it shares with Get Event Field Common Values: a search
-//! job — created, polled until done (for a bounded time), then read page by page.
+//! job — created (invisible to analysts, holding at most `limit` events), polled until done
+//! (for a bounded time), then read page by page.
 
 use std::time::Duration;
 
@@ -9,15 +10,15 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use super::arguments::{Arg, Kind::*, opt, properties, req};
+use super::shapes::Shape;
 use super::{RestAction, rest_client};
-use crate::args::{optional_str, required_str};
-use crate::sekoia::client::{ApiPath, SekoiaClient};
+use crate::args::required_str;
+use crate::sekoia::{ApiVersion, SekoiaClient};
 
-const JOBS_PATH: &str = "sic/conf/events/search/jobs";
-/// Events returned when `limit` is not given.
-const DEFAULT_LIMIT: u64 = 100;
-/// Events asked for per page.
-const PAGE_SIZE: u64 = 100;
+pub(super) const JOBS_PATH: &str = "sic/conf/events/search/jobs";
+/// Events a search holds when `limit` is not given, and at most (as Sekoia.io's action).
+const MAX_LIMIT: u64 = 100;
 /// A search job that is not done after this long fails the action.
 const MAX_JOB_WAIT: Duration = Duration::from_secs(300);
 /// Polls are spaced by the retry policy's first delay, never more than this.
@@ -32,15 +33,16 @@ pub struct GetEvents {
 
 impl GetEvents {
     pub fn new() -> Self {
+        let (properties, required) = properties(SEARCH_ARGUMENTS);
         let manifest = RestAction {
             uuid: "af0b4355-a428-43d6-991c-d5ff878e17d5",
             name: "Get Events",
             slug: "get_events",
             command: "get-events",
-            description: "Search events (e.g. alert_short_ids:\"ALxxxx\") between two dates",
-            properties: search_properties(DEFAULT_LIMIT),
-            required: vec!["latest_time"],
-            results: json!({"type": "object", "properties": {"events": {"type": "array"}}}),
+            description: "Search events (e.g. alert_short_ids:\"ALxxxx\") between two dates; at most 100",
+            properties,
+            required,
+            results: Shape::Events.schema(),
         };
         Self {
             manifest: manifest.manifest(),
@@ -61,59 +63,59 @@ impl Action for GetEvents {
     }
 
     async fn run(&self, cx: &ActionContext, args: Value) -> Result<ActionOutput, ActionError> {
-        let events = EventSearch::from_args(&args, DEFAULT_LIMIT)?
-            .run(cx, &args)
-            .await?;
+        let search = EventSearch::from_args(&args)?;
+        let client = rest_client(cx, &args)?;
+        let job_uuid = search.start(cx, &client).await?;
+        let events = read_events(cx, &client, &job_uuid, search.limit).await?;
+        cx.log
+            .info(format!("search job {job_uuid}: {} events", events.len()));
         Ok(ActionOutput::new(json!({"events": events})))
     }
 }
 
-/// The arguments of an event search: `query`, `earliest_time`, `latest_time`, `limit`.
-pub(super) fn search_properties(default_limit: u64) -> Value {
-    json!({
-        "query": {"type": "string", "description": "The search term (default: every event)"},
-        "earliest_time": {"type": "string", "description": "Start of the period (ISO 8601 or relative, e.g. -5d)"},
-        "latest_time": {"type": "string", "description": "End of the period (ISO 8601 or relative, e.g. now)"},
-        "limit": {"type": "integer", "minimum": 1, "default": default_limit, "description": "Events to read at most"}
-    })
-}
+/// The arguments of an event search, as Sekoia.io declares them.
+pub(super) const SEARCH_ARGUMENTS: &[Arg] = &[
+    req("query", Str),
+    req("earliest_time", Str),
+    req("latest_time", Str),
+    opt("limit", Num),
+];
 
 /// An event search as the `query`, `earliest_time`, `latest_time` and `limit` arguments
 /// describe it.
 pub(super) struct EventSearch {
-    /// The body of the job creation: `term`, `earliest_time`, `latest_time`.
+    /// The body of the job creation.
     job: Value,
-    /// Events read at most.
+    /// Events the job holds at most (1 to 100).
     limit: u64,
 }
 
 impl EventSearch {
-    /// Reads the search arguments; `limit` defaults to `default_limit`.
-    pub(super) fn from_args(args: &Value, default_limit: u64) -> Result<Self, ActionError> {
-        let mut job = json!({
-            "term": optional_str(args, "query")?.unwrap_or("*"),
-            "latest_time": required_str(args, "latest_time")?,
-        });
-        if let Some(earliest) = optional_str(args, "earliest_time")? {
-            job["earliest_time"] = Value::String(earliest.to_owned());
-        }
+    pub(super) fn from_args(args: &Value) -> Result<Self, ActionError> {
         let limit = match args.get("limit") {
-            None | Some(Value::Null) => default_limit,
-            Some(value) => value.as_u64().filter(|n| *n > 0).ok_or_else(|| {
-                ActionError::invalid_argument("limit", "must be a positive integer")
-            })?,
+            None | Some(Value::Null) => MAX_LIMIT,
+            Some(value) => value
+                .as_f64()
+                .filter(|n| *n >= 1.0)
+                .map(|n| (n as u64).min(MAX_LIMIT))
+                .ok_or_else(|| ActionError::invalid_argument("limit", "must be a positive number"))?,
         };
+        let job = json!({
+            "term": required_str(args, "query")?,
+            "earliest_time": required_str(args, "earliest_time")?,
+            "latest_time": required_str(args, "latest_time")?,
+            "visible": false,
+            "max_last_events": limit,
+        });
         Ok(Self { job, limit })
     }
 
-    /// Runs the search job with the access the action's arguments (or account) give, and
-    /// returns the events found, at most `limit` of them.
-    pub(super) async fn run(
+    /// Creates the search job and waits until it is done; returns its uuid.
+    pub(super) async fn start(
         &self,
         cx: &ActionContext,
-        args: &Value,
-    ) -> Result<Vec<Value>, ActionError> {
-        let client = rest_client(cx, args)?;
+        client: &SekoiaClient,
+    ) -> Result<String, ActionError> {
         let created = client
             .call(
                 cx,
@@ -123,17 +125,18 @@ impl EventSearch {
                 Some(&self.job),
             )
             .await?;
-        let job_uuid = created.get("uuid").and_then(Value::as_str).ok_or_else(|| {
-            ActionError::permanent(format!(
-                "Sekoia.io POST {}: the answer has no job uuid",
-                client.url(&ApiPath::new(JOBS_PATH))
-            ))
-        })?;
-        wait_until_done(cx, &client, job_uuid).await?;
-        let events = read_events(cx, &client, job_uuid, self.limit).await?;
-        cx.log
-            .info(format!("search job {job_uuid}: {} events", events.len()));
-        Ok(events)
+        let job_uuid = created
+            .get("uuid")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                ActionError::permanent(format!(
+                    "Sekoia.io POST {}: the answer has no job uuid",
+                    client.url(JOBS_PATH)
+                ))
+            })?
+            .to_owned();
+        wait_until_done(cx, client, &job_uuid).await?;
+        Ok(job_uuid)
     }
 }
 
@@ -143,11 +146,12 @@ async fn wait_until_done(
     client: &SekoiaClient,
     job_uuid: &str,
 ) -> Result<(), ActionError> {
-    let path = ApiPath::new(JOBS_PATH).value(job_uuid);
     let deadline = Instant::now() + MAX_JOB_WAIT;
     let interval = cx.retry.initial_delay.min(MAX_POLL_INTERVAL);
     loop {
-        let job = client.call(cx, Method::GET, &path, &[], None).await?;
+        let job = client
+            .call_resource(cx, Method::GET, ApiVersion::V1, &job_segments(job_uuid, None), &[], None)
+            .await?;
         if is_done(job.get("status")) {
             return Ok(());
         }
@@ -173,6 +177,14 @@ fn is_done(status: Option<&Value>) -> bool {
     }
 }
 
+/// The segments of a search job, or of one of its parts (`events`, `fields`).
+pub(super) fn job_segments<'a>(job_uuid: &'a str, part: Option<&'a str>) -> Vec<&'a str> {
+    let mut segments: Vec<&str> = JOBS_PATH.split('/').collect();
+    segments.push(job_uuid);
+    segments.extend(part);
+    segments
+}
+
 /// Reads up to `limit` events, a page at a time.
 async fn read_events(
     cx: &ActionContext,
@@ -180,16 +192,18 @@ async fn read_events(
     job_uuid: &str,
     limit: u64,
 ) -> Result<Vec<Value>, ActionError> {
-    let path = ApiPath::new(JOBS_PATH).value(job_uuid).then("events");
+    let segments = job_segments(job_uuid, Some("events"));
     let mut events = Vec::new();
     while (events.len() as u64) < limit {
         let offset = events.len() as u64;
-        let page_size = PAGE_SIZE.min(limit - offset);
+        let page_size = limit - offset;
         let query = [
             ("limit", page_size.to_string()),
             ("offset", offset.to_string()),
         ];
-        let page = client.call(cx, Method::GET, &path, &query, None).await?;
+        let page = client
+            .call_resource(cx, Method::GET, ApiVersion::V1, &segments, &query, None)
+            .await?;
         let items = match page.get("items") {
             Some(Value::Array(items)) => items.clone(),
             _ => Vec::new(),

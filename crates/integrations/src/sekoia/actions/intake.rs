@@ -1,12 +1,16 @@
 //! Push Events to Intake: events posted to an intake's `/batch` endpoint in requests that
-//! stay under the intake's size limits.
+//! stay under the intake's size limits. Events come from the `event` / `events` arguments
+//! or from the files of the run their `event_path` / `events_path` arguments name; such a
+//! file is removed once pushed unless `keep_file_after_push` is true.
 
 use alertsync_engine::{Action, ActionContext, ActionError, ActionManifest, ActionOutput};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use crate::args::{optional_str, parse_http_url, required_str};
+use super::shapes::Shape;
+use crate::args::{optional_bool, optional_str, parse_http_url, required_str};
 use crate::delivery::post_json;
+use crate::files::{json_argument, remove};
 use crate::sekoia::client::read_json;
 
 /// The intake used when neither the argument nor the account names one.
@@ -38,12 +42,15 @@ impl PushEventsToIntake {
                         "intake_key": {"type": "string", "description": "The intake's key"},
                         "intake_server": {"type": "string", "description": "The intake URL (default: the Sekoia.io account's intake_url, else https://intake.sekoia.io)"},
                         "event": {"type": "object", "description": "One event"},
-                        "events": {"type": "array", "description": "Events (strings are sent as they are, anything else as JSON)"}
+                        "event_path": {"type": "string", "description": "A file of the run holding one event"},
+                        "events": {"type": "array", "description": "Events (strings are sent as they are, anything else as JSON)"},
+                        "events_path": {"type": "string", "description": "A file of the run holding a list of events"},
+                        "keep_file_after_push": {"type": "boolean", "default": false, "description": "Keep the event file once its events are pushed (default: remove it)"}
                     },
                     "required": ["intake_key"]
                 }),
                 secrets: vec!["intake_key"],
-                results: json!({"type": "object", "properties": {"event_ids": {"type": "array", "items": {"type": "string"}}}}),
+                results: Shape::EventIds.schema(),
                 outputs: Vec::new(),
             },
         }
@@ -65,7 +72,13 @@ impl Action for PushEventsToIntake {
     async fn run(&self, cx: &ActionContext, args: Value) -> Result<ActionOutput, ActionError> {
         let intake_key = required_str(&args, "intake_key")?;
         let url = batch_url(cx, &args)?;
-        let events = serialised_events(&args)?;
+        let single = json_argument(cx, &args, "event").await?;
+        let listed = json_argument(cx, &args, "events").await?;
+        let events = serialised_events(single.as_ref(), listed.as_ref())?;
+        if events.is_empty() {
+            cx.log.info("no event to push");
+            return Ok(ActionOutput::new(json!({"event_ids": []})));
+        }
         let mut event_ids = Vec::with_capacity(events.len());
         for batch in batches(&events) {
             let body = json!({"intake_key": intake_key, "jsons": batch});
@@ -80,6 +93,13 @@ impl Action for PushEventsToIntake {
         }
         cx.log
             .info(format!("{} events pushed to {url}", events.len()));
+        if !optional_bool(&args, "keep_file_after_push")?.unwrap_or(false) {
+            for argument in ["event_path", "events_path"] {
+                if let Some(file) = optional_str(&args, argument)? {
+                    remove(&cx.data_dir, argument, file).await?;
+                }
+            }
+        }
         Ok(ActionOutput::new(json!({"event_ids": event_ids})))
     }
 }
@@ -102,25 +122,20 @@ fn batch_url(cx: &ActionContext, args: &Value) -> Result<String, ActionError> {
 
 /// The events of `event` and `events` as the strings the intake takes; an event over the
 /// intake's limit fails the action before anything is sent.
-fn serialised_events(args: &Value) -> Result<Vec<String>, ActionError> {
-    let single = args
-        .get("event")
-        .filter(|v| !v.is_null())
-        .map(|event| ("event", event));
-    let listed = match args.get("events") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(events)) => events.iter().map(|event| ("events", event)).collect(),
+fn serialised_events(
+    single: Option<&Value>,
+    listed: Option<&Value>,
+) -> Result<Vec<String>, ActionError> {
+    let listed: Vec<&Value> = match listed {
+        None => Vec::new(),
+        Some(Value::Array(events)) => events.iter().collect(),
         Some(_) => return Err(ActionError::invalid_argument("events", "must be a list")),
     };
-    let all: Vec<(&str, &Value)> = single.into_iter().chain(listed).collect();
-    if all.is_empty() {
-        return Err(ActionError::invalid_argument(
-            "events",
-            "give `event` or `events`: there is nothing to push",
-        ));
-    }
-    all.into_iter()
-        .enumerate()
+    let all = single
+        .map(|event| ("event", event))
+        .into_iter()
+        .chain(listed.into_iter().map(|event| ("events", event)));
+    all.enumerate()
         .map(|(index, (argument, event))| {
             let text = match event {
                 Value::String(s) => s.clone(),
@@ -177,8 +192,11 @@ mod tests {
 
     #[test]
     fn non_string_events_are_sent_as_json() {
-        let events =
-            serialised_events(&json!({"event": {"a": 1}, "events": ["raw line", [1, 2]]})).unwrap();
+        let events = serialised_events(
+            Some(&json!({"a": 1})),
+            Some(&json!(["raw line", [1, 2]])),
+        )
+        .unwrap();
         assert_eq!(events, vec![r#"{"a":1}"#, "raw line", "[1,2]"]);
     }
 }

@@ -1,15 +1,25 @@
-//! The Sekoia.io actions: reading, searching and changing alerts, searching events (and
-//! counting their field values) and pushing events to an intake.
+//! The Sekoia.io actions, under Sekoia.io's uuids, names, slugs and arguments.
+//!
+//! The ones that are one REST call each are rows of [`table`]; the others are written out:
+//! alerts (get, search, edit, comment, status), event searches, the intake, IOC collections,
+//! observables and content proposals, and the asset actions that transform what they send
+//! or read.
 //!
 //! Every action reading the REST API takes `api_key` / `base_url` arguments as Sekoia.io's
 //! own actions do; when both are absent they come from the Sekoia.io account.
 
+mod aggregation;
 mod alerts;
+mod arguments;
+mod assets;
 mod comments;
 mod common_values;
 mod events;
 mod intake;
+mod intelligence;
+mod shapes;
 mod status;
+mod table;
 
 use std::sync::Arc;
 
@@ -25,9 +35,9 @@ pub use status::{UpdateAlertStatus, UpdateAlertStatusByName, status_reference};
 
 use super::SekoiaClient;
 
-/// Every Sekoia.io action, in catalogue order.
+/// Every Sekoia.io action: the written-out ones, then the table's rows.
 pub fn all() -> Vec<Arc<dyn Action>> {
-    vec![
+    let written: Vec<Arc<dyn Action>> = vec![
         Arc::new(GetAlert::new()),
         Arc::new(SearchAlerts::new()),
         Arc::new(EditAlert::new()),
@@ -37,7 +47,19 @@ pub fn all() -> Vec<Arc<dyn Action>> {
         Arc::new(GetEvents::new()),
         Arc::new(GetEventFieldCommonValues::new()),
         Arc::new(PushEventsToIntake::new()),
-    ]
+        Arc::new(intelligence::AddIocToCollection::new()),
+        Arc::new(intelligence::UploadObservables::new()),
+        Arc::new(intelligence::CreateContentProposal::new()),
+        Arc::new(assets::MergeAssets::new()),
+        Arc::new(assets::UpdateAsset::new()),
+        Arc::new(assets::GetAssetV1Shape::new()),
+        Arc::new(assets::SynchronizeAssetsWithAd::new()),
+        Arc::new(aggregation::GetAggregationQuery::new()),
+    ];
+    let rows = table::TABLE
+        .iter()
+        .map(|call| Arc::new(table::TableAction::new(call)) as Arc<dyn Action>);
+    written.into_iter().chain(rows).collect()
 }
 
 /// What distinguishes one REST action's manifest from another.

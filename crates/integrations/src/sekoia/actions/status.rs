@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use super::shapes::Shape;
 use super::{RestAction, rest_client};
 use crate::args::{alert_id, optional_str, required_str};
 use crate::sekoia::client::ApiPath;
@@ -33,7 +34,8 @@ pub fn status_reference(status: &str) -> Option<String> {
         .then(|| status.to_lowercase())
 }
 
-/// `PATCH sic/alerts/{id}/workflow` with `{action_uuid, comment}`; the answer is the results.
+/// `PATCH sic/alerts/{id}/workflow` with `{action_uuid, comment}` (`comment` left out when
+/// empty); the answer is the results.
 async fn change_status(
     cx: &ActionContext,
     args: &Value,
@@ -42,7 +44,10 @@ async fn change_status(
     let id = alert_id(args, "uuid")?;
     let comment = optional_str(args, "comment")?;
     let client = rest_client(cx, args)?;
-    let body = json!({"action_uuid": action_uuid, "comment": comment});
+    let mut body = json!({"action_uuid": action_uuid});
+    if let Some(comment) = comment {
+        body["comment"] = Value::String(comment.to_owned());
+    }
     let answer = client
         .call(
             cx,
@@ -78,7 +83,7 @@ fn status_manifest(
         description: "Change the status of an alert",
         properties,
         required: vec!["uuid", target_name],
-        results: json!({"type": "object", "description": "The workflow's answer"}),
+        results: Shape::WorkflowActions.schema(),
     }
     .manifest()
 }
