@@ -47,7 +47,11 @@ fn is_given(value: &Value) -> bool {
 
 /// Reads and parses a JSON file of the data directory; `argument` names the argument that
 /// gave the path, for errors.
-pub async fn read_json(data_dir: &Path, argument: &str, file_path: &str) -> Result<Value, ActionError> {
+pub async fn read_json(
+    data_dir: &Path,
+    argument: &str,
+    file_path: &str,
+) -> Result<Value, ActionError> {
     let bytes = read(data_dir, argument, file_path).await?;
     serde_json::from_slice(&bytes).map_err(|e| {
         ActionError::invalid_argument(argument, format!("`{file_path}` is not JSON: {e}"))
@@ -55,15 +59,22 @@ pub async fn read_json(data_dir: &Path, argument: &str, file_path: &str) -> Resu
 }
 
 /// Reads a file of the data directory, at most [`MAX_FILE_BYTES`].
-pub async fn read(data_dir: &Path, argument: &str, file_path: &str) -> Result<Vec<u8>, ActionError> {
+pub async fn read(
+    data_dir: &Path,
+    argument: &str,
+    file_path: &str,
+) -> Result<Vec<u8>, ActionError> {
     let path = inside_data_dir(data_dir, argument, file_path)?;
-    let unreadable =
-        |e: std::io::Error| ActionError::invalid_argument(argument, format!("cannot read `{file_path}`: {e}"));
+    let unreadable = |e: std::io::Error| {
+        ActionError::invalid_argument(argument, format!("cannot read `{file_path}`: {e}"))
+    };
     let size = tokio::fs::metadata(&path).await.map_err(unreadable)?.len();
     if size > MAX_FILE_BYTES {
         return Err(ActionError::invalid_argument(
             argument,
-            format!("`{file_path}` is {size} bytes; files of at most {MAX_FILE_BYTES} bytes are read"),
+            format!(
+                "`{file_path}` is {size} bytes; files of at most {MAX_FILE_BYTES} bytes are read"
+            ),
         ));
     }
     tokio::fs::read(&path).await.map_err(unreadable)
@@ -81,7 +92,9 @@ pub async fn write_json(data_dir: &Path, stem: &str, value: &Value) -> Result<St
 pub async fn write(data_dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, ActionError> {
     let path = data_dir.join(name);
     let failed = |e: std::io::Error| {
-        ActionError::permanent(format!("cannot write `{name}` in the run's data directory: {e}"))
+        ActionError::permanent(format!(
+            "cannot write `{name}` in the run's data directory: {e}"
+        ))
     };
     if let Some(parent) = path.parent() {
         tokio::fs::create_dir_all(parent).await.map_err(failed)?;
@@ -96,7 +109,9 @@ pub async fn remove(data_dir: &Path, argument: &str, file_path: &str) -> Result<
     match tokio::fs::remove_file(&path).await {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(ActionError::permanent(format!("cannot remove `{file_path}`: {e}"))),
+        Err(e) => Err(ActionError::permanent(format!(
+            "cannot remove `{file_path}`: {e}"
+        ))),
     }
 }
 

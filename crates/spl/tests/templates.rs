@@ -381,7 +381,11 @@ fn unicode_whitespace_inside_tags_is_whitespace_as_in_jinja2() {
         render("{%\u{a0}if\u{a0}node.0.urgency\u{a0}>\u{202f}50\u{a0}%}high{%\u{a0}endif\u{a0}%}"),
         json!("high")
     );
-    assert_eq!(render("{{ 'a\u{a0}b' }}"), json!("a\u{a0}b"), "literals keep theirs");
+    assert_eq!(
+        render("{{ 'a\u{a0}b' }}"),
+        json!("a\u{a0}b"),
+        "literals keep theirs"
+    );
     assert!(
         engine()
             .check_syntax("{{\u{a0}node.1.rule.name\u{a0}}}")

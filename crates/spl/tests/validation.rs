@@ -161,7 +161,14 @@ fn every_problem_is_reported_at_once() {
     let needed: Vec<(&str, Option<&str>, &str, &[String])> = report
         .needs_modules
         .iter()
-        .map(|n| (n.kind, n.name.as_deref(), n.uuid.as_str(), n.nodes.as_slice()))
+        .map(|n| {
+            (
+                n.kind,
+                n.name.as_deref(),
+                n.uuid.as_str(),
+                n.nodes.as_slice(),
+            )
+        })
         .collect();
     assert_eq!(
         needed,

@@ -1,5 +1,7 @@
-//! HTTP: the generic Request URL action, for any endpoint a playbook needs to call.
+//! HTTP: the generic Request URL action, for any endpoint a playbook needs to call, and
+//! Download File.
 
+mod download_file;
 mod request;
 mod request_url;
 mod response;
@@ -9,6 +11,7 @@ use std::sync::Arc;
 use alertsync_engine::{Module, ModuleManifest};
 use serde_json::json;
 
+pub use download_file::DownloadFile;
 pub use request_url::RequestUrl;
 
 pub const MODULE_UUID: &str = "5894985f-91eb-46db-9306-cc5ac6463d3d";
@@ -29,7 +32,7 @@ pub fn manifest() -> ModuleManifest {
 pub fn module() -> Module {
     Module {
         manifest: manifest(),
-        actions: vec![Arc::new(RequestUrl::new())],
+        actions: vec![Arc::new(RequestUrl::new()), Arc::new(DownloadFile::new())],
         triggers: Vec::new(),
     }
 }

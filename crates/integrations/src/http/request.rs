@@ -121,9 +121,15 @@ fn headers(args: &Value) -> Result<HeaderMap, ActionError> {
     Ok(headers)
 }
 
-/// Query parameters from an object, or from a string holding a JSON object; a list value
-/// repeats the parameter.
+/// Query parameters from an object, a string holding a JSON object (or a Python dict), or
+/// a query string (`since=2024-01-01&until=now`, as Python's `requests` takes it); a list
+/// value repeats the parameter.
 fn params(args: &Value) -> Result<Vec<(String, String)>, ActionError> {
+    if let Some(Value::String(text)) = args.get("params")
+        && let Some(pairs) = query_string(text)
+    {
+        return Ok(pairs);
+    }
     let mut params = Vec::new();
     for (name, value) in object_argument(args, "params")? {
         let values = match value {
@@ -142,6 +148,21 @@ fn params(args: &Value) -> Result<Vec<(String, String)>, ActionError> {
         }
     }
     Ok(params)
+}
+
+/// The pairs of a query string (an optional leading `?`); `None` for text that is not one
+/// (JSON, a Python dict, text without `=`).
+fn query_string(text: &str) -> Option<Vec<(String, String)>> {
+    let text = text.trim();
+    let text = text.strip_prefix('?').unwrap_or(text);
+    if text.is_empty() || text.starts_with(['{', '[']) || !text.contains('=') {
+        return None;
+    }
+    Some(
+        url::form_urlencoded::parse(text.as_bytes())
+            .map(|(name, value)| (name.into_owned(), value.into_owned()))
+            .collect(),
+    )
 }
 
 /// A Python literal (`{'a': 'b', 'c': True}`, as playbooks write them) as JSON text:
@@ -349,6 +370,20 @@ mod tests {
         assert!(
             matches!(body(&text).unwrap(), Body::Json(Value::String(s)) if s.starts_with("Event with"))
         );
+        let query = json!({"params": "since=2024-01-01T00:00:00Z&until=now&filter=a%20b"});
+        assert_eq!(
+            params(&query).unwrap(),
+            [
+                ("since".to_owned(), "2024-01-01T00:00:00Z".to_owned()),
+                ("until".to_owned(), "now".to_owned()),
+                ("filter".to_owned(), "a b".to_owned()),
+            ]
+        );
+        assert_eq!(
+            params(&json!({"params": "?limit=200"})).unwrap(),
+            [("limit".to_owned(), "200".to_owned())]
+        );
+        assert!(params(&json!({"params": "not a query"})).is_err());
         let object = json!({"json": "{\"a\": 1}"});
         assert!(matches!(body(&object).unwrap(), Body::Json(v) if v == json!({"a": 1})));
     }

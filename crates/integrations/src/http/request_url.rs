@@ -49,7 +49,7 @@ impl RequestUrl {
                         "auth_password": {"type": "string", "description": "Password for Basic authentication"},
                         "data": {"type": "string", "description": "Raw request body"},
                         "json": {"description": "JSON request body (a string holding JSON is accepted)"},
-                        "params": {"type": ["object", "string"], "description": "Query parameters (an object or a string holding a JSON object)"},
+                        "params": {"type": ["object", "string"], "description": "Query parameters: an object, a string holding a JSON object, or a query string (a=1&b=2)"},
                         "fail_on_http_error": {"type": "boolean", "default": true, "description": "Fail the node on a non-2xx status (results are still recorded)"},
                         "verify_ssl": {"type": "boolean", "default": true, "description": "Verify the server's TLS certificate"},
                         "timeout": {"type": "number", "default": 30, "description": "Seconds the request may take"},
@@ -155,7 +155,7 @@ async fn attempt(cx: &ActionContext, spec: &RequestSpec, what: &str) -> Result<V
 
 /// Sends through the shared client, or through one that accepts any certificate when
 /// `verify_ssl` is false.
-async fn send(
+pub(super) async fn send(
     cx: &ActionContext,
     request: Request,
     verify_ssl: bool,

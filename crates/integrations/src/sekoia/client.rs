@@ -149,7 +149,9 @@ impl SekoiaClient {
         message: &Value,
     ) -> Result<Value, ActionError> {
         use futures_util::{SinkExt, StreamExt};
-        use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
+        use tokio_tungstenite::tungstenite::{
+            Message, client::IntoClientRequest, http::HeaderValue,
+        };
 
         let url = self
             .resource_url(version, segments)
@@ -386,7 +388,10 @@ mod tests {
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
-            client.resource_url(super::ApiVersion::V2, &["inthreat", "ioc-collections", "a/../b c"]),
+            client.resource_url(
+                super::ApiVersion::V2,
+                &["inthreat", "ioc-collections", "a/../b c"]
+            ),
             "https://app.usa1.sekoia.io/api/v2/inthreat/ioc-collections/a%2F..%2Fb%20c"
         );
         assert_eq!(

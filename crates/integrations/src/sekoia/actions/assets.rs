@@ -298,7 +298,10 @@ fn v1_pairs(entries: Option<&Value>, custom_split: bool) -> Vec<Value> {
             one => vec![one],
         };
         for value in values {
-            let text = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
+            let text = value
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| value.to_string());
             let (mut key, value) = match (custom_split && name == "custom", text.split_once('=')) {
                 (true, Some((key, value))) => (json!({"name": key}), value.to_owned()),
                 _ => (v1_key(name), text),
@@ -311,9 +314,15 @@ fn v1_pairs(entries: Option<&Value>, custom_split: bool) -> Vec<Value> {
 }
 
 fn v1_shape(asset: &Value) -> Value {
-    let kind = asset.get("type").and_then(Value::as_str).unwrap_or_default();
+    let kind = asset
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let (asset_type, category) = v1_type_and_category(kind);
-    let criticality = asset.get("criticality").and_then(Value::as_i64).unwrap_or(0);
+    let criticality = asset
+        .get("criticality")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
     let display = match criticality {
         ..34 => "low",
         34..68 => "medium",
@@ -407,12 +416,15 @@ impl Action for SynchronizeAssetsWithAd {
         let client = rest_client(cx, &args)?;
         let mut outcomes = Vec::with_capacity(users.len());
         for (index, user) in users.iter().enumerate() {
-            let name = user.get(name_field).and_then(Value::as_str).ok_or_else(|| {
-                ActionError::invalid_argument(
-                    "user_ad_data",
-                    format!("user {index} has no `{name_field}` (the asset_name_field)"),
-                )
-            })?;
+            let name = user
+                .get(name_field)
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    ActionError::invalid_argument(
+                        "user_ad_data",
+                        format!("user {index} has no `{name_field}` (the asset_name_field)"),
+                    )
+                })?;
             let sync = UserSync {
                 cx,
                 client: &client,
@@ -441,12 +453,20 @@ impl UserSync<'_> {
         let mut atoms = Map::new();
         for (property, keys) in detection {
             let mut values = Vec::new();
-            for key in keys.as_array().into_iter().flatten().filter_map(Value::as_str) {
+            for key in keys
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
                 let Some(value) = user.get(key).filter(|v| truthy(v)) else {
                     continue;
                 };
                 values.push(value.clone());
-                let text = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
+                let text = value
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| value.to_string());
                 for asset in self.search(&text, true).await?.items {
                     if !found.contains(&asset) {
                         found.push(asset);
@@ -474,14 +494,25 @@ impl UserSync<'_> {
                 payload["community_uuid"] = Value::String(self.community.to_owned());
                 let asset = self
                     .client
-                    .call_resource(self.cx, Method::POST, ApiVersion::V2, &ASSETS, &[], Some(&payload))
+                    .call_resource(
+                        self.cx,
+                        Method::POST,
+                        ApiVersion::V2,
+                        &ASSETS,
+                        &[],
+                        Some(&payload),
+                    )
                     .await?;
                 let uuid = asset.get("uuid").and_then(Value::as_str).ok_or_else(|| {
                     ActionError::permanent("the created asset has no `uuid` in Sekoia.io's answer")
                 })?;
                 (uuid.to_owned(), true)
             }
-            1 if by_name.first_name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(name)) => {
+            1 if by_name
+                .first_name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name)) =>
+            {
                 let uuid = by_name.items[0].clone();
                 if !found.contains(&uuid) {
                     found.push(uuid.clone());
@@ -508,7 +539,9 @@ impl UserSync<'_> {
         if !sources.is_empty() {
             merge(self.cx, self.client, &destination, &json!(sources)).await?;
         }
-        Ok(json!({"found_assets": found, "created_asset": created, "destination_asset": destination}))
+        Ok(
+            json!({"found_assets": found, "created_asset": created, "destination_asset": destination}),
+        )
     }
 
     /// An object of the synchronisation configuration, as (key, value) pairs.
@@ -516,11 +549,20 @@ impl UserSync<'_> {
         self.configuration
             .get(name)
             .and_then(Value::as_object)
-            .map(|entries| entries.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .map(|entries| {
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
-    async fn search(&self, term: &str, in_detection_properties: bool) -> Result<Found, ActionError> {
+    async fn search(
+        &self,
+        term: &str,
+        in_detection_properties: bool,
+    ) -> Result<Found, ActionError> {
         let mut query = vec![("search", term.to_owned())];
         if in_detection_properties {
             query.push(("also_search_in_detection_properties", "true".to_owned()));
@@ -529,9 +571,17 @@ impl UserSync<'_> {
             .client
             .call_resource(self.cx, Method::GET, ApiVersion::V2, &ASSETS, &query, None)
             .await?;
-        let items: Vec<&Value> = page.get("items").and_then(Value::as_array).into_iter().flatten().collect();
+        let items: Vec<&Value> = page
+            .get("items")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .collect();
         Ok(Found {
-            total: page.get("total").and_then(Value::as_u64).unwrap_or(items.len() as u64),
+            total: page
+                .get("total")
+                .and_then(Value::as_u64)
+                .unwrap_or(items.len() as u64),
             first_name: items
                 .first()
                 .and_then(|asset| asset.get("name"))

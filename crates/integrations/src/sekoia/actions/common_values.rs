@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::events::{EventSearch, SEARCH_ARGUMENTS, job_segments};
 use super::arguments::properties;
+use super::events::{EventSearch, SEARCH_ARGUMENTS, job_segments};
 use super::shapes::Shape;
 use super::{RestAction, rest_client};
 use crate::sekoia::ApiVersion;
@@ -75,7 +75,11 @@ impl Action for GetEventFieldCommonValues {
             let page = client
                 .call_resource(cx, Method::GET, ApiVersion::V1, &segments, &query, None)
                 .await?;
-            let items = page.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
+            let items = page
+                .get("items")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             offset += items.len() as u64;
             for item in &items {
                 let name = item.get("name").and_then(Value::as_str).unwrap_or_default();
@@ -106,7 +110,11 @@ fn field_names(args: &Value) -> Result<Vec<String>, ActionError> {
         }
     };
     let mut unique: Vec<String> = Vec::new();
-    for name in names.into_iter().map(str::trim).filter(|name| !name.is_empty()) {
+    for name in names
+        .into_iter()
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+    {
         if !unique.iter().any(|known| known == name) {
             unique.push(name.to_owned());
         }

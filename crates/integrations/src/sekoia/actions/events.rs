@@ -98,7 +98,9 @@ impl EventSearch {
                 .as_f64()
                 .filter(|n| *n >= 1.0)
                 .map(|n| (n as u64).min(MAX_LIMIT))
-                .ok_or_else(|| ActionError::invalid_argument("limit", "must be a positive number"))?,
+                .ok_or_else(|| {
+                    ActionError::invalid_argument("limit", "must be a positive number")
+                })?,
         };
         let job = json!({
             "term": required_str(args, "query")?,
@@ -150,7 +152,14 @@ async fn wait_until_done(
     let interval = cx.retry.initial_delay.min(MAX_POLL_INTERVAL);
     loop {
         let job = client
-            .call_resource(cx, Method::GET, ApiVersion::V1, &job_segments(job_uuid, None), &[], None)
+            .call_resource(
+                cx,
+                Method::GET,
+                ApiVersion::V1,
+                &job_segments(job_uuid, None),
+                &[],
+                None,
+            )
             .await?;
         if is_done(job.get("status")) {
             return Ok(());

@@ -192,11 +192,8 @@ mod tests {
 
     #[test]
     fn non_string_events_are_sent_as_json() {
-        let events = serialised_events(
-            Some(&json!({"a": 1})),
-            Some(&json!(["raw line", [1, 2]])),
-        )
-        .unwrap();
+        let events =
+            serialised_events(Some(&json!({"a": 1})), Some(&json!(["raw line", [1, 2]]))).unwrap();
         assert_eq!(events, vec![r#"{"a":1}"#, "raw line", "[1,2]"]);
     }
 }

@@ -127,7 +127,13 @@ impl Action for AddIocToCollection {
                     cx,
                     Method::POST,
                     ApiVersion::V2,
-                    &["inthreat", "ioc-collections", collection, "indicators", "text"],
+                    &[
+                        "inthreat",
+                        "ioc-collections",
+                        collection,
+                        "indicators",
+                        "text",
+                    ],
                     &[],
                     Some(&body),
                 )
@@ -184,7 +190,8 @@ fn valid_until(args: &Value) -> Result<Option<String>, ActionError> {
     if days == 0 {
         return Ok(None);
     }
-    let until = OffsetDateTime::now_utc() + Duration::from_secs(days.saturating_mul(86_400).min(36_500 * 86_400));
+    let until = OffsetDateTime::now_utc()
+        + Duration::from_secs(days.saturating_mul(86_400).min(36_500 * 86_400));
     until
         .format(format_description!(
             "[year]-[month]-[day]T[hour]:[minute]:[second]Z"

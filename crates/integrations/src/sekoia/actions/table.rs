@@ -181,7 +181,9 @@ fn path_value(name: &str, value: Option<&Value>) -> Result<String, ActionError> 
     if text.chars().count() > MAX_SEGMENT_CHARS || text.chars().any(char::is_control) {
         return Err(ActionError::invalid_argument(
             name,
-            format!("is not an identifier (control characters, or over {MAX_SEGMENT_CHARS} characters)"),
+            format!(
+                "is not an identifier (control characters, or over {MAX_SEGMENT_CHARS} characters)"
+            ),
         ));
     }
     Ok(text)
@@ -194,11 +196,7 @@ fn query_value(value: &Value) -> String {
         Value::String(text) => text.clone(),
         Value::Bool(flag) => u8::from(*flag).to_string(),
         Value::Number(number) => number.to_string(),
-        Value::Array(items) => items
-            .iter()
-            .map(query_value)
-            .collect::<Vec<_>>()
-            .join(","),
+        Value::Array(items) => items.iter().map(query_value).collect::<Vec<_>>().join(","),
         other => other.to_string(),
     }
 }
@@ -215,10 +213,7 @@ pub(crate) static TABLE: &[RestCall] = &[
         api: ApiVersion::V1,
         path: "sic/alerts/countermeasures/{cm_uuid}/activate",
         query: &[],
-        arguments: &[
-            req("cm_uuid", Str),
-            req("comment", Object),
-        ],
+        arguments: &[req("cm_uuid", Str), req("comment", Object)],
         results: Shape::Countermeasure,
     },
     RestCall {
@@ -231,10 +226,7 @@ pub(crate) static TABLE: &[RestCall] = &[
         api: ApiVersion::V1,
         path: "sic/cases/{uuid}/events",
         query: &[],
-        arguments: &[
-            req("uuid", Str),
-            req("event_ids", List),
-        ],
+        arguments: &[req("uuid", Str), req("event_ids", List)],
         results: Shape::Nothing,
     },
     RestCall {
@@ -247,11 +239,7 @@ pub(crate) static TABLE: &[RestCall] = &[
         api: ApiVersion::V1,
         path: "asset-management/assets/{uuid}/attr",
         query: &["name", "value"],
-        arguments: &[
-            req("uuid", Str),
-            req("name", Str),
-            req("value", Str),
-        ],
+        arguments: &[req("uuid", Str), req("name", Str), req("value", Str)],
         results: Shape::AssetProperty,
     },
     RestCall {
@@ -264,11 +252,7 @@ pub(crate) static TABLE: &[RestCall] = &[
         api: ApiVersion::V1,
         path: "asset-management/assets/{uuid}/keys",
         query: &["name", "value"],
-        arguments: &[
-            req("uuid", Str),
-            req("name", Str),
-            req("value", Str),
-        ],
+        arguments: &[req("uuid", Str), req("name", Str), req("value", Str)],
         results: Shape::AssetProperty,
     },
     RestCall {
@@ -281,10 +265,7 @@ pub(crate) static TABLE: &[RestCall] = &[
         api: ApiVersion::V1,
         path: "sic/cases/{case_uuid}/alerts",
         query: &[],
-        arguments: &[
-            req("case_uuid", Str),
-            opt("alerts", List),
-        ],
+        arguments: &[req("case_uuid", Str), opt("alerts", List)],
         results: Shape::CaseAlerts,
     },
     RestCall {
@@ -297,9 +278,7 @@ pub(crate) static TABLE: &[RestCall] = &[
         api: ApiVersion::V2,
         path: "inthreat/trackers/notifications/",
         query: &[],
-        arguments: &[
-            req("data", Object),
-        ],
+        arguments: &[req("data", Object)],
         results: Shape::TrackerNotification,
     },
     RestCall {
@@ -421,9 +400,7 @@ pub(crate) static TABLE: &[RestCall] = &[
         api: ApiVersion::V1,
         path: "sic/cases/{case_uuid}",
         query: &[],
-        arguments: &[
-            req("case_uuid", Str),
-        ],
+        arguments: &[req("case_uuid", Str)],
         results: Shape::Nothing,
     },
     RestCall {
@@ -436,10 +413,7 @@ pub(crate) static TABLE: &[RestCall] = &[
         api: ApiVersion::V1,
         path: "sic/conf/rules-catalog/rules/{uuid}",
         query: &["community_uuid"],
-        arguments: &[
-            req("uuid", Str),
-            opt("community_uuid", Str),
-        ],
+        arguments: &[req("uuid", Str), opt("community_uuid", Str)],
         results: Shape::Nothing,
     },
     RestCall {
@@ -452,9 +426,7 @@ pub(crate) static TABLE: &[RestCall] = &[
         api: ApiVersion::V1,
         path: "asset-management/assets/{uuid}",
         query: &[],
-        arguments: &[
-            req("uuid", Str),
-        ],
+        arguments: &[req("uuid", Str)],
         results: Shape::Nothing,
     },
     RestCall {
@@ -467,9 +439,7 @@ pub(crate) static TABLE: &[RestCall] = &[
         api: ApiVersion::V2,
         path: "asset-management/assets/{uuid}",
         query: &[],
-        arguments: &[
-            req("uuid", Str),
-        ],
+        arguments: &[req("uuid", Str)],
         results: Shape::AssetV2,
     },
     RestCall {
@@ -482,10 +452,7 @@ pub(crate) static TABLE: &[RestCall] = &[
         api: ApiVersion::V1,
         path: "sic/alerts/countermeasures/{cm_uuid}/deny",
         query: &[],
-        arguments: &[
-            req("cm_uuid", Str),
-            opt("comment", Object),
-        ],
+        arguments: &[req("cm_uuid", Str), opt("comment", Object)],
         results: Shape::Countermeasure,
     },
     RestCall {
@@ -498,10 +465,7 @@ pub(crate) static TABLE: &[RestCall] = &[
         api: ApiVersion::V1,
         path: "sic/conf/rules-catalog/rules/{uuid}/disabled",
         query: &["community_uuid"],
-        arguments: &[
-            req("uuid", Str),
-            opt("community_uuid", Str),
-        ],
+        arguments: &[req("uuid", Str), opt("community_uuid", Str)],
         results: Shape::Rule,
     },
     RestCall {
@@ -514,10 +478,7 @@ pub(crate) static TABLE: &[RestCall] = &[
         api: ApiVersion::V1,
         path: "sic/conf/rules-catalog/rules/{uuid}/enabled",
         query: &["community_uuid"],
-        arguments: &[
-            req("uuid", Str),
-            opt("community_uuid", Str),
-        ],
+        arguments: &[req("uuid", Str), opt("community_uuid", Str)],
         results: Shape::Rule,
     },
     RestCall {
@@ -547,9 +508,7 @@ pub(crate) static TABLE: &[RestCall] = &[
         api: ApiVersion::V1,
         path: "communities/{uuid}",
         query: &[],
-        arguments: &[
-            req("uuid", Str),
-        ],
+        arguments: &[req("uuid", Str)],
         results: Shape::Community,
     },
     RestCall {
@@ -562,10 +521,7 @@ pub(crate) static TABLE: &[RestCall] = &[
         api: ApiVersion::V2,
         path: "inthreat/objects/search",
         query: &["term", "sort"],
-        arguments: &[
-            opt("sort", Str),
-            req("term", Str),
-        ],
+        arguments: &[opt("sort", Str), req("term", Str)],
         results: Shape::ObjectSearch,
     },
     RestCall {
@@ -578,9 +534,7 @@ pub(crate) static TABLE: &[RestCall] = &[
         api: ApiVersion::V1,
         path: "sic/custom_priorities/{priority_uuid}",
         query: &[],
-        arguments: &[
-            req("priority_uuid", Str),
-        ],
+        arguments: &[req("priority_uuid", Str)],
         results: Shape::CustomPriority,
     },
     RestCall {
@@ -593,9 +547,7 @@ pub(crate) static TABLE: &[RestCall] = &[
         api: ApiVersion::V1,
         path: "sic/custom_statuses/{status_uuid}",
         query: &[],
-        arguments: &[
-            req("status_uuid", Str),
-        ],
+        arguments: &[req("status_uuid", Str)],
         results: Shape::CustomStatus,
     },
     RestCall {
@@ -608,9 +560,7 @@ pub(crate) static TABLE: &[RestCall] = &[
         api: ApiVersion::V1,
         path: "sic/custom_verdicts/{verdict_uuid}",
         query: &[],
-        arguments: &[
-            req("verdict_uuid", Str),
-        ],
+        arguments: &[req("verdict_uuid", Str)],
         results: Shape::CustomStatus,
     },
     RestCall {
@@ -623,9 +573,7 @@ pub(crate) static TABLE: &[RestCall] = &[
         api: ApiVersion::V1,
         path: "sic/conf/entities/{uuid}",
         query: &[],
-        arguments: &[
-            req("uuid", Str),
-        ],
+        arguments: &[req("uuid", Str)],
         results: Shape::Entity,
     },
     RestCall {
@@ -638,9 +586,7 @@ pub(crate) static TABLE: &[RestCall] = &[
         api: ApiVersion::V1,
         path: "sic/conf/intakes/{uuid}",
         query: &[],
-        arguments: &[
-            req("uuid", Str),
-        ],
+        arguments: &[req("uuid", Str)],
         results: Shape::Intake,
     },
     RestCall {
@@ -653,9 +599,7 @@ pub(crate) static TABLE: &[RestCall] = &[
         api: ApiVersion::V1,
         path: "sic/conf/rules-catalog/rules/{uuid}",
         query: &[],
-        arguments: &[
-            req("uuid", Str),
-        ],
+        arguments: &[req("uuid", Str)],
         results: Shape::Rule,
     },
     RestCall {
@@ -667,7 +611,21 @@ pub(crate) static TABLE: &[RestCall] = &[
         method: Verb::Get,
         api: ApiVersion::V1,
         path: "asset-management/assets",
-        query: &["limit", "offset", "match[uuid]", "match[name]", "match[category_name]", "match[category_uuid]", "match[type_name]", "match[type_uuid]", "range[criticality]", "date[created_at]", "date[updated_at]", "sort", "direction"],
+        query: &[
+            "limit",
+            "offset",
+            "match[uuid]",
+            "match[name]",
+            "match[category_name]",
+            "match[category_uuid]",
+            "match[type_name]",
+            "match[type_uuid]",
+            "range[criticality]",
+            "date[created_at]",
+            "date[updated_at]",
+            "sort",
+            "direction",
+        ],
         arguments: &[
             opt("limit", Int),
             opt("offset", Int),
@@ -694,7 +652,22 @@ pub(crate) static TABLE: &[RestCall] = &[
         method: Verb::Get,
         api: ApiVersion::V2,
         path: "asset-management/assets",
-        query: &["limit", "offset", "search", "uuids", "community_uuids", "type", "category", "source", "reviewed", "rule_uuid", "criticality", "rule_version", "sort", "direction"],
+        query: &[
+            "limit",
+            "offset",
+            "search",
+            "uuids",
+            "community_uuids",
+            "type",
+            "category",
+            "source",
+            "reviewed",
+            "rule_uuid",
+            "criticality",
+            "rule_version",
+            "sort",
+            "direction",
+        ],
         arguments: &[
             opt("search", StrOrNull),
             opt("uuids", StrOrNull),
@@ -722,7 +695,14 @@ pub(crate) static TABLE: &[RestCall] = &[
         method: Verb::Get,
         api: ApiVersion::V1,
         path: "sic/cases/{case_uuid}/comments",
-        query: &["limit", "offset", "date[created_at]", "match[created_by]", "sort", "direction"],
+        query: &[
+            "limit",
+            "offset",
+            "date[created_at]",
+            "match[created_by]",
+            "sort",
+            "direction",
+        ],
         arguments: &[
             req("case_uuid", Str),
             opt("limit", Int),
@@ -743,7 +723,19 @@ pub(crate) static TABLE: &[RestCall] = &[
         method: Verb::Get,
         api: ApiVersion::V1,
         path: "sic/cases",
-        query: &["limit", "offset", "date[created_at]", "match[status_uuid]", "match[status_name]", "match[tags]", "match[assignees]", "match[created_by]", "match[community_uuid]", "sort", "direction"],
+        query: &[
+            "limit",
+            "offset",
+            "date[created_at]",
+            "match[status_uuid]",
+            "match[status_name]",
+            "match[tags]",
+            "match[assignees]",
+            "match[created_by]",
+            "match[community_uuid]",
+            "sort",
+            "direction",
+        ],
         arguments: &[
             opt("match[community_uuid]", Str),
             opt("match[status_uuid]", Str),
@@ -769,10 +761,7 @@ pub(crate) static TABLE: &[RestCall] = &[
         api: ApiVersion::V1,
         path: "sic/cases/{uuid}/comments",
         query: &[],
-        arguments: &[
-            req("uuid", Str),
-            req("content", Str),
-        ],
+        arguments: &[req("uuid", Str), req("content", Str)],
         results: Shape::CaseComment,
     },
     RestCall {
@@ -785,11 +774,7 @@ pub(crate) static TABLE: &[RestCall] = &[
         api: ApiVersion::V2,
         path: "inthreat/reports/pdf",
         query: &["name", "source_ref"],
-        arguments: &[
-            opt("name", Str),
-            req("file", Str),
-            opt("source_ref", Str),
-        ],
+        arguments: &[opt("name", Str), req("file", Str), opt("source_ref", Str)],
         results: Shape::ReportProposal,
     },
     RestCall {
@@ -802,10 +787,7 @@ pub(crate) static TABLE: &[RestCall] = &[
         api: ApiVersion::V2,
         path: "inthreat/reports/url",
         query: &["source_ref"],
-        arguments: &[
-            req("url", Str),
-            opt("source_ref", Str),
-        ],
+        arguments: &[req("url", Str), opt("source_ref", Str)],
         results: Shape::ReportProposal,
     },
     RestCall {
@@ -818,9 +800,7 @@ pub(crate) static TABLE: &[RestCall] = &[
         api: ApiVersion::V1,
         path: "predict/alert",
         query: &[],
-        arguments: &[
-            req("alert", Object),
-        ],
+        arguments: &[req("alert", Object)],
         results: Shape::Prediction,
     },
     RestCall {
@@ -833,10 +813,7 @@ pub(crate) static TABLE: &[RestCall] = &[
         api: ApiVersion::V1,
         path: "sic/cases/{case_uuid}/events/{event_id}",
         query: &[],
-        arguments: &[
-            req("case_uuid", Str),
-            req("event_id", Str),
-        ],
+        arguments: &[req("case_uuid", Str), req("event_id", Str)],
         results: Shape::Nothing,
     },
     RestCall {
@@ -849,9 +826,7 @@ pub(crate) static TABLE: &[RestCall] = &[
         api: ApiVersion::V2,
         path: "inthreat/reports/{uuid}",
         query: &[],
-        arguments: &[
-            req("uuid", Str),
-        ],
+        arguments: &[req("uuid", Str)],
         results: Shape::Report,
     },
     RestCall {
@@ -864,9 +839,7 @@ pub(crate) static TABLE: &[RestCall] = &[
         api: ApiVersion::V1,
         path: "asset-management/assets/{uuid}",
         query: &[],
-        arguments: &[
-            req("uuid", Str),
-        ],
+        arguments: &[req("uuid", Str)],
         results: Shape::Asset,
     },
     RestCall {
@@ -972,7 +945,9 @@ mod tests {
         assert_eq!(
             request,
             Request {
-                segments: ["sic", "conf", "rules-catalog", "rules", "r-1"].map(String::from).to_vec(),
+                segments: ["sic", "conf", "rules-catalog", "rules", "r-1"]
+                    .map(String::from)
+                    .to_vec(),
                 query: vec![("community_uuid", "c-1".to_owned())],
                 body: None,
             }
@@ -990,7 +965,12 @@ mod tests {
 
     #[test]
     fn path_values_must_be_identifiers() {
-        for bad in [json!({}), json!({"uuid": " "}), json!({"uuid": ["x"]}), json!({"uuid": "a\nb"})] {
+        for bad in [
+            json!({}),
+            json!({"uuid": " "}),
+            json!({"uuid": ["x"]}),
+            json!({"uuid": "a\nb"}),
+        ] {
             let err = Request::from_args(row("get_rule"), &bad).unwrap_err();
             assert!(err.message.contains("`uuid`"), "{}", err.message);
         }
@@ -1008,7 +988,9 @@ mod tests {
             for segment in call.path.split('/') {
                 if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
                     assert!(
-                        call.arguments.iter().any(|arg| arg.name == name && arg.required),
+                        call.arguments
+                            .iter()
+                            .any(|arg| arg.name == name && arg.required),
                         "{}: path argument {name} is a required argument",
                         call.slug
                     );
