@@ -39,6 +39,7 @@ pub(crate) fn router(sim: Arc<SimState>) -> Router {
         .route("/faults", post(inject_fault))
         .route("/live/drop", post(drop_live_connections))
         .route("/live/connections", get(live_connections))
+        .route("/resources/{kind}/{id}", get(resource))
         .route("/reset", post(reset))
         .with_state(sim)
 }
@@ -47,8 +48,85 @@ fn to_json(value: impl serde::Serialize) -> Result<Value, SimError> {
     serde_json::to_value(value).map_err(|error| SimError::invalid("answer", error.to_string()))
 }
 
+/// The control API's routes: (method, path, what it does).
+const ROUTES: [(&str, &str, &str); 14] = [
+    ("GET", "/", "the simulators' URLs and these routes"),
+    (
+        "POST",
+        "/alerts",
+        "create alerts: {\"count\": n} or {\"alert\": {fields}}",
+    ),
+    (
+        "GET",
+        "/alerts/{id}",
+        "an alert, with comments, history and countermeasures",
+    ),
+    (
+        "POST",
+        "/alerts/{id}/status",
+        "change an alert's status: {\"status\": name or uuid, \"comment\"?}",
+    ),
+    (
+        "POST",
+        "/alerts/{id}/comments",
+        "comment an alert: {\"content\", \"author\"?}",
+    ),
+    (
+        "GET",
+        "/requests?receiver=R",
+        "the requests a receiver got (sekoia, intake, ilert, pagerduty, mattermost, sink)",
+    ),
+    ("GET", "/ilert/alerts", "the alerts ilert holds"),
+    (
+        "GET",
+        "/timings",
+        "when notifications went out and ilert accepted events",
+    ),
+    ("GET", "/timings/counts", "how many timings are held"),
+    (
+        "POST",
+        "/faults",
+        "inject a fault: {\"route\", \"status\"?, \"count\"?, \"retry_after_secs\"?, \"latency_ms\"?, \"body\"?}",
+    ),
+    ("POST", "/live/drop", "close every live connection abruptly"),
+    (
+        "GET",
+        "/live/connections",
+        "how many live connections are open",
+    ),
+    (
+        "GET",
+        "/resources/{kind}/{id}",
+        "a case, or an IOC collection's indicators (kind: cases, ioc-collections)",
+    ),
+    ("POST", "/reset", "forget everything"),
+];
+
+/// The URLs of the simulators, and the routes of this API.
 async fn urls(State(sim): Sim) -> Response {
-    answer(ERROR_STYLE, to_json(&sim.urls))
+    let routes: Vec<Value> = ROUTES
+        .iter()
+        .map(|(method, path, does)| json!({"method": method, "path": path, "does": does}))
+        .collect();
+    let result = to_json(&sim.urls).map(|mut urls| {
+        urls["routes"] = Value::Array(routes);
+        urls
+    });
+    answer(ERROR_STYLE, result)
+}
+
+/// A resource the simulated Sekoia.io holds besides alerts.
+async fn resource(State(sim): Sim, Path((kind, id)): Path<(String, String)>) -> Response {
+    let resources = lock(&sim.resources);
+    let result = match kind.as_str() {
+        "cases" => resources.case(&id).ok_or(SimError::unknown("case", &id)),
+        "ioc-collections" => Ok(Value::Array(resources.ioc_collection(&id))),
+        _ => Err(SimError::invalid(
+            "kind",
+            "expected cases or ioc-collections",
+        )),
+    };
+    answer(ERROR_STYLE, result)
 }
 
 /// `{"count": n}` creates n generated alerts, `{"alert": {...}}` one with those fields.

@@ -19,6 +19,8 @@ pub enum Route {
     SekoiaWorkflow,
     SekoiaComments,
     SekoiaEvents,
+    /// Cases, rules, assets, countermeasures, threat intelligence and the other resources.
+    SekoiaResources,
     Intake,
     Ilert,
     #[serde(rename = "pagerduty", alias = "pager_duty")]

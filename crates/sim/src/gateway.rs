@@ -159,9 +159,10 @@ pub(crate) fn answer(receiver: Receiver, result: Result<Value, SimError>) -> Res
 
 fn error_status(error: &SimError) -> StatusCode {
     match error {
-        SimError::UnknownAlert(_) | SimError::UnknownComment(_) | SimError::UnknownSearchJob(_) => {
-            StatusCode::NOT_FOUND
-        }
+        SimError::UnknownAlert(_)
+        | SimError::UnknownComment(_)
+        | SimError::UnknownSearchJob(_)
+        | SimError::Unknown { .. } => StatusCode::NOT_FOUND,
         SimError::UnknownStatus(_) | SimError::Invalid { .. } => StatusCode::BAD_REQUEST,
         SimError::Bind { .. } | SimError::PortRange(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }

@@ -20,6 +20,7 @@ mod live;
 mod mattermost;
 mod pagerduty;
 mod recorder;
+mod resources;
 mod search;
 mod sekoia;
 mod server;
@@ -110,6 +111,8 @@ pub enum SimError {
     UnknownComment(String),
     #[error("unknown search job {0}")]
     UnknownSearchJob(String),
+    #[error("unknown {kind} {id}")]
+    Unknown { kind: &'static str, id: String },
     #[error("unknown status or action {0:?}")]
     UnknownStatus(String),
     #[error("invalid {field}: {reason}")]
@@ -117,6 +120,13 @@ pub enum SimError {
 }
 
 impl SimError {
+    pub(crate) fn unknown(kind: &'static str, id: &str) -> Self {
+        Self::Unknown {
+            kind,
+            id: id.to_owned(),
+        }
+    }
+
     pub(crate) fn invalid(field: &str, reason: impl Into<String>) -> Self {
         Self::Invalid {
             field: field.to_owned(),

@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use serde_json::{Value, json};
 
 use crate::alerts::{AlertQuery, Inclusions, workflow_actions};
@@ -17,7 +17,7 @@ use crate::faults::Route;
 use crate::gateway::{answer, error_response, guarded, json_object, optional_text, required_text};
 use crate::recorder::Receiver;
 use crate::state::{SimState, lock};
-use crate::{SimError, live, search};
+use crate::{SimError, live, resources, search};
 
 type Sim = State<Arc<SimState>>;
 type Params = Query<Vec<(String, String)>>;
@@ -44,10 +44,19 @@ pub(crate) fn router(sim: Arc<SimState>) -> Router {
         .route(
             "/sic/conf/events/search/jobs/{job}/events",
             get(search::job_events),
-        );
+        )
+        .route(
+            "/sic/conf/events/search/jobs/{job}/fields",
+            get(search::job_fields),
+        )
+        .route("/events/stats", get(search::statistics))
+        .route("/{*rest}", any(resources::v1));
+    let version_2 = Router::new().route("/{*rest}", any(resources::v2));
     let rest = Router::new()
         .nest("/v1", api.clone())
         .nest("/api/v1", api)
+        .nest("/v2", version_2.clone())
+        .nest("/api/v2", version_2)
         .route_layer(middleware::from_fn_with_state(sim.clone(), require_api_key))
         .with_state(sim.clone());
     guarded(rest, sim.clone(), Receiver::Sekoia, route_of).merge(live::router(sim))
@@ -58,6 +67,22 @@ fn route_of(method: &Method, path: &str) -> Route {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match segments.as_slice() {
         ["v1", "me"] => Route::SekoiaMe,
+        ["v2", ..]
+        | [
+            "v1",
+            "sic",
+            "cases" | "custom_statuses" | "custom_verdicts" | "custom_priorities",
+            ..,
+        ]
+        | ["v1", "sic", "alerts", "countermeasures", ..]
+        | [
+            "v1",
+            "sic",
+            "conf",
+            "rules-catalog" | "entities" | "intakes",
+            ..,
+        ]
+        | ["v1", "asset-management" | "communities" | "predict", ..] => Route::SekoiaResources,
         ["v1", "sic", "conf", ..] => Route::SekoiaEvents,
         ["v1", "sic", "alerts"] => Route::SekoiaListAlerts,
         ["v1", "sic", "alerts", _, "workflow"] => Route::SekoiaWorkflow,

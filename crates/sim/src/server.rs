@@ -164,6 +164,21 @@ impl Simulator {
         self.inner.state.alert(id)
     }
 
+    /// The indicators added to an IOC collection (`{format, value, valid_until}`), in order.
+    pub fn ioc_collection(&self, id: &str) -> Vec<Value> {
+        lock(&self.inner.state.resources).ioc_collection(id)
+    }
+
+    /// Every observable uploaded to the threat intelligence platform.
+    pub fn observables(&self) -> Vec<Value> {
+        lock(&self.inner.state.resources).observables()
+    }
+
+    /// A case by uuid or short id.
+    pub fn case(&self, id: &str) -> Option<Value> {
+        lock(&self.inner.state.resources).case(id)
+    }
+
     pub fn requests(&self, receiver: Receiver) -> Vec<RecordedRequest> {
         self.inner.state.recorder.requests(receiver)
     }
@@ -192,8 +207,9 @@ impl Simulator {
         self.inner.state.live.subscriber_count()
     }
 
-    /// Forgets alerts, recorded requests and timings, the ilert view, rate-limit windows, search jobs
-    /// and pending faults; the generator restarts from the seed.
+    /// Forgets alerts, cases and the other resources, recorded requests and timings, the
+    /// ilert view, rate-limit windows, search jobs and pending faults; the generator restarts
+    /// from the seed.
     pub fn reset(&self) {
         self.inner.state.reset();
     }

@@ -10,6 +10,7 @@ use crate::faults::FaultQueue;
 use crate::ilert::IlertService;
 use crate::live::LiveHub;
 use crate::recorder::{Recorder, Timeline};
+use crate::resources::Resources;
 use crate::search::SearchJobs;
 use crate::{SimConfig, SimError, SimUrls};
 
@@ -23,6 +24,7 @@ pub(crate) struct SimState {
     pub(crate) urls: SimUrls,
     pub(crate) alerts: Mutex<AlertStore>,
     pub(crate) search_jobs: Mutex<SearchJobs>,
+    pub(crate) resources: Mutex<Resources>,
     pub(crate) ilert: Mutex<IlertService>,
     pub(crate) live: LiveHub,
     pub(crate) recorder: Recorder,
@@ -35,6 +37,7 @@ impl SimState {
         Self {
             alerts: Mutex::new(AlertStore::new(config.seed)),
             search_jobs: Mutex::new(SearchJobs::default()),
+            resources: Mutex::new(Resources::default()),
             ilert: Mutex::new(IlertService::default()),
             live: LiveHub::default(),
             recorder: Recorder::default(),
@@ -118,6 +121,7 @@ impl SimState {
     pub(crate) fn reset(&self) {
         lock(&self.alerts).reset();
         lock(&self.search_jobs).clear();
+        lock(&self.resources).clear();
         lock(&self.ilert).clear();
         self.recorder.clear();
         self.timeline.clear();

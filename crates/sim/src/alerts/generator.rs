@@ -363,6 +363,7 @@ impl AlertGenerator {
                 let digest: [u8; 32] = self.rng.random();
                 let sha256: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
                 let seconds_ago = i128::from(self.rng.random_range(0..3_600_u32));
+                let domain = *self.pick(&["cdn-update.net", "files.example.org", "login-microsoftonline.support"]);
                 json!({
                     "event.id": event_id,
                     "timestamp": clock::iso_micros(clock::now_nanos() - seconds_ago * 1_000_000_000),
@@ -376,7 +377,9 @@ impl AlertGenerator {
                     "host.hostname": host,
                     "host.name": host,
                     "user.name": user,
-                    "url.full": format!("https://{}/download/{}.bin", self.pick(&["cdn-update.net", "files.example.org", "login-microsoftonline.support"]), &sha256[..8]),
+                    "url.full": format!("https://{domain}/download/{}.bin", &sha256[..8]),
+                    "url.domain": domain,
+                    "dns.question.name": domain,
                     "file.name": format!("{}.bin", &sha256[..8]),
                     "file.hash.sha256": sha256,
                     "process.name": *self.pick(&["powershell.exe", "rundll32.exe", "svchost.exe", "curl"]),

@@ -98,6 +98,22 @@ impl AlertStore {
         self.by_uuid.get(uuid)
     }
 
+    /// Every stored alert, in no particular order.
+    pub(crate) fn all(&self) -> impl Iterator<Item = &StoredAlert> {
+        self.by_uuid.values()
+    }
+
+    /// The alert holding the countermeasure `uuid`, and the countermeasure's index.
+    pub(crate) fn countermeasure_mut(&mut self, uuid: &str) -> Option<(&mut Value, usize)> {
+        self.by_uuid.values_mut().find_map(|alert| {
+            let index = alert.doc["countermeasures"]
+                .as_array()?
+                .iter()
+                .position(|cm| cm["uuid"].as_str() == Some(uuid))?;
+            Some((&mut alert.doc, index))
+        })
+    }
+
     /// The alert one of whose events has this id (`event_uuids`).
     pub(crate) fn find_by_event(&self, event_id: &str) -> Option<&StoredAlert> {
         self.by_uuid.values().find(|alert| {
