@@ -190,8 +190,17 @@ fn deploy_one(
             format!("{node}{}: {}", p.path, p.message)
         })
         .collect();
-    problems.extend(report.needs_modules.iter().map(ToString::to_string));
-    let triggers = trigger_nodes(&playbook, &mut problems);
+    // Triggers start runs, so they and every node they lead to must be implemented; what
+    // no trigger reaches may need anything.
+    let starts: Vec<&str> = playbook.triggers().map(|node| node.id.as_str()).collect();
+    let reachable = playbook.reachable_from(&starts);
+    problems.extend(
+        report
+            .needs_among(&reachable)
+            .iter()
+            .map(ToString::to_string),
+    );
+    let triggers = trigger_nodes(&playbook, executor, &mut problems);
     if triggers.iter().any(|t| t.kind == TriggerKind::Manual) && entry.webhook_token.is_none() {
         problems
             .push("a Manual Trigger needs `webhook_token` in the [[playbook]] entry".to_owned());
@@ -229,18 +238,30 @@ fn playbook_id(playbook: &Playbook, entry: &PlaybookEntry) -> String {
     }
 }
 
-/// The playbook's trigger nodes; a trigger alertsync cannot fire is a problem.
-fn trigger_nodes(playbook: &Playbook, problems: &mut Vec<String>) -> Vec<TriggerNode> {
+/// The playbook's trigger nodes; a trigger of the catalogue the service cannot fire is a
+/// problem (one missing from the catalogue is a need, reported with the others).
+fn trigger_nodes(
+    playbook: &Playbook,
+    executor: &RunExecutor,
+    problems: &mut Vec<String>,
+) -> Vec<TriggerNode> {
     let mut triggers = Vec::new();
     for node in playbook.triggers() {
         let NodeKind::Trigger {
+            module_uuid,
             trigger_uuid,
             arguments,
-            ..
         } = &node.kind
         else {
             continue;
         };
+        if executor
+            .registry()
+            .trigger(module_uuid, trigger_uuid)
+            .is_none()
+        {
+            continue;
+        }
         let kind = match trigger_uuid.as_str() {
             sekoia::triggers::MANUAL_TRIGGER => TriggerKind::Manual,
             cron::CRON_TRIGGER => TriggerKind::Cron,

@@ -9,6 +9,7 @@ mod playbook_file;
 mod run;
 mod serve;
 mod sim;
+mod summary;
 mod validate;
 
 use std::fmt;
@@ -25,7 +26,8 @@ use clap::{Args, Parser, Subcommand};
 #[command(name = "alertsync", version, about, long_about = None)]
 #[command(
     after_help = "Try `alertsync demo` to see alerts flow from a simulated Sekoia.io to a \
-simulated ilert.\nExit codes: 0 success, 1 the work failed, 2 usage or configuration error."
+simulated ilert.\nExit codes: 0 success, 1 the work failed, 2 usage or configuration error, \
+3 a playbook needs a module, action or trigger alertsync does not implement."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -86,6 +88,10 @@ pub enum OutputFormat {
     Text,
     Json,
 }
+
+/// The exit code of `validate`, `run` and `serve` when a playbook needs a module, action or
+/// trigger alertsync does not implement (and nothing is wrong in the file).
+pub const NEEDS_EXIT_CODE: u8 = 3;
 
 /// A mistake in how alertsync was called or configured (exit code 2).
 #[derive(Debug)]

@@ -15,7 +15,10 @@ use alertsync_spl::{NodeKind, Playbook};
 use clap::Args;
 use serde_json::Value;
 
-use super::{GlobalArgs, OutputFormat, UsageError, load_config, playbook_file, print_json, usage};
+use super::{
+    GlobalArgs, NEEDS_EXIT_CODE, OutputFormat, UsageError, load_config, playbook_file, print_json,
+    usage,
+};
 
 #[derive(Args)]
 #[command(after_help = "Examples:\n  \
@@ -23,7 +26,11 @@ alertsync run examples/playbooks/forward-alerts-to-ilert.json --alert ALxxxxxxxx
 alertsync run my-playbook.json --event event.json --format json\n\n\
 --alert reads the alert with the configured Sekoia.io account and builds the event the \
 playbook's alert trigger would emit.\n\
-Exit codes: 0 the run succeeded, 1 it failed, 2 usage, configuration or invalid playbook.")]
+A node alertsync does not implement (a module, action or trigger) stops the run only when \
+the trigger can reach it; the trigger itself may be one alertsync lacks, since the event \
+stands in for it.\n\
+Exit codes: 0 the run succeeded, 1 it failed, 2 usage, configuration or invalid playbook, \
+3 the run would reach a node alertsync does not implement (nothing was run).")]
 pub struct RunArgs {
     /// The playbook (SPL JSON).
     playbook: PathBuf,
@@ -75,7 +82,6 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode>
         .errors
         .iter()
         .map(|p| format!("{}: {}", p.path, p.message))
-        .chain(report.needs_modules.iter().map(ToString::to_string))
         .collect();
     if let Some(first) = problems.first() {
         let more = problems.len() - 1;
@@ -91,6 +97,19 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode>
     }
 
     let trigger = trigger_node(&playbook, args.trigger.as_deref())?;
+    let mut reachable = playbook.reachable_from(&[trigger.as_str()]);
+    reachable.remove(trigger.as_str());
+    let needed = report.needs_among(&reachable);
+    if !needed.is_empty() {
+        eprintln!(
+            "error: {} cannot run from trigger node {trigger}: alertsync lacks what it reaches:",
+            args.playbook.display()
+        );
+        for need in needed {
+            eprintln!("  {need}");
+        }
+        return Ok(ExitCode::from(NEEDS_EXIT_CODE));
+    }
     let event = match (&args.event, &args.alert) {
         (Some(file), _) => read_event(file)?,
         (None, Some(alert)) => {
