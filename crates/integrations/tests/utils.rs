@@ -44,12 +44,19 @@ async fn reads_a_file_of_the_data_directory_with_a_jsonpath() {
         json!({"output": ["a", "b"]})
     );
 
-    let first = json!({"file_path": "nested/alert.json", "jsonpath": "$.items[*].id"});
+    // As Sekoia.io's action: several matches are a list even without `return_list`, one is
+    // itself.
+    let several = json!({"file_path": "nested/alert.json", "jsonpath": "$.items[*].id"});
     assert_eq!(
-        run("utils.read_json_file", &cx, first)
+        run("utils.read_json_file", &cx, several)
             .await
             .unwrap()
             .results,
+        json!({"output": ["a", "b"]})
+    );
+    let one = json!({"file_path": "nested/alert.json", "jsonpath": "$.items[0].id"});
+    assert_eq!(
+        run("utils.read_json_file", &cx, one).await.unwrap().results,
         json!({"output": "a"})
     );
 

@@ -132,7 +132,8 @@ impl Request {
         let given = args.as_object().unwrap_or(&empty);
         let mut placed: Vec<&str> = ACCESS_ARGUMENTS.to_vec();
         let mut segments = Vec::new();
-        for segment in call.path.split('/').filter(|s| !s.is_empty()) {
+        // A route ending in `/` keeps its trailing empty segment (Sekoia.io's trackers).
+        for segment in call.path.split('/') {
             match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
                 Some(name) => {
                     segments.push(path_value(name, given.get(name))?);
