@@ -49,7 +49,7 @@ impl RequestUrl {
                         "auth_password": {"type": "string", "description": "Password for Basic authentication"},
                         "data": {"type": "string", "description": "Raw request body"},
                         "json": {"description": "JSON request body (a string holding JSON is accepted)"},
-                        "params": {"type": ["object", "string"], "description": "Query parameters: an object, a string holding a JSON object, or a query string (a=1&b=2)"},
+                        "params": {"description": "Query parameters: an object, a string holding a JSON object, or a query string (a=1&b=2)"},
                         "fail_on_http_error": {"type": "boolean", "default": true, "description": "Fail the node on a non-2xx status (results are still recorded)"},
                         "verify_ssl": {"type": "boolean", "default": true, "description": "Verify the server's TLS certificate"},
                         "timeout": {"type": "number", "default": 30, "description": "Seconds the request may take"},
