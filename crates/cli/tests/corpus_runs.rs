@@ -496,7 +496,8 @@ async fn internet_scan_webhook_retypes_the_alert_and_rejects_it() {
             (
                 "PATCH",
                 format!("/v1/sic/alerts/{uuid}/workflow").as_str(),
-                &json!({"action_uuid": REJECT_ACTION, "comment": null})
+                // An empty comment is left out, as Sekoia.io's action does.
+                &json!({"action_uuid": REJECT_ACTION})
             ),
         ]
     );
@@ -844,5 +845,95 @@ async fn reject_old_alerts_rejects_pending_alerts_untouched_for_one_to_two_years
     assert_eq!(
         s.alert(&old_but_acknowledged)["status"]["name"],
         "Acknowledged"
+    );
+}
+
+/// `add_<which>_ips_to_ioc_collection` / `add_domains_to_ioc_collection`: the common values
+/// of the alert's events go to the IOC collection the playbook names.
+async fn ioc_collection_receives(playbook_name: &str, trigger: &str) -> (Scenario, Value, Value) {
+    let Some(corpus) = corpus_dir() else {
+        panic!("the corpus is present")
+    };
+    let s = Scenario::new(corpus).await;
+    let alert = s.sim.create_alert(json!({
+        "source": "198.51.100.23",
+        "target": "203.0.113.9",
+        "event_uuids": ["ev-1", "ev-2"],
+    }));
+    let playbook = s.playbook(playbook_name);
+    let (code, record) = s.run_for_alert(&playbook, &alert, trigger).await;
+    succeeded(code, &record);
+    (s, alert, record)
+}
+
+const COLLECTION: &str = "ioc-collection--xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn source_and_destination_addresses_of_the_events_go_to_the_ioc_collection() {
+    if corpus_dir().is_none() {
+        return;
+    }
+    for (playbook, address) in [
+        ("add_source_ips_to_ioc_collection", "198.51.100.23"),
+        ("add_destination_ips_to_ioc_collection", "203.0.113.9"),
+    ] {
+        let (s, alert, _) = ioc_collection_receives(playbook, "0").await;
+        assert_eq!(
+            s.search_terms(),
+            [json!(format!(
+                "alert_short_ids: {}",
+                text(&alert, "/short_id")
+            ))],
+            "{playbook}"
+        );
+        let added: Vec<RecordedRequest> = s
+            .sekoia_changes()
+            .into_iter()
+            .filter(|r| r.path.contains("/ioc-collections/"))
+            .collect();
+        assert_eq!(added.len(), 1, "{playbook}: {added:#?}");
+        assert_eq!(
+            (added[0].path.as_str(), &added[0].body),
+            (
+                format!("/v2/inthreat/ioc-collections/{COLLECTION}/indicators/text").as_str(),
+                &json!({"format": "ipv4-addr.value", "indicators": address})
+            ),
+            "{playbook}"
+        );
+        assert_eq!(s.sim.ioc_collection(COLLECTION).len(), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn domain_names_of_the_events_go_to_the_ioc_collection_for_a_year() {
+    if corpus_dir().is_none() {
+        return;
+    }
+    let (s, _, record) = ioc_collection_receives("add_domains_to_ioc_collection", "0").await;
+    let domains: Vec<String> = node(&record, "2")["results"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["name"] == "dns.question.name")
+        .flat_map(|f| f["common_values"].as_array().unwrap().iter())
+        .map(|v| text(v, "/name").to_owned())
+        .collect();
+    assert!(!domains.is_empty());
+    let added = s
+        .sekoia_changes()
+        .into_iter()
+        .filter(|r| r.path.contains("/ioc-collections/"))
+        .collect::<Vec<_>>();
+    assert_eq!(
+        added.len(),
+        1,
+        "the first case that holds: dns.question.name"
+    );
+    assert_eq!(added[0].body["format"], "domain-name.value");
+    assert_eq!(added[0].body["indicators"], domains.join("\n"));
+    assert!(
+        added[0].body["valid_until"]
+            .as_str()
+            .is_some_and(|d| d.ends_with('Z'))
     );
 }
