@@ -5,8 +5,11 @@
 //! and acknowledged even while Sekoia.io cannot be read, and a run sees the alert as it is
 //! when the run starts.
 
+use std::path::{Path, PathBuf};
+
 use alertsync_engine::{ActionError, RetryPolicy};
-use alertsync_integrations::sekoia::{SekoiaClient, triggers};
+use alertsync_integrations::sekoia::{ApiVersion, SekoiaClient, triggers};
+use axum::http::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -31,18 +34,18 @@ pub enum InboxPayload {
 }
 
 impl InboxPayload {
-    /// The trigger node's output for this event: alert events read the alert first.
+    /// The trigger node's output for this event, and the directory of files made for the
+    /// run: alert events read the alert (and a comment event its comment) and write it to a
+    /// file of the data directory, as Sekoia.io's triggers do.
     pub async fn trigger_event(
         &self,
         sekoia: Option<&SekoiaClient>,
         retry: RetryPolicy,
-    ) -> Result<Value, String> {
+        data_dir: &Path,
+    ) -> Result<(Value, Option<PathBuf>), String> {
         match self {
-            Self::Cron { scheduled_at } => Ok(json!({ "scheduled_at": scheduled_at })),
-            Self::Webhook { alert_uuid } => {
-                let alert = read_alert(sekoia, alert_uuid, retry).await?;
-                Ok(triggers::alert_event(&alert, "alert"))
-            }
+            Self::Cron { scheduled_at } => Ok((json!({ "scheduled_at": scheduled_at }), None)),
+            Self::Webhook { alert_uuid } => Ok((triggers::manual_event(alert_uuid), None)),
             Self::AlertChange {
                 change,
                 alert_uuid,
@@ -54,13 +57,40 @@ impl InboxPayload {
                     _ => "alert",
                 };
                 let mut event = triggers::alert_event(&alert, event_type);
-                if let (Some(comment), Some(map)) = (comment, event.as_object_mut()) {
-                    map.insert("comment".to_owned(), comment.clone());
+                if let Some(comment) = comment {
+                    let comment = read_comment(sekoia, alert_uuid, comment, retry).await?;
+                    event["comment"] = triggers::comment_of(&comment);
                 }
-                Ok(event)
+                let files = triggers::attach_alert_file(data_dir, &alert, &mut event).await?;
+                Ok((event, Some(files)))
             }
         }
     }
+}
+
+/// The comment a notification names (`{"uuid": ...}`), read from Sekoia.io.
+async fn read_comment(
+    sekoia: Option<&SekoiaClient>,
+    alert_uuid: &str,
+    comment: &Value,
+    retry: RetryPolicy,
+) -> Result<Value, String> {
+    let client = sekoia.ok_or("no Sekoia.io account to read the comment with")?;
+    let comment_uuid = comment
+        .get("uuid")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let cx = client.service_context(retry);
+    let segments = ["sic", "alerts", alert_uuid, "comments", comment_uuid];
+    client
+        .call_resource(&cx, Method::GET, ApiVersion::V1, &segments, &[], None)
+        .await
+        .map_err(|err: ActionError| {
+            format!(
+                "reading comment {comment_uuid} of alert {alert_uuid}: {}",
+                err.message
+            )
+        })
 }
 
 async fn read_alert(

@@ -197,11 +197,16 @@ impl Scheduler {
         cancel: &Cancellation,
     ) -> bool {
         let sekoia = self.sekoia.get(&event.account);
+        let data_dir = self.executor.data_dir();
         let trigger_event =
-            telemetry::for_destination(SLUG, payload.trigger_event(sekoia, self.retry)).await;
-        if let Ok(trigger_event) = &trigger_event
+            telemetry::for_destination(SLUG, payload.trigger_event(sekoia, self.retry, data_dir))
+                .await;
+        if let Ok((trigger_event, files)) = &trigger_event
             && !rule_filters_pass(playbook, trigger_node, trigger_event)
         {
+            if let Some(files) = files {
+                let _ = tokio::fs::remove_dir_all(files).await;
+            }
             return true;
         }
         let new_run = NewRun {
@@ -222,8 +227,8 @@ impl Scheduler {
                 return false;
             }
         };
-        let trigger_event = match trigger_event {
-            Ok(trigger_event) => trigger_event,
+        let (trigger_event, files) = match trigger_event {
+            Ok(built) => built,
             Err(why) => {
                 let record = failed_before_start(trigger_node, why);
                 self.finish(playbook, run_id, record).await;
@@ -237,6 +242,10 @@ impl Scheduler {
             .with_retry_journal(recorder.clone())
             .resuming(completed)
             .resuming_retries(resumed_retries);
+        let request = match files {
+            Some(files) => request.with_run_files(files),
+            None => request,
+        };
         let record = self.executor.run(request, recorder.as_ref()).await;
         if record.status == RunStatus::Cancelled {
             return false;

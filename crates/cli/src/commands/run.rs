@@ -1,7 +1,7 @@
 //! `alertsync run`: runs a playbook once, for a playbook author — from an event file or a
 //! real alert, optionally as a dry run, showing what every node did.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -10,9 +10,10 @@ use alertsync_engine::http::HttpClient;
 use alertsync_engine::{
     AccountBook, NoObserver, NodeRecord, NodeStatus, RunExecutor, RunRecord, RunRequest, RunStatus,
 };
-use alertsync_integrations::sekoia::{self, triggers};
+use alertsync_integrations::sekoia::{self, ApiVersion, triggers};
 use alertsync_spl::{NodeKind, Playbook};
 use clap::Args;
+use reqwest::Method;
 use serde_json::Value;
 
 use super::{
@@ -110,14 +111,22 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode>
         }
         return Ok(ExitCode::from(NEEDS_EXIT_CODE));
     }
-    let event = match (&args.event, &args.alert) {
-        (Some(file), _) => read_event(file)?,
+    let (event, files) = match (&args.event, &args.alert) {
+        (Some(file), _) => (read_event(file)?, None),
         (None, Some(alert)) => {
-            alert_event(&accounts, &live_http, &playbook, &trigger, alert).await?
+            let source = AlertSource {
+                accounts: &accounts,
+                http: &live_http,
+                data_dir: executor.data_dir(),
+            };
+            source.event(&playbook, &trigger, alert).await?
         }
         (None, None) => return usage("give --event FILE or --alert ID"),
     };
-    let request = RunRequest::new(Arc::new(playbook), trigger, event).with_bindings(bindings);
+    let mut request = RunRequest::new(Arc::new(playbook), trigger, event).with_bindings(bindings);
+    if let Some(files) = files {
+        request = request.with_run_files(files);
+    }
     let record = executor.run(request, &NoObserver).await;
 
     match args.format {
@@ -169,44 +178,92 @@ fn read_event(file: &PathBuf) -> anyhow::Result<Value> {
         .map_err(|err| UsageError(format!("{}: not JSON: {err}", file.display())).into())
 }
 
-/// The event the playbook's alert trigger would emit for `alert_id`, read with the
-/// Sekoia.io account.
-async fn alert_event(
-    accounts: &AccountBook,
-    http: &HttpClient,
-    playbook: &Playbook,
-    trigger: &str,
-    alert_id: &str,
-) -> anyhow::Result<Value> {
-    let account = accounts
-        .sekoia()
-        .map_err(|why| UsageError(format!("--alert needs a Sekoia.io account: {why}")))?;
-    let cx = alertsync_engine::ActionContext::new(http.clone(), account.redactor());
-    let client = sekoia::client_from_account(&cx, &account).map_err(|e| UsageError(e.message))?;
-    let alert = client
-        .get_alert(&cx, alert_id)
-        .await
-        .map_err(|err| anyhow::anyhow!("reading alert {alert_id}: {err}"))?;
-    let trigger_node = playbook.node(trigger);
-    let (event_type, arguments) = match trigger_node.map(|n| &n.kind) {
-        Some(NodeKind::Trigger {
-            trigger_uuid,
-            arguments,
-            ..
-        }) => (
-            if trigger_uuid == triggers::ALERT_COMMENT_CREATED {
-                "alert-comment"
-            } else {
-                "alert"
-            },
-            arguments.clone(),
-        ),
-        _ => ("alert", Value::Null),
-    };
-    if !triggers::rule_filters_pass(&arguments, &alert) {
-        eprintln!("note: alert {alert_id} does not pass the trigger's rule filter; running anyway");
+/// Where `--alert` reads the alert and writes its file.
+struct AlertSource<'a> {
+    accounts: &'a AccountBook,
+    http: &'a HttpClient,
+    data_dir: &'a Path,
+}
+
+impl AlertSource<'_> {
+    /// The event the playbook's trigger would emit for `alert_id`, read with the Sekoia.io
+    /// account: Manual Trigger's `{alert_uuid}`; for an alert trigger, the alert's event
+    /// with `file_path` (the alert written to a file of the run, removed when it ends — the
+    /// directory is returned) and, for the comment trigger, the alert's latest comment.
+    async fn event(
+        &self,
+        playbook: &Playbook,
+        trigger: &str,
+        alert_id: &str,
+    ) -> anyhow::Result<(Value, Option<PathBuf>)> {
+        let account = self
+            .accounts
+            .sekoia()
+            .map_err(|why| UsageError(format!("--alert needs a Sekoia.io account: {why}")))?;
+        let cx = alertsync_engine::ActionContext::new(self.http.clone(), account.redactor());
+        let client =
+            sekoia::client_from_account(&cx, &account).map_err(|e| UsageError(e.message))?;
+        let alert = client
+            .get_alert(&cx, alert_id)
+            .await
+            .map_err(|err| anyhow::anyhow!("reading alert {alert_id}: {err}"))?;
+        let (trigger_uuid, arguments) = match playbook.node(trigger).map(|n| &n.kind) {
+            Some(NodeKind::Trigger {
+                trigger_uuid,
+                arguments,
+                ..
+            }) => (trigger_uuid.as_str(), arguments.clone()),
+            _ => ("", Value::Null),
+        };
+        if trigger_uuid == triggers::MANUAL_TRIGGER {
+            let uuid = alert
+                .get("uuid")
+                .and_then(Value::as_str)
+                .unwrap_or(alert_id);
+            return Ok((triggers::manual_event(uuid), None));
+        }
+        if !triggers::rule_filters_pass(&arguments, &alert) {
+            eprintln!(
+                "note: alert {alert_id} does not pass the trigger's rule filter; running anyway"
+            );
+        }
+        let commented = trigger_uuid == triggers::ALERT_COMMENT_CREATED;
+        let mut event =
+            triggers::alert_event(&alert, if commented { "alert-comment" } else { "alert" });
+        if commented {
+            let comments = client
+                .call_resource(
+                    &cx,
+                    Method::GET,
+                    ApiVersion::V1,
+                    &["sic", "alerts", alert_id, "comments"],
+                    &[],
+                    None,
+                )
+                .await
+                .map_err(|err| {
+                    anyhow::anyhow!("reading the comments of alert {alert_id}: {err}")
+                })?;
+            let latest = comments
+                .get("items")
+                .and_then(Value::as_array)
+                .and_then(|items| {
+                    items
+                        .iter()
+                        .max_by_key(|c| c.get("date").and_then(Value::as_i64))
+                })
+                .ok_or_else(|| {
+                    UsageError(format!(
+                        "alert {alert_id} has no comment for the comment trigger to start with"
+                    ))
+                })?;
+            event["comment"] = triggers::comment_of(latest);
+        }
+        let files = triggers::attach_alert_file(self.data_dir, &alert, &mut event)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        Ok((event, Some(files)))
     }
-    Ok(triggers::alert_event(&alert, event_type))
 }
 
 fn record_text(record: &RunRecord, dry_run: bool) -> String {

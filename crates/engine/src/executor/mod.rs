@@ -50,6 +50,9 @@ pub struct RunRequest {
     /// The retry progress of actions an earlier attempt of this run left waiting for a
     /// retry, by node id and loop indices: their retries continue where they were.
     pub resumed_retries: HashMap<(String, Vec<usize>), RetryProgress>,
+    /// A directory of files made for this run (the alert a trigger wrote), removed when the
+    /// run ends.
+    pub run_files: Option<PathBuf>,
 }
 
 impl RunRequest {
@@ -64,7 +67,14 @@ impl RunRequest {
             completed: Vec::new(),
             retry_journal: None,
             resumed_retries: HashMap::new(),
+            run_files: None,
         }
+    }
+
+    /// Removes `dir` (files made for this run) when the run ends.
+    pub fn with_run_files(mut self, dir: PathBuf) -> Self {
+        self.run_files = Some(dir);
+        self
     }
 
     pub fn with_bindings(mut self, bindings: BTreeMap<String, String>) -> Self {
@@ -153,6 +163,11 @@ impl RunExecutor {
         &self.registry
     }
 
+    /// The directory run files live in.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
     pub fn accounts(&self) -> &AccountBook {
         &self.accounts
     }
@@ -167,6 +182,13 @@ impl RunExecutor {
     /// is cancelled or it exceeds the node limit. Never panics on playbook or event content:
     /// every problem ends up in the record.
     pub async fn run(&self, request: RunRequest, observer: &dyn RunObserver) -> RunRecord {
-        run::Run::new(self, &request, observer).execute().await
+        let record = run::Run::new(self, &request, observer).execute().await;
+        if let Some(dir) = &request.run_files
+            && let Err(err) = tokio::fs::remove_dir_all(dir).await
+            && err.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!("cannot remove the run's files {}: {err}", dir.display());
+        }
+        record
     }
 }

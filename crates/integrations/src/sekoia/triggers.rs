@@ -49,7 +49,7 @@ pub fn manifests() -> Vec<TriggerManifest> {
             slug: "manual_trigger",
             description: "Starts a run when the playbook's webhook is called with {\"alert_uuid\": ...}.",
             arguments: json!({"type": "object", "properties": {}}),
-            results: alert_event_schema(),
+            results: json!({"type": "object", "properties": {"alert_uuid": {"type": "string"}}, "required": ["alert_uuid"]}),
         },
     ]
 }
@@ -80,7 +80,7 @@ fn alert_event_schema() -> Value {
     json!({
         "type": "object",
         "properties": {
-            "event_type": {"type": "string"}, "alert_uuid": {"type": "string"}, "short_id": {"type": "string"},
+            "file_path": {"type": "string"}, "event_type": {"type": "string"}, "alert_uuid": {"type": "string"}, "short_id": {"type": "string"},
             "status": {"type": "object"}, "created_at": {"type": "integer"}, "urgency": {"type": "integer"},
             "entity": {"type": "object"}, "alert_type": {"type": "object"}, "rule": {"type": "object"},
             "first_seen_at": {"type": "string"}, "last_seen_at": {"type": "string"}
@@ -107,6 +107,44 @@ pub fn alert_event(alert: &Value, event_type: &str) -> Value {
         "first_seen_at": copied("first_seen_at"),
         "last_seen_at": copied("last_seen_at"),
     })
+}
+
+/// The event Manual Trigger emits for a webhook call: what Sekoia.io's does, the alert's
+/// uuid (later nodes read the alert with Get Alert).
+pub fn manual_event(alert_uuid: &str) -> Value {
+    json!({ "alert_uuid": alert_uuid })
+}
+
+/// The comment of a comment trigger's event, from the comment Sekoia.io answers:
+/// `{uuid, content, author, date}`, the author being who wrote it.
+pub fn comment_of(comment: &Value) -> Value {
+    let copied = |key: &str| comment.get(key).cloned().unwrap_or(Value::Null);
+    json!({
+        "uuid": copied("uuid"),
+        "content": copied("content"),
+        "author": copied("created_by"),
+        "date": copied("date"),
+    })
+}
+
+/// Writes `alert` to `alerts/<fresh uuid>/alert.json` in the data directory, as Sekoia.io's
+/// alert triggers do, and adds the file's path (relative to the data directory, where
+/// actions read files) to the event as `file_path`. Returns the directory to remove once the
+/// run has ended.
+pub async fn attach_alert_file(
+    data_dir: &std::path::Path,
+    alert: &Value,
+    event: &mut Value,
+) -> Result<std::path::PathBuf, String> {
+    let relative = format!("alerts/{}/alert.json", uuid::Uuid::new_v4());
+    let path = crate::files::write(data_dir, &relative, alert.to_string().as_bytes())
+        .await
+        .map_err(|err| err.message)?;
+    event["file_path"] = Value::String(relative);
+    Ok(path
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or(path))
 }
 
 /// Whether `alert` passes an alert trigger's `rule_filter` (rule name or uuid) and

@@ -1,0 +1,103 @@
+//! What a trigger node outputs under `alertsync run --alert`, as Sekoia.io's triggers do: an
+//! alert trigger's event with `file_path` (the alert written to a file of the run, readable
+//! by later nodes and removed when the run ends), the comment trigger's `comment`, and
+//! Manual Trigger's `{alert_uuid}`.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+const SEKOIA: &str = "92d8bb47-7c51-445d-81de-ae04edbb6f0a";
+const UTILS: &str = "07cce76b-a319-40ee-a0cf-1ba433431e21";
+const READ_JSON_FILE: &str = "ecedfa52-7033-4ea8-9c3b-93ad34295f87";
+
+/// `trigger` → Read JSON File of the trigger's `file_path`, selecting the short id.
+fn reading_the_alert_file(trigger: &str) -> String {
+    json!({"name": "read", "nodes": {
+        "0": {"name": "trigger", "type": "trigger", "module_uuid": SEKOIA, "trigger_uuid": trigger,
+              "outputs": {"default": ["1"]}},
+        "1": {"name": "read", "type": "action", "module_uuid": UTILS, "action_uuid": READ_JSON_FILE,
+              "arguments": {"file_path": "{{ node.0.file_path }}", "jsonpath": "$.short_id"},
+              "outputs": {"default": []}}
+    }})
+    .to_string()
+}
+
+async fn run(config: &ConfigDir, playbook: &str, alert: &Value) -> Value {
+    let file = config.write("playbook.json", playbook);
+    let args = [
+        "run",
+        file.to_str().expect("UTF-8"),
+        "--alert",
+        alert["uuid"].as_str().expect("uuid"),
+        "--format",
+        "json",
+    ];
+    let out = alertsync(config.dir.path(), &args).await;
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    stdout_json(&out)
+}
+
+#[tokio::test]
+async fn alert_triggers_write_the_alert_to_a_file_of_the_run() {
+    let sim = simulator().await;
+    let config = sim_config(&sim, ILERT_KEY);
+    let alert = sim.create_alert(Value::Null);
+
+    let record = run(
+        &config,
+        &reading_the_alert_file("785583cf-4377-43ce-a5fb-f4572eb57456"),
+        &alert,
+    )
+    .await;
+
+    let event = &record["nodes"][0]["results"];
+    let file_path = event["file_path"].as_str().expect("a file_path");
+    assert!(
+        file_path.starts_with("alerts/") && file_path.ends_with("/alert.json"),
+        "{file_path}"
+    );
+    assert_eq!(event["short_id"], alert["short_id"]);
+    assert_eq!(
+        record["nodes"][1]["results"]["output"], alert["short_id"],
+        "the file holds the alert"
+    );
+    let files = config.dir.path().join("alertsync-data/files");
+    let left: Vec<_> = std::fs::read_dir(files.join("alerts"))
+        .map(|d| d.count())
+        .into_iter()
+        .collect();
+    assert_eq!(left, [0], "the run's files are removed when it ends");
+}
+
+#[tokio::test]
+async fn the_comment_trigger_gives_the_comment_and_manual_trigger_the_alert_uuid() {
+    let sim = simulator().await;
+    let config = sim_config(&sim, ILERT_KEY);
+    let alert = sim.create_alert(Value::Null);
+    let uuid = alert["uuid"].as_str().expect("uuid");
+    sim.add_comment(uuid, "first", None).expect("commented");
+    let latest = sim
+        .add_comment(uuid, "Please isolate the host", Some("analyst"))
+        .expect("commented");
+
+    let record = run(
+        &config,
+        &reading_the_alert_file("5bd0d367-3332-48ed-8fe9-d4eda0d7de4a"),
+        &alert,
+    )
+    .await;
+    let event = &record["nodes"][0]["results"];
+    assert_eq!(event["event_type"], "alert-comment");
+    assert_eq!(
+        event["comment"],
+        json!({"uuid": latest["uuid"], "content": "Please isolate the host",
+               "author": latest["created_by"], "date": latest["date"]})
+    );
+
+    let manual = json!({"name": "manual", "nodes": {"0": {"name": "Manual", "type": "trigger",
+        "module_uuid": SEKOIA, "trigger_uuid": "fc26eb9f-b272-4c15-b3bf-ace397c0dc57", "outputs": {}}}});
+    let record = run(&config, &manual.to_string(), &alert).await;
+    assert_eq!(record["nodes"][0]["results"], json!({"alert_uuid": uuid}));
+}
