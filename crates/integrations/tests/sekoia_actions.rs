@@ -159,7 +159,8 @@ async fn update_alert_status_sends_the_action_uuid() {
 
     assert_eq!(
         sim.requests(Receiver::Sekoia)[0].body,
-        json!({"action_uuid": ACKNOWLEDGE_ACTION, "comment": null})
+        json!({"action_uuid": ACKNOWLEDGE_ACTION}),
+        "no comment: left out, as Sekoia.io's action does"
     );
     assert_eq!(
         sim.alert(alert["uuid"].as_str().unwrap()).unwrap()["status"]["name"],
@@ -204,7 +205,11 @@ async fn invalid_arguments_name_the_argument_and_send_nothing() {
             json!({"uuid": alert["uuid"]}),
             "uuid",
         ),
-        ("sekoia.io.get_events", json!({"query": "x"}), "latest_time"),
+        (
+            "sekoia.io.get_events",
+            json!({"query": "x", "earliest_time": "-1d"}),
+            "latest_time",
+        ),
     ];
     for (action, args, argument) in cases {
         let err = run(action, &cx, with(base.clone(), args))
@@ -301,16 +306,17 @@ async fn common_values_count_each_field_over_the_events_of_the_alert() {
     let fields = out.results["fields"].as_array().unwrap();
     let names: Vec<&Value> = fields.iter().map(|f| &f["name"]).collect();
     assert_eq!(names, ["source.ip", "destination.ip", "host.name"]);
+    // Sekoia.io's shape: each common value is `{name, value}`, `value` being its count.
     assert_eq!(
         fields[0]["common_values"],
-        json!([{"name": "198.51.100.7", "count": 4}])
+        json!([{"name": "198.51.100.7", "value": 4}])
     );
     assert_eq!(
         fields[1]["common_values"],
-        json!([{"name": "10.1.2.3", "count": 4}])
+        json!([{"name": "10.1.2.3", "value": 4}])
     );
     let hosts = fields[2]["common_values"].as_array().unwrap();
-    let counts: Vec<u64> = hosts.iter().map(|v| v["count"].as_u64().unwrap()).collect();
+    let counts: Vec<u64> = hosts.iter().map(|v| v["value"].as_u64().unwrap()).collect();
     assert_eq!(
         counts.iter().sum::<u64>(),
         4,
@@ -324,7 +330,7 @@ async fn common_values_count_each_field_over_the_events_of_the_alert() {
     assert_eq!(requests[0].body["term"], json!(term));
     assert_eq!(requests[0].body["earliest_time"], alert["first_seen_at"]);
     assert_eq!(requests[0].body["latest_time"], alert["last_seen_at"]);
-    assert!(requests.iter().any(|r| r.path.ends_with("/events")));
+    assert!(requests.iter().any(|r| r.path.ends_with("/fields")));
 }
 
 #[tokio::test]
@@ -333,7 +339,7 @@ async fn common_values_need_a_field_and_send_nothing_without_one() {
     let cx = context(None);
     let args = with(
         access(&sim.urls().sekoia),
-        json!({"query": "*", "fields": " , ", "latest_time": "now"}),
+        json!({"query": "*", "fields": " , ", "earliest_time": "-1d", "latest_time": "now"}),
     );
 
     let err = run("sekoia.io.get_event_field_common_values", &cx, args)

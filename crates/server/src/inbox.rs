@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use alertsync_engine::{ActionError, RetryPolicy};
-use alertsync_integrations::sekoia::{ApiVersion, SekoiaClient, triggers};
+use alertsync_integrations::sekoia::{ApiPath, SekoiaClient, triggers};
 use axum::http::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -81,9 +81,11 @@ async fn read_comment(
         .and_then(Value::as_str)
         .unwrap_or_default();
     let cx = client.service_context(retry);
-    let segments = ["sic", "alerts", alert_uuid, "comments", comment_uuid];
+    let path = ApiPath::alert(alert_uuid)
+        .then("comments")
+        .value(comment_uuid);
     client
-        .call_resource(&cx, Method::GET, ApiVersion::V1, &segments, &[], None)
+        .call(&cx, Method::GET, &path, &[], None)
         .await
         .map_err(|err: ActionError| {
             format!(

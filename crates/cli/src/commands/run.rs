@@ -10,7 +10,7 @@ use alertsync_engine::http::HttpClient;
 use alertsync_engine::{
     AccountBook, NoObserver, NodeRecord, NodeStatus, RunExecutor, RunRecord, RunRequest, RunStatus,
 };
-use alertsync_integrations::sekoia::{self, ApiVersion, triggers};
+use alertsync_integrations::sekoia::{self, ApiPath, triggers};
 use alertsync_spl::{NodeKind, Playbook};
 use clap::Args;
 use reqwest::Method;
@@ -232,11 +232,10 @@ impl AlertSource<'_> {
             triggers::alert_event(&alert, if commented { "alert-comment" } else { "alert" });
         if commented {
             let comments = client
-                .call_resource(
+                .call(
                     &cx,
                     Method::GET,
-                    ApiVersion::V1,
-                    &["sic", "alerts", alert_id, "comments"],
+                    &ApiPath::alert(alert_id).then("comments"),
                     &[],
                     None,
                 )

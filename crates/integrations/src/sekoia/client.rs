@@ -4,6 +4,10 @@
 //! Users type base URLs as `https://api.sekoia.io`, `https://api.sekoia.io/`,
 //! `https://app.usa1.sekoia.io/api`...; every resource lives at `<base>/v1/<path>` (or
 //! `<base>/v2/<path>` for the threat intelligence and asset APIs).
+//!
+//! Paths are [`ApiPath`]s: fixed parts written in the code, and values (alert ids, job
+//! uuids, ...) each percent-encoded into exactly one segment, so a value such as `../me`
+//! can never reach another resource with the account's key.
 
 use alertsync_engine::http::{HttpClient, check_status};
 use alertsync_engine::retry::with_retries;
@@ -18,7 +22,7 @@ use crate::args::parse_http_url;
 #[derive(Clone)]
 pub struct SekoiaClient {
     http: HttpClient,
-    /// `<base>/v1`, without a trailing slash.
+    /// `<base>` as typed, without a trailing slash (the version comes with each path).
     root: String,
     base_url: String,
     api_key: String,
@@ -33,7 +37,7 @@ impl SekoiaClient {
         }
         Ok(Self {
             http,
-            root: rest_root(base_url),
+            root: base_url.trim().trim_end_matches('/').to_owned(),
             base_url: base_url.trim().to_owned(),
             api_key: api_key.trim().to_owned(),
         })
@@ -46,22 +50,7 @@ impl SekoiaClient {
 
     /// The full URL of a REST resource.
     pub fn url(&self, path: &ApiPath) -> String {
-        format!("{}/{}", self.root, path.0)
-    }
-
-    /// The full URL of a REST resource named by its path segments under `/v1` or `/v2`;
-    /// each segment is percent-encoded, so a value cannot reach another resource.
-    pub fn resource_url(&self, version: ApiVersion, segments: &[&str]) -> String {
-        let root = api_root(&self.base_url, version);
-        let mut url = match url::Url::parse(&root) {
-            Ok(url) => url,
-            // The base URL was checked when the client was built.
-            Err(_) => return root,
-        };
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(segments);
-        }
-        url.into()
+        format!("{}/{}", api_root(&self.root, path.version), path.path)
     }
 
     /// One authenticated request with a JSON answer, retried on transient failures.
@@ -73,31 +62,7 @@ impl SekoiaClient {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<Value, ActionError> {
-        self.send(cx, method, self.url(path), query, body).await
-    }
-
-    /// [`SekoiaClient::call`] for a resource given by its segments ([`SekoiaClient::resource_url`]).
-    pub async fn call_resource(
-        &self,
-        cx: &ActionContext,
-        method: Method,
-        version: ApiVersion,
-        segments: &[&str],
-        query: &[(&str, String)],
-        body: Option<&Value>,
-    ) -> Result<Value, ActionError> {
-        let url = self.resource_url(version, segments);
-        self.send(cx, method, url, query, body).await
-    }
-
-    async fn send(
-        &self,
-        cx: &ActionContext,
-        method: Method,
-        url: String,
-        query: &[(&str, String)],
-        body: Option<&Value>,
-    ) -> Result<Value, ActionError> {
+        let url = self.url(path);
         let what = format!("Sekoia.io {method} {url}");
         with_retries(&cx.retry, cx, &what, || async {
             let request = self.request(&method, &url, query, body, &what)?;
@@ -108,17 +73,16 @@ impl SekoiaClient {
         .await
     }
 
-    /// [`SekoiaClient::call_resource`] answering the HTTP answer itself (status, headers and
-    /// text, at most [`MAX_ANSWER_BYTES`]) instead of its JSON.
-    pub async fn call_resource_for_answer(
+    /// [`SekoiaClient::call`] answering the HTTP answer itself (status, headers and text, at
+    /// most [`MAX_ANSWER_BYTES`]) instead of its JSON.
+    pub async fn call_for_answer(
         &self,
         cx: &ActionContext,
         method: Method,
-        version: ApiVersion,
-        segments: &[&str],
+        path: &ApiPath,
         body: Option<&Value>,
     ) -> Result<Value, ActionError> {
-        let url = self.resource_url(version, segments);
+        let url = self.url(path);
         let what = format!("Sekoia.io {method} {url}");
         with_retries(&cx.retry, cx, &what, || async {
             let request = self.request(&method, &url, &[], body, &what)?;
@@ -144,8 +108,7 @@ impl SekoiaClient {
     /// the first text frame back. Bounded in time ([`SOCKET_TIMEOUT`]) and size.
     pub async fn exchange_over_socket(
         &self,
-        version: ApiVersion,
-        segments: &[&str],
+        path: &ApiPath,
         message: &Value,
     ) -> Result<Value, ActionError> {
         use futures_util::{SinkExt, StreamExt};
@@ -153,9 +116,7 @@ impl SekoiaClient {
             Message, client::IntoClientRequest, http::HeaderValue,
         };
 
-        let url = self
-            .resource_url(version, segments)
-            .replacen("http", "ws", 1);
+        let url = self.url(path).replacen("http", "ws", 1);
         let what = format!("Sekoia.io WebSocket {url}");
         let failed = |why: String| ActionError::transient(format!("{what}: {why}"), None);
         let mut request = url
@@ -236,11 +197,74 @@ impl SekoiaClient {
     }
 }
 
+/// The bytes kept as they are in a path segment: the unreserved characters of RFC 3986.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Which version of the REST API a resource belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApiVersion {
     V1,
     V2,
+}
+
+/// A REST resource under `/v1` (or `/v2`): fixed parts from the code, and values each
+/// encoded into one path segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiPath {
+    version: ApiVersion,
+    path: String,
+}
+
+impl ApiPath {
+    /// A path written in the code, relative to `/v1` (`sic/alerts`).
+    pub fn new(fixed: &'static str) -> Self {
+        Self::in_version(ApiVersion::V1, fixed)
+    }
+
+    /// A path written in the code, relative to `/v1` or `/v2`.
+    pub fn in_version(version: ApiVersion, fixed: &'static str) -> Self {
+        Self {
+            version,
+            path: fixed.trim_matches('/').to_owned(),
+        }
+    }
+
+    /// `sic/alerts/<id>`.
+    pub fn alert(id: &str) -> Self {
+        Self::new("sic/alerts").value(id)
+    }
+
+    /// Appends a fixed part written in the code (`workflow`).
+    pub fn then(mut self, fixed: &'static str) -> Self {
+        self.path.push('/');
+        self.path.push_str(fixed.trim_matches('/'));
+        self
+    }
+
+    /// Appends `value` as one segment, percent-encoded, so that nothing in it (`/`, `?`,
+    /// `#`, ...) can leave the segment. URL parsers read `.`, `..` and their encoded forms
+    /// as "this" and "parent" directories, so a value that is empty or only dots is written
+    /// as three or more encoded dots: a segment that names no resource.
+    pub fn value(mut self, value: &str) -> Self {
+        self.path.push('/');
+        if value.chars().all(|c| c == '.') {
+            self.path.push_str(&"%2E".repeat(value.len().max(1) + 2));
+        } else {
+            self.path
+                .extend(utf8_percent_encode(value, SEGMENT).map(|part| part.to_owned()));
+        }
+        self
+    }
+}
+
+impl std::fmt::Display for ApiPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.path)
+    }
 }
 
 /// `<base>/v1`: trailing slashes stripped; a base ending in `/api` keeps it (`/api/v1`).
@@ -335,6 +359,27 @@ mod tests {
     use super::{ApiPath, live_url, rest_root};
 
     #[test]
+    fn version_2_paths_join_under_v2() {
+        let client = super::SekoiaClient::new(
+            alertsync_engine::http::HttpClient::new().unwrap_or_else(|e| panic!("{e}")),
+            "https://app.usa1.sekoia.io/api/",
+            "key",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let path = ApiPath::in_version(super::ApiVersion::V2, "inthreat/ioc-collections")
+            .value("a/../b c")
+            .then("indicators");
+        assert_eq!(
+            client.url(&path),
+            "https://app.usa1.sekoia.io/api/v2/inthreat/ioc-collections/a%2F..%2Fb%20c/indicators"
+        );
+        assert_eq!(
+            client.url(&ApiPath::new("sic/cases")),
+            "https://app.usa1.sekoia.io/api/v1/sic/cases"
+        );
+    }
+
+    #[test]
     fn values_stay_in_their_segment() {
         assert_eq!(
             ApiPath::alert("ALx1").then("workflow").to_string(),
@@ -377,27 +422,6 @@ mod tests {
             "ws://127.0.0.1:8080/live/"
         );
         assert!(live_url("not a url").is_err());
-    }
-
-    #[test]
-    fn resource_segments_are_encoded_one_by_one() {
-        let client = super::SekoiaClient::new(
-            alertsync_engine::http::HttpClient::new().unwrap_or_else(|e| panic!("{e}")),
-            "https://app.usa1.sekoia.io/api/",
-            "key",
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            client.resource_url(
-                super::ApiVersion::V2,
-                &["inthreat", "ioc-collections", "a/../b c"]
-            ),
-            "https://app.usa1.sekoia.io/api/v2/inthreat/ioc-collections/a%2F..%2Fb%20c"
-        );
-        assert_eq!(
-            client.resource_url(super::ApiVersion::V1, &["sic", "cases"]),
-            "https://app.usa1.sekoia.io/api/v1/sic/cases"
-        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ pub mod triggers;
 use alertsync_engine::{Account, ActionContext, ActionError, Module, ModuleManifest};
 use serde_json::json;
 
-pub use client::{ApiVersion, SekoiaClient};
+pub use client::{ApiPath, ApiVersion, SekoiaClient};
 
 pub const MODULE_UUID: &str = "92d8bb47-7c51-445d-81de-ae04edbb6f0a";
 pub const SLUG: &str = "sekoia.io";

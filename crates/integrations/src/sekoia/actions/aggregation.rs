@@ -11,7 +11,7 @@ use super::intelligence::manifest;
 use super::rest_client;
 use super::shapes::Shape;
 use crate::args::required_str;
-use crate::sekoia::ApiVersion;
+use crate::sekoia::ApiPath;
 
 /// Asks for an aggregation of events over a period.
 pub struct GetAggregationQuery {
@@ -68,8 +68,9 @@ impl Action for GetAggregationQuery {
             "minutes_per_bucket": args.get("minutes_per_bucket").cloned().unwrap_or(Value::Null),
         });
         let client = rest_client(cx, &args)?;
+        let statistics = ApiPath::new("events/stats");
         let answer = with_retries(&cx.retry, cx, "Sekoia.io event statistics", || {
-            client.exchange_over_socket(ApiVersion::V1, &["events", "stats"], &query)
+            client.exchange_over_socket(&statistics, &query)
         })
         .await?;
         Ok(ActionOutput::new(answer))

@@ -13,10 +13,12 @@ use super::rest_client;
 use super::shapes::Shape;
 use crate::args::required_str;
 use crate::files::json_argument;
-use crate::sekoia::{ApiVersion, SekoiaClient};
+use crate::sekoia::{ApiPath, ApiVersion, SekoiaClient};
 
-const ASSETS: [&str; 2] = ["asset-management", "assets"];
-const MERGE: [&str; 3] = ["asset-management", "assets", "merge"];
+/// The assets of asset management v2.
+fn assets() -> ApiPath {
+    ApiPath::in_version(ApiVersion::V2, "asset-management/assets")
+}
 
 /// Merges source assets into a destination asset.
 pub struct MergeAssets {
@@ -60,11 +62,10 @@ impl Action for MergeAssets {
         let sources = args.get("sources").cloned().unwrap_or(json!([]));
         let client = rest_client(cx, &args)?;
         let answer = client
-            .call_resource_for_answer(
+            .call_for_answer(
                 cx,
                 Method::POST,
-                ApiVersion::V2,
-                &MERGE,
+                &assets().then("merge"),
                 Some(&json!({"destination": destination, "sources": sources})),
             )
             .await?;
@@ -79,11 +80,10 @@ async fn merge(
     sources: &Value,
 ) -> Result<Value, ActionError> {
     client
-        .call_resource(
+        .call(
             cx,
             Method::POST,
-            ApiVersion::V2,
-            &MERGE,
+            &assets().then("merge"),
             &[],
             Some(&json!({"destination": destination, "sources": sources})),
         )
@@ -181,11 +181,10 @@ impl Action for UpdateAsset {
         }
         let client = rest_client(cx, &args)?;
         let asset = client
-            .call_resource(
+            .call(
                 cx,
                 Method::PUT,
-                ApiVersion::V2,
-                &[ASSETS[0], ASSETS[1], uuid],
+                &assets().value(uuid),
                 &[],
                 Some(&Value::Object(payload)),
             )
@@ -236,14 +235,7 @@ impl Action for GetAssetV1Shape {
         let uuid = required_str(&args, "uuid")?;
         let client = rest_client(cx, &args)?;
         let asset = client
-            .call_resource(
-                cx,
-                Method::GET,
-                ApiVersion::V2,
-                &[ASSETS[0], ASSETS[1], uuid],
-                &[],
-                None,
-            )
+            .call(cx, Method::GET, &assets().value(uuid), &[], None)
             .await?;
         Ok(ActionOutput::new(v1_shape(&asset)))
     }
@@ -494,14 +486,7 @@ impl UserSync<'_> {
                 payload["community_uuid"] = Value::String(self.community.to_owned());
                 let asset = self
                     .client
-                    .call_resource(
-                        self.cx,
-                        Method::POST,
-                        ApiVersion::V2,
-                        &ASSETS,
-                        &[],
-                        Some(&payload),
-                    )
+                    .call(self.cx, Method::POST, &assets(), &[], Some(&payload))
                     .await?;
                 let uuid = asset.get("uuid").and_then(Value::as_str).ok_or_else(|| {
                     ActionError::permanent("the created asset has no `uuid` in Sekoia.io's answer")
@@ -518,11 +503,10 @@ impl UserSync<'_> {
                     found.push(uuid.clone());
                 }
                 self.client
-                    .call_resource(
+                    .call(
                         self.cx,
                         Method::PUT,
-                        ApiVersion::V2,
-                        &[ASSETS[0], ASSETS[1], &uuid],
+                        &assets().value(&uuid),
                         &[],
                         Some(&payload),
                     )
@@ -569,7 +553,7 @@ impl UserSync<'_> {
         }
         let page = self
             .client
-            .call_resource(self.cx, Method::GET, ApiVersion::V2, &ASSETS, &query, None)
+            .call(self.cx, Method::GET, &assets(), &query, None)
             .await?;
         let items: Vec<&Value> = page
             .get("items")

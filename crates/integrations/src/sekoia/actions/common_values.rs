@@ -11,10 +11,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::arguments::properties;
-use super::events::{EventSearch, SEARCH_ARGUMENTS, job_segments};
+use super::events::{EventSearch, SEARCH_ARGUMENTS, job_path};
 use super::shapes::Shape;
 use super::{RestAction, rest_client};
-use crate::sekoia::ApiVersion;
 
 /// Fields read per page of the job's field list.
 const FIELDS_PAGE: u64 = 1000;
@@ -64,7 +63,7 @@ impl Action for GetEventFieldCommonValues {
         let search = EventSearch::from_args(&args)?;
         let client = rest_client(cx, &args)?;
         let job_uuid = search.start(cx, &client).await?;
-        let segments = job_segments(&job_uuid, Some("fields"));
+        let path = job_path(&job_uuid).then("fields");
         let mut found: Vec<Value> = Vec::new();
         let mut offset = 0;
         for _ in 0..MAX_FIELD_PAGES {
@@ -72,9 +71,7 @@ impl Action for GetEventFieldCommonValues {
                 ("limit", FIELDS_PAGE.to_string()),
                 ("offset", offset.to_string()),
             ];
-            let page = client
-                .call_resource(cx, Method::GET, ApiVersion::V1, &segments, &query, None)
-                .await?;
+            let page = client.call(cx, Method::GET, &path, &query, None).await?;
             let items = page
                 .get("items")
                 .and_then(Value::as_array)

@@ -14,7 +14,7 @@ use super::arguments::{Arg, Kind::*, opt, properties, req};
 use super::shapes::Shape;
 use super::{RestAction, rest_client};
 use crate::args::required_str;
-use crate::sekoia::{ApiVersion, SekoiaClient};
+use crate::sekoia::{ApiPath, SekoiaClient};
 
 pub(super) const JOBS_PATH: &str = "sic/conf/events/search/jobs";
 /// Events a search holds when `limit` is not given, and at most (as Sekoia.io's action).
@@ -133,7 +133,7 @@ impl EventSearch {
             .ok_or_else(|| {
                 ActionError::permanent(format!(
                     "Sekoia.io POST {}: the answer has no job uuid",
-                    client.url(JOBS_PATH)
+                    client.url(&ApiPath::new(JOBS_PATH))
                 ))
             })?
             .to_owned();
@@ -152,14 +152,7 @@ async fn wait_until_done(
     let interval = cx.retry.initial_delay.min(MAX_POLL_INTERVAL);
     loop {
         let job = client
-            .call_resource(
-                cx,
-                Method::GET,
-                ApiVersion::V1,
-                &job_segments(job_uuid, None),
-                &[],
-                None,
-            )
+            .call(cx, Method::GET, &job_path(job_uuid), &[], None)
             .await?;
         if is_done(job.get("status")) {
             return Ok(());
@@ -186,12 +179,9 @@ fn is_done(status: Option<&Value>) -> bool {
     }
 }
 
-/// The segments of a search job, or of one of its parts (`events`, `fields`).
-pub(super) fn job_segments<'a>(job_uuid: &'a str, part: Option<&'a str>) -> Vec<&'a str> {
-    let mut segments: Vec<&str> = JOBS_PATH.split('/').collect();
-    segments.push(job_uuid);
-    segments.extend(part);
-    segments
+/// A search job.
+pub(super) fn job_path(job_uuid: &str) -> ApiPath {
+    ApiPath::new(JOBS_PATH).value(job_uuid)
 }
 
 /// Reads up to `limit` events, a page at a time.
@@ -201,7 +191,7 @@ async fn read_events(
     job_uuid: &str,
     limit: u64,
 ) -> Result<Vec<Value>, ActionError> {
-    let segments = job_segments(job_uuid, Some("events"));
+    let path = job_path(job_uuid).then("events");
     let mut events = Vec::new();
     while (events.len() as u64) < limit {
         let offset = events.len() as u64;
@@ -210,9 +200,7 @@ async fn read_events(
             ("limit", page_size.to_string()),
             ("offset", offset.to_string()),
         ];
-        let page = client
-            .call_resource(cx, Method::GET, ApiVersion::V1, &segments, &query, None)
-            .await?;
+        let page = client.call(cx, Method::GET, &path, &query, None).await?;
         let items = match page.get("items") {
             Some(Value::Array(items)) => items.clone(),
             _ => Vec::new(),

@@ -16,7 +16,7 @@ use super::shapes::Shape;
 use super::{RestAction, rest_client};
 use crate::args::required_str;
 use crate::files::json_argument;
-use crate::sekoia::ApiVersion;
+use crate::sekoia::{ApiPath, ApiVersion};
 
 /// The manifest of a written-out action from its argument list.
 pub(super) fn manifest(
@@ -122,21 +122,11 @@ impl Action for AddIocToCollection {
             if let Some(until) = &valid_until {
                 body["valid_until"] = Value::String(until.clone());
             }
+            let path = ApiPath::in_version(ApiVersion::V2, "inthreat/ioc-collections")
+                .value(collection)
+                .then("indicators/text");
             client
-                .call_resource(
-                    cx,
-                    Method::POST,
-                    ApiVersion::V2,
-                    &[
-                        "inthreat",
-                        "ioc-collections",
-                        collection,
-                        "indicators",
-                        "text",
-                    ],
-                    &[],
-                    Some(&body),
-                )
+                .call(cx, Method::POST, &path, &[], Some(&body))
                 .await?;
             cx.log.info(format!(
                 "{} {format} indicators added to {collection}",
@@ -248,11 +238,10 @@ impl Action for UploadObservables {
             })?;
         let client = rest_client(cx, &args)?;
         client
-            .call_resource(
+            .call(
                 cx,
                 Method::POST,
-                ApiVersion::V2,
-                &["inthreat", "observables", "bulk"],
+                &ApiPath::in_version(ApiVersion::V2, "inthreat/observables/bulk"),
                 &[],
                 Some(&json!({"data": observables})),
             )
@@ -334,11 +323,10 @@ impl Action for CreateContentProposal {
             .collect();
         let client = rest_client(cx, &args)?;
         let answer = client
-            .call_resource(
+            .call(
                 cx,
                 Method::POST,
-                ApiVersion::V2,
-                &["inthreat", "bundles"],
+                &ApiPath::in_version(ApiVersion::V2, "inthreat/bundles"),
                 &query,
                 Some(&json!({"data": bundle})),
             )

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use super::arguments::{Arg, Kind::*, opt, properties, req};
 use super::shapes::Shape;
 use super::{RestAction, rest_client};
-use crate::sekoia::ApiVersion;
+use crate::sekoia::{ApiPath, ApiVersion};
 
 /// Arguments every REST action takes besides its own: where and how to reach Sekoia.io.
 const ACCESS_ARGUMENTS: [&str; 2] = ["api_key", "base_url"];
@@ -98,18 +98,16 @@ impl Action for TableAction {
     async fn run(&self, cx: &ActionContext, args: Value) -> Result<ActionOutput, ActionError> {
         let request = Request::from_args(self.call, &args)?;
         let client = rest_client(cx, &args)?;
-        let segments: Vec<&str> = request.segments.iter().map(String::as_str).collect();
         let query: Vec<(&str, String)> = request
             .query
             .iter()
             .map(|(name, value)| (*name, value.clone()))
             .collect();
         let answer = client
-            .call_resource(
+            .call(
                 cx,
                 self.call.method.method(),
-                self.call.api,
-                &segments,
+                &request.path,
                 &query,
                 request.body.as_ref(),
             )
@@ -121,26 +119,28 @@ impl Action for TableAction {
 /// What a row sends for given arguments.
 #[derive(Debug, PartialEq)]
 struct Request {
-    segments: Vec<String>,
+    path: ApiPath,
     query: Vec<(&'static str, String)>,
     body: Option<Value>,
 }
 
 impl Request {
-    fn from_args(call: &RestCall, args: &Value) -> Result<Self, ActionError> {
+    fn from_args(call: &'static RestCall, args: &Value) -> Result<Self, ActionError> {
         let empty = Map::new();
         let given = args.as_object().unwrap_or(&empty);
         let mut placed: Vec<&str> = ACCESS_ARGUMENTS.to_vec();
-        let mut segments = Vec::new();
-        // A route ending in `/` keeps its trailing empty segment (Sekoia.io's trackers).
-        for segment in call.path.split('/') {
-            match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+        // Every route starts with a fixed segment; one ending in `/` keeps its trailing empty
+        // segment (Sekoia.io's trackers).
+        let mut segments = call.path.split('/');
+        let mut path = ApiPath::in_version(call.api, segments.next().unwrap_or_default());
+        for segment in segments {
+            path = match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
                 Some(name) => {
-                    segments.push(path_value(name, given.get(name))?);
                     placed.push(name);
+                    path.value(&path_value(name, given.get(name))?)
                 }
-                None => segments.push(segment.to_owned()),
-            }
+                None => path.then(segment),
+            };
         }
         let mut query = Vec::new();
         for name in call.query {
@@ -158,11 +158,7 @@ impl Request {
                     .collect(),
             )
         });
-        Ok(Self {
-            segments,
-            query,
-            body,
-        })
+        Ok(Self { path, query, body })
     }
 }
 
@@ -943,16 +939,9 @@ mod tests {
             &json!({"uuid": "r-1", "community_uuid": "c-1", "api_key": "k"}),
         )
         .unwrap();
-        assert_eq!(
-            request,
-            Request {
-                segments: ["sic", "conf", "rules-catalog", "rules", "r-1"]
-                    .map(String::from)
-                    .to_vec(),
-                query: vec![("community_uuid", "c-1".to_owned())],
-                body: None,
-            }
-        );
+        assert_eq!(request.path.to_string(), "sic/conf/rules-catalog/rules/r-1");
+        assert_eq!(request.query, vec![("community_uuid", "c-1".to_owned())]);
+        assert_eq!(request.body, None);
         let request = Request::from_args(
             row("edit_case"),
             &json!({"uuid": "c-1", "title": "T", "tags": ["a"], "priority": null, "base_url": "x"}),
