@@ -375,7 +375,8 @@ async fn invalid_playbooks_and_usage_errors_exit_2_before_anything_is_sent() {
         &["run", path_arg(&invalid), "--alert", uuid],
     )
     .await;
-    assert_eq!(exit_code(&out), 2);
+    // An action alertsync does not implement is a need, not an error in the file: exit 3.
+    assert_eq!(exit_code(&out), 3);
     assert!(
         stderr(&out).contains("00000000-0000-4000-8000-000000000000"),
         "{}",
