@@ -189,11 +189,17 @@ fn file_problem(err: &FileError) -> Problem {
 
 fn report_text(file: &FileReport) -> String {
     let report = &file.report;
-    let verdict = match (report.errors.len(), report.warnings.len()) {
+    let mut verdict = match (report.errors.len(), report.warnings.len()) {
         (0, 0) => "ok".to_owned(),
         (0, w) => format!("ok, {w} warning(s)"),
         (e, w) => format!("{e} error(s), {w} warning(s)"),
     };
+    if !report.needs_modules.is_empty() {
+        verdict.push_str(&format!(
+            "; needs {} thing(s) alertsync does not implement",
+            report.needs_modules.len()
+        ));
+    }
     let mut out = format!("{}: {verdict}\n", file.file);
     for (label, problems) in [("error", &report.errors), ("warning", &report.warnings)] {
         for problem in problems {
