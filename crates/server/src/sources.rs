@@ -24,6 +24,7 @@ use alertsync_integrations::sekoia::backfill::{
 };
 use alertsync_integrations::sekoia::live::{AlertChange, ChangeKind, LiveEvent, LiveNotifications};
 use alertsync_store::{Checkpoint, EventSource, NewInboxEvent, Store};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 use tokio::sync::Notify;
 
@@ -305,9 +306,7 @@ impl CronSource {
                 tracing::warn!("Cron trigger of {} never fires again", self.playbook_id);
                 return;
             };
-            let wait = (due - time::OffsetDateTime::now_utc())
-                .try_into()
-                .unwrap_or(Duration::ZERO);
+            let wait = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
             tokio::select! {
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(wait) => {}
@@ -316,26 +315,20 @@ impl CronSource {
         }
     }
 
-    fn next_due(&self) -> Option<time::OffsetDateTime> {
-        let now = time::OffsetDateTime::now_utc();
+    /// The next whole second the trigger fires at (chrono, as croner works in it).
+    fn next_due(&self) -> Option<DateTime<Utc>> {
+        let now = DateTime::from_timestamp(Utc::now().timestamp(), 0)?;
         match &self.schedule {
             Schedule::Every(every) => {
                 let step = every.as_secs().max(1) as i64;
-                let next = (now.unix_timestamp() / step + 1) * step;
-                time::OffsetDateTime::from_unix_timestamp(next).ok()
+                DateTime::from_timestamp((now.timestamp() / step + 1) * step, 0)
             }
-            Schedule::Cron(cron) => {
-                let chrono_now = chrono::DateTime::from_timestamp(now.unix_timestamp(), 0)?;
-                let next = cron.find_next_occurrence(&chrono_now, false).ok()?;
-                time::OffsetDateTime::from_unix_timestamp(next.timestamp()).ok()
-            }
+            Schedule::Cron(cron) => cron.find_next_occurrence(&now, false).ok(),
         }
     }
 
-    async fn fire(&self, due: time::OffsetDateTime) {
-        let scheduled_at = due
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
+    async fn fire(&self, due: DateTime<Utc>) {
+        let scheduled_at = due.to_rfc3339_opts(SecondsFormat::Secs, true);
         let event = NewInboxEvent {
             source: EventSource::Cron,
             account: String::new(),
