@@ -6,6 +6,7 @@
 //! different alerts in parallel.
 
 pub mod api;
+pub mod audit;
 pub mod console;
 pub mod deploy;
 pub mod http;

@@ -19,6 +19,8 @@ use alertsync_config::Config;
 use alertsync_engine::Registry;
 use clap::{Args, Parser, Subcommand};
 
+use crate::logging::LogFormat;
+
 /// Runs Sekoia.io playbooks on your own machine and forwards Sekoia.io alerts to ilert,
 /// PagerDuty, Mattermost and any HTTP endpoint.
 #[derive(Parser)]
@@ -44,6 +46,17 @@ pub struct GlobalArgs {
     /// More log output on stderr (-v info, -vv debug). `RUST_LOG` overrides it.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// How log lines on stderr are written: `text` for people (coloured only on a terminal),
+    /// `json` for log collectors (one object per line).
+    #[arg(
+        long,
+        global = true,
+        env = "ALERTSYNC_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        value_name = "FORMAT"
+    )]
+    pub log_format: LogFormat,
 }
 
 #[derive(Subcommand)]
