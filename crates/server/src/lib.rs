@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod check;
 pub mod console;
 pub mod deploy;
 pub mod http;

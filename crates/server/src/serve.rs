@@ -173,7 +173,7 @@ fn sekoia_clients(accounts: &AccountBook, http: &HttpClient) -> BTreeMap<String,
 }
 
 /// The Sekoia.io accounts whose live notifications some enabled alert trigger needs.
-fn live_accounts(
+pub(crate) fn live_accounts(
     deployment: &Deployment,
     accounts: &AccountBook,
     registry: &Registry,

@@ -261,9 +261,27 @@ pub struct CronSource {
 }
 
 /// When a Cron trigger fires.
-enum Schedule {
+pub(crate) enum Schedule {
     Cron(Box<croner::Cron>),
     Every(Duration),
+}
+
+impl Schedule {
+    /// The schedule a Cron trigger's arguments describe: `cron` (5 fields, UTC), else a
+    /// positive `interval` in seconds.
+    pub(crate) fn from_arguments(arguments: &serde_json::Value) -> Result<Self, String> {
+        match (
+            arguments.get("cron").and_then(|v| v.as_str()),
+            arguments.get("interval").and_then(|v| v.as_u64()),
+        ) {
+            (Some(expression), _) => expression
+                .parse::<croner::Cron>()
+                .map(|cron| Self::Cron(Box::new(cron)))
+                .map_err(|err| format!("cron `{expression}`: {err}")),
+            (None, Some(seconds)) if seconds > 0 => Ok(Self::Every(Duration::from_secs(seconds))),
+            _ => Err("a Cron trigger needs `cron` or a positive `interval`".to_owned()),
+        }
+    }
 }
 
 impl CronSource {
@@ -274,23 +292,13 @@ impl CronSource {
         store: Arc<dyn Store>,
         wake: Arc<Notify>,
     ) -> Result<Self, String> {
-        let place = format!("{} node {}", playbook.file.display(), trigger.node_id);
-        let schedule = match (
-            trigger.arguments.get("cron").and_then(|v| v.as_str()),
-            trigger.arguments.get("interval").and_then(|v| v.as_u64()),
-        ) {
-            (Some(expression), _) => Schedule::Cron(Box::new(
-                expression
-                    .parse::<croner::Cron>()
-                    .map_err(|err| format!("{place}: cron `{expression}`: {err}"))?,
-            )),
-            (None, Some(seconds)) if seconds > 0 => Schedule::Every(Duration::from_secs(seconds)),
-            _ => {
-                return Err(format!(
-                    "{place}: a Cron trigger needs `cron` or a positive `interval`"
-                ));
-            }
-        };
+        let schedule = Schedule::from_arguments(&trigger.arguments).map_err(|why| {
+            format!(
+                "{} node {}: {why}",
+                playbook.file.display(),
+                trigger.node_id
+            )
+        })?;
         Ok(Self {
             playbook_id: playbook.id.clone(),
             node_id: trigger.node_id.clone(),

@@ -2,6 +2,7 @@
 //! errors, JSON output and shutdown signals.
 
 mod action;
+mod check;
 mod demo;
 mod export;
 mod modules;
@@ -69,6 +70,9 @@ enum Command {
     Modules(modules::ModulesArgs),
     /// Check playbooks and report every problem, located by node and JSON path.
     Validate(validate::ValidateArgs),
+    /// Check the configuration and every playbook it names as `serve` would, listing
+    /// everything wrong at once (`--online`: prove each account works).
+    Check(check::CheckArgs),
     /// Run a playbook once, from an event file or a Sekoia.io alert (`--dry-run` to try it).
     Run(run::RunArgs),
     /// Run the service: live Sekoia.io notifications, webhooks and schedules start the
@@ -86,6 +90,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sim(args) => sim::run(args).await,
         Command::Modules(args) => modules::run(args),
         Command::Validate(args) => validate::run(&cli.global, args),
+        Command::Check(args) => check::run(&cli.global, args).await,
         Command::Run(args) => run::run(&cli.global, args).await,
         Command::Export(args) => export::run(args),
         Command::Serve(args) => serve::run(&cli.global, args).await,
