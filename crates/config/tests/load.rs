@@ -357,7 +357,11 @@ fn unknown_top_level_tables_and_keys() {
         &path,
         &lines[1],
         3,
-        &["unknown table [servre]", "did you mean `server`?", "[server]"],
+        &[
+            "unknown table [servre]",
+            "did you mean `server`?",
+            "[server]",
+        ],
     );
     assert!(!lines[0].contains("did you mean"), "{}", lines[0]);
 }
@@ -373,7 +377,11 @@ fn unknown_keys_in_every_table() {
         &path,
         &lines[0],
         3,
-        &["[[playbook]] \"a.json\"", "`enable`", "did you mean `enabled`?"],
+        &[
+            "[[playbook]] \"a.json\"",
+            "`enable`",
+            "did you mean `enabled`?",
+        ],
     );
     assert_problem(&path, &lines[1], 5, &["[server]", "`port`", "listen"]);
     assert_problem(&path, &lines[2], 7, &["[store]", "`dir`", "path"]);

@@ -21,7 +21,11 @@ pub fn startup_problems(config: &Config, registry: &Arc<Registry>) -> Result<Vec
     if let Err(err) = crate::serve::live_accounts(&deployment, &accounts, registry) {
         problems.push(err.to_string());
     }
-    let has_token = config.server.token.as_deref().is_some_and(|t| !t.is_empty());
+    let has_token = config
+        .server
+        .token
+        .as_deref()
+        .is_some_and(|t| !t.is_empty());
     if let Err(why) = crate::api::auth::refuse_open_listen(&config.server.listen, has_token) {
         problems.push(format!("{}: [server] {why}", config.path.display()));
     }

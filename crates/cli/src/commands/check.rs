@@ -14,7 +14,8 @@ use serde::Serialize;
 use super::{GlobalArgs, OutputFormat, print_json, usage};
 
 #[derive(Args)]
-#[command(after_help = "Checks what `serve` checks before it starts: the configuration file \
+#[command(
+    after_help = "Checks what `serve` checks before it starts: the configuration file \
 (every key, account and setting), every [[playbook]] it names (disabled ones too), the \
 accounts the alert triggers listen with and the listening address against the token. \
 Nothing is started, stored or sent unless --online.\n\
@@ -23,7 +24,8 @@ ilert accepts a resolve event for an alert key no alert has (nothing is created;
 as one event against the key's rate limit). Other modules are not checked online: any \
 request they make posts something.\n\
 Exit codes: 0 nothing wrong, 1 something is wrong (all of it is listed), 2 no configuration \
-file, or it cannot be read.")]
+file, or it cannot be read."
+)]
 pub struct CheckArgs {
     /// Also prove that every account works, over the network.
     #[arg(long)]

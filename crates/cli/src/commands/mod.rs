@@ -4,6 +4,7 @@
 mod action;
 mod check;
 mod demo;
+mod docs;
 mod export;
 mod modules;
 mod playbook_file;
@@ -24,8 +25,18 @@ use crate::logging::LogFormat;
 
 /// Runs Sekoia.io playbooks on your own machine and forwards Sekoia.io alerts to ilert,
 /// PagerDuty, Mattermost and any HTTP endpoint.
+/// `alertsync --version`: the version, the commit and the build date (see `build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("ALERTSYNC_COMMIT"),
+    ", built ",
+    env!("ALERTSYNC_BUILD_DATE"),
+    ")"
+);
+
 #[derive(Parser)]
-#[command(name = "alertsync", version, about, long_about = None)]
+#[command(name = "alertsync", version = VERSION, long_about = None)]
 #[command(
     after_help = "Try `alertsync demo` to see alerts flow from a simulated Sekoia.io to a \
 simulated ilert.\nExit codes: 0 success, 1 the work failed, 2 usage or configuration error."
@@ -82,6 +93,10 @@ enum Command {
     Export(export::ExportArgs),
     /// Show alertsync at work against the simulator, with nothing to configure.
     Demo(demo::DemoArgs),
+    /// Print the completion script for a shell (bash, zsh, fish, powershell, elvish).
+    Completions(docs::CompletionsArgs),
+    /// Print the manual page (roff), or write every page into a directory.
+    Man(docs::ManArgs),
 }
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -95,6 +110,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(args) => export::run(args),
         Command::Serve(args) => serve::run(&cli.global, args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Completions(args) => docs::completions(args),
+        Command::Man(args) => docs::man(args),
     }
 }
 

@@ -17,7 +17,8 @@ use super::{GlobalArgs, OutputFormat, load_config, print_json};
 #[command(
     after_help = "Accounts are checked against the configuration file when one is in \
 use (`--config`, ALERTSYNC_CONFIG or ./alertsync.toml).\n\
-Exit codes: 0 no file has errors (warnings allowed), 1 some file has errors, 2 usage error."
+Exit codes: 0 no file has errors (warnings allowed), 1 some file has errors, 2 a file cannot \
+be read (every other file is still checked) or usage error."
 )]
 pub struct ValidateArgs {
     /// Playbook files (SPL JSON).
@@ -41,11 +42,13 @@ pub fn run(global: &GlobalArgs, args: ValidateArgs) -> anyhow::Result<ExitCode> 
     let config = load_config(global, &registry)?;
     let accounts = AccountBook::new(config.accounts.clone());
     let check_accounts = config_in_use(&config);
-    let reports: Vec<FileReport> = args
+    let checked: Vec<(FileReport, bool)> = args
         .files
         .iter()
         .map(|file| validate_file(&registry, &accounts, &config, check_accounts, file))
         .collect();
+    let unreadable = checked.iter().any(|(_, readable)| !readable);
+    let reports: Vec<FileReport> = checked.into_iter().map(|(report, _)| report).collect();
     match args.format {
         OutputFormat::Json => print_json(&reports)?,
         OutputFormat::Text => {
@@ -58,10 +61,10 @@ pub fn run(global: &GlobalArgs, args: ValidateArgs) -> anyhow::Result<ExitCode> 
         }
     }
     let failed = reports.iter().any(|r| !r.report.is_valid());
-    Ok(if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
+    Ok(match (unreadable, failed) {
+        (true, _) => ExitCode::from(2),
+        (false, true) => ExitCode::from(1),
+        (false, false) => ExitCode::SUCCESS,
     })
 }
 
@@ -69,13 +72,15 @@ fn config_in_use(config: &Config) -> bool {
     config.path.exists()
 }
 
+/// The report of one file, and whether the file could be read.
 fn validate_file(
     registry: &Registry,
     accounts: &AccountBook,
     config: &Config,
     check_accounts: bool,
     file: &Path,
-) -> FileReport {
+) -> (FileReport, bool) {
+    let mut readable = true;
     let report = match playbook_file::load(file) {
         Ok(playbook) => {
             let bindings = playbook_file::bindings(config, file);
@@ -83,15 +88,19 @@ fn validate_file(
                 .checking_accounts(check_accounts);
             alertsync_spl::validate(&playbook, &catalog)
         }
-        Err(err) => Report {
-            errors: vec![file_problem(&err)],
-            ..Report::default()
-        },
+        Err(err) => {
+            readable = !matches!(err, FileError::Read(_));
+            Report {
+                errors: vec![file_problem(&err)],
+                ..Report::default()
+            }
+        }
     };
-    FileReport {
+    let report = FileReport {
         file: file.display().to_string(),
         report,
-    }
+    };
+    (report, readable)
 }
 
 /// A file that cannot be read or parsed, as one problem at the document's root.
