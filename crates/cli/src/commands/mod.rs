@@ -36,7 +36,13 @@ pub const VERSION: &str = concat!(
 );
 
 #[derive(Parser)]
-#[command(name = "alertsync", version = VERSION, long_about = None)]
+#[command(
+    name = "alertsync",
+    version = VERSION,
+    about = "Runs Sekoia.io playbooks on your own machine and forwards Sekoia.io alerts to \
+ilert, PagerDuty, Mattermost and any HTTP endpoint.",
+    long_about = None
+)]
 #[command(
     after_help = "Try `alertsync demo` to see alerts flow from a simulated Sekoia.io to a \
 simulated ilert.\nExit codes: 0 success, 1 the work failed, 2 usage or configuration error."
