@@ -19,7 +19,8 @@ use super::{GlobalArgs, OutputFormat, UsageError, load_config, playbook_file, pr
 
 #[derive(Args)]
 #[command(after_help = "Examples:\n  \
-alertsync run examples/playbooks/forward-alerts-to-ilert.json --trigger 1 --alert ALxxxxxxxxxx --dry-run\n  \
+alertsync run examples/playbooks/forward-alerts-to-ilert.json \\\n      \
+--trigger 1 --alert ALxxxxxxxxxx --dry-run\n  \
 alertsync run my-playbook.json --event event.json --format json\n\n\
 --alert reads the alert with the configured Sekoia.io account and builds the event the \
 trigger would emit.\n\
