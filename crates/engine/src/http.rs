@@ -221,3 +221,37 @@ pub fn retry_after(response: &Response) -> Option<Duration> {
             .unwrap_or_default(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::retry_after;
+
+    fn answer(value: &str) -> reqwest::Response {
+        let response = http::Response::builder()
+            .status(429)
+            .header(reqwest::header::RETRY_AFTER, value)
+            .body(String::new())
+            .expect("a response");
+        reqwest::Response::from(response)
+    }
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_as_an_http_date() {
+        assert_eq!(retry_after(&answer("7")), Some(Duration::from_secs(7)));
+        let soon = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(30));
+        let wait = retry_after(&answer(&soon)).expect("a date is a wait");
+        assert!(
+            wait > Duration::from_secs(28) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
+        assert_eq!(
+            retry_after(&answer("Sun, 06 Nov 1994 08:49:37 GMT")),
+            Some(Duration::ZERO),
+            "a date in the past is no wait"
+        );
+        assert_eq!(retry_after(&answer("soon")), None);
+        assert_eq!(retry_after(&answer("-1")), None);
+    }
+}
