@@ -16,6 +16,7 @@ use alertsync_engine::http::HttpClient;
 use alertsync_engine::{Account, ActionContext, RetryPolicy};
 use reqwest::Method;
 
+use crate::sekoia::client::ApiPath;
 use crate::{ilert, sekoia};
 
 /// What a check found out about one account.
@@ -54,9 +55,10 @@ pub async fn probe(http: &HttpClient, account: Arc<Account>) -> Probe {
 
 async fn sekoia_identity(cx: &ActionContext, account: &Account) -> Result<String, String> {
     let client = sekoia::client_from_account(cx, account).map_err(|err| err.message)?;
+    let me = ApiPath::new("me");
     client
-        .call(cx, Method::GET, "me", &[], None)
+        .call(cx, Method::GET, &me, &[], None)
         .await
         .map_err(|err| err.message)?;
-    Ok(format!("GET {} answered", client.url("me")))
+    Ok(format!("GET {} answered", client.url(&me)))
 }
