@@ -69,8 +69,9 @@ impl LiveSource {
     pub async fn run(self, stop: Cancellation) {
         let live = match LiveNotifications::for_account(self.http.clone(), &self.account) {
             Ok(live) => live,
+            // The error names the account.
             Err(err) => {
-                tracing::error!("Sekoia.io account `{}`: {err}", self.account.name);
+                tracing::error!("{err}");
                 return;
             }
         };
@@ -105,11 +106,9 @@ impl LiveSource {
             outcome = following => outcome,
             () = advancing => Ok(()),
         };
+        // The error names the account.
         if let Err(err) = outcome {
-            tracing::error!(
-                "Sekoia.io account `{}`: live notifications stopped: {err}",
-                self.account.name
-            );
+            tracing::error!("live notifications stopped: {err}");
         }
     }
 
