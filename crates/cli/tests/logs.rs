@@ -30,14 +30,25 @@ async fn service_with_token(
     (config, service)
 }
 
-/// `POST <service><path>` with `token` as bearer, if any.
-async fn post(service: &ServeProcess, path: &str, token: Option<&str>) -> StatusCode {
+/// `POST <service><path>` with `body` and `token` as bearer, if any.
+async fn post_body(
+    service: &ServeProcess,
+    path: &str,
+    token: Option<&str>,
+    body: String,
+) -> StatusCode {
     let client = HttpClient::new().expect("an HTTP client");
-    let mut request = client.request(Method::POST, &format!("{}{path}", service.base_url()));
+    let mut request = client
+        .request(Method::POST, &format!("{}{path}", service.base_url()))
+        .body(body);
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
     request.send().await.expect("the service answers").status()
+}
+
+async fn post(service: &ServeProcess, path: &str, token: Option<&str>) -> StatusCode {
+    post_body(service, path, token, String::new()).await
 }
 
 /// Waits until the service's log has a line satisfying `wanted`.
@@ -67,8 +78,22 @@ async fn json_logs_parse_line_by_line_and_api_changes_are_audited() {
         post(&service, &disable, Some("not-the-token")).await,
         StatusCode::UNAUTHORIZED
     );
+    let imported = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/playbooks/synchronise-alerts.json"),
+    )
+    .expect("a shipped playbook");
+    let imported_id = serde_json::from_str::<Value>(&imported).unwrap()["uuid"]
+        .as_str()
+        .expect("the playbook has a uuid")
+        .to_owned();
+    assert_eq!(
+        post_body(&service, "/api/v1/playbooks/import", Some(TOKEN), imported).await,
+        StatusCode::CREATED
+    );
     let done = log_line(&service, |l| l.contains("\"outcome\":\"done\"")).await;
     let refused = log_line(&service, |l| l.contains("\"outcome\":\"refused\"")).await;
+    let import = log_line(&service, |l| l.contains("\"action\":\"import playbook\"")).await;
     service.terminate().await;
 
     let log = service.log();
@@ -99,6 +124,9 @@ async fn json_logs_parse_line_by_line_and_api_changes_are_audited() {
     assert_eq!(done["status"], 200);
     let refused: Value = serde_json::from_str(&refused).unwrap();
     assert_eq!(refused["status"], 401);
+    let import: Value = serde_json::from_str(&import).unwrap();
+    assert_eq!(import["subject"], imported_id.as_str(), "{import}");
+    assert_eq!(import["status"], 201);
     assert!(!log.contains(TOKEN), "the token is never logged:\n{log}");
 }
 
