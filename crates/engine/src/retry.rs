@@ -197,6 +197,10 @@ where
         let age = Duration::from_millis(now_ms().saturating_sub(first));
         if attempt >= policy.max_attempts || age + delay > policy.max_age {
             telemetry::delivery("gave_up");
+            if policy.max_attempts <= 1 {
+                // No retry was allowed: the error is all there is to say.
+                break Err(err);
+            }
             let why = if attempt >= policy.max_attempts {
                 format!("gave up after {attempt} attempts")
             } else {
