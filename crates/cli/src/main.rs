@@ -8,6 +8,7 @@
 //! configuration error.
 
 mod commands;
+mod logging;
 
 use std::process::ExitCode;
 
@@ -20,7 +21,8 @@ const BLOCKING_THREADS: usize = 32;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.global.verbose);
+    let log_format = cli.global.log_format;
+    logging::init(cli.global.verbose, log_format);
     // Blocking work is store reads, serialised on one connection: a few threads do it all,
     // while tokio's default of 512 would let a burst spawn hundreds of waiting threads,
     // each with its own allocator arena.
@@ -31,14 +33,17 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
+            logging::fatal(
+                log_format,
+                &format!("cannot start the async runtime: {err}"),
+            );
             return ExitCode::from(1);
         }
     };
     match runtime.block_on(commands::dispatch(cli)) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            logging::fatal(log_format, &format!("{err:#}"));
             if err.is::<UsageError>() {
                 ExitCode::from(2)
             } else {
@@ -46,20 +51,4 @@ fn main() -> ExitCode {
             }
         }
     }
-}
-
-/// Logs go to stderr so stdout stays machine-readable; `RUST_LOG` overrides `-v`.
-fn init_tracing(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info,alertsync=info",
-        2 => "info,alertsync=debug",
-        _ => "debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
 }

@@ -7,8 +7,18 @@ use std::process::Stdio;
 use common::*;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-const SUBCOMMANDS: [&str; 8] = [
-    "action", "sim", "modules", "demo", "validate", "run", "export", "serve",
+const SUBCOMMANDS: [&str; 11] = [
+    "action",
+    "sim",
+    "modules",
+    "demo",
+    "validate",
+    "check",
+    "run",
+    "export",
+    "serve",
+    "completions",
+    "man",
 ];
 
 #[tokio::test(flavor = "multi_thread")]
@@ -26,10 +36,28 @@ async fn every_subcommand_answers_help_and_the_binary_its_version() {
         );
     }
     let out = alertsync(dir.path(), &["--version"]).await;
-    assert_eq!(
-        stdout(&out).trim(),
-        format!("alertsync {}", env!("CARGO_PKG_VERSION"))
-    );
+    let version = stdout(&out);
+    let rest = version
+        .trim()
+        .strip_prefix(&format!("alertsync {} (commit ", env!("CARGO_PKG_VERSION")))
+        .unwrap_or_else(|| panic!("{version}"));
+    let (commit, date) = rest
+        .strip_suffix(')')
+        .and_then(|r| r.split_once(", built "))
+        .unwrap_or_else(|| panic!("{version}"));
+    let checked_out = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned());
+    match checked_out {
+        Some(head) => assert_eq!(commit, head, "{version}"),
+        None => assert_eq!(commit, "unknown", "{version}"),
+    }
+    let digits: Vec<usize> = date.split('-').map(str::len).collect();
+    assert_eq!(digits, [4, 2, 2], "a YYYY-MM-DD build date: {version}");
     let out = alertsync(dir.path(), &["no-such-command"]).await;
     assert_eq!(exit_code(&out), 2);
 }

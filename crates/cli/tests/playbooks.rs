@@ -407,6 +407,92 @@ async fn invalid_playbooks_and_usage_errors_exit_2_before_anything_is_sent() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_example_in_run_help_works_as_written() {
+    let sim = simulator().await;
+    let config = sim_config(&sim, ILERT_KEY);
+    let alert = sim.create_alert(Value::Null);
+    let help = stdout(&alertsync(config.dir.path(), &["run", "--help"]).await);
+    // The example, its continued lines (`\` at the end) joined.
+    let mut lines = help
+        .lines()
+        .map(str::trim)
+        .skip_while(|line| !line.starts_with("alertsync run examples/"));
+    let mut example = String::new();
+    for line in lines.by_ref() {
+        example.push_str(line.trim_end_matches('\\'));
+        example.push(' ');
+        if !line.ends_with('\\') {
+            break;
+        }
+    }
+    assert!(
+        example.contains("--alert"),
+        "an example with --alert in:\n{help}"
+    );
+    let short_id = alert["short_id"].as_str().unwrap();
+    let mut args: Vec<&str> = example
+        .split_whitespace()
+        .skip(1)
+        .map(|word| {
+            if word == "ALxxxxxxxxxx" {
+                short_id
+            } else {
+                word
+            }
+        })
+        .collect();
+    let config_path = config.path();
+    args.extend(["--config", path_arg(&config_path)]);
+
+    // Paths in the example are relative to the checkout's root.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = alertsync(&root, &args).await;
+
+    assert_eq!(
+        exit_code(&out),
+        0,
+        "{example}\n{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("dry run: 1 write(s) recorded, none sent"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        sim.requests(Receiver::Ilert).is_empty(),
+        "a dry run sends no write"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_file_exits_2_from_validate_and_from_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let present = example(TO_ILERT);
+    let validated = alertsync(
+        dir.path(),
+        &["validate", "missing.json", path_arg(&present)],
+    )
+    .await;
+    let ran = alertsync(dir.path(), &["run", "missing.json", "--event", "-"]).await;
+
+    assert_eq!(exit_code(&validated), 2, "{}", stdout(&validated));
+    assert_eq!(exit_code(&ran), 2, "{}", stderr(&ran));
+    let listed = stdout(&validated);
+    assert!(listed.contains("missing.json: 1 error(s)"), "{listed}");
+    assert!(
+        listed.contains("forward-alerts-to-ilert.json: ok"),
+        "the other file is checked: {listed}"
+    );
+    assert!(
+        stderr(&ran).contains("missing.json: cannot read"),
+        "{}",
+        stderr(&ran)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn secrets_never_appear_in_run_output_even_when_a_template_copies_them() {
     let sim = simulator().await;
     let alert = sim.create_alert(json!({}));

@@ -86,9 +86,8 @@ pub struct ServerConfig {
     pub listen: String,
     /// The URL the server is reached at from outside, for webhook URLs shown to users.
     pub public_url: Option<String>,
-    /// The bearer token the REST API and the console require, if any (`token`, or its older
-    /// name `api_token`, in `[server]`).
-    pub api_token: Option<String>,
+    /// The bearer token the REST API, `/metrics` and the console require, if any.
+    pub token: Option<String>,
 }
 
 impl ServerConfig {
@@ -100,7 +99,7 @@ impl Default for ServerConfig {
         Self {
             listen: Self::DEFAULT_LISTEN.to_owned(),
             public_url: None,
-            api_token: None,
+            token: None,
         }
     }
 }
@@ -110,7 +109,7 @@ impl fmt::Debug for ServerConfig {
         f.debug_struct("ServerConfig")
             .field("listen", &self.listen)
             .field("public_url", &self.public_url)
-            .field("api_token", &self.api_token.as_ref().map(|_| MASK))
+            .field("token", &self.token.as_ref().map(|_| MASK))
             .finish()
     }
 }
@@ -194,11 +193,21 @@ impl Config {
         registry: &Registry,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        let source = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
-            path: path.to_owned(),
-            error,
-        })?;
+        let source = read(path)?;
         Self::parse_str(&source, path, registry, env)
+    }
+
+    /// Loads `path` as far as it is valid, with the process environment: the configuration
+    /// without its faulty parts (an account or a `[[playbook]]` entry with a problem is left
+    /// out, a faulty setting keeps its default) and every problem found. For checks that go
+    /// on with what is valid; an unreadable file is still an error.
+    pub fn load_partial(
+        path: &Path,
+        registry: &Registry,
+    ) -> Result<(Config, Vec<Problem>), ConfigError> {
+        let source = read(path)?;
+        let env = |name: &str| std::env::var(name).ok();
+        Ok(parse::parse_partial(&source, path, registry, &env))
     }
 
     /// Parses `source` as if read from `origin`: errors name `origin`, relative paths are
@@ -230,6 +239,13 @@ impl Config {
     pub fn account(&self, name: &str) -> Option<&Arc<Account>> {
         self.accounts.iter().find(|a| a.name == name)
     }
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+        path: path.to_owned(),
+        error,
+    })
 }
 
 /// The directory relative paths of a configuration file are resolved against.

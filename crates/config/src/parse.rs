@@ -29,7 +29,9 @@ const TOP_LEVEL: &[&str] = &[
 ];
 const ACCOUNT_KEYS: &[&str] = &["name", "module"];
 const PLAYBOOK_KEYS: &[&str] = &["file", "enabled", "webhook_token", "accounts"];
-const SERVER_KEYS: &[&str] = &["listen", "public_url", "token", "api_token"];
+const SERVER_KEYS: &[&str] = &["listen", "public_url", "token"];
+/// Keys that were renamed: the old name, the new one.
+const RENAMED_SERVER_KEYS: &[(&str, &str)] = &[("api_token", "token")];
 const STORE_KEYS: &[&str] = &["path"];
 const DELIVERY_KEYS: &[&str] = &[
     "max_attempts",
@@ -46,6 +48,22 @@ pub(crate) fn parse(
     registry: &Registry,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigError> {
+    let (config, problems) = parse_partial(source, origin, registry, env);
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigError::Invalid { problems })
+    }
+}
+
+/// The configuration without the parts that have problems, and every problem, in file
+/// order. After a TOML syntax error nothing is kept.
+pub(crate) fn parse_partial(
+    source: &str,
+    origin: &Path,
+    registry: &Registry,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> (Config, Vec<Problem>) {
     let mut cx = Checker {
         file: origin,
         line_starts: line_starts(source),
@@ -72,7 +90,7 @@ pub(crate) fn parse(
             };
             cx.report(span.start, message);
         }
-        return Err(cx.finish());
+        return (Config::empty(origin.to_owned()), cx.finish());
     }
 
     let mut account_tables = Vec::new();
@@ -93,9 +111,13 @@ pub(crate) fn parse(
                 } else {
                     format!("unknown top-level key `{other}`")
                 };
+                let names = ["account", "playbook", "server", "store", "delivery"];
+                let hint = did_you_mean(other, &names)
+                    .map(|name| format!("did you mean `{name}`? "))
+                    .unwrap_or_default();
                 cx.report(
                     key.span().start,
-                    format!("{what} (known tables: {})", TOP_LEVEL.join(", ")),
+                    format!("{what} ({hint}known tables: {})", TOP_LEVEL.join(", ")),
                 );
             }
         }
@@ -120,23 +142,32 @@ pub(crate) fn parse(
     let server = server.map_or_else(ServerConfig::default, |t| cx.server(t));
     let store = store.map_or_else(|| StoreConfig::in_dir(dir), |t| cx.store(t, dir));
     let delivery = delivery.map_or_else(DeliveryConfig::default, |t| cx.delivery(t));
-
-    if !cx.problems.is_empty() {
-        return Err(cx.finish());
-    }
-    Ok(Config {
+    let config = Config {
         path: origin.to_owned(),
         accounts,
         playbooks,
         server,
         store,
         delivery,
-    })
+    };
+    (config, cx.finish())
 }
 
 /// The value of `key` in `table`.
 fn get<'t, 'i>(table: &'t DeTable<'i>, key: &str) -> Option<&'t Item<'i>> {
     table.get(key)
+}
+
+/// The candidate `word` was most likely meant as, if one is close enough to be a typo.
+pub(crate) fn did_you_mean<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    /// Below this Jaro-Winkler similarity a suggestion is more confusing than helpful.
+    const CLOSE_ENOUGH: f64 = 0.8;
+    candidates
+        .iter()
+        .map(|candidate| (strsim::jaro_winkler(word, candidate), *candidate))
+        .filter(|(score, _)| *score >= CLOSE_ENOUGH)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, candidate)| candidate)
 }
 
 /// Byte offsets at which lines start.
@@ -187,11 +218,10 @@ impl Checker<'_> {
             .push(Problem::new(self.file, line, message.into()));
     }
 
-    fn finish(mut self) -> ConfigError {
+    /// Every problem, in file order.
+    fn finish(mut self) -> Vec<Problem> {
         self.problems.sort_by_key(|p| p.line);
-        ConfigError::Invalid {
-            problems: self.problems,
-        }
+        self.problems
     }
 
     /// `[[name]]` entries, each with the offset of its header.
@@ -241,12 +271,15 @@ impl Checker<'_> {
     /// Reports every key of `table` that is not in `known`.
     fn unknown_keys(&mut self, context: &str, table: &DeTable<'_>, known: &[&str]) {
         for key in table.keys() {
-            if !known.contains(&key.get_ref().as_ref()) {
+            let name = key.get_ref().as_ref();
+            if !known.contains(&name) {
+                let hint = did_you_mean(name, known)
+                    .map(|known| format!("did you mean `{known}`? "))
+                    .unwrap_or_default();
                 self.report(
                     key.span().start,
                     format!(
-                        "{context}: unknown key `{}` (known keys: {})",
-                        key.get_ref(),
+                        "{context}: unknown key `{name}` ({hint}known keys: {})",
                         known.join(", ")
                     ),
                 );
@@ -572,10 +605,13 @@ impl Checker<'_> {
         let module = registry.module_by_slug(slug);
         if module.is_none() {
             let available: Vec<&str> = registry.modules().iter().map(|m| m.manifest.slug).collect();
+            let hint = did_you_mean(slug, &available)
+                .map(|known| format!("did you mean `{known}`? "))
+                .unwrap_or_default();
             self.report(
                 value.span().start,
                 format!(
-                    "{context}: unknown module `{slug}` (available modules: {})",
+                    "{context}: unknown module `{slug}` ({hint}available modules: {})",
                     available.join(", ")
                 ),
             );
@@ -689,7 +725,17 @@ impl Checker<'_> {
 
     fn server(&mut self, table: &DeTable<'_>) -> ServerConfig {
         const CONTEXT: &str = "[server]";
-        self.unknown_keys(CONTEXT, table, SERVER_KEYS);
+        for (old, new) in RENAMED_SERVER_KEYS {
+            if let Some((key, _)) = table.get_key_value(*old) {
+                self.report(
+                    key.span().start,
+                    format!("{CONTEXT}: `{old}` is now called `{new}`: rename it"),
+                );
+            }
+        }
+        let renamed = RENAMED_SERVER_KEYS.iter().map(|(old, _)| *old);
+        let known: Vec<&str> = SERVER_KEYS.iter().copied().chain(renamed).collect();
+        self.unknown_keys(CONTEXT, table, &known);
         let mut server = ServerConfig::default();
         if let Some((listen, offset)) = self.string_at(CONTEXT, table, "listen") {
             let port_ok = listen
@@ -717,16 +763,9 @@ impl Checker<'_> {
             }
             server.public_url = Some(url);
         }
-        // `token` is the documented name; `api_token` is still read.
-        let token = self.string_at(CONTEXT, table, "token");
-        let api_token = self.string_at(CONTEXT, table, "api_token");
-        if let (Some(_), Some((_, offset))) = (&token, &api_token) {
-            self.report(
-                *offset,
-                format!("{CONTEXT}: `token` and `api_token` are the same setting; keep `token`"),
-            );
-        }
-        server.api_token = token.or(api_token).map(|(token, _)| token);
+        server.token = self
+            .string_at(CONTEXT, table, "token")
+            .map(|(token, _)| token);
         server
     }
 

@@ -123,7 +123,7 @@ enabled = false
 [server]
 listen = "0.0.0.0:9090"
 public_url = "https://alertsync.example.com"
-api_token = "${API_TOKEN}"
+token = "${API_TOKEN}"
 
 [store]
 path = "data/db.sqlite"
@@ -192,7 +192,7 @@ fn a_complete_file_loads() {
         ServerConfig {
             listen: "0.0.0.0:9090".to_owned(),
             public_url: Some("https://alertsync.example.com".to_owned()),
-            api_token: Some("api-token".to_owned()),
+            token: Some("api-token".to_owned()),
         }
     );
     assert_eq!(config.store.path, dir.0.join("data/db.sqlite"));
@@ -310,10 +310,10 @@ fn a_missing_file_is_named() {
 #[test]
 fn invalid_toml_names_the_line() {
     assert_one_problem(
-        "[server]\nlisten = \"127.0.0.1:8080\"\napi_token = \n",
+        "[server]\nlisten = \"127.0.0.1:8080\"\ntoken = \n",
         &[],
         3,
-        &["invalid TOML (column 13)"],
+        &["invalid TOML (column 9)"],
     );
     let (path, lines) = problems("[server]\nlisten = \"a:1\"\nlisten = \"b:2\"\n[x\n", &[]);
     assert_eq!(lines.len(), 2, "{lines:#?}");
@@ -337,6 +337,7 @@ fn an_unknown_account_key_is_listed_with_the_known_ones() {
         5,
         &[
             "[[account]] \"ilert-prod\": unknown key `integratoin_key`",
+            "did you mean `integration_key`?",
             "known keys: name, module, integration_key, integration_url",
         ],
     );
@@ -352,7 +353,17 @@ fn unknown_top_level_tables_and_keys() {
         1,
         &["unknown top-level key `title`", "[[account]]"],
     );
-    assert_problem(&path, &lines[1], 3, &["unknown table [servre]", "[server]"]);
+    assert_problem(
+        &path,
+        &lines[1],
+        3,
+        &[
+            "unknown table [servre]",
+            "did you mean `server`?",
+            "[server]",
+        ],
+    );
+    assert!(!lines[0].contains("did you mean"), "{}", lines[0]);
 }
 
 #[test]
@@ -366,7 +377,11 @@ fn unknown_keys_in_every_table() {
         &path,
         &lines[0],
         3,
-        &["[[playbook]] \"a.json\"", "`enable`", "enabled"],
+        &[
+            "[[playbook]] \"a.json\"",
+            "`enable`",
+            "did you mean `enabled`?",
+        ],
     );
     assert_problem(&path, &lines[1], 5, &["[server]", "`port`", "listen"]);
     assert_problem(&path, &lines[2], 7, &["[store]", "`dir`", "path"]);
@@ -387,6 +402,7 @@ fn an_unknown_module_lists_the_available_ones() {
         &[
             "[[account]] \"x\"",
             "unknown module `ilrt`",
+            "did you mean `ilert`?",
             "sekoia.io",
             "ilert",
             "pagerduty",
@@ -570,10 +586,10 @@ fn an_unset_variable_names_the_variable_and_the_key() {
         &["[[account]] \"ilert\": `integration_key`: environment variable `ILERT_KEY` is not set"],
     );
     assert_one_problem(
-        "[server]\napi_token = \"Bearer ${TOKEN\"\n",
+        "[server]\ntoken = \"Bearer ${TOKEN\"\n",
         &[],
         2,
-        &["[server]: `api_token`: `${` is not closed"],
+        &["[server]: `token`: `${` is not closed"],
     );
     assert_one_problem(
         "[[playbook]]\nfile = \"${DIR:-x}/p.json\"\n",
@@ -702,7 +718,7 @@ fn secret_values_never_appear_in_errors() {
         "[[account]]\nname = \"s\"\nmodule = \"sekoia.io\"\napi_key = {secret_literal}\n\
          [[account]]\nname = \"i\"\nmodule = \"ilert\"\nintegration_key = [\"${{KEY}}\", {secret_literal}]\n\
          [[account]]\nname = \"m\"\nmodule = \"mattermost\"\nhook_url = \"${{KEY}}\"\nhook_ur = \"${{KEY}}\"\n\
-         [server]\napi_token = \"${{KEY}}\"\nlisten = 1\n\
+         [server]\ntoken = \"${{KEY}}\"\nlisten = 1\n\
          [[playbook]]\nfile = \"p.json\"\nwebhook_token = \"${{KEY}}\"\nenabled = 1\n"
     );
     let secret = "hunter2-secret";
@@ -755,12 +771,12 @@ fn the_server_token_is_read_under_its_documented_name() {
         &[("SERVER_TOKEN", "s3cret")],
     );
     let config = result.expect("loads");
-    assert_eq!(config.server.api_token.as_deref(), Some("s3cret"));
+    assert_eq!(config.server.token.as_deref(), Some("s3cret"));
     assert!(!format!("{config:?}").contains("s3cret"));
     assert_one_problem(
-        "[server]\ntoken = \"a\"\napi_token = \"b\"\n",
+        "[server]\nlisten = \"127.0.0.1:1\"\napi_token = \"b\"\n",
         &[],
         3,
-        &["`token` and `api_token` are the same setting"],
+        &["[server]: `api_token` is now called `token`: rename it"],
     );
 }

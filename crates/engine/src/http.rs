@@ -203,19 +203,55 @@ fn server_message(body: &str) -> String {
     format!(": {text}")
 }
 
-/// `Retry-After` as seconds or an HTTP date.
-fn retry_after(response: &Response) -> Option<Duration> {
+/// How long a response asks to wait before the next try: `Retry-After` as seconds or as an
+/// HTTP date (a date in the past is no wait).
+pub fn retry_after(response: &Response) -> Option<Duration> {
     let value = response
         .headers()
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()
         .ok()?
         .trim();
-    if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
     }
-    let date =
-        time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
-    let wait = date - time::OffsetDateTime::now_utc();
-    Some(Duration::try_from(wait).unwrap_or_default())
+    let date = httpdate::parse_http_date(value).ok()?;
+    Some(
+        date.duration_since(std::time::SystemTime::now())
+            .unwrap_or_default(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::retry_after;
+
+    fn answer(value: &str) -> reqwest::Response {
+        let response = http::Response::builder()
+            .status(429)
+            .header(reqwest::header::RETRY_AFTER, value)
+            .body(String::new())
+            .expect("a response");
+        reqwest::Response::from(response)
+    }
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_as_an_http_date() {
+        assert_eq!(retry_after(&answer("7")), Some(Duration::from_secs(7)));
+        let soon = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(30));
+        let wait = retry_after(&answer(&soon)).expect("a date is a wait");
+        assert!(
+            wait > Duration::from_secs(28) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
+        assert_eq!(
+            retry_after(&answer("Sun, 06 Nov 1994 08:49:37 GMT")),
+            Some(Duration::ZERO),
+            "a date in the past is no wait"
+        );
+        assert_eq!(retry_after(&answer("soon")), None);
+        assert_eq!(retry_after(&answer("-1")), None);
+    }
 }

@@ -152,9 +152,11 @@ impl NodeRetries {
 /// Runs `op` until it succeeds, fails permanently, or the policy's attempts or age are
 /// spent, logging each retry into the node's log and journalling each wait.
 ///
-/// `what` names the operation in log lines ("GET https://.../alerts/AL..."); it must already
-/// be free of secrets. It also identifies the operation when an interrupted node resumes
-/// its retries, so it must be the same for the same request.
+/// `what` names the operation ("Sekoia.io GET https://.../alerts/AL..."); it must already be
+/// free of secrets. The errors `op` returns name it already (as [`crate::http::HttpClient::send`]
+/// and [`crate::http::check_status`] do), so it is not added to them again. It also identifies
+/// the operation when an interrupted node resumes its retries, so it must be the same for the
+/// same request.
 pub async fn with_retries<T, F, Fut>(
     policy: &RetryPolicy,
     cx: &ActionContext,
@@ -174,7 +176,7 @@ where
         journalled = true;
         let wait = Duration::from_millis(resumed.next_attempt_at_ms.saturating_sub(now_ms()));
         cx.log.warn(format!(
-            "{what}: resuming retries after a restart (attempt {attempt}/{}, last error: {}); \
+            "resuming retries after a restart (attempt {attempt}/{}); last error: {}; \
              next attempt in {:.1}s",
             policy.max_attempts,
             resumed.last_error,
@@ -195,6 +197,10 @@ where
         let age = Duration::from_millis(now_ms().saturating_sub(first));
         if attempt >= policy.max_attempts || age + delay > policy.max_age {
             telemetry::delivery("gave_up");
+            if policy.max_attempts <= 1 {
+                // No retry was allowed: the error is all there is to say.
+                break Err(err);
+            }
             let why = if attempt >= policy.max_attempts {
                 format!("gave up after {attempt} attempts")
             } else {
@@ -205,12 +211,12 @@ where
                 )
             };
             break Err(ActionError {
-                message: format!("{what}: {} ({why})", err.message),
+                message: format!("{} ({why})", err.message),
                 ..err
             });
         }
         cx.log.warn(format!(
-            "{what}: {err} (attempt {attempt}/{}); retrying in {:.1}s",
+            "{err} (attempt {attempt}/{}); retrying in {:.1}s",
             policy.max_attempts,
             delay.as_secs_f64()
         ));

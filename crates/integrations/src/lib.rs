@@ -13,6 +13,7 @@ pub mod http;
 pub mod ilert;
 pub mod mattermost;
 pub mod pagerduty;
+pub mod probe;
 pub mod sekoia;
 pub mod utils;
 

@@ -442,6 +442,18 @@ async fn retries_stop_after_the_policys_attempts() {
         "{}",
         err.message
     );
+    // The error and every retry line name the request once, not once per layer.
+    let retried: Vec<String> = cx
+        .log
+        .lines()
+        .into_iter()
+        .map(|line| line.message)
+        .filter(|message| message.contains("retrying in"))
+        .collect();
+    assert_eq!(retried.len(), ATTEMPTS as usize - 1, "{retried:#?}");
+    for line in std::iter::once(err.message.clone()).chain(retried) {
+        assert_eq!(line.matches("ilert POST").count(), 1, "{line}");
+    }
     assert_eq!(ilert_requests(&sim).len(), ATTEMPTS as usize);
     assert!(sim.ilert_alerts().is_empty());
 }

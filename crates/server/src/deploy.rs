@@ -13,6 +13,8 @@ use alertsync_integrations::{cron, sekoia};
 use alertsync_spl::{NodeKind, Playbook, parse_playbook};
 use serde_json::Value;
 
+use crate::sources::Schedule;
+
 /// The playbooks a service runs.
 pub struct Deployment {
     pub playbooks: Vec<Arc<DeployedPlaybook>>,
@@ -142,6 +144,17 @@ impl std::error::Error for DeployError {}
 /// Loads and validates every `[[playbook]]` of `config` (disabled ones too: a mistake should
 /// be seen before someone enables the playbook).
 pub fn deploy(config: &Config, executor: &RunExecutor) -> Result<Deployment, DeployError> {
+    let (deployment, problems) = deploy_partial(config, executor);
+    if problems.is_empty() {
+        Ok(deployment)
+    } else {
+        Err(DeployError { problems })
+    }
+}
+
+/// [`deploy`] as far as it goes: the playbooks without problems, and every problem of the
+/// others.
+pub fn deploy_partial(config: &Config, executor: &RunExecutor) -> (Deployment, Vec<String>) {
     let mut problems = Vec::new();
     let mut playbooks: Vec<Arc<DeployedPlaybook>> = Vec::new();
     for entry in &config.playbooks {
@@ -162,11 +175,7 @@ pub fn deploy(config: &Config, executor: &RunExecutor) -> Result<Deployment, Dep
             Err(found) => problems.extend(found.into_iter().map(|p| format!("{place}: {p}"))),
         }
     }
-    if problems.is_empty() {
-        Ok(Deployment { playbooks })
-    } else {
-        Err(DeployError { problems })
-    }
+    (Deployment { playbooks }, problems)
 }
 
 fn deploy_one(
@@ -264,7 +273,13 @@ fn trigger_nodes(
         }
         let kind = match trigger_uuid.as_str() {
             sekoia::triggers::MANUAL_TRIGGER => TriggerKind::Manual,
-            cron::CRON_TRIGGER => TriggerKind::Cron,
+            cron::CRON_TRIGGER => {
+                if let Err(why) = Schedule::from_arguments(arguments) {
+                    problems.push(format!("node {} ({}): {why}", node.id, node.name));
+                    continue;
+                }
+                TriggerKind::Cron
+            }
             other => match AlertTrigger::from_uuid(other) {
                 Some(alert) => TriggerKind::Alert(alert),
                 None => {

@@ -6,6 +6,8 @@
 //! different alerts in parallel.
 
 pub mod api;
+pub mod audit;
+pub mod check;
 pub mod console;
 pub mod deploy;
 pub mod http;

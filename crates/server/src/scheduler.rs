@@ -303,7 +303,7 @@ impl Scheduler {
         {
             Ok(health) => {
                 if let Some(disabled) = health.disabled {
-                    tracing::error!("playbook {} is disabled: {disabled:?}", playbook.id);
+                    tracing::error!("playbook {}: {}", playbook.id, disabled.reason);
                 }
             }
             Err(err) => tracing::error!("playbook {}: cannot record a failure: {err}", playbook.id),

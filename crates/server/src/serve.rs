@@ -65,7 +65,7 @@ pub async fn serve(
     let live_accounts = live_accounts(&deployment, &accounts, &registry)?;
     let wake = Arc::new(Notify::new());
     let live_names: Arc<[String]> = live_accounts.iter().map(|a| a.name.clone()).collect();
-    let token = config.server.api_token.clone().filter(|t| !t.is_empty());
+    let token = config.server.token.clone().filter(|t| !t.is_empty());
     crate::api::auth::refuse_open_listen(&options.listen, token.is_some()).map_err(ServeError)?;
 
     let listener = tokio::net::TcpListener::bind(&options.listen)
@@ -173,7 +173,7 @@ fn sekoia_clients(accounts: &AccountBook, http: &HttpClient) -> BTreeMap<String,
 }
 
 /// The Sekoia.io accounts whose live notifications some enabled alert trigger needs.
-fn live_accounts(
+pub(crate) fn live_accounts(
     deployment: &Deployment,
     accounts: &AccountBook,
     registry: &Registry,

@@ -24,6 +24,7 @@ use alertsync_integrations::sekoia::backfill::{
 };
 use alertsync_integrations::sekoia::live::{AlertChange, ChangeKind, LiveEvent, LiveNotifications};
 use alertsync_store::{Checkpoint, EventSource, NewInboxEvent, Store};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 use tokio::sync::Notify;
 
@@ -68,8 +69,9 @@ impl LiveSource {
     pub async fn run(self, stop: Cancellation) {
         let live = match LiveNotifications::for_account(self.http.clone(), &self.account) {
             Ok(live) => live,
+            // The error names the account.
             Err(err) => {
-                tracing::error!("Sekoia.io account `{}`: {err}", self.account.name);
+                tracing::error!("{err}");
                 return;
             }
         };
@@ -104,11 +106,9 @@ impl LiveSource {
             outcome = following => outcome,
             () = advancing => Ok(()),
         };
+        // The error names the account.
         if let Err(err) = outcome {
-            tracing::error!(
-                "Sekoia.io account `{}`: live notifications stopped: {err}",
-                self.account.name
-            );
+            tracing::error!("live notifications stopped: {err}");
         }
     }
 
@@ -260,9 +260,27 @@ pub struct CronSource {
 }
 
 /// When a Cron trigger fires.
-enum Schedule {
+pub(crate) enum Schedule {
     Cron(Box<croner::Cron>),
     Every(Duration),
+}
+
+impl Schedule {
+    /// The schedule a Cron trigger's arguments describe: `cron` (5 fields, UTC), else a
+    /// positive `interval` in seconds.
+    pub(crate) fn from_arguments(arguments: &serde_json::Value) -> Result<Self, String> {
+        match (
+            arguments.get("cron").and_then(|v| v.as_str()),
+            arguments.get("interval").and_then(|v| v.as_u64()),
+        ) {
+            (Some(expression), _) => expression
+                .parse::<croner::Cron>()
+                .map(|cron| Self::Cron(Box::new(cron)))
+                .map_err(|err| format!("cron `{expression}`: {err}")),
+            (None, Some(seconds)) if seconds > 0 => Ok(Self::Every(Duration::from_secs(seconds))),
+            _ => Err("a Cron trigger needs `cron` or a positive `interval`".to_owned()),
+        }
+    }
 }
 
 impl CronSource {
@@ -273,23 +291,13 @@ impl CronSource {
         store: Arc<dyn Store>,
         wake: Arc<Notify>,
     ) -> Result<Self, String> {
-        let place = format!("{} node {}", playbook.file.display(), trigger.node_id);
-        let schedule = match (
-            trigger.arguments.get("cron").and_then(|v| v.as_str()),
-            trigger.arguments.get("interval").and_then(|v| v.as_u64()),
-        ) {
-            (Some(expression), _) => Schedule::Cron(Box::new(
-                expression
-                    .parse::<croner::Cron>()
-                    .map_err(|err| format!("{place}: cron `{expression}`: {err}"))?,
-            )),
-            (None, Some(seconds)) if seconds > 0 => Schedule::Every(Duration::from_secs(seconds)),
-            _ => {
-                return Err(format!(
-                    "{place}: a Cron trigger needs `cron` or a positive `interval`"
-                ));
-            }
-        };
+        let schedule = Schedule::from_arguments(&trigger.arguments).map_err(|why| {
+            format!(
+                "{} node {}: {why}",
+                playbook.file.display(),
+                trigger.node_id
+            )
+        })?;
         Ok(Self {
             playbook_id: playbook.id.clone(),
             node_id: trigger.node_id.clone(),
@@ -305,9 +313,7 @@ impl CronSource {
                 tracing::warn!("Cron trigger of {} never fires again", self.playbook_id);
                 return;
             };
-            let wait = (due - time::OffsetDateTime::now_utc())
-                .try_into()
-                .unwrap_or(Duration::ZERO);
+            let wait = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
             tokio::select! {
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(wait) => {}
@@ -316,26 +322,20 @@ impl CronSource {
         }
     }
 
-    fn next_due(&self) -> Option<time::OffsetDateTime> {
-        let now = time::OffsetDateTime::now_utc();
+    /// The next whole second the trigger fires at (chrono, as croner works in it).
+    fn next_due(&self) -> Option<DateTime<Utc>> {
+        let now = DateTime::from_timestamp(Utc::now().timestamp(), 0)?;
         match &self.schedule {
             Schedule::Every(every) => {
                 let step = every.as_secs().max(1) as i64;
-                let next = (now.unix_timestamp() / step + 1) * step;
-                time::OffsetDateTime::from_unix_timestamp(next).ok()
+                DateTime::from_timestamp((now.timestamp() / step + 1) * step, 0)
             }
-            Schedule::Cron(cron) => {
-                let chrono_now = chrono::DateTime::from_timestamp(now.unix_timestamp(), 0)?;
-                let next = cron.find_next_occurrence(&chrono_now, false).ok()?;
-                time::OffsetDateTime::from_unix_timestamp(next.timestamp()).ok()
-            }
+            Schedule::Cron(cron) => cron.find_next_occurrence(&now, false).ok(),
         }
     }
 
-    async fn fire(&self, due: time::OffsetDateTime) {
-        let scheduled_at = due
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
+    async fn fire(&self, due: DateTime<Utc>) {
+        let scheduled_at = due.to_rfc3339_opts(SecondsFormat::Secs, true);
         let event = NewInboxEvent {
             source: EventSource::Cron,
             account: String::new(),

@@ -257,6 +257,7 @@ fn progress_line(view: &[IlertAlertView], count: usize) -> String {
 fn print_summary(simulator: &Simulator, alerts: &[Value]) {
     let view = simulator.ilert_alerts();
     println!("\nwhat ilert received:");
+    // Fixed-width columns by hand: short ASCII ids and status words need no table crate.
     println!("{:<12} {:<14} {:<13} events", "alert", "Sekoia.io", "ilert");
     for alert in alerts {
         let uuid = text(alert, "uuid");

@@ -2,7 +2,9 @@
 //! errors, JSON output and shutdown signals.
 
 mod action;
+mod check;
 mod demo;
+mod docs;
 mod export;
 mod modules;
 mod playbook_file;
@@ -20,10 +22,28 @@ use alertsync_config::Config;
 use alertsync_engine::Registry;
 use clap::{Args, Parser, Subcommand};
 
+use crate::logging::LogFormat;
+
 /// Runs Sekoia.io playbooks on your own machine and forwards Sekoia.io alerts to ilert,
 /// PagerDuty, Mattermost and any HTTP endpoint.
+/// `alertsync --version`: the version, the commit and the build date (see `build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("ALERTSYNC_COMMIT"),
+    ", built ",
+    env!("ALERTSYNC_BUILD_DATE"),
+    ")"
+);
+
 #[derive(Parser)]
-#[command(name = "alertsync", version, about, long_about = None)]
+#[command(
+    name = "alertsync",
+    version = VERSION,
+    about = "Runs Sekoia.io playbooks on your own machine and forwards Sekoia.io alerts to \
+ilert, PagerDuty, Mattermost and any HTTP endpoint.",
+    long_about = None
+)]
 #[command(
     after_help = "Try `alertsync demo` to see alerts flow from a simulated Sekoia.io to a \
 simulated ilert.\nExit codes: 0 success, 1 the work failed, 2 usage or configuration error, \
@@ -46,6 +66,17 @@ pub struct GlobalArgs {
     /// More log output on stderr (-v info, -vv debug). `RUST_LOG` overrides it.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// How log lines on stderr are written: `text` for people (coloured only on a terminal),
+    /// `json` for log collectors (one object per line).
+    #[arg(
+        long,
+        global = true,
+        env = "ALERTSYNC_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        value_name = "FORMAT"
+    )]
+    pub log_format: LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -58,6 +89,9 @@ enum Command {
     Modules(modules::ModulesArgs),
     /// Check playbooks and report every problem, located by node and JSON path.
     Validate(validate::ValidateArgs),
+    /// Check the configuration and every playbook it names as `serve` would, listing
+    /// everything wrong at once (`--online`: prove each account works).
+    Check(check::CheckArgs),
     /// Run a playbook once, from an event file or a Sekoia.io alert (`--dry-run` to try it).
     Run(run::RunArgs),
     /// Run the service: live Sekoia.io notifications, webhooks and schedules start the
@@ -67,6 +101,10 @@ enum Command {
     Export(export::ExportArgs),
     /// Show alertsync at work against the simulator, with nothing to configure.
     Demo(demo::DemoArgs),
+    /// Print the completion script for a shell (bash, zsh, fish, powershell, elvish).
+    Completions(docs::CompletionsArgs),
+    /// Print the manual page (roff), or write every page into a directory.
+    Man(docs::ManArgs),
 }
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -75,10 +113,13 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sim(args) => sim::run(args).await,
         Command::Modules(args) => modules::run(args),
         Command::Validate(args) => validate::run(&cli.global, args),
+        Command::Check(args) => check::run(&cli.global, args).await,
         Command::Run(args) => run::run(&cli.global, args).await,
         Command::Export(args) => export::run(args),
         Command::Serve(args) => serve::run(&cli.global, args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Completions(args) => docs::completions(args),
+        Command::Man(args) => docs::man(args),
     }
 }
 

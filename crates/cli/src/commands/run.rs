@@ -23,15 +23,17 @@ use super::{
 
 #[derive(Args)]
 #[command(after_help = "Examples:\n  \
-alertsync run examples/playbooks/forward-alerts-to-ilert.json --alert ALxxxxxxxxxx --dry-run\n  \
+alertsync run examples/playbooks/forward-alerts-to-ilert.json \\\n      \
+--trigger 1 --alert ALxxxxxxxxxx --dry-run\n  \
 alertsync run my-playbook.json --event event.json --format json\n\n\
 --alert reads the alert with the configured Sekoia.io account and builds the event the \
 playbook's alert trigger would emit.\n\
 A node alertsync does not implement (a module, action or trigger) stops the run only when \
 the trigger can reach it; the trigger itself may be one alertsync lacks, since the event \
 stands in for it.\n\
-Exit codes: 0 the run succeeded, 1 it failed, 2 usage, configuration or invalid playbook, \
-3 the run would reach a node alertsync does not implement (nothing was run).")]
+Exit codes: 0 the run succeeded, 1 it failed, 2 usage error, configuration error, a file \
+that cannot be read or an invalid playbook, 3 the run would reach a node alertsync does not \
+implement (nothing was run in either case).")]
 pub struct RunArgs {
     /// The playbook (SPL JSON).
     playbook: PathBuf,
@@ -46,7 +48,7 @@ pub struct RunArgs {
     /// Run for this Sekoia.io alert (uuid or short id).
     #[arg(long, value_name = "ID")]
     alert: Option<String>,
-    /// The trigger node to start at; needed only when the playbook has several.
+    /// The trigger node to start at (its id); needed only when the playbook has several.
     #[arg(long, value_name = "NODE_ID")]
     trigger: Option<String>,
     /// Send reads (GET) but record every write instead of sending it, and show them.
@@ -152,17 +154,25 @@ fn data_dir(config: &Config) -> PathBuf {
 /// The trigger to start at: the one named, else the only one.
 fn trigger_node(playbook: &Playbook, named: Option<&str>) -> anyhow::Result<String> {
     let triggers: Vec<&str> = playbook.triggers().map(|n| n.id.as_str()).collect();
+    let listed = || {
+        playbook
+            .triggers()
+            .map(|n| format!("{} \"{}\"", n.id, n.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     match (named, triggers.as_slice()) {
         (Some(id), _) if triggers.contains(&id) => Ok(id.to_owned()),
         (Some(id), _) => usage(format!(
             "--trigger {id}: not a trigger node of this playbook (its triggers: {})",
-            triggers.join(", ")
+            listed()
         )),
         (None, [only]) => Ok((*only).to_owned()),
         (None, []) => usage("the playbook has no trigger node"),
-        (None, several) => usage(format!(
-            "the playbook has several triggers ({}): choose one with --trigger",
-            several.join(", ")
+        (None, [first, ..]) => usage(format!(
+            "the playbook has several triggers ({}): choose one with --trigger, e.g. \
+             --trigger {first}",
+            listed()
         )),
     }
 }

@@ -10,6 +10,7 @@ use alertsync_server::serve::{ServeOptions, serve};
 use clap::Args;
 
 use super::{GlobalArgs, load_config, shutdown_signal, usage};
+use crate::logging::SERVICE;
 
 #[derive(Args)]
 #[command(
@@ -33,8 +34,9 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     let registry = Arc::new(alertsync_integrations::registry());
     let config = load_config(global, &registry)?;
     if config.playbooks.is_empty() {
-        eprintln!(
-            "warning: {} has no [[playbook]] entry: nothing will run",
+        tracing::warn!(
+            target: SERVICE,
+            "{} has no [[playbook]] entry: nothing will run",
             config.path.display()
         );
     }
@@ -46,11 +48,14 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     let on_signal = stop.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
-        eprintln!("stopping: finishing the runs in flight");
+        tracing::info!(target: SERVICE, "stopping: finishing the runs in flight");
         on_signal.cancel();
     });
     let served = serve(config, registry, options, stop, |address| {
-        eprintln!("alertsync is serving on http://{address} (Ctrl-C to stop)");
+        tracing::info!(
+            target: SERVICE,
+            "alertsync is serving on http://{address} (Ctrl-C to stop)"
+        );
     })
     .await;
     match served {

@@ -23,8 +23,8 @@ configuration file when one is in use (`--config`, ALERTSYNC_CONFIG or ./alertsy
 A node whose module, action or trigger alertsync does not implement is not an error in the \
 file: it is listed as `needs module X (uuid)` (JSON: `needs_modules`, with the nodes).\n\
 Exit codes: 0 every file is fine (warnings allowed), 1 some file has errors (it is broken), \
-2 usage error, 3 no file has errors but in some a trigger reaches what alertsync does not \
-implement."
+2 a file cannot be read (every other file is still checked) or usage error, 3 no file has \
+errors but in some a trigger reaches what alertsync does not implement."
 )]
 pub struct ValidateArgs {
     /// Playbook files (SPL JSON), or folders of them.
@@ -54,9 +54,16 @@ pub fn run(global: &GlobalArgs, args: ValidateArgs) -> anyhow::Result<ExitCode> 
     let accounts = AccountBook::new(config.accounts.clone());
     let check_accounts = config_in_use(&config);
     let files = playbook_files(&args.files)?;
-    let validated: Vec<(FileReport, Option<Playbook>)> = files
+    let checked: Vec<(FileReport, Result<Playbook, FileError>)> = files
         .iter()
         .map(|file| validate_file(&registry, &accounts, &config, check_accounts, file))
+        .collect();
+    let unreadable = checked
+        .iter()
+        .any(|(_, loaded)| matches!(loaded, Err(FileError::Read(_))));
+    let validated: Vec<(FileReport, Option<Playbook>)> = checked
+        .into_iter()
+        .map(|(report, loaded)| (report, loaded.ok()))
         .collect();
     let broken = validated.iter().any(|(r, _)| !r.report.is_valid());
     let needing = validated.iter().any(|(report, playbook)| {
@@ -74,7 +81,9 @@ pub fn run(global: &GlobalArgs, args: ValidateArgs) -> anyhow::Result<ExitCode> 
         let reports: Vec<&FileReport> = validated.iter().map(|(report, _)| report).collect();
         print_reports(&reports, args.format, check_accounts)?;
     }
-    Ok(if broken {
+    Ok(if unreadable {
+        ExitCode::from(2)
+    } else if broken {
         ExitCode::from(1)
     } else if needing {
         ExitCode::from(NEEDS_EXIT_CODE)
@@ -144,27 +153,27 @@ fn validate_file(
     config: &Config,
     check_accounts: bool,
     file: &Path,
-) -> (FileReport, Option<Playbook>) {
-    let (report, playbook) = match playbook_file::load(file) {
+) -> (FileReport, Result<Playbook, FileError>) {
+    let (report, loaded) = match playbook_file::load(file) {
         Ok(playbook) => {
             let bindings = playbook_file::bindings(config, file);
             let catalog = RegistryCatalog::new(registry, accounts, &bindings)
                 .checking_accounts(check_accounts);
-            (alertsync_spl::validate(&playbook, &catalog), Some(playbook))
+            (alertsync_spl::validate(&playbook, &catalog), Ok(playbook))
         }
         Err(err) => (
             Report {
                 errors: vec![file_problem(&err)],
                 ..Report::default()
             },
-            None,
+            Err(err),
         ),
     };
     let report = FileReport {
         file: file.display().to_string(),
         report,
     };
-    (report, playbook)
+    (report, loaded)
 }
 
 /// A file that cannot be read or parsed, as one problem at the document's root.

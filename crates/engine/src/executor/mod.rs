@@ -7,7 +7,6 @@
 //! order the outputs list them, so records come out in a deterministic order. Every value
 //! is masked before it is recorded ([`record`]).
 
-mod cancel;
 mod record;
 mod run;
 
@@ -24,7 +23,9 @@ use crate::http::HttpClient;
 use crate::registry::Registry;
 use crate::retry::{RetryJournal, RetryPolicy, RetryProgress};
 
-pub use cancel::Cancellation;
+/// Asks runs to stop: cheap to clone, cancelling is permanent, and waiting for it is a
+/// future (`cancelled().await`).
+pub type Cancellation = tokio_util::sync::CancellationToken;
 pub use record::{NoObserver, NodeRecord, NodeStatus, RunObserver, RunRecord, RunStatus};
 
 /// Node runs one run may make before it is stopped as a runaway.

@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use alertsync_engine::http::USER_AGENT;
+use alertsync_engine::http::{USER_AGENT, retry_after};
 use alertsync_engine::retry::with_retries;
 use alertsync_engine::{
     Action, ActionContext, ActionError, ActionManifest, ActionOutput, RetryPolicy,
@@ -192,17 +192,4 @@ fn unverified_client() -> Result<&'static reqwest::Client, String> {
         })
         .as_ref()
         .map_err(Clone::clone)
-}
-
-/// `Retry-After` in seconds, for statuses the user asked to retry.
-fn retry_after(response: &Response) -> Option<Duration> {
-    let secs: f64 = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Duration::try_from_secs_f64(secs).ok()
 }

@@ -10,7 +10,7 @@ mod trigger_alert;
 use alertsync_engine::{Module, ModuleManifest};
 use serde_json::json;
 
-pub use trigger_alert::TriggerAlert;
+pub use trigger_alert::{TriggerAlert, resolve_nothing};
 
 pub const MODULE_UUID: &str = "4970d347-495b-4f40-8e66-244abec12d8b";
 pub const SLUG: &str = "ilert";

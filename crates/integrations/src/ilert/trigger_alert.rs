@@ -178,6 +178,34 @@ impl Destination {
     }
 }
 
+/// Sends the account an event that changes nothing — resolve an alert key no alert has — to
+/// prove the integration key and URL work (see [`crate::probe`]).
+pub async fn resolve_nothing(cx: &ActionContext) -> Result<String, String> {
+    let destination = Destination::from_account(cx).map_err(|err| err.message)?;
+    let alert_key = format!("alertsync-check-{}", uuid::Uuid::new_v4());
+    let body = match destination.form {
+        EndpointForm::SekoiaTyped => json!({
+            "uuid": alert_key,
+            "status": "resolved",
+            "title": "alertsync check: resolves no alert",
+        }),
+        EndpointForm::Generic => json!({
+            "integrationKey": destination.key,
+            "eventType": "RESOLVE",
+            "summary": "alertsync check: resolves no alert",
+            "alertKey": alert_key,
+        }),
+    };
+    destination
+        .post(cx, &body)
+        .await
+        .map_err(|err| err.message)?;
+    Ok(format!(
+        "POST {} accepted a resolve event for {alert_key}, which no alert has",
+        destination.shown_url
+    ))
+}
+
 /// ilert's generic event for an alert: `alertKey` is the Sekoia.io alert uuid so that later
 /// status changes act on the same ilert alert.
 fn generic_event(alert: &Value, status: &str, base_url: &str, key: &str) -> Value {

@@ -312,10 +312,8 @@ impl LiveNotifications {
             {
                 Ok(Ended::Cancelled) => return Ok(()),
                 Ok(Ended::Retry(reason)) => reason,
-                Err(err) => {
-                    warn!(account = %self.account, error = %err, "live notifications stopped");
-                    return Err(err);
-                }
+                // The caller reports it: one line per error.
+                Err(err) => return Err(err),
             };
             self.stats.send_modify(|stats| {
                 stats.connected = false;

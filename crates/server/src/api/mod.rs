@@ -53,7 +53,7 @@ impl utoipa::Modify for BearerAuth {
 }
 
 /// `routes` with the API, `/healthz` and `/login`, behind access control and with security
-/// headers.
+/// headers; every change is audited ([`crate::audit`]), refused ones too.
 pub fn wrap(routes: Router, state: AppState) -> Router {
     let access = state.access.clone();
     routes
@@ -67,6 +67,7 @@ pub fn wrap(routes: Router, state: AppState) -> Router {
         .layer(from_fn_with_state(access, auth::require_token))
         .layer(from_fn(auth::refuse_cross_site))
         .layer(from_fn(auth::security_headers))
+        .layer(from_fn(crate::audit::record))
 }
 
 /// The API routes and `/healthz`, with the OpenAPI document they make.

@@ -2,7 +2,7 @@
 
 use rand::distr::Alphanumeric;
 use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
+use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
 use super::statuses::PENDING;
