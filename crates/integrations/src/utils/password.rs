@@ -3,7 +3,7 @@
 
 use alertsync_engine::{Action, ActionContext, ActionError, ActionManifest, ActionOutput};
 use async_trait::async_trait;
-use rand::RngExt;
+use rand::Rng;
 use rand::seq::SliceRandom;
 use serde_json::{Value, json};
 
