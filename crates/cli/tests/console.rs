@@ -5,8 +5,9 @@
 //! token, watch the run of a new Sekoia.io alert appear without reloading, open it, click
 //! the ilert action in the graph and read its arguments — secrets masked — then rerun it and
 //! see the new run arrive. A screenshot of the run detail with the node panel open is saved
-//! to `target/console-run-detail.png` and copied to `docs/console-run-detail.png` (the
-//! README's picture).
+//! to `target/console-run-detail.png`, and copied to `docs/console-run-detail.png` (the
+//! README's picture) when `ALERTSYNC_UPDATE_SCREENSHOTS=1`: a test run leaves the checkout
+//! as it was.
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian: `apt-get install chromium
 //! chromium-driver`). Without them the test says SKIPPED on stderr and passes, unless
@@ -582,10 +583,11 @@ fn save_screenshot(png: &[u8]) -> anyhow::Result<()> {
             }
         })
         .unwrap_or_else(|| workspace.join("target"));
-    for path in [
-        target.join("console-run-detail.png"),
-        workspace.join("docs/console-run-detail.png"),
-    ] {
+    let mut paths = vec![target.join("console-run-detail.png")];
+    if std::env::var("ALERTSYNC_UPDATE_SCREENSHOTS").as_deref() == Ok("1") {
+        paths.push(workspace.join("docs/console-run-detail.png"));
+    }
+    for path in paths {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating {}", parent.display()))?;

@@ -704,7 +704,8 @@ async fn a_delivery_retrying_at_a_kill_continues_its_retries_after_the_restart()
         },
     )
     .await;
-    // The node waits for its third attempt: the kill comes now.
+    // The node waits for its third attempt, its two attempts journalled: the kill comes now.
+    wait_for_retry_state(&service, 2).await;
     service.kill_9().await;
     service.restart().await;
 
@@ -746,6 +747,36 @@ async fn a_delivery_retrying_at_a_kill_continues_its_retries_after_the_restart()
         error.contains(&format!("gave up after {ATTEMPTS} attempts")),
         "the run failed with: {failed}"
     );
+}
+
+/// Waits until the running run's retry state records `attempts` attempts: what a restart
+/// continues from.
+async fn wait_for_retry_state(service: &ServeProcess, attempts: u64) {
+    loop {
+        let (status, body) = http(
+            &service.address,
+            "GET",
+            "/api/v1/runs?status=running",
+            None,
+            "",
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        if let Some(id) = body["runs"][0]["id"].as_i64() {
+            let (_, run) = http(
+                &service.address,
+                "GET",
+                &format!("/api/v1/runs/{id}"),
+                None,
+                "",
+            )
+            .await;
+            if run["retries"][0]["attempts"].as_u64() == Some(attempts) {
+                return;
+            }
+        }
+        tokio::time::sleep(POLL).await;
+    }
 }
 
 /// A playbook run by its webhook: Manual Trigger → ilert Trigger Alert.
