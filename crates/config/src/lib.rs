@@ -50,6 +50,8 @@ pub struct Config {
     pub server: ServerConfig,
     pub store: StoreConfig,
     pub delivery: DeliveryConfig,
+    pub health: HealthConfig,
+    pub live: LiveConfig,
 }
 
 /// A `[[playbook]]` entry.
@@ -92,6 +94,8 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+    /// The shortest `token` accepted.
+    pub const MIN_TOKEN_CHARS: usize = 16;
 }
 
 impl Default for ServerConfig {
@@ -149,6 +153,15 @@ pub struct DeliveryConfig {
     pub ilert_rate_per_minute: u32,
     /// Deliveries in flight at once (default 8).
     pub workers: usize,
+    /// The largest response body an action reads, in bytes (default 16 MiB); an account's
+    /// `max_response_bytes` overrides it for its requests.
+    pub max_response_bytes: u64,
+    /// Runs in a row failing with an error to fix (4xx, argument, template) after which a
+    /// playbook is disabled (default 5); transient failures never count.
+    pub disable_after_failures: u32,
+    /// Unclean stops of the process during one run after which it is not resumed again
+    /// but becomes a dead letter (default 3).
+    pub max_interruptions: u32,
 }
 
 impl Default for DeliveryConfig {
@@ -160,6 +173,47 @@ impl Default for DeliveryConfig {
             max_age_secs: alertsync_engine::retry::DEFAULT_MAX_AGE.as_secs(),
             ilert_rate_per_minute: 50,
             workers: 8,
+            max_response_bytes: alertsync_engine::http::DEFAULT_MAX_RESPONSE_BYTES,
+            disable_after_failures: 5,
+            max_interruptions: 3,
+        }
+    }
+}
+
+/// `[health]`: when `/healthz` says the service is not doing its job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthConfig {
+    /// How long a live connection may be down (reconnecting) before it makes the service
+    /// unhealthy (default 60 s). A refused key makes it unhealthy after this time too.
+    pub live_grace_secs: u64,
+    /// How long a run may wait in the queue (of an enabled playbook) before the backlog
+    /// makes the service unhealthy (default 300 s).
+    pub max_queue_age_secs: u64,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        Self {
+            live_grace_secs: 60,
+            max_queue_age_secs: 300,
+        }
+    }
+}
+
+/// `[live]`: the live notification connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveConfig {
+    /// First wait before trying again a key or URL Sekoia.io refused (default 30 s); it
+    /// doubles at each refusal up to `rejected_retry_max_secs` (default 900 s).
+    pub rejected_retry_min_secs: u64,
+    pub rejected_retry_max_secs: u64,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        Self {
+            rejected_retry_min_secs: 30,
+            rejected_retry_max_secs: 15 * 60,
         }
     }
 }
@@ -232,6 +286,8 @@ impl Config {
             server: ServerConfig::default(),
             store,
             delivery: DeliveryConfig::default(),
+            health: HealthConfig::default(),
+            live: LiveConfig::default(),
         }
     }
 

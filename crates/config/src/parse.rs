@@ -14,8 +14,8 @@ use toml::de::{DeTable, DeValue};
 
 use crate::interpolate::{InterpolationError, interpolate};
 use crate::{
-    Config, ConfigError, DeliveryConfig, PlaybookEntry, Problem, ServerConfig, StoreConfig,
-    config_dir,
+    Config, ConfigError, DeliveryConfig, HealthConfig, LiveConfig, PlaybookEntry, Problem,
+    ServerConfig, StoreConfig, config_dir,
 };
 
 type Item<'i> = Spanned<DeValue<'i>>;
@@ -26,8 +26,10 @@ const TOP_LEVEL: &[&str] = &[
     "[server]",
     "[store]",
     "[delivery]",
+    "[health]",
+    "[live]",
 ];
-const ACCOUNT_KEYS: &[&str] = &["name", "module"];
+const ACCOUNT_KEYS: &[&str] = &["name", "module", "max_response_bytes"];
 const PLAYBOOK_KEYS: &[&str] = &["file", "enabled", "webhook_token", "accounts"];
 const SERVER_KEYS: &[&str] = &["listen", "public_url", "token"];
 /// Keys that were renamed: the old name, the new one.
@@ -40,7 +42,16 @@ const DELIVERY_KEYS: &[&str] = &[
     "max_age_secs",
     "ilert_rate_per_minute",
     "workers",
+    "max_response_bytes",
+    "disable_after_failures",
+    "max_interruptions",
 ];
+const HEALTH_KEYS: &[&str] = &["live_grace_secs", "max_queue_age_secs"];
+const LIVE_KEYS: &[&str] = &["rejected_retry_min_secs", "rejected_retry_max_secs"];
+
+/// Response bodies from 1 KiB to 1 GiB: smaller would refuse every answer, larger is a
+/// mistake the service would pay for in memory.
+const RESPONSE_BYTES: (u64, u64) = (1024, 1 << 30);
 
 pub(crate) fn parse(
     source: &str,
@@ -98,6 +109,8 @@ pub(crate) fn parse_partial(
     let mut server = None;
     let mut store = None;
     let mut delivery = None;
+    let mut health = None;
+    let mut live = None;
     for (key, value) in document.get_ref().iter() {
         match key.get_ref().as_ref() {
             "account" => account_tables = cx.array_of_tables("account", value),
@@ -105,6 +118,8 @@ pub(crate) fn parse_partial(
             "server" => server = cx.table("server", value),
             "store" => store = cx.table("store", value),
             "delivery" => delivery = cx.table("delivery", value),
+            "health" => health = cx.table("health", value),
+            "live" => live = cx.table("live", value),
             other => {
                 let what = if value.get_ref().is_table() {
                     format!("unknown table [{other}]")
@@ -142,6 +157,8 @@ pub(crate) fn parse_partial(
     let server = server.map_or_else(ServerConfig::default, |t| cx.server(t));
     let store = store.map_or_else(|| StoreConfig::in_dir(dir), |t| cx.store(t, dir));
     let delivery = delivery.map_or_else(DeliveryConfig::default, |t| cx.delivery(t));
+    let health = health.map_or_else(HealthConfig::default, |t| cx.health(t));
+    let live = live.map_or_else(LiveConfig::default, |t| cx.live(t));
     let config = Config {
         path: origin.to_owned(),
         accounts,
@@ -149,6 +166,8 @@ pub(crate) fn parse_partial(
         server,
         store,
         delivery,
+        health,
+        live,
     };
     (config, cx.finish())
 }
@@ -584,13 +603,18 @@ impl Checker<'_> {
                 }
                 continue;
             }
+            let (min, max) = RESPONSE_BYTES;
+            let max_response_bytes =
+                self.integer_at(&context, table, "max_response_bytes", min, max);
             let (Some(name), true) = (name, complete) else {
                 continue;
             };
             let Value::Object(values) = instance else {
                 continue;
             };
-            accounts.push(Arc::new(Account::new(name, manifest, values)));
+            let account = Account::new(name, manifest, values)
+                .with_max_response_bytes(max_response_bytes.map(|(n, _)| n));
+            accounts.push(Arc::new(account));
         }
         accounts
     }
@@ -763,9 +787,20 @@ impl Checker<'_> {
             }
             server.public_url = Some(url);
         }
-        server.token = self
-            .string_at(CONTEXT, table, "token")
-            .map(|(token, _)| token);
+        if let Some((token, offset)) = self.string_at(CONTEXT, table, "token") {
+            let length = token.chars().count();
+            if length < ServerConfig::MIN_TOKEN_CHARS {
+                self.report(
+                    offset,
+                    format!(
+                        "{CONTEXT}: `token` must be at least {} characters long, found {length}: \
+                         a short token can be guessed (make one with `openssl rand -hex 32`)",
+                        ServerConfig::MIN_TOKEN_CHARS
+                    ),
+                );
+            }
+            server.token = Some(token);
+        }
         server
     }
 
@@ -817,6 +852,56 @@ impl Checker<'_> {
         if let Some((n, _)) = self.integer_at(CONTEXT, table, "workers", 1, MAX_WORKERS) {
             delivery.workers = usize::try_from(n).unwrap_or(1);
         }
+        let (min, max) = RESPONSE_BYTES;
+        if let Some((n, _)) = self.integer_at(CONTEXT, table, "max_response_bytes", min, max) {
+            delivery.max_response_bytes = n;
+        }
+        if let Some((n, _)) = self.integer_at(CONTEXT, table, "disable_after_failures", 1, 1000) {
+            delivery.disable_after_failures = u32::try_from(n).unwrap_or(u32::MAX);
+        }
+        if let Some((n, _)) = self.integer_at(CONTEXT, table, "max_interruptions", 1, 100) {
+            delivery.max_interruptions = u32::try_from(n).unwrap_or(u32::MAX);
+        }
         delivery
+    }
+
+    fn health(&mut self, table: &DeTable<'_>) -> HealthConfig {
+        const CONTEXT: &str = "[health]";
+        const DAY_SECS: u64 = 24 * 60 * 60;
+        self.unknown_keys(CONTEXT, table, HEALTH_KEYS);
+        let mut health = HealthConfig::default();
+        if let Some((n, _)) = self.integer_at(CONTEXT, table, "live_grace_secs", 0, DAY_SECS) {
+            health.live_grace_secs = n;
+        }
+        if let Some((n, _)) = self.integer_at(CONTEXT, table, "max_queue_age_secs", 1, DAY_SECS) {
+            health.max_queue_age_secs = n;
+        }
+        health
+    }
+
+    fn live(&mut self, table: &DeTable<'_>) -> LiveConfig {
+        const CONTEXT: &str = "[live]";
+        const DAY_SECS: u64 = 24 * 60 * 60;
+        self.unknown_keys(CONTEXT, table, LIVE_KEYS);
+        let mut live = LiveConfig::default();
+        let min = self.integer_at(CONTEXT, table, "rejected_retry_min_secs", 1, DAY_SECS);
+        if let Some((n, _)) = min {
+            live.rejected_retry_min_secs = n;
+        }
+        let max = self.integer_at(CONTEXT, table, "rejected_retry_max_secs", 1, DAY_SECS);
+        if let Some((n, offset)) = max {
+            live.rejected_retry_max_secs = n;
+            if n < live.rejected_retry_min_secs {
+                self.report(
+                    offset,
+                    format!(
+                        "{CONTEXT}: `rejected_retry_max_secs` ({n}) must not be less than \
+                         `rejected_retry_min_secs` ({})",
+                        live.rejected_retry_min_secs
+                    ),
+                );
+            }
+        }
+        live
     }
 }

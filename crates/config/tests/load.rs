@@ -141,7 +141,7 @@ const FULL_ENV: &[(&str, &str)] = &[
     ("SEKOIA_API_KEY", "sek-key"),
     ("ILERT_KEY", "il-key"),
     ("WEBHOOK_TOKEN", "hook-token"),
-    ("API_TOKEN", "api-token"),
+    ("API_TOKEN", "api-token-0f1e2d3c"),
 ];
 
 #[test]
@@ -192,7 +192,7 @@ fn a_complete_file_loads() {
         ServerConfig {
             listen: "0.0.0.0:9090".to_owned(),
             public_url: Some("https://alertsync.example.com".to_owned()),
-            token: Some("api-token".to_owned()),
+            token: Some("api-token-0f1e2d3c".to_owned()),
         }
     );
     assert_eq!(config.store.path, dir.0.join("data/db.sqlite"));
@@ -205,6 +205,7 @@ fn a_complete_file_loads() {
             max_age_secs: 600,
             ilert_rate_per_minute: 10,
             workers: 2,
+            ..DeliveryConfig::default()
         }
     );
     let policy = config.delivery.retry_policy();
@@ -242,6 +243,9 @@ fn an_empty_file_gives_the_defaults() {
             max_age_secs: 86_400,
             ilert_rate_per_minute: 50,
             workers: 8,
+            max_response_bytes: 16 * 1024 * 1024,
+            disable_after_failures: 5,
+            max_interruptions: 3,
         }
     );
 
@@ -338,7 +342,7 @@ fn an_unknown_account_key_is_listed_with_the_known_ones() {
         &[
             "[[account]] \"ilert-prod\": unknown key `integratoin_key`",
             "did you mean `integration_key`?",
-            "known keys: name, module, integration_key, integration_url",
+            "known keys: name, module, max_response_bytes, integration_key, integration_url",
         ],
     );
 }
@@ -768,10 +772,10 @@ fn the_server_token_is_read_under_its_documented_name() {
     let (_, result) = load(
         &dir,
         "[server]\ntoken = \"${SERVER_TOKEN}\"\n",
-        &[("SERVER_TOKEN", "s3cret")],
+        &[("SERVER_TOKEN", "s3cret-s3cret-s3cret")],
     );
     let config = result.expect("loads");
-    assert_eq!(config.server.token.as_deref(), Some("s3cret"));
+    assert_eq!(config.server.token.as_deref(), Some("s3cret-s3cret-s3cret"));
     assert!(!format!("{config:?}").contains("s3cret"));
     assert_one_problem(
         "[server]\nlisten = \"127.0.0.1:1\"\napi_token = \"b\"\n",
@@ -779,4 +783,18 @@ fn the_server_token_is_read_under_its_documented_name() {
         3,
         &["[server]: `api_token` is now called `token`: rename it"],
     );
+}
+
+#[test]
+fn a_short_server_token_is_refused_without_showing_it() {
+    let toml = "[server]\ntoken = \"${SERVER_TOKEN}\"\n";
+    let vars = [("SERVER_TOKEN", "short-secret")];
+    assert_one_problem(
+        toml,
+        &vars,
+        2,
+        &["`token` must be at least 16 characters long, found 12"],
+    );
+    let (_, lines) = problems(toml, &vars);
+    assert!(!lines[0].contains("short-secret"), "{lines:?}");
 }

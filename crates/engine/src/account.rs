@@ -22,6 +22,8 @@ pub struct Account {
     pub module: String,
     values: Map<String, Value>,
     secret_keys: Vec<String>,
+    /// The largest response body read for this account's requests, if set for it.
+    max_response_bytes: Option<u64>,
 }
 
 impl Account {
@@ -48,7 +50,19 @@ impl Account {
             module: manifest.slug.to_owned(),
             values,
             secret_keys: manifest.secrets.iter().map(|s| (*s).to_owned()).collect(),
+            max_response_bytes: None,
         }
+    }
+
+    /// Sets the largest response body read for this account's requests.
+    pub fn with_max_response_bytes(mut self, limit: Option<u64>) -> Self {
+        self.max_response_bytes = limit;
+        self
+    }
+
+    /// The largest response body read for this account's requests, if set for it.
+    pub fn max_response_bytes(&self) -> Option<u64> {
+        self.max_response_bytes
     }
 
     /// A configuration value as a string, if present and a string.

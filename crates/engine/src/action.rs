@@ -41,6 +41,8 @@ pub struct ActionContext {
     pub retries: NodeRetries,
     /// The directory files of this run live in (Utils Read JSON File reads only inside it).
     pub data_dir: PathBuf,
+    /// The largest response body the action reads (see [`crate::http::read_body`]).
+    pub max_response_bytes: u64,
 }
 
 impl ActionContext {
@@ -48,6 +50,7 @@ impl ActionContext {
     pub fn new(http: HttpClient, redactor: Redactor) -> Self {
         Self {
             account: None,
+            max_response_bytes: http.max_response_bytes(),
             http,
             log: NodeLog::new(redactor),
             retry: RetryPolicy::default(),
@@ -110,6 +113,10 @@ pub struct ActionError {
     /// Results to record even though the node failed (e.g. the HTTP response of a 500).
     /// Boxed so that `Result<_, ActionError>` stays small on the success path.
     pub results: Option<Box<Value>>,
+    /// Set when a transient failure is held rather than given up: the next attempt is due
+    /// at this time (Unix ms), and the run waits for it (see [`crate::retry`]).
+    #[serde(skip)]
+    pub held_until_ms: Option<u64>,
 }
 
 impl ActionError {
@@ -122,6 +129,7 @@ impl ActionError {
             retry_after: None,
             http_status: None,
             results: None,
+            held_until_ms: None,
         }
     }
 
@@ -132,6 +140,7 @@ impl ActionError {
             retry_after,
             http_status: None,
             results: None,
+            held_until_ms: None,
         }
     }
 
@@ -142,6 +151,7 @@ impl ActionError {
             retry_after: None,
             http_status: None,
             results: None,
+            held_until_ms: None,
         }
     }
 
@@ -166,6 +176,7 @@ impl ActionError {
                 .results
                 .as_ref()
                 .map(|r| Box::new(redactor.mask_value(r))),
+            held_until_ms: self.held_until_ms,
         }
     }
 }

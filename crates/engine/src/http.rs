@@ -1,8 +1,9 @@
 //! The HTTP client every action sends through.
 //!
 //! One place for: the `User-Agent`, timeouts, connection reuse, classifying a response or a
-//! network error as transient or permanent (with the server's message), and dry runs — where
-//! reads (GET) go out but every write is recorded instead of sent.
+//! network error as transient or permanent (with the server's message), reading answers
+//! within a size limit ([`read_body`]), and dry runs — where reads (GET) go out but every
+//! write is recorded instead of sent.
 
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
@@ -16,6 +17,12 @@ use crate::ratelimit::RateLimits;
 
 /// `User-Agent` of every request alertsync sends.
 pub const USER_AGENT: &str = concat!("alertsync/", env!("CARGO_PKG_VERSION"));
+
+/// The largest response body an action reads unless configured otherwise: 16 MiB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// How much of an error answer is read for its message.
+const MAX_ERROR_BODY_BYTES: u64 = 64 * 1024;
 
 /// A write request that a dry run recorded instead of sending.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +38,7 @@ pub struct HttpClient {
     client: reqwest::Client,
     recorder: Option<Arc<Mutex<Vec<RecordedWrite>>>>,
     limits: RateLimits,
+    max_response_bytes: u64,
 }
 
 impl HttpClient {
@@ -52,7 +60,20 @@ impl HttpClient {
             client,
             recorder: None,
             limits: RateLimits::default(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         })
+    }
+
+    /// The same client, reading answers of at most `limit` bytes unless an account says
+    /// otherwise.
+    pub fn with_max_response_bytes(mut self, limit: u64) -> Self {
+        self.max_response_bytes = limit;
+        self
+    }
+
+    /// The largest answer read, unless an account says otherwise.
+    pub fn max_response_bytes(&self) -> u64 {
+        self.max_response_bytes
     }
 
     /// The same client, holding requests to the quotas of `limits`.
@@ -73,6 +94,7 @@ impl HttpClient {
             client: self.client.clone(),
             recorder: Some(Arc::default()),
             limits: self.limits.clone(),
+            max_response_bytes: self.max_response_bytes,
         }
     }
 
@@ -170,7 +192,10 @@ pub async fn check_status(response: Response, what: &str) -> Result<Response, Ac
         .and_then(|v| v.to_str().ok())
         .map(|id| format!(" (correlation-id {id})"))
         .unwrap_or_default();
-    let body = response.text().await.unwrap_or_default();
+    let body = read_body(response, MAX_ERROR_BODY_BYTES, what)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default();
     let message = format!(
         "{what}: HTTP {status}{}{correlation}",
         server_message(&body)
@@ -185,6 +210,39 @@ pub async fn check_status(response: Response, what: &str) -> Result<Response, Ac
     };
     err.http_status = Some(status.as_u16());
     Err(err)
+}
+
+/// Reads a response body of at most `limit` bytes. A larger one fails permanently, naming
+/// `what` (the request, free of secrets) and the limit, without reading the rest: a
+/// destination answering gigabytes costs nothing more than the limit. A body cut by the
+/// network fails transiently.
+pub async fn read_body(
+    mut response: Response,
+    limit: u64,
+    what: &str,
+) -> Result<Vec<u8>, ActionError> {
+    let too_large = |size: String| {
+        ActionError::permanent(format!(
+            "{what}: the answer is {size}, larger than the {limit} bytes alertsync reads \
+             (`max_response_bytes` of the account or of [delivery])"
+        ))
+    };
+    if let Some(length) = response.content_length().filter(|length| *length > limit) {
+        return Err(too_large(format!("{length} bytes")));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| {
+        ActionError::transient(
+            format!("{what}: reading the answer failed: {}", e.without_url()),
+            None,
+        )
+    })? {
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Err(too_large("more than that".to_owned()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// The server's message from an error body: `message`, `error`, `detail` or the text itself.

@@ -33,8 +33,8 @@ pub use action::{
 };
 pub use catalog::RegistryCatalog;
 pub use executor::{
-    Cancellation, NoObserver, NodeRecord, NodeStatus, RunExecutor, RunObserver, RunRecord,
-    RunRequest, RunStatus,
+    Cancellation, FailureKind, Hold, NoObserver, NodeRecord, NodeStatus, RunExecutor, RunObserver,
+    RunRecord, RunRequest, RunStatus,
 };
 pub use manifest::{ActionManifest, ModuleManifest, TriggerManifest};
 pub use redact::Redactor;

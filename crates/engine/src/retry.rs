@@ -7,6 +7,16 @@
 //! interrupted while it waits (crash, shutdown) continues its retries where they were when
 //! the run resumes: same attempt count, same first-failure time, not before the planned
 //! next attempt.
+//!
+//! # Holding
+//!
+//! A one-shot command gives up after [`RetryPolicy::max_attempts`]. The service instead
+//! *holds* transient failures ([`NodeRetries::holding`]): attempts are not counted against
+//! a limit, only [`RetryPolicy::max_age`] ends them. Short waits happen in place; once the
+//! backoff reaches [`HOLD_AFTER`] (or the policy's cap), the progress is journalled and
+//! the action fails with [`ActionError::held_until_ms`] set: the executor stops the run
+//! as `waiting`, and the service resumes it when the attempt is due, without keeping a
+//! worker busy in the meantime.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -34,6 +44,10 @@ pub struct RetryPolicy {
 
 /// The default [`RetryPolicy::max_age`]: a day.
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// While holding, a wait this long or longer (or as long as the policy's cap) is spent
+/// with the run put aside rather than in place.
+pub const HOLD_AFTER: Duration = Duration::from_secs(2);
 
 impl Default for RetryPolicy {
     fn default() -> Self {
@@ -63,12 +77,17 @@ impl RetryPolicy {
         if let Some(wait) = retry_after {
             return wait.min(self.max_delay);
         }
-        let exp = self
-            .initial_delay
-            .saturating_mul(2u32.saturating_pow(retry.saturating_sub(1)))
-            .min(self.max_delay);
+        let exp = self.backoff(retry);
         let half = exp / 2;
         half + half.mul_f64(rand::random::<f64>())
+    }
+
+    /// The backoff before retry number `retry`, without jitter: the initial delay doubled
+    /// at each retry, capped at `max_delay`.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        self.initial_delay
+            .saturating_mul(2u32.saturating_pow(retry.saturating_sub(1)))
+            .min(self.max_delay)
     }
 }
 
@@ -106,6 +125,7 @@ pub struct NodeRetries {
     seq: usize,
     node_id: String,
     resumed: Arc<Mutex<Option<RetryProgress>>>,
+    hold: bool,
 }
 
 impl NodeRetries {
@@ -122,7 +142,20 @@ impl NodeRetries {
             seq,
             node_id: node_id.into(),
             resumed: Arc::new(Mutex::new(resumed)),
+            hold: false,
         }
+    }
+
+    /// Holds transient failures instead of giving up after the policy's attempts (see the
+    /// module documentation). Needs a journal: without one, failures are given up as usual.
+    pub fn holding(mut self, hold: bool) -> Self {
+        self.hold = hold;
+        self
+    }
+
+    /// Whether transient failures are held.
+    fn holds(&self) -> bool {
+        self.hold && self.journal.is_some()
     }
 
     /// The interrupted progress of `operation`, once: the first call for the same
@@ -184,6 +217,7 @@ where
         ));
         tokio::time::sleep(wait).await;
     }
+    let holds = cx.retries.holds();
     let outcome = loop {
         let err = match op().await {
             Err(err) if err.is_transient() => err,
@@ -195,13 +229,14 @@ where
         let first = *first_failed_at_ms.get_or_insert_with(now_ms);
         let delay = policy.delay(attempt, err.retry_after);
         let age = Duration::from_millis(now_ms().saturating_sub(first));
-        if attempt >= policy.max_attempts || age + delay > policy.max_age {
+        let out_of_attempts = !holds && attempt >= policy.max_attempts;
+        if out_of_attempts || age + delay > policy.max_age {
             telemetry::delivery("gave_up");
-            if policy.max_attempts <= 1 {
+            if policy.max_attempts <= 1 && !holds {
                 // No retry was allowed: the error is all there is to say.
                 break Err(err);
             }
-            let why = if attempt >= policy.max_attempts {
+            let why = if out_of_attempts {
                 format!("gave up after {attempt} attempts")
             } else {
                 format!(
@@ -215,9 +250,13 @@ where
                 ..err
             });
         }
+        let of = if holds {
+            String::new()
+        } else {
+            format!("/{}", policy.max_attempts)
+        };
         cx.log.warn(format!(
-            "{err} (attempt {attempt}/{}); retrying in {:.1}s",
-            policy.max_attempts,
+            "{err} (attempt {attempt}{of}); retrying in {:.1}s",
             delay.as_secs_f64()
         ));
         let progress = RetryProgress {
@@ -225,10 +264,25 @@ where
             attempts: attempt,
             first_failed_at_ms: first,
             next_attempt_at_ms: now_ms().saturating_add(delay.as_millis() as u64),
-            last_error: err.message,
+            last_error: err.message.clone(),
         };
         cx.retries.waiting(&progress).await;
         journalled = true;
+        // Whether the wait is long, jitter aside: what the server asked for, else the backoff.
+        let planned = err.retry_after.unwrap_or_else(|| policy.backoff(attempt));
+        let long_wait = planned >= HOLD_AFTER.min(policy.max_delay);
+        if holds && long_wait {
+            // Journalled as waiting, not ended: the resumed run continues from here.
+            return Err(ActionError {
+                message: format!(
+                    "{} (attempt {attempt}; held, next attempt in {:.0}s)",
+                    err.message,
+                    delay.as_secs_f64()
+                ),
+                held_until_ms: Some(progress.next_attempt_at_ms),
+                ..err
+            });
+        }
         tokio::time::sleep(delay).await;
         telemetry::retry();
         attempt += 1;
@@ -274,6 +328,43 @@ mod tests {
         let journal: Arc<dyn RetryJournal> = journal.clone();
         cx.retries = NodeRetries::new(Some(journal), 7, "ilert", resumed);
         cx
+    }
+
+    #[tokio::test]
+    async fn a_held_operation_ignores_the_attempt_limit_and_stops_once_the_backoff_is_capped() {
+        let journal = Arc::new(Journal::default());
+        let mut cx = context(&journal, None);
+        cx.retries = cx.retries.clone().holding(true);
+        let policy = RetryPolicy {
+            max_attempts: 2,
+            initial_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(8),
+            max_age: DEFAULT_MAX_AGE,
+        };
+        let before = now_ms();
+        let (err, calls) = always_failing(policy, &cx).await;
+        // Delays 1, 2, 4 (in place), then 8 = the cap: held after the fourth attempt.
+        assert_eq!(
+            calls, 4,
+            "the attempt limit of 2 does not apply while holding"
+        );
+        let due = err.held_until_ms.expect("held");
+        assert!(due >= before, "{due} {before}");
+        assert!(err.message.contains("held, next attempt in"), "{err}");
+        assert_eq!(
+            journal.0.lock().unwrap().last().map(String::as_str),
+            Some("7/ilert waiting after 4"),
+            "the progress stays journalled for the resumed run"
+        );
+    }
+
+    #[tokio::test]
+    async fn holding_needs_a_journal() {
+        let mut cx = ActionContext::new(HttpClient::new().unwrap(), Redactor::default());
+        cx.retries = NodeRetries::default().holding(true);
+        let (err, calls) = always_failing(fast(3), &cx).await;
+        assert_eq!(calls, 3);
+        assert!(err.held_until_ms.is_none());
     }
 
     /// Runs `with_retries` over an operation that always fails transiently; returns the

@@ -53,9 +53,18 @@ pub fn alert_id<'a>(args: &'a Value, name: &str) -> Result<&'a str, ActionError>
     } else {
         Err(ActionError::invalid_argument(
             name,
-            format!("must be {ALERT_ID_FORM}"),
+            format!("{} must be {ALERT_ID_FORM}", shown_id(id)),
         ))
     }
+}
+
+/// How messages quote a value given as an alert id: its first characters, escaped, so that a
+/// huge or hostile value cannot flood or forge a log line.
+pub fn shown_id(id: &str) -> String {
+    const SHOWN_CHARS: usize = 64;
+    let excerpt: String = id.chars().take(SHOWN_CHARS).collect();
+    let cut = if excerpt.len() < id.len() { "…" } else { "" };
+    format!("{excerpt:?}{cut}")
 }
 
 /// Whether `id` is a Sekoia.io alert identifier: a UUID, or `AL` followed by at most 30

@@ -37,6 +37,8 @@ const CLOSED: &str = "1738b1c1-767d-489e-bada-19176621a007";
 const PATIENCE: Duration = Duration::from_secs(10);
 
 /// Millisecond reconnects; keep-alive at the production pace unless a test needs otherwise.
+/// A refused key is tried again after a few seconds: long against the reconnects, short
+/// enough for a test to see the second try.
 fn fast_timing() -> LiveTiming {
     LiveTiming {
         backoff: RetryPolicy {
@@ -45,9 +47,18 @@ fn fast_timing() -> LiveTiming {
             max_delay: Duration::from_millis(50),
             max_age: Duration::MAX,
         },
+        rejected_backoff: RetryPolicy {
+            max_attempts: u32::MAX,
+            initial_delay: REFUSED_RETRY,
+            max_delay: REFUSED_RETRY,
+            max_age: Duration::MAX,
+        },
         ..LiveTiming::default()
     }
 }
+
+/// How long a refused key waits before it is tried again, in these tests.
+const REFUSED_RETRY: Duration = Duration::from_secs(2);
 
 fn http() -> HttpClient {
     HttpClient::new().expect("HTTP client")
@@ -64,7 +75,7 @@ struct Running {
     live: Arc<LiveNotifications>,
     cancel: Cancellation,
     events: mpsc::UnboundedReceiver<LiveEvent>,
-    task: JoinHandle<Result<(), LiveError>>,
+    task: JoinHandle<()>,
 }
 
 fn start(live: LiveNotifications) -> Running {
@@ -113,7 +124,7 @@ impl Running {
     async fn stop(self) {
         self.cancel.cancel();
         let ended = within(Duration::from_secs(2), "the run to stop", self.task).await;
-        assert_eq!(ended.expect("the run does not panic"), Ok(()));
+        ended.expect("the run does not panic");
     }
 }
 
@@ -128,9 +139,10 @@ async fn stats_reach(
     what: &str,
     condition: impl FnMut(&LiveStats) -> bool,
 ) -> LiveStats {
-    *within(PATIENCE, what, stats.wait_for(condition))
+    within(PATIENCE, what, stats.wait_for(condition))
         .await
         .expect("the connection is alive")
+        .clone()
 }
 
 fn me_requests(sim: &Simulator) -> usize {
@@ -240,21 +252,53 @@ async fn created_status_comment_and_edit_notifications_become_typed_changes() {
 }
 
 #[tokio::test]
-async fn a_refused_api_key_is_a_configuration_error_without_retries() {
+async fn a_refused_api_key_is_reported_and_tried_again_after_a_long_wait() {
     let sim = simulator().await;
-    let mut running = start(live_for(&sim, "not-the-key", None));
-    let ended = within(PATIENCE, "the run to give up", &mut running.task)
-        .await
-        .expect("the run does not panic");
-    let Err(LiveError::Configuration { account, message }) = ended else {
-        panic!("expected a configuration error, got {ended:?}");
+    let live = live_for(&sim, "not-the-key", None);
+    let Err(LiveError::Configuration { account, message }) = live.preflight().await else {
+        panic!("the pre-flight check refuses the key");
     };
     assert_eq!(account, "test");
     assert!(message.contains("401"), "{message}");
     assert!(!message.contains("not-the-key"), "the key leaks: {message}");
-    assert_eq!(me_requests(&sim), 1, "one identity check, no retry storm");
+    let mut running = start(live);
+    let mut stats = running.live.stats();
+    let refused = stats_reach(&mut stats, "the refusal", |s| s.rejection.is_some()).await;
+    let rejection = refused.rejection.unwrap_or_default();
+    assert!(rejection.contains("401"), "{rejection}");
+    assert!(
+        !rejection.contains("not-the-key"),
+        "the key leaks: {rejection}"
+    );
+    assert!(!refused.connected && refused.disconnected_since_ms.is_some());
+    tokio::time::sleep(REFUSED_RETRY / 2).await;
+    assert_eq!(
+        me_requests(&sim),
+        2,
+        "the pre-flight and one attempt: no retry storm"
+    );
+    stats_reach(&mut stats, "the second try", |s| s.interruptions >= 2).await;
+    assert_eq!(me_requests(&sim), 3, "tried again after the long wait");
     assert_eq!(sim.live_connection_count(), 0);
     assert!(running.events.try_recv().is_err(), "no event was emitted");
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_key_accepted_again_reconnects_by_itself() {
+    let sim = simulator().await;
+    sim.inject_fault(Fault::status(Route::SekoiaMe, 401).times(1));
+    let mut running = start(live_for(&sim, API_KEY, None));
+    let mut stats = running.live.stats();
+    stats_reach(&mut stats, "the refusal", |s| s.rejection.is_some()).await;
+    assert_eq!(
+        running.connected().await,
+        1,
+        "connected once the key is accepted"
+    );
+    let now = running.live.stats().borrow().clone();
+    assert!(now.connected && now.rejection.is_none() && now.disconnected_since_ms.is_none());
+    running.stop().await;
 }
 
 /// A live server that reads each handshake, hands its head to the test, and answers 401.
@@ -286,38 +330,33 @@ async fn refusing_server() -> (String, mpsc::UnboundedReceiver<String>) {
 }
 
 #[tokio::test]
-async fn a_refused_handshake_is_a_configuration_error_without_retries() {
+async fn a_refused_handshake_is_reported_without_a_retry_storm() {
     let sim = simulator().await;
     let (url, mut heads) = refusing_server().await;
     let running = start(live_for(&sim, API_KEY, Some(&url)));
-    let ended = within(PATIENCE, "the run to give up", running.task)
-        .await
-        .expect("the run does not panic");
-    let Err(LiveError::Configuration { message, .. }) = ended else {
-        panic!("expected a configuration error, got {ended:?}");
-    };
-    assert!(message.contains("401"), "{message}");
-    assert!(!message.contains(API_KEY), "the key leaks: {message}");
+    let mut stats = running.live.stats();
+    let refused = stats_reach(&mut stats, "the refusal", |s| s.rejection.is_some()).await;
+    let rejection = refused.rejection.unwrap_or_default();
+    assert!(rejection.contains("401"), "{rejection}");
+    assert!(!rejection.contains(API_KEY), "the key leaks: {rejection}");
     let head = heads.try_recv().expect("one handshake").to_lowercase();
     assert!(
         head.contains(&format!("cookie: access_token_cookie={API_KEY}")),
         "{head}"
     );
-    assert!(heads.try_recv().is_err(), "no second attempt");
+    assert!(heads.try_recv().is_err(), "no second attempt yet");
+    running.stop().await;
 }
 
 #[tokio::test]
-async fn a_live_url_that_does_not_exist_is_a_configuration_error() {
+async fn a_live_url_that_does_not_exist_is_reported_as_refused() {
     let sim = simulator().await;
     let url = format!("{}/nowhere/", sim.urls().sekoia.replacen("http", "ws", 1));
     let running = start(live_for(&sim, API_KEY, Some(&url)));
-    let ended = within(PATIENCE, "the run to give up", running.task)
-        .await
-        .expect("the run does not panic");
-    assert!(
-        matches!(&ended, Err(LiveError::Configuration { message, .. }) if message.contains("404")),
-        "{ended:?}"
-    );
+    let mut stats = running.live.stats();
+    let refused = stats_reach(&mut stats, "the refusal", |s| s.rejection.is_some()).await;
+    assert!(refused.rejection.unwrap_or_default().contains("404"));
+    running.stop().await;
 }
 
 #[tokio::test]
@@ -686,7 +725,7 @@ async fn malformed_and_foreign_frames_are_skipped() {
     let change = running.change().await;
     assert_eq!(change.kind, ChangeKind::Created);
     assert_eq!(change.alert_uuid, alert);
-    let stats = *running.live.stats().borrow();
+    let stats = running.live.stats().borrow().clone();
     assert_eq!(stats.malformed_frames, 3);
     assert_eq!(stats.ignored_frames, 3);
     assert_eq!(stats.interruptions, 0);

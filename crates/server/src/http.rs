@@ -4,13 +4,15 @@
 //!
 //! `POST /hooks/<playbook id>/<trigger node id>` with `Authorization: Bearer <the playbook's
 //! webhook_token>` and `{"alert_uuid": "..."}` answers 202 once the event is stored in the
-//! inbox (so an accepted call survives a crash right after), 400 for a bad body, 401 for a
-//! bad token, 404 for an unknown playbook or trigger — always with a JSON `{"error": ...}`.
+//! inbox (so an accepted call survives a crash right after), 400 for a bad body (an
+//! `alert_uuid` that is not an alert UUID or short id included), 401 for a bad token, 404
+//! for an unknown playbook or trigger — always with a JSON `{"error": ...}`.
 
 use std::sync::Arc;
 
 use alertsync_engine::RunExecutor;
-use alertsync_store::{EventSource, NewInboxEvent, Store};
+use alertsync_integrations::args::{ALERT_ID_FORM, is_alert_id, shown_id};
+use alertsync_store::{EventSource, Store};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -21,14 +23,16 @@ use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use crate::api;
-use crate::api::auth::{AccessToken, bearer_matches};
+use crate::api::auth::{Access, bearer_matches};
 use crate::deploy::{Deployment, TriggerKind};
-use crate::inbox::InboxPayload;
+use crate::inbox::{Inbox, InboxPayload, IncomingEvent};
 
 /// What the handlers share.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// Where webhook events go.
+    pub inbox: Inbox,
     pub deployment: Arc<Deployment>,
     /// The Sekoia.io account webhook events read their alert with.
     pub sekoia_account: Option<String>,
@@ -37,11 +41,11 @@ pub struct AppState {
     /// Validates playbooks; knows the modules and the accounts.
     pub executor: Arc<RunExecutor>,
     /// The token API and console requests need, if any.
-    pub access: AccessToken,
+    pub access: Access,
     /// Where imported playbooks are saved.
     pub import_dir: std::path::PathBuf,
-    /// The Sekoia.io accounts whose live notifications the service follows.
-    pub live_accounts: Arc<[String]>,
+    /// What `/healthz` and the health metrics read.
+    pub health: crate::health::HealthInputs,
     /// Cancelled when the service stops: long-lived answers (event streams) end then.
     pub stopping: alertsync_engine::Cancellation,
 }
@@ -95,25 +99,22 @@ async fn webhook(
         Ok(alert_uuid) => alert_uuid,
         Err(why) => return error(StatusCode::BAD_REQUEST, why),
     };
-    let event = NewInboxEvent {
+    let event = IncomingEvent {
         source: EventSource::Webhook,
         account: state.sekoia_account.clone().unwrap_or_default(),
-        playbook_id: Some(playbook.id.clone()),
-        trigger_node: Some(node_id),
-        alert_uuid: Some(alert_uuid.clone()),
         dedup_key: format!("webhook/{}", uuid::Uuid::new_v4()),
-        payload: json!(InboxPayload::Webhook { alert_uuid }),
-        received_at_ms: alertsync_engine::now_ms(),
+        payload: InboxPayload::Webhook {
+            playbook_id: playbook.id.clone(),
+            trigger_node: node_id,
+            alert_uuid,
+        },
     };
-    match state.store.enqueue(event).await {
-        Ok(stored) => {
-            state.wake.notify_one();
-            (
-                StatusCode::ACCEPTED,
-                axum::Json(json!({"event_id": stored.id().0})),
-            )
-                .into_response()
-        }
+    match state.inbox.accept(event).await {
+        Ok(stored) => (
+            StatusCode::ACCEPTED,
+            axum::Json(json!({"event_id": stored.id().0})),
+        )
+            .into_response(),
         Err(err) => {
             tracing::error!(
                 "webhook for playbook {}: cannot store the event: {err}",
@@ -137,7 +138,11 @@ fn alert_uuid(body: &[u8]) -> Result<String, String> {
         .and_then(Value::as_str)
         .map(str::trim)
     {
-        Some(id) if !id.is_empty() => Ok(id.to_owned()),
+        Some(id) if is_alert_id(id) => Ok(id.to_owned()),
+        Some(id) if !id.is_empty() => Err(format!(
+            "`alert_uuid` {} must be {ALERT_ID_FORM}",
+            shown_id(id)
+        )),
         _ => Err("the body needs a non-empty string `alert_uuid`".to_owned()),
     }
 }

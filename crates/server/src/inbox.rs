@@ -1,21 +1,33 @@
-//! What an inbox event carries, and how it becomes the event a trigger node outputs.
+//! The inbox: where trigger sources put events. It works out which playbook triggers an
+//! event fires — queued as runs in the same transaction as the event — stores it, and wakes
+//! the scheduler. An event is acknowledged (webhook 202, checkpoint moved) only once
+//! [`Inbox::accept`] has returned.
 //!
 //! Sources store the **change** (an alert was created, a webhook was called), not the
-//! trigger's output: the alert is read when the event is processed, so an event is stored
-//! and acknowledged even while Sekoia.io cannot be read, and a run sees the alert as it is
-//! when the run starts.
+//! trigger's output: the alert is read when the run starts, so an event is stored and
+//! acknowledged even while Sekoia.io cannot be read, and a run sees the alert as it is
+//! when it runs.
+//!
+//! Every deployed playbook gets its runs, disabled ones included: a playbook disabled at
+//! run time holds its runs until it is enabled again. Playbooks disabled in the
+//! configuration file are not deployed to run, and get none.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use alertsync_engine::{ActionError, RetryPolicy};
+use alertsync_engine::{ActionContext, ActionError};
 use alertsync_integrations::sekoia::{ApiPath, SekoiaClient, triggers};
+use alertsync_store::{
+    Checkpoint, Enqueued, EventSource, InboxEvent, NewInboxEvent, RunTarget, Store, StoreResult,
+};
 use axum::http::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tokio::sync::Notify;
 
-use crate::deploy::AlertChangeKind;
+use crate::deploy::{AlertChangeKind, Deployment, TriggerKind};
 
-/// The payload of an inbox event.
+/// What an inbox event says happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum InboxPayload {
@@ -27,41 +39,65 @@ pub enum InboxPayload {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         comment: Option<Value>,
     },
-    /// A playbook's webhook was called for an alert.
-    Webhook { alert_uuid: String },
-    /// A schedule fired.
-    Cron { scheduled_at: String },
+    /// A playbook's webhook (Manual Trigger node `trigger_node`) was called for an alert.
+    Webhook {
+        playbook_id: String,
+        trigger_node: String,
+        alert_uuid: String,
+    },
+    /// A playbook's schedule (Cron trigger node `trigger_node`) fired.
+    Cron {
+        playbook_id: String,
+        trigger_node: String,
+        scheduled_at: String,
+    },
 }
 
 impl InboxPayload {
+    /// The alert the event is about, if any.
+    pub fn alert_uuid(&self) -> Option<&str> {
+        match self {
+            Self::AlertChange { alert_uuid, .. } | Self::Webhook { alert_uuid, .. } => {
+                Some(alert_uuid)
+            }
+            Self::Cron { .. } => None,
+        }
+    }
+
     /// The trigger node's output for this event, and the directory of files made for the
-    /// run: alert events read the alert (and a comment event its comment) and write it to a
-    /// file of the data directory, as Sekoia.io's triggers do.
+    /// run: alert events read the alert (and a comment event its comment) with `cx` (its
+    /// retry policy and the run's retry journal) and write it to a file of the data
+    /// directory, as Sekoia.io's triggers do.
     pub async fn trigger_event(
         &self,
         sekoia: Option<&SekoiaClient>,
-        retry: RetryPolicy,
+        cx: &ActionContext,
         data_dir: &Path,
-    ) -> Result<(Value, Option<PathBuf>), String> {
+    ) -> Result<(Value, Option<PathBuf>), ActionError> {
         match self {
-            Self::Cron { scheduled_at } => Ok((json!({ "scheduled_at": scheduled_at }), None)),
-            Self::Webhook { alert_uuid } => Ok((triggers::manual_event(alert_uuid), None)),
+            Self::Cron { scheduled_at, .. } => Ok((json!({ "scheduled_at": scheduled_at }), None)),
+            Self::Webhook { alert_uuid, .. } => Ok((triggers::manual_event(alert_uuid), None)),
             Self::AlertChange {
                 change,
                 alert_uuid,
                 comment,
             } => {
-                let alert = read_alert(sekoia, alert_uuid, retry).await?;
+                let client = sekoia.ok_or_else(|| {
+                    ActionError::permanent("no Sekoia.io account to read the alert with")
+                })?;
+                let alert = read_alert(client, alert_uuid, cx).await?;
                 let event_type = match change {
                     AlertChangeKind::CommentCreated => "alert-comment",
                     _ => "alert",
                 };
                 let mut event = triggers::alert_event(&alert, event_type);
                 if let Some(comment) = comment {
-                    let comment = read_comment(sekoia, alert_uuid, comment, retry).await?;
+                    let comment = read_comment(client, alert_uuid, comment, cx).await?;
                     event["comment"] = triggers::comment_of(&comment);
                 }
-                let files = triggers::attach_alert_file(data_dir, &alert, &mut event).await?;
+                let files = triggers::attach_alert_file(data_dir, &alert, &mut event)
+                    .await
+                    .map_err(ActionError::permanent)?;
                 Ok((event, Some(files)))
             }
         }
@@ -70,40 +106,169 @@ impl InboxPayload {
 
 /// The comment a notification names (`{"uuid": ...}`), read from Sekoia.io.
 async fn read_comment(
-    sekoia: Option<&SekoiaClient>,
+    client: &SekoiaClient,
     alert_uuid: &str,
     comment: &Value,
-    retry: RetryPolicy,
-) -> Result<Value, String> {
-    let client = sekoia.ok_or("no Sekoia.io account to read the comment with")?;
+    cx: &ActionContext,
+) -> Result<Value, ActionError> {
     let comment_uuid = comment
         .get("uuid")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let cx = client.service_context(retry);
     let path = ApiPath::alert(alert_uuid)
         .then("comments")
         .value(comment_uuid);
     client
-        .call(&cx, Method::GET, &path, &[], None)
+        .call(cx, Method::GET, &path, &[], None)
         .await
-        .map_err(|err: ActionError| {
-            format!(
+        .map_err(|err| ActionError {
+            message: format!(
                 "reading comment {comment_uuid} of alert {alert_uuid}: {}",
                 err.message
-            )
+            ),
+            ..err
         })
 }
 
 async fn read_alert(
-    sekoia: Option<&SekoiaClient>,
+    client: &SekoiaClient,
     alert_uuid: &str,
-    retry: RetryPolicy,
-) -> Result<Value, String> {
-    let client = sekoia.ok_or("no Sekoia.io account to read the alert with")?;
-    let cx = client.service_context(retry);
+    cx: &ActionContext,
+) -> Result<Value, ActionError> {
     client
-        .get_alert(&cx, alert_uuid)
+        .get_alert(cx, alert_uuid)
         .await
-        .map_err(|err: ActionError| format!("reading alert {alert_uuid}: {}", err.message))
+        .map_err(|err| ActionError {
+            message: format!("reading alert {alert_uuid}: {}", err.message),
+            ..err
+        })
+}
+
+/// An event a source has received, before it is stored.
+#[derive(Debug, Clone)]
+pub struct IncomingEvent {
+    pub source: EventSource,
+    /// The account (Sekoia.io community connection) it came through, if any.
+    pub account: String,
+    /// What makes two deliveries of one change the same event.
+    pub dedup_key: String,
+    pub payload: InboxPayload,
+}
+
+/// The inbox of one service.
+#[derive(Clone)]
+pub struct Inbox {
+    store: Arc<dyn Store>,
+    deployment: Arc<Deployment>,
+    wake: Arc<Notify>,
+}
+
+impl Inbox {
+    pub fn new(store: Arc<dyn Store>, deployment: Arc<Deployment>, wake: Arc<Notify>) -> Self {
+        Self {
+            store,
+            deployment,
+            wake,
+        }
+    }
+
+    /// Stores `event` with its runs; returns once it is committed.
+    pub async fn accept(&self, event: IncomingEvent) -> StoreResult<Enqueued> {
+        let stored = self.store.enqueue(self.prepare(event)).await?;
+        if stored.is_new() {
+            self.wake.notify_one();
+        }
+        Ok(stored)
+    }
+
+    /// Stores `events` with their runs and moves `checkpoint`, in one transaction.
+    pub async fn accept_batch(
+        &self,
+        events: Vec<IncomingEvent>,
+        checkpoint: Option<Checkpoint>,
+    ) -> StoreResult<Vec<Enqueued>> {
+        let events = events.into_iter().map(|e| self.prepare(e)).collect();
+        let stored = self.store.enqueue_batch(events, checkpoint).await?;
+        if stored.iter().any(|s| s.is_new()) {
+            self.wake.notify_one();
+        }
+        Ok(stored)
+    }
+
+    /// Queues the runs of the open events an older alertsync stored without them.
+    pub async fn route_unrouted(&self) -> StoreResult<usize> {
+        let events = self.store.unrouted_events().await?;
+        for event in &events {
+            let targets = self.targets_of_stored(event);
+            self.store.route_event(event.id, targets).await?;
+        }
+        if !events.is_empty() {
+            self.wake.notify_one();
+        }
+        Ok(events.len())
+    }
+
+    fn prepare(&self, event: IncomingEvent) -> NewInboxEvent {
+        NewInboxEvent {
+            runs: self.targets(&event.payload),
+            source: event.source,
+            account: event.account,
+            alert_uuid: event.payload.alert_uuid().map(str::to_owned),
+            dedup_key: event.dedup_key,
+            payload: json!(event.payload),
+            received_at_ms: alertsync_engine::now_ms(),
+        }
+    }
+
+    /// The playbook triggers a stored event fires; none if its payload is unreadable.
+    fn targets_of_stored(&self, event: &InboxEvent) -> Vec<RunTarget> {
+        match serde_json::from_value::<InboxPayload>(event.payload.clone()) {
+            Ok(payload) => self.targets(&payload),
+            Err(err) => {
+                tracing::error!(
+                    "inbox event {}: unreadable payload ({err}); it starts no run",
+                    event.id
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    /// The playbook triggers an event fires.
+    pub fn targets(&self, payload: &InboxPayload) -> Vec<RunTarget> {
+        let mut targets = Vec::new();
+        for playbook in self.deployment.enabled() {
+            for trigger in &playbook.triggers {
+                let fires = match (payload, trigger.kind) {
+                    (InboxPayload::AlertChange { change, .. }, TriggerKind::Alert(kind)) => {
+                        kind.fires_on(*change)
+                    }
+                    (
+                        InboxPayload::Webhook {
+                            playbook_id,
+                            trigger_node,
+                            ..
+                        },
+                        TriggerKind::Manual,
+                    )
+                    | (
+                        InboxPayload::Cron {
+                            playbook_id,
+                            trigger_node,
+                            ..
+                        },
+                        TriggerKind::Cron,
+                    ) => *playbook_id == playbook.id && *trigger_node == trigger.node_id,
+                    _ => false,
+                };
+                if fires {
+                    targets.push(RunTarget {
+                        playbook_id: playbook.id.clone(),
+                        trigger_node: trigger.node_id.clone(),
+                    });
+                }
+            }
+        }
+        targets
+    }
 }

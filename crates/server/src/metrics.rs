@@ -14,14 +14,19 @@
 //! | `alertsync_retries_total` | counter | `destination` |
 //! | `alertsync_rate_limit_waits_total` | counter | `destination` |
 //! | `alertsync_rate_limit_wait_seconds` | histogram | `destination` |
-//! | `alertsync_inbox_events` | gauge | `state` (`pending`, `claimed`) |
+//! | `alertsync_queue_runs` | gauge | `state` (`queued`, `running`, `waiting`, `held`) |
+//! | `alertsync_dead_letters` | gauge | |
+//! | `alertsync_dead_letters_total` | counter | `playbook` |
+//! | `alertsync_oldest_queued_seconds` | gauge | |
+//! | `alertsync_healthy` | gauge | |
+//! | `alertsync_health_problem` | gauge | `problem` (each code of [`crate::health::Problem`]) |
 //! | `alertsync_live_connected` | gauge | `account` |
 //! | `alertsync_live_reconnects_total` | counter | `account` |
 //! | `alertsync_backfilled_alerts_total` | counter | `account` |
 
 use std::sync::OnceLock;
 
-use alertsync_engine::{NodeStatus, Registry, RunRecord, RunStatus, telemetry};
+use alertsync_engine::{NodeStatus, Registry, RunRecord, telemetry};
 use alertsync_integrations::sekoia::live::LiveStats;
 use alertsync_spl::{NodeKind, Operator, Playbook};
 use axum::extract::State;
@@ -31,14 +36,26 @@ use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogra
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::sync::watch;
 
+use crate::health::{Health, HealthStatus, Problem};
 use crate::http::AppState;
 
 /// Runs that ended, by `playbook` and `status` (`succeeded`, `failed`).
 pub const RUNS: &str = "alertsync_runs_total";
 /// How long node runs took (histogram), by `module`, `action` and `status`.
 pub const NODE_DURATION_SECONDS: &str = "alertsync_node_duration_seconds";
-/// Inbox events waiting (`pending`) or being processed (`claimed`), read at each scrape.
-pub const INBOX_EVENTS: &str = "alertsync_inbox_events";
+/// Runs in the queue by `state`: `queued`, `running`, `waiting` (held by a failing
+/// destination) and `held` (their playbook is disabled); set at each scrape and health check.
+pub const QUEUE_RUNS: &str = "alertsync_queue_runs";
+/// Dead letters nobody has replayed or dismissed.
+pub const DEAD_LETTERS: &str = "alertsync_dead_letters";
+/// Runs that became dead letters, by `playbook`.
+pub const DEAD_LETTERS_TOTAL: &str = "alertsync_dead_letters_total";
+/// Age of the oldest queued run of an enabled playbook (0 when none waits).
+pub const OLDEST_QUEUED_SECONDS: &str = "alertsync_oldest_queued_seconds";
+/// 1 while `/healthz` would answer 200.
+pub const HEALTHY: &str = "alertsync_healthy";
+/// 1 while the health problem `problem` holds, else 0.
+pub const HEALTH_PROBLEM: &str = "alertsync_health_problem";
 /// 1 while the live notification connection of an `account` is established, else 0.
 pub const LIVE_CONNECTED: &str = "alertsync_live_connected";
 /// Times the live connection of an `account` was lost or failed to open (each is followed
@@ -92,8 +109,25 @@ fn describe() {
         "How long node runs took, by module, action and status."
     );
     describe_gauge!(
-        INBOX_EVENTS,
-        "Inbox events waiting (pending) or being processed (claimed)."
+        QUEUE_RUNS,
+        "Runs in the queue: queued, running, waiting (a destination fails), held (playbook disabled)."
+    );
+    describe_gauge!(
+        DEAD_LETTERS,
+        "Dead letters (runs that can never run or succeed) nobody has replayed or dismissed."
+    );
+    describe_counter!(
+        DEAD_LETTERS_TOTAL,
+        "Runs that became dead letters, by playbook."
+    );
+    describe_gauge!(
+        OLDEST_QUEUED_SECONDS,
+        "Age of the oldest queued run of an enabled playbook."
+    );
+    describe_gauge!(HEALTHY, "1 while /healthz answers 200.");
+    describe_gauge!(
+        HEALTH_PROBLEM,
+        "1 while a health problem holds (the reasons /healthz gives), by problem."
     );
     describe_gauge!(
         LIVE_CONNECTED,
@@ -127,18 +161,12 @@ pub async fn keep_up(stop: alertsync_engine::Cancellation) {
     }
 }
 
-/// `GET /metrics`: the Prometheus text exposition, with the inbox depth read now.
+/// `GET /metrics`: the Prometheus text exposition, with the health and the queue read now.
 pub async fn scrape(State(state): State<AppState>) -> Response {
     let Some(handle) = HANDLE.get().and_then(Option::as_ref) else {
         return (StatusCode::SERVICE_UNAVAILABLE, "metrics are not enabled\n").into_response();
     };
-    match state.store.inbox_counts().await {
-        Ok(counts) => {
-            gauge!(INBOX_EVENTS, "state" => "pending").set(counts.pending as f64);
-            gauge!(INBOX_EVENTS, "state" => "claimed").set(counts.claimed as f64);
-        }
-        Err(err) => tracing::warn!("metrics: cannot read the inbox depth: {err}"),
-    }
+    record_health(&crate::health::assess(&state.health).await);
     handle.run_upkeep();
     (
         [(
@@ -150,10 +178,40 @@ pub async fn scrape(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
+/// Sets the health and queue gauges from an assessment.
+pub fn record_health(health: &Health) {
+    gauge!(HEALTHY).set(f64::from(u8::from(health.status == HealthStatus::Ok)));
+    for code in Problem::CODES {
+        let holds = health.problems.iter().any(|p| p.code() == code);
+        gauge!(HEALTH_PROBLEM, "problem" => code).set(f64::from(u8::from(holds)));
+    }
+    let Some(queue) = &health.queue else {
+        return;
+    };
+    for (state, count) in [
+        ("queued", queue.queued),
+        ("running", queue.running),
+        ("waiting", queue.waiting),
+        ("held", queue.held_by_disabled_playbooks),
+    ] {
+        gauge!(QUEUE_RUNS, "state" => state).set(count as f64);
+    }
+    gauge!(DEAD_LETTERS).set(queue.dead_letters as f64);
+    let oldest = queue
+        .oldest_queued_at_ms
+        .map_or(0, |at| alertsync_engine::now_ms().saturating_sub(at) / 1000);
+    gauge!(OLDEST_QUEUED_SECONDS).set(oldest as f64);
+}
+
+/// Counts a run of `playbook_id` that became a dead letter.
+pub fn record_dead_letter(playbook_id: &str) {
+    counter!(DEAD_LETTERS_TOTAL, "playbook" => playbook_id.to_owned()).increment(1);
+}
+
 /// Counts a run that ended and the durations of its node runs. Node runs restored from
 /// before a restart (a resumed run) started before the record and were counted then.
 pub fn record_run(registry: &Registry, playbook_id: &str, playbook: &Playbook, record: &RunRecord) {
-    counter!(RUNS, "playbook" => playbook_id.to_owned(), "status" => run_status(record.status))
+    counter!(RUNS, "playbook" => playbook_id.to_owned(), "status" => record.status.as_str())
         .increment(1);
     for node in record
         .nodes
@@ -174,22 +232,9 @@ pub fn record_run(registry: &Registry, playbook_id: &str, playbook: &Playbook, r
     }
 }
 
-fn run_status(status: RunStatus) -> &'static str {
-    match status {
-        RunStatus::Running => "running",
-        RunStatus::Succeeded => "succeeded",
-        RunStatus::Failed => "failed",
-        RunStatus::Cancelled => "cancelled",
-    }
-}
-
 /// The status label of a node run that ended.
 fn node_status(status: NodeStatus) -> Option<&'static str> {
-    match status {
-        NodeStatus::Succeeded => Some("succeeded"),
-        NodeStatus::Failed => Some("failed"),
-        NodeStatus::Pending | NodeStatus::Running | NodeStatus::Skipped => None,
-    }
+    matches!(status, NodeStatus::Succeeded | NodeStatus::Failed).then(|| status.as_str())
 }
 
 /// The (module slug, action slug) of a node: operators are `operator` / their kind.
@@ -244,10 +289,13 @@ pub fn record_backfilled(account: &str, new_changes: usize) {
 pub fn follow_live(account: String, mut stats: watch::Receiver<LiveStats>) {
     tokio::spawn(async move {
         loop {
-            let now = *stats.borrow_and_update();
+            let (connected, interruptions) = {
+                let now = stats.borrow_and_update();
+                (now.connected, now.interruptions)
+            };
             gauge!(LIVE_CONNECTED, "account" => account.clone())
-                .set(f64::from(u8::from(now.connected)));
-            counter!(LIVE_RECONNECTS, "account" => account.clone()).absolute(now.interruptions);
+                .set(f64::from(u8::from(connected)));
+            counter!(LIVE_RECONNECTS, "account" => account.clone()).absolute(interruptions);
             if stats.changed().await.is_err() {
                 gauge!(LIVE_CONNECTED, "account" => account).set(0.0);
                 return;

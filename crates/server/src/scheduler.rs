@@ -1,36 +1,69 @@
-//! The scheduler: hands ready inbox events to workers — for each alert only its oldest
-//! unfinished event, so one alert's events run in arrival order while different alerts run
-//! in parallel — starts one run per enabled playbook the event fires, resumes runs an
-//! earlier process left unfinished, and completes the event once its runs have ended.
+//! The scheduler: claims the runs the store says may start (in arrival order; for each
+//! alert and playbook only the oldest open run; none of a disabled playbook), runs them on
+//! a bounded number of workers, and settles each one in the store.
 //!
-//! Shutdown: no new event is claimed; runs in flight get a grace period, then are
-//! cancelled *without* being finished in the store, so the next start resumes them.
+//! How a run can end, and what becomes of it:
+//!
+//! * **finished**: succeeded, or failed for a reason a person must fix (a 4xx answer, an
+//!   argument, a template). Such failures count towards disabling the playbook (as
+//!   Sekoia.io does); a disabled playbook's runs wait, held, until it is enabled again.
+//! * **held**: a destination failed transiently. The run is put aside until its next
+//!   attempt is due, without keeping a worker; later runs of its playbook for the same
+//!   alert wait behind it. When a run delivers to that destination again, the runs waiting
+//!   for it are due at once.
+//! * **dead letter**: the run can never succeed or run — the destination kept failing past
+//!   the retry age, the playbook is no longer deployed, or the process stopped uncleanly
+//!   during the run too many times. It stays visible until replayed or dismissed.
+//! * **filtered**: the trigger's rule filter does not match the alert: no run.
+//! * **stopped** by a shutdown: released, and resumed at the next start.
+//!
+//! Settling a run is written until the store takes it (a full disk is retried), so no run
+//! is left claimed and forgotten while the process lives.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use alertsync_engine::telemetry;
 use alertsync_engine::{
-    Cancellation, NodeRecord, RetryPolicy, RetryProgress, RunExecutor, RunRecord, RunRequest,
-    RunStatus,
+    ActionContext, Cancellation, FailureKind, Hold, NodeRecord, NodeRetries, NodeStatus,
+    RetryJournal, RetryPolicy, RetryProgress, RunExecutor, RunRecord, RunRequest, RunStatus,
+    telemetry,
 };
 use alertsync_integrations::sekoia::{SLUG, SekoiaClient, triggers};
-use alertsync_store::{
-    InboxEvent, NewRun, NodeRunRecorder, RunId, RunStart, Store, UnfinishedRun, WriteBehind,
-};
+use alertsync_spl::NodeKind;
+use alertsync_store::{ClaimedRun, NodeRunRecorder, RunId, Store, StoreResult, WriteBehind};
+use serde_json::Value;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::deploy::{DeployedPlaybook, Deployment, TriggerKind};
 use crate::inbox::InboxPayload;
 
-/// The dedup key prefix of an event that reruns only the failed and pending nodes of a
-/// run: `<prefix><run id>/<unique>`.
-pub const RERUN_FAILED_KEY: &str = "rerun-failed/";
-
-/// How often the inbox is looked at when nobody signals new events.
+/// How often the queue is looked at when nobody signals new runs (held runs come due).
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Waits between attempts to settle a run while the store refuses writes.
+const SETTLE_RETRY: Duration = Duration::from_secs(1);
+const SETTLE_RETRY_MAX: Duration = Duration::from_secs(10);
+
+/// What the scheduler does with runs that keep failing or keep being interrupted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueuePolicy {
+    /// Permanent failures in a row after which a playbook is disabled (Sekoia.io parity).
+    pub disable_after_failures: u32,
+    /// Unclean stops (crash, kill) during one run after which it is not resumed again but
+    /// becomes a dead letter: a run that crashes the process must not do so forever.
+    pub max_interruptions: u32,
+}
+
+impl Default for QueuePolicy {
+    fn default() -> Self {
+        Self {
+            disable_after_failures: 5,
+            max_interruptions: 3,
+        }
+    }
+}
 
 /// What the scheduler needs to run playbooks.
 pub struct Scheduler {
@@ -39,17 +72,35 @@ pub struct Scheduler {
     pub deployment: Arc<Deployment>,
     /// Sekoia.io clients by account name, to read the alert of an event.
     pub sekoia: Arc<BTreeMap<String, SekoiaClient>>,
-    /// Events processed at the same time.
+    /// Runs processed at the same time.
     pub workers: usize,
     /// Retries of the alert read that starts a run.
     pub retry: RetryPolicy,
-    /// Signalled by sources after they stored events.
+    pub policy: QueuePolicy,
+    /// Signalled by sources after they stored events, and by the API after a change that
+    /// may make runs ready (enable, rerun).
     pub wake: Arc<Notify>,
+    /// Destinations some run was put aside for, since the last time one was woken.
+    pub held_destinations: Mutex<HashSet<String>>,
+}
+
+/// How processing a run ended.
+enum Outcome {
+    /// Succeeded or failed: the record as the executor made it.
+    Finished(Arc<DeployedPlaybook>, RunRecord),
+    /// Put aside until the hold is due.
+    Held(RunRecord, Hold),
+    /// Can never run or succeed.
+    Dead(RunRecord),
+    /// The trigger's rule filter did not match.
+    Filtered,
+    /// A shutdown stopped it: resume at the next start.
+    Stopped,
 }
 
 impl Scheduler {
-    /// Processes events until `stop` is cancelled, then waits up to `grace` for runs in
-    /// flight before cancelling them.
+    /// Processes runs until `stop` is cancelled, then waits up to `grace` for runs in flight
+    /// before stopping them.
     pub async fn run(self: Arc<Self>, stop: Cancellation, grace: Duration) {
         let slots = Arc::new(Semaphore::new(self.workers.max(1)));
         let runs_cancel = Cancellation::new();
@@ -57,27 +108,26 @@ impl Scheduler {
         while !stop.is_cancelled() {
             let free = slots.available_permits();
             let claimed = if free > 0 {
-                match self.store.claim_ready_events(free as u32).await {
-                    Ok(events) => events,
+                match self.store.claim_runs(free as u32).await {
+                    Ok(runs) => runs,
                     Err(err) => {
-                        tracing::error!("cannot read the inbox: {err}");
+                        tracing::error!("cannot read the run queue: {err}");
                         Vec::new()
                     }
                 }
             } else {
                 Vec::new()
             };
-            for event in claimed {
+            for claimed in claimed {
                 let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
                     break;
                 };
                 let this = Arc::clone(&self);
                 let cancel = runs_cancel.clone();
-                let wake = Arc::clone(&self.wake);
                 tasks.spawn(async move {
-                    this.process(event, cancel).await;
+                    this.process(claimed, cancel).await;
                     drop(permit);
-                    wake.notify_one();
+                    this.wake.notify_one();
                 });
             }
             while tasks.try_join_next().is_some() {}
@@ -98,225 +148,366 @@ impl Scheduler {
         }
     }
 
-    /// Runs every playbook the event fires, then completes the event (unless stopping).
-    async fn process(&self, event: InboxEvent, cancel: Cancellation) {
-        let payload: InboxPayload = match serde_json::from_value(event.payload.clone()) {
+    /// Runs (or resumes) one claimed run and settles it in the store.
+    async fn process(&self, claimed: ClaimedRun, cancel: Cancellation) {
+        let outcome = match self.execute(&claimed, &cancel).await {
+            Outcome::Finished(_, record) if is_expired(&record) => {
+                Outcome::Dead(as_dead_letter(&record))
+            }
+            outcome => outcome,
+        };
+        self.settle(&claimed, outcome, &cancel).await;
+    }
+
+    async fn execute(&self, claimed: &ClaimedRun, cancel: &Cancellation) -> Outcome {
+        let run = &claimed.run;
+        let Some(playbook) = self.deployment.get(&run.playbook_id).filter(|p| p.enabled) else {
+            return dead(
+                run.trigger_node.as_str(),
+                format!(
+                    "playbook `{}` is no longer deployed (removed from the configuration or \
+                     disabled there); replay the run once it is back",
+                    run.playbook_id
+                ),
+            );
+        };
+        if run.interruptions >= self.policy.max_interruptions {
+            return dead(
+                &run.trigger_node,
+                format!(
+                    "interrupted {} times: the process stopped uncleanly (a crash or a kill) \
+                     while this run was running, each time; it is not resumed again",
+                    run.interruptions
+                ),
+            );
+        }
+        let payload: InboxPayload = match serde_json::from_value(claimed.event.payload.clone()) {
             Ok(payload) => payload,
             Err(err) => {
-                tracing::error!(
-                    "inbox event {}: unreadable payload ({err}); skipped",
-                    event.id
+                return dead(
+                    &run.trigger_node,
+                    format!(
+                        "inbox event {}: unreadable payload: {err}",
+                        claimed.event.id
+                    ),
                 );
-                self.complete(&event);
-                return;
             }
         };
-        for (playbook, trigger_node) in self.fired(&event, &payload) {
-            if !self.playbook_enabled(&playbook.id).await {
-                continue;
-            }
-            let finished = self
-                .run_playbook(&event, &payload, &playbook, &trigger_node, &cancel)
-                .await;
-            if !finished {
-                // Stopping: the event stays unfinished and is taken up again at the next start.
-                let _ = self.store.release_event(event.id).await;
-                return;
-            }
-        }
-        self.complete(&event);
-    }
-
-    /// Marks the event done, without waiting: the next claim is queued after it.
-    fn complete(&self, event: &InboxEvent) {
-        self.store
-            .write_behind(WriteBehind::EventDone { id: event.id });
-    }
-
-    /// The (playbook, trigger node) pairs an event starts.
-    fn fired(
-        &self,
-        event: &InboxEvent,
-        payload: &InboxPayload,
-    ) -> Vec<(Arc<DeployedPlaybook>, String)> {
-        let mut fired = Vec::new();
-        for playbook in self.deployment.enabled() {
-            // An event meant for one playbook and trigger (webhook, cron, rerun) starts
-            // only that one.
-            if event
-                .playbook_id
-                .as_ref()
-                .is_some_and(|id| *id != playbook.id)
-            {
-                continue;
-            }
-            for trigger in &playbook.triggers {
-                if event
-                    .trigger_node
-                    .as_ref()
-                    .is_some_and(|node| *node != trigger.node_id)
-                {
-                    continue;
-                }
-                let fires = match (payload, trigger.kind) {
-                    (InboxPayload::AlertChange { change, .. }, TriggerKind::Alert(kind)) => {
-                        kind.fires_on(*change)
-                    }
-                    (InboxPayload::Webhook { .. }, TriggerKind::Manual)
-                    | (InboxPayload::Cron { .. }, TriggerKind::Cron) => {
-                        event.playbook_id.as_deref() == Some(playbook.id.as_str())
-                            && event.trigger_node.as_deref() == Some(trigger.node_id.as_str())
-                    }
-                    _ => false,
-                };
-                if fires {
-                    fired.push((Arc::clone(playbook), trigger.node_id.clone()));
-                }
-            }
-        }
-        fired
-    }
-
-    async fn playbook_enabled(&self, playbook_id: &str) -> bool {
-        match self.store.playbook_health(playbook_id).await {
-            Ok(health) => health.disabled.is_none(),
-            Err(err) => {
-                tracing::error!("playbook {playbook_id}: cannot read its health: {err}");
-                true
-            }
-        }
-    }
-
-    /// Runs (or resumes) one playbook for the event; `false` when stopped before the end.
-    async fn run_playbook(
-        &self,
-        event: &InboxEvent,
-        payload: &InboxPayload,
-        playbook: &DeployedPlaybook,
-        trigger_node: &str,
-        cancel: &Cancellation,
-    ) -> bool {
-        let sekoia = self.sekoia.get(&event.account);
-        let data_dir = self.executor.data_dir();
-        let trigger_event =
-            telemetry::for_destination(SLUG, payload.trigger_event(sekoia, self.retry, data_dir))
-                .await;
-        if let Ok((trigger_event, files)) = &trigger_event
-            && !rule_filters_pass(playbook, trigger_node, trigger_event)
-        {
+        self.store.write_behind(WriteBehind::RunStarted {
+            run: run.id,
+            at_ms: alertsync_engine::now_ms(),
+        });
+        let recorder = Arc::new(NodeRunRecorder::new(Arc::clone(&self.store), run.id));
+        let mut resumed = interrupted_retries(claimed);
+        let trigger_retry = resumed.remove(&(run.trigger_node.clone(), Vec::new()));
+        let event = tokio::select! {
+            biased;
+            () = cancel.cancelled() => return Outcome::Stopped,
+            event = self.trigger_event(claimed, &payload, recorder.clone(), trigger_retry) => event,
+        };
+        let (event, files) = match event {
+            Ok(built) => built,
+            Err(err) => return trigger_failed(playbook, &run.trigger_node, err),
+        };
+        if !rule_filters_pass(playbook, &run.trigger_node, &event) {
             if let Some(files) = files {
                 let _ = tokio::fs::remove_dir_all(files).await;
             }
-            return true;
+            return Outcome::Filtered;
         }
-        let new_run = NewRun {
-            inbox_id: event.id,
-            playbook_id: playbook.id.clone(),
-            trigger_node: trigger_node.to_owned(),
-            started_at_ms: alertsync_engine::now_ms(),
-        };
-        let (run_id, completed, resumed_retries) = match self.store.begin_run(new_run).await {
-            Ok(RunStart::Started { id }) => (id, self.reused_by_rerun(event).await, HashMap::new()),
-            Ok(RunStart::Resume { run }) => {
-                let retries = interrupted_retries(&run);
-                (run.run.id, run.completed_nodes, retries)
-            }
-            Ok(RunStart::Finished { .. }) => return true,
-            Err(err) => {
-                tracing::error!("inbox event {}: cannot start a run: {err}", event.id);
-                return false;
-            }
-        };
-        let (trigger_event, files) = match trigger_event {
-            Ok(built) => built,
-            Err(why) => {
-                let record = failed_before_start(trigger_node, why);
-                self.finish(playbook, run_id, record).await;
-                return true;
-            }
-        };
-        let recorder = Arc::new(NodeRunRecorder::new(Arc::clone(&self.store), run_id));
-        let request = RunRequest::new(Arc::clone(&playbook.playbook), trigger_node, trigger_event)
+        let request = RunRequest::new(Arc::clone(&playbook.playbook), &run.trigger_node, event)
             .with_bindings(playbook.bindings.clone())
             .with_cancellation(cancel.clone())
             .with_retry_journal(recorder.clone())
-            .resuming(completed)
-            .resuming_retries(resumed_retries);
+            .holding_transient_failures()
+            .resuming(claimed.completed_nodes.clone())
+            .resuming_retries(resumed);
         let request = match files {
             Some(files) => request.with_run_files(files),
             None => request,
         };
         let record = self.executor.run(request, recorder.as_ref()).await;
-        if record.status == RunStatus::Cancelled {
-            return false;
+        match (record.status, record.hold.clone()) {
+            (RunStatus::Cancelled, _) => Outcome::Stopped,
+            (RunStatus::Waiting, Some(hold)) => Outcome::Held(record, hold),
+            _ => Outcome::Finished(Arc::clone(playbook), record),
         }
-        self.finish(playbook, run_id, record).await;
-        true
     }
 
-    /// For an event that reruns only the failed and pending nodes of a run (dedup key
-    /// `<RERUN_FAILED_KEY><run id>/...`): that run's node runs, whose succeeded actions are
-    /// reused instead of run again.
-    async fn reused_by_rerun(&self, event: &InboxEvent) -> Vec<NodeRecord> {
-        let Some(run_id) = event
-            .dedup_key
-            .strip_prefix(RERUN_FAILED_KEY)
-            .and_then(|rest| rest.split('/').next())
-            .and_then(|id| id.parse::<i64>().ok())
-        else {
-            return Vec::new();
+    /// The trigger node's output and the run's files: alert events read the alert, retried
+    /// (and held) like a delivery, journalled as the trigger node's retries.
+    async fn trigger_event(
+        &self,
+        claimed: &ClaimedRun,
+        payload: &InboxPayload,
+        journal: Arc<NodeRunRecorder>,
+        resumed: Option<RetryProgress>,
+    ) -> Result<(Value, Option<std::path::PathBuf>), alertsync_engine::ActionError> {
+        let sekoia = self.sekoia.get(&claimed.event.account);
+        let journal: Arc<dyn RetryJournal> = journal;
+        let mut cx = match sekoia {
+            Some(client) => client.service_context(self.retry),
+            None => ActionContext::new(
+                self.executor.http().clone(),
+                self.executor.accounts().redactor(),
+            ),
         };
-        match self.store.run(RunId(run_id)).await {
-            Ok(Some(run)) => run.nodes,
-            Ok(None) => Vec::new(),
-            Err(err) => {
-                tracing::error!("inbox event {}: cannot read run {run_id}: {err}", event.id);
-                Vec::new()
+        cx.retries =
+            NodeRetries::new(Some(journal), 0, &claimed.run.trigger_node, resumed).holding(true);
+        let data_dir = self.executor.data_dir();
+        telemetry::for_destination(SLUG, payload.trigger_event(sekoia, &cx, data_dir)).await
+    }
+
+    /// Writes how a run ended, until the store takes it (or the service stops: the claim
+    /// then lapses with the process and the run is resumed at the next start).
+    async fn settle(&self, claimed: &ClaimedRun, outcome: Outcome, cancel: &Cancellation) {
+        let run = claimed.run.id;
+        let mut wait = SETTLE_RETRY;
+        loop {
+            match self.write_outcome(run, &outcome).await {
+                Ok(()) => break,
+                Err(err) => {
+                    tracing::error!(
+                        "run {run}: cannot record how it ended ({err}); retrying in {}s",
+                        wait.as_secs()
+                    );
+                }
             }
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(wait) => {}
+            }
+            wait = (wait * 2).min(SETTLE_RETRY_MAX);
+        }
+        self.after_settled(claimed, outcome).await;
+    }
+
+    async fn write_outcome(&self, run: RunId, outcome: &Outcome) -> StoreResult<()> {
+        match outcome {
+            Outcome::Finished(_, record) | Outcome::Dead(record) => {
+                self.store.finish_run(run, record.clone()).await
+            }
+            Outcome::Held(record, hold) => {
+                self.store.park_run(run, record.clone(), hold.clone()).await
+            }
+            Outcome::Filtered => self.store.discard_run(run).await,
+            Outcome::Stopped => self.store.release_run(run).await,
         }
     }
 
-    /// Stores the run's end and the playbook's health.
-    async fn finish(&self, playbook: &DeployedPlaybook, run: RunId, record: RunRecord) {
-        crate::metrics::record_run(
-            self.executor.registry(),
-            &playbook.id,
-            &playbook.playbook,
-            &record,
-        );
-        let failed = record.status == RunStatus::Failed;
-        let error = record.error.clone().unwrap_or_default();
-        // Not waited for: a run whose end is lost resumes and ends again, its actions that
-        // ended are not repeated.
-        self.store
-            .write_behind(WriteBehind::RunFinished { run, record });
-        if !failed {
-            self.store.write_behind(WriteBehind::PlaybookSucceeded {
-                playbook_id: playbook.id.clone(),
-            });
-            return;
+    /// Metrics, playbook health and the runs woken by a delivery, once a run is settled.
+    async fn after_settled(&self, claimed: &ClaimedRun, outcome: Outcome) {
+        let run = claimed.run.id;
+        match outcome {
+            Outcome::Finished(playbook, record) => {
+                crate::metrics::record_run(
+                    self.executor.registry(),
+                    &playbook.id,
+                    &playbook.playbook,
+                    &record,
+                );
+                match record.status {
+                    RunStatus::Succeeded => {
+                        self.store.write_behind(WriteBehind::PlaybookSucceeded {
+                            playbook_id: playbook.id.clone(),
+                        });
+                        self.wake_destinations(&playbook, &record).await;
+                    }
+                    _ => self.count_failure(&playbook, &record).await,
+                }
+            }
+            Outcome::Dead(record) => {
+                crate::metrics::record_dead_letter(&claimed.run.playbook_id);
+                tracing::error!(
+                    "run {run} of playbook {} is a dead letter: {}",
+                    claimed.run.playbook_id,
+                    record.error.as_deref().unwrap_or("no reason given")
+                );
+            }
+            Outcome::Held(record, hold) => {
+                tracing::warn!(
+                    "run {run} is held until {} ms: {}",
+                    hold.until_ms,
+                    record.error.as_deref().unwrap_or("its destination failed")
+                );
+                self.held_destinations
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(hold.destination);
+            }
+            Outcome::Filtered | Outcome::Stopped => {}
         }
-        match self
+    }
+
+    /// Counts a permanent failure; the one that makes enough in a row disables the
+    /// playbook.
+    async fn count_failure(&self, playbook: &DeployedPlaybook, record: &RunRecord) {
+        let error = record.error.clone().unwrap_or_default();
+        let health = match self
             .store
             .record_playbook_failure(&playbook.id, &error)
             .await
         {
-            Ok(health) => {
-                if let Some(disabled) = health.disabled {
-                    tracing::error!("playbook {}: {}", playbook.id, disabled.reason);
-                }
+            Ok(health) => health,
+            Err(err) => {
+                tracing::error!("playbook {}: cannot record a failure: {err}", playbook.id);
+                return;
             }
-            Err(err) => tracing::error!("playbook {}: cannot record a failure: {err}", playbook.id),
+        };
+        let limit = self.policy.disable_after_failures.max(1);
+        if health.disabled.is_some() || health.consecutive_failures < limit {
+            return;
         }
+        let reason = format!(
+            "disabled after {} runs in a row failed with errors to fix; last error: {error}",
+            health.consecutive_failures
+        );
+        match self.store.disable_playbook(&playbook.id, &reason).await {
+            Ok(_) => tracing::error!(
+                "playbook {} is disabled: {reason}; its runs are held until it is enabled again",
+                playbook.id
+            ),
+            Err(err) => tracing::error!("playbook {}: cannot disable it: {err}", playbook.id),
+        }
+    }
+
+    /// After a run delivered to destinations that runs were put aside for, those runs are
+    /// due now: the destination answers again.
+    async fn wake_destinations(&self, playbook: &DeployedPlaybook, record: &RunRecord) {
+        let delivered = self.delivered_destinations(playbook, record);
+        let woken: Vec<String> = {
+            let mut held = self
+                .held_destinations
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            delivered
+                .into_iter()
+                .filter(|destination| held.remove(destination.as_str()))
+                .collect()
+        };
+        for destination in woken {
+            match self.store.wake_waiting(&destination).await {
+                Ok(0) => {}
+                Ok(count) => {
+                    tracing::info!("{destination} answers again: {count} held runs are due now");
+                    self.wake.notify_one();
+                }
+                Err(err) => tracing::warn!("cannot wake the runs held for {destination}: {err}"),
+            }
+        }
+    }
+
+    /// The module slugs of the actions that succeeded in `record`.
+    fn delivered_destinations(
+        &self,
+        playbook: &DeployedPlaybook,
+        record: &RunRecord,
+    ) -> Vec<String> {
+        let registry = self.executor.registry();
+        let mut slugs: Vec<String> = record
+            .nodes
+            .iter()
+            .filter(|node| node.status == NodeStatus::Succeeded)
+            .filter_map(|node| match &playbook.playbook.node(&node.id)?.kind {
+                NodeKind::Action { module_uuid, .. } => {
+                    Some(registry.module(module_uuid)?.manifest.slug.to_owned())
+                }
+                _ => None,
+            })
+            .collect();
+        slugs.sort();
+        slugs.dedup();
+        slugs
+    }
+}
+
+/// Whether a failed run failed only because destinations kept failing past the retry age.
+fn is_expired(record: &RunRecord) -> bool {
+    record.status == RunStatus::Failed && record.failure == Some(FailureKind::Expired)
+}
+
+/// A failed run's record, as a dead letter.
+fn as_dead_letter(record: &RunRecord) -> RunRecord {
+    RunRecord {
+        status: RunStatus::Dead,
+        ..record.clone()
+    }
+}
+
+/// A dead letter that never ran, for `why`.
+fn dead(trigger_node: &str, why: String) -> Outcome {
+    Outcome::Dead(ended_before_start(trigger_node, RunStatus::Dead, why))
+}
+
+/// How a run whose trigger event could not be built ends: held, dead (expired) or failed.
+fn trigger_failed(
+    playbook: &Arc<DeployedPlaybook>,
+    trigger_node: &str,
+    err: alertsync_engine::ActionError,
+) -> Outcome {
+    if let Some(until_ms) = err.held_until_ms {
+        let mut record = ended_before_start(trigger_node, RunStatus::Waiting, err.message.clone());
+        record.ended_at_ms = None;
+        record
+            .nodes
+            .push(trigger_waiting(playbook, trigger_node, &err.message));
+        let hold = Hold {
+            until_ms,
+            destination: SLUG.to_owned(),
+        };
+        return Outcome::Held(record, hold);
+    }
+    if err.is_transient() {
+        return dead(trigger_node, err.message);
+    }
+    let record = ended_before_start(trigger_node, RunStatus::Failed, err.message);
+    Outcome::Finished(Arc::clone(playbook), record)
+}
+
+/// The record of a run that ended before its first node (its trigger event could not be
+/// built, or it can never run).
+fn ended_before_start(trigger_node: &str, status: RunStatus, why: String) -> RunRecord {
+    let now = alertsync_engine::now_ms();
+    RunRecord {
+        status,
+        trigger_node: trigger_node.to_owned(),
+        started_at_ms: now,
+        ended_at_ms: Some(now),
+        error: Some(why),
+        nodes: Vec::new(),
+        hold: None,
+        failure: (status == RunStatus::Failed).then_some(FailureKind::Permanent),
+    }
+}
+
+/// The trigger node, waiting for the alert read to be retried (its retry state is kept
+/// under its `seq`, 0).
+fn trigger_waiting(playbook: &DeployedPlaybook, trigger_node: &str, why: &str) -> NodeRecord {
+    let now = alertsync_engine::now_ms();
+    NodeRecord {
+        seq: 0,
+        id: trigger_node.to_owned(),
+        name: playbook
+            .playbook
+            .node(trigger_node)
+            .map(|node| node.name.clone())
+            .unwrap_or_default(),
+        status: NodeStatus::Waiting,
+        started_at_ms: now,
+        ended_at_ms: None,
+        duration_ms: None,
+        arguments: Value::Null,
+        results: None,
+        error: Some(why.to_owned()),
+        logs: Vec::new(),
+        outputs: Vec::new(),
+        iteration: Vec::new(),
+        dry_run_writes: Vec::new(),
     }
 }
 
 /// Whether an alert event passes the rule filters of the trigger node it fires.
-fn rule_filters_pass(
-    playbook: &DeployedPlaybook,
-    trigger_node: &str,
-    event: &serde_json::Value,
-) -> bool {
+fn rule_filters_pass(playbook: &DeployedPlaybook, trigger_node: &str, event: &Value) -> bool {
     playbook
         .triggers
         .iter()
@@ -327,32 +518,20 @@ fn rule_filters_pass(
         })
 }
 
-/// The retry progress of the node runs an interrupted run left waiting for a retry, by node
-/// id and loop indices.
-fn interrupted_retries(run: &UnfinishedRun) -> HashMap<(String, Vec<usize>), RetryProgress> {
-    run.retries
+/// The retry progress of the node runs an earlier attempt left waiting for a retry, by
+/// node id and loop indices.
+fn interrupted_retries(claimed: &ClaimedRun) -> HashMap<(String, Vec<usize>), RetryProgress> {
+    claimed
+        .retries
         .iter()
         .filter_map(|retry| {
             // A node stopped at shutdown is recorded as failed, one killed as running.
-            let node = run
+            let node = claimed
                 .interrupted_nodes
                 .iter()
-                .chain(&run.completed_nodes)
+                .chain(&claimed.completed_nodes)
                 .find(|n| n.seq == retry.seq)?;
             Some(((node.id.clone(), node.iteration.clone()), retry.progress()?))
         })
         .collect()
-}
-
-/// The record of a run that could not start (its trigger event could not be built).
-fn failed_before_start(trigger_node: &str, why: String) -> RunRecord {
-    let now = alertsync_engine::now_ms();
-    RunRecord {
-        status: RunStatus::Failed,
-        trigger_node: trigger_node.to_owned(),
-        started_at_ms: now,
-        ended_at_ms: Some(now),
-        error: Some(why),
-        nodes: Vec::new(),
-    }
 }

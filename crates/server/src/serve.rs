@@ -1,24 +1,32 @@
-//! Assembling the service: the store, the executor, the deployed playbooks, the scheduler,
-//! the trigger sources and the HTTP server, and stopping them in order.
+//! Assembling the service: the store, the executor, the deployed playbooks, the inbox, the
+//! scheduler, the trigger sources and the HTTP server, and stopping them in order.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use alertsync_config::Config;
+use alertsync_config::{Config, LiveConfig};
 use alertsync_engine::http::HttpClient;
-use alertsync_engine::{Account, AccountBook, Cancellation, Registry, RunExecutor};
+use alertsync_engine::{Account, AccountBook, Cancellation, Registry, RetryPolicy, RunExecutor};
+use alertsync_integrations::sekoia::live::{LiveNotifications, LiveTiming};
 use alertsync_integrations::sekoia::{self, SekoiaClient};
-use alertsync_store::{SqliteStore, Store};
+use alertsync_store::{SqliteOptions, SqliteStore, Store};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
-use crate::api::auth::AccessToken;
+use crate::api::auth::Access;
 use crate::deploy::{Deployment, TriggerKind, deploy};
+use crate::health::{HealthInputs, LiveStatus};
 use crate::http::{AppState, router};
-use crate::scheduler::Scheduler;
+use crate::inbox::Inbox;
+use crate::listener::ConnectionLimits;
+use crate::scheduler::{QueuePolicy, Scheduler};
 use crate::sources;
+
+/// How long the start-up check of a Sekoia.io key may take before the service starts
+/// anyway (the live connection keeps trying).
+const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// How the service runs, beyond the configuration file.
 #[derive(Debug, Clone)]
@@ -51,22 +59,44 @@ pub async fn serve(
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
     crate::metrics::install();
+    let token = config.server.token.clone().filter(|t| !t.is_empty());
+    crate::api::auth::refuse_open_listen(&options.listen, token.is_some()).map_err(ServeError)?;
+    let access = Access::new(
+        token.as_deref(),
+        &options.listen,
+        config.server.public_url.as_deref(),
+    )
+    .map_err(ServeError)?;
     let store = open_store(&config).await?;
     let http = HttpClient::new()
         .map_err(ServeError)?
-        .with_rate_limits(config.delivery.rate_limits());
+        .with_rate_limits(config.delivery.rate_limits())
+        .with_max_response_bytes(config.delivery.max_response_bytes);
     let accounts = AccountBook::new(config.accounts.clone());
     let executor = RunExecutor::new(Arc::clone(&registry), accounts.clone(), http.clone())
         .with_retry(config.delivery.retry_policy())
         .with_data_dir(data_dir(&config));
     let deployment = Arc::new(deploy(&config, &executor).map_err(|e| ServeError(e.to_string()))?);
     let executor = Arc::new(executor);
-    let sekoia_clients = Arc::new(sekoia_clients(&accounts, &http));
-    let live_accounts = live_accounts(&deployment, &accounts, &registry)?;
+    let live = live_connections(
+        live_accounts(&deployment, &accounts, &registry)?,
+        &http,
+        &config.live,
+    )?;
+    preflight(&live).await?;
     let wake = Arc::new(Notify::new());
-    let live_names: Arc<[String]> = live_accounts.iter().map(|a| a.name.clone()).collect();
-    let token = config.server.token.clone().filter(|t| !t.is_empty());
-    crate::api::auth::refuse_open_listen(&options.listen, token.is_some()).map_err(ServeError)?;
+    let inbox = Inbox::new(
+        Arc::clone(&store),
+        Arc::clone(&deployment),
+        Arc::clone(&wake),
+    );
+    let routed = inbox
+        .route_unrouted()
+        .await
+        .map_err(|err| ServeError(format!("cannot read the inbox: {err}")))?;
+    if routed > 0 {
+        tracing::info!("{routed} events stored by an earlier version got their runs queued");
+    }
 
     let listener = tokio::net::TcpListener::bind(&options.listen)
         .await
@@ -81,18 +111,30 @@ pub async fn serve(
         store: Arc::clone(&store),
         executor: Arc::clone(&executor),
         deployment: Arc::clone(&deployment),
-        sekoia: sekoia_clients,
+        sekoia: Arc::new(sekoia_clients(&accounts, &http)),
         workers: config.delivery.workers,
         retry: config.delivery.retry_policy(),
+        policy: QueuePolicy {
+            disable_after_failures: config.delivery.disable_after_failures,
+            max_interruptions: config.delivery.max_interruptions,
+        },
         wake: Arc::clone(&wake),
+        held_destinations: Mutex::default(),
     });
     tasks.spawn(scheduler.run(stop.clone(), options.grace));
-    for account in live_accounts {
+    let live_status: Arc<[LiveStatus]> = live
+        .iter()
+        .map(|(account, live)| LiveStatus {
+            account: account.clone(),
+            stats: live.stats(),
+        })
+        .collect();
+    for (account, live) in live {
         let source = sources::LiveSource {
             account,
+            live,
+            inbox: inbox.clone(),
             store: Arc::clone(&store),
-            http: http.clone(),
-            wake: Arc::clone(&wake),
             timing: sources::CheckpointTiming::default(),
         };
         tasks.spawn(source.run(stop.clone()));
@@ -103,30 +145,32 @@ pub async fn serve(
         .filter(|(_, t)| t.kind == TriggerKind::Cron)
     {
         let source =
-            sources::CronSource::new(playbook, trigger, Arc::clone(&store), Arc::clone(&wake))
-                .map_err(ServeError)?;
+            sources::CronSource::new(playbook, trigger, inbox.clone()).map_err(ServeError)?;
         tasks.spawn(source.run(stop.clone()));
     }
     let app = router(AppState {
         store: Arc::clone(&store),
+        inbox,
         deployment: Arc::clone(&deployment),
         sekoia_account: accounts.sekoia().ok().map(|a| a.name.clone()),
         wake,
         executor,
-        access: AccessToken(token.map(Arc::from)),
+        access,
         import_dir: data_dir(&config).with_file_name("imported-playbooks"),
-        live_accounts: live_names,
+        health: HealthInputs {
+            store: Arc::clone(&store),
+            deployment: Arc::clone(&deployment),
+            live: live_status,
+            config: config.health,
+        },
         stopping: stop.clone(),
     });
-    let shutdown = stop.clone();
-    tasks.spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await;
-        if let Err(err) = served {
-            tracing::error!("the HTTP server stopped: {err}");
-        }
-    });
+    tasks.spawn(crate::listener::serve(
+        listener,
+        app,
+        ConnectionLimits::default(),
+        stop.clone(),
+    ));
     tracing::info!(
         "serving {} playbook(s) on http://{address}",
         deployment.enabled().count()
@@ -136,13 +180,13 @@ pub async fn serve(
     Ok(())
 }
 
+/// Opens the store, taking its lock: one service per store file.
 async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
-    let path = &config.store.path;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|err| ServeError(format!("cannot create {}: {err}", dir.display())))?;
-    }
-    let store = SqliteStore::open(path.clone())
+    let options = SqliteOptions {
+        exclusive: true,
+        ..SqliteOptions::default()
+    };
+    let store = SqliteStore::open_with(config.store.path.clone(), options)
         .await
         .map_err(|err| ServeError(err.to_string()))?;
     Ok(Arc::new(store))
@@ -204,4 +248,47 @@ pub(crate) fn live_accounts(
         }
     }
     Ok(needed)
+}
+
+/// The live connection of each account of [`live_accounts`], by account name.
+fn live_connections(
+    accounts: Vec<Arc<Account>>,
+    http: &HttpClient,
+    config: &LiveConfig,
+) -> Result<Vec<(String, Arc<LiveNotifications>)>, ServeError> {
+    let timing = LiveTiming {
+        rejected_backoff: RetryPolicy {
+            max_attempts: u32::MAX,
+            initial_delay: Duration::from_secs(config.rejected_retry_min_secs),
+            max_delay: Duration::from_secs(config.rejected_retry_max_secs),
+            max_age: Duration::MAX,
+        },
+        ..LiveTiming::default()
+    };
+    accounts
+        .into_iter()
+        .map(|account| {
+            let connection = LiveNotifications::for_account(http.clone(), &account)
+                .map_err(|err| ServeError(err.to_string()))?
+                .with_timing(timing);
+            Ok((account.name.clone(), Arc::new(connection)))
+        })
+        .collect()
+}
+
+/// Refuses to start with a key Sekoia.io refuses: a mistake made now is best seen now.
+/// Trouble worth a retry (network, 5xx, no answer in time) does not stop the start.
+async fn preflight(live: &[(String, Arc<LiveNotifications>)]) -> Result<(), ServeError> {
+    for (account, connection) in live {
+        match tokio::time::timeout(PREFLIGHT_TIMEOUT, connection.preflight()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => return Err(ServeError(err.to_string())),
+            Err(_) => tracing::warn!(
+                "Sekoia.io account `{account}`: no answer to the key check within {}s; \
+                 starting anyway, the live connection keeps trying",
+                PREFLIGHT_TIMEOUT.as_secs()
+            ),
+        }
+    }
+    Ok(())
 }

@@ -16,20 +16,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use alertsync_engine::http::HttpClient;
-use alertsync_engine::{Account, Cancellation, telemetry};
+use alertsync_engine::{Cancellation, telemetry};
+use alertsync_integrations::args::{is_alert_id, shown_id};
 use alertsync_integrations::sekoia::SLUG;
 use alertsync_integrations::sekoia::backfill::{
     BackfillOptions, Checkpoint as BackfillCheckpoint, backfill_with,
 };
 use alertsync_integrations::sekoia::live::{AlertChange, ChangeKind, LiveEvent, LiveNotifications};
-use alertsync_store::{Checkpoint, EventSource, NewInboxEvent, Store};
+use alertsync_store::{Checkpoint, EventSource, Store};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
-use tokio::sync::Notify;
 
 use crate::deploy::{AlertChangeKind, DeployedPlaybook, TriggerNode};
-use crate::inbox::InboxPayload;
+use crate::inbox::{Inbox, InboxPayload, IncomingEvent};
 
 /// How a [`LiveSource`] keeps its checkpoint and dedup keys.
 #[derive(Debug, Clone, Copy)]
@@ -56,26 +55,20 @@ impl Default for CheckpointTiming {
 
 /// The live notifications of one Sekoia.io account.
 pub struct LiveSource {
-    pub account: Arc<Account>,
+    /// The account's name.
+    pub account: String,
+    pub live: Arc<LiveNotifications>,
+    pub inbox: Inbox,
+    /// Where the checkpoint is kept.
     pub store: Arc<dyn Store>,
-    pub http: HttpClient,
-    pub wake: Arc<Notify>,
     pub timing: CheckpointTiming,
 }
 
 impl LiveSource {
-    /// Listens until `stop`; a misconfigured account is logged as an error and ends the
-    /// source (the rest of the service keeps running).
+    /// Listens until `stop`.
     pub async fn run(self, stop: Cancellation) {
-        let live = match LiveNotifications::for_account(self.http.clone(), &self.account) {
-            Ok(live) => live,
-            // The error names the account.
-            Err(err) => {
-                tracing::error!("{err}");
-                return;
-            }
-        };
-        crate::metrics::follow_live(self.account.name.clone(), live.stats());
+        let live = Arc::clone(&self.live);
+        crate::metrics::follow_live(self.account.clone(), live.stats());
         let this = &self;
         let client = live.client().clone();
         let client = &client;
@@ -96,29 +89,28 @@ impl LiveSource {
             let mut ticks = tokio::time::interval(self.timing.advance_every);
             loop {
                 ticks.tick().await;
-                let now = *stats.borrow_and_update();
-                if now.connected && now.sessions == backfilled.load(Ordering::SeqCst) {
+                let (connected, sessions) = {
+                    let now = stats.borrow_and_update();
+                    (now.connected, now.sessions)
+                };
+                if connected && sessions == backfilled.load(Ordering::SeqCst) {
                     self.advance_checkpoint().await;
                 }
             }
         };
-        let outcome = tokio::select! {
-            outcome = following => outcome,
-            () = advancing => Ok(()),
-        };
-        // The error names the account.
-        if let Err(err) = outcome {
-            tracing::error!("live notifications stopped: {err}");
+        tokio::select! {
+            () = following => {}
+            () = advancing => {}
         }
     }
 
     fn checkpoint_key(&self) -> String {
-        format!("backfill/{}", self.account.name)
+        format!("backfill/{}", self.account)
     }
 
     /// The prefix of the dedup keys of this account's changes.
     fn key_prefix(&self) -> String {
-        format!("{}/", self.account.name)
+        format!("{}/", self.account)
     }
 
     /// The committed checkpoint, if any (an unreadable one counts as none: the back-fill
@@ -141,7 +133,7 @@ impl LiveSource {
             Ok(Some(current)) if current.updated_at >= candidate => return,
             Ok(_) => BackfillCheckpoint::at(candidate),
             Err(err) => {
-                tracing::warn!("Sekoia.io account `{}`: {err}", self.account.name);
+                tracing::warn!("Sekoia.io account `{}`: {err}", self.account);
                 return;
             }
         };
@@ -153,7 +145,7 @@ impl LiveSource {
             Ok(()) => self.expire_keys_before(advanced).await,
             Err(err) => tracing::warn!(
                 "Sekoia.io account `{}`: cannot move the checkpoint: {err}",
-                self.account.name
+                self.account
             ),
         }
     }
@@ -172,7 +164,7 @@ impl LiveSource {
         {
             tracing::warn!(
                 "Sekoia.io account `{}`: cannot expire old dedup keys: {err}",
-                self.account.name
+                self.account
             );
         }
     }
@@ -194,36 +186,46 @@ impl LiveSource {
         let events = found
             .changes
             .into_iter()
-            .map(|change| self.inbox_event(change, EventSource::Backfill))
+            .filter_map(|change| self.incoming(change, EventSource::Backfill))
             .collect();
         let checkpoint = Checkpoint {
             key,
             value: serde_json::to_string(&found.checkpoint).map_err(|e| e.to_string())?,
         };
         let stored = self
-            .store
-            .enqueue_batch(events, Some(checkpoint))
+            .inbox
+            .accept_batch(events, Some(checkpoint))
             .await
             .map_err(|e| e.to_string())?;
         self.expire_keys_before(found.checkpoint).await;
         let new = stored.iter().filter(|s| s.is_new()).count();
-        crate::metrics::record_backfilled(&self.account.name, new);
-        if new > 0 {
-            self.wake.notify_one();
-        }
+        crate::metrics::record_backfilled(&self.account, new);
         Ok(())
     }
 
     async fn store_change(&self, change: AlertChange, source: EventSource) -> Result<(), String> {
-        let event = self.inbox_event(change, source);
-        let stored = self.store.enqueue(event).await.map_err(|e| e.to_string())?;
-        if stored.is_new() {
-            self.wake.notify_one();
-        }
-        Ok(())
+        let Some(event) = self.incoming(change, source) else {
+            return Ok(());
+        };
+        self.inbox
+            .accept(event)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 
-    fn inbox_event(&self, change: AlertChange, source: EventSource) -> NewInboxEvent {
+    /// The inbox event of a change; `None` (logged) for a change whose alert id is not one
+    /// (it could never be read, and must not reach a URL).
+    fn incoming(&self, change: AlertChange, source: EventSource) -> Option<IncomingEvent> {
+        if !is_alert_id(&change.alert_uuid) {
+            tracing::warn!(
+                "Sekoia.io account `{}`: a {source} change names {}, which is not an alert \
+                 id; skipped",
+                self.account,
+                shown_id(&change.alert_uuid)
+            );
+            return None;
+        }
         let kind = match change.kind {
             ChangeKind::Created => AlertChangeKind::Created,
             ChangeKind::Updated { status_changed } => AlertChangeKind::Updated { status_changed },
@@ -233,20 +235,16 @@ impl LiveSource {
             .comment_uuid
             .as_ref()
             .map(|uuid| json!({"uuid": uuid}));
-        NewInboxEvent {
+        Some(IncomingEvent {
             source,
-            account: self.account.name.clone(),
-            playbook_id: None,
-            trigger_node: None,
-            alert_uuid: Some(change.alert_uuid.clone()),
-            dedup_key: format!("{}/{}", self.account.name, change.change_id),
-            payload: json!(InboxPayload::AlertChange {
+            account: self.account.clone(),
+            dedup_key: format!("{}/{}", self.account, change.change_id),
+            payload: InboxPayload::AlertChange {
                 change: kind,
                 alert_uuid: change.alert_uuid,
                 comment,
-            }),
-            received_at_ms: alertsync_engine::now_ms(),
-        }
+            },
+        })
     }
 }
 
@@ -255,8 +253,7 @@ pub struct CronSource {
     playbook_id: String,
     node_id: String,
     schedule: Schedule,
-    store: Arc<dyn Store>,
-    wake: Arc<Notify>,
+    inbox: Inbox,
 }
 
 /// When a Cron trigger fires.
@@ -288,8 +285,7 @@ impl CronSource {
     pub fn new(
         playbook: &DeployedPlaybook,
         trigger: &TriggerNode,
-        store: Arc<dyn Store>,
-        wake: Arc<Notify>,
+        inbox: Inbox,
     ) -> Result<Self, String> {
         let schedule = Schedule::from_arguments(&trigger.arguments).map_err(|why| {
             format!(
@@ -302,8 +298,7 @@ impl CronSource {
             playbook_id: playbook.id.clone(),
             node_id: trigger.node_id.clone(),
             schedule,
-            store,
-            wake,
+            inbox,
         })
     }
 
@@ -336,22 +331,21 @@ impl CronSource {
 
     async fn fire(&self, due: DateTime<Utc>) {
         let scheduled_at = due.to_rfc3339_opts(SecondsFormat::Secs, true);
-        let event = NewInboxEvent {
+        let event = IncomingEvent {
             source: EventSource::Cron,
             account: String::new(),
-            playbook_id: Some(self.playbook_id.clone()),
-            trigger_node: Some(self.node_id.clone()),
-            alert_uuid: None,
             dedup_key: format!("cron/{}/{}/{scheduled_at}", self.playbook_id, self.node_id),
-            payload: json!(InboxPayload::Cron { scheduled_at }),
-            received_at_ms: alertsync_engine::now_ms(),
+            payload: InboxPayload::Cron {
+                playbook_id: self.playbook_id.clone(),
+                trigger_node: self.node_id.clone(),
+                scheduled_at,
+            },
         };
-        match self.store.enqueue(event).await {
-            Ok(_) => self.wake.notify_one(),
-            Err(err) => tracing::error!(
+        if let Err(err) = self.inbox.accept(event).await {
+            tracing::error!(
                 "Cron trigger of {}: cannot store the event: {err}",
                 self.playbook_id
-            ),
+            );
         }
     }
 }

@@ -54,7 +54,13 @@ impl Service {
                 .as_array()
                 .cloned()
                 .unwrap_or_default();
-            if runs.len() >= count && runs.iter().all(|r| r["status"] != "running") {
+            let finished = |run: &Value| {
+                !matches!(
+                    run["status"].as_str(),
+                    Some("queued" | "running" | "waiting")
+                )
+            };
+            if runs.len() >= count && runs.iter().all(finished) {
                 return runs;
             }
             assert!(
@@ -88,6 +94,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/runs"),
     ("get", "/api/v1/runs/{id}"),
     ("post", "/api/v1/runs/{id}/rerun"),
+    ("post", "/api/v1/runs/{id}/dismiss"),
     ("get", "/api/v1/accounts"),
     ("get", "/api/v1/modules"),
 ];
@@ -284,7 +291,7 @@ async fn every_route_behind_the_token() {
     let run = &runs[0];
     assert_eq!(run["playbook_id"], PLAYBOOK_ID);
     let run_id = run["id"].as_i64().expect("run id");
-    let started = run["started_at_ms"].as_u64().expect("start");
+    let started = run["queued_at_ms"].as_u64().expect("queue time");
 
     let filtered = service
         .get(&format!(
@@ -426,10 +433,14 @@ async fn every_route_behind_the_token() {
     let metrics = service.call(Method::GET, "/metrics", None, None).await;
     assert_eq!(metrics.status, StatusCode::UNAUTHORIZED);
 
-    // Health now knows the inbox and the last event.
-    let health = service.get("/healthz").await.json();
+    // Health now knows the queue and the last event, and says all is well.
+    let health = service.get("/healthz").await;
+    assert_eq!(health.status, StatusCode::OK, "{}", health.text);
+    let health = health.json();
+    assert_eq!(health["status"], "ok", "{health}");
+    assert_eq!(health["problems"], json!([]), "{health}");
     assert!(health["last_event_at_ms"].as_u64().is_some(), "{health}");
-    assert!(health["inbox_pending"].as_u64().is_some(), "{health}");
+    assert_eq!(health["queue"]["queued"], 0, "{health}");
     assert_eq!(health["live"][0]["connected"], true, "{health}");
 
     // The OpenAPI document lists every route.

@@ -88,7 +88,12 @@ impl Service {
             if let Some(run) = body["runs"]
                 .as_array()
                 .and_then(|runs| runs.first())
-                .filter(|run| run["status"] != "running")
+                .filter(|run| {
+                    !matches!(
+                        run["status"].as_str(),
+                        Some("queued" | "running" | "waiting")
+                    )
+                })
             {
                 return (alert_uuid, run.clone());
             }
@@ -159,7 +164,15 @@ async fn every_page_answers_html_with_its_selectors() {
     let runs = service.page("/runs").await;
     runs.assert_page("runs");
     assert!(runs.has("<div id=\"run-counts\">"));
-    for status in ["running", "succeeded", "failed", "cancelled"] {
+    for status in [
+        "queued",
+        "running",
+        "waiting",
+        "succeeded",
+        "failed",
+        "cancelled",
+        "dead",
+    ] {
         assert!(
             runs.has(&format!("<span class=\"count\" data-status=\"{status}\">")),
             "count of {status}"
@@ -412,6 +425,24 @@ async fn a_failed_run_shows_where_it_failed() {
         "<tr data-run-id=\"{run_id}\" data-status=\"failed\">"
     )));
     assert!(runs.has("<span class=\"count\" data-status=\"failed\">1</span>"));
+    assert!(
+        !runs.has("id=\"health-problems\""),
+        "one failure is not a health problem"
+    );
+
+    // Disabled by an operator: the runs page says so, and where to enable it.
+    let disabled = service
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/playbooks/{PLAYBOOK_ID}/disable"),
+        )
+        .await;
+    assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.text);
+    let runs = service.page("/runs").await;
+    runs.assert_page("runs with a disabled playbook");
+    assert!(runs.has("<section id=\"health-problems\""), "{}", runs.text);
+    assert!(runs.has("<li data-problem=\"playbook_disabled\">"));
+    assert!(runs.has(&format!("href=\"/playbooks/{PLAYBOOK_ID}\"")));
 
     let bodies = service.stop().await;
     for body in &bodies {
@@ -643,7 +674,7 @@ async fn the_event_stream_tells_of_new_runs() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let seen = loop {
         let found = next_runs_event(&mut response, &mut buffer, |data| {
-            data["latest"] == run_id && data["counts"]["running"] == 0
+            data["latest"] == run_id && data["counts"]["succeeded"] == 1
         })
         .await;
         if let Some(found) = found {

@@ -12,9 +12,12 @@ use alertsync_config::Config;
 use alertsync_engine::Cancellation;
 use alertsync_engine::http::HttpClient;
 use alertsync_integrations::sekoia::backfill::BackfillOptions;
+use alertsync_integrations::sekoia::live::LiveNotifications;
+use alertsync_server::deploy::Deployment;
+use alertsync_server::inbox::Inbox;
 use alertsync_server::sources::{CheckpointTiming, LiveSource};
 use alertsync_sim::{SimConfig, Simulator};
-use alertsync_store::{InboxEvent, SqliteStore, Store};
+use alertsync_store::{InboxEvent, InboxId, SqliteStore, Store};
 use serde_json::Value;
 use tokio::sync::Notify;
 
@@ -53,30 +56,26 @@ fn sekoia_account(sim: &Simulator, dir: &Path) -> Arc<alertsync_engine::Account>
     Arc::clone(&config.accounts[0])
 }
 
-/// Processes the inbox as the scheduler would (each ready event completed, until none is
-/// ready) and returns the events it took.
-async fn drain(store: &SqliteStore) -> Vec<InboxEvent> {
-    let mut taken = Vec::new();
-    loop {
-        let ready = store.next_ready_events(1000).await.expect("inbox readable");
-        if ready.is_empty() {
-            return taken;
-        }
-        for event in ready {
-            store.complete_event(event.id).await.expect("event done");
-            taken.push(event);
+/// Every event in the inbox, oldest first (with no playbook deployed, each is done at once).
+async fn events(store: &SqliteStore) -> Vec<InboxEvent> {
+    let mut events = Vec::new();
+    for id in 1.. {
+        match store.event(InboxId(id)).await.expect("inbox readable") {
+            Some(event) => events.push(event),
+            None => return events,
         }
     }
+    events
 }
 
-/// Drains the inbox until an event of `alert` satisfying `wanted` was taken.
+/// Waits until the inbox holds an event satisfying `wanted` (the newest such).
 async fn next_event(
     store: &SqliteStore,
     what: &str,
     wanted: impl Fn(&InboxEvent) -> bool,
 ) -> InboxEvent {
     eventually(what, || async {
-        drain(store).await.into_iter().find(|e| wanted(e))
+        events(store).await.into_iter().rev().find(|e| wanted(e))
     })
     .await
 }
@@ -93,11 +92,17 @@ async fn an_alert_entering_a_status_again_makes_a_new_event_once_the_first_key_e
             .await
             .expect("store opens"),
     );
+    let account = sekoia_account(&sim, dir.path());
+    let live = LiveNotifications::for_account(HttpClient::new().expect("HTTP client"), &account)
+        .expect("a valid account");
+    let deployment = Arc::new(Deployment {
+        playbooks: Vec::new(),
+    });
     let source = LiveSource {
-        account: sekoia_account(&sim, dir.path()),
+        account: account.name.clone(),
+        live: Arc::new(live),
+        inbox: Inbox::new(store.clone(), deployment, Arc::new(Notify::new())),
         store: store.clone(),
-        http: HttpClient::new().expect("HTTP client"),
-        wake: Arc::new(Notify::new()),
         timing: CheckpointTiming {
             advance_every: Duration::from_millis(200),
             clock_margin: Duration::ZERO,

@@ -352,9 +352,28 @@ async fn metrics_parse_as_prometheus_text_and_move_when_runs_happen() {
         ) >= 1.0,
         "the alert read is not counted for Sekoia.io:\n{text}"
     );
+    assert_eq!(
+        total(
+            &samples,
+            "alertsync_deliveries_total",
+            &[("destination", "ilert"), ("outcome", "succeeded")]
+        ),
+        simulator.ilert_alerts().len() as f64,
+        "ilert deliveries are what ilert accepted, not the alert reads of its action:\n{text}"
+    );
     assert!(
-        text.contains("# TYPE alertsync_inbox_events gauge"),
-        "no inbox depth:\n{text}"
+        text.contains("# TYPE alertsync_queue_runs gauge"),
+        "no queue depth:\n{text}"
+    );
+    assert_eq!(total(&samples, "alertsync_healthy", &[]), 1.0, "{text}");
+    assert_eq!(
+        total(
+            &samples,
+            "alertsync_health_problem",
+            &[("problem", "dead_letters")]
+        ),
+        0.0,
+        "every health problem is a gauge, 0 while it does not hold:\n{text}"
     );
     assert!(
         text.contains("# HELP alertsync_runs_total "),

@@ -29,6 +29,7 @@ pub(crate) fn router(sim: Arc<SimState>) -> Router {
     Router::new()
         .route("/", get(urls))
         .route("/alerts", post(create_alerts))
+        .route("/alerts/history", post(serve_history))
         .route("/alerts/{id}", get(alert))
         .route("/alerts/{id}/status", post(set_status))
         .route("/alerts/{id}/comments", post(add_comment))
@@ -37,6 +38,7 @@ pub(crate) fn router(sim: Arc<SimState>) -> Router {
         .route("/timings", get(timings))
         .route("/timings/counts", get(timing_counts))
         .route("/faults", post(inject_fault))
+        .route("/faults/clear", post(clear_faults))
         .route("/live/drop", post(drop_live_connections))
         .route("/live/connections", get(live_connections))
         .route("/resources/{kind}/{id}", get(resource))
@@ -49,7 +51,7 @@ fn to_json(value: impl serde::Serialize) -> Result<Value, SimError> {
 }
 
 /// The control API's routes: (method, path, what it does).
-const ROUTES: [(&str, &str, &str); 14] = [
+const ROUTES: [(&str, &str, &str); 15] = [
     ("GET", "/", "the simulators' URLs and these routes"),
     (
         "POST",
@@ -87,6 +89,11 @@ const ROUTES: [(&str, &str, &str); 14] = [
         "POST",
         "/faults",
         "inject a fault: {\"route\", \"status\"?, \"count\"?, \"retry_after_secs\"?, \"latency_ms\"?, \"body\"?}",
+    ),
+    (
+        "POST",
+        "/faults/clear",
+        "drop every pending fault (the end of an outage)",
     ),
     ("POST", "/live/drop", "close every live connection abruptly"),
     (
@@ -220,6 +227,11 @@ async fn inject_fault(State(sim): Sim, body: Bytes) -> Response {
     answer(ERROR_STYLE, result)
 }
 
+async fn clear_faults(State(sim): Sim) -> Response {
+    sim.faults.clear();
+    answer(ERROR_STYLE, Ok(json!({"ok": true})))
+}
+
 async fn drop_live_connections(State(sim): Sim) -> Response {
     answer(
         ERROR_STYLE,
@@ -232,6 +244,19 @@ async fn live_connections(State(sim): Sim) -> Response {
         ERROR_STYLE,
         Ok(json!({"count": sim.live.subscriber_count()})),
     )
+}
+
+/// `{"served": false}` withholds `history` from alert answers; `true` serves it again.
+async fn serve_history(State(sim): Sim, body: Bytes) -> Response {
+    let result = json_object(&body).and_then(|request| {
+        let served = request
+            .get("served")
+            .and_then(Value::as_bool)
+            .ok_or_else(|| SimError::invalid("served", "expected true or false"))?;
+        lock(&sim.alerts).serve_history(served);
+        Ok(json!({ "served": served }))
+    });
+    answer(ERROR_STYLE, result)
 }
 
 async fn reset(State(sim): Sim) -> Response {

@@ -125,9 +125,10 @@ async fn me(State(sim): Sim) -> Response {
 
 async fn get_alert(State(sim): Sim, Path(id): Path<String>, Query(params): Params) -> Response {
     let result = Inclusions::from_params(&params).and_then(|inclusions| {
-        lock(&sim.alerts)
+        let store = lock(&sim.alerts);
+        store
             .find(&id)
-            .map(|alert| alert.render(inclusions))
+            .map(|alert| alert.render(store.served(inclusions)))
             .ok_or(SimError::UnknownAlert(id))
     });
     answer(Receiver::Sekoia, result)

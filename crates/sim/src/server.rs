@@ -197,6 +197,17 @@ impl Simulator {
         self.inner.state.faults.inject(fault);
     }
 
+    /// Drops every pending fault: the routes answer normally again (the end of an outage).
+    pub fn clear_faults(&self) {
+        self.inner.state.faults.clear();
+    }
+
+    /// Whether alert answers include `history` when asked (default) or withhold it, as a
+    /// Sekoia.io answer without usable history would.
+    pub fn serve_alert_history(&self, served: bool) {
+        lock(&self.inner.state.alerts).serve_history(served);
+    }
+
     /// Closes every live socket abruptly (no close frame).
     pub fn drop_live_connections(&self) {
         self.inner.state.live.drop_connections();

@@ -259,12 +259,15 @@ async fn workflow_accepts_status_and_action_uuids() {
     assert_eq!(by_action.status(), StatusCode::OK);
     let closed = sim.alert(text(&alert["uuid"])).unwrap();
     assert_eq!(closed["status"]["name"], "Closed");
+    // Newest first, status entries with the status only, as Sekoia.io lists them.
     let history = closed["history"].as_array().unwrap();
+    assert_eq!(history[0]["alert"], json!({"status": "Closed"}));
+    assert_eq!(history[0]["comment"], "done");
+    assert_eq!(history[1]["alert"], json!({"status": "Ongoing"}));
     assert_eq!(
-        history.last().unwrap()["alert"]["previous_status"],
-        "Ongoing"
+        history.last().unwrap()["alert"],
+        json!({"status": "Pending"})
     );
-    assert_eq!(history.last().unwrap()["comment"], "done");
 
     let unknown = sekoia_send(
         &sim,

@@ -369,6 +369,45 @@ fn syntax_errors_name_the_template() {
     assert!(engine().check_syntax("{id}").is_ok());
 }
 
+/// Templates that would need gigabytes fail on their budget instead, quickly: as a whole
+/// value, inside text, through the filters that walk or serialize a value, and through the
+/// JSON a value is written as. (Operators and filters of the template language that turn a
+/// lazily repeated list into text, such as `~` or `|lower`, are minijinja's own and build
+/// that text whole: see the crate documentation.)
+#[test]
+fn memory_bombs_fail_on_the_budget() {
+    let bombs = [
+        r#"{{ ["x"*60] * 100000000 }}"#,
+        r#"list: {{ ["x"*60] * 100000000 }}"#,
+        r#"{{ (["x"*60] * 100000000) | join(",") }}"#,
+        r#"{{ ("x" * 1000000) | replace("x", "y" * 100) }}"#,
+        r#"{{ "x" * 100000000 }}"#,
+        r#"{% for i in range(10000) %}{% for j in range(10000) %}xxxxxxxxxxxxxxxx{% endfor %}{% endfor %}"#,
+        r#"{{ ([["x"*60] * 1000] * 100000) | tojson }}"#,
+        r#"{{ {"a": ["x"*60] * 100000000} }}"#,
+        r#"{{ (["x"*60] * 100000000) | list }}"#,
+        r#"{{ (["x"*60] * 100000000) | sort | first }}"#,
+        r#"{{ (["x"*60] * 100000000) | unique | list }}"#,
+        r#"{{ (["x"*60] * 100000000) | reverse | first }}"#,
+        r#"{{ (["x"*60] * 100000000) | map("upper") | list | length }}"#,
+        r#"{{ (["x"*60] * 100000000) | string | length }}"#,
+        r#"{{ (["x"*60] * 100000000) | batch(3) | list | length }}"#,
+    ];
+    for bomb in bombs {
+        let started = std::time::Instant::now();
+        let err = match engine().render_value(&json!(bomb), &context()) {
+            Ok(value) => panic!("{bomb} rendered {} bytes", value.to_string().len()),
+            Err(err) => err,
+        };
+        assert_eq!(err.kind, TemplateErrorKind::Budget, "{bomb}: {err}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{bomb} took {:?}",
+            started.elapsed()
+        );
+    }
+}
+
 #[test]
 fn unicode_whitespace_inside_tags_is_whitespace_as_in_jinja2() {
     // U+00A0 NO-BREAK SPACE, as rich-text editors type it, and other Unicode spaces.

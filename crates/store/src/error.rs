@@ -27,6 +27,13 @@ pub enum StoreError {
         found: i64,
         supported: i64,
     },
+    /// Another service already uses the store.
+    #[error(
+        "the store at {} is in use by another alertsync ({holder}); one `alertsync serve` \
+         runs per store file",
+        path.display()
+    )]
+    InUse { path: PathBuf, holder: String },
     /// The backend failed (I/O, disk full, lock not obtained within the busy timeout, ...).
     #[error("store: {operation} failed: {cause}")]
     Backend {

@@ -3,40 +3,45 @@
 //! What it keeps, and what for:
 //!
 //! * the **inbox**: every accepted trigger event, committed before the trigger
-//!   acknowledges it, deduplicated by a key such as `<alert uuid>/<change id>`;
-//! * **ordering**: [`Store::claim_ready_events`] hands out, for each alert, only its oldest
-//!   unprocessed event, so events of one alert run in arrival order while different alerts
-//!   run in parallel; a claim lasts as long as the store instance that made it, so after a
-//!   crash every unfinished event is ready again;
-//! * **runs** (one per inbox event and playbook) and their **node runs**, updated as the
-//!   executor reports them ([`NodeRunRecorder`]), so a restart resumes unfinished runs
-//!   without re-running the nodes that completed ([`Store::begin_run`],
-//!   [`Store::unfinished_runs`]);
-//! * **retry state** of deliveries, **checkpoints** of triggers, and **playbook health**
-//!   (a playbook failing for technical reasons [`DISABLE_AFTER_FAILURES`] runs in a row is
-//!   disabled, saying why);
+//!   acknowledges it, deduplicated by a key such as `<alert uuid>/<change id>`, together
+//!   with the **runs** it starts (one per playbook trigger it fires), queued in the same
+//!   transaction;
+//! * the **run queue**: [`Store::claim_runs`] hands out runs in arrival order, for each
+//!   alert and playbook only the oldest open run, so the runs one playbook makes for one
+//!   alert happen one at a time and in order while everything else runs in parallel. Runs
+//!   of a disabled playbook wait (held, not dropped) until it is enabled; a run held by a
+//!   failing destination waits until its next attempt is due ([`Store::park_run`]); a
+//!   claim lasts as long as the store instance that made it, so after a crash every
+//!   unfinished run is handed out again, resumable, and counted as interrupted;
+//! * **node runs**, updated as the executor reports them, so a resumed run does not
+//!   repeat the actions that completed, and the **retry state** of deliveries, so it
+//!   continues their retries;
+//! * **dead letters**: runs that can never run or succeed end in status `dead` with their
+//!   reason, until someone replays ([`Store::rerun`]) or dismisses them;
+//! * **checkpoints** of triggers, **playbook health** (failures in a row, disabled or not);
 //! * the **queries** of the API and console: runs by playbook, status or alert, newest
-//!   first and paginated, one run with its node runs, counts by status.
+//!   first and paginated, one run with its node runs, counts by status, queue health.
 //!
-//! [`SqliteStore`] is the embedded backend (one file, WAL, embedded migrations). Every
-//! method is async and never blocks the runtime; a write has been committed to disk when
-//! its future returns `Ok`. [`Store::write_behind`] queues the writes whose loss in a crash
-//! costs at most a repeat the guarantees allow, without waiting for them.
+//! An event is done when its last run ends. [`SqliteStore`] is the embedded backend (one
+//! file, WAL, embedded migrations, one service per file). Every method is async and never
+//! blocks the runtime; a write has been committed to disk when its future returns `Ok`.
+//! [`Store::write_behind`] queues the writes whose loss in a crash costs at most a repeat
+//! the guarantees allow, without waiting for them.
 
 mod error;
 mod model;
 mod observer;
 pub mod sqlite;
 
-use alertsync_engine::{NodeRecord, RunRecord};
+use alertsync_engine::{Hold, NodeRecord, RunRecord};
 use async_trait::async_trait;
+use serde::Serialize;
 
 pub use error::{StoreError, StoreResult};
 pub use model::{
-    Checkpoint, DISABLE_AFTER_FAILURES, Enqueued, EventSource, EventState, InboxCounts, InboxEvent,
-    InboxId, MAX_PAGE_SIZE, NewInboxEvent, NewRun, PlaybookDisabled, PlaybookHealth, RetryState,
-    RunCountFilter, RunCounts, RunDetail, RunId, RunPage, RunQuery, RunStart, RunSummary,
-    UnfinishedRun,
+    Checkpoint, ClaimedRun, Enqueued, EventSource, InboxCounts, InboxEvent, InboxId, MAX_PAGE_SIZE,
+    NewInboxEvent, PlaybookDisabled, PlaybookHealth, QueueHealth, Rerun, RetryState,
+    RunCountFilter, RunCounts, RunDetail, RunId, RunPage, RunQuery, RunSummary, RunTarget,
 };
 pub use observer::NodeRunRecorder;
 pub use sqlite::{SqliteOptions, SqliteStore};
@@ -44,15 +49,23 @@ pub use sqlite::{SqliteOptions, SqliteStore};
 /// A write queued with [`Store::write_behind`].
 #[derive(Debug, Clone)]
 pub enum WriteBehind {
+    /// A run that started running (lost in a crash: it is resumed anyway, without counting
+    /// the interruption).
+    RunStarted { run: RunId, at_ms: u64 },
     /// A node run that started (lost in a crash: the node, in flight, runs again anyway).
     NodeStarted { run: RunId, node: Box<NodeRecord> },
-    /// A run's end (lost: the run resumes and ends again without repeating the actions
-    /// whose end was committed).
-    RunFinished { run: RunId, record: RunRecord },
-    /// An event whose runs all ended (lost: it is taken again and finds its runs ended).
-    EventDone { id: InboxId },
     /// A run of the playbook that succeeded (lost: its failure count is not reset).
     PlaybookSucceeded { playbook_id: String },
+}
+
+/// The health of the store's writes, for `/healthz`: whether the last ones went to disk.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct WriteHealth {
+    /// When the last write was committed.
+    pub last_success_ms: Option<u64>,
+    /// The last write that failed, and when, if it failed after the last success.
+    pub failing_since_ms: Option<u64>,
+    pub last_error: Option<String>,
 }
 
 /// The durable state of the service. Writes return once committed: what a call reported as
@@ -64,10 +77,14 @@ pub trait Store: Send + Sync {
     /// has brought it to disk too. A failure is logged.
     fn write_behind(&self, write: WriteBehind);
 
+    /// Whether writes reach the disk (a full disk, a broken file, ...).
+    fn write_health(&self) -> WriteHealth;
+
     // ----- inbox -----
 
-    /// Stores a trigger event unless an event with the same dedup key is already stored.
-    /// Returns only after the commit, so the trigger may acknowledge the event then.
+    /// Stores a trigger event and queues its runs, unless an event with the same dedup key
+    /// is already stored. Returns only after the commit, so the trigger may acknowledge the
+    /// event then.
     async fn enqueue(&self, event: NewInboxEvent) -> StoreResult<Enqueued>;
 
     /// Stores several events and, if given, moves a checkpoint, all in one transaction:
@@ -79,26 +96,17 @@ pub trait Store: Send + Sync {
         checkpoint: Option<Checkpoint>,
     ) -> StoreResult<Vec<Enqueued>>;
 
-    /// Events that could be claimed now, oldest first, at most `limit`, without claiming
-    /// them: for each alert only its oldest unfinished event, and only if no scheduler of this
-    /// store instance holds it; events without an alert are each ready on their own.
-    async fn next_ready_events(&self, limit: u32) -> StoreResult<Vec<InboxEvent>>;
-
-    /// Like [`Store::next_ready_events`], and claims the events in the same transaction, so
-    /// no event is handed out twice. Claims made by an earlier instance of the store (before
-    /// a restart) do not hold: those events are ready again.
-    async fn claim_ready_events(&self, limit: u32) -> StoreResult<Vec<InboxEvent>>;
-
-    /// Marks an event as processed (all its runs finished): the next event of its alert
-    /// becomes ready.
-    async fn complete_event(&self, id: InboxId) -> StoreResult<()>;
-
-    /// Gives up a claim without completing the event: it is ready again at once.
-    async fn release_event(&self, id: InboxId) -> StoreResult<()>;
-
     async fn event(&self, id: InboxId) -> StoreResult<Option<InboxEvent>>;
 
     async fn inbox_counts(&self) -> StoreResult<InboxCounts>;
+
+    /// Open events stored by an older alertsync, before events queued their runs: the
+    /// caller works out their runs and hands them to [`Store::route_event`].
+    async fn unrouted_events(&self) -> StoreResult<Vec<InboxEvent>>;
+
+    /// Queues the runs of an unrouted event that it does not have yet (by playbook), and
+    /// marks it routed (done if it has no open run).
+    async fn route_event(&self, id: InboxId, runs: Vec<RunTarget>) -> StoreResult<()>;
 
     /// Lets the dedup keys starting with `prefix` of done events received before
     /// `received_before_ms` expire: a later event with the same key is stored as new.
@@ -106,22 +114,49 @@ pub trait Store: Send + Sync {
     /// change it might see again (older than its back-fill window).
     async fn expire_dedup_keys(&self, prefix: &str, received_before_ms: u64) -> StoreResult<u64>;
 
-    // ----- runs -----
+    // ----- the run queue -----
 
-    /// Starts the run of a playbook for an inbox event, or finds the one that exists: after
-    /// a restart, an unfinished run comes back with its completed node runs so it can be
-    /// resumed, and a finished one is reported as such.
-    async fn begin_run(&self, run: NewRun) -> StoreResult<RunStart>;
+    /// Claims up to `limit` runs that may start now, oldest first: queued, waiting and due,
+    /// or left unfinished by an earlier instance of the store (a crash or a stop); for each
+    /// alert and playbook only the oldest open run; none of a disabled playbook. A claim
+    /// lasts until the run is finished, parked or released, or the store instance ends.
+    async fn claim_runs(&self, limit: u32) -> StoreResult<Vec<ClaimedRun>>;
+
+    /// Queues a run again for the event of an earlier run (its alert's order puts it after
+    /// the runs already queued). Replaying a dead letter dismisses it.
+    async fn rerun(&self, rerun: Rerun) -> StoreResult<RunId>;
 
     /// Inserts or updates a node run, keyed by (run, `seq`).
     async fn record_node_run(&self, run: RunId, node: NodeRecord) -> StoreResult<()>;
 
-    /// Records the end of a run: its status, end time and error, and the final version of
-    /// every node run, in one transaction; the run's retry state is dropped.
+    /// Ends a claimed run with `record` (status `succeeded`, `failed` or `dead`, its end
+    /// time and error, and the final version of every node run), drops its retry state
+    /// and, if it was the event's last open run, completes the event — in one transaction.
     async fn finish_run(&self, run: RunId, record: RunRecord) -> StoreResult<()>;
 
-    /// Runs still `running`, oldest first, with what it takes to resume them.
-    async fn unfinished_runs(&self) -> StoreResult<Vec<UnfinishedRun>>;
+    /// Removes a claimed run that turned out not to apply (its trigger's filter did not
+    /// match the alert), completing its event if it was the last open run.
+    async fn discard_run(&self, run: RunId) -> StoreResult<()>;
+
+    /// Puts a claimed run aside until `hold.until_ms`: status `waiting`, its node runs as
+    /// `record` has them; its retry state stays. The claim is released.
+    async fn park_run(&self, run: RunId, record: RunRecord, hold: Hold) -> StoreResult<()>;
+
+    /// Releases the claim of a run stopped before its end by a shutdown: it is resumed by
+    /// the next claim, without counting an interruption.
+    async fn release_run(&self, run: RunId) -> StoreResult<()>;
+
+    /// Makes the runs waiting for `destination` due now (it answered again); returns how
+    /// many.
+    async fn wake_waiting(&self, destination: &str) -> StoreResult<u64>;
+
+    /// Marks a dead letter as handled by a person, without replaying it; `false` if the run
+    /// is not a dead letter waiting for someone.
+    async fn dismiss_dead_letter(&self, run: RunId) -> StoreResult<bool>;
+
+    async fn queue_health(&self) -> StoreResult<QueueHealth>;
+
+    // ----- queries -----
 
     async fn run(&self, id: RunId) -> StoreResult<Option<RunDetail>>;
 
@@ -134,8 +169,6 @@ pub trait Store: Send + Sync {
     /// Inserts or replaces the retry state of a node run.
     async fn save_retry_state(&self, state: RetryState) -> StoreResult<()>;
 
-    async fn retry_state(&self, run: RunId, seq: usize) -> StoreResult<Option<RetryState>>;
-
     /// Forgets the retry state of a node run (e.g. once it was delivered).
     async fn clear_retry_state(&self, run: RunId, seq: usize) -> StoreResult<()>;
 
@@ -147,23 +180,20 @@ pub trait Store: Send + Sync {
 
     // ----- playbook health -----
 
-    /// Counts a run of the playbook that failed for technical reasons; the failure that
-    /// makes [`DISABLE_AFTER_FAILURES`] (or the configured number) in a row disables it.
+    /// Counts a run of the playbook that failed permanently; returns the new health (the
+    /// caller decides whether that many failures in a row disable it).
     async fn record_playbook_failure(
         &self,
         playbook_id: &str,
         error: &str,
     ) -> StoreResult<PlaybookHealth>;
 
-    /// Counts a successful run: the consecutive failures start again from zero. A disabled
-    /// playbook stays disabled.
-    async fn record_playbook_success(&self, playbook_id: &str) -> StoreResult<PlaybookHealth>;
-
-    /// Enables a disabled playbook again and forgets its failures.
+    /// Enables a disabled playbook again and forgets its failures: its held runs become
+    /// ready.
     async fn enable_playbook(&self, playbook_id: &str) -> StoreResult<PlaybookHealth>;
 
-    /// Disables a playbook for `reason` (an operator's decision), keeping its failure
-    /// count; a playbook already disabled keeps its first reason.
+    /// Disables a playbook for `reason`, keeping its failure count; a playbook already
+    /// disabled keeps its first reason. Its runs are held until it is enabled.
     async fn disable_playbook(
         &self,
         playbook_id: &str,

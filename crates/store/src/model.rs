@@ -6,12 +6,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use alertsync_engine::{NodeRecord, RetryProgress, RunRecord, RunStatus};
+use alertsync_engine::{NodeRecord, RetryProgress, RunStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-
-/// Consecutive technical failures after which a playbook is disabled.
-pub const DISABLE_AFTER_FAILURES: u32 = 5;
 
 /// The most rows one page of [`RunQuery`] returns.
 pub const MAX_PAGE_SIZE: u32 = 1000;
@@ -83,25 +80,32 @@ impl FromStr for EventSource {
     }
 }
 
-/// A trigger event to put in the inbox.
+/// A trigger event to put in the inbox, with the runs it starts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewInboxEvent {
     pub source: EventSource,
     /// The account (Sekoia.io community connection) the event came through.
     pub account: String,
-    /// For events meant for one playbook (webhook, cron): that playbook's id.
-    pub playbook_id: Option<String>,
-    /// For events meant for one trigger node (webhook, cron): that node's id.
-    pub trigger_node: Option<String>,
-    /// The alert the event is about: events of one alert are handed out strictly in
-    /// arrival order. `None` for events about no alert, which are independent of all others.
+    /// The alert the event is about: the runs one playbook makes for one alert happen one
+    /// at a time, in arrival order. `None` for events about no alert, whose runs are
+    /// independent of all others.
     pub alert_uuid: Option<String>,
     /// What makes two deliveries of one change the same event, e.g. `<alert uuid>/<change
     /// id>`: an event whose key is already in the inbox is not stored again.
     pub dedup_key: String,
-    /// The trigger's event, as the trigger node outputs it.
+    /// What happened, as the trigger source describes it.
     pub payload: Value,
     pub received_at_ms: u64,
+    /// The runs the event starts, one per playbook trigger it fires; queued with the event,
+    /// in the same transaction. An event that starts none is done at once.
+    pub runs: Vec<RunTarget>,
+}
+
+/// A trigger node of a playbook that an event fires.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RunTarget {
+    pub playbook_id: String,
+    pub trigger_node: String,
 }
 
 /// An event in the inbox.
@@ -110,33 +114,19 @@ pub struct InboxEvent {
     pub id: InboxId,
     pub source: EventSource,
     pub account: String,
-    pub playbook_id: Option<String>,
-    pub trigger_node: Option<String>,
     pub alert_uuid: Option<String>,
     pub dedup_key: String,
     pub payload: Value,
     pub received_at_ms: u64,
-    pub state: EventState,
-}
-
-/// Where an inbox event is in its processing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EventState {
-    /// Waiting to be claimed.
-    Pending,
-    /// Claimed by a scheduler and not completed yet. A claim made by an earlier store
-    /// instance (before a restart) no longer holds: such an event is ready again.
-    Claimed,
-    /// All its runs finished.
-    Done,
+    /// When its last run ended; `None` while a run is still open.
+    pub done_at_ms: Option<u64>,
 }
 
 /// What [`crate::Store::enqueue`] did with an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", content = "id", rename_all = "lowercase")]
 pub enum Enqueued {
-    /// The event was stored (and committed) under this id.
+    /// The event was stored (and committed) under this id, with its runs.
     New(InboxId),
     /// An event with the same dedup key was already stored, under this id; nothing changed.
     Duplicate(InboxId),
@@ -155,22 +145,14 @@ impl Enqueued {
     }
 }
 
-/// How many inbox events are in each state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InboxCounts {
-    pub pending: u64,
-    pub claimed: u64,
-    pub done: u64,
-}
-
-/// A run to start: one per inbox event and playbook.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NewRun {
-    pub inbox_id: InboxId,
-    pub playbook_id: String,
-    /// The trigger node the run starts at.
-    pub trigger_node: String,
-    pub started_at_ms: u64,
+/// A run to queue again for the event of an earlier run: a rerun asked by a person, or the
+/// replay of a dead letter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rerun {
+    /// The run whose event and playbook the new run takes.
+    pub of: RunId,
+    /// Reuse the actions that succeeded in `of` instead of running them again.
+    pub only_failed: bool,
 }
 
 /// A run without its node runs: what lists show.
@@ -183,9 +165,30 @@ pub struct RunSummary {
     /// The alert of the run's inbox event, if any.
     pub alert_uuid: Option<String>,
     pub status: RunStatus,
-    pub started_at_ms: u64,
+    /// When the run was queued (its event arrived, or a rerun was asked for).
+    pub queued_at_ms: u64,
+    /// When it first started running; `None` while it has not.
+    pub started_at_ms: Option<u64>,
     pub ended_at_ms: Option<u64>,
+    /// Why it failed, waits, or is a dead letter (secrets masked).
     pub error: Option<String>,
+    /// For a `waiting` run: when its next attempt is due.
+    pub due_at_ms: Option<u64>,
+    /// For a `waiting` run: the destination (module slug) it waits for.
+    pub waiting_on: Option<String>,
+    /// Times the process stopped uncleanly (crash, kill) while the run was running.
+    pub interruptions: u32,
+    /// For a rerun or a replay: the run it repeats.
+    pub rerun_of: Option<RunId>,
+    /// For a dead letter: when it was replayed or dismissed (it no longer needs anyone).
+    pub dismissed_at_ms: Option<u64>,
+}
+
+impl RunSummary {
+    /// Whether this is a dead letter nobody has replayed or dismissed yet.
+    pub fn is_unhandled_dead_letter(&self) -> bool {
+        self.status == RunStatus::Dead && self.dismissed_at_ms.is_none()
+    }
 }
 
 /// A run with its node runs and their retry state.
@@ -194,52 +197,54 @@ pub struct RunDetail {
     pub run: RunSummary,
     /// Node runs in `seq` order.
     pub nodes: Vec<NodeRecord>,
-    /// Retry state of the node runs that were retried, in `seq` order.
+    /// Retry state of the node runs that wait for a retry, in `seq` order.
     pub retries: Vec<RetryState>,
 }
 
-impl RunDetail {
-    /// The run as the engine records it.
-    pub fn to_record(&self) -> RunRecord {
-        RunRecord {
-            status: self.run.status,
-            trigger_node: self.run.trigger_node.clone(),
-            started_at_ms: self.run.started_at_ms,
-            ended_at_ms: self.run.ended_at_ms,
-            error: self.run.error.clone(),
-            nodes: self.nodes.clone(),
-        }
-    }
-}
-
-/// A run that was still running when the process stopped, with what it takes to resume it.
+/// A run handed to a scheduler by [`crate::Store::claim_runs`], with what it takes to run
+/// or resume it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct UnfinishedRun {
+pub struct ClaimedRun {
     pub run: RunSummary,
     /// The inbox event the run is for.
     pub event: InboxEvent,
-    /// Node runs that ended (succeeded, failed or skipped), in `seq` order: not to be run
-    /// again.
+    /// Node runs of an earlier attempt that ended, in `seq` order: the actions among them
+    /// that succeeded are not run again. For a resumed run, its own; for a rerun of only
+    /// what failed, those of the run it repeats.
     pub completed_nodes: Vec<NodeRecord>,
-    /// Node runs that had started and not ended (in flight at the stop), in `seq` order:
-    /// to be run again.
+    /// Node runs of an earlier attempt that had started and not ended (in flight at a
+    /// stop, or waiting for a retry), in `seq` order: to be run again.
     pub interrupted_nodes: Vec<NodeRecord>,
     /// Retry state of the run's node runs, in `seq` order, so retries continue where they
     /// were.
     pub retries: Vec<RetryState>,
 }
 
-/// What [`crate::Store::begin_run`] found for an inbox event and playbook.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum RunStart {
-    /// No run existed: this one was created, status `running`.
-    Started { id: RunId },
-    /// A run existed and had not finished (the process stopped during it): resume it.
-    Resume { run: Box<UnfinishedRun> },
-    /// A run existed and had finished (the process stopped before the event was
-    /// completed): nothing to run.
-    Finished { run: RunSummary },
+/// How the queue of runs stands: what `/healthz` and the metrics report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueHealth {
+    /// Runs waiting for their turn or a worker (playbook enabled).
+    pub queued: u64,
+    pub running: u64,
+    /// Runs held by a destination failing transiently.
+    pub waiting: u64,
+    /// Runs held because their playbook is disabled.
+    pub held_by_disabled_playbooks: u64,
+    /// Dead letters nobody has replayed or dismissed.
+    pub dead_letters: u64,
+    /// When the oldest queued run of an enabled playbook was queued.
+    pub oldest_queued_at_ms: Option<u64>,
+    /// When the oldest held delivery first failed (its run's queue time).
+    pub oldest_waiting_since_ms: Option<u64>,
+    /// When the newest event arrived.
+    pub last_event_at_ms: Option<u64>,
+}
+
+/// How many inbox events are open (a run of theirs has not ended) or done.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxCounts {
+    pub open: u64,
+    pub done: u64,
 }
 
 /// Which runs to list, newest first.
@@ -286,15 +291,54 @@ pub struct RunCountFilter {
 /// How many runs are in each state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunCounts {
+    pub queued: u64,
     pub running: u64,
+    pub waiting: u64,
     pub succeeded: u64,
     pub failed: u64,
     pub cancelled: u64,
+    pub dead: u64,
 }
 
 impl RunCounts {
     pub fn total(&self) -> u64 {
-        self.running + self.succeeded + self.failed + self.cancelled
+        self.queued
+            + self.running
+            + self.waiting
+            + self.succeeded
+            + self.failed
+            + self.cancelled
+            + self.dead
+    }
+
+    /// The count of runs in `status`.
+    pub fn get(&self, status: RunStatus) -> u64 {
+        match status {
+            RunStatus::Queued => self.queued,
+            RunStatus::Running => self.running,
+            RunStatus::Waiting => self.waiting,
+            RunStatus::Succeeded => self.succeeded,
+            RunStatus::Failed => self.failed,
+            RunStatus::Cancelled => self.cancelled,
+            RunStatus::Dead => self.dead,
+        }
+    }
+
+    fn slot(&mut self, status: RunStatus) -> &mut u64 {
+        match status {
+            RunStatus::Queued => &mut self.queued,
+            RunStatus::Running => &mut self.running,
+            RunStatus::Waiting => &mut self.waiting,
+            RunStatus::Succeeded => &mut self.succeeded,
+            RunStatus::Failed => &mut self.failed,
+            RunStatus::Cancelled => &mut self.cancelled,
+            RunStatus::Dead => &mut self.dead,
+        }
+    }
+
+    /// Sets the count of runs in `status`.
+    pub fn set(&mut self, status: RunStatus, count: u64) {
+        *self.slot(status) = count;
     }
 }
 
@@ -365,14 +409,14 @@ impl Checkpoint {
     }
 }
 
-/// How a playbook has been doing: consecutive technical failures, and whether it was
-/// disabled for them.
+/// How a playbook has been doing: consecutive failures a person must fix, and whether it
+/// was disabled (for them, or by an operator).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlaybookHealth {
     pub playbook_id: String,
-    /// Runs in a row that failed for technical reasons; a success resets it.
+    /// Runs in a row that failed permanently; a success resets it.
     pub consecutive_failures: u32,
-    /// The error of the latest technical failure since the last success.
+    /// The error of the latest permanent failure since the last success.
     pub last_error: Option<String>,
     /// Set once the playbook was disabled, saying why; cleared by
     /// [`crate::Store::enable_playbook`].

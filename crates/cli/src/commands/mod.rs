@@ -10,6 +10,7 @@ mod modules;
 mod playbook_file;
 mod run;
 mod serve;
+mod service;
 mod sim;
 mod summary;
 mod validate;
@@ -97,6 +98,9 @@ enum Command {
     /// Run the service: live Sekoia.io notifications, webhooks and schedules start the
     /// configured playbooks, durably and in order per alert.
     Serve(serve::ServeArgs),
+    /// Ask a running service: its health, enable or disable a playbook, list, replay or
+    /// dismiss dead letters.
+    Service(service::ServiceArgs),
     /// Write a playbook back out as SPL (unknown keys and order preserved).
     Export(export::ExportArgs),
     /// Show alertsync at work against the simulator, with nothing to configure.
@@ -117,6 +121,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(&cli.global, args).await,
         Command::Export(args) => export::run(args),
         Command::Serve(args) => serve::run(&cli.global, args).await,
+        Command::Service(args) => service::run(&cli.global, args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Completions(args) => docs::completions(args),
         Command::Man(args) => docs::man(args),

@@ -298,6 +298,7 @@ fn node_text(node: &NodeRecord) -> String {
     let mark = match node.status {
         NodeStatus::Succeeded => "ok  ",
         NodeStatus::Failed => "FAIL",
+        NodeStatus::Waiting => "WAIT",
         _ => "    ",
     };
     let iteration = if node.iteration.is_empty() {
@@ -383,8 +384,6 @@ fn indented(value: &Value, spaces: usize) -> String {
 fn status_word(status: &RunStatus) -> &'static str {
     match status {
         RunStatus::Running => "still running",
-        RunStatus::Succeeded => "succeeded",
-        RunStatus::Failed => "failed",
-        RunStatus::Cancelled => "cancelled",
+        other => other.as_str(),
     }
 }

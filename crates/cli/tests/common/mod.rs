@@ -7,6 +7,7 @@ use std::process::Output;
 
 use alertsync_sim::{SimConfig, Simulator};
 
+pub mod delivery;
 pub mod service;
 
 pub const SEKOIA_KEY: &str = "sim-api-key";

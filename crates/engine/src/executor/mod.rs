@@ -7,6 +7,7 @@
 //! order the outputs list them, so records come out in a deterministic order. Every value
 //! is masked before it is recorded ([`record`]).
 
+pub mod limits;
 mod record;
 mod run;
 
@@ -26,7 +27,9 @@ use crate::retry::{RetryJournal, RetryPolicy, RetryProgress};
 /// Asks runs to stop: cheap to clone, cancelling is permanent, and waiting for it is a
 /// future (`cancelled().await`).
 pub type Cancellation = tokio_util::sync::CancellationToken;
-pub use record::{NoObserver, NodeRecord, NodeStatus, RunObserver, RunRecord, RunStatus};
+pub use record::{
+    FailureKind, Hold, NoObserver, NodeRecord, NodeStatus, RunObserver, RunRecord, RunStatus,
+};
 
 /// Node runs one run may make before it is stopped as a runaway.
 pub const DEFAULT_NODE_LIMIT: usize = 10_000;
@@ -51,6 +54,9 @@ pub struct RunRequest {
     /// The retry progress of actions an earlier attempt of this run left waiting for a
     /// retry, by node id and loop indices: their retries continue where they were.
     pub resumed_retries: HashMap<(String, Vec<usize>), RetryProgress>,
+    /// Whether transient failures are held (the run stops as `waiting`, to be resumed)
+    /// rather than given up after the retry policy's attempts. Needs a retry journal.
+    pub hold_transient_failures: bool,
     /// A directory of files made for this run (the alert a trigger wrote), removed when the
     /// run ends.
     pub run_files: Option<PathBuf>,
@@ -68,8 +74,16 @@ impl RunRequest {
             completed: Vec::new(),
             retry_journal: None,
             resumed_retries: HashMap::new(),
+            hold_transient_failures: false,
             run_files: None,
         }
+    }
+
+    /// Holds transient failures instead of giving them up (see
+    /// [`RunRequest::hold_transient_failures`]).
+    pub fn holding_transient_failures(mut self) -> Self {
+        self.hold_transient_failures = true;
+        self
     }
 
     /// Removes `dir` (files made for this run) when the run ends.
@@ -162,6 +176,11 @@ impl RunExecutor {
 
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// The HTTP client actions send through.
+    pub fn http(&self) -> &HttpClient {
+        &self.http
     }
 
     /// The directory run files live in.

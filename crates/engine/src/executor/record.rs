@@ -2,31 +2,98 @@
 //! [`RunObserver`] told about progress, and the [`Recorder`] that masks secrets before
 //! anything is recorded or observed.
 
+use std::fmt;
+use std::str::FromStr;
+
 use alertsync_spl::Node;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::limits;
 use crate::action::LogLine;
 use crate::http::RecordedWrite;
 use crate::redact::Redactor;
 
 /// The state of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// The executor ends a run `succeeded`, `failed`, `waiting` or `cancelled`; `queued` and
+/// `dead` are the service's: a run waits in its queue before it starts, and one that can
+/// never run (or never succeed) ends as a dead letter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {
+    /// Waiting for its turn: the earlier runs of its playbook for the same alert, a free
+    /// worker, or its playbook to be enabled again.
+    Queued,
     Running,
+    /// Held: a destination failed transiently; the run continues at its next attempt.
+    Waiting,
     Succeeded,
     /// At least one node failed, or the run could not start or went on too long.
     Failed,
     /// The process was asked to stop before the run finished.
     Cancelled,
+    /// A dead letter: the run can never run or succeed (its destination kept failing past
+    /// the retry age, its playbook is gone, or it was interrupted too often). Replayable.
+    Dead,
+}
+
+impl RunStatus {
+    /// Every status, in the order a run moves through them.
+    pub const ALL: [RunStatus; 7] = [
+        Self::Queued,
+        Self::Running,
+        Self::Waiting,
+        Self::Succeeded,
+        Self::Failed,
+        Self::Cancelled,
+        Self::Dead,
+    ];
+
+    /// The status as the API, the store and metrics write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Waiting => "waiting",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::Dead => "dead",
+        }
+    }
+
+    /// Whether the run still has work ahead (queued, running or waiting).
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Queued | Self::Running | Self::Waiting)
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RunStatus {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text)
+            .ok_or_else(|| {
+                let known: Vec<_> = Self::ALL.iter().map(|s| s.as_str()).collect();
+                format!("unknown run status `{text}` (one of {})", known.join(", "))
+            })
+    }
 }
 
 /// The state of one node run.
 ///
-/// The executor records `running`, `succeeded` and `failed`; `pending` and `skipped` are
-/// for stores that list activations not yet run, or never run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The executor records `running`, `succeeded`, `failed` and `waiting`; `pending` and
+/// `skipped` are for stores that list activations not yet run, or never run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NodeStatus {
     Pending,
@@ -34,6 +101,75 @@ pub enum NodeStatus {
     Succeeded,
     Failed,
     Skipped,
+    /// A delivery failed transiently and waits for its next attempt (its run is held).
+    Waiting,
+}
+
+impl NodeStatus {
+    pub const ALL: [NodeStatus; 6] = [
+        Self::Pending,
+        Self::Running,
+        Self::Succeeded,
+        Self::Failed,
+        Self::Skipped,
+        Self::Waiting,
+    ];
+
+    /// The status as the API, the store and metrics write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+            Self::Waiting => "waiting",
+        }
+    }
+
+    /// Whether the node run ended, so a resumed run does not run it again.
+    pub fn is_completed(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Skipped)
+    }
+}
+
+impl fmt::Display for NodeStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for NodeStatus {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text)
+            .ok_or_else(|| format!("unknown node run status `{text}`"))
+    }
+}
+
+/// Why a run stopped to wait: a destination failed transiently and its next attempt is
+/// due later. The service keeps the run (and its retry progress) and resumes it then.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    /// When the next attempt is due (Unix ms).
+    pub until_ms: u64,
+    /// The module slug of the destination it waits for (`ilert`, `http`, ...).
+    pub destination: String,
+}
+
+/// How a failed run failed: this decides what the service does with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// Something a person must fix: a 4xx answer, an argument or a template. Counts
+    /// towards disabling the playbook.
+    Permanent,
+    /// Only destinations failing transiently for longer than the retry age: nothing to fix
+    /// in the playbook; the run becomes a dead letter.
+    Expired,
 }
 
 /// One run of a playbook for one trigger event.
@@ -48,6 +184,12 @@ pub struct RunRecord {
     pub error: Option<String>,
     /// Node runs in the order they started.
     pub nodes: Vec<NodeRecord>,
+    /// For a `waiting` run: what it waits for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<Hold>,
+    /// For a `failed` run: how it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<FailureKind>,
 }
 
 /// One run of one node (a node inside a loop runs once per iteration).
@@ -97,6 +239,8 @@ pub(crate) struct NodeOutcome {
     pub status: NodeStatus,
     pub results: Option<Value>,
     pub error: Option<String>,
+    /// For a failure: whether it is one a person must fix.
+    pub failure: Option<FailureKind>,
     pub logs: Vec<LogLine>,
     pub outputs: Vec<String>,
     pub dry_run_writes: Vec<RecordedWrite>,
@@ -108,20 +252,40 @@ impl NodeOutcome {
             status: NodeStatus::Succeeded,
             results: Some(results),
             error: None,
+            failure: None,
             logs: Vec::new(),
             outputs,
             dry_run_writes: Vec::new(),
         }
     }
 
+    /// A failure a person must fix (an argument, a template, a 4xx answer).
     pub fn failed(error: String, results: Option<Value>) -> Self {
         Self {
             status: NodeStatus::Failed,
             results,
             error: Some(error),
+            failure: Some(FailureKind::Permanent),
             logs: Vec::new(),
             outputs: Vec::new(),
             dry_run_writes: Vec::new(),
+        }
+    }
+
+    /// A failure of kind `failure`.
+    pub fn failed_as(failure: FailureKind, error: String, results: Option<Value>) -> Self {
+        Self {
+            failure: Some(failure),
+            ..Self::failed(error, results)
+        }
+    }
+
+    /// A delivery that failed transiently and waits for its next attempt.
+    pub fn waiting(error: String) -> Self {
+        Self {
+            status: NodeStatus::Waiting,
+            failure: None,
+            ..Self::failed(error, None)
         }
     }
 
@@ -144,6 +308,8 @@ pub(crate) struct Recorder<'a> {
     redactor: Redactor,
     record: RunRecord,
     failures: usize,
+    /// Failures a person must fix, among `failures`.
+    permanent_failures: usize,
 }
 
 impl<'a> Recorder<'a> {
@@ -158,8 +324,11 @@ impl<'a> Recorder<'a> {
                 ended_at_ms: None,
                 error: None,
                 nodes: Vec::new(),
+                hold: None,
+                failure: None,
             },
             failures: 0,
+            permanent_failures: 0,
         }
     }
 
@@ -202,7 +371,7 @@ impl<'a> Recorder<'a> {
             started_at_ms: crate::now_ms(),
             ended_at_ms: None,
             duration_ms: None,
-            arguments: self.redactor.mask_value(arguments),
+            arguments: limits::value(self.redactor.mask_value(arguments)),
             results: None,
             error: None,
             logs: Vec::new(),
@@ -218,6 +387,9 @@ impl<'a> Recorder<'a> {
     pub fn finish(&mut self, seq: usize, outcome: NodeOutcome) {
         if outcome.status == NodeStatus::Failed {
             self.failures += 1;
+            if outcome.failure != Some(FailureKind::Expired) {
+                self.permanent_failures += 1;
+            }
         }
         let redactor = &self.redactor;
         let Some(record) = self.record.nodes.get_mut(seq) else {
@@ -227,13 +399,11 @@ impl<'a> Recorder<'a> {
         record.status = outcome.status;
         record.ended_at_ms = Some(ended);
         record.duration_ms = Some(ended.saturating_sub(record.started_at_ms));
-        record.results = outcome.results.map(|r| redactor.mask_value(&r));
-        record.error = outcome.error.map(|e| redactor.mask_str(&e));
-        record.logs = outcome
-            .logs
-            .iter()
-            .map(|l| mask_line(redactor, l))
-            .collect();
+        record.results = outcome
+            .results
+            .map(|r| limits::value(redactor.mask_value(&r)));
+        record.error = outcome.error.map(|e| limits::text(redactor.mask_str(&e)));
+        record.logs = limits::logs(outcome.logs.iter().map(|l| mask_line(redactor, l)));
         record.outputs = outcome.outputs;
         record.dry_run_writes = outcome
             .dry_run_writes
@@ -264,7 +434,8 @@ impl<'a> Recorder<'a> {
     }
 
     /// The finished record. Without an explicit status, a run with a failed node failed and
-    /// any other succeeded; the error defaults to the first failure.
+    /// any other succeeded; the error defaults to the first failure. A failed run failed
+    /// permanently unless all its failures were expired deliveries.
     pub fn close(mut self, status: Option<RunStatus>, error: Option<String>) -> RunRecord {
         let status = status.unwrap_or(if self.failures > 0 {
             RunStatus::Failed
@@ -272,9 +443,30 @@ impl<'a> Recorder<'a> {
             RunStatus::Succeeded
         });
         let error = error.or_else(|| self.failure_summary());
+        let kind = if self.failures > 0 && self.permanent_failures == 0 {
+            FailureKind::Expired
+        } else {
+            FailureKind::Permanent
+        };
+        self.record.failure = (status == RunStatus::Failed).then_some(kind);
         self.record.status = status;
         self.record.ended_at_ms = Some(crate::now_ms());
-        self.record.error = error.map(|e| self.redactor.mask_str(&e));
+        self.record.error = error.map(|e| limits::text(self.redactor.mask_str(&e)));
+        self.record
+    }
+
+    /// The record of a run held for `hold`: it stops here and resumes at its next attempt.
+    pub fn hold(mut self, hold: Hold) -> RunRecord {
+        let error = self
+            .record
+            .nodes
+            .iter()
+            .rev()
+            .find(|n| n.status == NodeStatus::Waiting)
+            .and_then(|n| n.error.clone());
+        self.record.status = RunStatus::Waiting;
+        self.record.error = error;
+        self.record.hold = Some(hold);
         self.record
     }
 

@@ -11,7 +11,9 @@ use alertsync_spl::{
 };
 use serde_json::{Map, Value, json};
 
-use super::record::{NodeOutcome, NodeRecord, NodeStatus, Recorder, RunRecord, RunStatus};
+use super::record::{
+    FailureKind, Hold, NodeOutcome, NodeRecord, NodeStatus, Recorder, RunRecord, RunStatus,
+};
 use super::{RunExecutor, RunObserver, RunRequest};
 use crate::account::Account;
 use crate::action::{Action, ActionContext, ActionError, NodeLog};
@@ -54,6 +56,8 @@ enum Next {
     Outputs(Vec<String>),
     Loop(Box<Loop>),
     Stop,
+    /// A delivery is held: the whole run stops here and waits (see [`Hold`]).
+    Hold(Hold),
 }
 
 /// An action ready to run.
@@ -76,6 +80,8 @@ pub(super) struct Run<'a> {
     completed: HashMap<(String, Vec<usize>), VecDeque<NodeRecord>>,
     /// Retry progress an earlier attempt left, taken by the first run of its node.
     resumed_retries: HashMap<(String, Vec<usize>), RetryProgress>,
+    /// Set when a delivery is held: the run stops before its next step.
+    hold: Option<Hold>,
 }
 
 impl<'a> Run<'a> {
@@ -96,6 +102,7 @@ impl<'a> Run<'a> {
             executions: 0,
             completed: completed_actions(&request.completed),
             resumed_retries: request.resumed_retries.clone(),
+            hold: None,
         }
     }
 
@@ -104,6 +111,9 @@ impl<'a> Run<'a> {
             return self.recorder.close(Some(RunStatus::Failed), Some(why));
         }
         while let Some(step) = self.steps.pop() {
+            if let Some(hold) = self.hold.take() {
+                return self.recorder.hold(hold);
+            }
             if self.request.cancel.is_cancelled() {
                 return self.stop(RunStatus::Cancelled, "the run was cancelled".to_owned());
             }
@@ -122,6 +132,9 @@ impl<'a> Run<'a> {
                 }
                 Step::Iteration(state) => self.iterate(state),
             }
+        }
+        if let Some(hold) = self.hold.take() {
+            return self.recorder.hold(hold);
         }
         if self.request.cancel.is_cancelled() {
             return self.stop(RunStatus::Cancelled, "the run was cancelled".to_owned());
@@ -207,6 +220,7 @@ impl<'a> Run<'a> {
             Next::Outputs(outputs) => self.follow(node, &outputs, iteration),
             Next::Loop(state) => self.steps.push(Step::Iteration(state)),
             Next::Stop => {}
+            Next::Hold(hold) => self.hold = Some(hold),
         }
     }
 
@@ -294,8 +308,14 @@ impl<'a> Run<'a> {
         } else {
             self.executor.http.clone()
         };
+        let max_response_bytes = prepared
+            .account
+            .as_ref()
+            .and_then(|account| account.max_response_bytes())
+            .unwrap_or(http.max_response_bytes());
         let cx = ActionContext {
             account: prepared.account,
+            max_response_bytes,
             http: http.clone(),
             log: log.clone(),
             retry: self.executor.retry,
@@ -305,7 +325,8 @@ impl<'a> Run<'a> {
                 &node.id,
                 self.resumed_retries
                     .remove(&(node.id.clone(), iteration.to_vec())),
-            ),
+            )
+            .holding(self.request.hold_transient_failures),
             data_dir: self.executor.data_dir.clone(),
         };
         let cancel = &self.request.cancel;
@@ -334,11 +355,26 @@ impl<'a> Run<'a> {
                 Next::Outputs(outputs)
             }
             Err(err) => {
-                let outcome = NodeOutcome::failed(err.message, err.results.map(|r| *r))
-                    .with_logs(log.lines())
-                    .with_dry_run_writes(http.recorded_writes());
-                self.recorder.finish(seq, outcome);
-                Next::Stop
+                let held = err.held_until_ms.map(|until_ms| Hold {
+                    until_ms,
+                    destination: destination.to_owned(),
+                });
+                let outcome = match (&held, err.is_transient()) {
+                    (Some(_), _) => NodeOutcome::waiting(err.message),
+                    (None, true) => NodeOutcome::failed_as(
+                        FailureKind::Expired,
+                        err.message,
+                        err.results.map(|r| *r),
+                    ),
+                    (None, false) => NodeOutcome::failed(err.message, err.results.map(|r| *r)),
+                };
+                self.recorder.finish(
+                    seq,
+                    outcome
+                        .with_logs(log.lines())
+                        .with_dry_run_writes(http.recorded_writes()),
+                );
+                held.map_or(Next::Stop, Next::Hold)
             }
         }
     }

@@ -143,7 +143,7 @@ async fn attempt(cx: &ActionContext, spec: &RequestSpec, what: &str) -> Result<V
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     let retry_after = retry_after(&response);
-    let results = response_results(response, elapsed, what).await?;
+    let results = response_results(response, elapsed, cx.max_response_bytes, what).await?;
     if spec.retry_on_status.contains(&status) {
         let mut err = ActionError::transient(format!("{what}: HTTP {status}"), retry_after)
             .with_results(results);

@@ -4,14 +4,16 @@
 use std::time::Duration;
 
 use alertsync_engine::ActionError;
+use alertsync_engine::http::read_body;
 use reqwest::Response;
 use reqwest::header::CONTENT_TYPE;
 use serde_json::{Map, Value, json};
 
-/// Reads the whole response into the action's results.
+/// Reads the whole response (at most `limit` bytes) into the action's results.
 pub async fn response_results(
     response: Response,
     elapsed: Duration,
+    limit: u64,
     what: &str,
 ) -> Result<Value, ActionError> {
     let status = response.status();
@@ -31,12 +33,7 @@ pub async fn response_results(
             )
         })
         .collect();
-    let text = response.text().await.map_err(|e| {
-        ActionError::transient(
-            format!("{what}: reading the answer failed: {}", e.without_url()),
-            None,
-        )
-    })?;
+    let text = String::from_utf8_lossy(&read_body(response, limit, what).await?).into_owned();
     let json = match content_type.as_deref() {
         Some(ct) if is_json(ct) && !text.trim().is_empty() => {
             serde_json::from_str(&text).unwrap_or(Value::Null)

@@ -13,7 +13,7 @@
 //! | change | key | live notification | list API item |
 //! |---|---|---|---|
 //! | created | `<alert>:created` | `alert`/`created`, `attributes.uuid` | the item itself, if `created_at` is in the window |
-//! | status change | `<alert>:status:<status uuid>` | `alert`/`updated` with `updated.status` | each `history` entry with `alert.status` (but the creation's: the first one without `alert.previous_status`), if its `created_at` is in the window |
+//! | status change | `<alert>:status:<status uuid>` | `alert`/`updated` with `updated.status` | each `history` entry with `alert.status` but the earliest (the status the alert was created in), if its `created_at` is in the window; and the alert's current status if no entry explains it |
 //! | comment | `<alert>:comment:<comment uuid>` | `alert-comment`/`created`, `attributes.uuid` | each entry of `comments`, if its `date` is in the window |
 //! | other update | `<alert>:updated:<notification uuid>` | `alert`/`updated` without a status | not back-filled |
 //!
@@ -31,6 +31,15 @@
 //!   forever would drop the second one; keys only need to outlive the back-fill window (the
 //!   time between two committed checkpoints plus [`BackfillOptions::overlap`]), so a ledger
 //!   that forgets keys older than that lets a later re-entry through.
+//! * **History is read in time order, whatever its order in the answer.** Sekoia.io lists
+//!   it newest first, and a status entry carries only `alert.status` (`previous_status` is
+//!   not always there): the creation is the earliest status entry by `created_at`, and
+//!   every later one is a change.
+//! * **History is not trusted to be complete.** When the newest status entry read is not
+//!   the alert's current status (no history, a truncated or unreadable one), a change to
+//!   the current status is assumed, at the alert's `updated_at`: if the live stream
+//!   delivered it, its key is the same and it is not stored twice; a duplicate is
+//!   harmless, a gap is not.
 //! * **Other updates (title, urgency, ... edits) are live-only.** The list API tells neither
 //!   which fields changed nor when (history records status changes only), so back-fill
 //!   cannot name such a change the way the notification does; it does not guess, because a
@@ -310,45 +319,53 @@ pub fn changes_of_alert(alert: &Value, from: i64) -> Vec<(i64, AlertChange)> {
     }
     let current_name = alert.pointer("/status/name").and_then(Value::as_str);
     let current_uuid = alert.pointer("/status/uuid").and_then(Value::as_str);
-    let mut later = Vec::new();
-    let mut first_status = true;
-    for entry in alert
-        .get("history")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let Some(name) = entry.pointer("/alert/status").and_then(Value::as_str) else {
-            continue;
-        };
-        let previous = entry
-            .pointer("/alert/previous_status")
-            .and_then(Value::as_str);
-        let initial = std::mem::replace(&mut first_status, false) && previous.is_none();
-        // The first status entry without a previous status is the status the alert was
-        // created in: part of "created", not a change.
-        if initial || previous == Some(name) {
-            continue;
-        }
-        let at = entry.get("created_at").and_then(unix_seconds);
-        if !in_window(at) {
-            continue;
-        }
+    let status_change = |name: &str, at: Option<i64>, entry: Value| {
         // A name the built-in table does not know is resolved by the alert's current status.
         let uuid = current_uuid.filter(|_| current_name == Some(name));
-        let Some(token) = status_token(uuid, Some(name)).or_else(|| status_token(uuid, None))
-        else {
-            continue;
-        };
+        let token = status_token(uuid, Some(name)).or_else(|| status_token(uuid, None))?;
         let mut status_change = change(
             ChangeKind::Updated {
                 status_changed: true,
             },
             status_id(&alert_uuid, &token),
-            entry.clone(),
+            entry,
         );
         status_change.status_uuid = token_uuid(&token);
-        later.push((time(at), status_change));
+        Some((time(at), status_change))
+    };
+    let mut later = Vec::new();
+    let entries = status_entries(alert);
+    let mut before: Option<&str> = None;
+    for (index, entry) in entries.iter().enumerate() {
+        let is_creation = index == 0 && is_creation_entry(entry, created_at);
+        let unchanged = before.is_some_and(|b| entry.status.eq_ignore_ascii_case(b));
+        before = Some(&entry.status);
+        if is_creation || unchanged || !in_window(entry.at) {
+            continue;
+        }
+        later.extend(status_change(&entry.status, entry.at, entry.raw.clone()));
+    }
+    let explained = match (entries.last(), current_name) {
+        (Some(newest), Some(current)) => newest.status.eq_ignore_ascii_case(current),
+        // No status at all: nothing to explain. No history: the creation status is unknown.
+        (_, None) => true,
+        (None, Some(_)) => false,
+    };
+    let updated_at = alert.get("updated_at").and_then(unix_seconds);
+    if let (false, Some(current)) = (explained, current_name) {
+        let created_in_window = in_window(created_at) && entries.is_empty();
+        // An alert created in the window with no history is taken to be in the status it
+        // was created in, unless that is known not to be the case.
+        let initial = created_in_window && is_initial_status(current);
+        if !initial && in_window(updated_at) {
+            warn!(
+                alert = %alert_uuid,
+                status = %current,
+                "Sekoia.io back-fill: the alert's history does not explain its current status; \
+                 a change to it is assumed"
+            );
+            later.extend(status_change(current, updated_at, Value::Null));
+        }
     }
     for comment in alert
         .get("comments")
@@ -379,6 +396,60 @@ pub fn changes_of_alert(alert: &Value, from: i64) -> Vec<(i64, AlertChange)> {
     later.sort_by_key(|(at, _)| *at);
     changes.extend(later);
     changes
+}
+
+/// One status entry of an alert's history.
+struct StatusEntry {
+    status: String,
+    at: Option<i64>,
+    raw: Value,
+}
+
+/// The status entries of an alert's history, oldest first (entries without a readable time
+/// keep their place relative to each other, after the dated ones).
+fn status_entries(alert: &Value) -> Vec<StatusEntry> {
+    let mut entries: Vec<StatusEntry> = alert
+        .get("history")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| {
+            let status = entry.pointer("/alert/status").and_then(Value::as_str)?;
+            Some(StatusEntry {
+                status: status.trim().to_owned(),
+                at: entry.get("created_at").and_then(unix_seconds),
+                raw: entry.clone(),
+            })
+        })
+        .collect();
+    // Sekoia.io lists history newest first: entries dated in the same second are put back
+    // in the order they happened before the stable sort by time.
+    let oldest_first = match (entries.first(), entries.last()) {
+        (Some(first), Some(last)) => matches!((first.at, last.at), (Some(a), Some(b)) if a < b),
+        _ => true,
+    };
+    if !oldest_first {
+        entries.reverse();
+    }
+    entries.sort_by_key(|entry| entry.at.unwrap_or(i64::MAX));
+    entries
+}
+
+/// Whether the earliest status entry read is the alert's creation rather than a change (a
+/// history cut short starts with a change): it is in the initial status, or dated at the
+/// alert's creation.
+fn is_creation_entry(entry: &StatusEntry, created_at: Option<i64>) -> bool {
+    const SAME_MOMENT_SECS: i64 = 2;
+    is_initial_status(&entry.status)
+        || match (entry.at, created_at) {
+            (Some(at), Some(created)) => (at - created).abs() <= SAME_MOMENT_SECS,
+            _ => true,
+        }
+}
+
+/// Whether `name` is the status Sekoia.io creates alerts in.
+fn is_initial_status(name: &str) -> bool {
+    name.eq_ignore_ascii_case("pending")
 }
 
 /// Unix seconds from an integer, a float, a numeric string or an ISO 8601 date.
@@ -480,6 +551,109 @@ mod tests {
         let changes = changes_of_alert(&alert, 2);
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].1.status_uuid.as_deref(), Some(custom));
+    }
+
+    /// The alert as Sekoia.io lists it: history newest first, status entries with only
+    /// `alert.status`, other entry types between them.
+    fn alert_as_sekoia_lists_it() -> Value {
+        json!({
+            "uuid": ALERT, "short_id": "ALx", "created_at": 100, "updated_at": 3700,
+            "status": {"uuid": CLOSED, "name": "Closed"},
+            "history": [
+                {"uuid": "h3", "entry_type": "alert", "alert": {"status": "Closed"}, "created_at": 3700},
+                {"uuid": "h2", "entry_type": "countermeasure", "created_at": 3650},
+                {"uuid": "h1", "entry_type": "alert", "alert": {"status": "Acknowledged"}, "created_at": 3600},
+                {"uuid": "h0", "entry_type": "alert", "alert": {"status": "Pending"}, "created_at": 100}
+            ],
+            "comments": []
+        })
+    }
+
+    fn keys(changes: &[(i64, AlertChange)]) -> Vec<String> {
+        changes.iter().map(|(_, c)| c.change_id.clone()).collect()
+    }
+
+    #[test]
+    fn history_newest_first_without_previous_status_gives_every_later_change() {
+        let uuid = ALERT.to_lowercase();
+        let changes = changes_of_alert(&alert_as_sekoia_lists_it(), 3000);
+        assert_eq!(
+            keys(&changes),
+            [
+                format!("{uuid}:status:{ACKNOWLEDGED}"),
+                format!("{uuid}:status:{CLOSED}"),
+            ],
+            "the alert was created long before the window: both changes, oldest first"
+        );
+        let all = changes_of_alert(&alert_as_sekoia_lists_it(), 0);
+        assert_eq!(
+            all.len(),
+            3,
+            "created, acknowledged, closed: {:?}",
+            keys(&all)
+        );
+    }
+
+    #[test]
+    fn entries_of_the_same_second_listed_newest_first_keep_their_order() {
+        let uuid = ALERT.to_lowercase();
+        let mut alert = alert_as_sekoia_lists_it();
+        alert["history"] = json!([
+            {"alert": {"status": "Closed"}, "created_at": 3600},
+            {"alert": {"status": "Acknowledged"}, "created_at": 3600},
+            {"alert": {"status": "Pending"}, "created_at": 3600}
+        ]);
+        alert["created_at"] = json!(3600);
+        assert_eq!(
+            keys(&changes_of_alert(&alert, 3000)),
+            [
+                format!("{uuid}:created"),
+                format!("{uuid}:status:{ACKNOWLEDGED}"),
+                format!("{uuid}:status:{CLOSED}"),
+            ],
+            "the creation first, then the changes as they happened"
+        );
+    }
+
+    #[test]
+    fn a_current_status_no_history_explains_is_a_change() {
+        let uuid = ALERT.to_lowercase();
+        let mut alert = alert_as_sekoia_lists_it();
+        alert["history"] = json!([]);
+        assert_eq!(
+            keys(&changes_of_alert(&alert, 3000)),
+            [format!("{uuid}:status:{CLOSED}")]
+        );
+        alert.as_object_mut().map(|a| a.remove("history"));
+        assert_eq!(
+            keys(&changes_of_alert(&alert, 3000)),
+            [format!("{uuid}:status:{CLOSED}")],
+            "no history at all"
+        );
+        let mut cut = alert_as_sekoia_lists_it();
+        cut["history"] = json!([{"alert": {"status": "Acknowledged"}, "created_at": 3600}]);
+        assert_eq!(
+            keys(&changes_of_alert(&cut, 3000)),
+            [
+                format!("{uuid}:status:{ACKNOWLEDGED}"),
+                format!("{uuid}:status:{CLOSED}")
+            ],
+            "a history cut short: its first entry is a change, the current status too"
+        );
+    }
+
+    #[test]
+    fn a_new_alert_without_history_is_only_created() {
+        let uuid = ALERT.to_lowercase();
+        let alert = json!({
+            "uuid": ALERT, "created_at": 100, "updated_at": 100,
+            "status": {"uuid": "2efc4930-1442-4abb-acf2-58ba219a4fd0", "name": "Pending"},
+            "comments": []
+        });
+        assert_eq!(
+            keys(&changes_of_alert(&alert, 50)),
+            [format!("{uuid}:created")]
+        );
     }
 
     #[test]

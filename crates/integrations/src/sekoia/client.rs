@@ -9,8 +9,9 @@
 //! uuids, ...) each percent-encoded into exactly one segment, so a value such as `../me`
 //! can never reach another resource with the account's key.
 
-use alertsync_engine::http::{HttpClient, check_status};
+use alertsync_engine::http::{HttpClient, check_status, read_body};
 use alertsync_engine::retry::with_retries;
+use alertsync_engine::telemetry;
 use alertsync_engine::{ActionContext, ActionError, Redactor, RetryPolicy};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
@@ -53,7 +54,9 @@ impl SekoiaClient {
         format!("{}/{}", api_root(&self.root, path.version), path.path)
     }
 
-    /// One authenticated request with a JSON answer, retried on transient failures.
+    /// One authenticated request with a JSON answer, retried on transient failures. Counted
+    /// in the metrics as a call to Sekoia.io whatever action makes it (an ilert action
+    /// reading the alert it forwards is not an ilert delivery).
     pub async fn call(
         &self,
         cx: &ActionContext,
@@ -64,17 +67,17 @@ impl SekoiaClient {
     ) -> Result<Value, ActionError> {
         let url = self.url(path);
         let what = format!("Sekoia.io {method} {url}");
-        with_retries(&cx.retry, cx, &what, || async {
+        let call = with_retries(&cx.retry, cx, &what, || async {
             let request = self.request(&method, &url, query, body, &what)?;
             let response = self.http.send(request, &what).await?;
             let response = check_status(response, &what).await.map_err(explain_auth)?;
-            read_json(response, &what).await
-        })
-        .await
+            read_json(response, cx.max_response_bytes, &what).await
+        });
+        telemetry::for_destination(super::SLUG, call).await
     }
 
     /// [`SekoiaClient::call`] answering the HTTP answer itself (status, headers and text, at
-    /// most [`MAX_ANSWER_BYTES`]) instead of its JSON.
+    /// most the context's `max_response_bytes`) instead of its JSON.
     pub async fn call_for_answer(
         &self,
         cx: &ActionContext,
@@ -97,7 +100,8 @@ impl SekoiaClient {
                     (name.as_str().to_owned(), Value::String(value))
                 })
                 .collect();
-            let text = String::from_utf8_lossy(&read_bounded(response, &what).await?).into_owned();
+            let body = read_body(response, cx.max_response_bytes, &what).await?;
+            let text = String::from_utf8_lossy(&body).into_owned();
             Ok(serde_json::json!({"status_code": status, "headers": headers, "text": text}))
         })
         .await
@@ -108,6 +112,7 @@ impl SekoiaClient {
     /// the first text frame back. Bounded in time ([`SOCKET_TIMEOUT`]) and size.
     pub async fn exchange_over_socket(
         &self,
+        cx: &ActionContext,
         path: &ApiPath,
         message: &Value,
     ) -> Result<Value, ActionError> {
@@ -128,7 +133,9 @@ impl SekoiaClient {
         bearer.set_sensitive(true);
         request.headers_mut().insert("authorization", bearer);
         let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
-            .max_message_size(Some(MAX_ANSWER_BYTES));
+            .max_message_size(Some(
+                usize::try_from(cx.max_response_bytes).unwrap_or(usize::MAX),
+            ));
         let exchange = async {
             let (mut socket, _) =
                 tokio_tungstenite::connect_async_with_config(request, Some(config), false)
@@ -319,34 +326,14 @@ fn explain_auth(mut err: ActionError) -> ActionError {
 /// How long a WebSocket exchange may take.
 pub const SOCKET_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Largest answer read from Sekoia.io.
-pub const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
-
-/// Reads an answer's body, failing past [`MAX_ANSWER_BYTES`].
-async fn read_bounded(mut response: reqwest::Response, what: &str) -> Result<Vec<u8>, ActionError> {
-    let mut bytes = Vec::new();
-    loop {
-        let chunk = response.chunk().await.map_err(|e| {
-            ActionError::transient(
-                format!("{what}: reading the answer failed: {}", e.without_url()),
-                None,
-            )
-        })?;
-        let Some(chunk) = chunk else {
-            return Ok(bytes);
-        };
-        if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return Err(ActionError::permanent(format!(
-                "{what}: the answer is over {MAX_ANSWER_BYTES} bytes"
-            )));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-}
-
-/// Reads a JSON body; an empty body is `{}` (some Sekoia.io answers are empty).
-pub async fn read_json(response: reqwest::Response, what: &str) -> Result<Value, ActionError> {
-    let bytes = read_bounded(response, what).await?;
+/// Reads a JSON body of at most `limit` bytes; an empty body is `{}` (some Sekoia.io
+/// answers are empty).
+pub async fn read_json(
+    response: reqwest::Response,
+    limit: u64,
+    what: &str,
+) -> Result<Value, ActionError> {
+    let bytes = read_body(response, limit, what).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Default::default()));
     }

@@ -3,11 +3,15 @@
 //!
 //! One connection cycle of [`LiveNotifications::run`]:
 //!
-//! 1. pre-flight `GET /v1/me`: 401, 403 or 404 is a configuration error returned to the
-//!    caller at once (no retry); network errors and other answers are retried;
+//! 1. pre-flight `GET /v1/me`: network errors and other answers are retried after the
+//!    usual backoff; 401, 403 or 404 mean the key (or URL) is refused: the attempt is
+//!    retried after a long capped backoff ([`LiveTiming::rejected_backoff`]) — keys get
+//!    rotated and typos get fixed — and [`LiveStats::rejection`] says why meanwhile.
+//!    [`LiveNotifications::preflight`] makes the same check once, for a caller that wants a
+//!    wrong configuration to stop it at start;
 //! 2. the WebSocket to the account's `liveapi_url`, or the URL derived from its `base_url`
 //!    ([`live_url`]), authenticated by `Cookie: access_token_cookie=<api key>`; a 401, 403
-//!    or 404 on the handshake is a configuration error too;
+//!    or 404 on the handshake is a refusal too;
 //! 3. the text frame `{"action": "upgrade"}`, then a ping: its pong proves the server has
 //!    read the upgrade request, and only then is [`LiveEvent::Connected`] emitted. The stream
 //!    has no replay, so the caller back-fills on every `Connected` (see
@@ -47,7 +51,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode, header};
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::actions::status_reference;
 use super::client::{ApiPath, SekoiaClient, live_url};
@@ -146,6 +150,9 @@ pub struct LiveTiming {
     pub connect_timeout: Duration,
     /// Delays between attempts (`max_attempts` is ignored: reconnection never gives up).
     pub backoff: RetryPolicy,
+    /// Delays between attempts while the key or URL is refused (401, 403, 404): long, as
+    /// it takes a person to fix it.
+    pub rejected_backoff: RetryPolicy,
 }
 
 impl Default for LiveTiming {
@@ -160,15 +167,27 @@ impl Default for LiveTiming {
                 max_delay: Duration::from_secs(60),
                 max_age: Duration::MAX,
             },
+            rejected_backoff: RetryPolicy {
+                max_attempts: u32::MAX,
+                initial_delay: Duration::from_secs(30),
+                max_delay: Duration::from_secs(15 * 60),
+                max_age: Duration::MAX,
+            },
         }
     }
 }
 
-/// Counters of one [`LiveNotifications`], for metrics and tests.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+/// The state and counters of one [`LiveNotifications`], for health, metrics and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct LiveStats {
     /// Whether a session is established now.
     pub connected: bool,
+    /// Since when no session is established (Unix ms); `None` while connected.
+    pub disconnected_since_ms: Option<u64>,
+    /// While the key or URL is refused: what the server said (secrets masked).
+    pub rejection: Option<String>,
+    /// Why the last attempt or session ended, if one did (secrets masked).
+    pub last_error: Option<String>,
     /// Sessions that reached [`LiveEvent::Connected`].
     pub sessions: u64,
     /// Attempts that failed or sessions that ended (each is followed by a backoff).
@@ -203,11 +222,23 @@ pub struct LiveNotifications {
     stats: watch::Sender<LiveStats>,
 }
 
-/// How one connection attempt ended, when it did not return a configuration error.
+/// What the identity check found.
+enum Identity {
+    Accepted,
+    /// Trouble worth a retry (network, 5xx); the reason is free of secrets.
+    Unsure(String),
+    /// 401, 403 or 404; the reason is free of secrets.
+    Refused(String),
+}
+
+/// How one connection attempt ended.
 enum Ended {
     Cancelled,
     /// Worth another attempt after a backoff; the reason is free of secrets.
     Retry(String),
+    /// The key or URL was refused (401, 403, 404): another attempt after a long backoff;
+    /// the reason is free of secrets.
+    Rejected(String),
 }
 
 impl LiveNotifications {
@@ -247,7 +278,10 @@ impl LiveNotifications {
             api_key,
             redactor,
             timing: LiveTiming::default(),
-            stats: watch::Sender::new(LiveStats::default()),
+            stats: watch::Sender::new(LiveStats {
+                disconnected_since_ms: Some(alertsync_engine::now_ms()),
+                ..LiveStats::default()
+            }),
         })
     }
 
@@ -289,47 +323,80 @@ impl LiveNotifications {
         self.stats.subscribe()
     }
 
+    /// Checks once that Sekoia.io accepts the key (`GET /v1/me`): `Err` when it is refused
+    /// (401, 403, 404). Trouble worth a retry (network, 5xx) passes: [`Self::run`] retries
+    /// it.
+    pub async fn preflight(&self) -> Result<(), LiveError> {
+        match self.check_identity().await {
+            Identity::Accepted | Identity::Unsure(_) => Ok(()),
+            Identity::Refused(reason) => Err(self.configuration(reason)),
+        }
+    }
+
     /// Connects, hands every event to `sink`, and reconnects whenever a session ends, until
-    /// `cancel` is cancelled (`Ok`) or the account turns out to be misconfigured (`Err`).
+    /// `cancel` is cancelled. A refused key or URL is retried too, after a long backoff.
     ///
     /// `sink` must return only once the event is durably stored; an `Err` from it ends the
     /// session (the event counts as not received; see the module documentation).
-    pub async fn run<S, F, E>(&self, cancel: &Cancellation, mut sink: S) -> Result<(), LiveError>
+    pub async fn run<S, F, E>(&self, cancel: &Cancellation, mut sink: S)
     where
         S: FnMut(LiveEvent) -> F,
         F: Future<Output = Result<(), E>>,
         E: fmt::Display,
     {
         let mut failures: u32 = 0;
+        let mut refusals: u32 = 0;
         let mut sessions: u64 = 0;
         loop {
             if cancel.is_cancelled() {
-                return Ok(());
+                return;
             }
-            let reason = match self
+            let ended = self
                 .attempt(cancel, &mut sink, &mut failures, &mut sessions)
-                .await
-            {
-                Ok(Ended::Cancelled) => return Ok(()),
-                Ok(Ended::Retry(reason)) => reason,
-                // The caller reports it: one line per error.
-                Err(err) => return Err(err),
+                .await;
+            let (reason, delay, rejected) = match ended {
+                Ended::Cancelled => return,
+                Ended::Retry(reason) => {
+                    refusals = 0;
+                    failures = failures.saturating_add(1);
+                    (reason, self.timing.backoff.delay(failures, None), false)
+                }
+                Ended::Rejected(reason) => {
+                    refusals = refusals.saturating_add(1);
+                    (
+                        reason,
+                        self.timing.rejected_backoff.delay(refusals, None),
+                        true,
+                    )
+                }
             };
             self.stats.send_modify(|stats| {
+                if stats.connected || stats.disconnected_since_ms.is_none() {
+                    stats.disconnected_since_ms = Some(alertsync_engine::now_ms());
+                }
                 stats.connected = false;
                 stats.interruptions += 1;
+                stats.rejection = rejected.then(|| reason.clone());
+                stats.last_error = Some(reason.clone());
             });
-            failures = failures.saturating_add(1);
-            let delay = self.timing.backoff.delay(failures, None);
-            warn!(
-                account = %self.account,
-                reason = %reason,
-                retry_in_ms = delay.as_millis() as u64,
-                "live notifications interrupted"
-            );
+            if rejected {
+                error!(
+                    account = %self.account,
+                    reason = %reason,
+                    retry_in_ms = delay.as_millis() as u64,
+                    "Sekoia.io refuses the live connection; fix the account's key or URL"
+                );
+            } else {
+                warn!(
+                    account = %self.account,
+                    reason = %reason,
+                    retry_in_ms = delay.as_millis() as u64,
+                    "live notifications interrupted"
+                );
+            }
             tokio::select! {
                 biased;
-                _ = cancel.cancelled() => return Ok(()),
+                _ = cancel.cancelled() => return,
                 _ = sleep(delay) => {}
             }
         }
@@ -342,7 +409,7 @@ impl LiveNotifications {
         sink: &mut S,
         failures: &mut u32,
         sessions: &mut u64,
-    ) -> Result<Ended, LiveError>
+    ) -> Ended
     where
         S: FnMut(LiveEvent) -> F,
         F: Future<Output = Result<(), E>>,
@@ -350,52 +417,53 @@ impl LiveNotifications {
     {
         let checked = tokio::select! {
             biased;
-            _ = cancel.cancelled() => return Ok(Ended::Cancelled),
+            _ = cancel.cancelled() => return Ended::Cancelled,
             checked = self.check_identity() => checked,
         };
-        if let Some(reason) = checked? {
-            return Ok(Ended::Retry(reason));
+        match checked {
+            Identity::Accepted => {}
+            Identity::Unsure(reason) => return Ended::Retry(reason),
+            Identity::Refused(reason) => return Ended::Rejected(reason),
         }
         let opened = tokio::select! {
             biased;
-            _ = cancel.cancelled() => return Ok(Ended::Cancelled),
+            _ = cancel.cancelled() => return Ended::Cancelled,
             opened = self.open() => opened,
         };
-        match opened? {
-            Ok(socket) => Ok(self.serve(socket, cancel, sink, failures, sessions).await),
-            Err(reason) => Ok(Ended::Retry(reason)),
+        match opened {
+            Ok(socket) => self.serve(socket, cancel, sink, failures, sessions).await,
+            Err(ended) => ended,
         }
     }
 
-    /// `GET /v1/me`: `Ok(None)` when the key works, `Ok(Some(reason))` for trouble worth a
-    /// retry, `Err` when the configuration is wrong.
-    async fn check_identity(&self) -> Result<Option<String>, LiveError> {
+    /// `GET /v1/me`: whether Sekoia.io accepts the key.
+    async fn check_identity(&self) -> Identity {
         let cx = self.client.service_context(RetryPolicy::none());
         match self
             .client
             .call(&cx, Method::GET, &ApiPath::new("me"), &[], None)
             .await
         {
-            Ok(_) => Ok(None),
-            Err(err) if matches!(err.http_status, Some(401 | 403 | 404)) => {
-                Err(self.configuration(format!("the identity check was refused: {}", err.message)))
+            Ok(_) => Identity::Accepted,
+            Err(err) if matches!(err.http_status, Some(401 | 403 | 404)) => Identity::Refused(
+                self.mask(&format!("the identity check was refused: {}", err.message)),
+            ),
+            Err(err) => {
+                Identity::Unsure(self.mask(&format!("identity check failed: {}", err.message)))
             }
-            Err(err) => Ok(Some(
-                self.mask(&format!("identity check failed: {}", err.message)),
-            )),
         }
     }
 
-    /// Opens the socket: `Ok(Err(reason))` for trouble worth a retry.
-    async fn open(&self) -> Result<Result<Socket, String>, LiveError> {
+    /// Opens the socket, or says how the attempt ended.
+    async fn open(&self) -> Result<Socket, Ended> {
         let mut request = self
             .url
             .as_str()
             .into_client_request()
-            .map_err(|e| self.configuration(format!("live URL {}: {e}", self.url)))?;
+            .map_err(|e| Ended::Rejected(format!("live URL {}: {e}", self.url)))?;
         let mut cookie = HeaderValue::from_str(&format!("{AUTH_COOKIE}={}", self.api_key))
             .map_err(|_| {
-                self.configuration("the API key holds characters a cookie cannot carry".to_owned())
+                Ended::Rejected("the API key holds characters a cookie cannot carry".to_owned())
             })?;
         cookie.set_sensitive(true);
         request.headers_mut().insert(header::COOKIE, cookie);
@@ -408,19 +476,19 @@ impl LiveNotifications {
         )
         .await
         {
-            Err(_) => Ok(Err(format!(
+            Err(_) => Err(Ended::Retry(format!(
                 "opening {} timed out after {:.1}s",
                 self.url,
                 self.timing.connect_timeout.as_secs_f64()
             ))),
-            Ok(Ok((socket, _))) => Ok(Ok(socket)),
+            Ok(Ok((socket, _))) => Ok(socket),
             Ok(Err(tungstenite::Error::Http(response)))
                 if matches!(
                     response.status(),
                     StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
                 ) =>
             {
-                Err(self.configuration(format!(
+                Err(Ended::Rejected(format!(
                     "the live notification server {} refused the API key (HTTP {})",
                     self.url,
                     response.status()
@@ -429,17 +497,19 @@ impl LiveNotifications {
             Ok(Err(tungstenite::Error::Http(response)))
                 if response.status() == StatusCode::NOT_FOUND =>
             {
-                Err(self.configuration(format!(
+                Err(Ended::Rejected(format!(
                     "no live notification server at {} (HTTP 404): check liveapi_url and base_url",
                     self.url
                 )))
             }
-            Ok(Err(tungstenite::Error::Http(response))) => Ok(Err(format!(
+            Ok(Err(tungstenite::Error::Http(response))) => Err(Ended::Retry(format!(
                 "opening {} was answered HTTP {}",
                 self.url,
                 response.status()
             ))),
-            Ok(Err(e)) => Ok(Err(self.mask(&format!("opening {} failed: {e}", self.url)))),
+            Ok(Err(e)) => Err(Ended::Retry(
+                self.mask(&format!("opening {} failed: {e}", self.url)),
+            )),
         }
     }
 
@@ -513,6 +583,8 @@ impl LiveNotifications {
                         *failures = 0;
                         self.stats.send_modify(|stats| {
                             stats.connected = true;
+                            stats.disconnected_since_ms = None;
+                            stats.rejection = None;
                             stats.sessions += 1;
                         });
                         info!(account = %self.account, url = %self.url, session, "live notifications connected");

@@ -1,32 +1,60 @@
 //! Access control and response hardening.
 //!
-//! With `[server] token` set, every request needs `Authorization: Bearer <token>` or the
-//! session cookie `POST /login` sets, except `/healthz`, the webhooks under `/hooks/` (they
-//! check their own per-playbook tokens), `/login` itself and the console's stylesheet and
-//! script under `/assets/`. A browser asking for a console page without them is sent to
-//! `/login`; every other request gets a JSON 401. Tokens are compared in constant time.
+//! Every request must name a host the service answers to ([`super::hosts`]), token or not.
+//! With `[server] token` set, every request needs `Authorization: Bearer <token>` or a
+//! session cookie `POST /login` issued ([`super::session`]), except `/healthz`, the
+//! webhooks under `/hooks/` (they check their own per-playbook tokens), `/login` itself and
+//! the console's stylesheet and script under `/assets/`. A browser asking for a console
+//! page without them is sent to `/login`; every other request gets a JSON 401. Tokens are
+//! compared in constant time, and wrong ones at `/login` are throttled per client address.
 //! Changes a browser sends on behalf of another site are refused (403), token or not.
 //! Every response carries security headers. Without a token, the service listens on
 //! loopback addresses only.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Form;
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
+use super::hosts::AllowedHosts;
+use super::session::{LoginThrottle, Sessions};
 
-/// The name of the session cookie `POST /login` sets.
-pub const COOKIE: &str = "alertsync_session";
+pub use super::session::COOKIE;
 
-/// The token requests must carry, if any.
-#[derive(Clone, Default)]
-pub struct AccessToken(pub Option<Arc<str>>);
+/// Who may use the service: the token requests must carry (if any), the sessions issued
+/// for it, the throttle of wrong logins, and the host names answered.
+#[derive(Clone)]
+pub struct Access {
+    pub token: Option<Arc<str>>,
+    pub sessions: Option<Arc<Sessions>>,
+    pub throttle: Arc<LoginThrottle>,
+    pub hosts: Arc<AllowedHosts>,
+}
+
+impl Access {
+    /// Access for a service listening on `listen`, reached at `public_url`, needing `token`
+    /// (if any).
+    pub fn new(
+        token: Option<&str>,
+        listen: &str,
+        public_url: Option<&str>,
+    ) -> Result<Self, String> {
+        let secure = public_url.is_some_and(|url| url.starts_with("https://"));
+        Ok(Self {
+            token: token.map(Arc::from),
+            sessions: token.map(|token| Arc::new(Sessions::new(token, secure))),
+            throttle: Arc::default(),
+            hosts: Arc::new(AllowedHosts::new(listen, public_url)?),
+        })
+    }
+}
 
 /// Whether the request carries `Authorization: Bearer <expected>`, compared in constant time.
 pub fn bearer_matches(headers: &HeaderMap, expected: &str) -> bool {
@@ -36,20 +64,6 @@ pub fn bearer_matches(headers: &HeaderMap, expected: &str) -> bool {
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
     constant_time_eq(given.as_bytes(), expected.as_bytes())
-}
-
-/// Whether the request carries the session cookie with the expected token.
-fn cookie_matches(headers: &HeaderMap, expected: &str) -> bool {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(name, _)| *name == COOKIE)
-        .fold(false, |found, (_, value)| {
-            constant_time_eq(value.as_bytes(), expected.as_bytes()) | found
-        })
 }
 
 /// Whether `given` is the expected token, compared in constant time (only the lengths may
@@ -77,18 +91,40 @@ fn is_console_page(request: &Request) -> bool {
         && crate::console::html::wants_html(request.headers())
 }
 
-/// Refuses requests without the token (when one is configured).
-pub async fn require_token(
-    State(token): State<AccessToken>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let Some(expected) = token.0.as_deref() else {
+/// Refuses requests naming a host the service does not answer to (DNS rebinding).
+pub async fn check_host(State(access): State<Access>, request: Request, next: Next) -> Response {
+    let authority = request
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| {
+            request
+                .headers()
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        });
+    if access.hosts.allows(authority.as_deref()) {
+        return next.run(request).await;
+    }
+    ApiError::forbidden(format!(
+        "this service answers to {} only, not to the host this request names; set [server] \
+         public_url to the URL clients use",
+        access.hosts.names().join(", ")
+    ))
+    .into_response()
+}
+
+/// Refuses requests without the token or a session (when a token is configured).
+pub async fn require_token(State(access): State<Access>, request: Request, next: Next) -> Response {
+    let Some(expected) = access.token.as_deref() else {
         return next.run(request).await;
     };
-    if is_public(request.uri().path())
-        || bearer_matches(request.headers(), expected)
-        || cookie_matches(request.headers(), expected)
+    let has_session = access
+        .sessions
+        .as_ref()
+        .is_some_and(|sessions| sessions.accepts(request.headers()));
+    if is_public(request.uri().path()) || has_session || bearer_matches(request.headers(), expected)
     {
         return next.run(request).await;
     }
@@ -199,35 +235,57 @@ pub struct Login {
     pub token: String,
 }
 
-/// `POST /login` (form field `token`): sets the session cookie and sends the browser to
-/// `/`; 401 for a wrong token (the login page again for a browser). Without a configured
-/// token there is nothing to log in to.
+/// `POST /login` (form field `token`): issues a session cookie and sends the browser to `/`;
+/// 401 for a wrong token (the login page again for a browser), 429 once a client has given
+/// too many wrong tokens. Without a configured token there is nothing to log in to.
 pub async fn login(
-    State(token): State<AccessToken>,
+    State(access): State<Access>,
     headers: HeaderMap,
+    extensions: Extensions,
     Form(login): Form<Login>,
 ) -> Response {
-    let Some(expected) = token.0.as_deref() else {
+    let (Some(expected), Some(sessions)) = (access.token.as_deref(), access.sessions.as_ref())
+    else {
         return (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response();
     };
+    let client = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip());
+    if let Err(wait) = access.throttle.check(client) {
+        let mut response = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            format!(
+                "too many wrong tokens from this address; try again in {}s",
+                wait.as_secs().max(1)
+            ),
+        )
+        .into_response();
+        if let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return response;
+    }
     if !constant_time_eq(login.token.as_bytes(), expected.as_bytes()) {
+        access.throttle.failed(client);
         if crate::console::html::wants_html(&headers) {
             return crate::console::login::refused();
         }
         return ApiError::unauthorized("wrong token").into_response();
     }
-    let cookie = format!("{COOKIE}={expected}; Path=/; HttpOnly; SameSite=Strict");
-    match HeaderValue::from_str(&cookie) {
-        Ok(cookie) => (
+    access.throttle.succeeded(client);
+    match sessions
+        .issue()
+        .and_then(|cookie| HeaderValue::from_str(&cookie).ok())
+    {
+        Some(cookie) => (
             StatusCode::SEE_OTHER,
             [(header::LOCATION, HeaderValue::from_static("/"))],
             [(header::SET_COOKIE, cookie)],
         )
             .into_response(),
-        Err(_) => ApiError::bad_request(
-            "the server token cannot be carried in a cookie; use the bearer header",
-        )
-        .into_response(),
+        None => ApiError::unavailable("issuing a session", "no random id could be drawn")
+            .into_response(),
     }
 }
 
@@ -254,16 +312,5 @@ mod tests {
         assert!(!constant_time_eq(b"abcd", b"abc"));
         assert!(!constant_time_eq(b"", b"abc"));
         assert!(!constant_time_eq(b"abd", b"abc"));
-    }
-
-    #[test]
-    fn the_session_cookie_is_found_among_others() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::COOKIE,
-            HeaderValue::from_static("theme=dark; alertsync_session=tok; x=y"),
-        );
-        assert!(cookie_matches(&headers, "tok"));
-        assert!(!cookie_matches(&headers, "other"));
     }
 }

@@ -12,7 +12,8 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// A short, stable code: `not_found`, `bad_request`, `unauthorized`, `forbidden`,
-    /// `invalid_playbook`, `conflict`, `unavailable`.
+    /// `invalid_playbook`, `conflict`, `payload_too_large`, `method_not_allowed`,
+    /// `too_many_requests`, `unavailable`.
     pub error: String,
     /// What went wrong: a sentence, or a structured report (the validation report of an
     /// invalid playbook).
@@ -77,3 +78,68 @@ impl IntoResponse for ApiError {
 
 /// The answer of API routes.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The largest error text a [`json_errors`] rewrite reads from the answer it replaces.
+const MAX_REWRITTEN_DETAIL: usize = 4096;
+
+/// Makes every error answer the documented JSON `{"error", "detail"}`: answers of the
+/// framework and its layers (a body over the size limit: 413, a wrong method: 405, a bad
+/// path: 400, ...) come as plain text, and are rewritten here, keeping their status and
+/// their text as the detail. JSON answers and the console's HTML pages pass as they are.
+/// Server errors are logged.
+pub async fn json_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let status = response.status();
+    if status.is_server_error() {
+        tracing::error!("HTTP {status} for {path}");
+    }
+    let content_type = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let shaped =
+        content_type.starts_with("application/json") || content_type.starts_with("text/html");
+    if !(status.is_client_error() || status.is_server_error()) || shaped {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_REWRITTEN_DETAIL)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+        .unwrap_or_default();
+    let detail = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        text
+    };
+    let mut rewritten = ApiError::new(status, code_of(status), detail).into_response();
+    for (name, value) in &parts.headers {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            rewritten.headers_mut().insert(name, value.clone());
+        }
+    }
+    rewritten
+}
+
+/// The short code of an error status.
+fn code_of(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::CONFLICT => "conflict",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "unprocessable",
+        StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
+        status if status.is_server_error() => "unavailable",
+        _ => "error",
+    }
+}

@@ -7,9 +7,11 @@ pub mod accounts;
 pub mod auth;
 pub mod error;
 pub mod health;
+pub mod hosts;
 pub mod modules;
 pub mod playbooks;
 pub mod runs;
+pub mod session;
 
 use std::sync::Arc;
 
@@ -64,10 +66,12 @@ pub fn wrap(routes: Router, state: AppState) -> Router {
                 .with_state(access.clone()),
         )
         .fallback(not_found)
-        .layer(from_fn_with_state(access, auth::require_token))
+        .layer(from_fn_with_state(access.clone(), auth::require_token))
         .layer(from_fn(auth::refuse_cross_site))
-        .layer(from_fn(auth::security_headers))
         .layer(from_fn(crate::audit::record))
+        .layer(from_fn(error::json_errors))
+        .layer(from_fn_with_state(access, auth::check_host))
+        .layer(from_fn(auth::security_headers))
 }
 
 /// The API routes and `/healthz`, with the OpenAPI document they make.
@@ -84,6 +88,7 @@ fn router(state: AppState) -> Router {
         .routes(routes!(runs::list))
         .routes(routes!(runs::get))
         .routes(routes!(runs::rerun))
+        .routes(routes!(runs::dismiss))
         .routes(routes!(accounts::list))
         .routes(routes!(modules::list))
         .routes(routes!(openapi))

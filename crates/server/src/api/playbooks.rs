@@ -2,8 +2,9 @@
 //! them, validating and importing SPL files, and exporting them.
 //!
 //! Enabled/disabled is the playbook health the store keeps (the one the scheduler obeys):
-//! disabling records it there, enabling clears it. A playbook disabled in the
-//! configuration file stays so until the file says otherwise.
+//! disabling records it there, and the playbook's runs are held, in order, until enabling
+//! clears it. A playbook disabled in the configuration file stays so until the file says
+//! otherwise.
 //!
 //! Imported playbooks are validated against the implemented modules and the configured
 //! accounts, then saved as `<id>.json` in the `imported-playbooks` directory next to the
@@ -210,10 +211,12 @@ pub async fn enable(
         .enable_playbook(&id)
         .await
         .map_err(|err| ApiError::unavailable("enabling the playbook", err))?;
+    // Its held runs may start now.
+    state.wake.notify_one();
     Ok(Json(view(&playbook, &health)))
 }
 
-/// Disables a playbook: the scheduler skips it until it is enabled again.
+/// Disables a playbook: its runs are held (queued, not dropped) until it is enabled again.
 #[utoipa::path(post, path = "/api/v1/playbooks/{id}/disable", tag = "playbooks",
     params(("id" = String, Path, description = "playbook id")),
     responses((status = 200, body = PlaybookView), (status = 404, body = ErrorBody)))]

@@ -1,20 +1,20 @@
-//! `/api/v1/runs`: runs newest first with filters, one run with its node runs, and rerun.
+//! `/api/v1/runs`: runs newest first with filters, one run with its node runs, rerun, and
+//! the dead letters.
 //!
-//! Filters: `playbook`, `status` (`running`, `succeeded`, `failed`, `cancelled`), `alert`
-//! (alert UUID), `since` and `until` (start time, milliseconds since the Unix epoch,
-//! inclusive), and pages: `limit` (1 to 1000, default 50) and `before` (the `next_before`
-//! of the previous page).
+//! Filters: `playbook`, `status` (`queued`, `running`, `waiting`, `succeeded`, `failed`,
+//! `cancelled`, `dead`), `alert` (alert UUID), `since` and `until` (when the run was
+//! queued, milliseconds since the Unix epoch, inclusive), and pages: `limit` (1 to 1000,
+//! default 50) and `before` (the `next_before` of the previous page).
 //!
-//! Rerun stores the run's inbox event again as a new event for the run's playbook and
-//! trigger node (fresh dedup key, source `webhook`), so the scheduler runs the playbook
-//! again with the alert as it is now: all of it, or with `only=failed` only the failed and
-//! pending nodes — actions that succeeded in the run are not called again, their recorded
-//! results are reused.
+//! Rerun queues a new run of the run's playbook for the same event, behind the runs already
+//! queued for its alert, so the playbook runs again with the alert as it is now: all of
+//! it, or with `only=failed` only the failed and pending nodes — actions that succeeded in
+//! the run are not called again, their recorded results are reused. Rerunning a dead
+//! letter replays it (and dismisses it); `POST /api/v1/runs/{id}/dismiss` dismisses a dead
+//! letter without replaying it.
 
 use alertsync_engine::RunStatus;
-use alertsync_store::{
-    EventSource, MAX_PAGE_SIZE, NewInboxEvent, RunDetail, RunId, RunQuery, RunSummary,
-};
+use alertsync_store::{MAX_PAGE_SIZE, Rerun, RunDetail, RunId, RunQuery, RunSummary};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -25,7 +25,6 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::AppState;
-use crate::scheduler::RERUN_FAILED_KEY;
 
 /// Most store pages one listing reads when a time range skips runs.
 const MAX_SCANNED_PAGES: usize = 50;
@@ -36,13 +35,13 @@ const MAX_SCANNED_PAGES: usize = 50;
 pub struct RunFilters {
     /// Playbook id.
     pub playbook: Option<String>,
-    /// `running`, `succeeded`, `failed` or `cancelled`.
+    /// `queued`, `running`, `waiting`, `succeeded`, `failed`, `cancelled` or `dead`.
     pub status: Option<String>,
     /// Alert UUID.
     pub alert: Option<String>,
-    /// Runs started at or after this time (ms since the epoch).
+    /// Runs queued at or after this time (ms since the epoch).
     pub since: Option<u64>,
-    /// Runs started at or before this time (ms since the epoch).
+    /// Runs queued at or before this time (ms since the epoch).
     pub until: Option<u64>,
     /// Runs older than this run id (the previous page's `next_before`).
     pub before: Option<i64>,
@@ -67,11 +66,11 @@ pub struct RerunOptions {
     pub only: Option<String>,
 }
 
-/// Where the rerun's event went.
+/// The run a rerun queued.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RerunView {
-    /// The new inbox event; its run appears in the listing once the scheduler takes it.
-    pub event_id: i64,
+    /// The new run, queued: it runs when its turn comes.
+    pub run_id: i64,
     pub playbook_id: String,
     pub rerun_of: i64,
     /// Whether only the failed and pending nodes run again.
@@ -79,11 +78,7 @@ pub struct RerunView {
 }
 
 fn parse_status(status: &str) -> ApiResult<RunStatus> {
-    serde_json::from_value(serde_json::Value::String(status.to_owned())).map_err(|_| {
-        ApiError::bad_request(format!(
-            "unknown status `{status}`; expected running, succeeded, failed or cancelled"
-        ))
-    })
+    status.parse().map_err(ApiError::bad_request)
 }
 
 fn parse_run_id(id: &str) -> ApiResult<RunId> {
@@ -133,7 +128,7 @@ pub(crate) async fn list_runs(state: &AppState, filters: &RunFilters) -> ApiResu
         limit,
     };
     // The store filters everything but the time range; runs are read page by page and
-    // those outside the range left out (run ids and start times grow together).
+    // those outside the range left out (run ids and queue times grow together).
     let mut runs = Vec::new();
     let mut next_before = None;
     for _ in 0..MAX_SCANNED_PAGES {
@@ -145,11 +140,11 @@ pub(crate) async fn list_runs(state: &AppState, filters: &RunFilters) -> ApiResu
         let mut reached_since = false;
         let mut more_here = false;
         for run in page.runs {
-            if filters.since.is_some_and(|since| run.started_at_ms < since) {
+            if filters.since.is_some_and(|since| run.queued_at_ms < since) {
                 reached_since = true;
                 break;
             }
-            if filters.until.is_some_and(|until| run.started_at_ms > until) {
+            if filters.until.is_some_and(|until| run.queued_at_ms > until) {
                 continue;
             }
             if runs.len() == limit as usize {
@@ -207,11 +202,11 @@ pub async fn get(
     Ok(Json(find(&state, &id).await?))
 }
 
-/// Runs the playbook again for the run's event.
+/// Queues the playbook again for the run's event (a dead letter is replayed).
 #[utoipa::path(post, path = "/api/v1/runs/{id}/rerun", tag = "runs",
     params(("id" = i64, Path, description = "run id"), RerunOptions),
     responses((status = 202, body = RerunView), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn rerun(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -227,53 +222,55 @@ pub async fn rerun(
             )));
         }
     };
-    let detail = find(&state, &id).await?;
-    let run = detail.run;
+    let run = find(&state, &id).await?.run;
     if state.deployment.get(&run.playbook_id).is_none() {
         return Err(ApiError::conflict(format!(
             "playbook `{}` is no longer deployed",
             run.playbook_id
         )));
     }
-    let event = state
+    let queued = state
         .store
-        .event(run.inbox_id)
+        .rerun(Rerun {
+            of: run.id,
+            only_failed,
+        })
         .await
-        .map_err(|err| ApiError::unavailable("reading the run's event", err))?
-        .ok_or_else(|| ApiError::conflict(format!("the event of run {id} is gone")))?;
-    let new = NewInboxEvent {
-        source: EventSource::Webhook,
-        account: event.account,
-        playbook_id: Some(run.playbook_id.clone()),
-        trigger_node: Some(run.trigger_node.clone()),
-        alert_uuid: event.alert_uuid,
-        dedup_key: format!(
-            "{}{}/{}",
-            if only_failed {
-                RERUN_FAILED_KEY
-            } else {
-                "rerun/"
-            },
-            run.id,
-            uuid::Uuid::new_v4()
-        ),
-        payload: event.payload,
-        received_at_ms: alertsync_engine::now_ms(),
-    };
-    let stored = state
-        .store
-        .enqueue(new)
-        .await
-        .map_err(|err| ApiError::unavailable("storing the rerun event", err))?;
+        .map_err(|err| ApiError::unavailable("queuing the rerun", err))?;
     state.wake.notify_one();
     Ok((
         StatusCode::ACCEPTED,
         Json(RerunView {
-            event_id: stored.id().0,
+            run_id: queued.0,
             playbook_id: run.playbook_id,
             rerun_of: run.id.0,
             only_failed,
         }),
     )
         .into_response())
+}
+
+/// Marks a dead letter as handled without replaying it: it no longer makes the service
+/// unhealthy.
+#[utoipa::path(post, path = "/api/v1/runs/{id}/dismiss", tag = "runs",
+    params(("id" = i64, Path, description = "run id of a dead letter")),
+    responses((status = 200, body = Object, description = "the run, dismissed"),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn dismiss(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RunDetail>> {
+    let run = find(&state, &id).await?.run;
+    let dismissed = state
+        .store
+        .dismiss_dead_letter(run.id)
+        .await
+        .map_err(|err| ApiError::unavailable("dismissing the dead letter", err))?;
+    if !dismissed {
+        return Err(ApiError::conflict(format!(
+            "run {id} is not a dead letter waiting for someone (status `{}`)",
+            run.status
+        )));
+    }
+    Ok(Json(find(&state, &id).await?))
 }

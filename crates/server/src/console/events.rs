@@ -11,6 +11,7 @@
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
+use alertsync_engine::RunStatus;
 use alertsync_store::{RunCounts, RunQuery};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -20,7 +21,7 @@ use futures_util::stream::{self, Stream};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::runs::{STATUSES, count_of, counts, field};
+use super::runs::{counts, field};
 use crate::http::AppState;
 
 /// How often the store is read.
@@ -46,9 +47,9 @@ struct Snapshot {
 
 impl Snapshot {
     fn event(&self) -> Event {
-        let counts: serde_json::Map<String, serde_json::Value> = STATUSES
-            .iter()
-            .map(|s| ((*s).to_owned(), json!(count_of(&self.counts, s))))
+        let counts: serde_json::Map<String, serde_json::Value> = RunStatus::ALL
+            .into_iter()
+            .map(|s| (s.as_str().to_owned(), json!(self.counts.get(s))))
             .collect();
         Event::default()
             .event("runs")

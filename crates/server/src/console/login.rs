@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::html::{Section, esc, layout, page, page_with_status};
-use crate::api::auth::AccessToken;
+use crate::api::auth::Access;
 
 /// The login page, with `message` (text) above the form.
 pub fn form(message: Option<&str>, token_needed: bool) -> String {
@@ -34,8 +34,8 @@ pub fn form(message: Option<&str>, token_needed: bool) -> String {
 }
 
 /// `GET /login`.
-pub async fn show(State(token): State<AccessToken>) -> Response {
-    page(form(None, token.0.is_some()))
+pub async fn show(State(access): State<Access>) -> Response {
+    page(form(None, access.token.is_some()))
 }
 
 /// The login page after a wrong token: 401.

@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod assets;
 pub mod events;
 pub mod graph;
+pub mod health;
 pub mod html;
 pub mod login;
 pub mod modules;

@@ -26,22 +26,17 @@ use crate::http::AppState;
 
 /// A run status as the console writes it.
 pub fn run_status(status: RunStatus) -> &'static str {
-    match status {
-        RunStatus::Running => "running",
-        RunStatus::Succeeded => "succeeded",
-        RunStatus::Failed => "failed",
-        RunStatus::Cancelled => "cancelled",
-    }
+    status.as_str()
 }
 
-/// What one node run shows: `stopped` for a node still running or waiting when its run
-/// ended.
+/// What one node run shows: `stopped` for a node still running when its run ended.
 fn record_status(record: &NodeRecord, run: RunStatus) -> &'static str {
-    let finished = run != RunStatus::Running;
+    let finished = !run.is_open();
     match record.status {
         NodeStatus::Succeeded => "succeeded",
         NodeStatus::Failed => "failed",
         NodeStatus::Skipped => "skipped",
+        NodeStatus::Waiting => "waiting",
         NodeStatus::Running | NodeStatus::Pending if finished => "stopped",
         NodeStatus::Running => "running",
         NodeStatus::Pending => "not-reached",
@@ -50,7 +45,14 @@ fn record_status(record: &NodeRecord, run: RunStatus) -> &'static str {
 
 /// What a node shows for all its node runs: the most telling of their states.
 pub fn node_status(records: &[&NodeRecord], run: RunStatus) -> &'static str {
-    const ORDER: [&str; 5] = ["failed", "stopped", "running", "succeeded", "skipped"];
+    const ORDER: [&str; 6] = [
+        "failed",
+        "waiting",
+        "stopped",
+        "running",
+        "succeeded",
+        "skipped",
+    ];
     let seen: Vec<&str> = records.iter().map(|r| record_status(r, run)).collect();
     ORDER
         .into_iter()
@@ -146,9 +148,14 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Resp
             .map_or_else(|| "—".to_owned(), esc),
         trigger = esc(&trigger_name),
         trigger_id = esc(&run.trigger_node),
-        started = time(run.started_at_ms),
+        started = time_opt(run.started_at_ms),
         ended = time_opt(run.ended_at_ms),
-        took = duration_between(run.started_at_ms, run.ended_at_ms),
+        took = run
+            .started_at_ms
+            .map_or_else(String::new, |started| duration_between(
+                started,
+                run.ended_at_ms
+            )),
     );
     if let Some(error) = &run.error {
         let _ = write!(
@@ -163,10 +170,21 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Resp
         run.id,
         esc(&run.playbook_id)
     );
+    let rerun_label = if run.status == RunStatus::Dead {
+        "Replay"
+    } else {
+        "Rerun all"
+    };
     let _ = write!(
         body,
-        "<button id=\"rerun-all\" type=\"button\" {data}>Rerun all</button>"
+        "<button id=\"rerun-all\" type=\"button\" {data}>{rerun_label}</button>"
     );
+    if run.is_unhandled_dead_letter() {
+        let _ = write!(
+            body,
+            "<button id=\"dismiss\" type=\"button\" {data}>Dismiss</button>"
+        );
+    }
     if run.status == RunStatus::Failed {
         let _ = write!(
             body,
@@ -188,7 +206,7 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Resp
         "<p class=\"hint\">Select a node to see its arguments, results, logs and error.</p>\
          <ul class=\"legend\">\
          <li data-status=\"succeeded\">succeeded</li><li data-status=\"failed\">failed</li>\
-         <li data-status=\"stopped\">stopped here</li><li data-status=\"running\">running</li>\
+         <li data-status=\"stopped\">stopped here</li><li data-status=\"waiting\">waiting for a retry</li><li data-status=\"running\">running</li>\
          <li data-status=\"skipped\">skipped</li><li data-status=\"not-reached\">not reached</li>\
          </ul></div>\
          <aside id=\"node-panel\" aria-live=\"polite\" hidden></aside></div>",

@@ -7,6 +7,7 @@
 
 use std::fmt::Write as _;
 
+use alertsync_engine::RunStatus;
 use alertsync_store::{RunCountFilter, RunCounts, RunSummary};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -22,9 +23,6 @@ use crate::http::AppState;
 
 /// Runs one page shows.
 const PAGE_SIZE: u32 = 50;
-
-/// The statuses, in the order the counts show them.
-pub const STATUSES: [&str; 4] = ["running", "succeeded", "failed", "cancelled"];
 
 /// The query of the runs page: the filter form's fields (empty means any), the page, the
 /// rerun that sent the browser here, and whether only the rows are wanted.
@@ -97,16 +95,6 @@ pub async fn counts(
         .map_err(|err| ApiError::unavailable("counting runs", err))
 }
 
-/// The count of one status.
-pub fn count_of(counts: &RunCounts, status: &str) -> u64 {
-    match status {
-        "running" => counts.running,
-        "succeeded" => counts.succeeded,
-        "failed" => counts.failed,
-        _ => counts.cancelled,
-    }
-}
-
 /// `GET /runs` (and `?fragment=rows`: only the table rows).
 pub async fn list(
     State(state): State<AppState>,
@@ -131,6 +119,7 @@ pub async fn list(
     };
 
     let mut body = String::from("<h1>Runs</h1>");
+    body.push_str(&super::health::banner(&state).await);
     if let Some(rerun_of) = field(&query.rerun_of) {
         let _ = write!(
             body,
@@ -141,12 +130,12 @@ pub async fn list(
         );
     }
     body.push_str("<div id=\"run-counts\">");
-    for status in STATUSES {
+    for status in RunStatus::ALL {
         let _ = write!(
             body,
             "<a class=\"count-link\" href=\"/runs?status={status}\"><span class=\"count\" \
              data-status=\"{status}\">{}</span> {status}</a>",
-            count_of(&counts, status)
+            counts.get(status)
         );
     }
     body.push_str("</div>");
@@ -194,7 +183,7 @@ fn filter_form(state: &AppState, query: &RunsQuery) -> String {
     out.push_str(
         "</select></label><label>Status <select name=\"status\"><option value=\"\">any</option>",
     );
-    for status in STATUSES {
+    for status in RunStatus::ALL.map(RunStatus::as_str) {
         let selected = if status == current_status {
             " selected"
         } else {
@@ -243,8 +232,13 @@ fn rows(state: &AppState, runs: &[RunSummary]) -> String {
                 .as_deref()
                 .map_or_else(|| "—".to_owned(), esc),
             trigger = esc(trigger),
-            started = time(run.started_at_ms),
-            took = duration_between(run.started_at_ms, run.ended_at_ms),
+            started = time(run.started_at_ms.unwrap_or(run.queued_at_ms)),
+            took = run
+                .started_at_ms
+                .map_or_else(String::new, |started| duration_between(
+                    started,
+                    run.ended_at_ms
+                )),
         );
     }
     if runs.is_empty() {

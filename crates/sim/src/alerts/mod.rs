@@ -50,6 +50,9 @@ pub(crate) struct AlertStore {
     by_uuid: HashMap<String, StoredAlert>,
     uuid_by_short_id: HashMap<String, String>,
     last_stamp: Stamp,
+    /// Whether answers include `history` when asked (a test can withhold it, as a
+    /// Sekoia.io answer without usable history would).
+    history_served: bool,
 }
 
 impl AlertStore {
@@ -63,6 +66,20 @@ impl AlertStore {
                 nanos: 0,
                 sequence: 0,
             },
+            history_served: true,
+        }
+    }
+
+    /// Serves `history` in answers (the default) or withholds it.
+    pub(crate) fn serve_history(&mut self, served: bool) {
+        self.history_served = served;
+    }
+
+    /// `inclusions` as this store honours them.
+    pub(crate) fn served(&self, inclusions: Inclusions) -> Inclusions {
+        Inclusions {
+            history: inclusions.history && self.history_served,
+            ..inclusions
         }
     }
 
@@ -148,8 +165,15 @@ impl AlertStore {
         };
         let created_nanos = dated("created_at").unwrap_or(stamp.nanos);
         let updated_nanos = dated("updated_at").unwrap_or(created_nanos.max(stamp.nanos));
+        let history_given = overrides.get("history").is_some();
         if let (Some(doc), Value::Object(overrides)) = (doc.as_object_mut(), overrides) {
             doc.extend(overrides);
+        }
+        if !history_given {
+            // The creation entry is dated with the alert, as Sekoia.io's history is.
+            if let Some(entry) = doc.pointer_mut("/history/0") {
+                entry["created_at"] = json!(clock::seconds(created_nanos));
+            }
         }
         if let Some(status) = doc["status"].as_str().and_then(statuses::resolve) {
             doc["status"] = status.to_json();
@@ -190,15 +214,15 @@ impl AlertStore {
         let entry_uuid = self.generator.uuid();
         let actor = self.operator_uuid().to_owned();
         let alert = self.find_mut(id)?;
-        let previous = alert.doc["status"]["name"].clone();
         alert.doc["status"] = status.to_json();
-        push(
+        // Newest first, and status entries carry only the status, as Sekoia.io lists them.
+        prepend(
             &mut alert.doc,
             "history",
             json!({
                 "uuid": entry_uuid,
                 "entry_type": "alert",
-                "alert": {"previous_status": previous, "status": status.name},
+                "alert": {"status": status.name},
                 "comment": comment,
                 "created_at": clock::seconds(stamp.nanos),
                 "created_by": actor,
@@ -313,7 +337,7 @@ impl AlertStore {
             .iter()
             .skip(query.offset)
             .take(query.limit)
-            .map(|alert| alert.render(query.inclusions))
+            .map(|alert| alert.render(self.served(query.inclusions)))
             .collect();
         (selected.len(), page)
     }
@@ -372,6 +396,13 @@ fn text(doc: &Value, field: &str) -> String {
     match &doc[field] {
         Value::String(text) => text.clone(),
         other => other.to_string(),
+    }
+}
+
+fn prepend(doc: &mut Value, array: &str, item: Value) {
+    match doc[array].as_array_mut() {
+        Some(items) => items.insert(0, item),
+        None => doc[array] = json!([item]),
     }
 }
 

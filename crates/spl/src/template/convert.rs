@@ -14,6 +14,7 @@ use indexmap::IndexMap;
 use minijinja::value::{
     Enumerator, Object, ObjectExt, ObjectRepr, Value as TemplateValue, ValueKind,
 };
+use minijinja::{Error, ErrorKind};
 use serde_json::{Map, Number, Value};
 
 /// A JSON object seen from templates: string keys, file order, integer
@@ -87,24 +88,75 @@ fn number_to_template_value(number: &Number) -> TemplateValue {
     }
 }
 
+/// The largest value (about, in bytes of JSON) a template value is turned into. Template
+/// values can be lazy — a list repeated a hundred million times costs nothing until it is
+/// read — so the conversion counts what it builds and stops past this.
+pub(crate) const MAX_CONVERTED_BYTES: usize = 16 * 1024 * 1024;
+
 /// Template value → JSON. Undefined and none become `null`; values with no
-/// JSON form (functions, macros) become their text.
-pub(crate) fn to_json(value: &TemplateValue) -> Value {
-    match value.kind() {
-        ValueKind::Undefined | ValueKind::None => Value::Null,
-        ValueKind::Bool => Value::Bool(value.is_true()),
-        ValueKind::Number => number_to_json(value),
-        ValueKind::String => Value::String(value.as_str().unwrap_or_default().to_owned()),
-        ValueKind::Bytes => Value::String(
-            String::from_utf8_lossy(value.as_bytes().unwrap_or_default()).into_owned(),
-        ),
+/// JSON form (functions, macros) become their text. Fails for a value larger than
+/// [`MAX_CONVERTED_BYTES`].
+pub(crate) fn to_json(value: &TemplateValue) -> Result<Value, Error> {
+    let mut left = MAX_CONVERTED_BYTES;
+    convert(value, &mut left)
+}
+
+/// Takes `cost` from the budget `left`, or fails once it is spent.
+fn charge(left: &mut usize, cost: usize) -> Result<(), Error> {
+    *left = left.checked_sub(cost).ok_or_else(|| {
+        Error::new(
+            ErrorKind::OutOfFuel,
+            format!("the value is larger than {MAX_CONVERTED_BYTES} bytes"),
+        )
+    })?;
+    Ok(())
+}
+
+fn convert(value: &TemplateValue, left: &mut usize) -> Result<Value, Error> {
+    Ok(match value.kind() {
+        ValueKind::Undefined | ValueKind::None => {
+            charge(left, 4)?;
+            Value::Null
+        }
+        ValueKind::Bool => {
+            charge(left, 5)?;
+            Value::Bool(value.is_true())
+        }
+        ValueKind::Number => {
+            charge(left, 8)?;
+            number_to_json(value)
+        }
+        ValueKind::String => {
+            let text = value.as_str().unwrap_or_default();
+            charge(left, text.len() + 2)?;
+            Value::String(text.to_owned())
+        }
+        ValueKind::Bytes => {
+            let bytes = value.as_bytes().unwrap_or_default();
+            charge(left, bytes.len() + 2)?;
+            Value::String(String::from_utf8_lossy(bytes).into_owned())
+        }
         ValueKind::Seq | ValueKind::Iterable => match value.try_iter() {
-            Ok(items) => Value::Array(items.map(|item| to_json(&item)).collect()),
-            Err(_) => Value::String(value.to_string()),
+            Ok(items) => {
+                let mut converted = Vec::new();
+                for item in items {
+                    charge(left, 1)?;
+                    converted.push(convert(&item, left)?);
+                }
+                Value::Array(converted)
+            }
+            Err(_) => text_of(value, left)?,
         },
-        ValueKind::Map => map_to_json(value),
-        _ => Value::String(value.to_string()),
-    }
+        ValueKind::Map => map_to_json(value, left)?,
+        _ => text_of(value, left)?,
+    })
+}
+
+/// A value's text, within the budget.
+fn text_of(value: &TemplateValue, left: &mut usize) -> Result<Value, Error> {
+    let text = value.to_string();
+    charge(left, text.len() + 2)?;
+    Ok(Value::String(text))
 }
 
 fn number_to_json(value: &TemplateValue) -> Value {
@@ -120,19 +172,19 @@ fn number_to_json(value: &TemplateValue) -> Value {
         .map_or(Value::Null, Value::Number)
 }
 
-fn map_to_json(value: &TemplateValue) -> Value {
+fn map_to_json(value: &TemplateValue, left: &mut usize) -> Result<Value, Error> {
     let Ok(keys) = value.try_iter() else {
-        return Value::String(value.to_string());
+        return text_of(value, left);
     };
-    let entries = keys
-        .map(|key| {
-            let item = value.get_item(&key).unwrap_or_default();
-            let name = match key.as_str() {
-                Some(text) => text.to_owned(),
-                None => key.to_string(),
-            };
-            (name, to_json(&item))
-        })
-        .collect();
-    Value::Object(entries)
+    let mut entries = Map::new();
+    for key in keys {
+        let item = value.get_item(&key).unwrap_or_default();
+        let name = match key.as_str() {
+            Some(text) => text.to_owned(),
+            None => key.to_string(),
+        };
+        charge(left, name.len() + 4)?;
+        entries.insert(name, convert(&item, left)?);
+    }
+    Ok(Value::Object(entries))
 }

@@ -22,7 +22,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use super::Clock;
-use super::convert::{to_json, to_template_value};
+use super::convert::{MAX_CONVERTED_BYTES, to_json, to_template_value};
 
 /// Above this a Unix timestamp is taken to be in milliseconds.
 const MILLISECONDS_THRESHOLD: f64 = 1e11;
@@ -47,6 +47,28 @@ pub(crate) fn register(env: &mut Environment<'static>, clock: Clock) {
     });
     env.add_filter("fromjson", fromjson);
     env.add_filter("replace", replace);
+    env.add_filter("tojson", tojson);
+    env.add_filter("string", string);
+}
+
+/// minijinja's `string`, for values within the conversion budget only: it writes lazy
+/// values out whole before it counts them.
+fn string(state: &minijinja::State, value: TemplateValue) -> Result<TemplateValue, Error> {
+    if value.as_str().is_none() {
+        to_json(&value)?;
+    }
+    minijinja::filters::string(state, &value)
+}
+
+/// minijinja's `tojson`, for values within the conversion budget only: it serializes lazy
+/// values (a list repeated a hundred million times) without any bound.
+fn tojson(
+    value: TemplateValue,
+    indent: Option<TemplateValue>,
+    kwargs: Kwargs,
+) -> Result<TemplateValue, Error> {
+    to_json(&value)?;
+    minijinja::filters::tojson(&value, indent, kwargs)
 }
 
 /// An optional argument given either positionally or as a keyword (default false).
@@ -77,7 +99,7 @@ fn jsonpath(
                 "jsonpath: the input is a string that is not JSON ({err})"
             ))
         })?,
-        None => to_json(&input),
+        None => to_json(&input)?,
     };
     let path = JsonPath::parse(&normalise_jsonpath(expression))
         .map_err(|err| invalid(format!("jsonpath: invalid path `{expression}`: {err}")))?;
@@ -206,15 +228,29 @@ fn fromjson(value: TemplateValue) -> Result<TemplateValue, Error> {
 }
 
 /// `replace(old, new, count=None)`: Python's `str.replace`; like Jinja2, a
-/// non-string input is converted to text first (undefined → empty).
-fn replace(value: TemplateValue, old: &str, new: &str, count: Option<usize>) -> String {
+/// non-string input is converted to text first (undefined → empty). The result's size is
+/// known before it is built, and refused above [`MAX_CONVERTED_BYTES`].
+fn replace(
+    value: TemplateValue,
+    old: &str,
+    new: &str,
+    count: Option<usize>,
+) -> Result<String, Error> {
     let text = match value.as_str() {
         Some(text) => text.to_owned(),
         None if value.is_undefined() => String::new(),
         None => value.to_string(),
     };
-    match count {
+    let matches = text.matches(old).count().min(count.unwrap_or(usize::MAX));
+    let grown = matches.saturating_mul(new.len().saturating_sub(old.len()));
+    if text.len().saturating_add(grown) > MAX_CONVERTED_BYTES {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("replace: the result would be larger than {MAX_CONVERTED_BYTES} bytes"),
+        ));
+    }
+    Ok(match count {
         Some(count) => text.replacen(old, new, count),
         None => text.replace(old, new),
-    }
+    })
 }

@@ -14,8 +14,14 @@
 //! * Any Unicode whitespace inside `{{ }}` and `{% %}` (outside string
 //!   literals) is whitespace, as in Python's Jinja2: real templates contain
 //!   U+00A0 NO-BREAK SPACE there ([`whitespace`]).
-//! * Rendering has a step budget (fuel) and an output size cap, so a runaway
-//!   template fails quickly with a [`TemplateErrorKind::Budget`] error.
+//! * Rendering has a step budget (fuel, which also counts most data a template
+//!   creates), a cap on the text it writes (enforced as it is written), and a
+//!   cap on any value turned into JSON (whole values, values written into text,
+//!   `tojson`, `string`, `jsonpath`): values can be lazy — a list repeated a
+//!   hundred million times costs nothing until it is read — so these paths count
+//!   as they go and fail with a [`TemplateErrorKind::Budget`] error. The
+//!   template language's own text conversions of such a value (`~`, text
+//!   filters like `lower`) are minijinja's and are not bounded this way.
 //!
 //! Compiled templates are cached by the engine: build one [`TemplateEngine`]
 //! and share it.
@@ -242,21 +248,31 @@ impl TemplateEngine {
             .env
             .get_template(template)
             .map_err(|err| template_error(template, template, &err))?;
-        let output = compiled
-            .render(context)
-            .map_err(|err| template_error(template, template, &err))?;
-        if output.len() > self.limits.max_output_bytes {
+        let mut output = BoundedOutput {
+            bytes: Vec::new(),
+            limit: self.limits.max_output_bytes,
+        };
+        let rendered = compiled.render_captured_to(context, &mut output);
+        if output.bytes.len() > self.limits.max_output_bytes
+            || rendered
+                .as_ref()
+                .is_err_and(|err| err.kind() == ErrorKind::WriteFailure)
+        {
             return Err(TemplateError {
                 template: quote(template),
                 kind: TemplateErrorKind::Budget,
                 message: format!(
-                    "output of {} bytes exceeds the cap of {} bytes",
-                    output.len(),
+                    "the output exceeds the cap of {} bytes",
                     self.limits.max_output_bytes
                 ),
             });
         }
-        Ok(output)
+        rendered.map_err(|err| template_error(template, template, &err))?;
+        String::from_utf8(output.bytes).map_err(|_| TemplateError {
+            template: quote(template),
+            kind: TemplateErrorKind::Evaluation,
+            message: "the output is not valid UTF-8".to_owned(),
+        })
     }
 
     /// Evaluates a whole-value template's expression to its native value.
@@ -274,10 +290,35 @@ impl TemplateEngine {
         let captured = compiled
             .render_captured(context)
             .map_err(|err| template_error(template, &source, &err))?;
-        Ok(captured
-            .state()
-            .lookup(RESULT_VARIABLE)
-            .map_or(Value::Null, |value| to_json(&value)))
+        match captured.state().lookup(RESULT_VARIABLE) {
+            None => Ok(Value::Null),
+            Some(value) => to_json(&value).map_err(|err| TemplateError {
+                template: quote(template),
+                kind: TemplateErrorKind::Budget,
+                message: err.detail().unwrap_or("the value is too large").to_owned(),
+            }),
+        }
+    }
+}
+
+/// Rendered text, refused past `limit` bytes: writing more fails, which stops the render
+/// (the whole output is never built first).
+struct BoundedOutput {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl std::io::Write for BoundedOutput {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > self.limit {
+            return Err(std::io::Error::other("the template output is too large"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -330,7 +371,7 @@ fn write_as_json(out: &mut Output, state: &mut State, value: &TemplateValue) -> 
     if value.is_undefined() || value.as_str().is_some() || value.is_safe() {
         return escape_formatter(out, state, value);
     }
-    let text = serde_json::to_string(&to_json(value)).map_err(|err| {
+    let text = serde_json::to_string(&to_json(value)?).map_err(|err| {
         Error::new(
             ErrorKind::BadSerialization,
             format!("cannot write value as JSON: {err}"),
@@ -352,7 +393,8 @@ fn template_error(template: &str, source: &str, err: &Error) -> TemplateError {
         _ => TemplateErrorKind::Evaluation,
     };
     let mut message = match (err.kind(), err.detail()) {
-        (ErrorKind::OutOfFuel, _) => "the template exceeded its step budget".to_owned(),
+        (ErrorKind::OutOfFuel, Some(detail)) => detail.to_owned(),
+        (ErrorKind::OutOfFuel, None) => "the template exceeded its step budget".to_owned(),
         (ErrorKind::UndefinedError, _) => {
             "reading an attribute or item of an undefined value".to_owned()
         }

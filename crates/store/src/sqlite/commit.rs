@@ -17,6 +17,7 @@ use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
+use std::thread::JoinHandle;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
@@ -41,16 +42,21 @@ struct Job {
 /// The queue of the writer thread. The thread ends when the queue is dropped.
 pub(super) struct WriteQueue {
     jobs: Sender<Job>,
+    /// Joined when the queue is dropped (see the `Drop` implementation).
+    writer: Option<JoinHandle<()>>,
 }
 
 impl WriteQueue {
     /// Starts the writer thread on `connection`.
     pub(super) fn start(connection: Connection, inner: Arc<Inner>) -> std::io::Result<Self> {
         let (jobs, queued) = channel();
-        std::thread::Builder::new()
+        let writer = std::thread::Builder::new()
             .name("alertsync-store-writer".to_owned())
             .spawn(move || write_batches(connection, &inner, &queued))?;
-        Ok(Self { jobs })
+        Ok(Self {
+            jobs,
+            writer: Some(writer),
+        })
     }
 
     /// Runs `op` in the next transaction and returns its result once that transaction is
@@ -103,6 +109,20 @@ impl WriteQueue {
     }
 }
 
+impl Drop for WriteQueue {
+    /// Closes the queue and waits for the writer thread to commit what was queued and end:
+    /// the thread holds the store's connections and lock, which are released once the
+    /// store's last clone is dropped, not some time later.
+    fn drop(&mut self) {
+        drop(std::mem::replace(&mut self.jobs, channel().0));
+        if let Some(writer) = self.writer.take()
+            && writer.thread().id() != std::thread::current().id()
+        {
+            let _ = writer.join();
+        }
+    }
+}
+
 /// The writer thread: one transaction per batch of queued writes, until the queue closes.
 fn write_batches(mut connection: Connection, inner: &Inner, queued: &Receiver<Job>) {
     while let Ok(first) = queued.recv() {
@@ -117,6 +137,7 @@ fn commit_batch(connection: &mut Connection, inner: &Inner, batch: Vec<Job>) {
         Ok(tx) => tx,
         Err(e) => {
             let why = format!("cannot begin a transaction: {e}");
+            inner.note_write(Some(why.clone()));
             for job in batch {
                 answer(job.operation, job.reply, Err(Fault::Batch(why.clone())));
             }
@@ -131,6 +152,14 @@ fn commit_batch(connection: &mut Connection, inner: &Inner, batch: Vec<Job>) {
         })
         .collect();
     let committed = tx.commit().map_err(|e| format!("the commit failed: {e}"));
+    let storage_failure = match &committed {
+        Err(why) => Some(why.clone()),
+        Ok(()) => answers.iter().find_map(|(_, _, outcome)| match outcome {
+            Err(fault) if fault.is_storage_failure() => Some(format!("{fault:?}")),
+            _ => None,
+        }),
+    };
+    inner.note_write(storage_failure);
     for (operation, reply, outcome) in answers {
         let outcome = match &committed {
             Ok(()) => outcome,

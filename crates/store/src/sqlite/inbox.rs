@@ -1,21 +1,27 @@
-//! The inbox table: enqueueing with deduplication, per-alert ordering, claims.
+//! The inbox table: enqueueing with deduplication (and the runs an event starts), reading
+//! events back, routing events stored by an older build, and the expiry of dedup keys.
 
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
-use super::{Fault, from_json, ms_to_sql, now_sql, to_json, unsigned_from_sql};
-use crate::model::{Enqueued, EventState, InboxCounts, InboxEvent, InboxId, NewInboxEvent};
+use super::unsigned_from_sql;
+use super::{Fault, from_json, ms_to_sql, now_sql, optional_unsigned_from_sql, queue, to_json};
+use crate::model::{Enqueued, InboxCounts, InboxEvent, InboxId, NewInboxEvent, RunTarget};
 
 /// The columns [`event_from_row`] reads, from the table aliased `i`.
-const EVENT_COLUMNS: &str = "i.id, i.source, i.account, i.playbook_id, i.trigger_node, \
-     i.alert_uuid, i.dedup_key, i.payload, i.received_at_ms, i.claimed_by, i.done_at_ms";
+pub(super) const EVENT_COLUMNS: &str = "i.id, i.source, i.account, i.alert_uuid, i.dedup_key, \
+     i.payload, i.received_at_ms, i.done_at_ms";
 
+/// Stores `event` and queues its runs, unless its key is already stored. An event that
+/// starts no run is done at once.
 pub(super) fn enqueue(tx: &Transaction<'_>, event: &NewInboxEvent) -> Result<Enqueued, Fault> {
     let payload = to_json(&event.payload, "the event payload")?;
+    let received = ms_to_sql(event.received_at_ms);
+    let done = event.runs.is_empty().then(now_sql);
     let inserted: Option<i64> = tx
         .prepare_cached(
-            "INSERT INTO inbox (source, account, playbook_id, trigger_node, alert_uuid, \
-                 dedup_key, payload, received_at_ms) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+            "INSERT INTO inbox (source, account, alert_uuid, dedup_key, payload, \
+                 received_at_ms, done_at_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
              ON CONFLICT (dedup_key) DO NOTHING \
              RETURNING id",
         )?
@@ -23,87 +29,25 @@ pub(super) fn enqueue(tx: &Transaction<'_>, event: &NewInboxEvent) -> Result<Enq
             params![
                 event.source.as_str(),
                 event.account,
-                event.playbook_id,
-                event.trigger_node,
                 event.alert_uuid,
                 event.dedup_key,
                 payload,
-                ms_to_sql(event.received_at_ms),
+                received,
+                done,
             ],
             |row| row.get(0),
         )
         .optional()?;
-    if let Some(id) = inserted {
-        return Ok(Enqueued::New(InboxId(id)));
+    let Some(id) = inserted.map(InboxId) else {
+        let existing: i64 = tx
+            .prepare_cached("SELECT id FROM inbox WHERE dedup_key = ?1")?
+            .query_row([&event.dedup_key], |row| row.get(0))?;
+        return Ok(Enqueued::Duplicate(InboxId(existing)));
+    };
+    for target in &event.runs {
+        queue::insert_run(tx, id, event.alert_uuid.as_deref(), target, received)?;
     }
-    let existing: i64 = tx
-        .prepare_cached("SELECT id FROM inbox WHERE dedup_key = ?1")?
-        .query_row([&event.dedup_key], |row| row.get(0))?;
-    Ok(Enqueued::Duplicate(InboxId(existing)))
-}
-
-/// Open events not claimed by `instance` that are the oldest open event of their alert (or
-/// have no alert), oldest first.
-pub(super) fn ready_events(
-    tx: &Transaction<'_>,
-    instance: &str,
-    limit: u32,
-) -> Result<Vec<InboxEvent>, Fault> {
-    let mut statement = tx.prepare_cached(&format!(
-        "SELECT {EVENT_COLUMNS} FROM inbox i \
-         WHERE i.done_at_ms IS NULL \
-           AND (i.claimed_by IS NULL OR i.claimed_by <> ?1) \
-           AND (i.alert_uuid IS NULL \
-                OR i.id = (SELECT MIN(j.id) FROM inbox j \
-                           WHERE j.alert_uuid = i.alert_uuid AND j.done_at_ms IS NULL)) \
-         ORDER BY i.id \
-         LIMIT ?2"
-    ))?;
-    let mut rows = statement.query(params![instance, i64::from(limit)])?;
-    let mut events = Vec::new();
-    while let Some(row) = rows.next()? {
-        events.push(event_from_row(row)?);
-    }
-    Ok(events)
-}
-
-pub(super) fn claim_ready_events(
-    tx: &Transaction<'_>,
-    instance: &str,
-    limit: u32,
-) -> Result<Vec<InboxEvent>, Fault> {
-    let mut events = ready_events(tx, instance, limit)?;
-    let now = now_sql();
-    let mut claim =
-        tx.prepare_cached("UPDATE inbox SET claimed_by = ?1, claimed_at_ms = ?2 WHERE id = ?3")?;
-    for event in &mut events {
-        claim.execute(params![instance, now, event.id.0])?;
-        event.state = EventState::Claimed;
-    }
-    Ok(events)
-}
-
-pub(super) fn complete(tx: &Transaction<'_>, id: InboxId) -> Result<(), Fault> {
-    let changed = tx
-        .prepare_cached("UPDATE inbox SET done_at_ms = COALESCE(done_at_ms, ?1) WHERE id = ?2")?
-        .execute(params![now_sql(), id.0])?;
-    if changed == 0 {
-        return Err(Fault::UnknownEvent(id));
-    }
-    Ok(())
-}
-
-pub(super) fn release(tx: &Transaction<'_>, id: InboxId) -> Result<(), Fault> {
-    let changed = tx
-        .prepare_cached(
-            "UPDATE inbox SET claimed_by = NULL, claimed_at_ms = NULL \
-             WHERE id = ?1 AND done_at_ms IS NULL",
-        )?
-        .execute([id.0])?;
-    if changed == 0 && event(tx, id)?.is_none() {
-        return Err(Fault::UnknownEvent(id));
-    }
-    Ok(())
+    Ok(Enqueued::New(id))
 }
 
 pub(super) fn event(tx: &Transaction<'_>, id: InboxId) -> Result<Option<InboxEvent>, Fault> {
@@ -115,6 +59,62 @@ pub(super) fn event(tx: &Transaction<'_>, id: InboxId) -> Result<Option<InboxEve
         Some(row) => Ok(Some(event_from_row(row)?)),
         None => Ok(None),
     }
+}
+
+/// The event of a run, which must exist.
+pub(super) fn event_of_run(tx: &Transaction<'_>, id: InboxId) -> Result<InboxEvent, Fault> {
+    event(tx, id)?
+        .ok_or_else(|| Fault::Corrupt(format!("a run refers to inbox event {id}, which is gone")))
+}
+
+/// Open events stored before events queued their runs, oldest first.
+pub(super) fn unrouted(tx: &Transaction<'_>) -> Result<Vec<InboxEvent>, Fault> {
+    let mut statement = tx.prepare_cached(&format!(
+        "SELECT {EVENT_COLUMNS} FROM inbox i WHERE i.routed = 0 ORDER BY i.id"
+    ))?;
+    let mut rows = statement.query([])?;
+    let mut events = Vec::new();
+    while let Some(row) = rows.next()? {
+        events.push(event_from_row(row)?);
+    }
+    Ok(events)
+}
+
+/// Queues the runs of an unrouted event that it lacks (by playbook) and marks it routed.
+pub(super) fn route(tx: &Transaction<'_>, id: InboxId, runs: &[RunTarget]) -> Result<(), Fault> {
+    let event = event(tx, id)?.ok_or(Fault::UnknownEvent(id))?;
+    let received = ms_to_sql(event.received_at_ms);
+    for target in runs {
+        let exists: Option<i64> = tx
+            .prepare_cached("SELECT 1 FROM runs WHERE inbox_id = ?1 AND playbook_id = ?2")?
+            .query_row(params![id.0, target.playbook_id], |row| row.get(0))
+            .optional()?;
+        if exists.is_none() {
+            queue::insert_run(tx, id, event.alert_uuid.as_deref(), target, received)?;
+        }
+    }
+    tx.prepare_cached("UPDATE inbox SET routed = 1 WHERE id = ?1")?
+        .execute([id.0])?;
+    complete_if_done(tx, id)
+}
+
+/// Marks the event done if none of its runs is open.
+pub(super) fn complete_if_done(tx: &Transaction<'_>, id: InboxId) -> Result<(), Fault> {
+    tx.prepare_cached(
+        "UPDATE inbox SET done_at_ms = ?1 \
+         WHERE id = ?2 AND done_at_ms IS NULL AND routed = 1 AND NOT EXISTS ( \
+             SELECT 1 FROM runs r \
+             WHERE r.inbox_id = ?2 AND r.status IN ('queued', 'running', 'waiting'))",
+    )?
+    .execute(params![now_sql(), id.0])?;
+    Ok(())
+}
+
+/// Opens a done event again (a run of it was queued again).
+pub(super) fn reopen(tx: &Transaction<'_>, id: InboxId) -> Result<(), Fault> {
+    tx.prepare_cached("UPDATE inbox SET done_at_ms = NULL WHERE id = ?1")?
+        .execute([id.0])?;
+    Ok(())
 }
 
 /// Renames the dedup keys in force that start with `prefix`, of done events received before
@@ -135,56 +135,44 @@ pub(super) fn expire_keys(
 }
 
 pub(super) fn counts(tx: &Transaction<'_>) -> Result<InboxCounts, Fault> {
-    let (pending, claimed, done): (i64, i64, i64) = tx.query_row(
-        "SELECT \
-             COALESCE(SUM(done_at_ms IS NULL AND claimed_by IS NULL), 0), \
-             COALESCE(SUM(done_at_ms IS NULL AND claimed_by IS NOT NULL), 0), \
-             COALESCE(SUM(done_at_ms IS NOT NULL), 0) \
+    let (open, done): (i64, i64) = tx.query_row(
+        "SELECT COALESCE(SUM(done_at_ms IS NULL), 0), COALESCE(SUM(done_at_ms IS NOT NULL), 0) \
          FROM inbox",
         [],
-        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        |row| Ok((row.get(0)?, row.get(1)?)),
     )?;
     Ok(InboxCounts {
-        pending: unsigned_from_sql(pending, "the pending event count")?,
-        claimed: unsigned_from_sql(claimed, "the claimed event count")?,
+        open: unsigned_from_sql(open, "the open event count")?,
         done: unsigned_from_sql(done, "the done event count")?,
     })
 }
 
-/// Reads the [`EVENT_COLUMNS`] of a row.
-fn event_from_row(row: &Row<'_>) -> Result<InboxEvent, Fault> {
-    let id = InboxId(row.get(0)?);
-    let source: String = row.get(1)?;
+/// Reads the [`EVENT_COLUMNS`] of a row, starting at column `at`.
+pub(super) fn event_from_row_at(row: &Row<'_>, at: usize) -> Result<InboxEvent, Fault> {
+    let id = InboxId(row.get(at)?);
+    let source: String = row.get(at + 1)?;
     let source = source
         .parse()
         .map_err(|e| Fault::Corrupt(format!("inbox event {id}: {e}")))?;
-    let payload: String = row.get(7)?;
-    let claimed_by: Option<String> = row.get(9)?;
-    let done_at_ms: Option<i64> = row.get(10)?;
-    let state = match (done_at_ms, claimed_by) {
-        (Some(_), _) => EventState::Done,
-        (None, Some(_)) => EventState::Claimed,
-        (None, None) => EventState::Pending,
-    };
+    let payload: String = row.get(at + 5)?;
     Ok(InboxEvent {
         id,
         source,
-        account: row.get(2)?,
-        playbook_id: row.get(3)?,
-        trigger_node: row.get(4)?,
-        alert_uuid: row.get(5)?,
-        dedup_key: row.get(6)?,
+        account: row.get(at + 2)?,
+        alert_uuid: row.get(at + 3)?,
+        dedup_key: row.get(at + 4)?,
         payload: from_json(&payload, &format!("the payload of inbox event {id}"))?,
         received_at_ms: unsigned_from_sql(
-            row.get(8)?,
+            row.get(at + 6)?,
             &format!("the arrival time of inbox event {id}"),
         )?,
-        state,
+        done_at_ms: optional_unsigned_from_sql(
+            row.get(at + 7)?,
+            &format!("the end of inbox event {id}"),
+        )?,
     })
 }
 
-/// The event of a run, which must exist.
-pub(super) fn event_of_run(tx: &Transaction<'_>, id: InboxId) -> Result<InboxEvent, Fault> {
-    event(tx, id)?
-        .ok_or_else(|| Fault::Corrupt(format!("a run refers to inbox event {id}, which is gone")))
+fn event_from_row(row: &Row<'_>) -> Result<InboxEvent, Fault> {
+    event_from_row_at(row, 0)
 }

@@ -22,6 +22,8 @@
 
 mod commit;
 mod inbox;
+pub mod lock;
+mod queue;
 mod runs;
 mod schema;
 mod state;
@@ -30,32 +32,35 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use alertsync_engine::{NodeRecord, NodeStatus, RunRecord, RunStatus};
+use alertsync_engine::{Hold, NodeRecord, RunRecord};
 use async_trait::async_trait;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
-    Checkpoint, DISABLE_AFTER_FAILURES, Enqueued, InboxCounts, InboxEvent, InboxId, NewInboxEvent,
-    NewRun, PlaybookHealth, RetryState, RunCountFilter, RunCounts, RunDetail, RunId, RunPage,
-    RunQuery, RunStart, UnfinishedRun,
+    Checkpoint, ClaimedRun, Enqueued, InboxCounts, InboxEvent, InboxId, NewInboxEvent,
+    PlaybookHealth, QueueHealth, Rerun, RetryState, RunCountFilter, RunCounts, RunDetail, RunId,
+    RunPage, RunQuery, RunTarget,
 };
-use crate::{Store, WriteBehind};
+use crate::{Store, WriteBehind, WriteHealth};
+
+pub use lock::StoreLock;
 
 /// How a [`SqliteStore`] behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SqliteOptions {
     /// How long a write waits for a lock held by another process before it fails.
     pub busy_timeout: Duration,
-    /// Consecutive technical failures after which a playbook is disabled.
-    pub disable_after_failures: u32,
+    /// Take the store's lock file ([`lock`]): a second store opened this way on the same
+    /// file, in any process, is refused while this one lives. What `serve` does.
+    pub exclusive: bool,
 }
 
 impl Default for SqliteOptions {
     fn default() -> Self {
         Self {
             busy_timeout: Duration::from_secs(10),
-            disable_after_failures: DISABLE_AFTER_FAILURES,
+            exclusive: false,
         }
     }
 }
@@ -63,9 +68,9 @@ impl Default for SqliteOptions {
 /// The [`Store`] in one SQLite file. Cheap to clone; clones share the connections and the
 /// claims.
 ///
-/// Claims of inbox events belong to the instance that made them: a store opened later (after
-/// a restart) treats them as released, so an event claimed and never completed is ready
-/// again. Run one `alertsync serve` per file.
+/// Claims of runs belong to the instance that made them: a store opened later (after a
+/// restart) treats them as released, so a run claimed and never finished is ready again.
+/// Run one `alertsync serve` per file ([`SqliteOptions::exclusive`]).
 #[derive(Clone)]
 pub struct SqliteStore {
     inner: Arc<Inner>,
@@ -77,9 +82,34 @@ struct Inner {
     path: PathBuf,
     /// Reads for queries.
     reader: Mutex<Connection>,
-    /// Names this instance in `inbox.claimed_by`.
+    /// Names this instance in `runs.claimed_by`.
     instance: String,
-    options: SqliteOptions,
+    /// Whether the last writes reached the disk.
+    write_health: Mutex<WriteHealth>,
+    /// Held while the store lives, if opened exclusive.
+    _lock: Option<StoreLock>,
+}
+
+impl Inner {
+    /// Records how a batch of writes went: `failure` is why it did not reach the disk.
+    fn note_write(&self, failure: Option<String>) {
+        let mut health = self
+            .write_health
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let now = alertsync_engine::now_ms();
+        match failure {
+            None => {
+                health.last_success_ms = Some(now);
+                health.failing_since_ms = None;
+                health.last_error = None;
+            }
+            Some(why) => {
+                health.failing_since_ms.get_or_insert(now);
+                health.last_error = Some(why);
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -121,6 +151,10 @@ impl SqliteStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| open_error(e.into()))?;
         }
+        let lock = options
+            .exclusive
+            .then(|| lock::acquire(&path))
+            .transpose()?;
         let mut writer = connect(&path, &options).map_err(|f| open_error(f.into_cause()))?;
         match schema::migrate(&mut writer).map_err(|f| open_error(f.into_cause()))? {
             schema::Migrated::Current => {}
@@ -140,7 +174,8 @@ impl SqliteStore {
             path: path.clone(),
             reader: Mutex::new(reader),
             instance: uuid::Uuid::new_v4().to_string(),
-            options,
+            write_health: Mutex::default(),
+            _lock: lock,
         });
         let writes = commit::WriteQueue::start(writer, Arc::clone(&inner))
             .map_err(|e| open_error(e.into()))?;
@@ -220,19 +255,15 @@ fn connect(path: &Path, options: &SqliteOptions) -> Result<Connection, Fault> {
 impl Store for SqliteStore {
     fn write_behind(&self, write: WriteBehind) {
         match write {
+            WriteBehind::RunStarted { run, at_ms } => {
+                self.writes
+                    .submit("start run", move |tx, _| queue::started(tx, run, at_ms));
+            }
             WriteBehind::NodeStarted { run, node } => {
                 self.writes.submit("record node run", move |tx, _| {
                     runs::require_run(tx, run)?;
                     runs::upsert_node(tx, run, &node)
                 });
-            }
-            WriteBehind::RunFinished { run, record } => {
-                self.writes
-                    .submit("finish run", move |tx, _| runs::finish(tx, run, &record));
-            }
-            WriteBehind::EventDone { id } => {
-                self.writes
-                    .submit("complete event", move |tx, _| inbox::complete(tx, id));
             }
             WriteBehind::PlaybookSucceeded { playbook_id } => {
                 self.writes.submit("record playbook success", move |tx, _| {
@@ -240,6 +271,14 @@ impl Store for SqliteStore {
                 });
             }
         }
+    }
+
+    fn write_health(&self) -> WriteHealth {
+        self.inner
+            .write_health
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     async fn enqueue(&self, event: NewInboxEvent) -> StoreResult<Enqueued> {
@@ -265,31 +304,6 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn next_ready_events(&self, limit: u32) -> StoreResult<Vec<InboxEvent>> {
-        // On the write connection: it sees this process's latest claims and completions.
-        self.write("next ready events", move |tx, inner| {
-            inbox::ready_events(tx, &inner.instance, limit)
-        })
-        .await
-    }
-
-    async fn claim_ready_events(&self, limit: u32) -> StoreResult<Vec<InboxEvent>> {
-        self.write("claim ready events", move |tx, inner| {
-            inbox::claim_ready_events(tx, &inner.instance, limit)
-        })
-        .await
-    }
-
-    async fn complete_event(&self, id: InboxId) -> StoreResult<()> {
-        self.write("complete event", move |tx, _| inbox::complete(tx, id))
-            .await
-    }
-
-    async fn release_event(&self, id: InboxId) -> StoreResult<()> {
-        self.write("release event", move |tx, _| inbox::release(tx, id))
-            .await
-    }
-
     async fn event(&self, id: InboxId) -> StoreResult<Option<InboxEvent>> {
         self.read("read event", move |tx, _| inbox::event(tx, id))
             .await
@@ -297,6 +311,16 @@ impl Store for SqliteStore {
 
     async fn inbox_counts(&self) -> StoreResult<InboxCounts> {
         self.read("count inbox events", |tx, _| inbox::counts(tx))
+            .await
+    }
+
+    async fn unrouted_events(&self) -> StoreResult<Vec<InboxEvent>> {
+        self.read("list unrouted events", |tx, _| inbox::unrouted(tx))
+            .await
+    }
+
+    async fn route_event(&self, id: InboxId, runs: Vec<RunTarget>) -> StoreResult<()> {
+        self.write("route event", move |tx, _| inbox::route(tx, id, &runs))
             .await
     }
 
@@ -308,8 +332,15 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn begin_run(&self, run: NewRun) -> StoreResult<RunStart> {
-        self.write("begin run", move |tx, _| runs::begin(tx, &run))
+    async fn claim_runs(&self, limit: u32) -> StoreResult<Vec<ClaimedRun>> {
+        self.write("claim runs", move |tx, inner| {
+            queue::claim(tx, &inner.instance, limit)
+        })
+        .await
+    }
+
+    async fn rerun(&self, rerun: Rerun) -> StoreResult<RunId> {
+        self.write("queue a rerun", move |tx, _| queue::rerun(tx, rerun))
             .await
     }
 
@@ -322,12 +353,42 @@ impl Store for SqliteStore {
     }
 
     async fn finish_run(&self, run: RunId, record: RunRecord) -> StoreResult<()> {
-        self.write("finish run", move |tx, _| runs::finish(tx, run, &record))
+        self.write("finish run", move |tx, _| queue::finish(tx, run, &record))
             .await
     }
 
-    async fn unfinished_runs(&self) -> StoreResult<Vec<UnfinishedRun>> {
-        self.read("list unfinished runs", |tx, _| runs::unfinished(tx))
+    async fn discard_run(&self, run: RunId) -> StoreResult<()> {
+        self.write("discard run", move |tx, _| queue::discard(tx, run))
+            .await
+    }
+
+    async fn park_run(&self, run: RunId, record: RunRecord, hold: Hold) -> StoreResult<()> {
+        self.write("park run", move |tx, _| {
+            queue::park(tx, run, &record, &hold)
+        })
+        .await
+    }
+
+    async fn release_run(&self, run: RunId) -> StoreResult<()> {
+        self.write("release run", move |tx, _| queue::release(tx, run))
+            .await
+    }
+
+    async fn wake_waiting(&self, destination: &str) -> StoreResult<u64> {
+        let destination = destination.to_owned();
+        self.write("wake waiting runs", move |tx, _| {
+            queue::wake(tx, &destination)
+        })
+        .await
+    }
+
+    async fn dismiss_dead_letter(&self, run: RunId) -> StoreResult<bool> {
+        self.write("dismiss dead letter", move |tx, _| queue::dismiss(tx, run))
+            .await
+    }
+
+    async fn queue_health(&self) -> StoreResult<QueueHealth> {
+        self.read("read queue health", |tx, _| queue::health(tx))
             .await
     }
 
@@ -352,11 +413,6 @@ impl Store for SqliteStore {
             state::save_retry(tx, &retry)
         })
         .await
-    }
-
-    async fn retry_state(&self, run: RunId, seq: usize) -> StoreResult<Option<RetryState>> {
-        self.read("read retry state", move |tx, _| state::retry(tx, run, seq))
-            .await
     }
 
     async fn clear_retry_state(&self, run: RunId, seq: usize) -> StoreResult<()> {
@@ -386,21 +442,8 @@ impl Store for SqliteStore {
     ) -> StoreResult<PlaybookHealth> {
         let playbook_id = playbook_id.to_owned();
         let error = error.to_owned();
-        self.write("record playbook failure", move |tx, inner| {
-            state::record_failure(
-                tx,
-                &playbook_id,
-                &error,
-                inner.options.disable_after_failures,
-            )
-        })
-        .await
-    }
-
-    async fn record_playbook_success(&self, playbook_id: &str) -> StoreResult<PlaybookHealth> {
-        let playbook_id = playbook_id.to_owned();
-        self.write("record playbook success", move |tx, _| {
-            state::record_success(tx, &playbook_id)
+        self.write("record playbook failure", move |tx, _| {
+            state::record_failure(tx, &playbook_id, &error)
         })
         .await
     }
@@ -461,6 +504,25 @@ impl From<rusqlite::Error> for Fault {
 }
 
 impl Fault {
+    /// Whether the failure is the storage's (a full disk, an I/O error, a file that cannot
+    /// be written) rather than the operation's own.
+    fn is_storage_failure(&self) -> bool {
+        let Self::Sql(rusqlite::Error::SqliteFailure(error, _)) = self else {
+            return matches!(self, Self::Batch(_));
+        };
+        matches!(
+            error.code,
+            ErrorCode::DiskFull
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::CannotOpen
+                | ErrorCode::ReadOnly
+                | ErrorCode::DatabaseCorrupt
+                | ErrorCode::NotADatabase
+                | ErrorCode::DatabaseBusy
+                | ErrorCode::DatabaseLocked
+        )
+    }
+
     fn during(self, operation: &'static str) -> StoreError {
         match self {
             Self::Sql(e) => StoreError::Backend {
@@ -511,35 +573,6 @@ fn optional_unsigned_from_sql<T: TryFrom<i64>>(
     what: &str,
 ) -> Result<Option<T>, Fault> {
     value.map(|v| unsigned_from_sql(v, what)).transpose()
-}
-
-fn run_status_to_sql(status: RunStatus) -> &'static str {
-    match status {
-        RunStatus::Running => "running",
-        RunStatus::Succeeded => "succeeded",
-        RunStatus::Failed => "failed",
-        RunStatus::Cancelled => "cancelled",
-    }
-}
-
-fn run_status_from_sql(value: &str) -> Result<RunStatus, Fault> {
-    match value {
-        "running" => Ok(RunStatus::Running),
-        "succeeded" => Ok(RunStatus::Succeeded),
-        "failed" => Ok(RunStatus::Failed),
-        "cancelled" => Ok(RunStatus::Cancelled),
-        other => Err(Fault::Corrupt(format!("unknown run status `{other}`"))),
-    }
-}
-
-fn node_status_to_sql(status: NodeStatus) -> &'static str {
-    match status {
-        NodeStatus::Pending => "pending",
-        NodeStatus::Running => "running",
-        NodeStatus::Succeeded => "succeeded",
-        NodeStatus::Failed => "failed",
-        NodeStatus::Skipped => "skipped",
-    }
 }
 
 /// JSON text of a value to store.

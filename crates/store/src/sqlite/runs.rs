@@ -1,66 +1,34 @@
-//! The runs and node runs tables: starting or resuming runs, node-run upserts, finishing,
-//! and the queries of the API and console.
+//! The runs and node runs tables: node-run upserts, and the queries of the API and console
+//! (one run with its node runs, pages of runs, counts). The queue's side of the runs table
+//! (claims, holds, ends) is in [`super::queue`].
 
-use alertsync_engine::{NodeRecord, NodeStatus, RunRecord, RunStatus};
+use alertsync_engine::{NodeRecord, RunStatus};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Row, Transaction, params, params_from_iter};
 
 use super::{
-    Fault, from_json, inbox, ms_to_sql, node_status_to_sql, optional_unsigned_from_sql,
-    run_status_from_sql, run_status_to_sql, seq_to_sql, state, to_json, unsigned_from_sql,
+    Fault, from_json, ms_to_sql, optional_unsigned_from_sql, seq_to_sql, state, to_json,
+    unsigned_from_sql,
 };
 use crate::model::{
-    InboxId, MAX_PAGE_SIZE, NewRun, RunCountFilter, RunCounts, RunDetail, RunId, RunPage, RunQuery,
-    RunStart, RunSummary, UnfinishedRun,
+    InboxId, MAX_PAGE_SIZE, RunCountFilter, RunCounts, RunDetail, RunId, RunPage, RunQuery,
+    RunSummary,
 };
 
 /// The columns [`summary_from_row`] reads, from the table aliased `r`.
-const RUN_COLUMNS: &str = "r.id, r.inbox_id, r.playbook_id, r.trigger_node, r.alert_uuid, \
-     r.status, r.started_at_ms, r.ended_at_ms, r.error";
+pub(super) const RUN_COLUMNS: &str = "r.id, r.inbox_id, r.playbook_id, r.trigger_node, \
+     r.alert_uuid, r.status, r.queued_at_ms, r.started_at_ms, r.ended_at_ms, r.error, \
+     r.due_at_ms, r.waiting_on, r.interruptions, r.rerun_of, r.dismissed_at_ms";
 
-pub(super) fn begin(tx: &Transaction<'_>, new: &NewRun) -> Result<RunStart, Fault> {
-    let existing = {
-        let mut statement = tx.prepare_cached(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs r WHERE r.inbox_id = ?1 AND r.playbook_id = ?2"
-        ))?;
-        let mut rows = statement.query(params![new.inbox_id.0, new.playbook_id])?;
-        match rows.next()? {
-            Some(row) => Some(summary_from_row(row)?),
-            None => None,
-        }
-    };
-    if let Some(run) = existing {
-        return Ok(match run.status {
-            RunStatus::Running => RunStart::Resume {
-                run: Box::new(unfinished_run(tx, run)?),
-            },
-            _ => RunStart::Finished { run },
-        });
+/// One run without its node runs.
+pub(super) fn summary(tx: &Transaction<'_>, id: RunId) -> Result<Option<RunSummary>, Fault> {
+    let mut statement =
+        tx.prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.id = ?1"))?;
+    let mut rows = statement.query([id.0])?;
+    match rows.next()? {
+        Some(row) => Ok(Some(summary_from_row(row)?)),
+        None => Ok(None),
     }
-    let alert_uuid: Option<String> = tx
-        .prepare_cached("SELECT alert_uuid FROM inbox WHERE id = ?1")?
-        .query_row([new.inbox_id.0], |row| row.get(0))
-        .optional()?
-        .ok_or(Fault::UnknownEvent(new.inbox_id))?;
-    let id: i64 = tx
-        .prepare_cached(
-            "INSERT INTO runs (inbox_id, playbook_id, trigger_node, alert_uuid, status, \
-                 started_at_ms) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-             RETURNING id",
-        )?
-        .query_row(
-            params![
-                new.inbox_id.0,
-                new.playbook_id,
-                new.trigger_node,
-                alert_uuid,
-                run_status_to_sql(RunStatus::Running),
-                ms_to_sql(new.started_at_ms),
-            ],
-            |row| row.get(0),
-        )?;
-    Ok(RunStart::Started { id: RunId(id) })
 }
 
 /// Fails with [`Fault::UnknownRun`] unless the run exists.
@@ -92,7 +60,7 @@ pub(super) fn upsert_node(
         seq_to_sql(node.seq),
         node.id,
         node.name,
-        node_status_to_sql(node.status),
+        node.status.as_str(),
         ms_to_sql(node.started_at_ms),
         node.ended_at_ms.map(ms_to_sql),
         node.error,
@@ -101,74 +69,23 @@ pub(super) fn upsert_node(
     Ok(())
 }
 
-pub(super) fn finish(tx: &Transaction<'_>, run: RunId, record: &RunRecord) -> Result<(), Fault> {
-    let changed = tx
-        .prepare_cached("UPDATE runs SET status = ?1, ended_at_ms = ?2, error = ?3 WHERE id = ?4")?
-        .execute(params![
-            run_status_to_sql(record.status),
-            record.ended_at_ms.map(ms_to_sql),
-            record.error,
-            run.0,
-        ])?;
-    if changed == 0 {
-        return Err(Fault::UnknownRun(run));
-    }
-    for node in &record.nodes {
+/// Makes the node runs of `run` exactly `nodes` (a resumed attempt numbers them anew).
+pub(super) fn replace_nodes(
+    tx: &Transaction<'_>,
+    run: RunId,
+    nodes: &[NodeRecord],
+) -> Result<(), Fault> {
+    for node in nodes {
         upsert_node(tx, run, node)?;
     }
-    // A finished run waits for no retry.
-    state::clear_retries_of_run(tx, run)
-}
-
-pub(super) fn unfinished(tx: &Transaction<'_>) -> Result<Vec<UnfinishedRun>, Fault> {
-    let runs = {
-        let mut statement = tx.prepare_cached(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs r WHERE r.status = ?1 ORDER BY r.id"
-        ))?;
-        let mut rows = statement.query([run_status_to_sql(RunStatus::Running)])?;
-        let mut runs = Vec::new();
-        while let Some(row) = rows.next()? {
-            runs.push(summary_from_row(row)?);
-        }
-        runs
-    };
-    runs.into_iter()
-        .map(|run| unfinished_run(tx, run))
-        .collect()
-}
-
-fn unfinished_run(tx: &Transaction<'_>, run: RunSummary) -> Result<UnfinishedRun, Fault> {
-    let event = inbox::event_of_run(tx, run.inbox_id)?;
-    let (completed_nodes, interrupted_nodes) = nodes(tx, run.id)?
-        .into_iter()
-        .partition(|node| is_completed(node.status));
-    let retries = state::retries_of_run(tx, run.id)?;
-    Ok(UnfinishedRun {
-        run,
-        event,
-        completed_nodes,
-        interrupted_nodes,
-        retries,
-    })
-}
-
-/// Whether a node run ended, so a resumed run must not run it again.
-fn is_completed(status: NodeStatus) -> bool {
-    match status {
-        NodeStatus::Succeeded | NodeStatus::Failed | NodeStatus::Skipped => true,
-        NodeStatus::Pending | NodeStatus::Running => false,
-    }
+    tx.prepare_cached("DELETE FROM node_runs WHERE run_id = ?1 AND seq >= ?2")?
+        .execute(params![run.0, seq_to_sql(nodes.len())])?;
+    Ok(())
 }
 
 pub(super) fn detail(tx: &Transaction<'_>, id: RunId) -> Result<Option<RunDetail>, Fault> {
-    let run = {
-        let mut statement =
-            tx.prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.id = ?1"))?;
-        let mut rows = statement.query([id.0])?;
-        match rows.next()? {
-            Some(row) => summary_from_row(row)?,
-            None => return Ok(None),
-        }
+    let Some(run) = summary(tx, id)? else {
+        return Ok(None);
     };
     Ok(Some(RunDetail {
         nodes: nodes(tx, id)?,
@@ -178,7 +95,7 @@ pub(super) fn detail(tx: &Transaction<'_>, id: RunId) -> Result<Option<RunDetail
 }
 
 /// The node runs of a run, in `seq` order.
-fn nodes(tx: &Transaction<'_>, run: RunId) -> Result<Vec<NodeRecord>, Fault> {
+pub(super) fn nodes(tx: &Transaction<'_>, run: RunId) -> Result<Vec<NodeRecord>, Fault> {
     let mut statement =
         tx.prepare_cached("SELECT seq, record FROM node_runs WHERE run_id = ?1 ORDER BY seq")?;
     let mut rows = statement.query([run.0])?;
@@ -206,7 +123,7 @@ pub(super) fn list(tx: &Transaction<'_>, query: &RunQuery) -> Result<RunPage, Fa
         filter_conditions(query.playbook_id.as_deref(), query.alert_uuid.as_deref());
     if let Some(status) = query.status {
         conditions.push("r.status = ?");
-        values.push(SqlValue::Text(run_status_to_sql(status).to_owned()));
+        values.push(SqlValue::Text(status.as_str().to_owned()));
     }
     if let Some(inbox_id) = query.inbox_id {
         conditions.push("r.inbox_id = ?");
@@ -250,12 +167,7 @@ pub(super) fn counts(tx: &Transaction<'_>, filter: &RunCountFilter) -> Result<Ru
     while let Some(row) = rows.next()? {
         let status: String = row.get(0)?;
         let count: u64 = unsigned_from_sql(row.get(1)?, "a run count")?;
-        match run_status_from_sql(&status)? {
-            RunStatus::Running => counts.running = count,
-            RunStatus::Succeeded => counts.succeeded = count,
-            RunStatus::Failed => counts.failed = count,
-            RunStatus::Cancelled => counts.cancelled = count,
-        }
+        counts.set(status_from_sql(&status)?, count);
     }
     Ok(counts)
 }
@@ -287,18 +199,32 @@ fn where_clause(conditions: &[&str]) -> String {
 }
 
 /// Reads the [`RUN_COLUMNS`] of a row.
-fn summary_from_row(row: &Row<'_>) -> Result<RunSummary, Fault> {
+pub(super) fn summary_from_row(row: &Row<'_>) -> Result<RunSummary, Fault> {
     let id = RunId(row.get(0)?);
     let status: String = row.get(5)?;
+    let time = |at: usize, what: &str| -> Result<Option<u64>, Fault> {
+        optional_unsigned_from_sql(row.get(at)?, &format!("the {what} of run {id}"))
+    };
     Ok(RunSummary {
         id,
         inbox_id: InboxId(row.get(1)?),
         playbook_id: row.get(2)?,
         trigger_node: row.get(3)?,
         alert_uuid: row.get(4)?,
-        status: run_status_from_sql(&status)?,
-        started_at_ms: unsigned_from_sql(row.get(6)?, &format!("the start of run {id}"))?,
-        ended_at_ms: optional_unsigned_from_sql(row.get(7)?, &format!("the end of run {id}"))?,
-        error: row.get(8)?,
+        status: status_from_sql(&status)?,
+        queued_at_ms: unsigned_from_sql(row.get(6)?, &format!("the queue time of run {id}"))?,
+        started_at_ms: time(7, "start")?,
+        ended_at_ms: time(8, "end")?,
+        error: row.get(9)?,
+        due_at_ms: time(10, "next attempt")?,
+        waiting_on: row.get(11)?,
+        interruptions: unsigned_from_sql(row.get(12)?, &format!("the interruptions of run {id}"))?,
+        rerun_of: row.get::<_, Option<i64>>(13)?.map(RunId),
+        dismissed_at_ms: time(14, "dismissal")?,
     })
+}
+
+/// A stored run status read back.
+fn status_from_sql(text: &str) -> Result<RunStatus, Fault> {
+    text.parse().map_err(Fault::Corrupt)
 }

@@ -4,6 +4,9 @@
 //! transaction together with the row that records it, so a crash leaves the schema at a
 //! version boundary, and two processes opening a new file at once do not both migrate.
 //! Migrations are append-only: a shipped one is never edited.
+//!
+//! Foreign keys are not enforced while migrations run (a table is changed by building its
+//! new version beside it, as SQLite recommends) and are checked once they are done.
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
@@ -14,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_retry_operation.sql"),
     include_str!("migrations/0003_dedup_expiry.sql"),
+    include_str!("migrations/0004_run_queue.sql"),
 ];
 
 /// The schema version this build knows.
@@ -29,6 +33,22 @@ pub(crate) enum Migrated {
 
 /// Brings the schema up to [`SUPPORTED_VERSION`].
 pub(crate) fn migrate(conn: &mut Connection) -> Result<Migrated, Fault> {
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let migrated = apply(conn);
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    let migrated = migrated?;
+    let broken: Option<String> = conn
+        .query_row("PRAGMA foreign_key_check", [], |row| row.get(0))
+        .optional()?;
+    if let Some(table) = broken {
+        return Err(Fault::Corrupt(format!(
+            "table `{table}` refers to rows that do not exist"
+        )));
+    }
+    Ok(migrated)
+}
+
+fn apply(conn: &mut Connection) -> Result<Migrated, Fault> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_version (
              version       INTEGER PRIMARY KEY,

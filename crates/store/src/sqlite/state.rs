@@ -36,21 +36,6 @@ pub(super) fn save_retry(tx: &Transaction<'_>, retry: &RetryState) -> Result<(),
     Ok(())
 }
 
-pub(super) fn retry(
-    tx: &Transaction<'_>,
-    run: RunId,
-    seq: usize,
-) -> Result<Option<RetryState>, Fault> {
-    let mut statement = tx.prepare_cached(&format!(
-        "SELECT {RETRY_COLUMNS} FROM node_retries WHERE run_id = ?1 AND seq = ?2"
-    ))?;
-    let mut rows = statement.query(params![run.0, seq_to_sql(seq)])?;
-    match rows.next()? {
-        Some(row) => Ok(Some(retry_from_row(row)?)),
-        None => Ok(None),
-    }
-}
-
 /// The retry state of a run's node runs, in `seq` order.
 pub(super) fn retries_of_run(tx: &Transaction<'_>, run: RunId) -> Result<Vec<RetryState>, Fault> {
     let mut statement = tx.prepare_cached(&format!(
@@ -67,6 +52,23 @@ pub(super) fn retries_of_run(tx: &Transaction<'_>, run: RunId) -> Result<Vec<Ret
 pub(super) fn clear_retry(tx: &Transaction<'_>, run: RunId, seq: usize) -> Result<(), Fault> {
     tx.prepare_cached("DELETE FROM node_retries WHERE run_id = ?1 AND seq = ?2")?
         .execute(params![run.0, seq_to_sql(seq)])?;
+    Ok(())
+}
+
+/// Drops the retry state of a run's node runs but those at `seqs`.
+pub(super) fn keep_retries_of(
+    tx: &Transaction<'_>,
+    run: RunId,
+    seqs: &[usize],
+) -> Result<(), Fault> {
+    let kept: Vec<RetryState> = retries_of_run(tx, run)?
+        .into_iter()
+        .filter(|retry| seqs.contains(&retry.seq))
+        .collect();
+    clear_retries_of_run(tx, run)?;
+    for retry in &kept {
+        save_retry(tx, retry)?;
+    }
     Ok(())
 }
 
@@ -119,20 +121,10 @@ pub(super) fn record_failure(
     tx: &Transaction<'_>,
     playbook_id: &str,
     error: &str,
-    disable_after: u32,
 ) -> Result<PlaybookHealth, Fault> {
     let mut health = health(tx, playbook_id)?;
     health.consecutive_failures = health.consecutive_failures.saturating_add(1);
     health.last_error = Some(error.to_owned());
-    if health.disabled.is_none() && health.consecutive_failures >= disable_after.max(1) {
-        health.disabled = Some(PlaybookDisabled {
-            reason: format!(
-                "disabled after {} runs in a row failed for technical reasons; last error: {error}",
-                health.consecutive_failures
-            ),
-            at_ms: alertsync_engine::now_ms(),
-        });
-    }
     save_health(tx, &health)?;
     Ok(health)
 }

@@ -70,7 +70,7 @@ impl Action for GetAggregationQuery {
         let client = rest_client(cx, &args)?;
         let statistics = ApiPath::new("events/stats");
         let answer = with_retries(&cx.retry, cx, "Sekoia.io event statistics", || {
-            client.exchange_over_socket(&statistics, &query)
+            client.exchange_over_socket(cx, &statistics, &query)
         })
         .await?;
         Ok(ActionOutput::new(answer))

@@ -83,7 +83,12 @@ impl Action for PushEventsToIntake {
         for batch in batches(&events) {
             let body = json!({"intake_key": intake_key, "jsons": batch});
             let what = format!("intake POST {url}");
-            let answer = read_json(post_json(cx, &url, &what, &body).await?, &what).await?;
+            let answer = read_json(
+                post_json(cx, &url, &what, &body).await?,
+                cx.max_response_bytes,
+                &what,
+            )
+            .await?;
             match answer.get("event_ids") {
                 Some(Value::Array(ids)) => event_ids.extend(ids.iter().cloned()),
                 _ => cx

@@ -183,6 +183,20 @@
     rerun($("#rerun-all"), false);
     rerun($("#rerun-failed"), true);
 
+    // A dead letter nobody will replay is dismissed: it no longer makes the service unhealthy.
+    var dismiss = $("#dismiss");
+    if (dismiss) {
+      dismiss.addEventListener("click", function () {
+        dismiss.disabled = true;
+        post("/api/v1/runs/" + encodeURIComponent(dismiss.getAttribute("data-run-id")) + "/dismiss")
+          .then(function () { window.location.reload(); })
+          .catch(function (error) {
+            dismiss.disabled = false;
+            say("Dismiss refused: " + error.message, true);
+          });
+      });
+    }
+
     // While the run runs, reload the page when runs of its playbook change.
     var header = $("#run");
     if (header && header.getAttribute("data-status") === "running") {
