@@ -130,23 +130,53 @@ async fn json_logs_parse_line_by_line_and_api_changes_are_audited() {
     assert!(!log.contains(TOKEN), "the token is never logged:\n{log}");
 }
 
+/// Logs in through the console's form: the session cookie (`name=value`) it sets.
+async fn console_session(service: &ServeProcess) -> String {
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("an HTTP client");
+    let login = no_redirects
+        .post(format!("{}/login", service.base_url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={TOKEN}"))
+        .send()
+        .await
+        .expect("the service answers");
+    assert_eq!(login.status(), StatusCode::SEE_OTHER);
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .expect("a cookie")
+        .to_owned();
+    let pair = cookie.split(';').next().unwrap_or_default().to_owned();
+    assert!(
+        !pair.contains(TOKEN),
+        "the session is not the token: {pair}"
+    );
+    pair
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn piped_logs_carry_no_escape_codes_and_audit_console_sessions() {
     let sim = simulator().await;
     let (_config, mut service) = service_with_token(&sim, &["-v"]).await;
+    let session = console_session(&service).await;
     let client = HttpClient::new().expect("an HTTP client");
     let rerun = client
         .request(
             Method::POST,
             &format!("{}/api/v1/runs/999999/rerun", service.base_url()),
         )
-        .header("Cookie", format!("alertsync_session={TOKEN}"))
+        .header("Cookie", session)
         .send()
         .await
         .expect("the service answers");
     assert_eq!(rerun.status(), StatusCode::NOT_FOUND);
 
-    let audit = log_line(&service, |l| l.contains("alertsync::audit")).await;
+    let audit = log_line(&service, |l| {
+        l.contains("alertsync::audit") && l.contains("rerun")
+    })
+    .await;
     service.terminate().await;
 
     assert!(
