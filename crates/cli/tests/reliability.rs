@@ -333,12 +333,7 @@ async fn a_rejected_key_is_retried_until_accepted_and_health_says_so_meanwhile()
     assert!(stderr(&refused).contains("401"), "{}", stderr(&refused));
 
     let service = ServeProcess::start(&dir, &[]).await;
-    wait_for_async("the live connection", PATIENCE, || async {
-        (sim.live_connection_count() == 1)
-            .then_some(())
-            .ok_or("not connected".to_owned())
-    })
-    .await;
+    live_connected(&sim).await;
     // The key is revoked, and the connection drops.
     sim.inject_fault(Fault::status(Route::SekoiaMe, 401).times(u32::MAX));
     sim.drop_live_connections();
@@ -513,6 +508,7 @@ async fn ids_that_are_not_alert_ids_never_reach_a_sekoia_url() {
     }
     prepend_playbooks(&dir, &entries);
     let service = ServeProcess::start(&dir, &[]).await;
+    live_connected(&sim).await;
     let seen_before = sim.requests(Receiver::Sekoia).len();
     let hook = format!("/hooks/{}/1", common::delivery::WEBHOOK_PLAYBOOK_ID);
 
@@ -646,16 +642,13 @@ async fn status_changes_made_while_serve_is_down_reach_ilert_with_and_without_hi
     let sim = simulator().await;
     let dir = service_dir(&sim, &forward_to_ilert(), &delivery(2, UNLIMITED));
     let mut service = ServeProcess::start(&dir, &[]).await;
+    live_connected(&sim).await;
     let an_hour_ago = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
         - 3600;
     let uuids: Vec<String> = (0..6)
-        .map(|_| {
-            uuid_of(
-                &sim.create_alert(json!({"created_at": an_hour_ago, "updated_at": an_hour_ago})),
-            )
-        })
+        .map(|_| uuid_of(&sim.create_alert(json!({"created_at": an_hour_ago}))))
         .collect();
     wait_for_async("the alerts in ilert", PATIENCE, || async {
         all_posted(&sim, &uuids, 1)
@@ -741,6 +734,16 @@ where
             Err(_) => tokio::time::sleep(POLL).await,
         }
     }
+}
+
+/// Waits until the service listens to the simulator's live notifications.
+async fn live_connected(sim: &Simulator) {
+    wait_for_async("the live connection", PATIENCE, || async {
+        (sim.live_connection_count() == 1)
+            .then_some(())
+            .ok_or("not connected".to_owned())
+    })
+    .await;
 }
 
 /// `GET /healthz`: the status and the health document.

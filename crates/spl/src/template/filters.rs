@@ -245,7 +245,7 @@ fn replace(
     let grown = matches.saturating_mul(new.len().saturating_sub(old.len()));
     if text.len().saturating_add(grown) > MAX_CONVERTED_BYTES {
         return Err(Error::new(
-            ErrorKind::InvalidOperation,
+            ErrorKind::OutOfFuel,
             format!("replace: the result would be larger than {MAX_CONVERTED_BYTES} bytes"),
         ));
     }

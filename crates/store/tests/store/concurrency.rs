@@ -1,64 +1,196 @@
-//! Many writers at once: no event lost, none stored twice, no "database is locked".
+//! Many writers and claimers at once, from tokio tasks: no run handed out twice, each
+//! alert's runs of a playbook one at a time and in order, no event lost or stored twice,
+//! and a failing write among concurrent ones fails alone.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use alertsync_store::{InboxCounts, RunCountFilter, Store, StoreError};
+use alertsync_engine::{RunStatus, now_ms};
+use alertsync_store::{InboxCounts, RunCountFilter, RunId, Store, StoreError, WriteBehind};
 
-use crate::{StoreDir, event};
+use crate::{StoreDir, event, record};
+
+const ALERTS: usize = 6;
+const CHANGES: usize = 12;
+const PLAYBOOKS: [&str; 2] = ["pb-1", "pb-2"];
+
+/// What the claimers saw: every claimed run, the (alert, playbook) pairs being worked on,
+/// and for each pair the changes in the order they were worked on.
+#[derive(Default)]
+struct Seen {
+    claimed: HashSet<RunId>,
+    in_flight: HashSet<(String, String)>,
+    order: HashMap<(String, String), Vec<usize>>,
+    largest_batch: usize,
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_enqueues_lose_nothing() {
+async fn concurrent_claimers_never_claim_a_run_twice_and_keep_each_alert_in_order() {
     let dir = StoreDir::temporary();
     let store = dir.open().await;
-    // A second instance on the same file, as a console command running beside the
-    // service would be: its writes contend for the file lock with the first.
+    let total_runs = (ALERTS * CHANGES * PLAYBOOKS.len()) as u64;
+    let enqueued_all = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new(Seen::default()));
+
+    // Every change of an alert is sent by two tasks (as live and back-fill would), in order.
+    let enqueuers: Vec<_> = (0..ALERTS * 2)
+        .map(|task| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let alert = format!("alert-{}", task / 2);
+                let mut new = 0;
+                for change in 0..CHANGES {
+                    let key = format!("{alert}/{change}");
+                    let outcome = store
+                        .enqueue(event(Some(&alert), &key, &PLAYBOOKS))
+                        .await
+                        .unwrap_or_else(|e| panic!("enqueue {key}: {e}"));
+                    new += usize::from(outcome.is_new());
+                }
+                new
+            })
+        })
+        .collect();
+
+    let claimers: Vec<_> = (0..6)
+        .map(|_| {
+            let store = store.clone();
+            let seen = seen.clone();
+            let enqueued_all = enqueued_all.clone();
+            tokio::spawn(async move {
+                loop {
+                    let batch = store.claim_runs(4).await.expect("claim runs");
+                    if batch.is_empty() {
+                        let done = store.run_counts(RunCountFilter::default()).await.unwrap();
+                        if enqueued_all.load(Ordering::SeqCst) && done.succeeded == total_runs {
+                            return;
+                        }
+                        tokio::task::yield_now().await;
+                        continue;
+                    }
+                    let mut work = Vec::new();
+                    {
+                        let mut seen = seen.lock().unwrap();
+                        seen.largest_batch = seen.largest_batch.max(batch.len());
+                        for claimed in &batch {
+                            let run = claimed.run.id;
+                            assert!(seen.claimed.insert(run), "run {run} claimed twice");
+                            let pair = (
+                                claimed.run.alert_uuid.clone().expect("an alert"),
+                                claimed.run.playbook_id.clone(),
+                            );
+                            assert!(
+                                seen.in_flight.insert(pair.clone()),
+                                "two runs of {pair:?} at once"
+                            );
+                            let (_, change) = claimed.event.dedup_key.split_once('/').unwrap();
+                            let change: usize = change.parse().unwrap();
+                            seen.order.entry(pair.clone()).or_default().push(change);
+                            work.push((run, pair));
+                        }
+                    }
+                    for (run, pair) in work {
+                        store.write_behind(WriteBehind::RunStarted {
+                            run,
+                            at_ms: now_ms(),
+                        });
+                        tokio::task::yield_now().await;
+                        seen.lock().unwrap().in_flight.remove(&pair);
+                        store
+                            .finish_run(run, record(RunStatus::Succeeded, vec![]))
+                            .await
+                            .expect("finish run");
+                    }
+                }
+            })
+        })
+        .collect();
+
+    let drained = tokio::time::timeout(Duration::from_secs(120), async {
+        let mut new = 0;
+        for task in enqueuers {
+            new += task.await.expect("the enqueuer ends");
+        }
+        assert_eq!(new, ALERTS * CHANGES, "each key stored exactly once");
+        enqueued_all.store(true, Ordering::SeqCst);
+        for task in claimers {
+            task.await.expect("the claimer ends");
+        }
+    })
+    .await;
+    assert!(drained.is_ok(), "the queue was not drained in time");
+
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(
+            seen.claimed.len() as u64,
+            total_runs,
+            "every run claimed once"
+        );
+        assert_eq!(seen.order.len(), ALERTS * PLAYBOOKS.len());
+        for (pair, changes) in &seen.order {
+            assert_eq!(
+                *changes,
+                (0..CHANGES).collect::<Vec<_>>(),
+                "order of {pair:?}"
+            );
+        }
+        assert!(
+            seen.largest_batch > 1,
+            "different alerts are handed out together"
+        );
+    }
+    assert_eq!(
+        store.inbox_counts().await.unwrap(),
+        InboxCounts {
+            open: 0,
+            done: (ALERTS * CHANGES) as u64
+        }
+    );
+    assert!(store.claim_runs(100).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_stores_on_one_file_lose_no_event() {
+    let dir = StoreDir::temporary();
+    let store = dir.open().await;
+    // A second instance on the same file, as a console command beside the service: its
+    // writes contend for the file's lock with the first one's.
     let other = dir.open().await;
     const TASKS: usize = 8;
-    const EVENTS: usize = 60;
-
-    let mut tasks = Vec::new();
-    for task in 0..TASKS {
-        let store = if task % 2 == 0 {
-            store.clone()
-        } else {
-            other.clone()
-        };
-        tasks.push(tokio::spawn(async move {
-            let mut new = Vec::new();
-            for i in 0..EVENTS {
-                // Every event is sent by two tasks (as live and back-fill would).
-                let key = format!("alert-{}/{i}", task / 2);
-                let outcome = store
-                    .enqueue(event(Some(&format!("alert-{}", task / 2)), &key))
-                    .await
-                    .unwrap_or_else(|e| panic!("enqueue {key}: {e}"));
-                if outcome.is_new() {
-                    new.push(outcome.id());
+    const EVENTS: usize = 40;
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|task| {
+            let store = if task % 2 == 0 {
+                store.clone()
+            } else {
+                other.clone()
+            };
+            tokio::spawn(async move {
+                let mut new = Vec::new();
+                for i in 0..EVENTS {
+                    let alert = format!("alert-{}", task / 2);
+                    let key = format!("{alert}/{i}");
+                    let outcome = store
+                        .enqueue(event(Some(&alert), &key, &["pb-1"]))
+                        .await
+                        .unwrap_or_else(|e| panic!("enqueue {key}: {e}"));
+                    if outcome.is_new() {
+                        new.push(outcome.id());
+                    }
                 }
-            }
-            new
-        }));
-    }
-    // Readers at the same time.
-    let reader = {
-        let store = store.clone();
-        tokio::spawn(async move {
-            for _ in 0..50 {
-                store.inbox_counts().await.unwrap();
-                store.next_ready_events(10).await.unwrap();
-                store.run_counts(RunCountFilter::default()).await.unwrap();
-            }
+                new
+            })
         })
-    };
-
+        .collect();
     let mut new_ids = Vec::new();
     for task in tasks {
         new_ids.extend(task.await.unwrap());
     }
-    reader.await.unwrap();
-
     let distinct = TASKS / 2 * EVENTS;
-    assert_eq!(new_ids.len(), distinct, "each key stored exactly once");
+    assert_eq!(new_ids.len(), distinct);
     assert_eq!(new_ids.iter().collect::<HashSet<_>>().len(), distinct);
     drop((store, other));
 
@@ -66,30 +198,18 @@ async fn concurrent_enqueues_lose_nothing() {
     assert_eq!(
         store.inbox_counts().await.unwrap(),
         InboxCounts {
-            pending: distinct as u64,
-            claimed: 0,
+            open: distinct as u64,
             done: 0
         }
     );
-    // Per alert, stored in the order its (first) sender sent them.
-    let mut seen = HashSet::new();
-    loop {
-        let batch = store.claim_ready_events(100).await.unwrap();
-        if batch.is_empty() {
-            break;
-        }
-        for e in batch {
-            let (alert, i) = e.dedup_key.split_once('/').unwrap();
-            let i: usize = i.parse().unwrap();
-            assert!(
-                i == 0 || seen.contains(&format!("{alert}/{}", i - 1)),
-                "{alert}/{i}"
-            );
-            seen.insert(e.dedup_key.clone());
-            store.complete_event(e.id).await.unwrap();
-        }
-    }
-    assert_eq!(seen.len(), distinct);
+    assert_eq!(
+        store
+            .run_counts(RunCountFilter::default())
+            .await
+            .unwrap()
+            .queued,
+        distinct as u64
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -97,19 +217,18 @@ async fn a_failing_write_among_concurrent_ones_fails_alone() {
     let dir = StoreDir::temporary();
     let store = dir.open().await;
     const WRITES: usize = 200;
-
-    // Writes queued together share a transaction: completing an unknown event fails, and
+    // Writes queued together share a transaction: discarding an unknown run fails, and
     // must roll back only itself.
     let tasks: Vec<_> = (0..WRITES)
         .map(|i| {
             let store = store.clone();
             tokio::spawn(async move {
                 if i % 3 == 0 {
-                    let unknown = alertsync_store::InboxId(1_000_000 + i as i64);
-                    store.complete_event(unknown).await.err()
+                    store.discard_run(RunId(1_000_000 + i as i64)).await.err()
                 } else {
+                    let alert = format!("A{i}");
                     store
-                        .enqueue(event(Some(&format!("A{i}")), &format!("key/{i}")))
+                        .enqueue(event(Some(&alert), &format!("{alert}/1"), &["pb-1"]))
                         .await
                         .err()
                 }
@@ -118,18 +237,25 @@ async fn a_failing_write_among_concurrent_ones_fails_alone() {
         .collect();
     let mut failures = 0;
     for (i, task) in tasks.into_iter().enumerate() {
-        let failure = task.await.expect("the task ends");
-        match failure {
-            Some(err) if i % 3 == 0 => {
-                assert!(matches!(err, StoreError::UnknownEvent { .. }), "{err}");
-                failures += 1;
-            }
+        match task.await.expect("the task ends") {
+            Some(StoreError::UnknownRun { .. }) if i % 3 == 0 => failures += 1,
             None if i % 3 != 0 => {}
             other => panic!("write {i}: unexpected outcome {other:?}"),
         }
     }
     assert_eq!(failures, WRITES.div_ceil(3));
-    let reopened = dir.open().await;
-    let counts = reopened.inbox_counts().await.unwrap();
-    assert_eq!(counts.pending as usize, WRITES - failures);
+    drop(store);
+    let store = dir.open().await;
+    assert_eq!(
+        store.inbox_counts().await.unwrap().open as usize,
+        WRITES - failures
+    );
+    assert_eq!(
+        store
+            .run_counts(RunCountFilter::default())
+            .await
+            .unwrap()
+            .queued as usize,
+        WRITES - failures
+    );
 }

@@ -1,328 +1,186 @@
-//! The inbox: deduplication, durability, per-alert ordering, claims across restarts.
+//! The inbox: an event is stored together with the runs it starts, in one transaction;
+//! a dedup key already stored makes a repeat a no-op until it expires; a back-fill page
+//! and its checkpoint are committed together or not at all.
 
-use std::collections::HashMap;
-
+use alertsync_engine::RunStatus;
 use alertsync_store::{
-    Checkpoint, Enqueued, EventSource, EventState, InboxCounts, InboxId, NewInboxEvent, Store,
-    StoreError, WriteBehind,
+    Checkpoint, Enqueued, EventSource, InboxCounts, InboxId, RunCountFilter, Store, StoreError,
 };
+use serde_json::json;
 
-use crate::{StoreDir, event};
+use crate::{StoreDir, T0, event, event_at, record, runs_of};
 
 #[tokio::test]
-async fn an_event_seen_twice_is_stored_once() {
+async fn an_event_is_stored_with_its_runs() {
     let dir = StoreDir::temporary();
     let store = dir.open().await;
-
-    let first = store.enqueue(event(Some("A"), "A/1")).await.unwrap();
-    let again = store.enqueue(event(Some("A"), "A/1")).await.unwrap();
-    let other = store.enqueue(event(Some("A"), "A/2")).await.unwrap();
-
-    assert!(first.is_new());
-    assert_eq!(again, Enqueued::Duplicate(first.id()));
-    assert!(other.is_new());
-    assert!(other.id() > first.id());
-    let counts = store.inbox_counts().await.unwrap();
-    assert_eq!(
-        counts,
-        InboxCounts {
-            pending: 2,
-            claimed: 0,
-            done: 0
-        }
-    );
-}
-
-#[tokio::test]
-async fn the_dedup_key_holds_after_the_event_was_processed_and_the_store_reopened() {
-    let dir = StoreDir::temporary();
-    let id = {
-        let store = dir.open().await;
-        let id = store.enqueue(event(Some("A"), "A/1")).await.unwrap().id();
-        store.complete_event(id).await.unwrap();
-        id
-    };
-    let store = dir.open().await;
-    assert_eq!(
-        store.enqueue(event(Some("A"), "A/1")).await.unwrap(),
-        Enqueued::Duplicate(id)
-    );
-}
-
-#[tokio::test]
-async fn expired_dedup_keys_let_a_later_event_with_the_same_key_through() {
-    const OLD: u64 = 1_700_000_000_000;
-    const RECENT: u64 = OLD + 3_600_000;
-    let dir = StoreDir::temporary();
-    let at = |key: &str, received_at_ms: u64| NewInboxEvent {
-        received_at_ms,
-        ..event(Some(key), key)
-    };
-    let done_old = {
-        let store = dir.open().await;
-        let mut ids = Vec::new();
-        for (key, received, done) in [
-            ("sekoia/A:status:closed", OLD, true),
-            ("sekoia/B:status:closed", OLD, false),
-            ("cron/C", OLD, true),
-            ("sekoia/D:status:closed", RECENT, true),
-        ] {
-            let id = store.enqueue(at(key, received)).await.unwrap().id();
-            if done {
-                store.complete_event(id).await.unwrap();
-            }
-            ids.push(id);
-        }
-        let expired = store.expire_dedup_keys("sekoia/", OLD + 1).await.unwrap();
-        assert_eq!(expired, 1, "only the done, old event of the prefix");
-        assert_eq!(
-            store.expire_dedup_keys("sekoia/", OLD + 1).await.unwrap(),
-            0
-        );
-        ids
-    };
-
-    let store = dir.open().await;
-    let again = |key: &str| store.enqueue(at(key, RECENT + 1));
-    assert!(again("sekoia/A:status:closed").await.unwrap().is_new());
-    assert_eq!(
-        again("sekoia/B:status:closed").await.unwrap(),
-        Enqueued::Duplicate(done_old[1]),
-        "an open event keeps its key"
-    );
-    assert_eq!(
-        again("cron/C").await.unwrap(),
-        Enqueued::Duplicate(done_old[2])
-    );
-    assert_eq!(
-        again("sekoia/D:status:closed").await.unwrap(),
-        Enqueued::Duplicate(done_old[3])
-    );
-    let first = store.event(done_old[0]).await.unwrap().unwrap();
-    assert_eq!(
-        first.dedup_key,
-        format!("sekoia/A:status:closed#expired/{}", done_old[0].0)
-    );
-}
-
-#[tokio::test]
-async fn a_write_queued_without_waiting_is_committed_before_the_writes_after_it() {
-    let dir = StoreDir::temporary();
-    let (first, second) = {
-        let store = dir.open().await;
-        let first = store.enqueue(event(Some("A"), "A/1")).await.unwrap().id();
-        let second = store.enqueue(event(Some("A"), "A/2")).await.unwrap().id();
-        assert_eq!(store.claim_ready_events(10).await.unwrap()[0].id, first);
-        store.write_behind(WriteBehind::EventDone { id: first });
-        // The claim, queued after, sees the first event done: the alert's next is ready.
-        let ready = store.claim_ready_events(10).await.unwrap();
-        assert_eq!(ready.iter().map(|e| e.id).collect::<Vec<_>>(), [second]);
-        (first, second)
-    };
-    let store = dir.open().await;
-    let done = store.event(first).await.unwrap().unwrap();
-    assert_eq!(done.state, EventState::Done);
-    assert_ne!(
-        store.event(second).await.unwrap().unwrap().state,
-        EventState::Done
-    );
-}
-
-#[tokio::test]
-async fn enqueued_events_are_there_after_reopening_the_file() {
-    let dir = StoreDir::temporary();
-    let mut webhook = event(Some("B"), "webhook/1");
+    let mut webhook = event(Some("A"), "webhook/1", &["pb-1", "pb-2"]);
     webhook.source = EventSource::Webhook;
-    webhook.playbook_id = Some("pb-1".to_owned());
-    webhook.trigger_node = Some("0".to_owned());
-    let id = {
-        let store = dir.open().await;
-        store.enqueue(event(Some("A"), "A/1")).await.unwrap();
-        store.enqueue(webhook.clone()).await.unwrap().id()
+    webhook.payload = json!({"playbook_id": "pb-1", "body": {"x": 1}});
+
+    let outcome = store.enqueue(webhook.clone()).await.unwrap();
+    let Enqueued::New(id) = outcome else {
+        panic!("a new event, got {outcome:?}");
     };
 
-    let store = dir.open().await;
     let stored = store.event(id).await.unwrap().expect("the event is stored");
+    assert_eq!(stored.id, id);
     assert_eq!(stored.source, EventSource::Webhook);
-    assert_eq!(stored.account, webhook.account);
-    assert_eq!(stored.playbook_id.as_deref(), Some("pb-1"));
-    assert_eq!(stored.trigger_node.as_deref(), Some("0"));
-    assert_eq!(stored.alert_uuid.as_deref(), Some("B"));
+    assert_eq!(stored.account, "sekoia-prod");
+    assert_eq!(stored.alert_uuid.as_deref(), Some("A"));
     assert_eq!(stored.dedup_key, "webhook/1");
     assert_eq!(stored.payload, webhook.payload);
-    assert_eq!(stored.received_at_ms, webhook.received_at_ms);
-    assert_eq!(stored.state, EventState::Pending);
-    assert_eq!(store.inbox_counts().await.unwrap().pending, 2);
-    assert!(store.event(InboxId(9999)).await.unwrap().is_none());
+    assert_eq!(stored.received_at_ms, T0);
+    assert_eq!(stored.done_at_ms, None, "open while its runs are");
+
+    let runs = runs_of(&store, id).await;
+    let queued: Vec<_> = runs
+        .iter()
+        .map(|run| {
+            (
+                run.playbook_id.as_str(),
+                run.trigger_node.as_str(),
+                run.status,
+                run.alert_uuid.as_deref(),
+                run.queued_at_ms,
+                run.inbox_id,
+            )
+        })
+        .collect();
+    assert_eq!(
+        queued,
+        [
+            ("pb-1", "0", RunStatus::Queued, Some("A"), T0, id),
+            ("pb-2", "0", RunStatus::Queued, Some("A"), T0, id),
+        ]
+    );
+    assert!(
+        runs[0].id < runs[1].id,
+        "runs are queued in the given order"
+    );
+    assert!(runs.iter().all(|run| run.started_at_ms.is_none()
+        && run.ended_at_ms.is_none()
+        && run.interruptions == 0
+        && run.rerun_of.is_none()));
+    assert_eq!(
+        store.inbox_counts().await.unwrap(),
+        InboxCounts { open: 1, done: 0 }
+    );
+    assert!(store.event(InboxId(id.0 + 1)).await.unwrap().is_none());
 }
 
 #[tokio::test]
-async fn only_the_oldest_unfinished_event_of_each_alert_is_ready() {
+async fn an_event_that_starts_no_run_is_done_at_once() {
     let dir = StoreDir::temporary();
     let store = dir.open().await;
-    // Arrival order: A1 B1 A2 -1 B2 A3 -2 (`-` = no alert).
-    let mut ids = HashMap::new();
-    for (alert, key) in [
-        (Some("A"), "A/1"),
-        (Some("B"), "B/1"),
-        (Some("A"), "A/2"),
-        (None, "cron/1"),
-        (Some("B"), "B/2"),
-        (Some("A"), "A/3"),
-        (None, "cron/2"),
-    ] {
-        ids.insert(key, store.enqueue(event(alert, key)).await.unwrap().id());
-    }
-    let keys = |events: Vec<alertsync_store::InboxEvent>| {
-        events.into_iter().map(|e| e.dedup_key).collect::<Vec<_>>()
-    };
-
-    // Different alerts in parallel, events without an alert each on their own.
-    let ready = keys(store.next_ready_events(10).await.unwrap());
-    assert_eq!(ready, ["A/1", "B/1", "cron/1", "cron/2"]);
-    // Peeking claims nothing; the limit counts events.
+    let id = store
+        .enqueue(event(Some("A"), "A/1", &[]))
+        .await
+        .unwrap()
+        .id();
+    let stored = store.event(id).await.unwrap().unwrap();
+    assert!(stored.done_at_ms.is_some(), "{stored:?}");
+    assert!(runs_of(&store, id).await.is_empty());
     assert_eq!(
-        keys(store.next_ready_events(2).await.unwrap()),
-        ["A/1", "B/1"]
-    );
-
-    let claimed = store.claim_ready_events(10).await.unwrap();
-    assert!(claimed.iter().all(|e| e.state == EventState::Claimed));
-    assert_eq!(keys(claimed), ["A/1", "B/1", "cron/1", "cron/2"]);
-    // A/2 waits for A/1, B/2 for B/1; claimed events are not handed out twice.
-    assert!(store.claim_ready_events(10).await.unwrap().is_empty());
-
-    store.complete_event(ids["A/1"]).await.unwrap();
-    assert_eq!(keys(store.claim_ready_events(10).await.unwrap()), ["A/2"]);
-    store.complete_event(ids["B/1"]).await.unwrap();
-    store.complete_event(ids["A/2"]).await.unwrap();
-    assert_eq!(
-        keys(store.claim_ready_events(10).await.unwrap()),
-        ["B/2", "A/3"]
-    );
-
-    // A released event is ready again at once, still ahead of the rest of its alert.
-    store.release_event(ids["A/3"]).await.unwrap();
-    assert_eq!(keys(store.next_ready_events(10).await.unwrap()), ["A/3"]);
-
-    let counts = store.inbox_counts().await.unwrap();
-    assert_eq!(
-        counts,
-        InboxCounts {
-            pending: 1,
-            claimed: 3,
-            done: 3
-        }
+        store.inbox_counts().await.unwrap(),
+        InboxCounts { open: 0, done: 1 }
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn workers_draining_the_inbox_see_each_alert_in_arrival_order() {
+#[tokio::test]
+async fn ids_grow_in_arrival_order() {
     let dir = StoreDir::temporary();
     let store = dir.open().await;
-    const ALERTS: usize = 20;
-    const CHANGES: usize = 5;
-    // Interleaved arrival: change 1 of every alert, then change 2 of every alert, ...
-    for change in 0..CHANGES {
-        for alert in 0..ALERTS {
-            let key = format!("alert-{alert}/{change}");
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let key = format!("A/{i}");
+        ids.push(
             store
-                .enqueue(event(Some(&format!("alert-{alert}")), &key))
+                .enqueue(event(Some("A"), &key, &["pb-1"]))
                 .await
-                .unwrap();
-        }
-    }
-
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, usize)>::new()));
-    let mut workers = Vec::new();
-    for _ in 0..4 {
-        let store = store.clone();
-        let seen = seen.clone();
-        workers.push(tokio::spawn(async move {
-            let mut max_parallel = 0;
-            loop {
-                let batch = store.claim_ready_events(8).await.unwrap();
-                if batch.is_empty() {
-                    if store.inbox_counts().await.unwrap().done == (ALERTS * CHANGES) as u64 {
-                        return max_parallel;
-                    }
-                    tokio::task::yield_now().await;
-                    continue;
-                }
-                max_parallel = max_parallel.max(batch.len());
-                for event in batch {
-                    let (alert, change) = event.dedup_key.split_once('/').unwrap();
-                    seen.lock()
-                        .unwrap()
-                        .push((alert.to_owned(), change.parse().unwrap()));
-                    store.complete_event(event.id).await.unwrap();
-                }
-            }
-        }));
-    }
-    let mut max_parallel = 0;
-    for worker in workers {
-        max_parallel = max_parallel.max(worker.await.unwrap());
-    }
-
-    let seen = seen.lock().unwrap();
-    assert_eq!(seen.len(), ALERTS * CHANGES, "every event exactly once");
-    let mut per_alert: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (alert, change) in seen.iter() {
-        per_alert.entry(alert).or_default().push(*change);
-    }
-    for (alert, changes) in per_alert {
-        assert_eq!(
-            changes,
-            (0..CHANGES).collect::<Vec<_>>(),
-            "order of {alert}"
+                .unwrap()
+                .id(),
         );
     }
-    assert!(max_parallel > 1, "different alerts are handed out together");
+    assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "{ids:?}");
 }
 
 #[tokio::test]
-async fn claimed_but_unfinished_events_are_ready_again_after_a_restart() {
+async fn a_repeated_dedup_key_changes_nothing() {
     let dir = StoreDir::temporary();
-    let (done, claimed) = {
+    let id = {
         let store = dir.open().await;
-        for (alert, key) in [("A", "A/1"), ("A", "A/2"), ("B", "B/1"), ("C", "C/1")] {
-            store.enqueue(event(Some(alert), key)).await.unwrap();
-        }
-        let batch = store.claim_ready_events(10).await.unwrap();
-        assert_eq!(batch.len(), 3);
-        // C/1 completes; A/1 and B/1 are in progress when the process dies.
-        let c = batch.iter().find(|e| e.dedup_key == "C/1").unwrap().id;
-        store.complete_event(c).await.unwrap();
-        assert!(store.claim_ready_events(10).await.unwrap().is_empty());
-        (c, batch.len() - 1)
-    };
+        let id = store
+            .enqueue(event(Some("A"), "A/1", &["pb-1"]))
+            .await
+            .unwrap()
+            .id();
+        // Same key, other payload and other runs: still the first event, untouched.
+        let mut repeat = event(Some("A"), "A/1", &["pb-1", "pb-2"]);
+        repeat.payload = json!({"changed": true});
+        assert_eq!(
+            store.enqueue(repeat.clone()).await.unwrap(),
+            Enqueued::Duplicate(id)
+        );
+        assert_eq!(
+            store.event(id).await.unwrap().unwrap().payload,
+            event(Some("A"), "A/1", &[]).payload
+        );
+        assert_eq!(runs_of(&store, id).await.len(), 1);
 
+        // Also once the event is done.
+        let run = store.claim_runs(1).await.unwrap().remove(0).run.id;
+        store
+            .finish_run(run, record(RunStatus::Succeeded, vec![]))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.enqueue(repeat).await.unwrap(),
+            Enqueued::Duplicate(id)
+        );
+        id
+    };
+    // And after a restart.
     let store = dir.open().await;
-    let ready = store.claim_ready_events(10).await.unwrap();
-    let keys: Vec<_> = ready.iter().map(|e| e.dedup_key.as_str()).collect();
-    assert_eq!(keys, ["A/1", "B/1"], "A/2 still waits for A/1");
-    assert_eq!(ready.len(), claimed);
-    assert!(ready.iter().all(|e| e.id != done));
     assert_eq!(
-        store.event(done).await.unwrap().unwrap().state,
-        EventState::Done
+        store
+            .enqueue(event(Some("A"), "A/1", &["pb-1"]))
+            .await
+            .unwrap(),
+        Enqueued::Duplicate(id)
+    );
+    assert_eq!(
+        store
+            .run_counts(RunCountFilter::default())
+            .await
+            .unwrap()
+            .total(),
+        1
+    );
+    assert_eq!(
+        store.inbox_counts().await.unwrap(),
+        InboxCounts { open: 0, done: 1 }
     );
 }
 
 #[tokio::test]
-async fn a_backfill_page_and_its_checkpoint_are_committed_together() {
+async fn a_batch_and_its_checkpoint_are_committed_together() {
     let dir = StoreDir::temporary();
-    {
+    let earlier = {
         let store = dir.open().await;
-        store.enqueue(event(Some("A"), "A/1")).await.unwrap();
+        let earlier = store
+            .enqueue(event(Some("A"), "A/1", &["pb-1"]))
+            .await
+            .unwrap()
+            .id();
         let outcomes = store
             .enqueue_batch(
                 vec![
-                    event(Some("A"), "A/1"),
-                    event(Some("A"), "A/2"),
-                    event(Some("B"), "B/1"),
-                    event(Some("B"), "B/1"),
+                    event(Some("A"), "A/1", &["pb-1"]),
+                    event(Some("A"), "A/2", &["pb-1"]),
+                    event(Some("B"), "B/1", &["pb-1", "pb-2"]),
+                    event(Some("B"), "B/1", &["pb-1"]),
+                    event(None, "cron/1", &[]),
                 ],
                 Some(Checkpoint::new(
                     "backfill/sekoia-prod",
@@ -332,11 +190,19 @@ async fn a_backfill_page_and_its_checkpoint_are_committed_together() {
             .await
             .unwrap();
         let new: Vec<bool> = outcomes.iter().map(|o| o.is_new()).collect();
-        assert_eq!(new, [false, true, true, false]);
-        assert_eq!(outcomes[3].id(), outcomes[2].id());
-    }
+        assert_eq!(new, [false, true, true, false, true]);
+        assert_eq!(outcomes[0], Enqueued::Duplicate(earlier));
+        assert_eq!(outcomes[3], Enqueued::Duplicate(outcomes[2].id()));
+        assert!(outcomes[1].id() < outcomes[2].id() && outcomes[2].id() < outcomes[4].id());
+        earlier
+    };
     let store = dir.open().await;
-    assert_eq!(store.inbox_counts().await.unwrap().pending, 3);
+    assert_eq!(
+        store.inbox_counts().await.unwrap(),
+        InboxCounts { open: 3, done: 1 }
+    );
+    let counts = store.run_counts(RunCountFilter::default()).await.unwrap();
+    assert_eq!((counts.queued, counts.total()), (4, 4));
     assert_eq!(
         store
             .checkpoint("backfill/sekoia-prod")
@@ -345,23 +211,199 @@ async fn a_backfill_page_and_its_checkpoint_are_committed_together() {
             .as_deref(),
         Some("2024-05-01T10:00:00Z")
     );
+    assert_eq!(runs_of(&store, earlier).await.len(), 1);
+
+    // A batch without a checkpoint leaves it where it was.
+    store
+        .enqueue_batch(vec![event(Some("C"), "C/1", &["pb-1"])], None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .checkpoint("backfill/sekoia-prod")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("2024-05-01T10:00:00Z")
+    );
+    // A page without events still moves the checkpoint.
+    let none = store
+        .enqueue_batch(
+            vec![],
+            Some(Checkpoint::new(
+                "backfill/sekoia-prod",
+                "2024-05-01T11:00:00Z",
+            )),
+        )
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    assert_eq!(
+        store
+            .checkpoint("backfill/sekoia-prod")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("2024-05-01T11:00:00Z")
+    );
+}
+
+/// Makes the file refuse to queue runs of playbook `refused`, as a failing disk would
+/// refuse a write halfway through a transaction.
+fn refuse_runs_of_playbook_refused(dir: &StoreDir) {
+    dir.raw()
+        .execute_batch(
+            "CREATE TRIGGER refuse_runs BEFORE INSERT ON runs \
+             WHEN NEW.playbook_id = 'refused' \
+             BEGIN SELECT RAISE(ABORT, 'run refused'); END;",
+        )
+        .unwrap();
 }
 
 #[tokio::test]
-async fn completing_or_releasing_an_unknown_event_is_an_error() {
+async fn an_event_whose_runs_cannot_be_queued_is_not_stored() {
     let dir = StoreDir::temporary();
+    drop(dir.open().await);
+    refuse_runs_of_playbook_refused(&dir);
     let store = dir.open().await;
-    let err = store.complete_event(InboxId(42)).await.unwrap_err();
+
+    let err = store
+        .enqueue(event(Some("A"), "A/1", &["pb-1", "refused"]))
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             err,
-            StoreError::UnknownEvent {
-                event: InboxId(42),
+            StoreError::Backend {
+                operation: "enqueue",
                 ..
             }
         ),
         "{err}"
     );
-    let err = store.release_event(InboxId(42)).await.unwrap_err();
-    assert!(matches!(err, StoreError::UnknownEvent { .. }), "{err}");
+    assert!(err.to_string().contains("run refused"), "{err}");
+    assert_eq!(store.inbox_counts().await.unwrap(), InboxCounts::default());
+    assert_eq!(
+        store
+            .run_counts(RunCountFilter::default())
+            .await
+            .unwrap()
+            .total(),
+        0,
+        "the run queued before the failure is rolled back with the event"
+    );
+    // The key was not taken.
+    assert!(
+        store
+            .enqueue(event(Some("A"), "A/1", &["pb-1"]))
+            .await
+            .unwrap()
+            .is_new()
+    );
+}
+
+#[tokio::test]
+async fn a_batch_with_an_event_that_cannot_be_stored_stores_nothing() {
+    let dir = StoreDir::temporary();
+    drop(dir.open().await);
+    refuse_runs_of_playbook_refused(&dir);
+    let store = dir.open().await;
+    store
+        .set_checkpoint(Checkpoint::new("backfill/sekoia-prod", "before"))
+        .await
+        .unwrap();
+
+    let err = store
+        .enqueue_batch(
+            vec![
+                event(Some("A"), "A/1", &["pb-1"]),
+                event(Some("B"), "B/1", &["refused"]),
+            ],
+            Some(Checkpoint::new("backfill/sekoia-prod", "after")),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Backend { .. }), "{err}");
+    assert_eq!(store.inbox_counts().await.unwrap(), InboxCounts::default());
+    assert_eq!(
+        store
+            .checkpoint("backfill/sekoia-prod")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("before")
+    );
+    let retried = store
+        .enqueue_batch(vec![event(Some("A"), "A/1", &["pb-1"])], None)
+        .await
+        .unwrap();
+    assert!(retried[0].is_new());
+}
+
+#[tokio::test]
+async fn expired_dedup_keys_let_a_later_event_with_the_same_key_through() {
+    const OLD: u64 = T0;
+    const RECENT: u64 = T0 + 3_600_000;
+    let dir = StoreDir::temporary();
+    let store = dir.open().await;
+    // Events without runs are done at once; `sekoia/B` stays open.
+    let mut ids = Vec::new();
+    for (key, runs, received) in [
+        ("sekoia/A", &[][..], OLD),
+        ("sekoia/B", &["pb-1"][..], OLD),
+        ("cron/C", &[][..], OLD),
+        ("sekoia/D", &[][..], RECENT),
+    ] {
+        let id = store
+            .enqueue(event_at(Some("X"), key, runs, received))
+            .await
+            .unwrap()
+            .id();
+        ids.push(id);
+    }
+
+    assert_eq!(
+        store.expire_dedup_keys("sekoia/", OLD + 1).await.unwrap(),
+        1,
+        "only the done event of the prefix received before the limit"
+    );
+    assert_eq!(
+        store.expire_dedup_keys("sekoia/", OLD + 1).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        store.expire_dedup_keys("sekoia/", RECENT).await.unwrap(),
+        0,
+        "received at the limit is not before it"
+    );
+
+    let again = |key: &'static str| store.enqueue(event_at(Some("X"), key, &[], RECENT + 1));
+    let renewed = again("sekoia/A").await.unwrap();
+    assert!(renewed.is_new());
+    assert!(renewed.id() > ids[3]);
+    assert_eq!(
+        again("sekoia/B").await.unwrap(),
+        Enqueued::Duplicate(ids[1])
+    );
+    assert_eq!(again("cron/C").await.unwrap(), Enqueued::Duplicate(ids[2]));
+    assert_eq!(
+        again("sekoia/D").await.unwrap(),
+        Enqueued::Duplicate(ids[3])
+    );
+    // The expired event itself is kept.
+    let expired = store.event(ids[0]).await.unwrap().unwrap();
+    assert_eq!(expired.received_at_ms, OLD);
+    assert!(expired.done_at_ms.is_some());
+
+    // Once `sekoia/B` is done, its key can expire too.
+    let run = store.claim_runs(1).await.unwrap().remove(0).run.id;
+    store
+        .finish_run(run, record(RunStatus::Succeeded, vec![]))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.expire_dedup_keys("sekoia/", OLD + 1).await.unwrap(),
+        1
+    );
+    assert!(again("sekoia/B").await.unwrap().is_new());
 }
