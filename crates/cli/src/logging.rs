@@ -10,7 +10,7 @@ use clap::ValueEnum;
 use tracing_subscriber::EnvFilter;
 
 /// The log target of what the service tells its operator (serving, stopping).
-pub const SERVICE: &str = "alertsync::service";
+pub const SERVICE: &str = alertsync_server::SERVICE_LOG;
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

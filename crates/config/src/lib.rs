@@ -124,16 +124,27 @@ pub struct StoreConfig {
     /// The database file, resolved against the configuration file's directory
     /// (default `alertsync-data/alertsync.db`).
     pub path: PathBuf,
+    /// Days finished runs, done events and the files made for runs are kept (default 30);
+    /// `0` keeps them for ever. Open runs and dead letters nobody handled are always kept.
+    pub retention_days: u32,
 }
 
 impl StoreConfig {
     pub const DEFAULT_PATH: &str = "alertsync-data/alertsync.db";
+    pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 
     /// The default store, relative to the directory `config_dir`.
     pub fn in_dir(config_dir: &Path) -> Self {
         Self {
             path: config_dir.join(Self::DEFAULT_PATH),
+            retention_days: Self::DEFAULT_RETENTION_DAYS,
         }
+    }
+
+    /// How long finished work is kept; `None` for ever.
+    pub fn retention(&self) -> Option<std::time::Duration> {
+        (self.retention_days > 0)
+            .then(|| std::time::Duration::from_secs(u64::from(self.retention_days) * 86_400))
     }
 }
 

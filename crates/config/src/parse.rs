@@ -34,7 +34,7 @@ const PLAYBOOK_KEYS: &[&str] = &["file", "enabled", "webhook_token", "accounts"]
 const SERVER_KEYS: &[&str] = &["listen", "public_url", "token"];
 /// Keys that were renamed: the old name, the new one.
 const RENAMED_SERVER_KEYS: &[(&str, &str)] = &[("api_token", "token")];
-const STORE_KEYS: &[&str] = &["path"];
+const STORE_KEYS: &[&str] = &["path", "retention_days"];
 const DELIVERY_KEYS: &[&str] = &[
     "max_attempts",
     "initial_delay_ms",
@@ -808,8 +808,15 @@ impl Checker<'_> {
         const CONTEXT: &str = "[store]";
         self.unknown_keys(CONTEXT, table, STORE_KEYS);
         let mut store = StoreConfig::in_dir(dir);
+        /// Ten years: beyond that, `0` (for ever) says what is meant.
+        const MAX_RETENTION_DAYS: u64 = 3650;
         if let Some((path, _)) = self.string_at(CONTEXT, table, "path") {
             store.path = dir.join(path);
+        }
+        if let Some((days, _)) =
+            self.integer_at(CONTEXT, table, "retention_days", 0, MAX_RETENTION_DAYS)
+        {
+            store.retention_days = u32::try_from(days).unwrap_or(u32::MAX);
         }
         store
     }

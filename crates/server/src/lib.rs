@@ -5,6 +5,10 @@
 //! acknowledging it, and runs the playbooks they start — in arrival order per alert,
 //! different alerts in parallel.
 
+/// The log target of what the service tells its operator (serving, stopping, pruning): kept
+/// at INFO whatever the log level.
+pub const SERVICE_LOG: &str = "alertsync::service";
+
 pub mod api;
 pub mod audit;
 pub mod check;
@@ -15,6 +19,7 @@ pub mod http;
 pub mod inbox;
 pub mod listener;
 pub mod metrics;
+pub mod retention;
 pub mod scheduler;
 pub mod serve;
 pub mod sources;

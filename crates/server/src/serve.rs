@@ -122,6 +122,14 @@ pub async fn serve(
         held_destinations: Mutex::default(),
     });
     tasks.spawn(scheduler.run(stop.clone(), options.grace));
+    if let Some(keep) = config.store.retention() {
+        let retention = crate::retention::Retention {
+            store: Arc::clone(&store),
+            keep,
+            data_dir: data_dir(&config),
+        };
+        tasks.spawn(retention.run(stop.clone()));
+    }
     let live_status: Arc<[LiveStatus]> = live
         .iter()
         .map(|(account, live)| LiveStatus {

@@ -40,7 +40,7 @@ use serde::Serialize;
 pub use error::{StoreError, StoreResult};
 pub use model::{
     Checkpoint, ClaimedRun, Enqueued, EventSource, InboxCounts, InboxEvent, InboxId, MAX_PAGE_SIZE,
-    NewInboxEvent, PlaybookDisabled, PlaybookHealth, QueueHealth, Rerun, RetryState,
+    NewInboxEvent, PlaybookDisabled, PlaybookHealth, Pruned, QueueHealth, Rerun, RetryState,
     RunCountFilter, RunCounts, RunDetail, RunId, RunPage, RunQuery, RunSummary, RunTarget,
 };
 pub use observer::NodeRunRecorder;
@@ -155,6 +155,17 @@ pub trait Store: Send + Sync {
     async fn dismiss_dead_letter(&self, run: RunId) -> StoreResult<bool>;
 
     async fn queue_health(&self) -> StoreResult<QueueHealth>;
+
+    // ----- retention -----
+
+    /// Removes at most `limit` finished runs that ended before `ended_before_ms` —
+    /// succeeded, failed, cancelled, and dead letters someone replayed or dismissed — with
+    /// their node runs and retry state, then at most `limit` done events received before it
+    /// that no run refers to any more and whose dedup key no source can repeat (webhook and
+    /// schedule events, and live or back-fill events whose key expired). Open runs and
+    /// unhandled dead letters are never removed. Call again while it removes something: each
+    /// call is one short transaction, so deliveries keep flowing between them.
+    async fn prune(&self, ended_before_ms: u64, limit: u32) -> StoreResult<Pruned>;
 
     // ----- queries -----
 

@@ -240,6 +240,27 @@ pub struct QueueHealth {
     pub last_event_at_ms: Option<u64>,
 }
 
+/// What one [`crate::Store::prune`] pass removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pruned {
+    /// Finished runs, with their node runs and retry state.
+    pub runs: u64,
+    /// Done inbox events no run refers to any more.
+    pub events: u64,
+}
+
+impl Pruned {
+    pub fn is_empty(&self) -> bool {
+        self.runs == 0 && self.events == 0
+    }
+
+    /// Adds what another pass removed.
+    pub fn add(&mut self, other: Pruned) {
+        self.runs += other.runs;
+        self.events += other.events;
+    }
+}
+
 /// How many inbox events are open (a run of theirs has not ended) or done.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InboxCounts {

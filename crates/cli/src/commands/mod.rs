@@ -12,6 +12,7 @@ mod run;
 mod serve;
 mod service;
 mod sim;
+mod store;
 mod summary;
 mod validate;
 
@@ -101,6 +102,8 @@ enum Command {
     /// Ask a running service: its health, enable or disable a playbook, list, replay or
     /// dismiss dead letters.
     Service(service::ServiceArgs),
+    /// Care of the store file: an online backup, an integrity check, pruning finished work.
+    Store(store::StoreArgs),
     /// Write a playbook back out as SPL (unknown keys and order preserved).
     Export(export::ExportArgs),
     /// Show alertsync at work against the simulator, with nothing to configure.
@@ -119,6 +122,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::run(&cli.global, args),
         Command::Check(args) => check::run(&cli.global, args).await,
         Command::Run(args) => run::run(&cli.global, args).await,
+        Command::Store(args) => store::run(&cli.global, args).await,
         Command::Export(args) => export::run(args),
         Command::Serve(args) => serve::run(&cli.global, args).await,
         Command::Service(args) => service::run(&cli.global, args).await,

@@ -11,6 +11,10 @@ pub const ALERT_COMMENT_CREATED: &str = "5bd0d367-3332-48ed-8fe9-d4eda0d7de4a";
 pub const ANY_ALERT_UPDATE: &str = "fe249825-c8c5-4321-8791-f476b505072d";
 pub const MANUAL_TRIGGER: &str = "fc26eb9f-b272-4c15-b3bf-ace397c0dc57";
 
+/// The folder of the data directory where alert triggers write the alert of each run (one
+/// folder per run, removed when the run ends).
+pub const ALERT_FILES: &str = "alerts";
+
 pub fn manifests() -> Vec<TriggerManifest> {
     vec![
         alert_trigger(
@@ -136,7 +140,7 @@ pub async fn attach_alert_file(
     alert: &Value,
     event: &mut Value,
 ) -> Result<std::path::PathBuf, String> {
-    let relative = format!("alerts/{}/alert.json", uuid::Uuid::new_v4());
+    let relative = format!("{ALERT_FILES}/{}/alert.json", uuid::Uuid::new_v4());
     let path = crate::files::write(data_dir, &relative, alert.to_string().as_bytes())
         .await
         .map_err(|err| err.message)?;

@@ -23,7 +23,9 @@
 mod commit;
 mod inbox;
 pub mod lock;
+pub mod maintenance;
 mod queue;
+mod retention;
 mod runs;
 mod schema;
 mod state;
@@ -39,8 +41,8 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
     Checkpoint, ClaimedRun, Enqueued, InboxCounts, InboxEvent, InboxId, NewInboxEvent,
-    PlaybookHealth, QueueHealth, Rerun, RetryState, RunCountFilter, RunCounts, RunDetail, RunId,
-    RunPage, RunQuery, RunTarget,
+    PlaybookHealth, Pruned, QueueHealth, Rerun, RetryState, RunCountFilter, RunCounts, RunDetail,
+    RunId, RunPage, RunQuery, RunTarget,
 };
 use crate::{Store, WriteBehind, WriteHealth};
 
@@ -151,6 +153,7 @@ impl SqliteStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| open_error(e.into()))?;
         }
+        create_private(&path).map_err(|e| open_error(e.into()))?;
         let lock = options
             .exclusive
             .then(|| lock::acquire(&path))
@@ -387,6 +390,13 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn prune(&self, ended_before_ms: u64, limit: u32) -> StoreResult<Pruned> {
+        self.write("prune finished work", move |tx, _| {
+            retention::prune(tx, ended_before_ms, limit)
+        })
+        .await
+    }
+
     async fn queue_health(&self) -> StoreResult<QueueHealth> {
         self.read("read queue health", |tx, _| queue::health(tx))
             .await
@@ -555,6 +565,20 @@ fn now_sql() -> i64 {
 }
 
 /// A time (or any count) as an SQLite integer; values past `i64::MAX` are clamped.
+/// Creates the database file readable by its owner only, if it does not exist yet (SQLite
+/// gives its journal files the database file's permissions).
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
 fn ms_to_sql(ms: u64) -> i64 {
     i64::try_from(ms).unwrap_or(i64::MAX)
 }

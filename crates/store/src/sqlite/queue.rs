@@ -211,14 +211,7 @@ pub(super) fn discard(tx: &Transaction<'_>, run: RunId) -> Result<(), Fault> {
         .query_row([run.0], |row| row.get(0))
         .optional()?;
     let inbox_id = inbox_id.map(InboxId).ok_or(Fault::UnknownRun(run))?;
-    state::clear_retries_of_run(tx, run)?;
-    tx.prepare_cached("DELETE FROM node_runs WHERE run_id = ?1")?
-        .execute([run.0])?;
-    // A rerun asked for while the run was open no longer repeats a run that exists.
-    tx.prepare_cached("UPDATE runs SET rerun_of = NULL WHERE rerun_of = ?1")?
-        .execute([run.0])?;
-    tx.prepare_cached("DELETE FROM runs WHERE id = ?1")?
-        .execute([run.0])?;
+    runs::delete(tx, run)?;
     inbox::complete_if_done(tx, inbox_id)
 }
 

@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_retry_operation.sql"),
     include_str!("migrations/0003_dedup_expiry.sql"),
     include_str!("migrations/0004_run_queue.sql"),
+    include_str!("migrations/0005_retention.sql"),
 ];
 
 /// The schema version this build knows.
@@ -79,7 +80,8 @@ fn apply(conn: &mut Connection) -> Result<Migrated, Fault> {
     Ok(Migrated::Current)
 }
 
-fn current_version(conn: &Connection) -> Result<i64, Fault> {
+/// The schema version of the file behind `conn` (0 for a file without the schema).
+pub(crate) fn current_version(conn: &Connection) -> Result<i64, Fault> {
     let version: Option<i64> = conn
         .query_row("SELECT MAX(version) FROM schema_version", [], |row| {
             row.get(0)

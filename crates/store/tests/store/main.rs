@@ -13,6 +13,7 @@ mod migrations;
 mod queries;
 mod queue;
 mod recorder;
+mod retention;
 mod state;
 
 use std::path::{Path, PathBuf};

@@ -40,7 +40,13 @@ async fn a_new_file_gets_the_whole_schema_once() {
         numbers,
         (1..=SqliteStore::schema_version()).collect::<Vec<_>>()
     );
-    assert_eq!(SqliteStore::schema_version(), 4);
+    assert_eq!(SqliteStore::schema_version(), 5);
+    let permissions = std::fs::metadata(dir.path()).unwrap().permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&permissions) & 0o777,
+        0o600,
+        "the store is readable by its owner only"
+    );
     let mode: String = dir
         .raw()
         .query_row("PRAGMA journal_mode", [], |row| row.get(0))

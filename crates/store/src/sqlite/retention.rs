@@ -1,0 +1,49 @@
+//! Retention: removing finished work older than the configured window, a bounded batch
+//! per transaction ([`crate::Store::prune`]).
+
+use rusqlite::{Transaction, params};
+
+use super::{Fault, ms_to_sql, runs};
+use crate::model::{Pruned, RunId};
+
+/// One batch: at most `limit` finished runs, then at most `limit` done events.
+pub(super) fn prune(
+    tx: &Transaction<'_>,
+    ended_before_ms: u64,
+    limit: u32,
+) -> Result<Pruned, Fault> {
+    let before = ms_to_sql(ended_before_ms);
+    let runs = finished_runs(tx, before, limit)?;
+    for run in &runs {
+        runs::delete(tx, *run)?;
+    }
+    let events = tx
+        .prepare_cached(
+            "DELETE FROM inbox WHERE id IN ( \
+                 SELECT id FROM inbox \
+                 WHERE done_at_ms IS NOT NULL AND received_at_ms < ?1 \
+                   AND (source IN ('webhook', 'cron') OR instr(dedup_key, '#expired/') > 0) \
+                   AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.inbox_id = inbox.id) \
+                 LIMIT ?2)",
+        )?
+        .execute(params![before, limit])?;
+    Ok(Pruned {
+        runs: runs.len() as u64,
+        events: events as u64,
+    })
+}
+
+/// Finished runs that ended before `before`, oldest first: dead letters only once someone
+/// replayed or dismissed them.
+fn finished_runs(tx: &Transaction<'_>, before: i64, limit: u32) -> Result<Vec<RunId>, Fault> {
+    let mut statement = tx.prepare_cached(
+        "SELECT id FROM runs \
+         WHERE status IN ('succeeded', 'failed', 'cancelled', 'dead') AND ended_at_ms < ?1 \
+           AND (status <> 'dead' OR dismissed_at_ms IS NOT NULL) \
+         ORDER BY ended_at_ms LIMIT ?2",
+    )?;
+    let ids = statement
+        .query_map(params![before, limit], |row| row.get(0).map(RunId))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ids)
+}
