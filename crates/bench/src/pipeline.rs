@@ -168,6 +168,9 @@ pub struct Memory {
     pub runs: usize,
     pub after_runs: ProcSample,
     pub seconds_to_record: f64,
+    /// The store file's size after the runs, once the service stopped.
+    pub store_bytes: u64,
+    pub store_bytes_per_run: u64,
 }
 
 /// RSS idle with `playbooks` playbooks enabled, then after `runs` runs recorded.
@@ -198,12 +201,15 @@ pub async fn memory(setup: &Setup, playbooks: usize, runs: usize) -> anyhow::Res
     let seconds_to_record = started.elapsed().as_secs_f64();
     tokio::time::sleep(SETTLE).await;
     let after_runs = serve.sample()?;
-    serve.stop().await?;
+    let store_bytes = serve.stop().await?;
+    let runs = alerts * playbooks;
     Ok(Memory {
         playbooks,
         idle,
-        runs: alerts * playbooks,
+        runs,
         after_runs,
         seconds_to_record: round3(seconds_to_record),
+        store_bytes,
+        store_bytes_per_run: store_bytes / runs.max(1) as u64,
     })
 }

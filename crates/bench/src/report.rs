@@ -182,8 +182,17 @@ fn cell(value: &Value, pointer: &str, unit: &str) -> String {
 }
 
 fn kb_as_mb(value: &Value, pointer: &str) -> String {
+    in_mb(value, pointer, 1024.0)
+}
+
+fn bytes_as_mb(value: &Value, pointer: &str) -> String {
+    in_mb(value, pointer, 1_048_576.0)
+}
+
+/// The number at `pointer`, counted in units of which `per_mb` make a megabyte, in MB.
+fn in_mb(value: &Value, pointer: &str, per_mb: f64) -> String {
     match number(value, pointer) {
-        Some(kb) => format!("{} MB", pretty(kb / 1024.0)),
+        Some(n) => format!("{} MB", pretty(n / per_mb)),
         None => cell(value, pointer, ""),
     }
 }
@@ -294,6 +303,17 @@ fn markdown(report: &Value) -> String {
         [
             format!("serve RSS after {} runs recorded (peak)", settings["memory"]["runs"]),
             format!("{} ({})", kb_as_mb(memory, "/after_runs/rss_kb"), kb_as_mb(memory, "/after_runs/peak_rss_kb")),
+            "—".to_owned(),
+            "—".to_owned(),
+            String::new(),
+        ],
+        [
+            format!("store file after {} runs recorded, per run", settings["memory"]["runs"]),
+            format!(
+                "{} ({} bytes per run)",
+                bytes_as_mb(memory, "/store_bytes"),
+                memory.pointer("/store_bytes_per_run").map_or_else(|| "—".to_owned(), Value::to_string)
+            ),
             "—".to_owned(),
             "—".to_owned(),
             String::new(),

@@ -23,6 +23,9 @@ const SERVING: &str = "alertsync is serving on http://";
 /// How much of the service's stderr is kept for error messages.
 const LOG_KEEP: usize = 64 * 1024;
 
+/// The store of the service, in its temporary directory.
+const STORE_FILE: &str = "data/alertsync.db";
+
 /// A running `alertsync serve`; killed when dropped.
 pub struct ServeProcess {
     child: Child,
@@ -85,8 +88,9 @@ impl ServeProcess {
         self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// SIGTERM, then waits for the exit.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
+    /// SIGTERM, then waits for the exit; returns the store file's size then (its write-ahead
+    /// log folded in at the clean exit).
+    pub async fn stop(mut self) -> anyhow::Result<u64> {
         let pid = libc::pid_t::try_from(self.pid)?;
         // SAFETY: sending a signal to our own child has no memory effects.
         unsafe { libc::kill(pid, libc::SIGTERM) };
@@ -96,7 +100,8 @@ impl ServeProcess {
             }
             Err(_) => self.child.start_kill()?,
         }
-        Ok(())
+        let store = self._dir.path().join(STORE_FILE);
+        Ok(std::fs::metadata(store).map_or(0, |m| m.len()))
     }
 }
 
@@ -132,7 +137,7 @@ integration_key = "{ILERT_KEY}"
 
 {entries}
 [store]
-path = "data/alertsync.db"
+path = "{STORE_FILE}"
 
 [delivery]
 ilert_rate_per_minute = 4000000000
