@@ -73,9 +73,24 @@ pub(super) fn claim(
     let mut claimed = Vec::with_capacity(ready.len());
     for (id, reuse_succeeded) in ready {
         mark.execute(params![instance, id.0])?;
-        claimed.push(claimed_run(tx, id, reuse_succeeded)?);
+        match claimed_run(tx, id, reuse_succeeded) {
+            Ok(run) => claimed.push(run),
+            Err(Fault::Corrupt(detail)) => bury_unreadable(tx, id, &detail)?,
+            Err(other) => return Err(other),
+        }
     }
     Ok(claimed)
+}
+
+/// Ends a run whose stored event or records cannot be read as a dead letter that says so:
+/// one damaged row must not stop the whole queue.
+fn bury_unreadable(tx: &Transaction<'_>, run: RunId, detail: &str) -> Result<(), Fault> {
+    let now = alertsync_engine::now_ms();
+    let error = format!("what the store holds for this run cannot be read: {detail}");
+    tracing::error!("run {run} is a dead letter: {error}");
+    let inbox_id = set_status(tx, run, RunStatus::Dead, Some(&error), Some(now), None, now)?;
+    state::clear_retries_of_run(tx, run)?;
+    inbox::complete_if_done(tx, inbox_id)
 }
 
 /// A claimed run with its event and what an earlier attempt left.
