@@ -1,6 +1,7 @@
 //! [`NodeRunRecorder`]: the executor's [`RunObserver`] that writes node runs to the store
 //! as they start and finish, and its [`RetryJournal`] that keeps the retry progress of
-//! node runs waiting for a retry.
+//! node runs waiting for a retry; [`StoredAlertLinks`]: where actions record the ids
+//! destinations give to alerts.
 //!
 //! The executor calls its observer synchronously, and a node that finished must be on disk
 //! before the next one starts (a node's start is only queued, see `node_started`): otherwise a crash would make a resumed run repeat nodes that
@@ -12,12 +13,12 @@
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use alertsync_engine::{NodeRecord, RetryJournal, RetryProgress, RunObserver};
+use alertsync_engine::{AlertLinks, NodeRecord, RetryJournal, RetryProgress, RunObserver};
 use async_trait::async_trait;
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 use crate::error::{StoreError, StoreResult};
-use crate::model::{RetryState, RunId};
+use crate::model::{AlertLink, RetryState, RunId};
 use crate::{Store, WriteBehind};
 
 /// Writes the node runs of one run to the store as the executor reports them (upserts
@@ -102,6 +103,32 @@ impl RetryJournal for NodeRunRecorder {
     async fn ended(&self, seq: usize) {
         if let Err(error) = self.store.clear_retry_state(self.run, seq).await {
             tracing::error!(run = %self.run, seq, %error, "retry state not cleared");
+        }
+    }
+}
+
+/// The executor's [`AlertLinks`], kept in the store. A failed write is logged: the delivery
+/// it follows succeeded all the same.
+pub struct StoredAlertLinks {
+    store: Arc<dyn Store>,
+}
+
+impl StoredAlertLinks {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+}
+
+#[async_trait]
+impl AlertLinks for StoredAlertLinks {
+    async fn link(&self, system: &str, remote_id: &str, alert_uuid: &str) {
+        let link = AlertLink {
+            system: system.to_owned(),
+            remote_id: remote_id.to_owned(),
+            alert_uuid: alert_uuid.to_owned(),
+        };
+        if let Err(error) = self.store.link_alert(link).await {
+            tracing::error!(system, remote_id, alert_uuid, %error, "alert link not recorded");
         }
     }
 }
