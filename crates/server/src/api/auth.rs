@@ -337,4 +337,24 @@ mod tests {
         assert!(!constant_time_eq(b"", b"abc"));
         assert!(!constant_time_eq(b"abd", b"abc"));
     }
+
+    #[test]
+    fn a_webhook_token_comes_as_bearer_or_as_the_basic_password() {
+        let with = |authorization: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, HeaderValue::from_str(authorization).unwrap());
+            webhook_token_matches(&headers, "s3cret:token")
+        };
+        let basic = |credentials: &str| format!("Basic {}", BASE64_STANDARD.encode(credentials));
+        assert!(with("Bearer s3cret:token"));
+        assert!(with(&basic("ilert:s3cret:token")), "the password may hold a colon");
+        assert!(with(&basic(":s3cret:token")), "any user name, even none");
+        assert!(with(&basic("ilert:s3cret:token").replace("Basic", "basic")));
+        assert!(!with(&basic("s3cret:token:")), "the token as user name");
+        assert!(!with(&basic("ilert:s3cret")));
+        assert!(!with(&basic("s3cret:token")), "split at the first colon");
+        assert!(!with("Basic not-base64!"));
+        assert!(!with("s3cret:token"));
+        assert!(!webhook_token_matches(&HeaderMap::new(), "s3cret:token"));
+    }
 }
