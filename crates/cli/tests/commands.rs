@@ -5,6 +5,7 @@ mod common;
 use std::process::Stdio;
 
 use common::*;
+use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const SUBCOMMANDS: [&str; 11] = [
@@ -82,6 +83,11 @@ async fn modules_lists_the_catalogue_with_sekoia_uuids() {
         ilert["actions"][0]["arguments"]["required"][0],
         "alert_uuid"
     );
+    assert_eq!(
+        (&ilert["triggers"][0]["uuid"], &ilert["triggers"][0]["extension"]),
+        (&json!("dd6bc561-d049-4bfb-beab-f76ed534f2e5"), &json!(true)),
+        "Alert Changed in ilert is alertsync's own"
+    );
 
     let out = alertsync(dir.path(), &["modules", "ilert"]).await;
     assert_eq!(exit_code(&out), 0);
@@ -90,6 +96,11 @@ async fn modules_lists_the_catalogue_with_sekoia_uuids() {
         text.contains("ilert.trigger_alert") && text.contains("alert_uuid (string, required)"),
         "{text}"
     );
+    let trigger = text
+        .lines()
+        .find(|line| line.contains("Alert Changed in ilert"))
+        .unwrap_or_else(|| panic!("the ilert trigger is listed:\n{text}"));
+    assert!(trigger.contains("(alertsync extension"), "{trigger}");
 
     let out = alertsync(dir.path(), &["modules", "nope"]).await;
     assert_eq!(exit_code(&out), 2);

@@ -329,7 +329,7 @@ async fn follow(
             return Ok(());
         }
         if started.elapsed() > PATIENCE {
-            anyhow::bail!("Sekoia.io and ilert did not catch up within {PATIENCE:?}: {last_line}");
+            anyhow::bail!("Sekoia.io and ilert did not get in step within {PATIENCE:?}: {last_line}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -377,8 +377,8 @@ fn progress_line(
         .collect();
     let in_sekoia = |status: &str| statuses.iter().filter(|s| *s == status).count();
     format!(
-        "ilert: {}/{count} alerts — {} open, {} acknowledged, {} resolved | Sekoia.io: {} \
-         pending, {} acknowledged, {} closed",
+        "ilert {}/{count}: {} open, {} acknowledged, {} resolved · Sekoia.io: {} pending, {} \
+         acknowledged, {} closed",
         view.len(),
         in_ilert("open"),
         in_ilert("acknowledged"),
