@@ -84,7 +84,10 @@ async fn modules_lists_the_catalogue_with_sekoia_uuids() {
         "alert_uuid"
     );
     assert_eq!(
-        (&ilert["triggers"][0]["uuid"], &ilert["triggers"][0]["extension"]),
+        (
+            &ilert["triggers"][0]["uuid"],
+            &ilert["triggers"][0]["extension"]
+        ),
         (&json!("dd6bc561-d049-4bfb-beab-f76ed534f2e5"), &json!(true)),
         "Alert Changed in ilert is alertsync's own"
     );

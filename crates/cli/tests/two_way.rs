@@ -78,25 +78,38 @@ async fn forwarded_alert(sim: &Simulator) -> (Value, IlertAlertView) {
 /// The alert's status name in Sekoia.io and the comment of its latest history entry.
 fn sekoia_state(sim: &Simulator, alert: &Value) -> (String, Value) {
     let alert = sim.alert(&uuid_of(alert)).expect("the alert exists");
-    let status = alert["status"]["name"].as_str().unwrap_or_default().to_owned();
+    let status = alert["status"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     (status, alert["history"][0]["comment"].clone())
 }
 
 /// Waits until the alert has `status` in Sekoia.io; returns the comment it came with.
 async fn sekoia_reaches(sim: &Simulator, alert: &Value, status: &str) -> Value {
-    wait_for(&format!("the alert {status} in Sekoia.io"), PATIENCE, POLL, || {
-        let (now, comment) = sekoia_state(sim, alert);
-        (now == status)
-            .then_some(comment)
-            .ok_or_else(|| format!("it is {now}"))
-    })
+    wait_for(
+        &format!("the alert {status} in Sekoia.io"),
+        PATIENCE,
+        POLL,
+        || {
+            let (now, comment) = sekoia_state(sim, alert);
+            (now == status)
+                .then_some(comment)
+                .ok_or_else(|| format!("it is {now}"))
+        },
+    )
     .await
 }
 
 /// The workflow changes (`PATCH …/workflow`) Sekoia.io received, for `alert` or for all.
 fn workflow_changes(sim: &Simulator, alert: Option<&Value>) -> usize {
     let ids: Vec<String> = alert
-        .map(|a| vec![uuid_of(a), a["short_id"].as_str().unwrap_or_default().to_owned()])
+        .map(|a| {
+            vec![
+                uuid_of(a),
+                a["short_id"].as_str().unwrap_or_default().to_owned(),
+            ]
+        })
         .unwrap_or_default();
     sim.requests(Receiver::Sekoia)
         .iter()
@@ -156,7 +169,10 @@ async fn settled(sim: &Simulator) -> Traffic {
 
 /// `Authorization: Basic` of `user:password`.
 fn basic(user: &str, password: &str) -> String {
-    format!("Basic {}", BASE64_STANDARD.encode(format!("{user}:{password}")))
+    format!(
+        "Basic {}",
+        BASE64_STANDARD.encode(format!("{user}:{password}"))
+    )
 }
 
 /// ilert's default webhook body for a change of ilert alert `id` keyed `alert_key`.
@@ -173,7 +189,11 @@ fn default_body(id: &str, status: &str, alert_key: &str) -> String {
 }
 
 /// `POST` to the sync playbook's webhook with `authorization`: the status and the answer.
-async fn call_webhook(service: &ServeProcess, authorization: Option<&str>, body: &str) -> (u16, Value) {
+async fn call_webhook(
+    service: &ServeProcess,
+    authorization: Option<&str>,
+    body: &str,
+) -> (u16, Value) {
     let headers: Vec<(&str, &str)> = authorization
         .map(|value| ("Authorization", value))
         .into_iter()
@@ -216,7 +236,9 @@ async fn alerts_accepted_and_resolved_in_ilert_follow_in_sekoia_with_who_did_it(
     let webhooks = sim.ilert_webhook_deliveries();
     assert_eq!(webhooks.len(), 3, "{webhooks:?}");
     assert!(
-        webhooks.iter().all(|w| w.status == Some(202) && !w.url.contains(TOKEN)),
+        webhooks
+            .iter()
+            .all(|w| w.status == Some(202) && !w.url.contains(TOKEN)),
         "{webhooks:?}"
     );
 }
@@ -259,7 +281,10 @@ async fn with_both_playbooks_a_change_on_either_side_comes_back_at_most_once_the
     let after = settled(&sim).await;
     let changed = after.since(before);
     eprintln!("one acceptance in ilert: {changed:?}");
-    assert_eq!(changed.workflow_changes, 1, "one workflow change in Sekoia.io");
+    assert_eq!(
+        changed.workflow_changes, 1,
+        "one workflow change in Sekoia.io"
+    );
     assert!(
         changed.ilert_events <= 1,
         "at most one event back to ilert: {changed:?}"
@@ -304,23 +329,40 @@ async fn the_webhook_wants_the_token_and_a_readable_body_and_an_untraceable_aler
 
     let wrong_token = [
         ("no credentials", None),
-        ("a wrong Basic password", Some(basic("ilert", "not-the-token"))),
+        (
+            "a wrong Basic password",
+            Some(basic("ilert", "not-the-token")),
+        ),
         ("the token as Basic user name", Some(basic(TOKEN, "x"))),
-        ("a wrong Bearer token", Some("Bearer not-the-token".to_owned())),
+        (
+            "a wrong Bearer token",
+            Some("Bearer not-the-token".to_owned()),
+        ),
         ("the token without a scheme", Some(TOKEN.to_owned())),
     ];
     for (case, authorization) in wrong_token {
         let (status, answer) = call_webhook(&service, authorization.as_deref(), &good).await;
         assert_eq!(status, 401, "{case}: {answer}");
         let error = answer["error"].as_str().unwrap_or_default();
-        assert!(error.contains("webhook_token") && !error.contains(TOKEN), "{case}: {answer}");
+        assert!(
+            error.contains("webhook_token") && !error.contains(TOKEN),
+            "{case}: {answer}"
+        );
     }
 
     let authorization = basic("anyone", TOKEN);
     let unreadable = [
         ("not JSON", "status=ACCEPTED".to_owned(), "not JSON"),
-        ("no alert id", json!({"status": "ACCEPTED"}).to_string(), "`alertId`"),
-        ("no status", json!({"alertId": "12"}).to_string(), "`alertStatus`"),
+        (
+            "no alert id",
+            json!({"status": "ACCEPTED"}).to_string(),
+            "`alertId`",
+        ),
+        (
+            "no status",
+            json!({"alertId": "12"}).to_string(),
+            "`alertStatus`",
+        ),
         (
             "an unknown status",
             json!({"id": "12", "status": "SNOOZED"}).to_string(),
@@ -348,8 +390,14 @@ async fn the_webhook_wants_the_token_and_a_readable_body_and_an_untraceable_aler
     let (status, answer) = call_webhook(&service, Some(&bearer), &untraceable).await;
     assert_eq!(status, 202, "Bearer: {answer}");
     let failed = wait_for_async("the untraceable change's run to fail", PATIENCE, || async {
-        let (status, runs) =
-            http(&service.address, "GET", "/api/v1/runs?status=failed", None, "").await;
+        let (status, runs) = http(
+            &service.address,
+            "GET",
+            "/api/v1/runs?status=failed",
+            None,
+            "",
+        )
+        .await;
         assert_eq!(status, 200, "{runs}");
         runs["runs"]
             .as_array()
@@ -366,7 +414,10 @@ async fn the_webhook_wants_the_token_and_a_readable_body_and_an_untraceable_aler
     ] {
         assert!(reason.contains(tried), "the reason names {tried}: {reason}");
     }
-    assert!(!service.log().contains(TOKEN), "the token stays out of the log");
+    assert!(
+        !service.log().contains(TOKEN),
+        "the token stays out of the log"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

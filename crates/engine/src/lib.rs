@@ -34,11 +34,11 @@ pub use action::{
     Action, ActionContext, ActionError, ActionOutput, ErrorKind, LogLevel, LogLine, NodeLog,
 };
 pub use catalog::RegistryCatalog;
-pub use links::AlertLinks;
 pub use executor::{
     Cancellation, FailureKind, Hold, NoObserver, NodeRecord, NodeStatus, RunExecutor, RunObserver,
     RunRecord, RunRequest, RunStatus,
 };
+pub use links::AlertLinks;
 pub use manifest::{ActionManifest, ModuleManifest, TriggerManifest};
 pub use redact::Redactor;
 pub use registry::{Module, Registry};

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use alertsync_engine::redact::MASK;
 use alertsync_engine::{ActionContext, ActionError, AlertLinks, ErrorKind, NodeLog, Redactor};
-use async_trait::async_trait;
 use alertsync_integrations::ilert;
 use alertsync_sim::{Fault, Receiver, RecordedRequest, Route, Simulator};
+use async_trait::async_trait;
 use common::{API_KEY, ATTEMPTS, context, invalid_argument, run, simulator};
 use serde_json::{Value, json};
 

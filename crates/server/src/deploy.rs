@@ -231,7 +231,10 @@ fn deploy_one(
     let triggers = trigger_nodes(&playbook, executor, &mut problems);
     if entry.webhook_token.is_none() {
         for webhook in [Webhook::Manual, Webhook::IlertAlertChanged] {
-            if triggers.iter().any(|t| t.kind == TriggerKind::Webhook(webhook)) {
+            if triggers
+                .iter()
+                .any(|t| t.kind == TriggerKind::Webhook(webhook))
+            {
                 problems.push(format!(
                     "{} needs `webhook_token` in the [[playbook]] entry",
                     webhook.described()

@@ -107,8 +107,8 @@ impl Target<'_> {
 
     /// An ilert webhook: the change, with the Sekoia.io alert it belongs to if one is found.
     async fn ilert_alert_changed(self, body: &[u8]) -> Result<IncomingEvent, Response> {
-        let webhook =
-            alert_changed::parse(body).map_err(|why| error(StatusCode::BAD_REQUEST, why.to_string()))?;
+        let webhook = alert_changed::parse(body)
+            .map_err(|why| error(StatusCode::BAD_REQUEST, why.to_string()))?;
         let change = webhook.change;
         let alert_uuid = match webhook.named_alert {
             Some(alert) => Some(alert),

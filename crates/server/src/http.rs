@@ -42,7 +42,10 @@ pub struct AppState {
 /// with security headers.
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
-        .route("/hooks/{playbook_id}/{node_id}", post(crate::hooks::webhook))
+        .route(
+            "/hooks/{playbook_id}/{node_id}",
+            post(crate::hooks::webhook),
+        )
         .route("/metrics", get(crate::metrics::scrape))
         .with_state(state.clone())
         .merge(crate::console::router(state.clone()));

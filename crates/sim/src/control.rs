@@ -39,7 +39,10 @@ pub(crate) fn router(sim: Arc<SimState>) -> Router {
         .route("/ilert/alerts", get(ilert_alerts))
         .route("/ilert/alerts/{id}/accept", post(ilert_accept))
         .route("/ilert/alerts/{id}/resolve", post(ilert_resolve))
-        .route("/ilert/webhooks", get(ilert_webhooks).post(register_ilert_webhook))
+        .route(
+            "/ilert/webhooks",
+            get(ilert_webhooks).post(register_ilert_webhook),
+        )
         .route("/timings", get(timings))
         .route("/timings/counts", get(timing_counts))
         .route("/faults", post(inject_fault))

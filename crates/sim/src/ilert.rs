@@ -256,7 +256,10 @@ impl IlertService {
             alert.assigned_to = Some(user.clone());
         }
         if state == AlertState::Resolved {
-            let key = (alert.integration_key.clone(), alert.alert_key.to_lowercase());
+            let key = (
+                alert.integration_key.clone(),
+                alert.alert_key.to_lowercase(),
+            );
             self.unresolved.remove(&key);
         }
         true

@@ -81,22 +81,24 @@ impl IlertWebhooks {
         let url = Url::parse(webhook.url.trim())
             .map_err(|error| SimError::invalid("url", error.to_string()))?;
         if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-            return Err(SimError::invalid("url", "expected an http(s) URL with a host"));
+            return Err(SimError::invalid(
+                "url",
+                "expected an http(s) URL with a host",
+            ));
         }
-        let source = match webhook.alert_source.take() {
-            Some(key) if self.alert_sources.contains(&key) => key,
-            Some(_) => {
-                return Err(SimError::invalid(
-                    "alert_source",
-                    "no alert source with this integration key",
-                ));
-            }
-            None => self
-                .alert_sources
-                .first()
-                .cloned()
-                .ok_or_else(|| SimError::invalid("alert_source", "ilert has no alert source"))?,
-        };
+        let source =
+            match webhook.alert_source.take() {
+                Some(key) if self.alert_sources.contains(&key) => key,
+                Some(_) => {
+                    return Err(SimError::invalid(
+                        "alert_source",
+                        "no alert source with this integration key",
+                    ));
+                }
+                None => self.alert_sources.first().cloned().ok_or_else(|| {
+                    SimError::invalid("alert_source", "ilert has no alert source")
+                })?,
+            };
         let known = [
             AlertState::Open,
             AlertState::Acknowledged,
@@ -106,7 +108,10 @@ impl IlertWebhooks {
         if let Some(unknown) = webhook.events.iter().find(|e| !known.contains(&e.as_str())) {
             return Err(SimError::invalid(
                 "events",
-                format!("unknown event type {unknown:?}; expected {}", known.join(", ")),
+                format!(
+                    "unknown event type {unknown:?}; expected {}",
+                    known.join(", ")
+                ),
             ));
         }
         webhook.alert_source = Some(source);
@@ -144,7 +149,8 @@ impl IlertWebhooks {
         let event_type = alert.state.event_type();
         let body = self.default_body(alert, event_type);
         for webhook in lock(&self.registered).iter() {
-            let wanted = webhook.events.is_empty() || webhook.events.iter().any(|e| e == event_type);
+            let wanted =
+                webhook.events.is_empty() || webhook.events.iter().any(|e| e == event_type);
             if wanted && webhook.alert_source.as_deref() == Some(alert.integration_key.as_str()) {
                 // The sender lives as long as the simulator: a send fails only after it stopped.
                 let _ = self.queue.send(Outgoing {

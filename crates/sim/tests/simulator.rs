@@ -750,7 +750,10 @@ async fn ilert_generic_events_drive_the_same_state_machine() {
 /// A webhook of the simulated ilert pointing at the simulator's own sink, credentials in
 /// the URL as ilert takes them.
 fn sink_webhook(sim: &Simulator, events: &[&str]) -> IlertWebhook {
-    let sink = sim.urls().sink.replacen("http://", "http://ilert:s3cret@", 1);
+    let sink = sim
+        .urls()
+        .sink
+        .replacen("http://", "http://ilert:s3cret@", 1);
     IlertWebhook {
         url: format!("{sink}/hooks/sync"),
         alert_source: None,
@@ -780,11 +783,17 @@ async fn ilert_calls_its_webhooks_with_basic_credentials_only_when_an_alert_real
     // Nothing of this changes the alert: no webhook.
     sim.ilert_accept(&id, None).unwrap();
     alert["status"] = json!("acknowledged");
-    assert_eq!(post(&url, alert.clone()).await.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        post(&url, alert.clone()).await.status(),
+        StatusCode::ACCEPTED
+    );
     let resolved = sim.ilert_resolve(&uuid, None).unwrap();
     assert_eq!(resolved.status, "resolved");
     alert["status"] = json!("closed");
-    assert_eq!(post(&url, alert.clone()).await.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        post(&url, alert.clone()).await.status(),
+        StatusCode::ACCEPTED
+    );
     sim.ilert_accept(&id, None).unwrap();
 
     until(|| sim.ilert_webhook_deliveries().len() >= 3).await;
@@ -821,7 +830,12 @@ async fn ilert_calls_its_webhooks_with_basic_credentials_only_when_an_alert_real
     assert_eq!(received[2].body["status"], "RESOLVED");
     assert_eq!(
         sim.ilert_alerts()[0].events,
-        ["pending", "accepted by ada", "acknowledged", "resolved by ada"]
+        [
+            "pending",
+            "accepted by ada",
+            "acknowledged",
+            "resolved by ada"
+        ]
     );
 }
 
@@ -859,7 +873,11 @@ async fn ilert_webhooks_get_the_events_they_chose_and_the_control_api_drives_on_
             .unwrap(),
     )
     .await;
-    assert_eq!(listed["deliveries"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(
+        listed["deliveries"].as_array().unwrap().len(),
+        1,
+        "{listed}"
+    );
     assert_eq!(listed["deliveries"][0]["event_type"], "alert-resolved");
     assert!(text(&listed["registered"][0]["url"]).contains("ilert:***@"));
 
@@ -868,8 +886,14 @@ async fn ilert_webhooks_get_the_events_they_chose_and_the_control_api_drives_on_
     for (webhook, field) in [
         (json!({"url": "not a url"}), "url"),
         (json!({"url": "ftp://host/x"}), "url"),
-        (json!({"url": "http://h/x", "alert_source": "other-key"}), "alert_source"),
-        (json!({"url": "http://h/x", "events": ["alert-snoozed"]}), "events"),
+        (
+            json!({"url": "http://h/x", "alert_source": "other-key"}),
+            "alert_source",
+        ),
+        (
+            json!({"url": "http://h/x", "events": ["alert-snoozed"]}),
+            "events",
+        ),
     ] {
         let refused = post(&format!("{control}/ilert/webhooks"), webhook).await;
         assert_eq!(refused.status(), StatusCode::BAD_REQUEST);

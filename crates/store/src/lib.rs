@@ -41,8 +41,8 @@ use serde::Serialize;
 
 pub use error::{StoreError, StoreResult};
 pub use model::{
-    AlertLink, Checkpoint, ClaimedRun, Enqueued, EventSource, InboxCounts, InboxEvent, InboxId, MAX_PAGE_SIZE,
-    NewInboxEvent, PlaybookDisabled, PlaybookHealth, QueueHealth, Rerun, RetryState,
+    AlertLink, Checkpoint, ClaimedRun, Enqueued, EventSource, InboxCounts, InboxEvent, InboxId,
+    MAX_PAGE_SIZE, NewInboxEvent, PlaybookDisabled, PlaybookHealth, QueueHealth, Rerun, RetryState,
     RunCountFilter, RunCounts, RunDetail, RunId, RunPage, RunQuery, RunSummary, RunTarget,
 };
 pub use observer::{NodeRunRecorder, StoredAlertLinks};

@@ -183,7 +183,11 @@ fn demo_config(
 
 /// Sets up ilert's webhook alert action for the sync playbook, as its README section says:
 /// accepted and resolved alerts, the webhook token as the password of the URL.
-fn register_webhook(simulator: &Simulator, address: &str, webhook_token: &str) -> anyhow::Result<()> {
+fn register_webhook(
+    simulator: &Simulator,
+    address: &str,
+    webhook_token: &str,
+) -> anyhow::Result<()> {
     let playbook: Value = serde_json::from_str(SYNC.1)?;
     let sync = playbook["uuid"]
         .as_str()
@@ -235,7 +239,11 @@ impl Step {
         let (uuid, short_id) = (text(alert, "uuid"), text(alert, "short_id"));
         let done = match self {
             Self::AnalystAcknowledges | Self::AnalystCloses => simulator
-                .set_status(&short_id, self.outcome().0, Some("handled in the alertsync demo"))
+                .set_status(
+                    &short_id,
+                    self.outcome().0,
+                    Some("handled in the alertsync demo"),
+                )
                 .map(drop),
             Self::OnCallAccepts => simulator.ilert_accept(&uuid, None).map(drop),
             Self::OnCallResolves => simulator.ilert_resolve(&uuid, None).map(drop),
@@ -289,11 +297,16 @@ async fn raise_and_work(
         lock(planned).push(Planned { alert, step: *step });
         tokio::time::sleep(STEP_PAUSE).await;
     }
-    let uuids: Vec<String> = lock(planned).iter().map(|p| text(&p.alert, "uuid")).collect();
+    let uuids: Vec<String> = lock(planned)
+        .iter()
+        .map(|p| text(&p.alert, "uuid"))
+        .collect();
     wait_until(
         || {
             let view = simulator.ilert_alerts();
-            uuids.iter().all(|uuid| view.iter().any(|a| &a.alert_key == uuid))
+            uuids
+                .iter()
+                .all(|uuid| view.iter().any(|a| &a.alert_key == uuid))
         },
         "every alert to reach ilert",
     )
@@ -329,7 +342,9 @@ async fn follow(
             return Ok(());
         }
         if started.elapsed() > PATIENCE {
-            anyhow::bail!("Sekoia.io and ilert did not get in step within {PATIENCE:?}: {last_line}");
+            anyhow::bail!(
+                "Sekoia.io and ilert did not get in step within {PATIENCE:?}: {last_line}"
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -265,14 +265,15 @@ fn assignee(value: &Value) -> Option<Assignee> {
 /// starting with `AL`, with a digit or a lower-case letter after it (so that a capitalised
 /// word such as `ALTERNATIVES` is not taken for one).
 fn short_id_in(text: &str) -> Option<&str> {
-    text.split(|c: char| !c.is_ascii_alphanumeric()).find(|word| {
-        word.len() == 12
-            && word.starts_with("AL")
-            && word[2..]
-                .chars()
-                .any(|c| c.is_ascii_digit() || c.is_ascii_lowercase())
-            && is_alert_id(word)
-    })
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .find(|word| {
+            word.len() == 12
+                && word.starts_with("AL")
+                && word[2..]
+                    .chars()
+                    .any(|c| c.is_ascii_digit() || c.is_ascii_lowercase())
+                && is_alert_id(word)
+        })
 }
 
 #[cfg(test)]
@@ -336,14 +337,18 @@ mod tests {
 
     #[test]
     fn without_an_alert_id_as_key_a_short_id_in_the_summary_or_details_names_the_alert() {
-        let in_summary = parsed(json!({"id": "1", "status": "PENDING", "alertKey": "disk-full",
-            "summary": "Sekoia.io alert AL9Cwu6sQooz: ransomware", "details": "ALfH9MVLQQNB"}));
+        let in_summary = parsed(
+            json!({"id": "1", "status": "PENDING", "alertKey": "disk-full",
+            "summary": "Sekoia.io alert AL9Cwu6sQooz: ransomware", "details": "ALfH9MVLQQNB"}),
+        );
         assert_eq!(in_summary.named_alert.as_deref(), Some("AL9Cwu6sQooz"));
         let in_details = parsed(json!({"id": "1", "status": "PENDING",
             "summary": "ALTERNATIVES ALERT", "details": "**Sekoia.io alert ALfH9MVLQQNB** (pending)"}));
         assert_eq!(in_details.named_alert.as_deref(), Some("ALfH9MVLQQNB"));
-        let nowhere = parsed(json!({"id": "1", "status": "PENDING", "alertKey": "disk-full",
-            "summary": "ALTERNATIVES and ALERT are words", "details": "no AL123 here"}));
+        let nowhere = parsed(
+            json!({"id": "1", "status": "PENDING", "alertKey": "disk-full",
+            "summary": "ALTERNATIVES and ALERT are words", "details": "no AL123 here"}),
+        );
         assert_eq!(nowhere.named_alert, None);
         let reason = nowhere.change.untraced();
         assert!(reason.contains("ilert alert 1"), "{reason}");
@@ -373,7 +378,10 @@ mod tests {
             (r#"{"id": " ", "status": "ACCEPTED"}"#, "`id`"),
             (r#"{"id": "12a", "status": "ACCEPTED"}"#, "numeric"),
             (r#"{"id": "12"}"#, "`alertStatus`"),
-            (r#"{"alertId": "12", "alertStatus": "DONE"}"#, "PENDING, ACCEPTED or RESOLVED"),
+            (
+                r#"{"alertId": "12", "alertStatus": "DONE"}"#,
+                "PENDING, ACCEPTED or RESOLVED",
+            ),
         ];
         for (body, named) in cases {
             let message = refused(body);

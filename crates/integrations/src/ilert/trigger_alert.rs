@@ -109,8 +109,9 @@ async fn link_named_alert(cx: &ActionContext, answer: &Value, alert_uuid: &str) 
         return;
     };
     links.link(LINK_SYSTEM, &ilert_id, alert_uuid).await;
-    cx.log
-        .info(format!("ilert holds alert {alert_uuid} as its alert {ilert_id}"));
+    cx.log.info(format!(
+        "ilert holds alert {alert_uuid} as its alert {ilert_id}"
+    ));
 }
 
 /// The ilert alert an answer of ilert names: `alertId`, or the id `alertUrl` ends with
@@ -321,7 +322,10 @@ mod tests {
             Some("55")
         );
         assert_eq!(named(json!({"alertKey": "3f2b1c9a"})), None);
-        assert_eq!(named(json!({"alertUrl": "https://acme.ilert.com/alerts"})), None);
+        assert_eq!(
+            named(json!({"alertUrl": "https://acme.ilert.com/alerts"})),
+            None
+        );
         assert_eq!(named(json!(null)), None);
     }
 }

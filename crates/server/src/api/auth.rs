@@ -19,9 +19,9 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use base64::Engine as _;
 use base64::prelude::BASE64_STANDARD;
+use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
@@ -342,12 +342,18 @@ mod tests {
     fn a_webhook_token_comes_as_bearer_or_as_the_basic_password() {
         let with = |authorization: &str| {
             let mut headers = HeaderMap::new();
-            headers.insert(header::AUTHORIZATION, HeaderValue::from_str(authorization).unwrap());
+            headers.insert(
+                header::AUTHORIZATION,
+                HeaderValue::from_str(authorization).unwrap(),
+            );
             webhook_token_matches(&headers, "s3cret:token")
         };
         let basic = |credentials: &str| format!("Basic {}", BASE64_STANDARD.encode(credentials));
         assert!(with("Bearer s3cret:token"));
-        assert!(with(&basic("ilert:s3cret:token")), "the password may hold a colon");
+        assert!(
+            with(&basic("ilert:s3cret:token")),
+            "the password may hold a colon"
+        );
         assert!(with(&basic(":s3cret:token")), "any user name, even none");
         assert!(with(&basic("ilert:s3cret:token").replace("Basic", "basic")));
         assert!(!with(&basic("s3cret:token:")), "the token as user name");

@@ -436,8 +436,10 @@ impl Store for SqliteStore {
     }
 
     async fn link_alert(&self, link: AlertLink) -> StoreResult<()> {
-        self.write("record alert link", move |tx, _| state::link_alert(tx, &link))
-            .await
+        self.write("record alert link", move |tx, _| {
+            state::link_alert(tx, &link)
+        })
+        .await
     }
 
     async fn linked_alert(&self, system: &str, remote_id: &str) -> StoreResult<Option<String>> {

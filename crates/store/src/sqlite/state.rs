@@ -253,7 +253,12 @@ pub(super) fn link_alert(tx: &Transaction<'_>, link: &AlertLink) -> Result<(), F
          ON CONFLICT (system, remote_id) DO UPDATE SET \
              alert_uuid = excluded.alert_uuid, linked_at_ms = excluded.linked_at_ms",
     )?
-    .execute(params![link.system, link.remote_id, link.alert_uuid, now_sql()])?;
+    .execute(params![
+        link.system,
+        link.remote_id,
+        link.alert_uuid,
+        now_sql()
+    ])?;
     Ok(())
 }
 
