@@ -20,9 +20,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alertsync_sim::{Fault, Receiver, Route, Simulator};
 use common::delivery::{
-    PATIENCE, POLL, UNLIMITED, WEBHOOK_TOKEN, accepted_count, all_posted, delivery,
-    forward_to_ilert, ilert_posts, ilert_quiet, in_life_order, service_dir, uuid_of,
-    wait_for_async, webhook_playbook,
+    PATIENCE, UNLIMITED, WEBHOOK_TOKEN, accepted_count, all_posted, delivery, forward_to_ilert,
+    ilert_posts, ilert_quiet, in_life_order, service_dir, uuid_of, wait_for_async,
+    webhook_playbook,
 };
 use common::service::{ServeProcess, http};
 use common::{alertsync, exit_code, simulator, stderr};

@@ -69,8 +69,17 @@ pub(crate) async fn webhook(
     };
     match event {
         Ok(event) => store(&state, &playbook.id, event).await,
-        Err(refusal) => refusal,
+        Err(Refused::Body(why)) => error(StatusCode::BAD_REQUEST, why),
+        Err(Refused::StoreFailing) => unavailable(),
     }
+}
+
+/// Why a call is not taken, once authenticated.
+enum Refused {
+    /// The trigger cannot read the body: what is wrong with it.
+    Body(String),
+    /// The store cannot be read.
+    StoreFailing,
 }
 
 /// The webhook trigger node `node_id` of `playbook` is, if it is one.
@@ -93,8 +102,8 @@ struct Target<'a> {
 
 impl Target<'_> {
     /// A Manual Trigger call: `{"alert_uuid": "..."}`. Every call is an event of its own.
-    fn manual(self, body: &[u8]) -> Result<IncomingEvent, Response> {
-        let alert_uuid = alert_uuid(body).map_err(|why| error(StatusCode::BAD_REQUEST, why))?;
+    fn manual(self, body: &[u8]) -> Result<IncomingEvent, Refused> {
+        let alert_uuid = alert_uuid(body).map_err(Refused::Body)?;
         Ok(self.event(
             format!("webhook/{}", uuid::Uuid::new_v4()),
             InboxPayload::Webhook {
@@ -106,9 +115,8 @@ impl Target<'_> {
     }
 
     /// An ilert webhook: the change, with the Sekoia.io alert it belongs to if one is found.
-    async fn ilert_alert_changed(self, body: &[u8]) -> Result<IncomingEvent, Response> {
-        let webhook = alert_changed::parse(body)
-            .map_err(|why| error(StatusCode::BAD_REQUEST, why.to_string()))?;
+    async fn ilert_alert_changed(self, body: &[u8]) -> Result<IncomingEvent, Refused> {
+        let webhook = alert_changed::parse(body).map_err(|why| Refused::Body(why.to_string()))?;
         let change = webhook.change;
         let alert_uuid = match webhook.named_alert {
             Some(alert) => Some(alert),
@@ -122,7 +130,7 @@ impl Target<'_> {
                         "webhook for playbook {}: cannot read the alert links: {err}",
                         self.playbook_id
                     );
-                    unavailable()
+                    Refused::StoreFailing
                 })?,
         };
         let dedup_key = format!(
@@ -137,7 +145,7 @@ impl Target<'_> {
             InboxPayload::IlertAlertChanged {
                 playbook_id: self.playbook_id.to_owned(),
                 trigger_node: self.node_id.clone(),
-                change,
+                change: Box::new(change),
                 alert_uuid,
             },
         ))

@@ -52,7 +52,7 @@ pub enum InboxPayload {
     IlertAlertChanged {
         playbook_id: String,
         trigger_node: String,
-        change: IlertAlertChange,
+        change: Box<IlertAlertChange>,
         alert_uuid: Option<String>,
     },
     /// A playbook's schedule (Cron trigger node `trigger_node`) fired.

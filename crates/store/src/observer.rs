@@ -165,3 +165,35 @@ fn interrupted(cause: &str) -> StoreError {
         cause: cause.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SqliteStore;
+
+    #[tokio::test]
+    async fn links_survive_a_restart_and_a_later_one_replaces_an_earlier_one() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("alertsync.db");
+        {
+            let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).await.unwrap());
+            let links = StoredAlertLinks::new(Arc::clone(&store));
+            links.link("ilert", "2983781", "alert-a").await;
+            links.link("ilert", "2983782", "alert-b").await;
+            links.link("ilert", "2983782", "alert-c").await;
+            links.link("pagerduty", "2983781", "alert-d").await;
+        }
+        let store = SqliteStore::open(&path).await.unwrap();
+        let linked = |system: &'static str, id: &'static str| {
+            let store = store.clone();
+            async move { store.linked_alert(system, id).await.unwrap() }
+        };
+        assert_eq!(linked("ilert", "2983781").await.as_deref(), Some("alert-a"));
+        assert_eq!(linked("ilert", "2983782").await.as_deref(), Some("alert-c"));
+        assert_eq!(
+            linked("pagerduty", "2983781").await.as_deref(),
+            Some("alert-d")
+        );
+        assert_eq!(linked("ilert", "1").await, None);
+    }
+}
