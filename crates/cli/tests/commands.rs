@@ -5,6 +5,7 @@ mod common;
 use std::process::Stdio;
 
 use common::*;
+use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const SUBCOMMANDS: [&str; 11] = [
@@ -82,6 +83,14 @@ async fn modules_lists_the_catalogue_with_sekoia_uuids() {
         ilert["actions"][0]["arguments"]["required"][0],
         "alert_uuid"
     );
+    assert_eq!(
+        (
+            &ilert["triggers"][0]["uuid"],
+            &ilert["triggers"][0]["extension"]
+        ),
+        (&json!("dd6bc561-d049-4bfb-beab-f76ed534f2e5"), &json!(true)),
+        "Alert Changed in ilert is alertsync's own"
+    );
 
     let out = alertsync(dir.path(), &["modules", "ilert"]).await;
     assert_eq!(exit_code(&out), 0);
@@ -90,6 +99,11 @@ async fn modules_lists_the_catalogue_with_sekoia_uuids() {
         text.contains("ilert.trigger_alert") && text.contains("alert_uuid (string, required)"),
         "{text}"
     );
+    let trigger = text
+        .lines()
+        .find(|line| line.contains("Alert Changed in ilert"))
+        .unwrap_or_else(|| panic!("the ilert trigger is listed:\n{text}"));
+    assert!(trigger.contains("(alertsync extension"), "{trigger}");
 
     let out = alertsync(dir.path(), &["modules", "nope"]).await;
     assert_eq!(exit_code(&out), 2);
@@ -133,15 +147,35 @@ async fn sim_prints_its_urls_as_json_and_serves_them() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn demo_forwards_alerts_and_their_status_changes_to_ilert() {
+async fn demo_syncs_both_ways_and_every_alert_ends_in_step() {
     let dir = tempfile::tempdir().unwrap();
-    let out = alertsync(dir.path(), &["demo", "--alerts", "3"]).await;
+    let out = alertsync(dir.path(), &["demo", "--alerts", "5"]).await;
     assert_eq!(exit_code(&out), 0, "stderr: {}", stderr(&out));
-    let table = stdout(&out);
-    assert_eq!(table.matches(" acknowledged ").count(), 1, "{table}");
-    assert_eq!(table.matches(" resolved ").count(), 1, "{table}");
-    assert_eq!(table.matches(" open ").count(), 1, "{table}");
-    assert!(!table.contains(SEKOIA_KEY) && !table.contains(ILERT_KEY));
+    let printed = stdout(&out);
+    let table = printed
+        .split("where each alert ended:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no summary:\n{printed}"));
+    let expected = [
+        ("analyst acknowledged", "Acknowledged", "acknowledged"),
+        ("analyst closed", "Closed", "resolved"),
+        ("on-call accepted", "Acknowledged", "acknowledged"),
+        ("on-call resolved", "Closed", "resolved"),
+        ("nobody", "Pending", "open"),
+    ];
+    for (who, sekoia, ilert) in expected {
+        let row = table
+            .lines()
+            .find_map(|line| line.split_once(who).map(|(_, rest)| rest))
+            .unwrap_or_else(|| panic!("no row for {who}:\n{table}"));
+        let columns: Vec<&str> = row.split_whitespace().take(2).collect();
+        assert_eq!(columns, [sekoia, ilert], "{who}:\n{table}");
+    }
+    assert!(
+        table.contains("accepted by ada") && table.contains("resolved by ada"),
+        "on-call's actions are in ilert's history:\n{table}"
+    );
+    assert!(!printed.contains(SEKOIA_KEY) && !printed.contains(ILERT_KEY));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 const SYNCHRONISE: &str = "synchronise-alerts.json";
 const TO_INTAKE: &str = "synchronise-alerts-to-intake.json";
 const TO_ILERT: &str = "forward-alerts-to-ilert.json";
-const SHIPPED: [&str; 3] = [SYNCHRONISE, TO_INTAKE, TO_ILERT];
+const FROM_ILERT: &str = "sync-ilert-to-sekoia.json";
+const SHIPPED: [&str; 4] = [SYNCHRONISE, TO_INTAKE, TO_ILERT, FROM_ILERT];
 /// The placeholder URL of `synchronise-alerts.json`.
 const PLACEHOLDER_URL: &str = "https://example.invalid/alerts";
 
@@ -275,6 +276,55 @@ async fn forward_to_ilert_opens_the_alert_then_follows_its_status() {
     }
     let statuses: Vec<&Value> = received.iter().map(|r| &r.body["status"]).collect();
     assert_eq!(statuses, ["pending", "acknowledged", "closed"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_from_ilert_changes_only_alerts_not_yet_where_ilert_says() {
+    let sim = simulator().await;
+    let config = sim_config(&sim, ILERT_KEY);
+    let playbook = example(FROM_ILERT);
+    // (what ilert reports, the Sekoia.io status before, the status after).
+    let cases = [
+        ("accepted", "Pending", "Acknowledged"),
+        ("accepted", "Acknowledged", "Acknowledged"),
+        ("accepted", "Ongoing", "Ongoing"),
+        ("accepted", "Closed", "Closed"),
+        ("resolved", "Pending", "Closed"),
+        ("resolved", "Acknowledged", "Closed"),
+        ("resolved", "Ongoing", "Closed"),
+        ("resolved", "Rejected", "Rejected"),
+        ("resolved", "Closed", "Closed"),
+        ("pending", "Pending", "Pending"),
+    ];
+    for (ilert_status, before, after) in cases {
+        let alert = sim.create_alert(json!({"status": before}));
+        let uuid = alert["uuid"].as_str().unwrap();
+        let event = json!({
+            "event_type": format!("alert-{ilert_status}"), "ilert_alert_id": "2983781",
+            "status": ilert_status, "alert_key": uuid, "alert_uuid": uuid,
+            "summary": alert["title"], "priority": "HIGH", "alert_url": null,
+            "report_time": "2026-12-01T09:52:39.551Z",
+            "assigned_to": {"username": "ada", "email": "ada@example.com",
+                            "first_name": "Ada", "last_name": "Lovelace"}
+        });
+        let event_file = config.write("event.json", &event.to_string());
+        let out = alertsync(
+            config.dir.path(),
+            &["run", path_arg(&playbook), "--event", path_arg(&event_file)],
+        )
+        .await;
+        let case = format!("{ilert_status} in ilert, {before} in Sekoia.io");
+        assert_eq!(exit_code(&out), 0, "{case}: {}", stderr(&out));
+        let now = sim.alert(uuid).unwrap();
+        assert_eq!(now["status"]["name"], after, "{case}");
+        if before != after {
+            let expected = match ilert_status {
+                "accepted" => "Accepted in ilert by Ada Lovelace",
+                _ => "Resolved in ilert; assigned to Ada Lovelace",
+            };
+            assert_eq!(now["history"][0]["comment"], expected, "{case}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -16,13 +16,12 @@
 
 mod common;
 
-use std::future::Future;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alertsync_sim::{Fault, Receiver, Route, Simulator};
 use common::delivery::{
-    PATIENCE, POLL, UNLIMITED, WEBHOOK_TOKEN, accepted_count, all_posted, delivery,
-    forward_to_ilert, ilert_posts, ilert_quiet, in_life_order, service_dir, uuid_of,
+    PATIENCE, UNLIMITED, WEBHOOK_TOKEN, accepted_count, all_posted, delivery, forward_to_ilert,
+    ilert_posts, ilert_quiet, in_life_order, service_dir, uuid_of, wait_for_async,
     webhook_playbook,
 };
 use common::service::{ServeProcess, http};
@@ -714,25 +713,6 @@ async fn expect_changes(sim: &Simulator, expected: &[(&String, usize, &str)]) {
             ))
         })
         .await;
-    }
-}
-
-/// Polls `check` until it gives a value; `Err` says where things stand, for the failure
-/// message after `limit`.
-async fn wait_for_async<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, String>>,
-{
-    let start = Instant::now();
-    loop {
-        match check().await {
-            Ok(value) => return value,
-            Err(state) if start.elapsed() >= limit => {
-                panic!("gave up after {limit:?} waiting for {what}; {state}")
-            }
-            Err(_) => tokio::time::sleep(POLL).await,
-        }
     }
 }
 

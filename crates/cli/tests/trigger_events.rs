@@ -1,7 +1,8 @@
 //! What a trigger node outputs under `alertsync run --alert`, as Sekoia.io's triggers do: an
 //! alert trigger's event with `file_path` (the alert written to a file of the run, readable
 //! by later nodes and removed when the run ends), the comment trigger's `comment`, and
-//! Manual Trigger's `{alert_uuid}`.
+//! Manual Trigger's `{alert_uuid}`; Alert Changed in ilert, whose event is a change ilert
+//! reports, only from `--event`.
 
 mod common;
 
@@ -100,4 +101,42 @@ async fn the_comment_trigger_gives_the_comment_and_manual_trigger_the_alert_uuid
         "module_uuid": SEKOIA, "trigger_uuid": "fc26eb9f-b272-4c15-b3bf-ace397c0dc57", "outputs": {}}}});
     let record = run(&config, &manual.to_string(), &alert).await;
     assert_eq!(record["nodes"][0]["results"], json!({"alert_uuid": uuid}));
+}
+
+#[tokio::test]
+async fn alert_changed_in_ilert_takes_its_event_from_a_file_not_from_an_alert() {
+    let sim = simulator().await;
+    let config = sim_config(&sim, ILERT_KEY);
+    let alert = sim.create_alert(Value::Null);
+    let playbook = json!({"name": "from ilert", "nodes": {"0": {"name": "ilert", "type": "trigger",
+        "module_uuid": "4970d347-495b-4f40-8e66-244abec12d8b",
+        "trigger_uuid": "dd6bc561-d049-4bfb-beab-f76ed534f2e5", "outputs": {}}}});
+    let file = config.write("playbook.json", &playbook.to_string());
+    let uuid = alert["uuid"].as_str().expect("uuid");
+
+    let out = alertsync(
+        config.dir.path(),
+        &["run", file.to_str().expect("UTF-8"), "--alert", uuid],
+    )
+    .await;
+    assert_eq!(exit_code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("--event"), "{}", stderr(&out));
+    assert!(
+        sim.requests(alertsync_sim::Receiver::Sekoia).is_empty(),
+        "nothing read"
+    );
+
+    let event = json!({"status": "accepted", "alert_uuid": uuid, "ilert_alert_id": "1"});
+    let event_file = config.write("event.json", &event.to_string());
+    let out = alertsync(
+        config.dir.path(),
+        &[
+            "run",
+            file.to_str().expect("UTF-8"),
+            "--event",
+            event_file.to_str().expect("UTF-8"),
+        ],
+    )
+    .await;
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
 }

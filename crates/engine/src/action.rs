@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::account::Account;
 use crate::http::HttpClient;
+use crate::links::AlertLinks;
 use crate::manifest::ActionManifest;
 use crate::redact::Redactor;
 use crate::retry::{NodeRetries, RetryPolicy};
@@ -43,6 +44,8 @@ pub struct ActionContext {
     pub data_dir: PathBuf,
     /// The largest response body the action reads (see [`crate::http::read_body`]).
     pub max_response_bytes: u64,
+    /// Where the ids a destination gives to an alert are recorded, if anywhere.
+    pub links: Option<Arc<dyn AlertLinks>>,
 }
 
 impl ActionContext {
@@ -56,6 +59,7 @@ impl ActionContext {
             retry: RetryPolicy::default(),
             retries: NodeRetries::default(),
             data_dir: PathBuf::from("."),
+            links: None,
         }
     }
 

@@ -9,6 +9,7 @@
 //! * [`retry`] is the one retry policy (capped exponential backoff with jitter, `Retry-After`);
 //! * [`http`] is the shared HTTP client every action sends through (dry-run aware), holding
 //!   requests to the per-destination quotas of [`ratelimit`];
+//! * [`links`] records the ids other systems gave to Sekoia.io alerts ([`AlertLinks`]);
 //! * [`invoke`] validates arguments against a manifest and runs one action;
 //! * [`catalog`] tells playbook validation what the registry and the accounts provide;
 //! * [`executor`] runs a playbook for one trigger event and records every node run;
@@ -20,6 +21,7 @@ pub mod catalog;
 pub mod executor;
 pub mod http;
 pub mod invoke;
+pub mod links;
 pub mod manifest;
 pub mod ratelimit;
 pub mod redact;
@@ -36,6 +38,7 @@ pub use executor::{
     Cancellation, FailureKind, Hold, NoObserver, NodeRecord, NodeStatus, RunExecutor, RunObserver,
     RunRecord, RunRequest, RunStatus,
 };
+pub use links::AlertLinks;
 pub use manifest::{ActionManifest, ModuleManifest, TriggerManifest};
 pub use redact::Redactor;
 pub use registry::{Module, Registry};

@@ -71,6 +71,9 @@ pub struct TriggerManifest {
     pub arguments: Value,
     /// JSON schema of the event the trigger emits (the trigger node's output).
     pub results: Value,
+    /// Whether the trigger is alertsync's own: Sekoia.io's module has no such trigger, so a
+    /// playbook using it runs on alertsync only.
+    pub extension: bool,
 }
 
 fn schema_keys(schema: &Value) -> Vec<&str> {

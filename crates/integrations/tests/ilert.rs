@@ -1,15 +1,18 @@
 //! ilert Trigger Alert: the alert read from the simulated Sekoia.io and forwarded whole, with
 //! its status mapped, to the simulated ilert — through the Sekoia.io-typed alert source
-//! (`.../events/sekoia/<key>`) or ilert's generic Events API (`.../api/events`).
+//! (`.../events/sekoia/<key>`) or ilert's generic Events API (`.../api/events`) — and the
+//! ilert alert ilert's answer names, recorded as the forwarded alert's.
 
 mod common;
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use alertsync_engine::redact::MASK;
-use alertsync_engine::{ActionContext, ActionError, ErrorKind, NodeLog, Redactor};
+use alertsync_engine::{ActionContext, ActionError, AlertLinks, ErrorKind, NodeLog, Redactor};
 use alertsync_integrations::ilert;
 use alertsync_sim::{Fault, Receiver, RecordedRequest, Route, Simulator};
+use async_trait::async_trait;
 use common::{API_KEY, ATTEMPTS, context, invalid_argument, run, simulator};
 use serde_json::{Value, json};
 
@@ -613,4 +616,50 @@ async fn the_older_events_path_is_the_generic_form_too() {
     assert_eq!((sent.path.as_str(), sent.status), ("/api/v1/events", 202));
     assert_eq!(sent.body["alertKey"], alert["uuid"]);
     assert_eq!(sent.body["eventType"], "ALERT");
+}
+
+/// Keeps the links actions record, as (system, remote id, alert uuid).
+#[derive(Default)]
+struct RecordedLinks(Mutex<Vec<(String, String, String)>>);
+
+#[async_trait]
+impl AlertLinks for RecordedLinks {
+    async fn link(&self, system: &str, remote_id: &str, alert_uuid: &str) {
+        self.0.lock().unwrap().push((
+            system.to_owned(),
+            remote_id.to_owned(),
+            alert_uuid.to_owned(),
+        ));
+    }
+}
+
+#[tokio::test]
+async fn the_ilert_alert_named_in_ilerts_answer_is_linked_to_the_forwarded_alert() {
+    let sim = simulator().await;
+    for mut cx in [sekoia_source(&sim), events_api(&sim)] {
+        let links = Arc::new(RecordedLinks::default());
+        cx.links = Some(links.clone());
+        let alert = alert_with_status(&sim, json!("Pending"));
+        trigger(&cx, args(&sim, &alert["short_id"])).await.unwrap();
+        let uuid = alert["uuid"].as_str().unwrap();
+        let ilert_id = sim
+            .ilert_alerts()
+            .into_iter()
+            .find(|a| a.alert_key == uuid)
+            .expect("ilert opened the alert")
+            .id;
+        assert_eq!(
+            *links.0.lock().unwrap(),
+            [("ilert".to_owned(), ilert_id, uuid.to_owned())],
+            "keyed by the alert's uuid, though it was given by short id"
+        );
+    }
+
+    // An event that acts on no ilert alert: ilert names none, nothing is linked.
+    let links = Arc::new(RecordedLinks::default());
+    let mut cx = sekoia_source(&sim);
+    cx.links = Some(links.clone());
+    let closed = alert_with_status(&sim, json!("Closed"));
+    trigger(&cx, args(&sim, &closed["uuid"])).await.unwrap();
+    assert!(links.0.lock().unwrap().is_empty());
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use alertsync_config::{Config, PlaybookEntry};
 use alertsync_engine::RunExecutor;
-use alertsync_integrations::{cron, sekoia};
+use alertsync_integrations::{cron, ilert, sekoia};
 use alertsync_spl::{NodeKind, Playbook, parse_playbook};
 use serde_json::Value;
 
@@ -42,7 +42,7 @@ pub struct DeployedPlaybook {
     pub playbook: Arc<Playbook>,
     /// Node id → account name, from the configuration.
     pub bindings: BTreeMap<String, String>,
-    /// The bearer token its webhook triggers accept.
+    /// The token its webhook triggers accept (Bearer, or the password of HTTP Basic).
     pub webhook_token: Option<String>,
     pub enabled: bool,
     pub triggers: Vec<TriggerNode>,
@@ -74,9 +74,28 @@ pub enum TriggerKind {
     /// A Sekoia.io alert change seen live or by back-fill.
     Alert(AlertTrigger),
     /// A call to the playbook's webhook.
-    Manual,
+    Webhook(Webhook),
     /// A schedule.
     Cron,
+}
+
+/// What a webhook trigger is called with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Webhook {
+    /// Manual Trigger: `{"alert_uuid": ...}`.
+    Manual,
+    /// Alert Changed in ilert: the body of ilert's webhook alert action.
+    IlertAlertChanged,
+}
+
+impl Webhook {
+    /// The trigger, as problems name it.
+    fn described(self) -> &'static str {
+        match self {
+            Self::Manual => "a Manual Trigger",
+            Self::IlertAlertChanged => "an Alert Changed in ilert trigger",
+        }
+    }
 }
 
 /// Which alert changes an alert trigger fires on.
@@ -210,9 +229,18 @@ fn deploy_one(
             .map(ToString::to_string),
     );
     let triggers = trigger_nodes(&playbook, executor, &mut problems);
-    if triggers.iter().any(|t| t.kind == TriggerKind::Manual) && entry.webhook_token.is_none() {
-        problems
-            .push("a Manual Trigger needs `webhook_token` in the [[playbook]] entry".to_owned());
+    if entry.webhook_token.is_none() {
+        for webhook in [Webhook::Manual, Webhook::IlertAlertChanged] {
+            if triggers
+                .iter()
+                .any(|t| t.kind == TriggerKind::Webhook(webhook))
+            {
+                problems.push(format!(
+                    "{} needs `webhook_token` in the [[playbook]] entry",
+                    webhook.described()
+                ));
+            }
+        }
     }
     for node_id in entry.accounts.keys() {
         if playbook.node(node_id).is_none() {
@@ -272,7 +300,8 @@ fn trigger_nodes(
             continue;
         }
         let kind = match trigger_uuid.as_str() {
-            sekoia::triggers::MANUAL_TRIGGER => TriggerKind::Manual,
+            sekoia::triggers::MANUAL_TRIGGER => TriggerKind::Webhook(Webhook::Manual),
+            ilert::alert_changed::ALERT_CHANGED => TriggerKind::Webhook(Webhook::IlertAlertChanged),
             cron::CRON_TRIGGER => {
                 if let Err(why) = Schedule::from_arguments(arguments) {
                     problems.push(format!("node {} ({}): {why}", node.id, node.name));

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use alertsync_engine::{ActionContext, ActionError};
+use alertsync_integrations::ilert::alert_changed::IlertAlertChange;
 use alertsync_integrations::sekoia::{ApiPath, SekoiaClient, triggers};
 use alertsync_store::{
     Checkpoint, Enqueued, EventSource, InboxEvent, NewInboxEvent, RunTarget, Store, StoreResult,
@@ -25,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-use crate::deploy::{AlertChangeKind, Deployment, TriggerKind};
+use crate::deploy::{AlertChangeKind, Deployment, TriggerKind, Webhook};
 
 /// What an inbox event says happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,6 +46,15 @@ pub enum InboxPayload {
         trigger_node: String,
         alert_uuid: String,
     },
+    /// ilert's webhook reported a change of an ilert alert to a playbook (Alert Changed in
+    /// ilert node `trigger_node`); `alert_uuid` is the Sekoia.io alert it belongs to, if one
+    /// was found.
+    IlertAlertChanged {
+        playbook_id: String,
+        trigger_node: String,
+        change: Box<IlertAlertChange>,
+        alert_uuid: Option<String>,
+    },
     /// A playbook's schedule (Cron trigger node `trigger_node`) fired.
     Cron {
         playbook_id: String,
@@ -60,6 +70,7 @@ impl InboxPayload {
             Self::AlertChange { alert_uuid, .. } | Self::Webhook { alert_uuid, .. } => {
                 Some(alert_uuid)
             }
+            Self::IlertAlertChanged { alert_uuid, .. } => alert_uuid.as_deref(),
             Self::Cron { .. } => None,
         }
     }
@@ -67,7 +78,8 @@ impl InboxPayload {
     /// The trigger node's output for this event, and the directory of files made for the
     /// run: alert events read the alert (and a comment event its comment) with `cx` (its
     /// retry policy and the run's retry journal) and write it to a file of the data
-    /// directory, as Sekoia.io's triggers do.
+    /// directory, as Sekoia.io's triggers do. An ilert change that belongs to no Sekoia.io
+    /// alert fails, saying what was tried.
     pub async fn trigger_event(
         &self,
         sekoia: Option<&SekoiaClient>,
@@ -77,6 +89,12 @@ impl InboxPayload {
         match self {
             Self::Cron { scheduled_at, .. } => Ok((json!({ "scheduled_at": scheduled_at }), None)),
             Self::Webhook { alert_uuid, .. } => Ok((triggers::manual_event(alert_uuid), None)),
+            Self::IlertAlertChanged {
+                change, alert_uuid, ..
+            } => match alert_uuid {
+                Some(alert_uuid) => Ok((change.event(alert_uuid), None)),
+                None => Err(ActionError::permanent(change.untraced())),
+            },
             Self::AlertChange {
                 change,
                 alert_uuid,
@@ -249,7 +267,15 @@ impl Inbox {
                             trigger_node,
                             ..
                         },
-                        TriggerKind::Manual,
+                        TriggerKind::Webhook(Webhook::Manual),
+                    )
+                    | (
+                        InboxPayload::IlertAlertChanged {
+                            playbook_id,
+                            trigger_node,
+                            ..
+                        },
+                        TriggerKind::Webhook(Webhook::IlertAlertChanged),
                     )
                     | (
                         InboxPayload::Cron {

@@ -15,6 +15,7 @@ pub mod check;
 pub mod console;
 pub mod deploy;
 pub mod health;
+pub mod hooks;
 pub mod http;
 pub mod inbox;
 pub mod listener;

@@ -11,7 +11,7 @@ use alertsync_engine::http::HttpClient;
 use alertsync_engine::{Account, AccountBook, Cancellation, Registry, RetryPolicy, RunExecutor};
 use alertsync_integrations::sekoia::live::{LiveNotifications, LiveTiming};
 use alertsync_integrations::sekoia::{self, SekoiaClient};
-use alertsync_store::{SqliteOptions, SqliteStore, Store};
+use alertsync_store::{SqliteOptions, SqliteStore, Store, StoredAlertLinks};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
@@ -75,7 +75,8 @@ pub async fn serve(
     let accounts = AccountBook::new(config.accounts.clone());
     let executor = RunExecutor::new(Arc::clone(&registry), accounts.clone(), http.clone())
         .with_retry(config.delivery.retry_policy())
-        .with_data_dir(data_dir(&config));
+        .with_data_dir(data_dir(&config))
+        .with_alert_links(Arc::new(StoredAlertLinks::new(Arc::clone(&store))));
     let deployment = Arc::new(deploy(&config, &executor).map_err(|e| ServeError(e.to_string()))?);
     let executor = Arc::new(executor);
     let live = live_connections(

@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 use crate::SimError;
 use crate::faults::Fault;
 use crate::gateway::{answer, json_object, optional_text, required_text};
+use crate::ilert::{AlertState, OnCallUser};
+use crate::ilert_webhooks::IlertWebhook;
 use crate::recorder::Receiver;
 use crate::state::{SimState, lock};
 
@@ -35,6 +37,12 @@ pub(crate) fn router(sim: Arc<SimState>) -> Router {
         .route("/alerts/{id}/comments", post(add_comment))
         .route("/requests", get(requests))
         .route("/ilert/alerts", get(ilert_alerts))
+        .route("/ilert/alerts/{id}/accept", post(ilert_accept))
+        .route("/ilert/alerts/{id}/resolve", post(ilert_resolve))
+        .route(
+            "/ilert/webhooks",
+            get(ilert_webhooks).post(register_ilert_webhook),
+        )
         .route("/timings", get(timings))
         .route("/timings/counts", get(timing_counts))
         .route("/faults", post(inject_fault))
@@ -51,7 +59,7 @@ fn to_json(value: impl serde::Serialize) -> Result<Value, SimError> {
 }
 
 /// The control API's routes: (method, path, what it does).
-const ROUTES: [(&str, &str, &str); 15] = [
+const ROUTES: [(&str, &str, &str); 19] = [
     ("GET", "/", "the simulators' URLs and these routes"),
     (
         "POST",
@@ -79,6 +87,26 @@ const ROUTES: [(&str, &str, &str); 15] = [
         "the requests a receiver got (sekoia, intake, ilert, pagerduty, mattermost, sink)",
     ),
     ("GET", "/ilert/alerts", "the alerts ilert holds"),
+    (
+        "POST",
+        "/ilert/alerts/{id}/accept",
+        "on-call accepts an ilert alert (ilert id or alert key): {\"user\"?: {\"username\", \"email\", \"firstName\", \"lastName\"}}",
+    ),
+    (
+        "POST",
+        "/ilert/alerts/{id}/resolve",
+        "on-call resolves an ilert alert (ilert id or alert key): {\"user\"?: {...}}",
+    ),
+    (
+        "POST",
+        "/ilert/webhooks",
+        "register a webhook alert action: {\"url\": \"http://user:password@host/path\" (credentials sent as HTTP Basic), \"alert_source\"?: integration key, \"events\"?: [\"alert-created\", \"alert-accepted\", \"alert-resolved\"]}; called on every real change of an alert of the source",
+    ),
+    (
+        "GET",
+        "/ilert/webhooks",
+        "the registered webhooks and the requests ilert made to them",
+    ),
     (
         "GET",
         "/timings",
@@ -200,6 +228,48 @@ async fn requests(State(sim): Sim, Query(params): Query<HashMap<String, String>>
 
 async fn ilert_alerts(State(sim): Sim) -> Response {
     answer(ERROR_STYLE, to_json(lock(&sim.ilert).alerts()))
+}
+
+/// `{"user"?: {...}}`: who does it; default the simulated on-call engineer.
+fn on_call_user(body: &Bytes) -> Result<OnCallUser, SimError> {
+    if body.is_empty() {
+        return Ok(OnCallUser::default());
+    }
+    match json_object(body)?.remove("user") {
+        None | Some(Value::Null) => Ok(OnCallUser::default()),
+        Some(user) => serde_json::from_value(user)
+            .map_err(|error| SimError::invalid("user", error.to_string())),
+    }
+}
+
+fn ilert_on_call(sim: &SimState, id: &str, state: AlertState, body: &Bytes) -> Response {
+    let result = on_call_user(body)
+        .and_then(|user| sim.ilert_on_call(id, state, &user))
+        .and_then(to_json);
+    answer(ERROR_STYLE, result)
+}
+
+async fn ilert_accept(State(sim): Sim, Path(id): Path<String>, body: Bytes) -> Response {
+    ilert_on_call(&sim, &id, AlertState::Acknowledged, &body)
+}
+
+async fn ilert_resolve(State(sim): Sim, Path(id): Path<String>, body: Bytes) -> Response {
+    ilert_on_call(&sim, &id, AlertState::Resolved, &body)
+}
+
+async fn register_ilert_webhook(State(sim): Sim, body: Bytes) -> Response {
+    let result = serde_json::from_slice::<IlertWebhook>(&body)
+        .map_err(|error| SimError::invalid("webhook", error.to_string()))
+        .and_then(|webhook| sim.webhooks.register(webhook))
+        .and_then(to_json);
+    answer(ERROR_STYLE, result)
+}
+
+async fn ilert_webhooks(State(sim): Sim) -> Response {
+    let result = to_json(sim.webhooks.registered()).and_then(|registered| {
+        Ok(json!({"registered": registered, "deliveries": to_json(sim.webhooks.deliveries())?}))
+    });
+    answer(ERROR_STYLE, result)
 }
 
 /// When each live notification went out and when ilert accepted each event (µs).

@@ -1,6 +1,9 @@
 //! ilert: the Sekoia.io-typed alert source endpoint (`/api/v1/events/sekoia/{key}`) and
-//! the generic Events API (`/api/events`, `/api/v1/events`), with the alert list they
-//! build, the per-key rate limit and ilert's error shape.
+//! the generic Events API (`/api/events`, `/api/v1/events`), with the alerts they open,
+//! acknowledge and resolve, the per-key rate limit and ilert's error shape; and what on-call
+//! does to those alerts in ilert ([`IlertService::on_call`]). Every real change of an
+//! alert's state (opened, accepted, resolved — not an event that changes nothing) goes to
+//! the webhooks registered for its alert source ([`crate::ilert_webhooks`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,11 +21,13 @@ use crate::faults::Route;
 use crate::gateway::{error_response, guarded, json_object, optional_text, required_text};
 use crate::recorder::Receiver;
 use crate::state::{SimState, lock};
-use crate::{SimError, clock};
+use crate::{SimError, SimUrls, clock};
 
 /// One alert as the simulated ilert holds it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IlertAlertView {
+    /// ilert's id of the alert, a number (what its webhook calls `id`).
+    pub id: String,
     /// The Sekoia.io alert uuid (typed endpoint) or the `alertKey` (generic endpoint).
     pub alert_key: String,
     /// The last 4 characters of the integration key the alert came through.
@@ -30,14 +35,109 @@ pub struct IlertAlertView {
     /// `open`, `acknowledged` or `resolved`.
     pub status: String,
     pub summary: String,
-    /// The statuses (typed endpoint) or event types (generic endpoint) received, in order.
+    /// The statuses (typed endpoint) or event types (generic endpoint) received, in order,
+    /// and what on-call did (`accepted by ada`, `resolved by ada`).
     pub events: Vec<String>,
     pub last_body: Value,
+    /// Who accepted or resolved the alert in ilert, if anyone did.
+    pub assigned_to: Option<OnCallUser>,
 }
 
-const OPEN: &str = "open";
-const ACKNOWLEDGED: &str = "acknowledged";
-const RESOLVED: &str = "resolved";
+/// A person on call, as ilert's webhook names them in `assignedTo`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OnCallUser {
+    pub username: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+impl Default for OnCallUser {
+    /// The on-call engineer of the simulated ilert.
+    fn default() -> Self {
+        Self {
+            username: "ada".to_owned(),
+            email: "ada@example.com".to_owned(),
+            first_name: "Ada".to_owned(),
+            last_name: "Lovelace".to_owned(),
+        }
+    }
+}
+
+/// Where an ilert alert is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AlertState {
+    Open,
+    Acknowledged,
+    Resolved,
+}
+
+impl AlertState {
+    /// The word [`IlertAlertView::status`] uses.
+    fn view_name(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Acknowledged => "acknowledged",
+            Self::Resolved => "resolved",
+        }
+    }
+
+    /// ilert's own name, as its webhook sends it.
+    pub(crate) fn ilert_name(self) -> &'static str {
+        match self {
+            Self::Open => "PENDING",
+            Self::Acknowledged => "ACCEPTED",
+            Self::Resolved => "RESOLVED",
+        }
+    }
+
+    /// The webhook event type of entering this state.
+    pub(crate) fn event_type(self) -> &'static str {
+        match self {
+            Self::Open => "alert-created",
+            Self::Acknowledged => "alert-accepted",
+            Self::Resolved => "alert-resolved",
+        }
+    }
+}
+
+/// One alert of the simulated ilert.
+#[derive(Clone, Debug)]
+pub(crate) struct IlertAlert {
+    pub(crate) id: u64,
+    pub(crate) alert_key: String,
+    pub(crate) integration_key: String,
+    pub(crate) state: AlertState,
+    pub(crate) summary: String,
+    pub(crate) details: String,
+    /// When the alert was opened (RFC 3339).
+    pub(crate) report_time: String,
+    events: Vec<String>,
+    last_body: Value,
+    pub(crate) assigned_to: Option<OnCallUser>,
+}
+
+impl IlertAlert {
+    pub(crate) fn view(&self) -> IlertAlertView {
+        let suffix_start = self
+            .integration_key
+            .char_indices()
+            .rev()
+            .nth(3)
+            .map_or(0, |(index, _)| index);
+        IlertAlertView {
+            id: self.id.to_string(),
+            alert_key: self.alert_key.clone(),
+            integration_key_suffix: self.integration_key[suffix_start..].to_owned(),
+            status: self.state.view_name().to_owned(),
+            summary: self.summary.clone(),
+            events: self.events.clone(),
+            last_body: self.last_body.clone(),
+            assigned_to: self.assigned_to.clone(),
+        }
+    }
+}
 
 /// What an event does to the alert with its key.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -55,12 +155,16 @@ struct IlertEvent {
     effect: Effect,
     label: String,
     summary: String,
+    details: String,
     body: Value,
 }
 
+/// ilert's ids start here, so that they look like ilert's.
+const FIRST_ALERT_ID: u64 = 2_983_781;
+
 #[derive(Default)]
 pub(crate) struct IlertService {
-    alerts: Vec<IlertAlertView>,
+    alerts: Vec<IlertAlert>,
     /// (integration key, lower-cased alert key) → the alert that is not resolved yet.
     unresolved: HashMap<(String, String), usize>,
     /// integration key → (minute window, events accepted in it).
@@ -69,7 +173,7 @@ pub(crate) struct IlertService {
 
 impl IlertService {
     pub(crate) fn alerts(&self) -> Vec<IlertAlertView> {
-        self.alerts.clone()
+        self.alerts.iter().map(IlertAlert::view).collect()
     }
 
     pub(crate) fn clear(&mut self) {
@@ -96,49 +200,102 @@ impl IlertService {
         None
     }
 
-    fn apply(&mut self, event: IlertEvent) {
+    /// Applies an event; returns the alert it acted on and whether its state changed (a new
+    /// alert is a change), or `None` when it acted on nothing.
+    fn apply(&mut self, event: IlertEvent) -> Option<(&IlertAlert, bool)> {
         let index_key = (
             event.integration_key.clone(),
             event.alert_key.to_lowercase(),
         );
         let existing = self.unresolved.get(&index_key).copied();
-        let Some(position) = existing.or_else(|| {
-            (event.effect == Effect::CreateOrAppend)
-                .then(|| self.open_alert(&event, index_key.clone()))
-        }) else {
-            return;
+        let created = existing.is_none() && event.effect == Effect::CreateOrAppend;
+        let position = match existing {
+            Some(position) => position,
+            None if created => self.open_alert(&event, index_key),
+            None => return None,
         };
         let alert = &mut self.alerts[position];
         alert.events.push(event.label);
         alert.last_body = event.body;
-        match event.effect {
-            Effect::Acknowledge => alert.status = ACKNOWLEDGED.to_owned(),
-            Effect::Resolve => {
-                alert.status = RESOLVED.to_owned();
-                self.unresolved.remove(&index_key);
-            }
-            Effect::CreateOrAppend | Effect::Comment => {}
-        }
+        let moved = match event.effect {
+            Effect::Acknowledge => self.move_to(position, AlertState::Acknowledged, None),
+            Effect::Resolve => self.move_to(position, AlertState::Resolved, None),
+            Effect::CreateOrAppend | Effect::Comment => false,
+        };
+        Some((&self.alerts[position], created || moved))
     }
 
     fn open_alert(&mut self, event: &IlertEvent, index_key: (String, String)) -> usize {
-        let suffix_start = event
-            .integration_key
-            .char_indices()
-            .rev()
-            .nth(3)
-            .map_or(0, |(index, _)| index);
-        self.alerts.push(IlertAlertView {
+        let position = self.alerts.len();
+        self.alerts.push(IlertAlert {
+            id: FIRST_ALERT_ID + position as u64,
             alert_key: event.alert_key.clone(),
-            integration_key_suffix: event.integration_key[suffix_start..].to_owned(),
-            status: OPEN.to_owned(),
+            integration_key: event.integration_key.clone(),
+            state: AlertState::Open,
             summary: event.summary.clone(),
+            details: event.details.clone(),
+            report_time: clock::iso_micros(clock::now_nanos()),
             events: Vec::new(),
             last_body: Value::Null,
+            assigned_to: None,
         });
-        let position = self.alerts.len() - 1;
         self.unresolved.insert(index_key, position);
         position
+    }
+
+    /// Moves the alert at `position` to `state`, as `by` (on-call) or an event did; whether
+    /// that changed anything. A resolved alert stays resolved; accepting an accepted alert
+    /// changes nothing, as in ilert.
+    fn move_to(&mut self, position: usize, state: AlertState, by: Option<&OnCallUser>) -> bool {
+        let alert = &mut self.alerts[position];
+        if alert.state == state || alert.state == AlertState::Resolved {
+            return false;
+        }
+        alert.state = state;
+        if let Some(user) = by {
+            alert.assigned_to = Some(user.clone());
+        }
+        if state == AlertState::Resolved {
+            let key = (
+                alert.integration_key.clone(),
+                alert.alert_key.to_lowercase(),
+            );
+            self.unresolved.remove(&key);
+        }
+        true
+    }
+
+    /// What on-call does in ilert: accepts or resolves the alert with this ilert id (or,
+    /// failing that, the newest alert with this alert key). Returns the alert and whether
+    /// its state changed.
+    pub(crate) fn on_call(
+        &mut self,
+        alert: &str,
+        state: AlertState,
+        user: &OnCallUser,
+    ) -> Result<(IlertAlert, bool), SimError> {
+        let position = self
+            .alerts
+            .iter()
+            .position(|a| a.id.to_string() == alert)
+            .or_else(|| {
+                self.alerts
+                    .iter()
+                    .rposition(|a| a.alert_key.eq_ignore_ascii_case(alert))
+            })
+            .ok_or_else(|| SimError::unknown("ilert alert", alert))?;
+        let changed = self.move_to(position, state, Some(user));
+        let verb = match state {
+            AlertState::Open => "reopened",
+            AlertState::Acknowledged => "accepted",
+            AlertState::Resolved => "resolved",
+        };
+        if changed {
+            self.alerts[position]
+                .events
+                .push(format!("{verb} by {}", user.username));
+        }
+        Ok((self.alerts[position].clone(), changed))
     }
 }
 
@@ -186,7 +343,7 @@ fn sekoia_typed(integration_key: String, body: &Bytes) -> Result<IlertEvent, Sim
     let alert = json_object(body)?;
     let alert_key = required_text(&alert, "uuid")?.to_owned();
     let status = optional_text(&alert, "status")?
-        .unwrap_or(OPEN)
+        .unwrap_or(AlertState::Open.view_name())
         .to_lowercase();
     let effect = match status.as_str() {
         "resolved" | "closed" => Effect::Resolve,
@@ -196,12 +353,17 @@ fn sekoia_typed(integration_key: String, body: &Bytes) -> Result<IlertEvent, Sim
     let summary = optional_text(&alert, "title")?
         .unwrap_or(&alert_key)
         .to_owned();
+    let details = match optional_text(&alert, "short_id")? {
+        Some(short_id) => format!("Sekoia.io alert {short_id}"),
+        None => String::new(),
+    };
     Ok(IlertEvent {
         integration_key,
         alert_key,
         effect,
         label: status,
         summary,
+        details,
         body: Value::Object(alert),
     })
 }
@@ -239,12 +401,16 @@ fn generic(body: &Bytes) -> Result<IlertEvent, SimError> {
             ));
         }
     };
+    let details = optional_text(&event, "details")?
+        .unwrap_or_default()
+        .to_owned();
     Ok(IlertEvent {
         integration_key,
         alert_key,
         effect,
         label: event_type,
         summary,
+        details,
         body: Value::Object(event),
     })
 }
@@ -285,12 +451,23 @@ fn deliver(sim: &SimState, event: Result<IlertEvent, SimError>) -> Response {
     }
     let alert_key = event.alert_key.clone();
     let label = event.label.clone();
-    ilert.apply(event);
+    let mut answer = json!({"alertKey": alert_key});
+    if let Some((alert, changed)) = ilert.apply(event) {
+        answer["alertUrl"] = Value::String(alert_url(&sim.urls, alert.id));
+        if changed {
+            sim.webhooks.changed(alert);
+        }
+    }
     drop(ilert);
     sim.timeline.ilert_accepted(&alert_key, label);
-    (
-        StatusCode::ACCEPTED,
-        axum::Json(json!({"alertKey": alert_key})),
-    )
-        .into_response()
+    (StatusCode::ACCEPTED, axum::Json(answer)).into_response()
+}
+
+/// Where an alert is shown in the simulated ilert: what ilert answers an event with.
+fn alert_url(urls: &SimUrls, id: u64) -> String {
+    let base = urls
+        .ilert_events
+        .strip_suffix("/api/events")
+        .unwrap_or(&urls.ilert_events);
+    format!("{base}/alert/view?id={id}")
 }

@@ -6,7 +6,9 @@
 //! and its benchmarks exercise the same network code they use in production. Each receiver
 //! records the requests it gets, can be told to misbehave ([`Fault`]), and the simulated
 //! services keep just enough state (alerts, comments, the ilert alert list) to answer like
-//! the real ones. A small HTTP control API mirrors the [`Simulator`] methods for use from
+//! the real ones. The simulated ilert also plays on-call: a test accepts or resolves an alert
+//! there, and ilert's webhook alert action reports the change to the URLs registered for its
+//! alert source. A small HTTP control API mirrors the [`Simulator`] methods for use from
 //! outside the process.
 
 mod alerts;
@@ -15,6 +17,7 @@ mod control;
 mod faults;
 mod gateway;
 mod ilert;
+mod ilert_webhooks;
 mod intake;
 mod live;
 mod mattermost;
@@ -32,7 +35,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use serde::{Deserialize, Serialize};
 
 pub use faults::{Fault, Route};
-pub use ilert::IlertAlertView;
+pub use ilert::{IlertAlertView, OnCallUser};
+pub use ilert_webhooks::{IlertWebhook, WebhookDelivery};
 pub use recorder::{Receiver, RecordedRequest, TimedEvent, Timings};
 pub use server::Simulator;
 

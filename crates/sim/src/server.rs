@@ -12,11 +12,13 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::faults::Fault;
-use crate::ilert::IlertAlertView;
+use crate::ilert::{AlertState, IlertAlertView, OnCallUser};
+use crate::ilert_webhooks::{IlertWebhook, WebhookDelivery};
 use crate::recorder::{Receiver, RecordedRequest, Timings};
 use crate::state::{SimState, lock};
 use crate::{
-    SimConfig, SimError, SimUrls, control, ilert, intake, mattermost, pagerduty, sekoia, sink,
+    SimConfig, SimError, SimUrls, control, ilert, ilert_webhooks, intake, mattermost, pagerduty,
+    sekoia, sink,
 };
 
 /// How long `shutdown` lets servers finish their connections before aborting them.
@@ -50,7 +52,8 @@ pub(crate) async fn start(config: SimConfig) -> Result<Simulator, SimError> {
             addr: SocketAddr::new(config.host, config.port),
             source,
         })?;
-    let state = Arc::new(SimState::new(config, urls(&addresses)));
+    let (webhooks, outgoing) = tokio::sync::mpsc::unbounded_channel();
+    let state = Arc::new(SimState::new(config, urls(&addresses), webhooks));
     let routers: [Router; LISTENERS] = [
         sekoia::router(state.clone()),
         intake::router(state.clone()),
@@ -61,11 +64,12 @@ pub(crate) async fn start(config: SimConfig) -> Result<Simulator, SimError> {
         control::router(state.clone()),
     ];
     let (stop, _) = watch::channel(false);
-    let servers = listeners
+    let mut servers: Vec<JoinHandle<()>> = listeners
         .into_iter()
         .zip(routers)
         .map(|(listener, router)| serve(listener, router, stop.subscribe()))
         .collect();
+    servers.push(send_webhooks(state.clone(), outgoing, stop.subscribe()));
     Ok(Simulator {
         inner: Arc::new(Running {
             state,
@@ -119,6 +123,20 @@ fn serve(listener: TcpListener, router: Router, mut stop: watch::Receiver<bool>)
             .await
         {
             tracing::warn!(%error, "simulator listener stopped");
+        }
+    })
+}
+
+/// The sender of the simulated ilert's webhooks, until the simulator stops.
+fn send_webhooks(
+    state: Arc<SimState>,
+    outgoing: tokio::sync::mpsc::UnboundedReceiver<crate::ilert_webhooks::Outgoing>,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = stop.wait_for(|stopped| *stopped) => {}
+            () = ilert_webhooks::send_all(state, outgoing) => {}
         }
     })
 }
@@ -193,6 +211,44 @@ impl Simulator {
         lock(&self.inner.state.ilert).alerts()
     }
 
+    /// On-call accepts an ilert alert (its ilert id, or the newest alert with this alert
+    /// key) in ilert, as `user` (default: [`OnCallUser::default`]). A real change — the
+    /// alert was open — goes to the registered webhooks; accepting an accepted or resolved
+    /// alert changes nothing.
+    pub fn ilert_accept(
+        &self,
+        alert: &str,
+        user: Option<OnCallUser>,
+    ) -> Result<IlertAlertView, SimError> {
+        let user = user.unwrap_or_default();
+        self.inner
+            .state
+            .ilert_on_call(alert, AlertState::Acknowledged, &user)
+    }
+
+    /// On-call resolves an ilert alert in ilert (see [`Simulator::ilert_accept`]).
+    pub fn ilert_resolve(
+        &self,
+        alert: &str,
+        user: Option<OnCallUser>,
+    ) -> Result<IlertAlertView, SimError> {
+        let user = user.unwrap_or_default();
+        self.inner
+            .state
+            .ilert_on_call(alert, AlertState::Resolved, &user)
+    }
+
+    /// Registers a webhook alert action: every real change of an alert of its alert source
+    /// is POSTed to its URL, credentials as HTTP Basic. Answers it, password hidden.
+    pub fn register_ilert_webhook(&self, webhook: IlertWebhook) -> Result<IlertWebhook, SimError> {
+        self.inner.state.webhooks.register(webhook)
+    }
+
+    /// The webhook requests the simulated ilert made, in order (passwords hidden).
+    pub fn ilert_webhook_deliveries(&self) -> Vec<WebhookDelivery> {
+        self.inner.state.webhooks.deliveries()
+    }
+
     pub fn inject_fault(&self, fault: Fault) {
         self.inner.state.faults.inject(fault);
     }
@@ -219,8 +275,8 @@ impl Simulator {
     }
 
     /// Forgets alerts, cases and the other resources, recorded requests and timings, the
-    /// ilert view, rate-limit windows, search jobs and pending faults; the generator restarts
-    /// from the seed.
+    /// ilert alerts, webhooks and their deliveries, rate-limit windows, search jobs and
+    /// pending faults; the generator restarts from the seed.
     pub fn reset(&self) {
         self.inner.state.reset();
     }

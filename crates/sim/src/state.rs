@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use crate::alerts::{AlertStore, Change, Inclusions};
 use crate::faults::FaultQueue;
-use crate::ilert::IlertService;
+use crate::ilert::{AlertState, IlertAlertView, IlertService, OnCallUser};
+use crate::ilert_webhooks::{IlertWebhooks, Outgoing};
 use crate::live::LiveHub;
 use crate::recorder::{Recorder, Timeline};
 use crate::resources::Resources;
@@ -26,6 +27,7 @@ pub(crate) struct SimState {
     pub(crate) search_jobs: Mutex<SearchJobs>,
     pub(crate) resources: Mutex<Resources>,
     pub(crate) ilert: Mutex<IlertService>,
+    pub(crate) webhooks: IlertWebhooks,
     pub(crate) live: LiveHub,
     pub(crate) recorder: Recorder,
     pub(crate) timeline: Timeline,
@@ -33,8 +35,15 @@ pub(crate) struct SimState {
 }
 
 impl SimState {
-    pub(crate) fn new(config: SimConfig, urls: SimUrls) -> Self {
+    /// The state of simulators started with `config` at `urls`; webhooks of the simulated
+    /// ilert go to `webhooks`, for its sender.
+    pub(crate) fn new(
+        config: SimConfig,
+        urls: SimUrls,
+        webhooks: tokio::sync::mpsc::UnboundedSender<Outgoing>,
+    ) -> Self {
         Self {
+            webhooks: IlertWebhooks::new(config.ilert_integration_keys.clone(), webhooks),
             alerts: Mutex::new(AlertStore::new(config.seed)),
             search_jobs: Mutex::new(SearchJobs::default()),
             resources: Mutex::new(Resources::default()),
@@ -118,11 +127,28 @@ impl SimState {
             .map(|alert| alert.render(everything))
     }
 
+    /// What on-call does in ilert: moves an alert (ilert id or alert key) to `state` as
+    /// `user`; a real change goes to the webhooks of its alert source.
+    pub(crate) fn ilert_on_call(
+        &self,
+        alert: &str,
+        state: AlertState,
+        user: &OnCallUser,
+    ) -> Result<IlertAlertView, SimError> {
+        let mut ilert = lock(&self.ilert);
+        let (alert, changed) = ilert.on_call(alert, state, user)?;
+        if changed {
+            self.webhooks.changed(&alert);
+        }
+        Ok(alert.view())
+    }
+
     pub(crate) fn reset(&self) {
         lock(&self.alerts).reset();
         lock(&self.search_jobs).clear();
         lock(&self.resources).clear();
         lock(&self.ilert).clear();
+        self.webhooks.clear();
         self.recorder.clear();
         self.timeline.clear();
         self.faults.clear();

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use alertsync_sim::{Fault, Receiver, Route, SimConfig, Simulator};
+use alertsync_sim::{Fault, IlertWebhook, OnCallUser, Receiver, Route, SimConfig, Simulator};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
@@ -745,6 +745,160 @@ async fn ilert_generic_events_drive_the_same_state_machine() {
     )
     .await;
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+}
+
+/// A webhook of the simulated ilert pointing at the simulator's own sink, credentials in
+/// the URL as ilert takes them.
+fn sink_webhook(sim: &Simulator, events: &[&str]) -> IlertWebhook {
+    let sink = sim
+        .urls()
+        .sink
+        .replacen("http://", "http://ilert:s3cret@", 1);
+    IlertWebhook {
+        url: format!("{sink}/hooks/sync"),
+        alert_source: None,
+        events: events.iter().map(|e| (*e).to_owned()).collect(),
+    }
+}
+
+#[tokio::test]
+async fn ilert_calls_its_webhooks_with_basic_credentials_only_when_an_alert_really_changes() {
+    let sim = simulator().await;
+    let registered = sim.register_ilert_webhook(sink_webhook(&sim, &[])).unwrap();
+    assert!(registered.url.contains("ilert:***@"), "{}", registered.url);
+    let url = format!("{}/sim-ilert-key", sim.urls().ilert);
+    let mut alert = sim.create_alert(Value::Null);
+    let uuid = text(&alert["uuid"]).to_owned();
+
+    alert["status"] = json!("pending");
+    let opened = body(post(&url, alert.clone()).await).await;
+    let id = sim.ilert_alerts()[0].id.clone();
+    assert!(
+        text(&opened["alertUrl"]).ends_with(&format!("/alert/view?id={id}")),
+        "ilert's answer names the alert: {opened}"
+    );
+    let accepted = sim.ilert_accept(&id, None).unwrap();
+    assert_eq!(accepted.status, "acknowledged");
+    assert_eq!(accepted.assigned_to, Some(OnCallUser::default()));
+    // Nothing of this changes the alert: no webhook.
+    sim.ilert_accept(&id, None).unwrap();
+    alert["status"] = json!("acknowledged");
+    assert_eq!(
+        post(&url, alert.clone()).await.status(),
+        StatusCode::ACCEPTED
+    );
+    let resolved = sim.ilert_resolve(&uuid, None).unwrap();
+    assert_eq!(resolved.status, "resolved");
+    alert["status"] = json!("closed");
+    assert_eq!(
+        post(&url, alert.clone()).await.status(),
+        StatusCode::ACCEPTED
+    );
+    sim.ilert_accept(&id, None).unwrap();
+
+    until(|| sim.ilert_webhook_deliveries().len() >= 3).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let deliveries = sim.ilert_webhook_deliveries();
+    let kinds: Vec<&str> = deliveries.iter().map(|d| d.event_type.as_str()).collect();
+    assert_eq!(kinds, ["alert-created", "alert-accepted", "alert-resolved"]);
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d.status == Some(200) && d.url.contains("ilert:***@") && d.alert_id == id),
+        "{deliveries:?}"
+    );
+    let received = sim.requests(Receiver::Sink);
+    assert_eq!(received.len(), 3);
+    for request in &received {
+        assert_eq!(request.method, "POST");
+        assert_eq!(request.path, "/hooks/sync");
+        assert_eq!(request.headers["authorization"], "Basic aWxlcnQ6czNjcmV0");
+    }
+    let accepted_body = &received[1].body;
+    assert_eq!(accepted_body["id"], id.as_str());
+    assert_eq!(accepted_body["status"], "ACCEPTED");
+    assert_eq!(accepted_body["eventType"], "alert-accepted");
+    assert_eq!(accepted_body["alertKey"], uuid.as_str());
+    assert_eq!(accepted_body["summary"], alert["title"]);
+    assert_eq!(
+        accepted_body["details"],
+        format!("Sekoia.io alert {}", text(&alert["short_id"]))
+    );
+    assert_eq!(accepted_body["assignedTo"]["firstName"], "Ada");
+    assert_eq!(accepted_body["alertSource"]["id"], 1);
+    assert_eq!(received[0].body["assignedTo"], Value::Null);
+    assert_eq!(received[2].body["status"], "RESOLVED");
+    assert_eq!(
+        sim.ilert_alerts()[0].events,
+        [
+            "pending",
+            "accepted by ada",
+            "acknowledged",
+            "resolved by ada"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn ilert_webhooks_get_the_events_they_chose_and_the_control_api_drives_on_call() {
+    let sim = simulator().await;
+    let control = sim.urls().control.clone();
+    let registered = post(
+        &format!("{control}/ilert/webhooks"),
+        json!({"url": sink_webhook(&sim, &[]).url, "events": ["alert-resolved"]}),
+    )
+    .await;
+    assert_eq!(registered.status(), StatusCode::OK);
+    let event = json!({"integrationKey": "sim-ilert-key", "eventType": "ALERT",
+                       "summary": "Disk full", "alertKey": "disk-1"});
+    post(&sim.urls().ilert_events, event).await;
+    let accepted = post(
+        &format!("{control}/ilert/alerts/disk-1/accept"),
+        json!({"user": {"username": "grace", "email": "grace@example.com",
+                        "firstName": "Grace", "lastName": "Hopper"}}),
+    )
+    .await;
+    assert_eq!(accepted.status(), StatusCode::OK);
+    assert_eq!(body(accepted).await["assigned_to"]["username"], "grace");
+    let id = sim.ilert_alerts()[0].id.clone();
+    let resolved = post(&format!("{control}/ilert/alerts/{id}/resolve"), json!({})).await;
+    assert_eq!(body(resolved).await["status"], "resolved");
+    until(|| !sim.ilert_webhook_deliveries().is_empty()).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let listed = body(
+        client()
+            .get(format!("{control}/ilert/webhooks"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        listed["deliveries"].as_array().unwrap().len(),
+        1,
+        "{listed}"
+    );
+    assert_eq!(listed["deliveries"][0]["event_type"], "alert-resolved");
+    assert!(text(&listed["registered"][0]["url"]).contains("ilert:***@"));
+
+    let unknown = post(&format!("{control}/ilert/alerts/999/accept"), json!({})).await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    for (webhook, field) in [
+        (json!({"url": "not a url"}), "url"),
+        (json!({"url": "ftp://host/x"}), "url"),
+        (
+            json!({"url": "http://h/x", "alert_source": "other-key"}),
+            "alert_source",
+        ),
+        (
+            json!({"url": "http://h/x", "events": ["alert-snoozed"]}),
+            "events",
+        ),
+    ] {
+        let refused = post(&format!("{control}/ilert/webhooks"), webhook).await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        assert!(text(&body(refused).await["error"]).contains(field));
+    }
 }
 
 #[tokio::test]

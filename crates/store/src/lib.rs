@@ -19,6 +19,8 @@
 //! * **dead letters**: runs that can never run or succeed end in status `dead` with their
 //!   reason, until someone replays ([`Store::rerun`]) or dismisses them;
 //! * **checkpoints** of triggers, **playbook health** (failures in a row, disabled or not);
+//! * **alert links**: the ids other systems gave to Sekoia.io alerts (ilert's alert id),
+//!   so that a change they report under their own id finds its alert ([`StoredAlertLinks`]);
 //! * the **queries** of the API and console: runs by playbook, status or alert, newest
 //!   first and paginated, one run with its node runs, counts by status, queue health.
 //!
@@ -39,11 +41,12 @@ use serde::Serialize;
 
 pub use error::{StoreError, StoreResult};
 pub use model::{
-    Checkpoint, ClaimedRun, Enqueued, EventSource, InboxCounts, InboxEvent, InboxId, MAX_PAGE_SIZE,
-    NewInboxEvent, PlaybookDisabled, PlaybookHealth, Pruned, QueueHealth, Rerun, RetryState,
-    RunCountFilter, RunCounts, RunDetail, RunId, RunPage, RunQuery, RunSummary, RunTarget,
+    AlertLink, Checkpoint, ClaimedRun, Enqueued, EventSource, InboxCounts, InboxEvent, InboxId,
+    MAX_PAGE_SIZE, NewInboxEvent, PlaybookDisabled, PlaybookHealth, Pruned, QueueHealth, Rerun,
+    RetryState, RunCountFilter, RunCounts, RunDetail, RunId, RunPage, RunQuery, RunSummary,
+    RunTarget,
 };
-pub use observer::NodeRunRecorder;
+pub use observer::{NodeRunRecorder, StoredAlertLinks};
 pub use sqlite::{SqliteOptions, SqliteStore};
 
 /// A write queued with [`Store::write_behind`].
@@ -188,6 +191,15 @@ pub trait Store: Send + Sync {
     async fn checkpoint(&self, key: &str) -> StoreResult<Option<String>>;
 
     async fn set_checkpoint(&self, checkpoint: Checkpoint) -> StoreResult<()>;
+
+    // ----- alert links -----
+
+    /// Records that `link.system` knows the Sekoia.io alert `link.alert_uuid` as
+    /// `link.remote_id`; a later link for the same remote id replaces it.
+    async fn link_alert(&self, link: AlertLink) -> StoreResult<()>;
+
+    /// The Sekoia.io alert `system` knows as `remote_id`, if a link was recorded.
+    async fn linked_alert(&self, system: &str, remote_id: &str) -> StoreResult<Option<String>>;
 
     // ----- playbook health -----
 

@@ -413,6 +413,15 @@ impl RetryState {
     }
 }
 
+/// That a system (a module slug, e.g. `ilert`) knows a Sekoia.io alert under an id of its
+/// own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertLink {
+    pub system: String,
+    pub remote_id: String,
+    pub alert_uuid: String,
+}
+
 /// A named position a trigger resumes from, e.g. the last back-filled alert update time of
 /// an account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

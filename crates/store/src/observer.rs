@@ -1,6 +1,7 @@
 //! [`NodeRunRecorder`]: the executor's [`RunObserver`] that writes node runs to the store
 //! as they start and finish, and its [`RetryJournal`] that keeps the retry progress of
-//! node runs waiting for a retry.
+//! node runs waiting for a retry; [`StoredAlertLinks`]: where actions record the ids
+//! destinations give to alerts.
 //!
 //! The executor calls its observer synchronously, and a node that finished must be on disk
 //! before the next one starts (a node's start is only queued, see `node_started`): otherwise a crash would make a resumed run repeat nodes that
@@ -12,12 +13,12 @@
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use alertsync_engine::{NodeRecord, RetryJournal, RetryProgress, RunObserver};
+use alertsync_engine::{AlertLinks, NodeRecord, RetryJournal, RetryProgress, RunObserver};
 use async_trait::async_trait;
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 use crate::error::{StoreError, StoreResult};
-use crate::model::{RetryState, RunId};
+use crate::model::{AlertLink, RetryState, RunId};
 use crate::{Store, WriteBehind};
 
 /// Writes the node runs of one run to the store as the executor reports them (upserts
@@ -106,6 +107,32 @@ impl RetryJournal for NodeRunRecorder {
     }
 }
 
+/// The executor's [`AlertLinks`], kept in the store. A failed write is logged: the delivery
+/// it follows succeeded all the same.
+pub struct StoredAlertLinks {
+    store: Arc<dyn Store>,
+}
+
+impl StoredAlertLinks {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+}
+
+#[async_trait]
+impl AlertLinks for StoredAlertLinks {
+    async fn link(&self, system: &str, remote_id: &str, alert_uuid: &str) {
+        let link = AlertLink {
+            system: system.to_owned(),
+            remote_id: remote_id.to_owned(),
+            alert_uuid: alert_uuid.to_owned(),
+        };
+        if let Err(error) = self.store.link_alert(link).await {
+            tracing::error!(system, remote_id, alert_uuid, %error, "alert link not recorded");
+        }
+    }
+}
+
 /// Runs a store future to completion from synchronous code.
 fn wait_for<T: Send>(future: impl Future<Output = StoreResult<T>> + Send) -> StoreResult<T> {
     match Handle::try_current() {
@@ -136,5 +163,37 @@ fn interrupted(cause: &str) -> StoreError {
     StoreError::Interrupted {
         operation: "record node run",
         cause: cause.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SqliteStore;
+
+    #[tokio::test]
+    async fn links_survive_a_restart_and_a_later_one_replaces_an_earlier_one() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("alertsync.db");
+        {
+            let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).await.unwrap());
+            let links = StoredAlertLinks::new(Arc::clone(&store));
+            links.link("ilert", "2983781", "alert-a").await;
+            links.link("ilert", "2983782", "alert-b").await;
+            links.link("ilert", "2983782", "alert-c").await;
+            links.link("pagerduty", "2983781", "alert-d").await;
+        }
+        let store = SqliteStore::open(&path).await.unwrap();
+        let linked = |system: &'static str, id: &'static str| {
+            let store = store.clone();
+            async move { store.linked_alert(system, id).await.unwrap() }
+        };
+        assert_eq!(linked("ilert", "2983781").await.as_deref(), Some("alert-a"));
+        assert_eq!(linked("ilert", "2983782").await.as_deref(), Some("alert-c"));
+        assert_eq!(
+            linked("pagerduty", "2983781").await.as_deref(),
+            Some("alert-d")
+        );
+        assert_eq!(linked("ilert", "1").await, None);
     }
 }

@@ -1,8 +1,10 @@
 //! `alertsync demo`: the whole product with nothing to configure. A simulated Sekoia.io
-//! raises alerts and analysts work on them; `alertsync serve`, running the shipped
-//! `forward-alerts-to-ilert` playbook, hears it all through live notifications and keeps a
-//! simulated ilert in step — alerts opened, acknowledged and resolved there. With `--keep`
-//! everything stays up afterwards, and the web console shows the runs.
+//! raises alerts; `alertsync serve`, running the shipped `forward-alerts-to-ilert` playbook,
+//! hears it through live notifications and opens them in a simulated ilert. Then analysts
+//! acknowledge and close some in Sekoia.io, which ilert follows, and on-call accepts and
+//! resolves others in ilert, whose webhook runs the shipped `sync-ilert-to-sekoia` playbook
+//! so that Sekoia.io follows — and nothing bounces back and forth. With `--keep` everything
+//! stays up afterwards, and the web console shows the runs.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,17 +14,32 @@ use std::time::{Duration, Instant};
 use alertsync_config::Config;
 use alertsync_engine::Cancellation;
 use alertsync_server::serve::{ServeOptions, serve};
-use alertsync_sim::{IlertAlertView, SimConfig, Simulator};
+use alertsync_sim::{IlertAlertView, IlertWebhook, SimConfig, Simulator};
 use clap::Args;
 use serde_json::Value;
 
 use super::{shutdown_signal, usage};
 
-/// The playbook the demo runs: Alert Created and Alert Status Changed → ilert Trigger Alert.
-const PLAYBOOK: &str = include_str!("../../../../examples/playbooks/forward-alerts-to-ilert.json");
+/// Alert Created and Alert Status Changed → ilert Trigger Alert.
+const FORWARD: (&str, &str) = (
+    "forward-alerts-to-ilert.json",
+    include_str!("../../../../examples/playbooks/forward-alerts-to-ilert.json"),
+);
 
-/// What the analysts do, alert by alert (cycled): the final Sekoia.io status.
-const ANALYST_STEPS: [Option<&str>; 3] = [Some("Acknowledged"), Some("Closed"), None];
+/// Alert Changed in ilert → Get Alert → Update Alert Status by name.
+const SYNC: (&str, &str) = (
+    "sync-ilert-to-sekoia.json",
+    include_str!("../../../../examples/playbooks/sync-ilert-to-sekoia.json"),
+);
+
+/// What is done to each alert once it is in ilert (cycled over the alerts).
+const STEPS: [Step; 5] = [
+    Step::AnalystAcknowledges,
+    Step::AnalystCloses,
+    Step::OnCallAccepts,
+    Step::OnCallResolves,
+    Step::Nothing,
+];
 
 /// The pause between two things the simulated analysts do.
 const STEP_PAUSE: Duration = Duration::from_millis(300);
@@ -67,7 +84,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .await
         .map_err(|err| anyhow::anyhow!("the simulator cannot start: {err}"))?;
     let workdir = tempfile::tempdir()?;
-    let config = demo_config(&simulator, workdir.path())?;
+    let webhook_token = uuid::Uuid::new_v4().simple().to_string();
+    let config = demo_config(&simulator, workdir.path(), &webhook_token)?;
     let stop = Cancellation::new();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let service = tokio::spawn(serve(
@@ -92,9 +110,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         return usage(format!("alertsync serve did not start: {why}"));
     };
     let console = format!("http://{address}/");
+    if let Err(err) = register_webhook(&simulator, &address.to_string(), &webhook_token) {
+        stop.cancel();
+        let _ = service.await;
+        simulator.shutdown().await;
+        return Err(err);
+    }
     println!("simulated Sekoia.io at {}", simulator.urls().sekoia);
     println!("simulated ilert at     {}", simulator.urls().ilert);
-    println!("alertsync serving at   http://{address}, running forward-alerts-to-ilert");
+    println!(
+        "alertsync serving at   http://{address}, running forward-alerts-to-ilert and \
+         sync-ilert-to-sekoia"
+    );
     if args.keep {
         println!("console:               {console}");
     }
@@ -122,15 +149,21 @@ fn default_listen() -> String {
     }
 }
 
-/// A configuration on the simulator, with the shipped playbook, stored in `dir`.
-fn demo_config(simulator: &Simulator, dir: &std::path::Path) -> anyhow::Result<Config> {
+/// A configuration on the simulator, with the shipped playbooks, stored in `dir`.
+fn demo_config(
+    simulator: &Simulator,
+    dir: &std::path::Path,
+    webhook_token: &str,
+) -> anyhow::Result<Config> {
     let defaults = SimConfig::default();
-    let playbook = dir.join("forward-alerts-to-ilert.json");
-    std::fs::write(&playbook, PLAYBOOK)?;
+    for (file, playbook) in [FORWARD, SYNC] {
+        std::fs::write(dir.join(file), playbook)?;
+    }
     let text = format!(
         "[[account]]\nname = \"sekoia\"\nmodule = \"sekoia.io\"\nbase_url = \"{}\"\napi_key = \"{}\"\n\n\
          [[account]]\nname = \"ilert\"\nmodule = \"ilert\"\nintegration_url = \"{}\"\nintegration_key = \"{}\"\n\n\
-         [[playbook]]\nfile = \"forward-alerts-to-ilert.json\"\n\n[store]\npath = \"data/alertsync.db\"\n",
+         [[playbook]]\nfile = \"{}\"\n\n[[playbook]]\nfile = \"{}\"\nwebhook_token = \"{webhook_token}\"\n\n\
+         [store]\npath = \"data/alertsync.db\"\n",
         simulator.urls().sekoia,
         defaults.api_key,
         simulator.urls().ilert,
@@ -139,6 +172,8 @@ fn demo_config(simulator: &Simulator, dir: &std::path::Path) -> anyhow::Result<C
             .first()
             .cloned()
             .unwrap_or_default(),
+        FORWARD.0,
+        SYNC.0,
     );
     let path = dir.join("alertsync.toml");
     std::fs::write(&path, text)?;
@@ -146,76 +181,170 @@ fn demo_config(simulator: &Simulator, dir: &std::path::Path) -> anyhow::Result<C
     Config::load(&path, &registry).map_err(|err| anyhow::anyhow!("{err}"))
 }
 
-/// Raises the alerts and works on them while following ilert, until ilert is in step.
+/// Sets up ilert's webhook alert action for the sync playbook, as its README section says:
+/// accepted and resolved alerts, the webhook token as the password of the URL.
+fn register_webhook(
+    simulator: &Simulator,
+    address: &str,
+    webhook_token: &str,
+) -> anyhow::Result<()> {
+    let playbook: Value = serde_json::from_str(SYNC.1)?;
+    let sync = playbook["uuid"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("the sync playbook has no uuid"))?;
+    let webhook = IlertWebhook {
+        url: format!("http://ilert:{webhook_token}@{address}/hooks/{sync}/1"),
+        alert_source: None,
+        events: vec!["alert-accepted".to_owned(), "alert-resolved".to_owned()],
+    };
+    simulator
+        .register_ilert_webhook(webhook)
+        .map_err(|err| anyhow::anyhow!("the simulated ilert refused the webhook: {err}"))?;
+    Ok(())
+}
+
+/// What is done to an alert once it is in ilert, and by whom.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Step {
+    AnalystAcknowledges,
+    AnalystCloses,
+    OnCallAccepts,
+    OnCallResolves,
+    Nothing,
+}
+
+impl Step {
+    /// Who did it, for the summary.
+    fn described(self) -> &'static str {
+        match self {
+            Self::AnalystAcknowledges => "analyst acknowledged",
+            Self::AnalystCloses => "analyst closed",
+            Self::OnCallAccepts => "on-call accepted",
+            Self::OnCallResolves => "on-call resolved",
+            Self::Nothing => "nobody",
+        }
+    }
+
+    /// Where the alert ends: (its Sekoia.io status, its ilert status).
+    fn outcome(self) -> (&'static str, &'static str) {
+        match self {
+            Self::AnalystAcknowledges | Self::OnCallAccepts => ("Acknowledged", "acknowledged"),
+            Self::AnalystCloses | Self::OnCallResolves => ("Closed", "resolved"),
+            Self::Nothing => ("Pending", "open"),
+        }
+    }
+
+    /// Does it: analysts in Sekoia.io, on-call in ilert.
+    fn take(self, simulator: &Simulator, alert: &Value) -> anyhow::Result<()> {
+        let (uuid, short_id) = (text(alert, "uuid"), text(alert, "short_id"));
+        let done = match self {
+            Self::AnalystAcknowledges | Self::AnalystCloses => simulator
+                .set_status(
+                    &short_id,
+                    self.outcome().0,
+                    Some("handled in the alertsync demo"),
+                )
+                .map(drop),
+            Self::OnCallAccepts => simulator.ilert_accept(&uuid, None).map(drop),
+            Self::OnCallResolves => simulator.ilert_resolve(&uuid, None).map(drop),
+            Self::Nothing => Ok(()),
+        };
+        done.map_err(|err| anyhow::anyhow!("{} {short_id}: {err}", self.described()))
+    }
+}
+
+/// An alert of the story and what is done to it.
+struct Planned {
+    alert: Value,
+    step: Step,
+}
+
+/// Raises the alerts, works on them on both sides, and follows both until they are in step.
 async fn story(simulator: &Simulator, count: usize) -> anyhow::Result<()> {
     wait_until(
         || simulator.live_connection_count() > 0,
         "the live notifications to connect",
     )
     .await?;
-    println!("Sekoia.io raises {count} alerts; analysts acknowledge some and close others:");
-    let expected = Mutex::new(Vec::new());
+    println!(
+        "Sekoia.io raises {count} alerts; once they are in ilert, analysts acknowledge or \
+         close some in Sekoia.io and on-call accepts or resolves others in ilert:"
+    );
+    let planned = Mutex::new(Vec::new());
     let done = AtomicBool::new(false);
-    let (raised, followed) = tokio::join!(
+    let (worked, followed) = tokio::join!(
         async {
-            let outcome = raise_and_work(simulator, count, &expected).await;
+            let outcome = raise_and_work(simulator, count, &planned).await;
             done.store(true, Ordering::SeqCst);
             outcome
         },
-        follow(simulator, count, &expected, &done)
+        follow(simulator, count, &planned, &done)
     );
-    let alerts = raised?;
+    worked?;
     followed?;
-    print_summary(simulator, &alerts);
+    print_summary(simulator, &lock(&planned));
     Ok(())
 }
 
-/// Creates the alerts and changes their status, noting the ilert status each should reach.
+/// Creates the alerts, waits until ilert has them, then takes each alert's step.
 async fn raise_and_work(
     simulator: &Simulator,
     count: usize,
-    expected: &Mutex<Vec<(String, &'static str)>>,
-) -> anyhow::Result<Vec<Value>> {
-    let mut alerts = Vec::new();
-    for step in ANALYST_STEPS.iter().cycle().take(count) {
+    planned: &Mutex<Vec<Planned>>,
+) -> anyhow::Result<()> {
+    for step in STEPS.iter().cycle().take(count) {
         let alert = simulator.create_alert(Value::Null);
-        lock(expected).push((text(&alert, "uuid"), ilert_status(*step)));
-        alerts.push(alert);
+        lock(planned).push(Planned { alert, step: *step });
         tokio::time::sleep(STEP_PAUSE).await;
     }
-    for (alert, step) in alerts.iter().zip(ANALYST_STEPS.iter().cycle()) {
-        if let Some(status) = step {
-            let short_id = text(alert, "short_id");
-            simulator
-                .set_status(&short_id, status, Some("handled in the alertsync demo"))
-                .map_err(|err| anyhow::anyhow!("changing the status of {short_id}: {err}"))?;
-            tokio::time::sleep(STEP_PAUSE).await;
-        }
+    let uuids: Vec<String> = lock(planned)
+        .iter()
+        .map(|p| text(&p.alert, "uuid"))
+        .collect();
+    wait_until(
+        || {
+            let view = simulator.ilert_alerts();
+            uuids
+                .iter()
+                .all(|uuid| view.iter().any(|a| &a.alert_key == uuid))
+        },
+        "every alert to reach ilert",
+    )
+    .await?;
+    let steps: Vec<(Value, Step)> = lock(planned)
+        .iter()
+        .map(|p| (p.alert.clone(), p.step))
+        .collect();
+    for (alert, step) in steps.iter().filter(|(_, step)| *step != Step::Nothing) {
+        step.take(simulator, alert)?;
+        tokio::time::sleep(STEP_PAUSE).await;
     }
-    Ok(alerts)
+    Ok(())
 }
 
-/// Prints ilert's side whenever it changes, until every alert is where it should be.
+/// Prints both sides whenever they change, until every alert is where it should be.
 async fn follow(
     simulator: &Simulator,
     count: usize,
-    expected: &Mutex<Vec<(String, &'static str)>>,
+    planned: &Mutex<Vec<Planned>>,
     done: &AtomicBool,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut last_line = String::new();
     loop {
         let view = simulator.ilert_alerts();
-        let line = progress_line(&view, count);
+        let line = progress_line(simulator, &view, count, &lock(planned));
         if line != last_line {
             println!("  {:>5.1} s  {line}", started.elapsed().as_secs_f32());
             last_line = line;
         }
-        if done.load(Ordering::SeqCst) && in_step(&view, &lock(expected)) {
+        if done.load(Ordering::SeqCst) && in_step(simulator, &view, &lock(planned)) {
             return Ok(());
         }
         if started.elapsed() > PATIENCE {
-            anyhow::bail!("ilert did not catch up within {PATIENCE:?}: {last_line}");
+            anyhow::bail!(
+                "Sekoia.io and ilert did not get in step within {PATIENCE:?}: {last_line}"
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -227,48 +356,69 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The ilert status an alert ends in after the analysts' step.
-fn ilert_status(step: Option<&str>) -> &'static str {
-    match step {
-        Some("Acknowledged") => "acknowledged",
-        Some(_) => "resolved",
-        None => "open",
-    }
+/// The Sekoia.io status of an alert, by name.
+fn sekoia_status(simulator: &Simulator, alert: &Value) -> String {
+    simulator
+        .alert(&text(alert, "uuid"))
+        .map(|a| text(&a["status"], "name"))
+        .unwrap_or_default()
 }
 
-fn in_step(view: &[IlertAlertView], expected: &[(String, &'static str)]) -> bool {
-    expected.iter().all(|(uuid, status)| {
-        view.iter()
-            .any(|a| &a.alert_key == uuid && a.status == *status)
+/// The ilert alert of a Sekoia.io alert.
+fn ilert_alert<'a>(view: &'a [IlertAlertView], alert: &Value) -> Option<&'a IlertAlertView> {
+    let uuid = text(alert, "uuid");
+    view.iter().find(|a| a.alert_key == uuid)
+}
+
+/// Whether every alert is where its step leads, on both sides.
+fn in_step(simulator: &Simulator, view: &[IlertAlertView], planned: &[Planned]) -> bool {
+    planned.iter().all(|p| {
+        let (sekoia, ilert) = p.step.outcome();
+        sekoia_status(simulator, &p.alert) == sekoia
+            && ilert_alert(view, &p.alert).is_some_and(|a| a.status == ilert)
     })
 }
 
-fn progress_line(view: &[IlertAlertView], count: usize) -> String {
-    let with = |status: &str| view.iter().filter(|a| a.status == status).count();
+fn progress_line(
+    simulator: &Simulator,
+    view: &[IlertAlertView],
+    count: usize,
+    planned: &[Planned],
+) -> String {
+    let in_ilert = |status: &str| view.iter().filter(|a| a.status == status).count();
+    let statuses: Vec<String> = planned
+        .iter()
+        .map(|p| sekoia_status(simulator, &p.alert))
+        .collect();
+    let in_sekoia = |status: &str| statuses.iter().filter(|s| *s == status).count();
     format!(
-        "ilert: {}/{count} alerts — {} open, {} acknowledged, {} resolved",
+        "ilert {}/{count}: {} open, {} acknowledged, {} resolved · Sekoia.io: {} pending, {} \
+         acknowledged, {} closed",
         view.len(),
-        with("open"),
-        with("acknowledged"),
-        with("resolved")
+        in_ilert("open"),
+        in_ilert("acknowledged"),
+        in_ilert("resolved"),
+        in_sekoia("Pending"),
+        in_sekoia("Acknowledged"),
+        in_sekoia("Closed"),
     )
 }
 
-fn print_summary(simulator: &Simulator, alerts: &[Value]) {
+fn print_summary(simulator: &Simulator, planned: &[Planned]) {
     let view = simulator.ilert_alerts();
-    println!("\nwhat ilert received:");
+    println!("\nwhere each alert ended:");
     // Fixed-width columns by hand: short ASCII ids and status words need no table crate.
-    println!("{:<12} {:<14} {:<13} events", "alert", "Sekoia.io", "ilert");
-    for alert in alerts {
-        let uuid = text(alert, "uuid");
-        let sekoia_status = simulator
-            .alert(&uuid)
-            .map(|a| text(&a["status"], "name"))
-            .unwrap_or_default();
-        if let Some(ilert) = view.iter().find(|a| a.alert_key == uuid) {
+    println!(
+        "{:<12} {:<20} {:<14} {:<13} what ilert received and did",
+        "alert", "changed by", "Sekoia.io", "ilert"
+    );
+    for p in planned {
+        if let Some(ilert) = ilert_alert(&view, &p.alert) {
             println!(
-                "{:<12} {sekoia_status:<14} {:<13} {}",
-                text(alert, "short_id"),
+                "{:<12} {:<20} {:<14} {:<13} {}",
+                text(&p.alert, "short_id"),
+                p.step.described(),
+                sekoia_status(simulator, &p.alert),
                 ilert.status,
                 ilert.events.join(" → ")
             );

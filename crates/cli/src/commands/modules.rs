@@ -95,9 +95,14 @@ fn module_text(module: &Module, detailed: bool) -> String {
         }
     }
     for trigger in &module.triggers {
+        let extension = if trigger.extension {
+            "  (alertsync extension: Sekoia.io has no such trigger)"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
-            "  trigger {}  {}  {}",
+            "  trigger {}  {}  {}{extension}",
             trigger.slug, trigger.name, trigger.uuid
         );
     }

@@ -10,6 +10,7 @@ use alertsync_engine::http::HttpClient;
 use alertsync_engine::{
     AccountBook, NoObserver, NodeRecord, NodeStatus, RunExecutor, RunRecord, RunRequest, RunStatus,
 };
+use alertsync_integrations::ilert;
 use alertsync_integrations::sekoia::{self, ApiPath, triggers};
 use alertsync_spl::{NodeKind, Playbook};
 use clap::Args;
@@ -206,6 +207,20 @@ impl AlertSource<'_> {
         trigger: &str,
         alert_id: &str,
     ) -> anyhow::Result<(Value, Option<PathBuf>)> {
+        let (trigger_uuid, arguments) = match playbook.node(trigger).map(|n| &n.kind) {
+            Some(NodeKind::Trigger {
+                trigger_uuid,
+                arguments,
+                ..
+            }) => (trigger_uuid.as_str(), arguments.clone()),
+            _ => ("", Value::Null),
+        };
+        if trigger_uuid == ilert::alert_changed::ALERT_CHANGED {
+            return usage(
+                "--alert cannot stand for Alert Changed in ilert, whose event is a change ilert \
+                 reports: give the event with --event FILE",
+            );
+        }
         let account = self
             .accounts
             .sekoia()
@@ -217,14 +232,6 @@ impl AlertSource<'_> {
             .get_alert(&cx, alert_id)
             .await
             .map_err(|err| anyhow::anyhow!("reading alert {alert_id}: {err}"))?;
-        let (trigger_uuid, arguments) = match playbook.node(trigger).map(|n| &n.kind) {
-            Some(NodeKind::Trigger {
-                trigger_uuid,
-                arguments,
-                ..
-            }) => (trigger_uuid.as_str(), arguments.clone()),
-            _ => ("", Value::Null),
-        };
         if trigger_uuid == triggers::MANUAL_TRIGGER {
             let uuid = alert
                 .get("uuid")

@@ -3,6 +3,7 @@
 //! accepted posts per alert.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use alertsync_sim::{Receiver, Simulator};
@@ -65,16 +66,40 @@ pub async fn wait_for<T>(
 /// Waits until ilert has received nothing new for [`QUIET`], so that counts taken next are
 /// final (a late duplicate would otherwise go unseen).
 pub async fn ilert_quiet(sim: &Simulator) {
-    let mut seen = sim.requests(Receiver::Ilert).len();
+    quiet("ilert", || sim.requests(Receiver::Ilert).len()).await;
+}
+
+/// Waits until `count` (of requests, deliveries, ...) has not changed for [`QUIET`].
+pub async fn quiet(what: &str, mut count: impl FnMut() -> usize) {
+    let mut seen = count();
     let mut since = Instant::now();
     let start = Instant::now();
     while since.elapsed() < QUIET {
-        assert!(start.elapsed() < PATIENCE, "ilert never went quiet");
+        assert!(start.elapsed() < PATIENCE, "{what} never went quiet");
         tokio::time::sleep(POLL).await;
-        let now = sim.requests(Receiver::Ilert).len();
+        let now = count();
         if now != seen {
             seen = now;
             since = Instant::now();
+        }
+    }
+}
+
+/// Polls `check` until it gives a value; `Err` says where things stand, for the failure
+/// message after `limit`.
+pub async fn wait_for_async<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let start = Instant::now();
+    loop {
+        match check().await {
+            Ok(value) => return value,
+            Err(state) if start.elapsed() >= limit => {
+                panic!("gave up after {limit:?} waiting for {what}; {state}")
+            }
+            Err(_) => tokio::time::sleep(POLL).await,
         }
     }
 }

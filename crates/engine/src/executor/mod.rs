@@ -21,6 +21,7 @@ use serde_json::Value;
 use crate::account::AccountBook;
 use crate::catalog::RegistryCatalog;
 use crate::http::HttpClient;
+use crate::links::AlertLinks;
 use crate::registry::Registry;
 use crate::retry::{RetryJournal, RetryPolicy, RetryProgress};
 
@@ -135,6 +136,7 @@ pub struct RunExecutor {
     retry: RetryPolicy,
     data_dir: PathBuf,
     node_limit: usize,
+    links: Option<Arc<dyn AlertLinks>>,
 }
 
 impl RunExecutor {
@@ -149,6 +151,7 @@ impl RunExecutor {
             retry: RetryPolicy::default(),
             data_dir: PathBuf::from("."),
             node_limit: DEFAULT_NODE_LIMIT,
+            links: None,
         }
     }
 
@@ -171,6 +174,12 @@ impl RunExecutor {
     /// How many node runs one run may make before it fails as a runaway.
     pub fn with_node_limit(mut self, node_limit: usize) -> Self {
         self.node_limit = node_limit;
+        self
+    }
+
+    /// Where actions record the ids destinations give to alerts (see [`AlertLinks`]).
+    pub fn with_alert_links(mut self, links: Arc<dyn AlertLinks>) -> Self {
+        self.links = Some(links);
         self
     }
 

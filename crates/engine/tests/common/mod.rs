@@ -220,6 +220,7 @@ pub fn registry() -> Registry {
         description: "test trigger",
         arguments: json!({"type": "object"}),
         results: json!({"type": "object"}),
+        extension: false,
     };
     Registry::new(vec![
         Module {

@@ -37,6 +37,7 @@ pub fn trigger_manifest() -> TriggerManifest {
             "type": "object",
             "properties": {"scheduled_at": {"type": "string", "format": "date-time", "description": "When the run was due (RFC 3339)"}}
         }),
+        extension: false,
     }
 }
 

@@ -4,7 +4,12 @@
 //!
 //! Two endpoint forms: the Sekoia.io-typed alert source (`.../events/sekoia/<key>`, the
 //! default) and ilert's generic Events API (`.../api/events`, with `alertKey` = alert uuid).
+//!
+//! The other way, ilert's webhook alert action reports changes made in ilert to the trigger
+//! Alert Changed in ilert ([`alert_changed`], an alertsync extension), so that an alert
+//! accepted or resolved by on-call can follow in Sekoia.io.
 
+pub mod alert_changed;
 mod trigger_alert;
 
 use alertsync_engine::{Module, ModuleManifest};
@@ -40,6 +45,6 @@ pub fn module() -> Module {
     Module {
         manifest: manifest(),
         actions: vec![std::sync::Arc::new(TriggerAlert::new())],
-        triggers: Vec::new(),
+        triggers: vec![alert_changed::trigger_manifest()],
     }
 }

@@ -1,6 +1,6 @@
 //! The Trigger Alert action.
 
-use alertsync_engine::http::check_status;
+use alertsync_engine::http::{check_status, read_body};
 use alertsync_engine::redact::MASK;
 use alertsync_engine::retry::with_retries;
 use alertsync_engine::{Action, ActionContext, ActionError, ActionManifest, ActionOutput};
@@ -8,8 +8,9 @@ use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use super::alert_changed::{LINK_SYSTEM, is_ilert_alert_id};
 use crate::alert::{OnCallAction, alert_link, forwarded_status};
-use crate::args::{alert_id, parse_http_url};
+use crate::args::{alert_id, is_alert_id, parse_http_url};
 use crate::sekoia;
 use crate::sekoia::client::ApiPath;
 
@@ -68,6 +69,11 @@ impl Action for TriggerAlert {
         let path = ApiPath::alert(alert_uuid);
         let alert = sekoia.call(cx, Method::GET, &path, &[], None).await?;
         let status = forwarded_status(&alert);
+        let forwarded_uuid = alert
+            .get("uuid")
+            .and_then(Value::as_str)
+            .filter(|uuid| is_alert_id(uuid))
+            .map(str::to_owned);
         cx.log.info(format!(
             "alert {alert_uuid} fetched; forwarding with status `{status}`"
         ));
@@ -87,9 +93,55 @@ impl Action for TriggerAlert {
                 (event, results)
             }
         };
-        destination.post(cx, &body).await?;
+        let answer = destination.post(cx, &body).await?;
+        if let Some(alert_uuid) = &forwarded_uuid {
+            link_named_alert(cx, &answer, alert_uuid).await;
+        }
         Ok(ActionOutput::new(results))
     }
+}
+
+/// Records the ilert alert ilert's answer names as the forwarded alert's, so that the
+/// changes its webhook reports can be traced back to the Sekoia.io alert (see
+/// [`super::alert_changed`]).
+async fn link_named_alert(cx: &ActionContext, answer: &Value, alert_uuid: &str) {
+    let (Some(links), Some(ilert_id)) = (&cx.links, alert_named_in(answer)) else {
+        return;
+    };
+    links.link(LINK_SYSTEM, &ilert_id, alert_uuid).await;
+    cx.log.info(format!(
+        "ilert holds alert {alert_uuid} as its alert {ilert_id}"
+    ));
+}
+
+/// The ilert alert an answer of ilert names: `alertId`, or the id `alertUrl` ends with
+/// (`?id=<id>` or `/<id>`); older accounts say `incidentId` and `incidentUrl`.
+fn alert_named_in(answer: &Value) -> Option<String> {
+    let field = |name: &str| match answer.get(name)? {
+        Value::String(text) => Some(text.trim().to_owned()),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    };
+    let by_id = ["alertId", "incidentId"].into_iter().filter_map(field);
+    let by_url = ["alertUrl", "incidentUrl"]
+        .into_iter()
+        .filter_map(field)
+        .filter_map(|url| id_at_end_of(&url));
+    by_id.chain(by_url).find(|id| is_ilert_alert_id(id))
+}
+
+/// The `id` query parameter of `url`, else its last path segment.
+fn id_at_end_of(url: &str) -> Option<String> {
+    let url = url::Url::parse(url).ok()?;
+    let from_query = url
+        .query_pairs()
+        .find(|(key, _)| key == "id")
+        .map(|(_, id)| id.into_owned());
+    from_query.or_else(|| {
+        url.path_segments()?
+            .rfind(|segment| !segment.is_empty())
+            .map(str::to_owned)
+    })
 }
 
 /// Which of ilert's two endpoint forms an integration URL is.
@@ -152,10 +204,12 @@ impl Destination {
         })
     }
 
-    /// POSTs the body, retrying transient failures; 404 is a wrong key or URL.
-    async fn post(&self, cx: &ActionContext, body: &Value) -> Result<(), ActionError> {
+    /// POSTs the body, retrying transient failures; 404 is a wrong key or URL. Returns
+    /// ilert's answer (`null` when it is not JSON or cannot be read: the event was accepted
+    /// all the same, and is not sent again).
+    async fn post(&self, cx: &ActionContext, body: &Value) -> Result<Value, ActionError> {
         let what = format!("ilert POST {}", self.shown_url);
-        with_retries(&cx.retry, cx, &what, || async {
+        let response = with_retries(&cx.retry, cx, &what, || async {
             cx.http.throttle(super::SLUG, &self.key).await;
             let request = cx
                 .http
@@ -174,7 +228,11 @@ impl Destination {
         })
         .await?;
         cx.log.info(format!("{what}: accepted"));
-        Ok(())
+        let answer = read_body(response, cx.max_response_bytes, &what).await;
+        Ok(answer
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or(Value::Null))
     }
 }
 
@@ -242,4 +300,32 @@ fn generic_event(alert: &Value, status: &str, base_url: &str, key: &str) -> Valu
         "links": [{"href": link, "text": "Open in Sekoia.io"}],
         "customDetails": alert,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::alert_named_in;
+
+    #[test]
+    fn an_answer_names_the_alert_by_id_or_by_url() {
+        let named = |answer| alert_named_in(&answer);
+        assert_eq!(named(json!({"alertId": 42})).as_deref(), Some("42"));
+        assert_eq!(named(json!({"incidentId": "7"})).as_deref(), Some("7"));
+        assert_eq!(
+            named(json!({"alertUrl": "https://acme.ilert.com/alert/view?id=9001"})).as_deref(),
+            Some("9001")
+        );
+        assert_eq!(
+            named(json!({"incidentUrl": "https://acme.ilert.com/incidents/55/"})).as_deref(),
+            Some("55")
+        );
+        assert_eq!(named(json!({"alertKey": "3f2b1c9a"})), None);
+        assert_eq!(
+            named(json!({"alertUrl": "https://acme.ilert.com/alerts"})),
+            None
+        );
+        assert_eq!(named(json!(null)), None);
+    }
 }

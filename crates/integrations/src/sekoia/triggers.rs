@@ -54,6 +54,7 @@ pub fn manifests() -> Vec<TriggerManifest> {
             description: "Starts a run when the playbook's webhook is called with {\"alert_uuid\": ...}.",
             arguments: json!({"type": "object", "properties": {}}),
             results: json!({"type": "object", "properties": {"alert_uuid": {"type": "string"}}, "required": ["alert_uuid"]}),
+            extension: false,
         },
     ]
 }
@@ -77,6 +78,7 @@ fn alert_trigger(
             }
         }),
         results: alert_event_schema(),
+        extension: false,
     }
 }
 

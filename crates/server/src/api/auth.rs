@@ -19,6 +19,8 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::prelude::BASE64_STANDARD;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
@@ -64,6 +66,28 @@ pub fn bearer_matches(headers: &HeaderMap, expected: &str) -> bool {
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
     constant_time_eq(given.as_bytes(), expected.as_bytes())
+}
+
+/// Whether the request carries a playbook's webhook token: as `Authorization: Bearer
+/// <token>`, or as the password of HTTP Basic credentials, whatever the user name (what
+/// ilert sends for a webhook URL `https://user:password@host/...`). Compared in constant
+/// time.
+pub fn webhook_token_matches(headers: &HeaderMap, expected: &str) -> bool {
+    bearer_matches(headers, expected)
+        || basic_password(headers)
+            .is_some_and(|password| constant_time_eq(&password, expected.as_bytes()))
+}
+
+/// The password of `Authorization: Basic <base64 of user:password>`, if the request has one.
+fn basic_password(headers: &HeaderMap) -> Option<Vec<u8>> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let credentials = BASE64_STANDARD.decode(encoded.trim()).ok()?;
+    let colon = credentials.iter().position(|byte| *byte == b':')?;
+    Some(credentials[colon + 1..].to_vec())
 }
 
 /// Whether `given` is the expected token, compared in constant time (only the lengths may
@@ -312,5 +336,31 @@ mod tests {
         assert!(!constant_time_eq(b"abcd", b"abc"));
         assert!(!constant_time_eq(b"", b"abc"));
         assert!(!constant_time_eq(b"abd", b"abc"));
+    }
+
+    #[test]
+    fn a_webhook_token_comes_as_bearer_or_as_the_basic_password() {
+        let with = |authorization: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                header::AUTHORIZATION,
+                HeaderValue::from_str(authorization).unwrap(),
+            );
+            webhook_token_matches(&headers, "s3cret:token")
+        };
+        let basic = |credentials: &str| format!("Basic {}", BASE64_STANDARD.encode(credentials));
+        assert!(with("Bearer s3cret:token"));
+        assert!(
+            with(&basic("ilert:s3cret:token")),
+            "the password may hold a colon"
+        );
+        assert!(with(&basic(":s3cret:token")), "any user name, even none");
+        assert!(with(&basic("ilert:s3cret:token").replace("Basic", "basic")));
+        assert!(!with(&basic("s3cret:token:")), "the token as user name");
+        assert!(!with(&basic("ilert:s3cret")));
+        assert!(!with(&basic("s3cret:token")), "split at the first colon");
+        assert!(!with("Basic not-base64!"));
+        assert!(!with("s3cret:token"));
+        assert!(!webhook_token_matches(&HeaderMap::new(), "s3cret:token"));
     }
 }

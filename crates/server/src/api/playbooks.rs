@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult, ErrorBody};
-use crate::deploy::{DeployedPlaybook, TriggerKind};
+use crate::deploy::{DeployedPlaybook, TriggerKind, Webhook};
 use crate::http::AppState;
 
 /// The reason recorded for a playbook disabled through the API.
@@ -55,9 +55,9 @@ pub struct PlaybookView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TriggerView {
     pub node_id: String,
-    /// `alert`, `manual` (webhook) or `cron`.
+    /// `alert`, `manual` or `ilert_alert_changed` (webhooks) or `cron`.
     pub kind: String,
-    /// For manual triggers: the webhook path.
+    /// For webhook triggers: the webhook path.
     pub webhook: Option<String>,
 }
 
@@ -115,11 +115,12 @@ pub(crate) fn view(playbook: &DeployedPlaybook, health: &PlaybookHealth) -> Play
                 node_id: t.node_id.clone(),
                 kind: match t.kind {
                     TriggerKind::Alert(_) => "alert",
-                    TriggerKind::Manual => "manual",
+                    TriggerKind::Webhook(Webhook::Manual) => "manual",
+                    TriggerKind::Webhook(Webhook::IlertAlertChanged) => "ilert_alert_changed",
                     TriggerKind::Cron => "cron",
                 }
                 .to_owned(),
-                webhook: (t.kind == TriggerKind::Manual)
+                webhook: matches!(t.kind, TriggerKind::Webhook(_))
                     .then(|| format!("/hooks/{}/{}", playbook.id, t.node_id)),
             })
             .collect(),

@@ -53,10 +53,15 @@ pub async fn list(State(state): State<AppState>) -> Response {
                 let _ = write!(
                     body,
                     "<tr data-trigger=\"{slug}\" data-uuid=\"{uuid}\"><td><code>{slug}</code></td>\
-                     <td>{name}</td><td><code>{uuid}</code></td></tr>",
+                     <td>{name}{extension}</td><td><code>{uuid}</code></td></tr>",
                     slug = esc(trigger.slug),
                     uuid = esc(trigger.uuid),
                     name = esc(trigger.name),
+                    extension = if trigger.extension {
+                        " <small>(alertsync extension)</small>"
+                    } else {
+                        ""
+                    },
                 );
             }
             body.push_str("</tbody></table>");

@@ -40,7 +40,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
-    Checkpoint, ClaimedRun, Enqueued, InboxCounts, InboxEvent, InboxId, NewInboxEvent,
+    AlertLink, Checkpoint, ClaimedRun, Enqueued, InboxCounts, InboxEvent, InboxId, NewInboxEvent,
     PlaybookHealth, Pruned, QueueHealth, Rerun, RetryState, RunCountFilter, RunCounts, RunDetail,
     RunId, RunPage, RunQuery, RunTarget,
 };
@@ -441,6 +441,21 @@ impl Store for SqliteStore {
     async fn set_checkpoint(&self, checkpoint: Checkpoint) -> StoreResult<()> {
         self.write("set checkpoint", move |tx, _| {
             state::set_checkpoint(tx, &checkpoint)
+        })
+        .await
+    }
+
+    async fn link_alert(&self, link: AlertLink) -> StoreResult<()> {
+        self.write("record alert link", move |tx, _| {
+            state::link_alert(tx, &link)
+        })
+        .await
+    }
+
+    async fn linked_alert(&self, system: &str, remote_id: &str) -> StoreResult<Option<String>> {
+        let (system, remote_id) = (system.to_owned(), remote_id.to_owned());
+        self.read("read alert link", move |tx, _| {
+            state::linked_alert(tx, &system, &remote_id)
         })
         .await
     }

@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_dedup_expiry.sql"),
     include_str!("migrations/0004_run_queue.sql"),
     include_str!("migrations/0005_retention.sql"),
+    include_str!("migrations/0006_alert_links.sql"),
 ];
 
 /// The schema version this build knows.

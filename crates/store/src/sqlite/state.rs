@@ -1,9 +1,10 @@
-//! Small state tables: delivery retry state, trigger checkpoints, playbook health.
+//! Small state tables: delivery retry state, trigger checkpoints, playbook health, alert
+//! links.
 
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use super::{Fault, ms_to_sql, now_sql, optional_unsigned_from_sql, seq_to_sql, unsigned_from_sql};
-use crate::model::{Checkpoint, PlaybookDisabled, PlaybookHealth, RetryState, RunId};
+use crate::model::{AlertLink, Checkpoint, PlaybookDisabled, PlaybookHealth, RetryState, RunId};
 
 // ----- retry state -----
 
@@ -241,4 +242,33 @@ fn health_from_row(row: &Row<'_>) -> Result<PlaybookHealth, Fault> {
         disabled,
         playbook_id,
     })
+}
+
+// ----- alert links -----
+
+pub(super) fn link_alert(tx: &Transaction<'_>, link: &AlertLink) -> Result<(), Fault> {
+    tx.prepare_cached(
+        "INSERT INTO alert_links (system, remote_id, alert_uuid, linked_at_ms) \
+         VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (system, remote_id) DO UPDATE SET \
+             alert_uuid = excluded.alert_uuid, linked_at_ms = excluded.linked_at_ms",
+    )?
+    .execute(params![
+        link.system,
+        link.remote_id,
+        link.alert_uuid,
+        now_sql()
+    ])?;
+    Ok(())
+}
+
+pub(super) fn linked_alert(
+    tx: &Transaction<'_>,
+    system: &str,
+    remote_id: &str,
+) -> Result<Option<String>, Fault> {
+    Ok(tx
+        .prepare_cached("SELECT alert_uuid FROM alert_links WHERE system = ?1 AND remote_id = ?2")?
+        .query_row([system, remote_id], |row| row.get(0))
+        .optional()?)
 }
