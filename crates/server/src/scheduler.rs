@@ -31,13 +31,15 @@ use alertsync_engine::{
 };
 use alertsync_integrations::sekoia::{SLUG, SekoiaClient, triggers};
 use alertsync_spl::NodeKind;
-use alertsync_store::{ClaimedRun, NodeRunRecorder, RunId, Store, StoreResult, WriteBehind};
+use alertsync_store::{
+    ClaimedRun, InboxEvent, NodeRunRecorder, RunAlert, RunId, Store, StoreResult, WriteBehind,
+};
 use serde_json::Value;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::deploy::{DeployedPlaybook, Deployment, TriggerKind};
-use crate::inbox::InboxPayload;
+use crate::inbox::{InboxPayload, TriggerEvent, run_alert};
 
 /// How often the queue is looked at when nobody signals new runs (held runs come due).
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
@@ -205,28 +207,43 @@ impl Scheduler {
             () = cancel.cancelled() => return Outcome::Stopped,
             event = self.trigger_event(claimed, &payload, recorder.clone(), trigger_retry) => event,
         };
-        let (event, files) = match event {
+        let event = match event {
             Ok(built) => built,
             Err(err) => return trigger_failed(playbook, &run.trigger_node, err),
         };
-        if !rule_filters_pass(playbook, &run.trigger_node, &event) {
-            if let Some(files) = files {
+        if !rule_filters_pass(playbook, &run.trigger_node, &event.output) {
+            if let Some(files) = event.files {
                 let _ = tokio::fs::remove_dir_all(files).await;
             }
             return Outcome::Filtered;
         }
-        let request = RunRequest::new(Arc::clone(&playbook.playbook), &run.trigger_node, event)
-            .with_bindings(playbook.bindings.clone())
-            .with_cancellation(cancel.clone())
-            .with_retry_journal(recorder.clone())
-            .holding_transient_failures()
-            .resuming(claimed.completed_nodes.clone())
-            .resuming_retries(resumed);
-        let request = match files {
+        let alert_read = event.alert.is_some();
+        if let Some(alert) = event.alert {
+            self.store
+                .write_behind(WriteBehind::AlertRead { run: run.id, alert });
+        }
+        let request = RunRequest::new(
+            Arc::clone(&playbook.playbook),
+            &run.trigger_node,
+            event.output,
+        )
+        .with_bindings(playbook.bindings.clone())
+        .with_cancellation(cancel.clone())
+        .with_retry_journal(recorder.clone())
+        .holding_transient_failures()
+        .resuming(claimed.completed_nodes.clone())
+        .resuming_retries(resumed);
+        let request = match event.files {
             Some(files) => request.with_run_files(files),
             None => request,
         };
         let record = self.executor.run(request, recorder.as_ref()).await;
+        if !alert_read
+            && let Some(alert) = alert_in_results(&claimed.event, &record)
+        {
+            self.store
+                .write_behind(WriteBehind::AlertRead { run: run.id, alert });
+        }
         match (record.status, record.hold.clone()) {
             (RunStatus::Cancelled, _) => Outcome::Stopped,
             (RunStatus::Waiting, Some(hold)) => Outcome::Held(record, hold),
@@ -234,16 +251,17 @@ impl Scheduler {
         }
     }
 
-    /// The trigger node's output and the run's files: alert events read the alert, retried
-    /// (and held) like a delivery, journalled as the trigger node's retries.
+    /// What the run starts from: alert events read the alert, retried (and held) like a
+    /// delivery, journalled as the trigger node's retries.
     async fn trigger_event(
         &self,
         claimed: &ClaimedRun,
         payload: &InboxPayload,
         journal: Arc<NodeRunRecorder>,
         resumed: Option<RetryProgress>,
-    ) -> Result<(Value, Option<std::path::PathBuf>), alertsync_engine::ActionError> {
-        let sekoia = self.sekoia.get(&claimed.event.account);
+    ) -> Result<TriggerEvent, alertsync_engine::ActionError> {
+        let account = &claimed.event.account;
+        let sekoia = self.sekoia.get(account);
         let journal: Arc<dyn RetryJournal> = journal;
         let mut cx = match sekoia {
             Some(client) => client.service_context(self.retry),
@@ -255,7 +273,11 @@ impl Scheduler {
         cx.retries =
             NodeRetries::new(Some(journal), 0, &claimed.run.trigger_node, resumed).holding(true);
         let data_dir = self.executor.data_dir();
-        telemetry::for_destination(SLUG, payload.trigger_event(sekoia, &cx, data_dir)).await
+        telemetry::for_destination(
+            SLUG,
+            payload.trigger_event(account, sekoia, &cx, data_dir),
+        )
+        .await
     }
 
     /// Writes how a run ended, until the store takes it (or the service stops: the claim
@@ -503,7 +525,25 @@ fn trigger_waiting(playbook: &DeployedPlaybook, trigger_node: &str, why: &str) -
         outputs: Vec::new(),
         iteration: Vec::new(),
         dry_run_writes: Vec::new(),
+        attempts: 0,
+        exchanges: Vec::new(),
     }
+}
+
+/// The alert of a run whose trigger read none (a Manual Trigger gives only its uuid), as a
+/// node of the run read it: the first node result that is the event's alert (Get Alert's,
+/// or the alert an ilert action forwarded).
+fn alert_in_results(event: &InboxEvent, record: &RunRecord) -> Option<RunAlert> {
+    let uuid = event.alert_uuid.as_deref()?;
+    record
+        .nodes
+        .iter()
+        .filter_map(|node| node.results.as_ref())
+        .find(|results| {
+            results.get("uuid").and_then(Value::as_str) == Some(uuid)
+                && results.get("short_id").is_some()
+        })
+        .map(|alert| run_alert(&event.account, alert))
 }
 
 /// Whether an alert event passes the rule filters of the trigger node it fires.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::{Deserialize, Serialize};
@@ -96,7 +96,9 @@ impl IlertService {
         None
     }
 
-    fn apply(&mut self, event: IlertEvent) {
+    /// Applies the event to the alert with its key; returns that alert's number (from 1),
+    /// `None` when the event acts on no alert (an acknowledgement or resolution of none).
+    fn apply(&mut self, event: IlertEvent) -> Option<usize> {
         let index_key = (
             event.integration_key.clone(),
             event.alert_key.to_lowercase(),
@@ -106,7 +108,7 @@ impl IlertService {
             (event.effect == Effect::CreateOrAppend)
                 .then(|| self.open_alert(&event, index_key.clone()))
         }) else {
-            return;
+            return None;
         };
         let alert = &mut self.alerts[position];
         alert.events.push(event.label);
@@ -119,6 +121,7 @@ impl IlertService {
             }
             Effect::CreateOrAppend | Effect::Comment => {}
         }
+        Some(position + 1)
     }
 
     fn open_alert(&mut self, event: &IlertEvent, index_key: (String, String)) -> usize {
@@ -171,13 +174,14 @@ async fn with_correlation_id(mut response: Response) -> Response {
 async fn sekoia_event(
     State(sim): Sim,
     Path(integration_key): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    deliver(&sim, sekoia_typed(integration_key, &body))
+    deliver(&sim, &headers, sekoia_typed(integration_key, &body))
 }
 
-async fn generic_event(State(sim): Sim, body: Bytes) -> Response {
-    deliver(&sim, generic(&body))
+async fn generic_event(State(sim): Sim, headers: HeaderMap, body: Bytes) -> Response {
+    deliver(&sim, &headers, generic(&body))
 }
 
 /// A Sekoia.io alert whose `status` is a string: resolved/closed resolve, acknowledged
@@ -249,8 +253,10 @@ fn generic(body: &Bytes) -> Result<IlertEvent, SimError> {
     })
 }
 
-/// Checks the key and the rate limit, then applies the event: 202, or ilert's error.
-fn deliver(sim: &SimState, event: Result<IlertEvent, SimError>) -> Response {
+/// Checks the key and the rate limit, then applies the event: 202 with the alert key and,
+/// as ilert's event answer does (`incidentUrl`), the address of the alert it acted on — or
+/// ilert's error.
+fn deliver(sim: &SimState, headers: &HeaderMap, event: Result<IlertEvent, SimError>) -> Response {
     let event = match event {
         Ok(event) => event,
         Err(error) => {
@@ -285,12 +291,13 @@ fn deliver(sim: &SimState, event: Result<IlertEvent, SimError>) -> Response {
     }
     let alert_key = event.alert_key.clone();
     let label = event.label.clone();
-    ilert.apply(event);
+    let number = ilert.apply(event);
     drop(ilert);
     sim.timeline.ilert_accepted(&alert_key, label);
-    (
-        StatusCode::ACCEPTED,
-        axum::Json(json!({"alertKey": alert_key})),
-    )
-        .into_response()
+    let mut answer = json!({"alertKey": alert_key});
+    if let (Some(number), Some(host)) = (number, headers.get(header::HOST)) {
+        let host = String::from_utf8_lossy(host.as_bytes());
+        answer["incidentUrl"] = json!(format!("http://{host}/incident/{number}"));
+    }
+    (StatusCode::ACCEPTED, axum::Json(answer)).into_response()
 }

@@ -19,8 +19,9 @@
 //! * **dead letters**: runs that can never run or succeed end in status `dead` with their
 //!   reason, until someone replays ([`Store::rerun`]) or dismisses them;
 //! * **checkpoints** of triggers, **playbook health** (failures in a row, disabled or not);
-//! * the **queries** of the API and console: runs by playbook, status or alert, newest
-//!   first and paginated, one run with its node runs, counts by status, queue health.
+//! * the **queries** of the API and console: runs by playbook, status, alert (uuid or
+//!   short id), time and text, newest first and paginated, one run with its node runs,
+//!   counts by status, queue health.
 //!
 //! An event is done when its last run ends. [`SqliteStore`] is the embedded backend (one
 //! file, WAL, embedded migrations, one service per file). Every method is async and never
@@ -40,7 +41,7 @@ use serde::Serialize;
 pub use error::{StoreError, StoreResult};
 pub use model::{
     Checkpoint, ClaimedRun, Enqueued, EventSource, InboxCounts, InboxEvent, InboxId, MAX_PAGE_SIZE,
-    NewInboxEvent, PlaybookDisabled, PlaybookHealth, QueueHealth, Rerun, RetryState,
+    NewInboxEvent, PlaybookDisabled, PlaybookHealth, QueueHealth, Rerun, RetryState, RunAlert,
     RunCountFilter, RunCounts, RunDetail, RunId, RunPage, RunQuery, RunSummary, RunTarget,
 };
 pub use observer::NodeRunRecorder;
@@ -56,6 +57,8 @@ pub enum WriteBehind {
     NodeStarted { run: RunId, node: Box<NodeRecord> },
     /// A run of the playbook that succeeded (lost: its failure count is not reset).
     PlaybookSucceeded { playbook_id: String },
+    /// What a run read of its alert (lost in a crash: the resumed run reads it again).
+    AlertRead { run: RunId, alert: RunAlert },
 }
 
 /// The health of the store's writes, for `/healthz`: whether the last ones went to disk.

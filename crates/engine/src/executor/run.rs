@@ -302,17 +302,18 @@ impl<'a> Run<'a> {
             .recorder
             .start(&node.id, &node.name, iteration, &prepared.arguments);
         let log = NodeLog::new(self.recorder.redactor().clone());
-        // In a dry run each node gets its own recorder, so its writes are shown with it.
-        let http = if self.executor.http.is_dry_run() {
-            self.executor.http.dry_run()
-        } else {
-            self.executor.http.clone()
-        };
         let max_response_bytes = prepared
             .account
             .as_ref()
             .and_then(|account| account.max_response_bytes())
-            .unwrap_or(http.max_response_bytes());
+            .unwrap_or(self.executor.http.max_response_bytes());
+        // Each node records its own writes (sent with their answers, or in a dry run
+        // instead of being sent), so they are shown with it.
+        let http = self
+            .executor
+            .http
+            .recording()
+            .with_max_response_bytes(max_response_bytes);
         let cx = ActionContext {
             account: prepared.account,
             max_response_bytes,
@@ -349,7 +350,7 @@ impl<'a> Run<'a> {
                 };
                 let outcome = NodeOutcome::succeeded(output.results.clone(), outputs.clone())
                     .with_logs(log.lines())
-                    .with_dry_run_writes(http.recorded_writes());
+                    .with_requests(&http, cx.retries.attempts());
                 self.recorder.finish(seq, outcome);
                 self.context.node.insert(node.id.clone(), output.results);
                 Next::Outputs(outputs)
@@ -372,7 +373,7 @@ impl<'a> Run<'a> {
                     seq,
                     outcome
                         .with_logs(log.lines())
-                        .with_dry_run_writes(http.recorded_writes()),
+                        .with_requests(&http, cx.retries.attempts()),
                 );
                 held.map_or(Next::Stop, Next::Hold)
             }

@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_retry_operation.sql"),
     include_str!("migrations/0003_dedup_expiry.sql"),
     include_str!("migrations/0004_run_queue.sql"),
+    include_str!("migrations/0005_run_alert.sql"),
 ];
 
 /// The schema version this build knows.
