@@ -44,7 +44,12 @@ impl RecordedWrite {
             // The full URL: secrets in it (a key in the path) are masked with the run's
             // record.
             url: request.url().to_string(),
-            body: body_value(request.body().and_then(|b| b.as_bytes()).unwrap_or_default()),
+            body: body_value(
+                request
+                    .body()
+                    .and_then(|b| b.as_bytes())
+                    .unwrap_or_default(),
+            ),
         }
     }
 }
@@ -447,7 +452,10 @@ mod tests {
         assert_eq!(response.status(), 202);
         assert_eq!(response.url().as_str(), url, "the answer keeps its URL");
         let body = read_body(response, 1024, "POST the event").await.unwrap();
-        assert_eq!(body, br#"{"alertKey":"AL-12345"}"#, "the action reads the same answer");
+        assert_eq!(
+            body, br#"{"alertKey":"AL-12345"}"#,
+            "the action reads the same answer"
+        );
         let read = http.request(Method::GET, &url).build().unwrap();
         http.send(read, "GET").await.unwrap();
 
@@ -464,7 +472,12 @@ mod tests {
             }
         );
         assert!(
-            HttpClient::new().unwrap().recording().dry_run().exchanges().is_empty(),
+            HttpClient::new()
+                .unwrap()
+                .recording()
+                .dry_run()
+                .exchanges()
+                .is_empty(),
             "a dry run sends nothing to record"
         );
     }
@@ -475,15 +488,16 @@ mod tests {
         let url = format!("http://{}/events", closed.local_addr().unwrap());
         drop(closed);
         let http = HttpClient::new().unwrap().recording();
-        let request = http.request(Method::PUT, &url).body("plain").build().unwrap();
+        let request = http
+            .request(Method::PUT, &url)
+            .body("plain")
+            .build()
+            .unwrap();
         let err = http.send(request, "PUT the event").await.unwrap_err();
         assert!(err.is_transient(), "{err}");
         let exchanges = http.exchanges();
         assert_eq!(exchanges[0].request.body, json!("plain"));
-        assert_eq!(
-            exchanges[0].answer,
-            Answer::Failed { error: err.message }
-        );
+        assert_eq!(exchanges[0].answer, Answer::Failed { error: err.message });
     }
 
     fn answer(value: &str) -> reqwest::Response {

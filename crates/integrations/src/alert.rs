@@ -132,7 +132,11 @@ mod tests {
             "https://mine/operations/alerts/ALx1"
         );
         assert_eq!(
-            alert_page("https://api.sekoia.io", None, "0f0b5c3e-8d2f-4b7a-9a52-3c1f4e5d6a7b"),
+            alert_page(
+                "https://api.sekoia.io",
+                None,
+                "0f0b5c3e-8d2f-4b7a-9a52-3c1f4e5d6a7b"
+            ),
             "https://app.sekoia.io/operations/alerts/0f0b5c3e-8d2f-4b7a-9a52-3c1f4e5d6a7b"
         );
         assert_eq!(
@@ -150,7 +154,9 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["Low", "Low", "Moderate", "High", "Major", "Major", "Urgent", "Urgent"]
+            [
+                "Low", "Low", "Moderate", "High", "Major", "Major", "Urgent", "Urgent"
+            ]
         );
     }
 }

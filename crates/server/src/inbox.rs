@@ -78,9 +78,9 @@ impl InboxPayload {
         data_dir: &Path,
     ) -> Result<TriggerEvent, ActionError> {
         match self {
-            Self::Cron { scheduled_at, .. } => Ok(TriggerEvent::of(
-                json!({ "scheduled_at": scheduled_at }),
-            )),
+            Self::Cron { scheduled_at, .. } => {
+                Ok(TriggerEvent::of(json!({ "scheduled_at": scheduled_at })))
+            }
             Self::Webhook { alert_uuid, .. } => {
                 Ok(TriggerEvent::of(triggers::manual_event(alert_uuid)))
             }

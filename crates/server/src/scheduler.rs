@@ -238,9 +238,7 @@ impl Scheduler {
             None => request,
         };
         let record = self.executor.run(request, recorder.as_ref()).await;
-        if !alert_read
-            && let Some(alert) = alert_in_results(&claimed.event, &record)
-        {
+        if !alert_read && let Some(alert) = alert_in_results(&claimed.event, &record) {
             self.store
                 .write_behind(WriteBehind::AlertRead { run: run.id, alert });
         }
@@ -273,11 +271,8 @@ impl Scheduler {
         cx.retries =
             NodeRetries::new(Some(journal), 0, &claimed.run.trigger_node, resumed).holding(true);
         let data_dir = self.executor.data_dir();
-        telemetry::for_destination(
-            SLUG,
-            payload.trigger_event(account, sekoia, &cx, data_dir),
-        )
-        .await
+        telemetry::for_destination(SLUG, payload.trigger_event(account, sekoia, &cx, data_dir))
+            .await
     }
 
     /// Writes how a run ended, until the store takes it (or the service stops: the claim
@@ -380,10 +375,12 @@ impl Scheduler {
         if health.disabled.is_some() || health.consecutive_failures < limit {
             return;
         }
-        let reason = format!(
-            "disabled after {} runs in a row failed with errors to fix; last error: {error}",
-            health.consecutive_failures
-        );
+        let reason = match health.consecutive_failures {
+            1 => format!("disabled after a run failed with an error to fix: {error}"),
+            n => format!(
+                "disabled after {n} runs in a row failed with errors to fix; last error: {error}"
+            ),
+        };
         match self.store.disable_playbook(&playbook.id, &reason).await {
             Ok(_) => tracing::error!(
                 "playbook {} is disabled: {reason}; its runs are held until it is enabled again",

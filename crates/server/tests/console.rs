@@ -205,7 +205,9 @@ async fn every_page_answers_html_with_its_selectors() {
     assert!(runs.has(&format!("<a href=\"/runs/{run_id}\">")));
     // The row names the alert by short id and title, with its urgency and Sekoia.io page.
     assert!(
-        runs.has(&format!("<a class=\"short-id\" href=\"/runs?alert={short_id}\"")),
+        runs.has(&format!(
+            "<a class=\"short-id\" href=\"/runs?alert={short_id}\""
+        )),
         "{}",
         runs.text
     );
@@ -279,9 +281,15 @@ async fn every_page_answers_html_with_its_selectors() {
         );
     }
     assert!(!ilert_node.contains("data-part=\"error\""), "no error");
-    assert!(ilert_node.contains("<dd class=\"attempts\">1</dd>"), "{ilert_node}");
+    assert!(
+        ilert_node.contains("<dd class=\"attempts\">1</dd>"),
+        "{ilert_node}"
+    );
     // The request ilert got and its answer, which names the ilert alert: linked.
-    assert!(ilert_node.contains("<span class=\"method\">POST</span>"), "{ilert_node}");
+    assert!(
+        ilert_node.contains("<span class=\"method\">POST</span>"),
+        "{ilert_node}"
+    );
     assert!(
         ilert_node.contains(&format!(
             "<code class=\"url\">{}/********</code>",
@@ -531,7 +539,9 @@ async fn runs_are_found_by_short_id_uuid_time_and_text() {
     )));
     assert!(by_short_id.has("<span class=\"count\" data-status=\"succeeded\">1</span>"));
     assert!(
-        by_short_id.has(&format!("href=\"/runs?alert={short_id}&amp;status=failed\"")),
+        by_short_id.has(&format!(
+            "href=\"/runs?alert={short_id}&amp;status=failed\""
+        )),
         "the counts link to the same alert's runs: {}",
         by_short_id.text
     );
@@ -553,7 +563,9 @@ async fn runs_are_found_by_short_id_uuid_time_and_text() {
     );
     // By UUID, in any case.
     let uuid = second["uuid"].as_str().expect("uuid").to_uppercase();
-    let by_uuid = service.page(&format!("/runs?fragment=rows&alert={uuid}")).await;
+    let by_uuid = service
+        .page(&format!("/runs?fragment=rows&alert={uuid}"))
+        .await;
     assert_eq!(row_ids(&by_uuid.text), [two]);
 
     // By time: the range is inclusive and shows in the form as UTC.
@@ -566,10 +578,16 @@ async fn runs_are_found_by_short_id_uuid_time_and_text() {
         ))
         .await;
     assert_eq!(row_ids(&window.text), [three, two]);
-    assert!(window.has("<input name=\"since\" type=\"datetime-local\" step=\"1\" value=\"20"));
+    assert!(
+        window.has("<input name=\"since\" type=\"text\" class=\"time\" value=\"20"),
+        "{}",
+        window.text
+    );
     let before_all = service.page("/runs?fragment=rows&until=2020-01-01").await;
     assert!(row_ids(&before_all.text).is_empty(), "{}", before_all.text);
-    let since_2020 = service.page("/runs?fragment=rows&since=2020-01-01T00%3A00").await;
+    let since_2020 = service
+        .page("/runs?fragment=rows&since=2020-01-01T00%3A00")
+        .await;
     assert_eq!(row_ids(&since_2020.text), [three, two, one]);
 
     // By text: in what a node sent (the alert's UUID, any case), in an error, kept in the
@@ -578,25 +596,42 @@ async fn runs_are_found_by_short_id_uuid_time_and_text() {
         .page(&format!("/runs?q={}", uuid.to_lowercase()))
         .await;
     assert_eq!(row_ids(&in_request.text), [two], "{}", in_request.text);
-    assert!(in_request.has(&format!("name=\"q\" type=\"search\" value=\"{}\"", uuid.to_lowercase())));
+    assert!(in_request.has(&format!(
+        "name=\"q\" type=\"search\" value=\"{}\"",
+        uuid.to_lowercase()
+    )));
     let in_error = service.page("/runs?fragment=rows&q=HTTP+400").await;
     assert_eq!(row_ids(&in_error.text), [three], "{}", in_error.text);
-    assert!(in_error.has("<div class=\"row-error\""), "{}", in_error.text);
+    assert!(
+        in_error.has("<div class=\"row-error\""),
+        "{}",
+        in_error.text
+    );
     let paged = service.page("/runs?q=sekoia&limit=1").await;
     assert_eq!(row_ids(&paged.text), [three]);
     assert!(
-        paged.has(&format!("<a id=\"older\" href=\"/runs?q=sekoia&amp;before={three}\">")),
+        paged.has(&format!(
+            "<a id=\"older\" href=\"/runs?q=sekoia&amp;before={three}\">"
+        )),
         "{}",
         paged.text
     );
-    let nothing = service.page("/runs?fragment=rows&q=no+such+text+anywhere").await;
+    let nothing = service
+        .page("/runs?fragment=rows&q=no+such+text+anywhere")
+        .await;
     assert!(nothing.has("No run matches."));
 
     // What cannot be a filter is a 400 page saying why, as the API says it.
     for (query, needle) in [
-        ("alert=not-an-alert", "`alert` must be an alert UUID or short id"),
+        (
+            "alert=not-an-alert",
+            "`alert` must be an alert UUID or short id",
+        ),
         ("since=yesterday", "`since` must be"),
-        ("since=2025-03-02&until=2025-03-01", "`since` is after `until`"),
+        (
+            "since=2025-03-02&until=2025-03-01",
+            "`since` is after `until`",
+        ),
     ] {
         let page = service.page(&format!("/runs?{query}")).await;
         assert_eq!(page.status, StatusCode::BAD_REQUEST, "{query}");
@@ -658,7 +693,11 @@ async fn a_retried_delivery_shows_its_attempts_and_every_request() {
         .expect("node 3");
     assert_eq!(node["attempts"], 3, "{node}");
     assert_eq!(node["exchanges"].as_array().map(Vec::len), Some(3));
-    assert_eq!(api["retries"], serde_json::json!([]), "the retry state is gone");
+    assert_eq!(
+        api["retries"],
+        serde_json::json!([]),
+        "the retry state is gone"
+    );
 
     let bodies = service.stop().await;
     for body in &bodies {

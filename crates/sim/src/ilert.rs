@@ -104,12 +104,10 @@ impl IlertService {
             event.alert_key.to_lowercase(),
         );
         let existing = self.unresolved.get(&index_key).copied();
-        let Some(position) = existing.or_else(|| {
+        let position = existing.or_else(|| {
             (event.effect == Effect::CreateOrAppend)
                 .then(|| self.open_alert(&event, index_key.clone()))
-        }) else {
-            return None;
-        };
+        })?;
         let alert = &mut self.alerts[position];
         alert.events.push(event.label);
         alert.last_body = event.body;

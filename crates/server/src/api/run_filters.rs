@@ -5,8 +5,8 @@
 //! Empty parameters mean "any" (a form sends its empty fields). Times are milliseconds
 //! since the Unix epoch, or a date-time: RFC 3339 (`2025-03-01T09:30:00Z`,
 //! `…+01:00`), or in UTC `2025-03-01T09:30[:00]` or `2025-03-01` (a space may stand for
-//! the `T`). A time given to the minute (or the day) covers all of it: `until=…T09:30`
-//! includes 09:30:59.
+//! the `T`, and ` UTC` may follow, as the console writes times). A time given to the
+//! minute (or the day) covers all of it: `until=…T09:30` includes 09:30:59.
 
 use alertsync_engine::RunStatus;
 use alertsync_integrations::args::is_alert_id;
@@ -34,7 +34,7 @@ pub struct RunFilters {
     /// The alert: its UUID, or its short id (`ALWk3vQn2bxP`).
     pub alert: Option<String>,
     /// Runs queued at or after this time: ms since the epoch, an RFC 3339 date-time, or
-    /// `YYYY-MM-DDTHH:MM[:SS]` / `YYYY-MM-DD` in UTC.
+    /// `YYYY-MM-DD[ HH:MM[:SS]]` in UTC (`T` or a space between date and time).
     pub since: Option<String>,
     /// Runs queued at or before this time (same forms; a time to the minute or a date
     /// covers the whole minute or day).
@@ -184,7 +184,11 @@ fn parse_time(text: &str, bound: Bound, name: &str) -> ApiResult<u64> {
     if text.bytes().all(|b| b.is_ascii_digit()) {
         return text.parse().map_err(|_| wrong());
     }
-    let text = text.replacen(' ', "T", 1);
+    let text = text
+        .strip_suffix(" UTC")
+        .unwrap_or(text)
+        .trim()
+        .replacen(' ', "T", 1);
     let (start, span) = if let Ok(at) = DateTime::parse_from_rfc3339(&text) {
         (at.to_utc(), TimeDelta::milliseconds(1))
     } else if let Ok(at) = NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S%.f") {
@@ -192,7 +196,10 @@ fn parse_time(text: &str, bound: Bound, name: &str) -> ApiResult<u64> {
     } else if let Ok(at) = NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M") {
         (at.and_utc(), TimeDelta::minutes(1))
     } else if let Ok(day) = NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
-        (day.and_time(chrono::NaiveTime::MIN).and_utc(), TimeDelta::days(1))
+        (
+            day.and_time(chrono::NaiveTime::MIN).and_utc(),
+            TimeDelta::days(1),
+        )
     } else {
         return Err(wrong());
     };
@@ -232,16 +239,24 @@ mod tests {
             ("2025-03-01T10:30:00+01:00", Bound::Start, T),
             ("2025-03-01T09:30", Bound::Start, T),
             ("2025-03-01 09:30", Bound::End, T + 59_999),
+            ("2025-03-01 09:30:00 UTC", Bound::Start, T),
             ("2025-03-01T09:30:00", Bound::End, T + 999),
             ("2025-03-01", Bound::Start, T - 34_200_000),
             ("2025-03-01", Bound::End, T - 34_200_000 + 86_399_999),
         ];
         for (text, bound, expected) in cases {
-            assert_eq!(parse_time(text, bound, "since").ok(), Some(expected), "{text}");
+            assert_eq!(
+                parse_time(text, bound, "since").ok(),
+                Some(expected),
+                "{text}"
+            );
         }
         for wrong in ["yesterday", "2025-13-01", "-5", "1e9"] {
             let err = parse_time(wrong, Bound::Start, "since").unwrap_err();
-            assert!(format!("{:?}", err.body.detail).contains("`since`"), "{wrong}");
+            assert!(
+                format!("{:?}", err.body.detail).contains("`since`"),
+                "{wrong}"
+            );
         }
     }
 
@@ -254,9 +269,14 @@ mod tests {
             Some("0f0b5c3e-8d2f-4b7a-9a52-3c1f4e5d6a7b")
         );
         assert_eq!(query.alert_short_id, None);
-        let by_short_id = filters(&[("alert", "ALWk3vQn2bxP")]).query().expect("a short id");
+        let by_short_id = filters(&[("alert", "ALWk3vQn2bxP")])
+            .query()
+            .expect("a short id");
         assert_eq!(
-            (by_short_id.alert_uuid, by_short_id.alert_short_id.as_deref()),
+            (
+                by_short_id.alert_uuid,
+                by_short_id.alert_short_id.as_deref()
+            ),
             (None, Some("ALWk3vQn2bxP"))
         );
         assert!(filters(&[("alert", "../me")]).query().is_err());
@@ -290,7 +310,10 @@ mod tests {
     fn wrong_filters_are_refused_with_what_is_wrong() {
         for (pairs, needle) in [
             (vec![("status", "exploded")], "unknown run status"),
-            (vec![("since", "2025-03-02"), ("until", "2025-03-01")], "after"),
+            (
+                vec![("since", "2025-03-02"), ("until", "2025-03-01")],
+                "after",
+            ),
             (vec![("limit", "0")], "limit"),
             (vec![("before", "-3")], "before"),
         ] {

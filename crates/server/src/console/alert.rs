@@ -65,10 +65,14 @@ fn destination_links(state: &AppState, detail: &RunDetail) -> Vec<Link> {
         .nodes
         .iter()
         .filter_map(|record| {
-            let href = record.exchanges.iter().rev().find_map(|e| match &e.answer {
-                Answer::Response { body, .. } => answer_link(body),
-                Answer::Failed { .. } => None,
-            })?;
+            let href = record
+                .exchanges
+                .iter()
+                .rev()
+                .find_map(|e| match &e.answer {
+                    Answer::Response { body, .. } => answer_link(body),
+                    Answer::Failed { .. } => None,
+                })?;
             let module = playbook
                 .and_then(|p| p.playbook.node(&record.id))
                 .and_then(|node| match &node.kind {
@@ -110,39 +114,42 @@ pub fn urgency(run: &RunSummary) -> String {
     }
 }
 
-/// The short id (or UUID) linking to the alert's runs, and the title.
-fn name(run: &RunSummary) -> Option<String> {
+/// The short id (or UUID) linking to the alert's runs.
+fn short_id(run: &RunSummary) -> Option<String> {
     let id = alert_id(run)?;
-    let title = run
-        .alert
-        .as_ref()
-        .and_then(|a| a.title.as_deref())
-        .map(|t| format!("<span class=\"alert-title\">{}</span>", esc(t)))
-        .unwrap_or_default();
     let mut query = url::form_urlencoded::Serializer::new(String::new());
     query.append_pair("alert", id);
     Some(format!(
-        "<a class=\"short-id\" href=\"/runs?{}\" title=\"Every run of this alert\">{}</a> {title}",
+        "<a class=\"short-id\" href=\"/runs?{}\" title=\"Every run of this alert\">{}</a>",
         esc(&query.finish()),
         esc(id)
     ))
 }
 
-/// The alert of a row of the runs table: short id, Sekoia.io link, title.
+/// The alert's title, if the run read it.
+fn title(run: &RunSummary) -> String {
+    run.alert
+        .as_ref()
+        .and_then(|a| a.title.as_deref())
+        .map(|t| format!("<span class=\"alert-title\">{}</span>", esc(t)))
+        .unwrap_or_default()
+}
+
+/// The alert of a row of the runs table: short id and Sekoia.io link, then the title.
 pub fn cell(state: &AppState, run: &RunSummary) -> String {
-    let Some(name) = name(run) else {
+    let Some(short_id) = short_id(run) else {
         return "<span class=\"muted\">no alert</span>".to_owned();
     };
     let link = sekoia_link(state, run)
         .map(|l| l.html("external"))
         .unwrap_or_default();
-    format!("{name} {link}")
+    format!("{short_id} {link}{}", title(run))
 }
 
 /// The alert in a run's header: short id, title, urgency, UUID, and every link out.
 pub fn facts(state: &AppState, detail: &RunDetail) -> String {
     let run = &detail.run;
-    let Some(name) = name(run) else {
+    let Some(short_id) = short_id(run) else {
         return "<span class=\"muted\">no alert</span>".to_owned();
     };
     let links: Vec<String> = sekoia_link(state, run)
@@ -162,8 +169,9 @@ pub fn facts(state: &AppState, detail: &RunDetail) -> String {
         .map(|u| format!("<code class=\"uuid\">{}</code>", esc(u)))
         .unwrap_or_default();
     format!(
-        "{name} {urgency}<div class=\"alert-links\">{links} {uuid}</div>",
+        "{short_id} {urgency}{title}<div class=\"alert-links\">{links} {uuid}</div>",
         urgency = urgency(run),
+        title = title(run),
         links = links.join(" "),
     )
 }

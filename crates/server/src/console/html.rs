@@ -158,12 +158,12 @@ pub fn time(ms: u64) -> String {
     )
 }
 
-/// A time as a `datetime-local` input holds it: UTC, to the second.
+/// A time as a filter field holds it: UTC, to the second, as the pages write times.
 pub fn utc_input(ms: u64) -> String {
     i64::try_from(ms)
         .ok()
         .and_then(chrono::DateTime::from_timestamp_millis)
-        .map(|at| at.format("%Y-%m-%dT%H:%M:%S").to_string())
+        .map(|at| at.format("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_default()
 }
 
@@ -220,6 +220,6 @@ mod tests {
     fn times_are_utc() {
         assert!(time(0).contains("1970-01-01 00:00:00 UTC"));
         assert!(time(0).contains("datetime=\"1970-01-01T00:00:00.000Z\""));
-        assert_eq!(utc_input(1_740_821_459_999), "2025-03-01T09:30:59");
+        assert_eq!(utc_input(1_740_821_459_999), "2025-03-01 09:30:59");
     }
 }

@@ -50,7 +50,11 @@ fn node(out: &mut String, key: Option<&str>, value: &Value, depth: usize) {
             .map(|(i, v)| (i.to_string(), v))
             .collect(),
         scalar => {
-            let _ = write!(out, "<div class=\"j-line\">{label}{}</div>", scalar_html(scalar));
+            let _ = write!(
+                out,
+                "<div class=\"j-line\">{label}{}</div>",
+                scalar_html(scalar)
+            );
             return;
         }
     };
@@ -109,10 +113,15 @@ mod tests {
             "gone": null,
         });
         let html = tree(Some(&value));
-        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{html}"
+        );
         assert!(!html.contains("<script>"), "{html}");
         assert!(html.starts_with("<div class=\"json\">"));
-        assert!(html.contains("<details class=\"j\" open><summary><span class=\"j-size\">{ 6 keys }"));
+        assert!(
+            html.contains("<details class=\"j\" open><summary><span class=\"j-size\">{ 6 keys }")
+        );
         assert!(html.contains(
             "<details class=\"j\" open><summary><span class=\"j-key\">urgency</span>: <span \
              class=\"j-size\">{ 1 key }</span>"
@@ -124,7 +133,9 @@ mod tests {
             ),
             "a larger object below the top starts closed: {html}"
         );
-        assert!(html.contains("<span class=\"j-key\">tags</span>: <span class=\"j-empty\">[]</span>"));
+        assert!(
+            html.contains("<span class=\"j-key\">tags</span>: <span class=\"j-empty\">[]</span>")
+        );
         assert!(html.contains("<span class=\"j-bool\">true</span>"));
         assert!(html.contains("<span class=\"j-null\">null</span>"));
         assert!(html.contains("<pre class=\"json-raw\" hidden>{\n  &quot;title&quot;"));

@@ -63,8 +63,10 @@ fn badges(view: &PlaybookView, issues: &[String]) -> String {
                     esc(reason)
                 )
             } else {
+                // The reason is long (the last error): the banner over the page says it.
                 format!(
-                    "<span class=\"badge disabled-errors\">disabled after errors: {}</span>",
+                    "<span class=\"badge disabled-errors\" title=\"{}\">disabled after \
+                     errors</span>",
                     esc(reason)
                 )
             }
@@ -97,17 +99,25 @@ fn disabled_banner(view: &PlaybookView, held: u64) -> String {
     if view.state != "disabled" {
         return String::new();
     }
+    let id = esc(&query_value(&view.id));
+    let held = match held {
+        0 => "No run is held yet: its runs wait".to_owned(),
+        1 => {
+            format!("<a href=\"/runs?playbook={id}&amp;status=queued\">1 run is held</a>: it waits")
+        }
+        n => format!(
+            "<a href=\"/runs?playbook={id}&amp;status=queued\">{n} runs are held</a>: they wait"
+        ),
+    };
     format!(
         "<section id=\"playbook-disabled\" class=\"banner\" role=\"alert\">\
-         <h2>This playbook is disabled{since}</h2><p>{reason}</p>\
-         <p><a href=\"/runs?playbook={id}&amp;status=queued\">{held} run(s) held</a>: they \
-         run, in order, once it is enabled with the switch below.</p></section>",
+         <h2>This playbook is disabled{since}</h2><p>Reason: {reason}</p>\
+         <p>{held}, in order, until it is enabled with the switch below.</p></section>",
         since = view
             .disabled_at_ms
             .map(|at| format!(" since {}", time(at)))
             .unwrap_or_default(),
-        reason = esc(view.disabled_reason.as_deref().unwrap_or("no reason recorded")),
-        id = esc(&query_value(&view.id)),
+        reason = esc(view.disabled_reason.as_deref().unwrap_or("none recorded")),
     )
 }
 

@@ -458,14 +458,19 @@ fn exchanges_html(exchanges: &[Exchange]) -> String {
                 format!("<pre class=\"answer-error\">{}</pre>", esc(error)),
             ),
         };
-        let open = if i + 1 == exchanges.len() { " open" } else { "" };
+        let open = if i + 1 == exchanges.len() {
+            " open"
+        } else {
+            ""
+        };
         let _ = write!(
             out,
             "<details class=\"exchange\" data-outcome=\"{outcome}\"{open}><summary>\
              <span class=\"n\">{n}</span> <span class=\"method\">{method}</span> \
              <code class=\"url\">{url}</code> <span class=\"answer-status\" \
              data-outcome=\"{outcome}\">{answer_line}</span> {at}</summary>\
-             <h4>Request body</h4>{request}<h4>Answer</h4>{answer}</details>",
+             <div class=\"answer\"><h4>Answer</h4>{answer}</div>\
+             <div class=\"request-body\"><h4>Request body</h4>{request}</div></details>",
             n = i + 1,
             method = esc(&exchange.request.method),
             url = esc(&exchange.request.url),

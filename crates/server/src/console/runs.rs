@@ -111,7 +111,11 @@ pub async fn list(
         let _ = write!(
             body,
             "<p class=\"pager\"><a id=\"older\" href=\"/runs?{}\">Older runs</a></p>",
-            esc(&with(&filters.query_string(true), "before", &next.to_string()))
+            esc(&with(
+                &filters.query_string(true),
+                "before",
+                &next.to_string()
+            ))
         );
     }
     page(layout("Runs", Section::Runs, &body))
@@ -176,10 +180,10 @@ fn filter_form(state: &AppState, filters: &RunFilters, query: &RunQuery) -> Stri
     let _ = write!(
         out,
         "</select></label>\
-         <label>Queued from (UTC) <input name=\"since\" type=\"datetime-local\" step=\"1\" \
-         value=\"{since}\"></label>\
-         <label>to (UTC) <input name=\"until\" type=\"datetime-local\" step=\"1\" \
-         value=\"{until}\"></label>\
+         <label>Queued from <input name=\"since\" type=\"text\" class=\"time\" \
+         value=\"{since}\" placeholder=\"YYYY-MM-DD HH:MM (UTC)\"></label>\
+         <label>to <input name=\"until\" type=\"text\" class=\"time\" value=\"{until}\" \
+         placeholder=\"YYYY-MM-DD HH:MM (UTC)\"></label>\
          <button type=\"submit\">Filter</button><a class=\"reset\" href=\"/runs\">Reset</a>\
          </form>",
         since = query.since_ms.map(utc_input).unwrap_or_default(),
@@ -255,7 +259,11 @@ fn rows(state: &AppState, runs: &[RunSummary]) -> String {
 
 /// Why a run failed, waits or is a dead letter, cut short.
 fn row_error(run: &RunSummary) -> String {
-    let Some(error) = run.error.as_deref().filter(|_| run.status != RunStatus::Succeeded) else {
+    let Some(error) = run
+        .error
+        .as_deref()
+        .filter(|_| run.status != RunStatus::Succeeded)
+    else {
         return String::new();
     };
     let short: String = error.chars().take(ROW_ERROR_CHARS).collect();

@@ -379,7 +379,12 @@ async fn runs_are_found_by_alert_short_id_time_and_text() {
         let at = T0 + 10_000 * (i as u64 + 1);
         let alert_uuid = format!("uuid-{name}");
         store
-            .enqueue(event_at(Some(&alert_uuid), &format!("{name}/1"), &["pb-1"], at))
+            .enqueue(event_at(
+                Some(&alert_uuid),
+                &format!("{name}/1"),
+                &["pb-1"],
+                at,
+            ))
             .await
             .unwrap();
         let run = claim_ids(&store, 1).await[0];
@@ -464,5 +469,8 @@ async fn runs_are_found_by_alert_short_id_time_and_text() {
         .await
         .unwrap();
     let rerun = store.run(again).await.unwrap().unwrap().run;
-    assert_eq!(rerun.alert.and_then(|alert| alert.short_id).as_deref(), Some("ALaaa"));
+    assert_eq!(
+        rerun.alert.and_then(|alert| alert.short_id).as_deref(),
+        Some("ALaaa")
+    );
 }
