@@ -24,6 +24,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use alertsync_engine::http::Exchange;
 use alertsync_engine::{
     ActionContext, Cancellation, FailureKind, Hold, NodeRecord, NodeRetries, NodeStatus,
     RetryJournal, RetryPolicy, RetryProgress, RunExecutor, RunRecord, RunRequest, RunStatus,
@@ -232,7 +233,8 @@ impl Scheduler {
         .with_retry_journal(recorder.clone())
         .holding_transient_failures()
         .resuming(claimed.completed_nodes.clone())
-        .resuming_retries(resumed);
+        .resuming_retries(resumed)
+        .resuming_exchanges(interrupted_exchanges(claimed));
         let request = match event.files {
             Some(files) => request.with_run_files(files),
             None => request,
@@ -555,6 +557,22 @@ fn rule_filters_pass(playbook: &DeployedPlaybook, trigger_node: &str, event: &Va
         })
 }
 
+/// The requests the node runs an earlier attempt left unfinished (held for a retry) had
+/// sent, by node id and loop indices.
+fn interrupted_exchanges(claimed: &ClaimedRun) -> HashMap<(String, Vec<usize>), Vec<Exchange>> {
+    claimed
+        .interrupted_nodes
+        .iter()
+        .filter(|node| !node.exchanges.is_empty())
+        .map(|node| {
+            (
+                (node.id.clone(), node.iteration.clone()),
+                node.exchanges.clone(),
+            )
+        })
+        .collect()
+}
+
 /// The retry progress of the node runs an earlier attempt left waiting for a retry, by
 /// node id and loop indices.
 fn interrupted_retries(claimed: &ClaimedRun) -> HashMap<(String, Vec<usize>), RetryProgress> {
@@ -571,4 +589,66 @@ fn interrupted_retries(claimed: &ClaimedRun) -> HashMap<(String, Vec<usize>), Re
             Some(((node.id.clone(), node.iteration.clone()), retry.progress()?))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use alertsync_store::{EventSource, InboxId};
+    use serde_json::json;
+
+    use super::*;
+
+    fn node(seq: usize, results: Value) -> NodeRecord {
+        serde_json::from_value(json!({
+            "seq": seq, "id": seq.to_string(), "name": "n", "status": "succeeded",
+            "started_at_ms": 1, "ended_at_ms": 2, "duration_ms": 1, "arguments": null,
+            "results": results, "error": null, "logs": [], "outputs": ["default"],
+            "iteration": [],
+        }))
+        .expect("a node record")
+    }
+
+    #[test]
+    fn a_manual_run_knows_its_alert_from_the_first_node_that_read_it() {
+        let event = InboxEvent {
+            id: InboxId(1),
+            source: EventSource::Webhook,
+            account: "sekoia".to_owned(),
+            alert_uuid: Some("uuid-1".to_owned()),
+            dedup_key: "webhook/1".to_owned(),
+            payload: Value::Null,
+            received_at_ms: 1,
+            done_at_ms: None,
+        };
+        let alert = |uuid: &str, title: &str| {
+            json!({"uuid": uuid, "short_id": "ALx1", "title": title,
+                   "urgency": {"current_value": 61}})
+        };
+        let mut record = RunRecord {
+            status: RunStatus::Succeeded,
+            trigger_node: "0".to_owned(),
+            started_at_ms: 1,
+            ended_at_ms: Some(2),
+            error: None,
+            nodes: vec![
+                node(0, json!({"alert_uuid": "uuid-1"})),
+                node(1, alert("uuid-2", "another alert")),
+                node(2, alert("uuid-1", "Disk full")),
+                node(3, alert("uuid-1", "later")),
+            ],
+            hold: None,
+            failure: None,
+        };
+        assert_eq!(
+            alert_in_results(&event, &record),
+            Some(RunAlert {
+                account: Some("sekoia".to_owned()),
+                short_id: Some("ALx1".to_owned()),
+                title: Some("Disk full".to_owned()),
+                urgency: Some(61),
+            })
+        );
+        record.nodes.truncate(2);
+        assert_eq!(alert_in_results(&event, &record), None);
+    }
 }

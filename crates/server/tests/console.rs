@@ -699,6 +699,51 @@ async fn a_retried_delivery_shows_its_attempts_and_every_request() {
         "the retry state is gone"
     );
 
+    // ilert asks to come back in 3 s: the run is held, then resumed; its node keeps the
+    // request of the attempt before the hold.
+    service
+        .simulator
+        .inject_fault(Fault::status(Route::Ilert, 503).times(1).retry_after(3));
+    let alert = service.simulator.create_alert(Value::Null);
+    let uuid = alert["uuid"].as_str().expect("uuid");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen_waiting = false;
+    let held = loop {
+        let runs = service
+            .api(reqwest::Method::GET, &format!("/api/v1/runs?alert={uuid}"))
+            .await
+            .json();
+        let run = runs["runs"][0].clone();
+        match run["status"].as_str() {
+            Some("waiting") if !seen_waiting => {
+                seen_waiting = true;
+                let page = service.page(&format!("/runs/{}", run["id"])).await;
+                let waiting = template(&page.text, "3");
+                assert!(waiting.contains("<dt>Next attempt</dt>"), "{waiting}");
+                assert!(
+                    waiting.contains("<dd class=\"attempts\">1</dd>"),
+                    "{waiting}"
+                );
+            }
+            Some("succeeded") => break run,
+            _ => {}
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the held run never ended: {runs}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(seen_waiting, "the run was never seen held");
+    let page = service.page(&format!("/runs/{}", held["id"])).await;
+    let resumed = template(&page.text, "3");
+    assert!(
+        resumed.contains("<dd class=\"attempts\">2</dd>"),
+        "{resumed}"
+    );
+    assert!(resumed.contains("Requests sent <span class=\"muted\">(2)</span>"));
+    assert!(resumed.contains("data-outcome=\"failed\">503 Service Unavailable</span>"));
+
     let bodies = service.stop().await;
     for body in &bodies {
         for secret in secrets() {

@@ -312,11 +312,18 @@ impl NodeOutcome {
         self
     }
 
-    /// What the node's action sent: the writes its (per-node) HTTP client recorded, and
-    /// the attempts of its most tried request.
-    pub fn with_requests(mut self, http: &HttpClient, attempts: u32) -> Self {
+    /// What the node's action sent: the writes its (per-node) HTTP client recorded, after
+    /// those `earlier` attempts of the node sent, and the attempts of its most tried
+    /// request.
+    pub fn with_requests(
+        mut self,
+        earlier: Vec<Exchange>,
+        http: &HttpClient,
+        attempts: u32,
+    ) -> Self {
         self.dry_run_writes = http.recorded_writes();
-        self.exchanges = http.exchanges();
+        self.exchanges = earlier;
+        self.exchanges.extend(http.exchanges());
         self.attempts = attempts;
         self
     }

@@ -17,6 +17,7 @@ use super::record::{
 use super::{RunExecutor, RunObserver, RunRequest};
 use crate::account::Account;
 use crate::action::{Action, ActionContext, ActionError, NodeLog};
+use crate::http::Exchange;
 use crate::invoke::invoke;
 use crate::registry::Registry;
 use crate::retry::{NodeRetries, RetryProgress};
@@ -80,6 +81,8 @@ pub(super) struct Run<'a> {
     completed: HashMap<(String, Vec<usize>), VecDeque<NodeRecord>>,
     /// Retry progress an earlier attempt left, taken by the first run of its node.
     resumed_retries: HashMap<(String, Vec<usize>), RetryProgress>,
+    /// Requests interrupted node runs of an earlier attempt sent, taken likewise.
+    earlier_exchanges: HashMap<(String, Vec<usize>), Vec<Exchange>>,
     /// Set when a delivery is held: the run stops before its next step.
     hold: Option<Hold>,
 }
@@ -102,6 +105,7 @@ impl<'a> Run<'a> {
             executions: 0,
             completed: completed_actions(&request.completed),
             resumed_retries: request.resumed_retries.clone(),
+            earlier_exchanges: request.earlier_exchanges.clone(),
             hold: None,
         }
     }
@@ -314,6 +318,8 @@ impl<'a> Run<'a> {
             .http
             .recording()
             .with_max_response_bytes(max_response_bytes);
+        let key = (node.id.clone(), iteration.to_vec());
+        let earlier = self.earlier_exchanges.remove(&key).unwrap_or_default();
         let cx = ActionContext {
             account: prepared.account,
             max_response_bytes,
@@ -324,8 +330,7 @@ impl<'a> Run<'a> {
                 self.request.retry_journal.clone(),
                 seq,
                 &node.id,
-                self.resumed_retries
-                    .remove(&(node.id.clone(), iteration.to_vec())),
+                self.resumed_retries.remove(&key),
             )
             .holding(self.request.hold_transient_failures),
             data_dir: self.executor.data_dir.clone(),
@@ -350,7 +355,7 @@ impl<'a> Run<'a> {
                 };
                 let outcome = NodeOutcome::succeeded(output.results.clone(), outputs.clone())
                     .with_logs(log.lines())
-                    .with_requests(&http, cx.retries.attempts());
+                    .with_requests(earlier, &http, cx.retries.attempts());
                 self.recorder.finish(seq, outcome);
                 self.context.node.insert(node.id.clone(), output.results);
                 Next::Outputs(outputs)
@@ -371,9 +376,11 @@ impl<'a> Run<'a> {
                 };
                 self.recorder.finish(
                     seq,
-                    outcome
-                        .with_logs(log.lines())
-                        .with_requests(&http, cx.retries.attempts()),
+                    outcome.with_logs(log.lines()).with_requests(
+                        earlier,
+                        &http,
+                        cx.retries.attempts(),
+                    ),
                 );
                 held.map_or(Next::Stop, Next::Hold)
             }

@@ -32,6 +32,8 @@ use crate::http::AppState;
 /// One page of runs, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RunList {
+    /// The runs: id, playbook, status, times, error, and `alert` as the run read it from
+    /// Sekoia.io (`account`, `short_id`, `title`, `urgency`; absent until it did).
     #[schema(value_type = Vec<Object>)]
     pub runs: Vec<RunSummary>,
     /// Pass as `before` for the next page; absent on the last page.
@@ -101,8 +103,9 @@ pub(crate) async fn find(state: &AppState, id: &str) -> ApiResult<RunDetail> {
         .ok_or_else(|| ApiError::not_found(format!("no run {id}")))
 }
 
-/// One run with its node runs (arguments, results, logs and errors, secrets masked) and
-/// retry state.
+/// One run with its node runs (arguments, results, logs and errors, the attempts of its
+/// most tried request and the write requests it sent with their answers — `exchanges` —,
+/// secrets masked) and retry state.
 #[utoipa::path(get, path = "/api/v1/runs/{id}", tag = "runs",
     params(("id" = i64, Path, description = "run id")),
     responses((status = 200, body = Object, description = "the run with `run`, `nodes` and `retries`"),
