@@ -219,7 +219,11 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Resp
 
     body.push_str(&node_runs_table(&detail));
     body.push_str(&templates(&state, &detail, playbook, &graph_state));
-    page(layout(&format!("Run {}", run.id), Section::Runs, &body))
+    let title = match run.alert.as_ref().and_then(|a| a.short_id.as_deref()) {
+        Some(short_id) => format!("Run {} · {short_id}", run.id),
+        None => format!("Run {}", run.id),
+    };
+    page(layout(&title, Section::Runs, &body))
 }
 
 /// The node runs in `seq` order, each opening its node's detail.

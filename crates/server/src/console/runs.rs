@@ -45,7 +45,7 @@ const RANGES: [(&str, TimeDelta); 3] = [
 ];
 
 /// The longest error a row shows (the run page shows all of it).
-const ROW_ERROR_CHARS: usize = 160;
+const ROW_ERROR_CHARS: usize = 240;
 
 /// The counts of the runs `filter` selects.
 pub async fn counts(state: &AppState, filter: RunCountFilter) -> Result<RunCounts, ApiError> {
