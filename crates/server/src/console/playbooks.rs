@@ -311,10 +311,12 @@ mod tests {
             &[],
         );
         assert!(
-            errors.contains("<span class=\"badge disabled-errors\">"),
-            "{errors}"
+            errors.contains(
+                "<span class=\"badge disabled-errors\" title=\"5 failed runs in a row: ilert \
+                 &lt;down&gt;\">disabled after errors</span>"
+            ),
+            "the reason, escaped, is the badge's tooltip: {errors}"
         );
-        assert!(errors.contains("ilert &lt;down&gt;"), "{errors}");
         let configured = badges(&view("disabled_in_configuration", None, 0), &[]);
         assert!(configured.contains("badge disabled\">disabled in the configuration"));
         let failing = badges(
