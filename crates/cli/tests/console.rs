@@ -1,13 +1,19 @@
 //! The web console in a real browser: headless Chromium, driven over WebDriver
 //! (`chromedriver`), against `alertsync serve` and the simulated Sekoia.io and ilert.
 //!
-//! One user story: open the runs page, get sent to the login page, log in with the server
-//! token, watch the run of a new Sekoia.io alert appear without reloading, open it, click
-//! the ilert action in the graph and read its arguments — secrets masked — then rerun it and
-//! see the new run arrive. A screenshot of the run detail with the node panel open is saved
-//! to `target/console-run-detail.png`, and copied to `docs/console-run-detail.png` (the
-//! README's picture) when `ALERTSYNC_UPDATE_SCREENSHOTS=1`: a test run leaves the checkout
-//! as it was.
+//! Two user stories, one browser at a time:
+//!
+//! * open the runs page, get sent to the login page, log in with the server token, watch
+//!   the run of a new Sekoia.io alert appear without reloading, open it, click the ilert
+//!   action in the graph and read its arguments — secrets masked — then rerun it and see the
+//!   new run arrive;
+//! * an SOC analyst finds an alert's runs by its short id, reads the requests ilert got
+//!   (three attempts, two refused) and its answers as JSON trees, follows the banner of a
+//!   playbook disabled after an error, and reads the modules laid out as tables.
+//!
+//! Screenshots of each page looked at are saved to `target/console-*.png`; the run detail
+//! with the node panel open is copied to `docs/console-run-detail.png` (the README's
+//! picture) when `ALERTSYNC_UPDATE_SCREENSHOTS=1`: a test run leaves the checkout as it was.
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian: `apt-get install chromium
 //! chromium-driver`). Without them the test says SKIPPED on stderr and passes, unless
@@ -22,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use alertsync_sim::{Receiver, SimConfig, Simulator};
+use alertsync_sim::{Fault, Receiver, Route, SimConfig, Simulator};
 use anyhow::{Context, anyhow, bail, ensure};
 use common::service::ServeProcess;
 use common::{ConfigDir, shipped_playbook, sim_accounts};
@@ -49,20 +55,21 @@ const ILERT_SECRET: &str = "ilert-secret-key-c83a16e5";
 const MASK: &str = "********";
 /// The ilert Trigger Alert node of the shipped playbook.
 const ILERT_NODE: &str = "3";
+/// The shipped playbook's id and name.
+const PLAYBOOK_ID: &str = "096acba7-ca84-4bc7-8fcb-8b44f5464b89";
+const PLAYBOOK_NAME: &str = "Forward alerts to ilert";
+
+/// One browser at a time: the machines that run the tests are small.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 #[tokio::test(flavor = "multi_thread")]
 async fn console_login_live_runs_masked_node_arguments_and_rerun() {
     if !browser_available() {
         return;
     }
-    let sim = alertsync_sim::start(SimConfig {
-        api_key: SEKOIA_SECRET.to_owned(),
-        ilert_integration_keys: vec![ILERT_SECRET.to_owned()],
-        ..SimConfig::default()
-    })
-    .await
-    .expect("the simulator starts");
-    let dir = console_config(&sim);
+    let _one_browser = ONE_BROWSER.lock().await;
+    let sim = simulator().await;
+    let dir = console_config(&sim, "");
     let service = ServeProcess::start(&dir, &["--grace", "2"]).await;
     let driver = ChromeDriver::start().await;
     let browser = driver.open_browser().await;
@@ -77,19 +84,34 @@ async fn console_login_live_runs_masked_node_arguments_and_rerun() {
     sim.shutdown().await;
 }
 
-/// The story, step by step; an error says which step failed and where the page was.
-async fn user_story(browser: &Client, base: &str, sim: &Simulator) -> anyhow::Result<()> {
-    let started = Instant::now();
+/// The simulator, with the recognisable keys.
+async fn simulator() -> Simulator {
+    alertsync_sim::start(SimConfig {
+        api_key: SEKOIA_SECRET.to_owned(),
+        ilert_integration_keys: vec![ILERT_SECRET.to_owned()],
+        ..SimConfig::default()
+    })
+    .await
+    .expect("the simulator starts")
+}
 
-    // Not logged in: the runs page sends the browser to the login form.
+/// Logs in through the form the runs page sends a browser to.
+async fn log_in(browser: &Client, base: &str) -> anyhow::Result<()> {
     browser.goto(&format!("{base}/runs")).await?;
     wait_for_path(browser, "/login", "the login page instead of /runs").await?;
     find_now(browser, r#"form[method="post"][action="/login"]"#).await?;
     let field = wait_for_element(browser, "input#token[name=token][type=password]").await?;
     field.send_keys(SERVER_TOKEN).await?;
     find_now(browser, "button#login").await?.click().await?;
+    wait_for_path(browser, "/runs", "the runs page after logging in").await
+}
 
-    wait_for_path(browser, "/runs", "the runs page after logging in").await?;
+/// The story, step by step; an error says which step failed and where the page was.
+async fn user_story(browser: &Client, base: &str, sim: &Simulator) -> anyhow::Result<()> {
+    let started = Instant::now();
+
+    // Not logged in: the runs page sends the browser to the login form.
+    log_in(browser, base).await?;
     wait_for_element(browser, "table#runs").await?;
     wait_for_element(browser, "#run-counts").await?;
     find_now(browser, "form#run-filters").await?;
@@ -186,7 +208,7 @@ async fn user_story(browser: &Client, base: &str, sim: &Simulator) -> anyhow::Re
     );
     let arguments = find_now(
         browser,
-        r#"aside#node-panel section[data-part="arguments"] pre"#,
+        r#"aside#node-panel section[data-part="arguments"] .json-tree"#,
     )
     .await?
     .text()
@@ -221,7 +243,7 @@ async fn user_story(browser: &Client, base: &str, sim: &Simulator) -> anyhow::Re
             .is_empty(),
         "a succeeded run offers to rerun its failed nodes"
     );
-    save_screenshot(&browser.screenshot().await?)?;
+    save_screenshot("console-run-detail.png", &browser.screenshot().await?, true)?;
 
     // Rerun: the browser lands on the playbook's runs, where the new run appears.
     find_now(browser, "button#rerun-all").await?.click().await?;
@@ -291,6 +313,314 @@ async fn user_story(browser: &Client, base: &str, sim: &Simulator) -> anyhow::Re
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn an_analyst_finds_an_alert_by_short_id_reads_its_delivery_and_sees_what_needs_someone() {
+    if !browser_available() {
+        return;
+    }
+    let _one_browser = ONE_BROWSER.lock().await;
+    let sim = simulator().await;
+    // Quick retries; one failure to fix disables the playbook.
+    let dir = console_config(
+        &sim,
+        "initial_delay_ms = 20\nmax_delay_ms = 1000\ndisable_after_failures = 1\n",
+    );
+    let service = ServeProcess::start(&dir, &["--grace", "2"]).await;
+    let driver = ChromeDriver::start().await;
+    let browser = driver.open_browser().await;
+
+    let outcome = analyst_story(&browser, &service.base_url(), &sim).await;
+    let closed = browser.close().await;
+    drop(driver);
+    if let Err(err) = outcome {
+        panic!("{err:#}");
+    }
+    closed.expect("the browser session closes");
+    sim.shutdown().await;
+}
+
+/// The rows of the runs table, as (run id, status).
+async fn rows(browser: &Client) -> anyhow::Result<Vec<(String, String)>> {
+    let mut rows = Vec::new();
+    for row in browser
+        .find_all(Locator::Css("table#runs tr[data-run-id]"))
+        .await?
+    {
+        let id = row.attr("data-run-id").await?.unwrap_or_default();
+        let status = row.attr("data-status").await?.unwrap_or_default();
+        rows.push((id, status));
+    }
+    Ok(rows)
+}
+
+/// Waits until the runs table (kept current by the page) has `count` rows, all ended.
+async fn wait_for_ended_rows(
+    browser: &Client,
+    count: usize,
+) -> anyhow::Result<Vec<(String, String)>> {
+    wait_until_page(browser, &format!("{count} ended runs"), async || {
+        let rows = rows(browser).await?;
+        let ended = rows
+            .iter()
+            .all(|(_, status)| !matches!(status.as_str(), "queued" | "running" | "waiting"));
+        Ok((rows.len() == count && ended).then_some(rows))
+    })
+    .await
+}
+
+/// The text of the element matching `selector` now.
+async fn text_of(browser: &Client, selector: &str) -> anyhow::Result<String> {
+    Ok(find_now(browser, selector).await?.text().await?)
+}
+
+/// What a script finds on the page.
+async fn script(browser: &Client, code: &str) -> anyhow::Result<Value> {
+    Ok(browser.execute(code, vec![]).await?)
+}
+
+async fn analyst_story(browser: &Client, base: &str, sim: &Simulator) -> anyhow::Result<()> {
+    log_in(browser, base).await?;
+    wait_until(
+        "the service to follow Sekoia.io's live notifications",
+        || sim.live_connection_count() > 0,
+    )
+    .await?;
+
+    // Two alerts: ilert refuses the first one twice (503) before accepting it.
+    sim.inject_fault(Fault::status(Route::Ilert, 503).times(2));
+    let retried = sim.create_alert(Value::Null);
+    wait_for_ended_rows(browser, 1).await?;
+    let other = sim.create_alert(Value::Null);
+    let all = wait_for_ended_rows(browser, 2).await?;
+    ensure!(
+        all.iter().all(|(_, status)| status == "succeeded"),
+        "both runs succeed in the end: {all:?}"
+    );
+    let short_id = retried["short_id"].as_str().context("short id")?;
+    let title = retried["title"].as_str().context("title")?;
+    let other_short_id = other["short_id"].as_str().context("short id")?;
+
+    // The runs page finds the first alert by its short id, and the form keeps it.
+    let field = find_now(browser, r#"#run-filters input[name="alert"]"#).await?;
+    field.send_keys(short_id).await?;
+    find_now(browser, r#"#run-filters button[type="submit"]"#)
+        .await?
+        .click()
+        .await?;
+    wait_until_page(browser, "the runs of the short id", async || {
+        let url = browser.current_url().await?;
+        let filtered = url
+            .query_pairs()
+            .any(|(key, value)| key == "alert" && value == short_id);
+        Ok((url.path() == "/runs" && filtered).then_some(()))
+    })
+    .await?;
+    let found = wait_until_page(browser, "one row", async || {
+        let rows = rows(browser).await?;
+        Ok((rows.len() == 1).then_some(rows))
+    })
+    .await?;
+    let run_id = found[0].0.clone();
+    let kept = find_now(browser, r#"#run-filters input[name="alert"]"#)
+        .await?
+        .prop("value")
+        .await?;
+    ensure!(
+        kept.as_deref() == Some(short_id),
+        "the alert field shows {kept:?} after filtering, not {short_id}"
+    );
+    let row = text_of(browser, &format!(r#"tr[data-run-id="{run_id}"]"#)).await?;
+    ensure!(
+        row.contains(short_id) && row.contains(title) && !row.contains(other_short_id),
+        "the row names the alert by short id and title: {row}"
+    );
+    let sekoia = find_now(
+        browser,
+        &format!(r#"tr[data-run-id="{run_id}"] td.alert a.external"#),
+    )
+    .await?
+    .attr("href")
+    .await?
+    .unwrap_or_default();
+    ensure!(
+        sekoia.ends_with(&format!("/operations/alerts/{short_id}")),
+        "the Sekoia.io link is {sekoia}"
+    );
+    save_screenshot(
+        "console-runs-by-short-id.png",
+        &browser.screenshot().await?,
+        false,
+    )?;
+
+    // Its run: ilert's node says three attempts and shows each request and answer.
+    find_now(browser, &format!(r#"a[href="/runs/{run_id}"]"#))
+        .await?
+        .click()
+        .await?;
+    wait_for_path(browser, &format!("/runs/{run_id}"), "the run").await?;
+    let header = text_of(browser, "section.run-header dd.alert").await?;
+    ensure!(
+        header.contains(short_id) && header.contains(title) && header.contains("Open in ilert"),
+        "the run header names the alert and links it in ilert: {header}"
+    );
+    find_now(
+        browser,
+        &format!(r#"svg#graph g.node[data-node-id="{ILERT_NODE}"]"#),
+    )
+    .await?
+    .click()
+    .await?;
+    let attempts = wait_for_element(browser, "aside#node-panel dd.attempts")
+        .await?
+        .text()
+        .await?;
+    ensure!(
+        attempts == "3",
+        "the ilert node shows {attempts:?} attempts, not 3"
+    );
+    let exchanges = browser
+        .find_all(Locator::Css(
+            r#"aside#node-panel section[data-part="requests"] details.exchange"#,
+        ))
+        .await?;
+    ensure!(
+        exchanges.len() == 3,
+        "{} requests shown, not 3",
+        exchanges.len()
+    );
+    let refused = exchanges[0].text().await?;
+    ensure!(
+        refused.contains("503 Service Unavailable"),
+        "the first request is shown refused: {refused}"
+    );
+    let accepted = exchanges[2].text().await?;
+    ensure!(
+        accepted.contains("POST") && accepted.contains("202 Accepted") && accepted.contains(MASK),
+        "the last request is shown accepted, its key masked: {accepted}"
+    );
+    // The answer is a tree: collapsed, then shown raw.
+    let answer = r#"aside#node-panel details.exchange[open] .answer .json"#;
+    find_now(
+        browser,
+        &format!(r#"{answer} button[data-json="collapse"]"#),
+    )
+    .await?
+    .click()
+    .await?;
+    let open = script(
+        browser,
+        &format!("return document.querySelectorAll('{answer} details.j[open]').length;"),
+    )
+    .await?;
+    ensure!(
+        open == json!(0),
+        "{open} branches stay open after collapsing"
+    );
+    find_now(browser, &format!(r#"{answer} button[data-json="raw"]"#))
+        .await?
+        .click()
+        .await?;
+    let raw = wait_for_element(browser, &format!("{answer} pre.json-raw"))
+        .await?
+        .text()
+        .await?;
+    ensure!(
+        raw.contains("\"incidentUrl\""),
+        "the raw answer shows ilert's JSON: {raw}"
+    );
+    let source = browser.source().await?;
+    for secret in [SEKOIA_SECRET, ILERT_SECRET, SERVER_TOKEN] {
+        ensure!(
+            !source.contains(secret),
+            "the run page shows the secret {secret:?}:\n{}",
+            around(&source, secret)
+        );
+    }
+    save_screenshot(
+        "console-retried-delivery.png",
+        &browser.screenshot().await?,
+        false,
+    )?;
+
+    // ilert refuses the next alert (400): a failure to fix, the playbook disabled after it.
+    sim.inject_fault(Fault::status(Route::Ilert, 400).times(1));
+    sim.create_alert(Value::Null);
+    wait_until_page(
+        browser,
+        "the disabled-playbook banner of the runs page",
+        async || {
+            browser.goto(&format!("{base}/runs")).await?;
+            let banner = browser
+                .find_all(Locator::Css(
+                    r#"#health-problems li[data-problem="playbook_disabled"]"#,
+                ))
+                .await?;
+            match banner.first() {
+                Some(line) => Ok(Some(line.text().await?)),
+                None => Ok(None),
+            }
+        },
+    )
+    .await
+    .and_then(|line| {
+        ensure!(
+            line.contains(PLAYBOOK_NAME) && line.contains("HTTP 400"),
+            "the banner names the playbook and why: {line}"
+        );
+        Ok(())
+    })?;
+    browser.goto(&format!("{base}/playbooks")).await?;
+    let banner = wait_for_element(
+        browser,
+        r#"#health-problems li[data-problem="playbook_disabled"]"#,
+    )
+    .await?
+    .text()
+    .await?;
+    ensure!(
+        banner.contains(PLAYBOOK_NAME),
+        "the playbooks page banner: {banner}"
+    );
+    save_screenshot(
+        "console-playbooks-disabled.png",
+        &browser.screenshot().await?,
+        false,
+    )?;
+    find_now(
+        browser,
+        &format!(r#"#health-problems a[href="/playbooks/{PLAYBOOK_ID}"]"#),
+    )
+    .await?
+    .click()
+    .await?;
+    let why = wait_for_element(browser, "#playbook-disabled")
+        .await?
+        .text()
+        .await?;
+    ensure!(
+        why.contains("This playbook is disabled") && why.contains("HTTP 400"),
+        "the playbook page says why it is disabled: {why}"
+    );
+
+    // The modules: an index, and each module's actions as a table, not a flex box.
+    browser.goto(&format!("{base}/modules")).await?;
+    wait_for_element(browser, "#module-index a[href=\"#module-ilert\"]").await?;
+    let layout = script(
+        browser,
+        "var t = document.querySelector('section.module table.actions'); \
+         var row = t.querySelector('tbody tr'); \
+         return [getComputedStyle(t).display, getComputedStyle(row).display, \
+                 t.getBoundingClientRect().width >= t.parentElement.clientWidth * 0.9];",
+    )
+    .await?;
+    ensure!(
+        layout == json!(["table", "table-row", true]),
+        "an actions table is laid out as {layout} (display, row display, full width)"
+    );
+    save_screenshot("console-modules.png", &browser.screenshot().await?, false)?;
+    Ok(())
+}
+
 /// Whether the browser is installed; says SKIPPED loudly when not (or fails, when
 /// `ALERTSYNC_REQUIRE_BROWSER=1`).
 fn browser_available() -> bool {
@@ -319,10 +649,11 @@ fn browser_available() -> bool {
 }
 
 /// A configuration with the server token, both accounts on the simulator, the shipped
-/// Alert Created / Alert Status Changed → ilert playbook and a store in the directory.
-fn console_config(sim: &Simulator) -> ConfigDir {
+/// Alert Created / Alert Status Changed → ilert playbook, a store in the directory, and
+/// `delivery` as the `[delivery]` table.
+fn console_config(sim: &Simulator, delivery: &str) -> ConfigDir {
     ConfigDir::new(&format!(
-        "[server]\ntoken = \"{SERVER_TOKEN}\"\n{accounts}\n{playbook}\n[store]\npath = \"data/alertsync.db\"\n",
+        "[server]\ntoken = \"{SERVER_TOKEN}\"\n{accounts}\n{playbook}\n[store]\npath = \"data/alertsync.db\"\n\n[delivery]\n{delivery}",
         accounts = sim_accounts(sim, SEKOIA_SECRET, ILERT_SECRET),
         playbook = shipped_playbook("forward-alerts-to-ilert.json"),
     ))
@@ -563,8 +894,9 @@ fn around(source: &str, needle: &str) -> String {
     source[start..end].to_owned()
 }
 
-/// Writes the screenshot to the target directory and to the README's picture.
-fn save_screenshot(png: &[u8]) -> anyhow::Result<()> {
+/// Writes the screenshot `name` to the target directory and, for `readme`, to the README's
+/// picture when `ALERTSYNC_UPDATE_SCREENSHOTS=1`.
+fn save_screenshot(name: &str, png: &[u8], readme: bool) -> anyhow::Result<()> {
     ensure!(
         png.starts_with(b"\x89PNG"),
         "the screenshot is not a PNG image"
@@ -583,9 +915,9 @@ fn save_screenshot(png: &[u8]) -> anyhow::Result<()> {
             }
         })
         .unwrap_or_else(|| workspace.join("target"));
-    let mut paths = vec![target.join("console-run-detail.png")];
-    if std::env::var("ALERTSYNC_UPDATE_SCREENSHOTS").as_deref() == Ok("1") {
-        paths.push(workspace.join("docs/console-run-detail.png"));
+    let mut paths = vec![target.join(name)];
+    if readme && std::env::var("ALERTSYNC_UPDATE_SCREENSHOTS").as_deref() == Ok("1") {
+        paths.push(workspace.join("docs").join(name));
     }
     for path in paths {
         if let Some(parent) = path.parent() {

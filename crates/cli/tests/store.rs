@@ -268,6 +268,8 @@ async fn finished(
         duration_ms: Some(500),
         arguments: json!({}),
         results: Some(json!({"text": "x".repeat(8192)})),
+        attempts: 1,
+        exchanges: vec![],
         error: None,
         logs: vec![],
         outputs: vec![],

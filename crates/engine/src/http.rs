@@ -2,13 +2,14 @@
 //!
 //! One place for: the `User-Agent`, timeouts, connection reuse, classifying a response or a
 //! network error as transient or permanent (with the server's message), reading answers
-//! within a size limit ([`read_body`]), and dry runs — where reads (GET) go out but every
-//! write is recorded instead of sent.
+//! within a size limit ([`read_body`]), dry runs — where reads (GET) go out but every
+//! write is recorded instead of sent — and the record of what each write sent and got back
+//! ([`Exchange`]), so a run shows the request a destination received and its answer.
 
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
-use reqwest::{Method, Request, Response, StatusCode};
+use reqwest::{Method, Request, Response, ResponseBuilderExt, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -24,7 +25,11 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
 /// How much of an error answer is read for its message.
 const MAX_ERROR_BODY_BYTES: u64 = 64 * 1024;
 
-/// A write request that a dry run recorded instead of sending.
+/// How much of an answer an [`Exchange`] keeps (the action reads all of it).
+const KEPT_ANSWER_BYTES: usize = 64 * 1024;
+
+/// A write request (any method but GET) as recorded: its method, URL and body (JSON, or
+/// the text when it is not JSON). Headers are never recorded: they carry credentials.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordedWrite {
     pub method: String,
@@ -32,11 +37,51 @@ pub struct RecordedWrite {
     pub body: Value,
 }
 
+impl RecordedWrite {
+    fn of(request: &Request) -> Self {
+        Self {
+            method: request.method().to_string(),
+            // The full URL: secrets in it (a key in the path) are masked with the run's
+            // record.
+            url: request.url().to_string(),
+            body: body_value(
+                request
+                    .body()
+                    .and_then(|b| b.as_bytes())
+                    .unwrap_or_default(),
+            ),
+        }
+    }
+}
+
+/// A write request an action sent and what came back, attempts included: each retry is an
+/// exchange of its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Exchange {
+    /// When the request was sent (Unix ms).
+    pub at_ms: u64,
+    pub request: RecordedWrite,
+    pub answer: Answer,
+}
+
+/// What a write request got back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Answer {
+    /// An HTTP answer: its status and body (JSON, or its text; the first 64 KiB).
+    Response { status: u16, body: Value },
+    /// No answer: the request or the reading of its answer failed.
+    Failed { error: String },
+}
+
 /// A cheap-to-clone handle on the shared connection pool.
 #[derive(Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
+    /// Dry runs: writes recorded instead of sent.
     recorder: Option<Arc<Mutex<Vec<RecordedWrite>>>>,
+    /// Real runs: writes sent and recorded with their answers.
+    exchanges: Option<Arc<Mutex<Vec<Exchange>>>>,
     limits: RateLimits,
     max_response_bytes: u64,
 }
@@ -59,6 +104,7 @@ impl HttpClient {
         Ok(Self {
             client,
             recorder: None,
+            exchanges: None,
             limits: RateLimits::default(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         })
@@ -91,10 +137,21 @@ impl HttpClient {
     /// A client sharing the same pool that records writes instead of sending them.
     pub fn dry_run(&self) -> Self {
         Self {
-            client: self.client.clone(),
             recorder: Some(Arc::default()),
-            limits: self.limits.clone(),
-            max_response_bytes: self.max_response_bytes,
+            exchanges: None,
+            ..self.clone()
+        }
+    }
+
+    /// A client sharing the same pool that records every write it sends with its answer
+    /// ([`HttpClient::exchanges`]); a dry-run client stays one.
+    pub fn recording(&self) -> Self {
+        if self.is_dry_run() {
+            return self.dry_run();
+        }
+        Self {
+            exchanges: Some(Arc::default()),
+            ..self.clone()
         }
     }
 
@@ -111,6 +168,14 @@ impl HttpClient {
             .unwrap_or_default()
     }
 
+    /// The writes a recording client sent, with their answers, in order.
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        self.exchanges
+            .as_ref()
+            .map(|e| e.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .unwrap_or_default()
+    }
+
     /// Starts building a request (send it with [`HttpClient::send`]).
     pub fn request(&self, method: Method, url: &str) -> reqwest::RequestBuilder {
         self.client.request(method, url)
@@ -119,31 +184,96 @@ impl HttpClient {
     /// Sends a request. Network errors are transient; any HTTP status is returned as is
     /// (classify it with [`check_status`]). `what` names the request in errors and must be
     /// free of secrets.
+    ///
+    /// A recording client ([`HttpClient::recording`]) reads the answer of a write at once
+    /// (within the client's size limit) to record it, and hands the action the same answer.
     pub async fn send(&self, request: Request, what: &str) -> Result<Response, ActionError> {
-        if let (Some(recorder), false) = (&self.recorder, request.method() == Method::GET) {
+        let write = request.method() != Method::GET;
+        if let (Some(recorder), true) = (&self.recorder, write) {
             return Ok(record_write(recorder, request));
         }
+        let Some(exchanges) = self.exchanges.as_ref().filter(|_| write) else {
+            return self.execute(request, what).await;
+        };
+        let at_ms = crate::now_ms();
+        let sent = RecordedWrite::of(&request);
+        let result = match self.execute(request, what).await {
+            Ok(response) => buffered(response, self.max_response_bytes, what).await,
+            Err(err) => Err(err),
+        };
+        let answer = match &result {
+            Ok((response, body)) => Answer::Response {
+                status: response.status().as_u16(),
+                body: body.clone(),
+            },
+            Err(err) => Answer::Failed {
+                error: err.message.clone(),
+            },
+        };
+        exchanges
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Exchange {
+                at_ms,
+                request: sent,
+                answer,
+            });
+        result.map(|(response, _)| response)
+    }
+
+    async fn execute(&self, request: Request, what: &str) -> Result<Response, ActionError> {
         self.client.execute(request).await.map_err(|e| {
             ActionError::transient(format!("{what}: {}", describe_network_error(e)), None)
         })
     }
 }
 
-fn record_write(recorder: &Mutex<Vec<RecordedWrite>>, request: Request) -> Response {
-    let body = request
-        .body()
-        .and_then(|b| b.as_bytes())
-        .map(|bytes| {
-            serde_json::from_slice(bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
-        })
-        .unwrap_or(Value::Null);
-    let write = RecordedWrite {
-        method: request.method().to_string(),
-        // The full URL: secrets in it (a key in the path) are masked with the run's record.
-        url: request.url().to_string(),
-        body,
+/// Reads a whole answer (at most `limit` bytes, as [`read_body`]): the same answer again,
+/// for the action, and its body as an [`Exchange`] keeps it.
+async fn buffered(
+    response: Response,
+    limit: u64,
+    what: &str,
+) -> Result<(Response, Value), ActionError> {
+    let status = response.status();
+    let version = response.version();
+    let url = response.url().clone();
+    let headers = response.headers().clone();
+    let bytes = read_body(response, limit, what).await?;
+    let kept = if bytes.len() <= KEPT_ANSWER_BYTES {
+        body_value(&bytes)
+    } else {
+        let text = String::from_utf8_lossy(&bytes[..KEPT_ANSWER_BYTES]);
+        Value::String(format!(
+            "{}… [{} bytes in all; the first {KEPT_ANSWER_BYTES} are kept]",
+            text.trim_end_matches('\u{fffd}'),
+            bytes.len()
+        ))
     };
+    let mut again = http::Response::builder()
+        .status(status)
+        .version(version)
+        .url(url);
+    if let Some(all) = again.headers_mut() {
+        *all = headers;
+    }
+    let again = again
+        .body(bytes)
+        .map_err(|e| ActionError::permanent(format!("{what}: cannot keep the answer: {e}")))?;
+    Ok((Response::from(again), kept))
+}
+
+/// A request or answer body as recorded: its JSON, else its text; `null` when empty.
+fn body_value(bytes: &[u8]) -> Value {
+    if bytes.is_empty() {
+        return Value::Null;
+    }
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+fn record_write(recorder: &Mutex<Vec<RecordedWrite>>, request: Request) -> Response {
+    let write = RecordedWrite::of(&request);
     recorder
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -284,7 +414,91 @@ pub fn retry_after(response: &Response) -> Option<Duration> {
 mod tests {
     use std::time::{Duration, SystemTime};
 
-    use super::retry_after;
+    use reqwest::Method;
+    use serde_json::json;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::{Answer, HttpClient, read_body, retry_after};
+
+    /// A server on a loopback port answering each connection with `answer` (a whole HTTP
+    /// response); returns its URL.
+    async fn answering(answer: &'static str) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut request = vec![0; 64 * 1024];
+                let _ = stream.read(&mut request).await;
+                let _ = stream.write_all(answer.as_bytes()).await;
+            }
+        });
+        format!("http://{address}/events/key-in-path")
+    }
+
+    #[tokio::test]
+    async fn a_recording_client_keeps_each_write_with_its_answer_and_hands_the_answer_on() {
+        let url = answering(
+            "HTTP/1.1 202 Accepted\r\ncontent-type: application/json\r\ncontent-length: 23\r\n\
+             connection: close\r\n\r\n{\"alertKey\":\"AL-12345\"}",
+        )
+        .await;
+        let http = HttpClient::new().unwrap().recording();
+        let request = http
+            .request(Method::POST, &url)
+            .json(&json!({"summary": "disk full"}))
+            .build()
+            .unwrap();
+        let response = http.send(request, "POST the event").await.unwrap();
+        assert_eq!(response.status(), 202);
+        assert_eq!(response.url().as_str(), url, "the answer keeps its URL");
+        let body = read_body(response, 1024, "POST the event").await.unwrap();
+        assert_eq!(
+            body, br#"{"alertKey":"AL-12345"}"#,
+            "the action reads the same answer"
+        );
+        let read = http.request(Method::GET, &url).build().unwrap();
+        http.send(read, "GET").await.unwrap();
+
+        let exchanges = http.exchanges();
+        assert_eq!(exchanges.len(), 1, "reads are not recorded: {exchanges:?}");
+        assert_eq!(exchanges[0].request.method, "POST");
+        assert_eq!(exchanges[0].request.url, url);
+        assert_eq!(exchanges[0].request.body, json!({"summary": "disk full"}));
+        assert_eq!(
+            exchanges[0].answer,
+            Answer::Response {
+                status: 202,
+                body: json!({"alertKey": "AL-12345"})
+            }
+        );
+        assert!(
+            HttpClient::new()
+                .unwrap()
+                .recording()
+                .dry_run()
+                .exchanges()
+                .is_empty(),
+            "a dry run sends nothing to record"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_write_that_gets_no_answer_is_recorded_with_its_error() {
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/events", closed.local_addr().unwrap());
+        drop(closed);
+        let http = HttpClient::new().unwrap().recording();
+        let request = http
+            .request(Method::PUT, &url)
+            .body("plain")
+            .build()
+            .unwrap();
+        let err = http.send(request, "PUT the event").await.unwrap_err();
+        assert!(err.is_transient(), "{err}");
+        let exchanges = http.exchanges();
+        assert_eq!(exchanges[0].request.body, json!("plain"));
+        assert_eq!(exchanges[0].answer, Answer::Failed { error: err.message });
+    }
 
     fn answer(value: &str) -> reqwest::Response {
         let response = http::Response::builder()

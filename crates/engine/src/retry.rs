@@ -19,6 +19,7 @@
 //! worker busy in the meantime.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -117,8 +118,9 @@ pub trait RetryJournal: Send + Sync {
     async fn ended(&self, seq: usize);
 }
 
-/// The retries of one node run: where they are journalled and, for a resumed run, the
-/// progress the interrupted attempt had made.
+/// The retries of one node run: where they are journalled, for a resumed run the progress
+/// the interrupted attempt had made, and how many attempts its most tried operation took
+/// (kept in the node's record: the journalled progress is forgotten once retries end).
 #[derive(Clone, Default)]
 pub struct NodeRetries {
     journal: Option<Arc<dyn RetryJournal>>,
@@ -126,6 +128,7 @@ pub struct NodeRetries {
     node_id: String,
     resumed: Arc<Mutex<Option<RetryProgress>>>,
     hold: bool,
+    attempts: Arc<AtomicU32>,
 }
 
 impl NodeRetries {
@@ -143,7 +146,19 @@ impl NodeRetries {
             node_id: node_id.into(),
             resumed: Arc::new(Mutex::new(resumed)),
             hold: false,
+            attempts: Arc::default(),
         }
+    }
+
+    /// The attempts the node's most tried operation made so far, those of an interrupted
+    /// attempt of the run included; 0 before any.
+    pub fn attempts(&self) -> u32 {
+        self.attempts.load(Ordering::Relaxed)
+    }
+
+    /// Counts attempt number `attempt` of an operation.
+    fn attempting(&self, attempt: u32) {
+        self.attempts.fetch_max(attempt, Ordering::Relaxed);
     }
 
     /// Holds transient failures instead of giving up after the policy's attempts (see the
@@ -219,6 +234,7 @@ where
     }
     let holds = cx.retries.holds();
     let outcome = loop {
+        cx.retries.attempting(attempt);
         let err = match op().await {
             Err(err) if err.is_transient() => err,
             other => {
@@ -397,6 +413,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_attempts_outlive_the_journalled_progress() {
+        let journal = Arc::new(Journal::default());
+        let cx = context(&journal, None);
+        assert_eq!(cx.retries.attempts(), 0);
+        let calls = std::sync::atomic::AtomicU32::new(0);
+        with_retries(&fast(5), &cx, "POST http://ilert/events", || async {
+            match calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+                0..=1 => Err(ActionError::transient("HTTP 503", None)),
+                _ => Ok(()),
+            }
+        })
+        .await
+        .expect("the third attempt succeeds");
+        assert_eq!(
+            journal.0.lock().unwrap().last().map(String::as_str),
+            Some("7 ended"),
+            "the journal forgets the progress"
+        );
+        assert_eq!(cx.retries.attempts(), 3, "the node keeps the count");
+    }
+
+    #[tokio::test]
     async fn a_resumed_operation_continues_its_count_and_waits_for_its_due_time() {
         let journal = Arc::new(Journal::default());
         let due_in = 150;
@@ -411,6 +449,7 @@ mod tests {
         let started = std::time::Instant::now();
         let (err, calls) = always_failing(fast(3), &cx).await;
         assert_eq!(calls, 1, "attempts 1 and 2 were made before the restart");
+        assert_eq!(cx.retries.attempts(), 3);
         let waited = started.elapsed();
         assert!(waited >= Duration::from_millis(due_in - 30), "{waited:?}");
         assert!(err.message.contains("gave up after 3 attempts"), "{err}");

@@ -38,18 +38,41 @@ impl OnCallAction {
     }
 }
 
-/// The alert's page in the Sekoia.io app: `app_url` when given, else derived from the API
-/// base URL (`api.` becomes `app.`, a trailing `/api` is dropped).
+/// The alert's page in the Sekoia.io app, by its short id (else its uuid): see
+/// [`alert_page`].
 pub fn alert_link(base_url: &str, app_url: Option<&str>, alert: &Value) -> String {
     let id = alert
         .get("short_id")
         .or_else(|| alert.get("uuid"))
         .and_then(Value::as_str)
         .unwrap_or_default();
+    alert_page(base_url, app_url, id)
+}
+
+/// The page of the alert `id` (short id or uuid) in the Sekoia.io app:
+/// `<app>/operations/alerts/<id>`, the app being `app_url` when given, else the API base
+/// URL with `api.` made `app.` and a trailing `/api` dropped (`https://api.sekoia.io` →
+/// `https://app.sekoia.io`, `https://app.usa1.sekoia.io/api` → `https://app.usa1.sekoia.io`).
+pub fn alert_page(base_url: &str, app_url: Option<&str>, id: &str) -> String {
     let app = app_url
         .map(str::to_owned)
         .unwrap_or_else(|| app_url_from_base(base_url));
-    format!("{}/operations/alerts/{id}", app.trim_end_matches('/'))
+    format!(
+        "{}/operations/alerts/{}",
+        app.trim_end_matches('/'),
+        crate::sekoia::client::path_segment(id)
+    )
+}
+
+/// The name Sekoia.io gives an urgency (0 to 100).
+pub fn urgency_label(urgency: i64) -> &'static str {
+    match urgency {
+        ..20 => "Low",
+        20..40 => "Moderate",
+        40..60 => "High",
+        60..80 => "Major",
+        _ => "Urgent",
+    }
 }
 
 fn app_url_from_base(base_url: &str) -> String {
@@ -107,6 +130,33 @@ mod tests {
         assert_eq!(
             alert_link("x", Some("https://mine/"), &alert),
             "https://mine/operations/alerts/ALx1"
+        );
+        assert_eq!(
+            alert_page(
+                "https://api.sekoia.io",
+                None,
+                "0f0b5c3e-8d2f-4b7a-9a52-3c1f4e5d6a7b"
+            ),
+            "https://app.sekoia.io/operations/alerts/0f0b5c3e-8d2f-4b7a-9a52-3c1f4e5d6a7b"
+        );
+        assert_eq!(
+            alert_page("https://api.sekoia.io", None, "../me?x"),
+            "https://app.sekoia.io/operations/alerts/..%2Fme%3Fx",
+            "an id stays one path segment"
+        );
+    }
+
+    #[test]
+    fn urgencies_are_named_as_sekoia_names_them() {
+        let names: Vec<&str> = [0, 19, 20, 45, 60, 79, 80, 100]
+            .into_iter()
+            .map(urgency_label)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Low", "Low", "Moderate", "High", "Major", "Major", "Urgent", "Urgent"
+            ]
         );
     }
 }

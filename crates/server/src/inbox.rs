@@ -19,7 +19,8 @@ use alertsync_engine::{ActionContext, ActionError};
 use alertsync_integrations::ilert::alert_changed::IlertAlertChange;
 use alertsync_integrations::sekoia::{ApiPath, SekoiaClient, triggers};
 use alertsync_store::{
-    Checkpoint, Enqueued, EventSource, InboxEvent, NewInboxEvent, RunTarget, Store, StoreResult,
+    Checkpoint, Enqueued, EventSource, InboxEvent, NewInboxEvent, RunAlert, RunTarget, Store,
+    StoreResult,
 };
 use axum::http::Method;
 use serde::{Deserialize, Serialize};
@@ -75,24 +76,30 @@ impl InboxPayload {
         }
     }
 
-    /// The trigger node's output for this event, and the directory of files made for the
-    /// run: alert events read the alert (and a comment event its comment) with `cx` (its
-    /// retry policy and the run's retry journal) and write it to a file of the data
-    /// directory, as Sekoia.io's triggers do. An ilert change that belongs to no Sekoia.io
-    /// alert fails, saying what was tried.
+    /// The trigger node's output for this event, the directory of files made for the run,
+    /// and the alert as the run keeps it: alert events read the alert (and a comment event
+    /// its comment) through Sekoia.io account `account` with `cx` (its retry policy and the
+    /// run's retry journal) and write it to a file of the data directory, as Sekoia.io's
+    /// triggers do. An ilert change that belongs to no Sekoia.io alert fails, saying what was
+    /// tried.
     pub async fn trigger_event(
         &self,
+        account: &str,
         sekoia: Option<&SekoiaClient>,
         cx: &ActionContext,
         data_dir: &Path,
-    ) -> Result<(Value, Option<PathBuf>), ActionError> {
+    ) -> Result<TriggerEvent, ActionError> {
         match self {
-            Self::Cron { scheduled_at, .. } => Ok((json!({ "scheduled_at": scheduled_at }), None)),
-            Self::Webhook { alert_uuid, .. } => Ok((triggers::manual_event(alert_uuid), None)),
+            Self::Cron { scheduled_at, .. } => {
+                Ok(TriggerEvent::of(json!({ "scheduled_at": scheduled_at })))
+            }
+            Self::Webhook { alert_uuid, .. } => {
+                Ok(TriggerEvent::of(triggers::manual_event(alert_uuid)))
+            }
             Self::IlertAlertChanged {
                 change, alert_uuid, ..
             } => match alert_uuid {
-                Some(alert_uuid) => Ok((change.event(alert_uuid), None)),
+                Some(alert_uuid) => Ok(TriggerEvent::of(change.event(alert_uuid))),
                 None => Err(ActionError::permanent(change.untraced())),
             },
             Self::AlertChange {
@@ -108,17 +115,56 @@ impl InboxPayload {
                     AlertChangeKind::CommentCreated => "alert-comment",
                     _ => "alert",
                 };
-                let mut event = triggers::alert_event(&alert, event_type);
+                let mut output = triggers::alert_event(&alert, event_type);
                 if let Some(comment) = comment {
                     let comment = read_comment(client, alert_uuid, comment, cx).await?;
-                    event["comment"] = triggers::comment_of(&comment);
+                    output["comment"] = triggers::comment_of(&comment);
                 }
-                let files = triggers::attach_alert_file(data_dir, &alert, &mut event)
+                let files = triggers::attach_alert_file(data_dir, &alert, &mut output)
                     .await
                     .map_err(ActionError::permanent)?;
-                Ok((event, Some(files)))
+                Ok(TriggerEvent {
+                    output,
+                    files: Some(files),
+                    alert: Some(run_alert(account, &alert)),
+                })
             }
         }
+    }
+}
+
+/// What a run starts from: the trigger node's output, the files made for the run, and the
+/// alert the trigger read, if it read one.
+#[derive(Debug)]
+pub struct TriggerEvent {
+    pub output: Value,
+    /// Removed when the run ends.
+    pub files: Option<PathBuf>,
+    pub alert: Option<RunAlert>,
+}
+
+impl TriggerEvent {
+    /// An event that read nothing and made no file.
+    fn of(output: Value) -> Self {
+        Self {
+            output,
+            files: None,
+            alert: None,
+        }
+    }
+}
+
+/// What a run keeps of a Sekoia.io alert (as the REST API serves it) read through
+/// `account`.
+pub fn run_alert(account: &str, alert: &Value) -> RunAlert {
+    let text = |key: &str| alert.get(key).and_then(Value::as_str).map(str::to_owned);
+    RunAlert {
+        account: Some(account.to_owned()),
+        short_id: text("short_id"),
+        title: text("title"),
+        urgency: alert
+            .pointer("/urgency/current_value")
+            .and_then(Value::as_i64),
     }
 }
 

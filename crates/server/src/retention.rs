@@ -89,11 +89,12 @@ pub async fn prune(
 /// A log line for a pass.
 pub fn describe(report: &PruneReport, keep: Duration) -> String {
     format!(
-        "removed what finished more than {} day(s) ago: {} run(s), {} event(s), {} run file \
-         folder(s)",
+        "removed what finished more than {} day(s) ago: {} run(s), {} event(s), {} alert \
+         link(s), {} run file folder(s)",
         keep.as_secs() / 86_400,
         report.store.runs,
         report.store.events,
+        report.store.links,
         report.file_dirs
     )
 }

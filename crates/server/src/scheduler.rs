@@ -24,6 +24,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use alertsync_engine::http::Exchange;
 use alertsync_engine::{
     ActionContext, Cancellation, FailureKind, Hold, NodeRecord, NodeRetries, NodeStatus,
     RetryJournal, RetryPolicy, RetryProgress, RunExecutor, RunRecord, RunRequest, RunStatus,
@@ -31,13 +32,15 @@ use alertsync_engine::{
 };
 use alertsync_integrations::sekoia::{SLUG, SekoiaClient, triggers};
 use alertsync_spl::NodeKind;
-use alertsync_store::{ClaimedRun, NodeRunRecorder, RunId, Store, StoreResult, WriteBehind};
+use alertsync_store::{
+    ClaimedRun, InboxEvent, NodeRunRecorder, RunAlert, RunId, Store, StoreResult, WriteBehind,
+};
 use serde_json::Value;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::deploy::{DeployedPlaybook, Deployment, TriggerKind};
-use crate::inbox::InboxPayload;
+use crate::inbox::{InboxPayload, TriggerEvent, run_alert};
 
 /// How often the queue is looked at when nobody signals new runs (held runs come due).
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
@@ -205,28 +208,42 @@ impl Scheduler {
             () = cancel.cancelled() => return Outcome::Stopped,
             event = self.trigger_event(claimed, &payload, recorder.clone(), trigger_retry) => event,
         };
-        let (event, files) = match event {
+        let event = match event {
             Ok(built) => built,
             Err(err) => return trigger_failed(playbook, &run.trigger_node, err),
         };
-        if !rule_filters_pass(playbook, &run.trigger_node, &event) {
-            if let Some(files) = files {
+        if !rule_filters_pass(playbook, &run.trigger_node, &event.output) {
+            if let Some(files) = event.files {
                 let _ = tokio::fs::remove_dir_all(files).await;
             }
             return Outcome::Filtered;
         }
-        let request = RunRequest::new(Arc::clone(&playbook.playbook), &run.trigger_node, event)
-            .with_bindings(playbook.bindings.clone())
-            .with_cancellation(cancel.clone())
-            .with_retry_journal(recorder.clone())
-            .holding_transient_failures()
-            .resuming(claimed.completed_nodes.clone())
-            .resuming_retries(resumed);
-        let request = match files {
+        let alert_read = event.alert.is_some();
+        if let Some(alert) = event.alert {
+            self.store
+                .write_behind(WriteBehind::AlertRead { run: run.id, alert });
+        }
+        let request = RunRequest::new(
+            Arc::clone(&playbook.playbook),
+            &run.trigger_node,
+            event.output,
+        )
+        .with_bindings(playbook.bindings.clone())
+        .with_cancellation(cancel.clone())
+        .with_retry_journal(recorder.clone())
+        .holding_transient_failures()
+        .resuming(claimed.completed_nodes.clone())
+        .resuming_retries(resumed)
+        .resuming_exchanges(interrupted_exchanges(claimed));
+        let request = match event.files {
             Some(files) => request.with_run_files(files),
             None => request,
         };
         let record = self.executor.run(request, recorder.as_ref()).await;
+        if !alert_read && let Some(alert) = alert_in_results(&claimed.event, &record) {
+            self.store
+                .write_behind(WriteBehind::AlertRead { run: run.id, alert });
+        }
         match (record.status, record.hold.clone()) {
             (RunStatus::Cancelled, _) => Outcome::Stopped,
             (RunStatus::Waiting, Some(hold)) => Outcome::Held(record, hold),
@@ -234,16 +251,17 @@ impl Scheduler {
         }
     }
 
-    /// The trigger node's output and the run's files: alert events read the alert, retried
-    /// (and held) like a delivery, journalled as the trigger node's retries.
+    /// What the run starts from: alert events read the alert, retried (and held) like a
+    /// delivery, journalled as the trigger node's retries.
     async fn trigger_event(
         &self,
         claimed: &ClaimedRun,
         payload: &InboxPayload,
         journal: Arc<NodeRunRecorder>,
         resumed: Option<RetryProgress>,
-    ) -> Result<(Value, Option<std::path::PathBuf>), alertsync_engine::ActionError> {
-        let sekoia = self.sekoia.get(&claimed.event.account);
+    ) -> Result<TriggerEvent, alertsync_engine::ActionError> {
+        let account = &claimed.event.account;
+        let sekoia = self.sekoia.get(account);
         let journal: Arc<dyn RetryJournal> = journal;
         let mut cx = match sekoia {
             Some(client) => client.service_context(self.retry),
@@ -255,7 +273,8 @@ impl Scheduler {
         cx.retries =
             NodeRetries::new(Some(journal), 0, &claimed.run.trigger_node, resumed).holding(true);
         let data_dir = self.executor.data_dir();
-        telemetry::for_destination(SLUG, payload.trigger_event(sekoia, &cx, data_dir)).await
+        telemetry::for_destination(SLUG, payload.trigger_event(account, sekoia, &cx, data_dir))
+            .await
     }
 
     /// Writes how a run ended, until the store takes it (or the service stops: the claim
@@ -358,10 +377,12 @@ impl Scheduler {
         if health.disabled.is_some() || health.consecutive_failures < limit {
             return;
         }
-        let reason = format!(
-            "disabled after {} runs in a row failed with errors to fix; last error: {error}",
-            health.consecutive_failures
-        );
+        let reason = match health.consecutive_failures {
+            1 => format!("disabled after a run failed with an error to fix: {error}"),
+            n => format!(
+                "disabled after {n} runs in a row failed with errors to fix; last error: {error}"
+            ),
+        };
         match self.store.disable_playbook(&playbook.id, &reason).await {
             Ok(_) => tracing::error!(
                 "playbook {} is disabled: {reason}; its runs are held until it is enabled again",
@@ -503,7 +524,25 @@ fn trigger_waiting(playbook: &DeployedPlaybook, trigger_node: &str, why: &str) -
         outputs: Vec::new(),
         iteration: Vec::new(),
         dry_run_writes: Vec::new(),
+        attempts: 0,
+        exchanges: Vec::new(),
     }
+}
+
+/// The alert of a run whose trigger read none (a Manual Trigger gives only its uuid), as a
+/// node of the run read it: the first node result that is the event's alert (Get Alert's,
+/// or the alert an ilert action forwarded).
+fn alert_in_results(event: &InboxEvent, record: &RunRecord) -> Option<RunAlert> {
+    let uuid = event.alert_uuid.as_deref()?;
+    record
+        .nodes
+        .iter()
+        .filter_map(|node| node.results.as_ref())
+        .find(|results| {
+            results.get("uuid").and_then(Value::as_str) == Some(uuid)
+                && results.get("short_id").is_some()
+        })
+        .map(|alert| run_alert(&event.account, alert))
 }
 
 /// Whether an alert event passes the rule filters of the trigger node it fires.
@@ -516,6 +555,22 @@ fn rule_filters_pass(playbook: &DeployedPlaybook, trigger_node: &str, event: &Va
             !matches!(t.kind, TriggerKind::Alert(_))
                 || triggers::rule_filters_pass(&t.arguments, event)
         })
+}
+
+/// The requests the node runs an earlier attempt left unfinished (held for a retry) had
+/// sent, by node id and loop indices.
+fn interrupted_exchanges(claimed: &ClaimedRun) -> HashMap<(String, Vec<usize>), Vec<Exchange>> {
+    claimed
+        .interrupted_nodes
+        .iter()
+        .filter(|node| !node.exchanges.is_empty())
+        .map(|node| {
+            (
+                (node.id.clone(), node.iteration.clone()),
+                node.exchanges.clone(),
+            )
+        })
+        .collect()
 }
 
 /// The retry progress of the node runs an earlier attempt left waiting for a retry, by
@@ -534,4 +589,66 @@ fn interrupted_retries(claimed: &ClaimedRun) -> HashMap<(String, Vec<usize>), Re
             Some(((node.id.clone(), node.iteration.clone()), retry.progress()?))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use alertsync_store::{EventSource, InboxId};
+    use serde_json::json;
+
+    use super::*;
+
+    fn node(seq: usize, results: Value) -> NodeRecord {
+        serde_json::from_value(json!({
+            "seq": seq, "id": seq.to_string(), "name": "n", "status": "succeeded",
+            "started_at_ms": 1, "ended_at_ms": 2, "duration_ms": 1, "arguments": null,
+            "results": results, "error": null, "logs": [], "outputs": ["default"],
+            "iteration": [],
+        }))
+        .expect("a node record")
+    }
+
+    #[test]
+    fn a_manual_run_knows_its_alert_from_the_first_node_that_read_it() {
+        let event = InboxEvent {
+            id: InboxId(1),
+            source: EventSource::Webhook,
+            account: "sekoia".to_owned(),
+            alert_uuid: Some("uuid-1".to_owned()),
+            dedup_key: "webhook/1".to_owned(),
+            payload: Value::Null,
+            received_at_ms: 1,
+            done_at_ms: None,
+        };
+        let alert = |uuid: &str, title: &str| {
+            json!({"uuid": uuid, "short_id": "ALx1", "title": title,
+                   "urgency": {"current_value": 61}})
+        };
+        let mut record = RunRecord {
+            status: RunStatus::Succeeded,
+            trigger_node: "0".to_owned(),
+            started_at_ms: 1,
+            ended_at_ms: Some(2),
+            error: None,
+            nodes: vec![
+                node(0, json!({"alert_uuid": "uuid-1"})),
+                node(1, alert("uuid-2", "another alert")),
+                node(2, alert("uuid-1", "Disk full")),
+                node(3, alert("uuid-1", "later")),
+            ],
+            hold: None,
+            failure: None,
+        };
+        assert_eq!(
+            alert_in_results(&event, &record),
+            Some(RunAlert {
+                account: Some("sekoia".to_owned()),
+                short_id: Some("ALx1".to_owned()),
+                title: Some("Disk full".to_owned()),
+                urgency: Some(61),
+            })
+        );
+        record.nodes.truncate(2);
+        assert_eq!(alert_in_results(&event, &record), None);
+    }
 }

@@ -73,7 +73,7 @@ impl Service {
     }
 
     /// Raises an alert in Sekoia.io and waits for its finished run; returns (alert, run).
-    async fn alert_run(&self) -> (String, Value) {
+    async fn alert_run(&self) -> (Value, Value) {
         let alert = self.simulator.create_alert(Value::Null);
         let alert_uuid = alert["uuid"].as_str().expect("alert uuid").to_owned();
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -95,7 +95,7 @@ impl Service {
                     )
                 })
             {
-                return (alert_uuid, run.clone());
+                return (alert, run.clone());
             }
             assert!(
                 Instant::now() < deadline,
@@ -130,6 +130,16 @@ fn assert_no_inline_code(answer: &Answer, what: &str) {
     assert!(!text.contains("javascript:"), "{what}: javascript: URL");
 }
 
+/// What the node panel shows for a node: its `<template>`'s content.
+fn template<'a>(page: &'a str, node_id: &str) -> &'a str {
+    page.split(&format!(
+        "<template data-node-id=\"{node_id}\" class=\"node-detail\">"
+    ))
+    .nth(1)
+    .and_then(|rest| rest.split("</template>").next())
+    .unwrap_or_else(|| panic!("no detail of node {node_id}"))
+}
+
 /// The `<g class="node" …>` opening tag of a node in the run graph.
 fn node_tag<'a>(page: &'a str, node_id: &str) -> &'a str {
     let needle = format!("<g class=\"node\" data-node-id=\"{node_id}\"");
@@ -144,7 +154,9 @@ fn node_tag<'a>(page: &'a str, node_id: &str) -> &'a str {
 async fn every_page_answers_html_with_its_selectors() {
     let service = start(None, "sekoia-console").await;
     service.wait_live().await;
-    let (alert_uuid, run) = service.alert_run().await;
+    let (alert, run) = service.alert_run().await;
+    let alert_uuid = alert["uuid"].as_str().expect("alert uuid");
+    let short_id = alert["short_id"].as_str().expect("short id");
     let run_id = run["id"].as_i64().expect("run id");
     assert_eq!(run["status"], "succeeded", "{run}");
 
@@ -184,14 +196,30 @@ async fn every_page_answers_html_with_its_selectors() {
         runs.text
     );
     assert!(runs.has("<form id=\"run-filters\" method=\"get\""));
-    for name in ["playbook", "status", "alert"] {
+    for name in ["playbook", "status", "alert", "q", "since", "until"] {
         assert!(runs.has(&format!("name=\"{name}\"")), "filter {name}");
     }
     assert!(runs.has("<table id=\"runs\""));
     let row = format!("<tr data-run-id=\"{run_id}\" data-status=\"succeeded\">");
     assert!(runs.has(&row), "{}", runs.text);
     assert!(runs.has(&format!("<a href=\"/runs/{run_id}\">")));
-    assert!(runs.has(&alert_uuid));
+    // The row names the alert by short id and title, with its urgency and Sekoia.io page.
+    assert!(
+        runs.has(&format!(
+            "<a class=\"short-id\" href=\"/runs?alert={short_id}\""
+        )),
+        "{}",
+        runs.text
+    );
+    let title = alert["title"].as_str().expect("title");
+    assert!(runs.has(&format!("<span class=\"alert-title\">{title}</span>")));
+    let urgency = alert["urgency"]["current_value"].as_i64().expect("urgency");
+    assert!(runs.has(&format!("<span class=\"value\">{urgency}</span>")));
+    let sekoia_page = format!(
+        "href=\"{}/operations/alerts/{short_id}\" target=\"_blank\" rel=\"noopener noreferrer\"",
+        service.simulator.urls().sekoia.trim_end_matches('/')
+    );
+    assert!(runs.has(&sekoia_page), "{}", runs.text);
 
     // Filters, and the rows alone for the script.
     let filtered = service
@@ -222,7 +250,9 @@ async fn every_page_answers_html_with_its_selectors() {
     // One run: header, buttons, graph, panel data.
     let detail = service.page(&format!("/runs/{run_id}")).await;
     detail.assert_page("run");
-    assert!(detail.has(PLAYBOOK_ID) && detail.has(&alert_uuid));
+    assert!(detail.has(PLAYBOOK_ID) && detail.has(alert_uuid) && detail.has(short_id));
+    assert!(detail.has(&sekoia_page), "{}", detail.text);
+    assert!(detail.has(title));
     assert!(detail.has("<button id=\"rerun-all\""));
     assert!(
         !detail.has("id=\"rerun-failed\""),
@@ -243,15 +273,43 @@ async fn every_page_answers_html_with_its_selectors() {
         )));
     }
     assert!(detail.has("<h2 class=\"node-name\">Trigger Alert</h2>"));
-    for part in ["arguments", "results", "logs", "error"] {
+    let ilert_node = template(&detail.text, "3");
+    for part in ["requests", "arguments", "results", "logs"] {
         assert!(
-            detail.has(&format!("<section data-part=\"{part}\"><pre>")),
-            "part {part}"
+            ilert_node.contains(&format!("<section data-part=\"{part}\">")),
+            "part {part}: {ilert_node}"
         );
     }
+    assert!(!ilert_node.contains("data-part=\"error\""), "no error");
+    assert!(
+        ilert_node.contains("<dd class=\"attempts\">1</dd>"),
+        "{ilert_node}"
+    );
+    // The request ilert got and its answer, which names the ilert alert: linked.
+    assert!(
+        ilert_node.contains("<span class=\"method\">POST</span>"),
+        "{ilert_node}"
+    );
+    assert!(
+        ilert_node.contains(&format!(
+            "<code class=\"url\">{}/********</code>",
+            service.simulator.urls().ilert.trim_end_matches('/')
+        )),
+        "the URL is shown with the key masked: {ilert_node}"
+    );
+    assert!(ilert_node.contains("data-outcome=\"ok\">202 Accepted</span>"));
+    assert!(ilert_node.contains("<span class=\"j-key\">incidentUrl</span>"));
+    assert!(
+        detail.has("target=\"_blank\" rel=\"noopener noreferrer\">Open in ilert ↗</a>"),
+        "{}",
+        detail.text
+    );
+    // Stored JSON is a tree, with its raw form for copying.
+    assert!(ilert_node.contains("<details class=\"j\" open>"));
+    assert!(ilert_node.contains("<pre class=\"json-raw\" hidden>"));
     assert!(detail.has("marker-end=\"url(#arrow)\""));
     assert!(
-        detail.has("&quot;api_key&quot;: &quot;********&quot;"),
+        detail.has("<span class=\"j-key\">api_key</span>: <span class=\"j-str\">********</span>"),
         "the action's secret argument is shown masked: {}",
         detail.text
     );
@@ -406,14 +464,9 @@ async fn a_failed_run_shows_where_it_failed() {
     assert!(detail.has("<button id=\"rerun-failed\""));
     assert!(detail.has("<button id=\"rerun-all\""));
     // The error part of the failed node holds its error.
-    let template = detail
-        .text
-        .split("<template data-node-id=\"3\" class=\"node-detail\">")
-        .nth(1)
-        .and_then(|rest| rest.split("</template>").next())
-        .expect("node 3 detail");
+    let template = template(&detail.text, "3");
     let error = template
-        .split("<section data-part=\"error\"><pre>")
+        .split("<section data-part=\"error\"><h3>Error</h3><pre>")
         .nth(1)
         .and_then(|rest| rest.split("</pre>").next())
         .expect("error part");
@@ -443,6 +496,253 @@ async fn a_failed_run_shows_where_it_failed() {
     assert!(runs.has("<section id=\"health-problems\""), "{}", runs.text);
     assert!(runs.has("<li data-problem=\"playbook_disabled\">"));
     assert!(runs.has(&format!("href=\"/playbooks/{PLAYBOOK_ID}\"")));
+
+    let bodies = service.stop().await;
+    for body in &bodies {
+        for secret in secrets() {
+            assert!(!body.contains(&secret), "a secret leaked: {body}");
+        }
+    }
+}
+
+/// The run ids of the rows of a runs page (or of its rows fragment), newest first.
+fn row_ids(page: &str) -> Vec<i64> {
+    page.split("<tr data-run-id=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next()?.parse().ok())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_are_found_by_short_id_uuid_time_and_text() {
+    let service = start(None, "sekoia-console-filters").await;
+    service.wait_live().await;
+    let (first, first_run) = service.alert_run().await;
+    let (second, second_run) = service.alert_run().await;
+    // A third alert whose delivery ilert refuses: its run fails with ilert's answer.
+    service
+        .simulator
+        .inject_fault(Fault::status(Route::Ilert, 400));
+    let (_, failed_run) = service.alert_run().await;
+    service.simulator.clear_faults();
+    let id = |run: &Value| run["id"].as_i64().expect("run id");
+    let (one, two, three) = (id(&first_run), id(&second_run), id(&failed_run));
+    assert_eq!(failed_run["status"], "failed", "{failed_run}");
+    let short_id = first["short_id"].as_str().expect("short id");
+
+    // By short id: its runs only; the form keeps the value; counts follow the alert.
+    let by_short_id = service.page(&format!("/runs?alert={short_id}")).await;
+    by_short_id.assert_page("runs of a short id");
+    assert_eq!(row_ids(&by_short_id.text), [one], "{}", by_short_id.text);
+    assert!(by_short_id.has(&format!(
+        "<input name=\"alert\" type=\"search\" value=\"{short_id}\""
+    )));
+    assert!(by_short_id.has("<span class=\"count\" data-status=\"succeeded\">1</span>"));
+    assert!(
+        by_short_id.has(&format!(
+            "href=\"/runs?alert={short_id}&amp;status=failed\""
+        )),
+        "the counts link to the same alert's runs: {}",
+        by_short_id.text
+    );
+    assert!(by_short_id.has(&format!("data-query=\"alert={short_id}\"")));
+    let api = service
+        .api(
+            reqwest::Method::GET,
+            &format!("/api/v1/runs?alert={short_id}"),
+        )
+        .await
+        .json();
+    let listed = &api["runs"][0];
+    assert_eq!(listed["id"], one, "{api}");
+    assert_eq!(listed["alert"]["short_id"], short_id);
+    assert_eq!(listed["alert"]["title"], first["title"]);
+    assert_eq!(
+        listed["alert"]["urgency"],
+        first["urgency"]["current_value"]
+    );
+    // By UUID, in any case.
+    let uuid = second["uuid"].as_str().expect("uuid").to_uppercase();
+    let by_uuid = service
+        .page(&format!("/runs?fragment=rows&alert={uuid}"))
+        .await;
+    assert_eq!(row_ids(&by_uuid.text), [two]);
+
+    // By time: the range is inclusive and shows in the form as UTC.
+    let queued = |run: &Value| run["queued_at_ms"].as_u64().expect("queued_at_ms");
+    let window = service
+        .page(&format!(
+            "/runs?since={}&until={}",
+            queued(&second_run),
+            queued(&failed_run)
+        ))
+        .await;
+    assert_eq!(row_ids(&window.text), [three, two]);
+    assert!(
+        window.has("<input name=\"since\" type=\"text\" class=\"time\" value=\"20"),
+        "{}",
+        window.text
+    );
+    let before_all = service.page("/runs?fragment=rows&until=2020-01-01").await;
+    assert!(row_ids(&before_all.text).is_empty(), "{}", before_all.text);
+    let since_2020 = service
+        .page("/runs?fragment=rows&since=2020-01-01T00%3A00")
+        .await;
+    assert_eq!(row_ids(&since_2020.text), [three, two, one]);
+
+    // By text: in what a node sent (the alert's UUID, any case), in an error, kept in the
+    // form and in the link to older runs.
+    let in_request = service
+        .page(&format!("/runs?q={}", uuid.to_lowercase()))
+        .await;
+    assert_eq!(row_ids(&in_request.text), [two], "{}", in_request.text);
+    assert!(in_request.has(&format!(
+        "name=\"q\" type=\"search\" value=\"{}\"",
+        uuid.to_lowercase()
+    )));
+    let in_error = service.page("/runs?fragment=rows&q=HTTP+400").await;
+    assert_eq!(row_ids(&in_error.text), [three], "{}", in_error.text);
+    assert!(
+        in_error.has("<div class=\"row-error\""),
+        "{}",
+        in_error.text
+    );
+    let paged = service.page("/runs?q=sekoia&limit=1").await;
+    assert_eq!(row_ids(&paged.text), [three]);
+    assert!(
+        paged.has(&format!(
+            "<a id=\"older\" href=\"/runs?q=sekoia&amp;before={three}\">"
+        )),
+        "{}",
+        paged.text
+    );
+    let nothing = service
+        .page("/runs?fragment=rows&q=no+such+text+anywhere")
+        .await;
+    assert!(nothing.has("No run matches."));
+
+    // What cannot be a filter is a 400 page saying why, as the API says it.
+    for (query, needle) in [
+        (
+            "alert=not-an-alert",
+            "`alert` must be an alert UUID or short id",
+        ),
+        ("since=yesterday", "`since` must be"),
+        (
+            "since=2025-03-02&until=2025-03-01",
+            "`since` is after `until`",
+        ),
+    ] {
+        let page = service.page(&format!("/runs?{query}")).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{query}");
+        assert!(page.has(needle), "{query}: {}", page.text);
+        let api = service
+            .api(reqwest::Method::GET, &format!("/api/v1/runs?{query}"))
+            .await;
+        assert_eq!(api.status, StatusCode::BAD_REQUEST, "{query}");
+        assert!(api.text.contains(needle), "{query}: {}", api.text);
+    }
+
+    let bodies = service.stop().await;
+    for body in &bodies {
+        for secret in secrets() {
+            assert!(!body.contains(&secret), "a secret leaked: {body}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_delivery_shows_its_attempts_and_every_request() {
+    let service = start(None, "sekoia-console-retries").await;
+    service.wait_live().await;
+    // ilert fails twice, then accepts: retried in place, its retry state then forgotten.
+    service
+        .simulator
+        .inject_fault(Fault::status(Route::Ilert, 503).times(2));
+    let (_, run) = service.alert_run().await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let run_id = run["id"].as_i64().expect("run id");
+    let detail = service.page(&format!("/runs/{run_id}")).await;
+    detail.assert_page("retried run");
+    let ilert_node = template(&detail.text, "3");
+    assert!(
+        ilert_node.contains("<dd class=\"attempts\">3</dd>"),
+        "{ilert_node}"
+    );
+    assert!(ilert_node.contains("Requests sent <span class=\"muted\">(3)</span>"));
+    assert_eq!(
+        ilert_node
+            .matches("data-outcome=\"failed\">503 Service Unavailable</span>")
+            .count(),
+        2,
+        "{ilert_node}"
+    );
+    assert_eq!(
+        ilert_node
+            .matches("data-outcome=\"ok\">202 Accepted</span>")
+            .count(),
+        1
+    );
+    let api = service
+        .api(reqwest::Method::GET, &format!("/api/v1/runs/{run_id}"))
+        .await
+        .json();
+    let node = api["nodes"]
+        .as_array()
+        .and_then(|nodes| nodes.iter().find(|n| n["id"] == "3"))
+        .expect("node 3");
+    assert_eq!(node["attempts"], 3, "{node}");
+    assert_eq!(node["exchanges"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        api["retries"],
+        serde_json::json!([]),
+        "the retry state is gone"
+    );
+
+    // ilert asks to come back in 3 s: the run is held, then resumed; its node keeps the
+    // request of the attempt before the hold.
+    service
+        .simulator
+        .inject_fault(Fault::status(Route::Ilert, 503).times(1).retry_after(3));
+    let alert = service.simulator.create_alert(Value::Null);
+    let uuid = alert["uuid"].as_str().expect("uuid");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen_waiting = false;
+    let held = loop {
+        let runs = service
+            .api(reqwest::Method::GET, &format!("/api/v1/runs?alert={uuid}"))
+            .await
+            .json();
+        let run = runs["runs"][0].clone();
+        match run["status"].as_str() {
+            Some("waiting") if !seen_waiting => {
+                seen_waiting = true;
+                let page = service.page(&format!("/runs/{}", run["id"])).await;
+                let waiting = template(&page.text, "3");
+                assert!(waiting.contains("<dt>Next attempt</dt>"), "{waiting}");
+                assert!(
+                    waiting.contains("<dd class=\"attempts\">1</dd>"),
+                    "{waiting}"
+                );
+            }
+            Some("succeeded") => break run,
+            _ => {}
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the held run never ended: {runs}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(seen_waiting, "the run was never seen held");
+    let page = service.page(&format!("/runs/{}", held["id"])).await;
+    let resumed = template(&page.text, "3");
+    assert!(
+        resumed.contains("<dd class=\"attempts\">2</dd>"),
+        "{resumed}"
+    );
+    assert!(resumed.contains("Requests sent <span class=\"muted\">(2)</span>"));
+    assert!(resumed.contains("data-outcome=\"failed\">503 Service Unavailable</span>"));
 
     let bodies = service.stop().await;
     for body in &bodies {

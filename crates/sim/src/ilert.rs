@@ -415,7 +415,9 @@ fn generic(body: &Bytes) -> Result<IlertEvent, SimError> {
     })
 }
 
-/// Checks the key and the rate limit, then applies the event: 202, or ilert's error.
+/// Checks the key and the rate limit, then applies the event: 202 with the alert key and
+/// the address of the alert it acted on (`alertUrl`, and `incidentUrl` as older answers
+/// name it) — or ilert's error.
 fn deliver(sim: &SimState, event: Result<IlertEvent, SimError>) -> Response {
     let event = match event {
         Ok(event) => event,
@@ -453,7 +455,10 @@ fn deliver(sim: &SimState, event: Result<IlertEvent, SimError>) -> Response {
     let label = event.label.clone();
     let mut answer = json!({"alertKey": alert_key});
     if let Some((alert, changed)) = ilert.apply(event) {
-        answer["alertUrl"] = Value::String(alert_url(&sim.urls, alert.id));
+        let url = alert_url(&sim.urls, alert.id);
+        // Newer answers name the alert, older ones the incident: both, as clients read either.
+        answer["incidentUrl"] = Value::String(url.clone());
+        answer["alertUrl"] = Value::String(url);
         if changed {
             sim.webhooks.changed(alert);
         }

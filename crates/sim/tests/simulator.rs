@@ -715,10 +715,20 @@ async fn ilert_generic_events_drive_the_same_state_machine() {
         post(&events, event("ALERT", "Key-1")).await.status(),
         StatusCode::ACCEPTED
     );
-    assert_eq!(
-        post(&events, event("ALERT", "key-1")).await.status(),
-        StatusCode::ACCEPTED
+    // The answer names the alert the event acted on (`alertUrl`, and `incidentUrl` as older
+    // answers do).
+    let appended = post(&events, event("ALERT", "key-1")).await;
+    assert_eq!(appended.status(), StatusCode::ACCEPTED);
+    let answer = body(appended).await;
+    assert_eq!(answer["alertKey"], "key-1");
+    let first_url = answer["alertUrl"].clone();
+    assert!(
+        first_url
+            .as_str()
+            .is_some_and(|u| u.contains("/alert/view?id=")),
+        "{answer}"
     );
+    assert_eq!(answer["incidentUrl"], first_url, "{answer}");
     let older_path = events.replace("/api/events", "/api/v1/events");
     let accept = json!({"apiKey": "sim-ilert-key", "eventType": "ACCEPT", "summary": "Disk full", "alertKey": "KEY-1"});
     assert_eq!(
@@ -727,7 +737,14 @@ async fn ilert_generic_events_drive_the_same_state_machine() {
     );
     assert_eq!(sim.ilert_alerts()[0].status, "acknowledged");
     post(&events, event("RESOLVE", "key-1")).await;
-    post(&events, event("ALERT", "key-1")).await;
+    let ignored = body(post(&events, event("RESOLVE", "key-9")).await).await;
+    assert!(ignored.get("incidentUrl").is_none(), "no alert: {ignored}");
+    let reopened = body(post(&events, event("ALERT", "key-1")).await).await;
+    assert!(reopened["alertUrl"].is_string(), "{reopened}");
+    assert_ne!(
+        reopened["alertUrl"], first_url,
+        "a resolved alert is not reopened"
+    );
     let view = sim.ilert_alerts();
     assert_eq!(view.len(), 2);
     assert_eq!(view[0].events, ["ALERT", "ALERT", "ACCEPT", "RESOLVE"]);

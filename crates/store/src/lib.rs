@@ -21,8 +21,9 @@
 //! * **checkpoints** of triggers, **playbook health** (failures in a row, disabled or not);
 //! * **alert links**: the ids other systems gave to Sekoia.io alerts (ilert's alert id),
 //!   so that a change they report under their own id finds its alert ([`StoredAlertLinks`]);
-//! * the **queries** of the API and console: runs by playbook, status or alert, newest
-//!   first and paginated, one run with its node runs, counts by status, queue health.
+//! * the **queries** of the API and console: runs by playbook, status, alert (uuid or
+//!   short id), time and text, newest first and paginated, one run with its node runs,
+//!   counts by status, queue health.
 //!
 //! An event is done when its last run ends. [`SqliteStore`] is the embedded backend (one
 //! file, WAL, embedded migrations, one service per file). Every method is async and never
@@ -43,8 +44,8 @@ pub use error::{StoreError, StoreResult};
 pub use model::{
     AlertLink, Checkpoint, ClaimedRun, Enqueued, EventSource, InboxCounts, InboxEvent, InboxId,
     MAX_PAGE_SIZE, NewInboxEvent, PlaybookDisabled, PlaybookHealth, Pruned, QueueHealth, Rerun,
-    RetryState, RunCountFilter, RunCounts, RunDetail, RunId, RunPage, RunQuery, RunSummary,
-    RunTarget,
+    RetryState, RunAlert, RunCountFilter, RunCounts, RunDetail, RunId, RunPage, RunQuery,
+    RunSummary, RunTarget,
 };
 pub use observer::{NodeRunRecorder, StoredAlertLinks};
 pub use sqlite::{SqliteOptions, SqliteStore};
@@ -59,6 +60,8 @@ pub enum WriteBehind {
     NodeStarted { run: RunId, node: Box<NodeRecord> },
     /// A run of the playbook that succeeded (lost: its failure count is not reset).
     PlaybookSucceeded { playbook_id: String },
+    /// What a run read of its alert (lost in a crash: the resumed run reads it again).
+    AlertRead { run: RunId, alert: RunAlert },
 }
 
 /// The health of the store's writes, for `/healthz`: whether the last ones went to disk.
@@ -165,9 +168,10 @@ pub trait Store: Send + Sync {
     /// succeeded, failed, cancelled, and dead letters someone replayed or dismissed — with
     /// their node runs and retry state, then at most `limit` done events received before it
     /// that no run refers to any more and whose dedup key no source can repeat (webhook and
-    /// schedule events, and live or back-fill events whose key expired). Open runs and
-    /// unhandled dead letters are never removed. Call again while it removes something: each
-    /// call is one short transaction, so deliveries keep flowing between them.
+    /// schedule events, and live or back-fill events whose key expired), then at most `limit`
+    /// alert links made before it. Open runs and unhandled dead letters are never removed.
+    /// Call again while it removes something: each call is one short transaction, so
+    /// deliveries keep flowing between them.
     async fn prune(&self, ended_before_ms: u64, limit: u32) -> StoreResult<Pruned>;
 
     // ----- queries -----

@@ -182,6 +182,22 @@ pub struct RunSummary {
     pub rerun_of: Option<RunId>,
     /// For a dead letter: when it was replayed or dismissed (it no longer needs anyone).
     pub dismissed_at_ms: Option<u64>,
+    /// The alert as the run read it from Sekoia.io; `None` until it did (or for a run
+    /// about no alert).
+    pub alert: Option<RunAlert>,
+}
+
+/// What a run knows of its alert, as it read it from Sekoia.io when it started (a rerun
+/// starts with what the run it repeats knew).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunAlert {
+    /// The Sekoia.io account (community) it was read through.
+    pub account: Option<String>,
+    /// The alert's short id, e.g. `ALWk3vQn2bxP`.
+    pub short_id: Option<String>,
+    pub title: Option<String>,
+    /// Its urgency, 0 to 100.
+    pub urgency: Option<i64>,
 }
 
 impl RunSummary {
@@ -247,17 +263,20 @@ pub struct Pruned {
     pub runs: u64,
     /// Done inbox events no run refers to any more.
     pub events: u64,
+    /// Ids other systems gave to alerts ([`crate::AlertLink`]), linked before the cutoff.
+    pub links: u64,
 }
 
 impl Pruned {
     pub fn is_empty(&self) -> bool {
-        self.runs == 0 && self.events == 0
+        self.runs == 0 && self.events == 0 && self.links == 0
     }
 
     /// Adds what another pass removed.
     pub fn add(&mut self, other: Pruned) {
         self.runs += other.runs;
         self.events += other.events;
+        self.links += other.links;
     }
 }
 
@@ -274,6 +293,15 @@ pub struct RunQuery {
     pub playbook_id: Option<String>,
     pub status: Option<RunStatus>,
     pub alert_uuid: Option<String>,
+    /// Runs whose alert has this short id ([`RunAlert::short_id`]).
+    pub alert_short_id: Option<String>,
+    /// Runs queued at or after this time (ms since the epoch).
+    pub since_ms: Option<u64>,
+    /// Runs queued at or before this time (ms since the epoch).
+    pub until_ms: Option<u64>,
+    /// Runs whose error, alert title or short id, or any node run (arguments, results,
+    /// logs, error, requests and answers) contains this text, ASCII letters in any case.
+    pub text: Option<String>,
     pub inbox_id: Option<InboxId>,
     /// Only runs older than this one: the `next_before` of the previous page.
     pub before: Option<RunId>,
@@ -287,6 +315,10 @@ impl Default for RunQuery {
             playbook_id: None,
             status: None,
             alert_uuid: None,
+            alert_short_id: None,
+            since_ms: None,
+            until_ms: None,
+            text: None,
             inbox_id: None,
             before: None,
             limit: 50,
@@ -307,6 +339,7 @@ pub struct RunPage {
 pub struct RunCountFilter {
     pub playbook_id: Option<String>,
     pub alert_uuid: Option<String>,
+    pub alert_short_id: Option<String>,
 }
 
 /// How many runs are in each state.

@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use crate::account::AccountBook;
 use crate::catalog::RegistryCatalog;
-use crate::http::HttpClient;
+use crate::http::{Exchange, HttpClient};
 use crate::links::AlertLinks;
 use crate::registry::Registry;
 use crate::retry::{RetryJournal, RetryPolicy, RetryProgress};
@@ -55,6 +55,10 @@ pub struct RunRequest {
     /// The retry progress of actions an earlier attempt of this run left waiting for a
     /// retry, by node id and loop indices: their retries continue where they were.
     pub resumed_retries: HashMap<(String, Vec<usize>), RetryProgress>,
+    /// The requests actions of an earlier attempt of this run sent before they were
+    /// interrupted (held for a retry, stopped), by node id and loop indices: kept in front
+    /// of the ones the node sends when it runs again, so its record shows every attempt.
+    pub earlier_exchanges: HashMap<(String, Vec<usize>), Vec<Exchange>>,
     /// Whether transient failures are held (the run stops as `waiting`, to be resumed)
     /// rather than given up after the retry policy's attempts. Needs a retry journal.
     pub hold_transient_failures: bool,
@@ -75,6 +79,7 @@ impl RunRequest {
             completed: Vec::new(),
             retry_journal: None,
             resumed_retries: HashMap::new(),
+            earlier_exchanges: HashMap::new(),
             hold_transient_failures: false,
             run_files: None,
         }
@@ -123,6 +128,16 @@ impl RunRequest {
         retries: HashMap<(String, Vec<usize>), RetryProgress>,
     ) -> Self {
         self.resumed_retries = retries;
+        self
+    }
+
+    /// Keeps the requests interrupted node runs of an earlier attempt sent (see
+    /// [`RunRequest::earlier_exchanges`]).
+    pub fn resuming_exchanges(
+        mut self,
+        exchanges: HashMap<(String, Vec<usize>), Vec<Exchange>>,
+    ) -> Self {
+        self.earlier_exchanges = exchanges;
         self
     }
 }

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::limits;
 use crate::action::LogLine;
-use crate::http::RecordedWrite;
+use crate::http::{Answer, Exchange, HttpClient, RecordedWrite};
 use crate::redact::Redactor;
 
 /// The state of a run.
@@ -216,6 +216,18 @@ pub struct NodeRecord {
     /// In a dry run, the writes the node would have sent (secrets masked).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dry_run_writes: Vec<RecordedWrite>,
+    /// Attempts of the node's most tried request, earlier attempts of a resumed run
+    /// included; 0 for a node that made none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempts: u32,
+    /// The writes the node sent and what each got back, in order, every attempt included
+    /// (secrets masked).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exchanges: Vec<Exchange>,
+}
+
+fn is_zero(attempts: &u32) -> bool {
+    *attempts == 0
 }
 
 /// Told about every node run as it starts and finishes, e.g. to persist progress.
@@ -244,6 +256,8 @@ pub(crate) struct NodeOutcome {
     pub logs: Vec<LogLine>,
     pub outputs: Vec<String>,
     pub dry_run_writes: Vec<RecordedWrite>,
+    pub attempts: u32,
+    pub exchanges: Vec<Exchange>,
 }
 
 impl NodeOutcome {
@@ -256,6 +270,8 @@ impl NodeOutcome {
             logs: Vec::new(),
             outputs,
             dry_run_writes: Vec::new(),
+            attempts: 0,
+            exchanges: Vec::new(),
         }
     }
 
@@ -269,6 +285,8 @@ impl NodeOutcome {
             logs: Vec::new(),
             outputs: Vec::new(),
             dry_run_writes: Vec::new(),
+            attempts: 0,
+            exchanges: Vec::new(),
         }
     }
 
@@ -294,8 +312,19 @@ impl NodeOutcome {
         self
     }
 
-    pub fn with_dry_run_writes(mut self, writes: Vec<RecordedWrite>) -> Self {
-        self.dry_run_writes = writes;
+    /// What the node's action sent: the writes its (per-node) HTTP client recorded, after
+    /// those `earlier` attempts of the node sent, and the attempts of its most tried
+    /// request.
+    pub fn with_requests(
+        mut self,
+        earlier: Vec<Exchange>,
+        http: &HttpClient,
+        attempts: u32,
+    ) -> Self {
+        self.dry_run_writes = http.recorded_writes();
+        self.exchanges = earlier;
+        self.exchanges.extend(http.exchanges());
+        self.attempts = attempts;
         self
     }
 }
@@ -378,6 +407,8 @@ impl<'a> Recorder<'a> {
             outputs: Vec::new(),
             iteration: iteration.to_vec(),
             dry_run_writes: Vec::new(),
+            attempts: 0,
+            exchanges: Vec::new(),
         });
         self.notify(seq);
         seq
@@ -409,6 +440,12 @@ impl<'a> Recorder<'a> {
             .dry_run_writes
             .iter()
             .map(|w| mask_write(redactor, w))
+            .collect();
+        record.attempts = outcome.attempts;
+        record.exchanges = outcome
+            .exchanges
+            .iter()
+            .map(|e| mask_exchange(redactor, e))
             .collect();
         self.notify(seq);
     }
@@ -515,15 +552,37 @@ fn mask_record(redactor: &Redactor, record: &NodeRecord) -> NodeRecord {
             .iter()
             .map(|w| mask_write(redactor, w))
             .collect(),
+        exchanges: record
+            .exchanges
+            .iter()
+            .map(|e| mask_exchange(redactor, e))
+            .collect(),
         ..record.clone()
     }
 }
 
+/// A write masked, its body within the record's limits.
 fn mask_write(redactor: &Redactor, write: &RecordedWrite) -> RecordedWrite {
     RecordedWrite {
         method: write.method.clone(),
         url: redactor.mask_str(&write.url),
-        body: redactor.mask_value(&write.body),
+        body: limits::value(redactor.mask_value(&write.body)),
+    }
+}
+
+fn mask_exchange(redactor: &Redactor, exchange: &Exchange) -> Exchange {
+    Exchange {
+        at_ms: exchange.at_ms,
+        request: mask_write(redactor, &exchange.request),
+        answer: match &exchange.answer {
+            Answer::Response { status, body } => Answer::Response {
+                status: *status,
+                body: limits::value(redactor.mask_value(body)),
+            },
+            Answer::Failed { error } => Answer::Failed {
+                error: limits::text(redactor.mask_str(error)),
+            },
+        },
     }
 }
 

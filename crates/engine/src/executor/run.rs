@@ -17,6 +17,7 @@ use super::record::{
 use super::{RunExecutor, RunObserver, RunRequest};
 use crate::account::Account;
 use crate::action::{Action, ActionContext, ActionError, NodeLog};
+use crate::http::Exchange;
 use crate::invoke::invoke;
 use crate::registry::Registry;
 use crate::retry::{NodeRetries, RetryProgress};
@@ -80,6 +81,8 @@ pub(super) struct Run<'a> {
     completed: HashMap<(String, Vec<usize>), VecDeque<NodeRecord>>,
     /// Retry progress an earlier attempt left, taken by the first run of its node.
     resumed_retries: HashMap<(String, Vec<usize>), RetryProgress>,
+    /// Requests interrupted node runs of an earlier attempt sent, taken likewise.
+    earlier_exchanges: HashMap<(String, Vec<usize>), Vec<Exchange>>,
     /// Set when a delivery is held: the run stops before its next step.
     hold: Option<Hold>,
 }
@@ -102,6 +105,7 @@ impl<'a> Run<'a> {
             executions: 0,
             completed: completed_actions(&request.completed),
             resumed_retries: request.resumed_retries.clone(),
+            earlier_exchanges: request.earlier_exchanges.clone(),
             hold: None,
         }
     }
@@ -302,17 +306,20 @@ impl<'a> Run<'a> {
             .recorder
             .start(&node.id, &node.name, iteration, &prepared.arguments);
         let log = NodeLog::new(self.recorder.redactor().clone());
-        // In a dry run each node gets its own recorder, so its writes are shown with it.
-        let http = if self.executor.http.is_dry_run() {
-            self.executor.http.dry_run()
-        } else {
-            self.executor.http.clone()
-        };
         let max_response_bytes = prepared
             .account
             .as_ref()
             .and_then(|account| account.max_response_bytes())
-            .unwrap_or(http.max_response_bytes());
+            .unwrap_or(self.executor.http.max_response_bytes());
+        // Each node records its own writes (sent with their answers, or in a dry run
+        // instead of being sent), so they are shown with it.
+        let http = self
+            .executor
+            .http
+            .recording()
+            .with_max_response_bytes(max_response_bytes);
+        let key = (node.id.clone(), iteration.to_vec());
+        let earlier = self.earlier_exchanges.remove(&key).unwrap_or_default();
         let cx = ActionContext {
             account: prepared.account,
             max_response_bytes,
@@ -323,8 +330,7 @@ impl<'a> Run<'a> {
                 self.request.retry_journal.clone(),
                 seq,
                 &node.id,
-                self.resumed_retries
-                    .remove(&(node.id.clone(), iteration.to_vec())),
+                self.resumed_retries.remove(&key),
             )
             .holding(self.request.hold_transient_failures),
             data_dir: self.executor.data_dir.clone(),
@@ -350,7 +356,7 @@ impl<'a> Run<'a> {
                 };
                 let outcome = NodeOutcome::succeeded(output.results.clone(), outputs.clone())
                     .with_logs(log.lines())
-                    .with_dry_run_writes(http.recorded_writes());
+                    .with_requests(earlier, &http, cx.retries.attempts());
                 self.recorder.finish(seq, outcome);
                 self.context.node.insert(node.id.clone(), output.results);
                 Next::Outputs(outputs)
@@ -371,9 +377,11 @@ impl<'a> Run<'a> {
                 };
                 self.recorder.finish(
                     seq,
-                    outcome
-                        .with_logs(log.lines())
-                        .with_dry_run_writes(http.recorded_writes()),
+                    outcome.with_logs(log.lines()).with_requests(
+                        earlier,
+                        &http,
+                        cx.retries.attempts(),
+                    ),
                 );
                 held.map_or(Next::Stop, Next::Hold)
             }

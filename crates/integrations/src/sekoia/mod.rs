@@ -57,6 +57,16 @@ pub fn client_from_args(
         .map_err(|why| ActionError::invalid_argument("base_url", why))
 }
 
+/// The page of alert `id` (short id or uuid) in the Sekoia.io app of `account`: its
+/// `app_url` when set, else derived from its `base_url` ([`crate::alert::alert_page`]).
+pub fn alert_page_of(account: &Account, id: &str) -> String {
+    crate::alert::alert_page(
+        account.str("base_url").unwrap_or(DEFAULT_BASE_URL),
+        account.str("app_url"),
+        id,
+    )
+}
+
 /// A client from a Sekoia.io account.
 pub fn client_from_account(
     cx: &ActionContext,

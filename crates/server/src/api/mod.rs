@@ -10,6 +10,7 @@ pub mod health;
 pub mod hosts;
 pub mod modules;
 pub mod playbooks;
+pub mod run_filters;
 pub mod runs;
 pub mod session;
 

@@ -1,10 +1,13 @@
 //! `/api/v1/runs`: runs newest first with filters, one run with its node runs, rerun, and
 //! the dead letters.
 //!
-//! Filters: `playbook`, `status` (`queued`, `running`, `waiting`, `succeeded`, `failed`,
-//! `cancelled`, `dead`), `alert` (alert UUID), `since` and `until` (when the run was
-//! queued, milliseconds since the Unix epoch, inclusive), and pages: `limit` (1 to 1000,
-//! default 50) and `before` (the `next_before` of the previous page).
+//! Filters ([`RunFilters`], the console's too): `playbook`, `status` (`queued`, `running`,
+//! `waiting`, `succeeded`, `failed`, `cancelled`, `dead`), `alert` (its UUID or short id),
+//! `since` and `until` (when the run was queued, inclusive: ms since the epoch or a
+//! date-time), `q` (text in the run's error, alert or node runs), and pages: `limit` (1 to
+//! 1000, default 50) and `before` (the `next_before` of the previous page). Each run
+//! names its alert as it read it from Sekoia.io (`alert`: account, short id, title,
+//! urgency).
 //!
 //! Rerun queues a new run of the run's playbook for the same event, behind the runs already
 //! queued for its alert, so the playbook runs again with the alert as it is now: all of
@@ -13,8 +16,7 @@
 //! letter replays it (and dismisses it); `POST /api/v1/runs/{id}/dismiss` dismisses a dead
 //! letter without replaying it.
 
-use alertsync_engine::RunStatus;
-use alertsync_store::{MAX_PAGE_SIZE, Rerun, RunDetail, RunId, RunQuery, RunSummary};
+use alertsync_store::{Rerun, RunDetail, RunId, RunQuery, RunSummary};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -24,34 +26,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ApiResult, ErrorBody};
+pub use super::run_filters::RunFilters;
 use crate::http::AppState;
-
-/// Most store pages one listing reads when a time range skips runs.
-const MAX_SCANNED_PAGES: usize = 50;
-
-/// The filters of a run listing.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct RunFilters {
-    /// Playbook id.
-    pub playbook: Option<String>,
-    /// `queued`, `running`, `waiting`, `succeeded`, `failed`, `cancelled` or `dead`.
-    pub status: Option<String>,
-    /// Alert UUID.
-    pub alert: Option<String>,
-    /// Runs queued at or after this time (ms since the epoch).
-    pub since: Option<u64>,
-    /// Runs queued at or before this time (ms since the epoch).
-    pub until: Option<u64>,
-    /// Runs older than this run id (the previous page's `next_before`).
-    pub before: Option<i64>,
-    /// Page size, 1 to 1000 (default 50).
-    pub limit: Option<u32>,
-}
 
 /// One page of runs, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RunList {
+    /// The runs: id, playbook, status, times, error, and `alert` as the run read it from
+    /// Sekoia.io (`account`, `short_id`, `title`, `urgency`; absent until it did).
     #[schema(value_type = Vec<Object>)]
     pub runs: Vec<RunSummary>,
     /// Pass as `before` for the next page; absent on the last page.
@@ -77,10 +59,6 @@ pub struct RerunView {
     pub only_failed: bool,
 }
 
-fn parse_status(status: &str) -> ApiResult<RunStatus> {
-    status.parse().map_err(ApiError::bad_request)
-}
-
 fn parse_run_id(id: &str) -> ApiResult<RunId> {
     id.parse::<i64>()
         .ok()
@@ -97,85 +75,21 @@ pub async fn list(
     filters: Result<Query<RunFilters>, QueryRejection>,
 ) -> ApiResult<Json<RunList>> {
     let Query(filters) = filters.map_err(|err| ApiError::bad_request(err.body_text()))?;
-    Ok(Json(list_runs(&state, &filters).await?))
+    Ok(Json(list_runs(&state, filters.query()?).await?))
 }
 
-/// One page of the runs matching `filters`, newest first: what the API's listing and the
+/// One page of the runs `query` selects, newest first: what the API's listing and the
 /// console's run table show.
-pub(crate) async fn list_runs(state: &AppState, filters: &RunFilters) -> ApiResult<RunList> {
-    let limit = filters.limit.unwrap_or(50);
-    if limit == 0 || limit > MAX_PAGE_SIZE {
-        return Err(ApiError::bad_request(format!(
-            "`limit` must be between 1 and {MAX_PAGE_SIZE}"
-        )));
-    }
-    if let (Some(since), Some(until)) = (filters.since, filters.until)
-        && since > until
-    {
-        return Err(ApiError::bad_request("`since` is after `until`"));
-    }
-    if let Some(before) = filters.before
-        && before <= 0
-    {
-        return Err(ApiError::bad_request("`before` must be a run id"));
-    }
-    let mut query = RunQuery {
-        playbook_id: filters.playbook.clone(),
-        status: filters.status.as_deref().map(parse_status).transpose()?,
-        alert_uuid: filters.alert.clone(),
-        inbox_id: None,
-        before: filters.before.map(RunId),
-        limit,
-    };
-    // The store filters everything but the time range; runs are read page by page and
-    // those outside the range left out (run ids and queue times grow together).
-    let mut runs = Vec::new();
-    let mut next_before = None;
-    for _ in 0..MAX_SCANNED_PAGES {
-        let page = state
-            .store
-            .list_runs(query.clone())
-            .await
-            .map_err(|err| ApiError::unavailable("listing runs", err))?;
-        let mut reached_since = false;
-        let mut more_here = false;
-        for run in page.runs {
-            if filters.since.is_some_and(|since| run.queued_at_ms < since) {
-                reached_since = true;
-                break;
-            }
-            if filters.until.is_some_and(|until| run.queued_at_ms > until) {
-                continue;
-            }
-            if runs.len() == limit as usize {
-                more_here = true;
-                break;
-            }
-            runs.push(run);
-        }
-        if reached_since {
-            next_before = None;
-            break;
-        }
-        if runs.len() == limit as usize {
-            next_before = (more_here || page.next_before.is_some())
-                .then(|| runs.last().map(|r| r.id.0))
-                .flatten();
-            break;
-        }
-        match page.next_before {
-            Some(before) => {
-                query.before = Some(before);
-                // Where a caller may go on if the scan stops here.
-                next_before = Some(before.0);
-            }
-            None => {
-                next_before = None;
-                break;
-            }
-        }
-    }
-    Ok(RunList { runs, next_before })
+pub(crate) async fn list_runs(state: &AppState, query: RunQuery) -> ApiResult<RunList> {
+    let page = state
+        .store
+        .list_runs(query)
+        .await
+        .map_err(|err| ApiError::unavailable("listing runs", err))?;
+    Ok(RunList {
+        runs: page.runs,
+        next_before: page.next_before.map(|id| id.0),
+    })
 }
 
 /// The run with this id (as the path gives it), with its node runs.
@@ -189,8 +103,9 @@ pub(crate) async fn find(state: &AppState, id: &str) -> ApiResult<RunDetail> {
         .ok_or_else(|| ApiError::not_found(format!("no run {id}")))
 }
 
-/// One run with its node runs (arguments, results, logs and errors, secrets masked) and
-/// retry state.
+/// One run with its node runs (arguments, results, logs and errors, the attempts of its
+/// most tried request and the write requests it sent with their answers — `exchanges` —,
+/// secrets masked) and retry state.
 #[utoipa::path(get, path = "/api/v1/runs/{id}", tag = "runs",
     params(("id" = i64, Path, description = "run id")),
     responses((status = 200, body = Object, description = "the run with `run`, `nodes` and `retries`"),

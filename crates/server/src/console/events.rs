@@ -2,7 +2,8 @@
 //! or finished.
 //!
 //! Each connection reads the store about once a second — the run counts and the newest run
-//! matching the `playbook` and `alert` query filters — and sends an event named `runs`
+//! of the `playbook` and `alert` (UUID or short id) of the runs page's filters
+//! ([`RunFilters::count_filter`]) — and sends an event named `runs`
 //! whenever they changed (and once at the start), with data
 //! `{"counts": {"running": n, …}, "latest": <newest run id or null>}`. A connection ends
 //! when the service stops, or after [`LIFETIME`] (so a proxy's idle limits never matter);
@@ -12,16 +13,16 @@ use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
 use alertsync_engine::RunStatus;
-use alertsync_store::{RunCounts, RunQuery};
+use alertsync_store::{RunCountFilter, RunCounts, RunQuery};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
-use serde::Deserialize;
 use serde_json::json;
 
-use super::runs::{counts, field};
+use super::runs::counts;
+use crate::api::runs::RunFilters;
 use crate::http::AppState;
 
 /// How often the store is read.
@@ -30,13 +31,6 @@ const POLL: Duration = Duration::from_secs(1);
 pub const LIFETIME: Duration = Duration::from_secs(300);
 /// How long browsers wait before reconnecting.
 const RETRY: Duration = Duration::from_secs(1);
-
-/// The filters of the counts and the newest run.
-#[derive(Debug, Default, Deserialize)]
-pub struct EventsQuery {
-    pub playbook: Option<String>,
-    pub alert: Option<String>,
-}
 
 /// What a page shows that an event reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,15 +51,14 @@ impl Snapshot {
     }
 }
 
-async fn snapshot(state: &AppState, query: &EventsQuery) -> Option<Snapshot> {
-    let playbook = field(&query.playbook);
-    let alert = field(&query.alert);
-    let counts = counts(state, playbook.clone(), alert.clone()).await.ok()?;
+async fn snapshot(state: &AppState, filter: &RunCountFilter) -> Option<Snapshot> {
+    let counts = counts(state, filter.clone()).await.ok()?;
     let newest = state
         .store
         .list_runs(RunQuery {
-            playbook_id: playbook,
-            alert_uuid: alert,
+            playbook_id: filter.playbook_id.clone(),
+            alert_uuid: filter.alert_uuid.clone(),
+            alert_short_id: filter.alert_short_id.clone(),
             limit: 1,
             ..RunQuery::default()
         })
@@ -80,7 +73,7 @@ async fn snapshot(state: &AppState, query: &EventsQuery) -> Option<Snapshot> {
 /// Where the stream is: what was last sent and when it ends.
 struct Cursor {
     state: AppState,
-    query: EventsQuery,
+    filter: RunCountFilter,
     last: Option<Snapshot>,
     first: bool,
     ends: Instant,
@@ -89,12 +82,16 @@ struct Cursor {
 /// `GET /console/events`.
 pub async fn events(
     State(state): State<AppState>,
-    query: Result<Query<EventsQuery>, QueryRejection>,
+    filters: Result<Query<RunFilters>, QueryRejection>,
 ) -> impl IntoResponse {
-    let Query(query) = query.unwrap_or_default();
+    // Filters that do not parse follow every run (the page itself says what is wrong).
+    let filter = filters
+        .ok()
+        .and_then(|Query(filters)| filters.count_filter().ok())
+        .unwrap_or_default();
     let cursor = Cursor {
         state,
-        query,
+        filter,
         last: None,
         first: true,
         ends: Instant::now() + LIFETIME,
@@ -113,7 +110,7 @@ fn changes(cursor: Cursor) -> impl Stream<Item = Result<Event, Infallible>> {
                 return None;
             }
             // A store that cannot be read now is read again at the next tick.
-            if let Some(now) = snapshot(&cursor.state, &cursor.query).await
+            if let Some(now) = snapshot(&cursor.state, &cursor.filter).await
                 && cursor.last != Some(now)
             {
                 cursor.last = Some(now);

@@ -1,11 +1,12 @@
-//! The banner the runs page opens with while the service is not doing its job: one line per
-//! health problem ([`crate::health::Problem`]), saying what is wrong and where to act —
-//! the disabled playbook (whose runs are held), the dead letters, the held deliveries, the
-//! live connection, the store.
+//! The banner the runs and playbooks pages open with while the service is not doing its
+//! job: one line per health problem ([`crate::health::Problem`]), saying what is wrong and
+//! where to act — the disabled playbook (by name, whose runs are held), the dead letters,
+//! the held deliveries, the live connection, the store.
 
 use std::fmt::Write as _;
 
 use super::html::{esc, query_value, time};
+use crate::deploy::Deployment;
 use crate::health::{Problem, assess};
 use crate::http::AppState;
 
@@ -24,7 +25,7 @@ pub async fn banner(state: &AppState) -> String {
             out,
             "<li data-problem=\"{}\">{}</li>",
             problem.code(),
-            describe(problem)
+            describe(problem, &state.deployment)
         );
     }
     out.push_str("</ul></section>");
@@ -32,7 +33,7 @@ pub async fn banner(state: &AppState) -> String {
 }
 
 /// One problem in words (HTML), with a link to where it is dealt with.
-fn describe(problem: &Problem) -> String {
+fn describe(problem: &Problem, deployment: &Deployment) -> String {
     match problem {
         Problem::LiveDisconnected {
             account,
@@ -64,12 +65,13 @@ fn describe(problem: &Problem) -> String {
             reason,
             since_ms,
         } => format!(
-            "Playbook <a href=\"/playbooks/{id}\">{}</a> is disabled since {}: {}. Its runs \
-             are held and run, in order, once it is enabled.",
-            esc(playbook),
-            time(*since_ms),
-            esc(reason),
-            id = query_value(playbook)
+            "Playbook <a href=\"/playbooks/{id}\">{name}</a> is disabled since {since}: \
+             {reason}. <a href=\"/runs?playbook={id}&amp;status=queued\">Its runs are held</a> \
+             and run, in order, once it is enabled.",
+            name = esc(deployment.get(playbook).map_or(playbook, |p| &p.name)),
+            since = time(*since_ms),
+            reason = esc(reason),
+            id = esc(&query_value(playbook))
         ),
         Problem::DeliveriesHeld {
             runs,

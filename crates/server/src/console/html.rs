@@ -1,6 +1,6 @@
 //! What every console page is made of: HTML escaping, the shared layout (navigation, the
 //! stylesheet and script served under `/assets/`), HTML answers and error pages, and the
-//! formatting of times, durations and stored JSON values.
+//! formatting of times and durations (stored JSON values are trees: [`super::json`]).
 //!
 //! Pages are built as strings. Escaping is a hand-written helper rather than a template
 //! crate: the pages are few and small, the five characters that matter in text and
@@ -158,6 +158,15 @@ pub fn time(ms: u64) -> String {
     )
 }
 
+/// A time as a filter field holds it: UTC, to the second, as the pages write times.
+pub fn utc_input(ms: u64) -> String {
+    i64::try_from(ms)
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|at| at.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
 /// An optional time, `—` when absent.
 pub fn time_opt(ms: Option<u64>) -> String {
     ms.map_or_else(|| "—".to_owned(), time)
@@ -178,12 +187,6 @@ pub fn duration(ms: u64) -> String {
 /// An optional duration between two times, `—` when unknown.
 pub fn duration_between(start: u64, end: Option<u64>) -> String {
     end.map_or_else(|| "—".to_owned(), |end| duration(end.saturating_sub(start)))
-}
-
-/// A stored JSON value, pretty-printed and escaped (for a `<pre>`).
-pub fn json_pre(value: &Value) -> String {
-    let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
-    esc(&text)
 }
 
 #[cfg(test)]
@@ -217,5 +220,6 @@ mod tests {
     fn times_are_utc() {
         assert!(time(0).contains("1970-01-01 00:00:00 UTC"));
         assert!(time(0).contains("datetime=\"1970-01-01T00:00:00.000Z\""));
+        assert_eq!(utc_input(1_740_821_459_999), "2025-03-01 09:30:59");
     }
 }

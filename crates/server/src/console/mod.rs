@@ -1,5 +1,6 @@
 //! The web console: server-rendered HTML pages over the same state as the API — runs
-//! (live), one run with its graph and node details, playbooks, accounts and modules — plus
+//! (live, filtered as the API filters them), one run with its alert, its graph and node
+//! details (requests sent, answers, JSON trees), playbooks, accounts and modules — plus
 //! the login form, the stylesheet and script under `/assets/`, and the server-sent events
 //! that keep the run pages current.
 //!
@@ -10,11 +11,13 @@
 //! account values and playbook arguments are never shown.
 
 pub mod accounts;
+pub mod alert;
 pub mod assets;
 pub mod events;
 pub mod graph;
 pub mod health;
 pub mod html;
+pub mod json;
 pub mod login;
 pub mod modules;
 pub mod playbooks;

@@ -1,6 +1,8 @@
 //! `GET /playbooks`: the deployed playbooks with their state as badges (enabled, disabled,
 //! disabled after errors, configuration issues) and a switch that enables or disables them
-//! through the API; `GET /playbooks/{id}`: one playbook's graph and nodes.
+//! through the API, under the banner of what needs someone (disabled playbooks, dead
+//! letters); `GET /playbooks/{id}`: one playbook's graph and nodes, under a banner saying
+//! why it is disabled when it is.
 //!
 //! States come from the API's views ([`api::playbooks::views`]); configuration issues are
 //! the warnings validation finds with the playbook's account bindings. Node arguments are
@@ -9,11 +11,12 @@
 use std::fmt::Write as _;
 
 use alertsync_spl::{NodeKind, Operator, Report};
+use alertsync_store::RunCountFilter;
 use axum::extract::{Path, State};
 use axum::response::Response;
 
 use super::graph::{self, GraphState};
-use super::html::{Section, error_page, esc, layout, not_found, page, query_value};
+use super::html::{Section, error_page, esc, layout, not_found, page, query_value, time};
 use crate::api;
 use crate::api::playbooks::{DISABLED_BY_API, PlaybookView};
 use crate::deploy::DeployedPlaybook;
@@ -60,8 +63,10 @@ fn badges(view: &PlaybookView, issues: &[String]) -> String {
                     esc(reason)
                 )
             } else {
+                // The reason is long (the last error): the banner over the page says it.
                 format!(
-                    "<span class=\"badge disabled-errors\">disabled after errors: {}</span>",
+                    "<span class=\"badge disabled-errors\" title=\"{}\">disabled after \
+                     errors</span>",
                     esc(reason)
                 )
             }
@@ -88,6 +93,34 @@ fn badges(view: &PlaybookView, issues: &[String]) -> String {
     out
 }
 
+/// Why the playbook does not run, when it was disabled (after errors, or by someone), and
+/// how many runs wait for it: a banner over its page.
+fn disabled_banner(view: &PlaybookView, held: u64) -> String {
+    if view.state != "disabled" {
+        return String::new();
+    }
+    let id = esc(&query_value(&view.id));
+    let held = match held {
+        0 => "No run is held yet: its runs wait".to_owned(),
+        1 => {
+            format!("<a href=\"/runs?playbook={id}&amp;status=queued\">1 run is held</a>: it waits")
+        }
+        n => format!(
+            "<a href=\"/runs?playbook={id}&amp;status=queued\">{n} runs are held</a>: they wait"
+        ),
+    };
+    format!(
+        "<section id=\"playbook-disabled\" class=\"banner\" role=\"alert\">\
+         <h2>This playbook is disabled{since}</h2><p>Reason: {reason}</p>\
+         <p>{held}, in order, until it is enabled with the switch below.</p></section>",
+        since = view
+            .disabled_at_ms
+            .map(|at| format!(" since {}", time(at)))
+            .unwrap_or_default(),
+        reason = esc(view.disabled_reason.as_deref().unwrap_or("none recorded")),
+    )
+}
+
 /// The enable/disable switch.
 fn toggle(view: &PlaybookView) -> String {
     let enabled = view.state == "enabled";
@@ -112,8 +145,10 @@ pub async fn list(State(state): State<AppState>) -> Response {
         Ok(views) => views,
         Err(err) => return error_page(err),
     };
-    let mut body = String::from(
-        "<h1>Playbooks</h1><table id=\"playbooks\"><thead><tr><th>Playbook</th><th>Triggers</th>\
+    let mut body = String::from("<h1>Playbooks</h1>");
+    body.push_str(&super::health::banner(&state).await);
+    body.push_str(
+        "<table id=\"playbooks\"><thead><tr><th>Playbook</th><th>Triggers</th>\
          <th>State</th><th>Enabled</th><th>Runs</th></tr></thead><tbody>",
     );
     for view in &views {
@@ -166,7 +201,18 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Resp
     let view = api::playbooks::view(&playbook, &health);
     let issues = issues(&state, &playbook);
     let id_q = esc(&query_value(&playbook.id));
-    let mut body = format!(
+    let held = super::runs::counts(
+        &state,
+        RunCountFilter {
+            playbook_id: Some(playbook.id.clone()),
+            ..RunCountFilter::default()
+        },
+    )
+    .await
+    .map_or(0, |counted| counted.queued);
+    let mut body = disabled_banner(&view, held);
+    let _ = write!(
+        body,
         "<section class=\"playbook-header\" data-playbook-id=\"{id}\"><h1>{name}</h1>\
          <p>{badges} {toggle}</p><dl class=\"facts\"><dt>Id</dt><dd><code>{id}</code></dd>\
          <dt>File</dt><dd>{file}</dd>",
@@ -265,10 +311,12 @@ mod tests {
             &[],
         );
         assert!(
-            errors.contains("<span class=\"badge disabled-errors\">"),
-            "{errors}"
+            errors.contains(
+                "<span class=\"badge disabled-errors\" title=\"5 failed runs in a row: ilert \
+                 &lt;down&gt;\">disabled after errors</span>"
+            ),
+            "the reason, escaped, is the badge's tooltip: {errors}"
         );
-        assert!(errors.contains("ilert &lt;down&gt;"), "{errors}");
         let configured = badges(&view("disabled_in_configuration", None, 0), &[]);
         assert!(configured.contains("badge disabled\">disabled in the configuration"));
         let failing = badges(

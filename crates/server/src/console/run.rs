@@ -1,7 +1,9 @@
-//! `GET /runs/{id}`: one run — its playbook, status, alert and times, the rerun buttons,
-//! the playbook graph coloured by what each node did in the run, and per node the detail
-//! the side panel shows when the node is clicked (timeline, arguments, results, logs and
-//! error of each of its node runs, as the store keeps them: secrets already masked).
+//! `GET /runs/{id}`: one run — its alert (short id, title, urgency, links to Sekoia.io and
+//! to what destinations made of it), playbook, status and times, the rerun buttons, the
+//! playbook graph coloured by what each node did in the run, and per node the detail the
+//! side panel shows when the node is clicked: for each of its node runs the timeline with
+//! its attempts, its error, the requests it sent and the answers it got, its arguments,
+//! results and logs, as the store keeps them (secrets already masked), JSON as trees.
 //!
 //! The detail of every node is rendered into the page as a `<template data-node-id=…>`;
 //! the script only copies the clicked node's template into `<aside id="node-panel">` and
@@ -10,17 +12,20 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use alertsync_engine::{NodeRecord, NodeStatus, RunStatus};
+use alertsync_engine::http::{Answer, Exchange};
+use alertsync_engine::{LogLevel, NodeRecord, NodeStatus, RunStatus};
 use alertsync_spl::Playbook;
 use alertsync_store::{RetryState, RunDetail};
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::graph::{self, Edge, GraphState};
 use super::html::{
-    Section, duration, duration_between, error_page, esc, json_pre, layout, not_found, page,
-    query_value, time, time_opt,
+    Section, duration, duration_between, error_page, esc, layout, not_found, page, query_value,
+    time, time_opt,
 };
+use super::json;
 use crate::api;
 use crate::http::AppState;
 
@@ -134,20 +139,19 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Resp
          data-playbook-id=\"{playbook_id}\">\
          <h1>Run {id} <span class=\"status\" data-status=\"{status}\">{status}</span></h1>\
          <dl class=\"facts\">\
-         <dt>Playbook</dt><dd>{playbook_link}</dd>\
          <dt>Alert</dt><dd class=\"alert\">{alert}</dd>\
+         <dt>Playbook</dt><dd>{playbook_link}</dd>\
          <dt>Trigger</dt><dd>{trigger} <span class=\"muted\">node {trigger_id}</span></dd>\
+         <dt>Queued</dt><dd>{queued}</dd>\
          <dt>Started</dt><dd>{started}</dd>\
          <dt>Finished</dt><dd>{ended}</dd>\
          <dt>Duration</dt><dd>{took}</dd>",
         id = run.id,
         playbook_id = esc(&run.playbook_id),
-        alert = run
-            .alert_uuid
-            .as_deref()
-            .map_or_else(|| "—".to_owned(), esc),
+        alert = super::alert::facts(&state, &detail),
         trigger = esc(&trigger_name),
         trigger_id = esc(&run.trigger_node),
+        queued = time(run.queued_at_ms),
         started = time_opt(run.started_at_ms),
         ended = time_opt(run.ended_at_ms),
         took = run
@@ -164,7 +168,7 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Resp
             esc(error)
         );
     }
-    body.push_str("</dl><div class=\"actions\">");
+    body.push_str("</dl><div class=\"run-actions\">");
     let data = format!(
         "data-run-id=\"{}\" data-playbook-id=\"{}\"",
         run.id,
@@ -203,7 +207,8 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Resp
         ),
     }
     body.push_str(
-        "<p class=\"hint\">Select a node to see its arguments, results, logs and error.</p>\
+        "<p class=\"hint\">Select a node to see what it did: the requests it sent and the \
+         answers it got, its arguments, results, logs and error.</p>\
          <ul class=\"legend\">\
          <li data-status=\"succeeded\">succeeded</li><li data-status=\"failed\">failed</li>\
          <li data-status=\"stopped\">stopped here</li><li data-status=\"waiting\">waiting for a retry</li><li data-status=\"running\">running</li>\
@@ -214,7 +219,11 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Resp
 
     body.push_str(&node_runs_table(&detail));
     body.push_str(&templates(&state, &detail, playbook, &graph_state));
-    page(layout(&format!("Run {}", run.id), Section::Runs, &body))
+    let title = match run.alert.as_ref().and_then(|a| a.short_id.as_deref()) {
+        Some(short_id) => format!("Run {} · {short_id}", run.id),
+        None => format!("Run {}", run.id),
+    };
+    page(layout(&title, Section::Runs, &body))
 }
 
 /// The node runs in `seq` order, each opening its node's detail.
@@ -341,33 +350,24 @@ fn templates(
     out
 }
 
-/// The timeline and the four parts of one node run (or of a node that did not run).
+/// The timeline and the parts of one node run (or of a node that did not run): its error,
+/// the requests it sent with their answers, its arguments, results and logs.
 fn record_html(
     record: Option<&NodeRecord>,
     retry: Option<&RetryState>,
     run: RunStatus,
     hidden: bool,
 ) -> String {
-    let mut out = String::new();
     let hidden = if hidden { " hidden" } else { "" };
     let Some(record) = record else {
-        let _ = write!(
-            out,
+        return format!(
             "<div class=\"record\" data-seq=\"\"{hidden}>\
-             <p class=\"muted\">This node did not run in this run.</p>\
-             <dl class=\"timeline\"><dt>Started</dt><dd>—</dd><dt>Finished</dt><dd>—</dd>\
-             <dt>Duration</dt><dd>—</dd><dt>Attempts</dt><dd>0</dd></dl>"
+             <p class=\"muted\">This node did not run in this run.</p></div>"
         );
-        for part in PARTS {
-            let _ = write!(out, "<section data-part=\"{part}\"><pre>—</pre></section>");
-        }
-        out.push_str("</div>");
-        return out;
     };
     let status = record_status(record, run);
-    let attempts = retry.map_or(1, |r| r.attempts.max(1));
-    let _ = write!(
-        out,
+    let attempts = record.attempts.max(retry.map_or(0, |r| r.attempts));
+    let mut out = format!(
         "<div class=\"record\" data-seq=\"{seq}\" data-status=\"{status}\"{hidden}>\
          <dl class=\"timeline\"><dt>Started</dt><dd>{started}</dd><dt>Finished</dt>\
          <dd>{ended}</dd><dt>Duration</dt><dd>{took}</dd><dt>Attempts</dt>\
@@ -379,59 +379,140 @@ fn record_html(
             || duration_between(record.started_at_ms, record.ended_at_ms),
             duration
         ),
+        attempts = if attempts == 0 {
+            "—".to_owned()
+        } else {
+            attempts.to_string()
+        },
     );
     if let Some(next) = retry.and_then(|r| r.next_attempt_at_ms) {
         let _ = write!(out, "<dt>Next attempt</dt><dd>{}</dd>", time(next));
     }
     out.push_str("</dl>");
-    let results = record
-        .results
-        .as_ref()
-        .map_or_else(|| "—".to_owned(), json_pre);
-    let logs = if record.logs.is_empty() {
-        "—".to_owned()
-    } else {
-        record
-            .logs
-            .iter()
-            .map(|line| {
-                let level = serde_json::to_value(line.level)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default();
-                let at = i64::try_from(line.at_ms)
-                    .ok()
-                    .and_then(chrono::DateTime::from_timestamp_millis)
-                    .map(|t| t.format("%H:%M:%S%.3f").to_string())
-                    .unwrap_or_default();
-                esc(&format!("{at} {level:<5} {}", line.message))
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    let error = record
+    if let Some(error) = record
         .error
         .as_deref()
         .or(retry.and_then(|r| r.last_error.as_deref()))
-        .map_or_else(|| "—".to_owned(), esc);
-    for part in PARTS {
-        let content = match part {
-            "arguments" => json_pre(&record.arguments),
-            "results" => results.clone(),
-            "logs" => logs.clone(),
-            _ => error.clone(),
-        };
+    {
         let _ = write!(
             out,
-            "<section data-part=\"{part}\"><pre>{content}</pre></section>"
+            "<section data-part=\"error\"><h3>Error</h3><pre>{}</pre></section>",
+            esc(error)
         );
     }
-    out.push_str("</div>");
+    let delivered = !record.exchanges.is_empty();
+    if delivered {
+        out.push_str(&exchanges_html(&record.exchanges));
+    }
+    let _ = write!(
+        out,
+        "<section data-part=\"arguments\"><h3>Arguments</h3>{}</section>",
+        json::tree(Some(&record.arguments))
+    );
+    let results = json::tree(record.results.as_ref());
+    if delivered {
+        // What was sent is above; the results are what later nodes of the playbook read.
+        let _ = write!(
+            out,
+            "<section data-part=\"results\"><details><summary><h3>Results</h3> \
+             <span class=\"muted\">what later nodes read</span></summary>{results}</details>\
+             </section>"
+        );
+    } else {
+        let _ = write!(
+            out,
+            "<section data-part=\"results\"><h3>Results</h3>{results}</section>"
+        );
+    }
+    let _ = write!(
+        out,
+        "<section data-part=\"logs\"><h3>Logs</h3>{}</section></div>",
+        logs_html(record)
+    );
     out
 }
 
-/// The parts of a node run the panel shows, in order; the stylesheet titles them.
-const PARTS: [&str; 4] = ["arguments", "results", "logs", "error"];
+/// The requests a node sent, each with its answer: the last one open.
+fn exchanges_html(exchanges: &[Exchange]) -> String {
+    let mut out = format!(
+        "<section data-part=\"requests\"><h3>Requests sent <span class=\"muted\">({})</span></h3>",
+        exchanges.len()
+    );
+    for (i, exchange) in exchanges.iter().enumerate() {
+        let (outcome, answer_line, answer) = match &exchange.answer {
+            Answer::Response { status, body } => {
+                let reason = StatusCode::from_u16(*status)
+                    .ok()
+                    .and_then(|s| s.canonical_reason())
+                    .unwrap_or_default();
+                let outcome = if (200..300).contains(status) {
+                    "ok"
+                } else {
+                    "failed"
+                };
+                (
+                    outcome,
+                    format!("{status} {reason}"),
+                    json::tree(Some(body)),
+                )
+            }
+            Answer::Failed { error } => (
+                "failed",
+                "no answer".to_owned(),
+                format!("<pre class=\"answer-error\">{}</pre>", esc(error)),
+            ),
+        };
+        let open = if i + 1 == exchanges.len() {
+            " open"
+        } else {
+            ""
+        };
+        let _ = write!(
+            out,
+            "<details class=\"exchange\" data-outcome=\"{outcome}\"{open}><summary>\
+             <span class=\"n\">{n}</span> <span class=\"method\">{method}</span> \
+             <code class=\"url\">{url}</code> <span class=\"answer-status\" \
+             data-outcome=\"{outcome}\">{answer_line}</span> {at}</summary>\
+             <div class=\"answer\"><h4>Answer</h4>{answer}</div>\
+             <div class=\"request-body\"><h4>Request body</h4>{request}</div></details>",
+            n = i + 1,
+            method = esc(&exchange.request.method),
+            url = esc(&exchange.request.url),
+            at = time(exchange.at_ms),
+            request = json::tree(Some(&exchange.request.body)),
+        );
+    }
+    out.push_str("</section>");
+    out
+}
+
+/// A node run's log lines, or `—`.
+fn logs_html(record: &NodeRecord) -> String {
+    if record.logs.is_empty() {
+        return "<p class=\"none\">—</p>".to_owned();
+    }
+    let lines: Vec<String> = record
+        .logs
+        .iter()
+        .map(|line| {
+            let at = i64::try_from(line.at_ms)
+                .ok()
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .map(|t| t.format("%H:%M:%S%.3f").to_string())
+                .unwrap_or_default();
+            let level = match line.level {
+                LogLevel::Info => "info",
+                LogLevel::Warn => "warn",
+                LogLevel::Error => "error",
+            };
+            format!(
+                "<span class=\"log-line\" data-level=\"{level}\">{at} {level:<5} {}</span>",
+                esc(&line.message)
+            )
+        })
+        .collect();
+    format!("<pre class=\"logs\">{}</pre>", lines.join("\n"))
+}
 
 #[cfg(test)]
 mod tests {
@@ -453,6 +534,8 @@ mod tests {
             outputs: Vec::new(),
             iteration: Vec::new(),
             dry_run_writes: Vec::new(),
+            attempts: 0,
+            exchanges: Vec::new(),
         }
     }
 

@@ -273,6 +273,12 @@ impl Store for SqliteStore {
                     state::record_success(tx, &playbook_id).map(drop)
                 });
             }
+            WriteBehind::AlertRead { run, alert } => {
+                self.writes
+                    .submit("record the alert of a run", move |tx, _| {
+                        runs::set_alert(tx, run, &alert)
+                    });
+            }
         }
     }
 

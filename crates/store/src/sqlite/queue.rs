@@ -236,8 +236,10 @@ pub(super) fn rerun(tx: &Transaction<'_>, rerun: Rerun) -> Result<RunId, Fault> 
     let inserted: Option<(i64, i64)> = tx
         .prepare_cached(
             "INSERT INTO runs (inbox_id, playbook_id, trigger_node, alert_uuid, status, \
-                 queued_at_ms, rerun_of, reuse_succeeded) \
-             SELECT inbox_id, playbook_id, trigger_node, alert_uuid, 'queued', ?1, id, ?2 \
+                 queued_at_ms, rerun_of, reuse_succeeded, alert_account, alert_short_id, \
+                 alert_title, alert_urgency) \
+             SELECT inbox_id, playbook_id, trigger_node, alert_uuid, 'queued', ?1, id, ?2, \
+                 alert_account, alert_short_id, alert_title, alert_urgency \
              FROM runs WHERE id = ?3 \
              RETURNING id, inbox_id",
         )?

@@ -27,9 +27,16 @@ pub(super) fn prune(
                  LIMIT ?2)",
         )?
         .execute(params![before, limit])?;
+    let links = tx
+        .prepare_cached(
+            "DELETE FROM alert_links WHERE (system, remote_id) IN ( \
+                 SELECT system, remote_id FROM alert_links WHERE linked_at_ms < ?1 LIMIT ?2)",
+        )?
+        .execute(params![before, limit])?;
     Ok(Pruned {
         runs: runs.len() as u64,
         events: events as u64,
+        links: links as u64,
     })
 }
 

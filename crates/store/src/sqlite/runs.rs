@@ -1,24 +1,26 @@
-//! The runs and node runs tables: node-run upserts, and the queries of the API and console
-//! (one run with its node runs, pages of runs, counts). The queue's side of the runs table
-//! (claims, holds, ends) is in [`super::queue`].
+//! The runs and node runs tables: node-run upserts, the alert a run read, and the queries
+//! of the API and console (one run with its node runs, pages of runs, counts). The queue's
+//! side of the runs table (claims, holds, ends) is in [`super::queue`].
 
 use alertsync_engine::{NodeRecord, RunStatus};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Row, Transaction, params, params_from_iter};
+use serde_json::Value;
 
 use super::{
     Fault, from_json, ms_to_sql, optional_unsigned_from_sql, seq_to_sql, state, to_json,
     unsigned_from_sql,
 };
 use crate::model::{
-    InboxId, MAX_PAGE_SIZE, RunCountFilter, RunCounts, RunDetail, RunId, RunPage, RunQuery,
-    RunSummary,
+    InboxId, MAX_PAGE_SIZE, RunAlert, RunCountFilter, RunCounts, RunDetail, RunId, RunPage,
+    RunQuery, RunSummary,
 };
 
 /// The columns [`summary_from_row`] reads, from the table aliased `r`.
 pub(super) const RUN_COLUMNS: &str = "r.id, r.inbox_id, r.playbook_id, r.trigger_node, \
      r.alert_uuid, r.status, r.queued_at_ms, r.started_at_ms, r.ended_at_ms, r.error, \
-     r.due_at_ms, r.waiting_on, r.interruptions, r.rerun_of, r.dismissed_at_ms";
+     r.due_at_ms, r.waiting_on, r.interruptions, r.rerun_of, r.dismissed_at_ms, \
+     r.alert_account, r.alert_short_id, r.alert_title, r.alert_urgency";
 
 /// One run without its node runs.
 pub(super) fn summary(tx: &Transaction<'_>, id: RunId) -> Result<Option<RunSummary>, Fault> {
@@ -38,6 +40,23 @@ pub(super) fn require_run(tx: &Transaction<'_>, run: RunId) -> Result<(), Fault>
         .query_row([run.0], |row| row.get(0))
         .optional()?;
     found.map(|_| ()).ok_or(Fault::UnknownRun(run))
+}
+
+/// Records what a run read of its alert.
+pub(super) fn set_alert(tx: &Transaction<'_>, run: RunId, alert: &RunAlert) -> Result<(), Fault> {
+    tx.prepare_cached(
+        "UPDATE runs SET alert_account = ?1, alert_short_id = ?2, alert_title = ?3, \
+             alert_urgency = ?4 \
+         WHERE id = ?5",
+    )?
+    .execute(params![
+        alert.account,
+        alert.short_id,
+        alert.title,
+        alert.urgency,
+        run.0
+    ])?;
+    Ok(())
 }
 
 pub(super) fn upsert_node(
@@ -119,11 +138,26 @@ pub(super) fn list(tx: &Transaction<'_>, query: &RunQuery) -> Result<RunPage, Fa
             next_before: None,
         });
     }
-    let (mut conditions, mut values) =
-        filter_conditions(query.playbook_id.as_deref(), query.alert_uuid.as_deref());
+    let (mut conditions, mut values) = filter_conditions(&RunCountFilter {
+        playbook_id: query.playbook_id.clone(),
+        alert_uuid: query.alert_uuid.clone(),
+        alert_short_id: query.alert_short_id.clone(),
+    });
     if let Some(status) = query.status {
         conditions.push("r.status = ?");
         values.push(SqlValue::Text(status.as_str().to_owned()));
+    }
+    if let Some(since) = query.since_ms {
+        conditions.push("r.queued_at_ms >= ?");
+        values.push(SqlValue::Integer(ms_to_sql(since)));
+    }
+    if let Some(until) = query.until_ms {
+        conditions.push("r.queued_at_ms <= ?");
+        values.push(SqlValue::Integer(ms_to_sql(until)));
+    }
+    if let Some(text) = query.text.as_deref().filter(|t| !t.is_empty()) {
+        conditions.push(TEXT_CONDITION);
+        values.extend(text_values(text));
     }
     if let Some(inbox_id) = query.inbox_id {
         conditions.push("r.inbox_id = ?");
@@ -155,8 +189,7 @@ pub(super) fn list(tx: &Transaction<'_>, query: &RunQuery) -> Result<RunPage, Fa
 }
 
 pub(super) fn counts(tx: &Transaction<'_>, filter: &RunCountFilter) -> Result<RunCounts, Fault> {
-    let (conditions, values) =
-        filter_conditions(filter.playbook_id.as_deref(), filter.alert_uuid.as_deref());
+    let (conditions, values) = filter_conditions(filter);
     let sql = format!(
         "SELECT r.status, COUNT(*) FROM runs r{} GROUP BY r.status",
         where_clause(&conditions)
@@ -173,21 +206,44 @@ pub(super) fn counts(tx: &Transaction<'_>, filter: &RunCountFilter) -> Result<Ru
 }
 
 /// Conditions on the playbook and the alert shared by listing and counting.
-fn filter_conditions(
-    playbook_id: Option<&str>,
-    alert_uuid: Option<&str>,
-) -> (Vec<&'static str>, Vec<SqlValue>) {
+fn filter_conditions(filter: &RunCountFilter) -> (Vec<&'static str>, Vec<SqlValue>) {
     let mut conditions = Vec::new();
     let mut values = Vec::new();
-    if let Some(playbook_id) = playbook_id {
-        conditions.push("r.playbook_id = ?");
-        values.push(SqlValue::Text(playbook_id.to_owned()));
-    }
-    if let Some(alert_uuid) = alert_uuid {
-        conditions.push("r.alert_uuid = ?");
-        values.push(SqlValue::Text(alert_uuid.to_owned()));
+    let equal = [
+        ("r.playbook_id = ?", &filter.playbook_id),
+        ("r.alert_uuid = ?", &filter.alert_uuid),
+        ("r.alert_short_id = ?", &filter.alert_short_id),
+    ];
+    for (condition, value) in equal {
+        if let Some(value) = value {
+            conditions.push(condition);
+            values.push(SqlValue::Text(value.clone()));
+        }
     }
     (conditions, values)
+}
+
+/// The text search: the run's error, alert title or short id, or the JSON of one of its
+/// node runs contains the text. Letters are compared lower-cased (SQLite lowers ASCII
+/// only, so the text is lowered the same way); in JSON the text is searched as a JSON
+/// string holds it (quotes and backslashes escaped).
+const TEXT_CONDITION: &str = "(instr(lower(coalesce(r.error, '')), ?) > 0 \
+     OR instr(lower(coalesce(r.alert_title, '')), ?) > 0 \
+     OR instr(lower(coalesce(r.alert_short_id, '')), ?) > 0 \
+     OR EXISTS (SELECT 1 FROM node_runs n WHERE n.run_id = r.id \
+                AND instr(lower(n.record), ?) > 0))";
+
+/// The values of [`TEXT_CONDITION`]'s placeholders.
+fn text_values(text: &str) -> [SqlValue; 4] {
+    let plain = text.to_ascii_lowercase();
+    let quoted = Value::String(plain.clone()).to_string();
+    let in_json = quoted[1..quoted.len() - 1].to_owned();
+    [
+        SqlValue::Text(plain.clone()),
+        SqlValue::Text(plain.clone()),
+        SqlValue::Text(plain),
+        SqlValue::Text(in_json),
+    ]
 }
 
 fn where_clause(conditions: &[&str]) -> String {
@@ -221,7 +277,19 @@ pub(super) fn summary_from_row(row: &Row<'_>) -> Result<RunSummary, Fault> {
         interruptions: unsigned_from_sql(row.get(12)?, &format!("the interruptions of run {id}"))?,
         rerun_of: row.get::<_, Option<i64>>(13)?.map(RunId),
         dismissed_at_ms: time(14, "dismissal")?,
+        alert: alert_from_row(row)?,
     })
+}
+
+/// The [`RunAlert`] of a row read with [`RUN_COLUMNS`], `None` when nothing is known.
+fn alert_from_row(row: &Row<'_>) -> Result<Option<RunAlert>, Fault> {
+    let alert = RunAlert {
+        account: row.get(15)?,
+        short_id: row.get(16)?,
+        title: row.get(17)?,
+        urgency: row.get(18)?,
+    };
+    Ok((alert != RunAlert::default()).then_some(alert))
 }
 
 /// A stored run status read back.

@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_run_queue.sql"),
     include_str!("migrations/0005_retention.sql"),
     include_str!("migrations/0006_alert_links.sql"),
+    include_str!("migrations/0007_run_alert.sql"),
 ];
 
 /// The schema version this build knows.

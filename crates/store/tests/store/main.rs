@@ -120,6 +120,8 @@ pub fn node(seq: usize, id: &str, status: NodeStatus) -> NodeRecord {
         outputs: if ended { vec!["ok".to_owned()] } else { vec![] },
         iteration: vec![],
         dry_run_writes: vec![],
+        attempts: 0,
+        exchanges: vec![],
     }
 }
 

@@ -4,7 +4,7 @@
 
 use alertsync_engine::{NodeStatus, RunStatus};
 use alertsync_store::{
-    Enqueued, EventSource, InboxCounts, InboxId, SqliteStore, Store, StoreError,
+    Enqueued, EventSource, InboxCounts, InboxId, RunAlert, SqliteStore, Store, StoreError,
 };
 use serde_json::json;
 
@@ -40,7 +40,7 @@ async fn a_new_file_gets_the_whole_schema_once() {
         numbers,
         (1..=SqliteStore::schema_version()).collect::<Vec<_>>()
     );
-    assert_eq!(SqliteStore::schema_version(), 6);
+    assert_eq!(SqliteStore::schema_version(), 7);
     let permissions = std::fs::metadata(dir.path()).unwrap().permissions();
     assert_eq!(
         std::os::unix::fs::PermissionsExt::mode(&permissions) & 0o777,
@@ -155,6 +155,14 @@ fn an_older_file(dir: &StoreDir) {
         rusqlite::params![t(0), record],
     )
     .unwrap();
+    let mut alert_trigger = node(0, "trigger", NodeStatus::Succeeded);
+    alert_trigger.results = Some(json!({"alert_uuid": "B", "short_id": "ALbbb", "urgency": 64}));
+    conn.execute(
+        "INSERT INTO node_runs (run_id, seq, node_id, name, status, started_at_ms, record) \
+         VALUES (2, 0, 'trigger', 'node trigger', 'succeeded', ?1, ?2)",
+        rusqlite::params![t(21), serde_json::to_string(&alert_trigger).unwrap()],
+    )
+    .unwrap();
 }
 
 #[tokio::test]
@@ -196,6 +204,21 @@ async fn an_older_file_is_upgraded_and_its_open_events_routed() {
     let finished = store.run(alertsync_store::RunId(2)).await.unwrap().unwrap();
     assert_eq!(finished.run.status, RunStatus::Succeeded);
     assert_eq!(finished.run.ended_at_ms, Some(T0 + 25));
+    // Old runs know their alert as their trigger's output told it: found by short id.
+    assert_eq!(
+        finished.run.alert,
+        Some(RunAlert {
+            account: Some("sekoia-prod".to_owned()),
+            short_id: Some("ALbbb".to_owned()),
+            title: None,
+            urgency: Some(64),
+        })
+    );
+    assert_eq!(
+        interrupted.run.alert.and_then(|alert| alert.short_id),
+        None,
+        "its trigger output names no short id"
+    );
 
     // Routing adds the runs an event lacks, by playbook.
     store

@@ -1,13 +1,14 @@
 //! The queries of the API, the console and `/healthz`: queue health, pages of runs by
 //! filter (newest first), one run, and counts by status.
 
-use alertsync_engine::{RunStatus, now_ms};
+use alertsync_engine::{NodeStatus, RunStatus, now_ms};
 use alertsync_store::{
-    InboxId, MAX_PAGE_SIZE, QueueHealth, RunCountFilter, RunCounts, RunId, RunQuery, Store,
-    WriteBehind,
+    InboxId, MAX_PAGE_SIZE, QueueHealth, Rerun, RunAlert, RunCountFilter, RunCounts, RunId,
+    RunQuery, Store, WriteBehind,
 };
+use serde_json::json;
 
-use crate::{StoreDir, T0, claim_ids, event_at, flush, hold, record};
+use crate::{StoreDir, T0, claim_ids, event_at, flush, hold, node, record};
 
 #[tokio::test]
 async fn an_empty_store_reports_an_empty_queue() {
@@ -323,6 +324,7 @@ async fn runs_are_counted_by_status_playbook_and_alert() {
     let pb1_alert_2 = RunCountFilter {
         playbook_id: Some("pb-1".to_owned()),
         alert_uuid: Some("alert-2".to_owned()),
+        ..RunCountFilter::default()
     };
     assert_eq!(
         store.run_counts(pb1_alert_2).await.unwrap(),
@@ -365,4 +367,110 @@ async fn a_page_holds_at_most_max_page_size_runs() {
         .unwrap();
     assert_eq!(rest.runs.len(), 1);
     assert_eq!(rest.next_before, None);
+}
+
+#[tokio::test]
+async fn runs_are_found_by_alert_short_id_time_and_text() {
+    let dir = StoreDir::temporary();
+    let store = dir.open().await;
+    // Three alerts, ten seconds apart; each run reads its alert, then ends.
+    let mut runs = Vec::new();
+    for (i, name) in ["a", "b", "c"].into_iter().enumerate() {
+        let at = T0 + 10_000 * (i as u64 + 1);
+        let alert_uuid = format!("uuid-{name}");
+        store
+            .enqueue(event_at(
+                Some(&alert_uuid),
+                &format!("{name}/1"),
+                &["pb-1"],
+                at,
+            ))
+            .await
+            .unwrap();
+        let run = claim_ids(&store, 1).await[0];
+        store.write_behind(WriteBehind::AlertRead {
+            run,
+            alert: RunAlert {
+                account: Some("sekoia".to_owned()),
+                short_id: Some(format!("AL{name}{name}{name}")),
+                title: Some(format!("Title of {name}")),
+                urgency: Some(40 + i as i64),
+            },
+        });
+        let mut trigger = node(0, "1", NodeStatus::Succeeded);
+        trigger.results = Some(json!({"note": format!("{name} said \"Quoted\\path\"")}));
+        let mut ended = record(RunStatus::Succeeded, vec![trigger]);
+        if name == "b" {
+            ended.status = RunStatus::Failed;
+            ended.error = Some("ilert answered 503 Service Unavailable".to_owned());
+        }
+        store.finish_run(run, ended).await.unwrap();
+        runs.push(run);
+    }
+    let [a, b, c] = runs[..] else { unreachable!() };
+    let found = |query: RunQuery| {
+        let store = &store;
+        async move {
+            let page = store.list_runs(query).await.unwrap();
+            page.runs.into_iter().map(|r| r.id).collect::<Vec<_>>()
+        }
+    };
+
+    let summary = store.run(b).await.unwrap().unwrap().run;
+    assert_eq!(
+        summary.alert,
+        Some(RunAlert {
+            account: Some("sekoia".to_owned()),
+            short_id: Some("ALbbb".to_owned()),
+            title: Some("Title of b".to_owned()),
+            urgency: Some(41),
+        })
+    );
+    let by_short_id = RunQuery {
+        alert_short_id: Some("ALbbb".to_owned()),
+        ..RunQuery::default()
+    };
+    assert_eq!(found(by_short_id).await, [b]);
+    let between = RunQuery {
+        since_ms: Some(T0 + 15_000),
+        until_ms: Some(T0 + 30_000),
+        ..RunQuery::default()
+    };
+    assert_eq!(found(between).await, [c, b], "bounds are inclusive");
+    for (text, expected) in [
+        ("SERVICE unavailable", vec![b]),
+        ("title of A", vec![a]),
+        ("alccc", vec![c]),
+        ("c said \"quoted\\path\"", vec![c]),
+        ("said", vec![c, b, a]),
+        ("nowhere", vec![]),
+    ] {
+        let query = RunQuery {
+            text: Some(text.to_owned()),
+            ..RunQuery::default()
+        };
+        assert_eq!(found(query).await, expected, "text {text:?}");
+    }
+    let counted = store
+        .run_counts(RunCountFilter {
+            alert_short_id: Some("ALbbb".to_owned()),
+            ..RunCountFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!((counted.failed, counted.total()), (1, 1));
+
+    // A rerun knows its alert before it starts.
+    let again = store
+        .rerun(Rerun {
+            of: a,
+            only_failed: false,
+        })
+        .await
+        .unwrap();
+    let rerun = store.run(again).await.unwrap().unwrap().run;
+    assert_eq!(
+        rerun.alert.and_then(|alert| alert.short_id).as_deref(),
+        Some("ALaaa")
+    );
 }

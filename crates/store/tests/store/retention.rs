@@ -2,7 +2,7 @@
 //! a bounded batch per call.
 
 use alertsync_engine::{NodeStatus, RunRecord, RunStatus};
-use alertsync_store::{Enqueued, EventSource, Pruned, Rerun, RunId, SqliteStore, Store};
+use alertsync_store::{AlertLink, Enqueued, EventSource, Pruned, Rerun, RunId, SqliteStore, Store};
 
 use super::{StoreDir, T0, claim_ids, event, flush, node, only_run_of, record, retry, summary};
 
@@ -94,7 +94,11 @@ async fn only_finished_work_older_than_the_cutoff_is_removed() {
     let pruned = store.prune(cutoff, 100).await.expect("prune");
     assert_eq!(
         pruned,
-        Pruned { runs: 3, events: 3 },
+        Pruned {
+            runs: 3,
+            events: 3,
+            links: 0
+        },
         "two old runs and the handled dead letter, with their events"
     );
     for run in old.iter().chain([&handled]) {
@@ -131,7 +135,11 @@ async fn a_live_event_is_kept_while_its_dedup_key_is_in_force() {
     let first = store.prune(cutoff, 100).await.expect("prune");
     assert_eq!(
         first,
-        Pruned { runs: 1, events: 0 },
+        Pruned {
+            runs: 1,
+            events: 0,
+            links: 0
+        },
         "the run goes, its event stays"
     );
     assert!(!exists(&store, run).await);
@@ -154,7 +162,11 @@ async fn a_live_event_is_kept_while_its_dedup_key_is_in_force() {
     let second = store.prune(cutoff, 100).await.expect("prune");
     assert_eq!(
         second,
-        Pruned { runs: 0, events: 1 },
+        Pruned {
+            runs: 0,
+            events: 1,
+            links: 0
+        },
         "expired, the event goes too"
     );
 }
@@ -184,7 +196,14 @@ async fn each_call_removes_at_most_its_limit() {
         total.add(batch);
         calls += 1;
     }
-    assert_eq!(total, Pruned { runs: 5, events: 5 });
+    assert_eq!(
+        total,
+        Pruned {
+            runs: 5,
+            events: 5,
+            links: 0
+        }
+    );
     assert_eq!(calls, 3);
 }
 
@@ -204,9 +223,51 @@ async fn a_rerun_outlives_the_run_it_repeats() {
     let pruned = store.prune(T0 + 10_000, 100).await.expect("prune");
     assert_eq!(
         pruned,
-        Pruned { runs: 1, events: 0 },
+        Pruned {
+            runs: 1,
+            events: 0,
+            links: 0
+        },
         "the event still has an open run"
     );
     let kept = summary(&store, rerun).await;
     assert_eq!(kept.rerun_of, None, "{kept:?}");
+}
+
+#[tokio::test]
+async fn alert_links_older_than_the_cutoff_are_removed() {
+    let dir = StoreDir::temporary();
+    let store = dir.open().await;
+    let link = AlertLink {
+        system: "ilert".to_owned(),
+        remote_id: "2983781".to_owned(),
+        alert_uuid: "5c1f3f4e-1a7b-4b8e-9f49-0b6c7d2a9e10".to_owned(),
+    };
+    store.link_alert(link).await.expect("link");
+    let before_the_link = alertsync_engine::now_ms() - 60_000;
+    assert_eq!(
+        store.prune(before_the_link, 100).await.expect("prune"),
+        Pruned::default(),
+        "a recent link stays"
+    );
+    assert!(
+        store
+            .linked_alert("ilert", "2983781")
+            .await
+            .expect("read")
+            .is_some()
+    );
+    let after_the_link = alertsync_engine::now_ms() + 60_000;
+    assert_eq!(
+        store.prune(after_the_link, 100).await.expect("prune"),
+        Pruned {
+            runs: 0,
+            events: 0,
+            links: 1
+        }
+    );
+    assert_eq!(
+        store.linked_alert("ilert", "2983781").await.expect("read"),
+        None
+    );
 }

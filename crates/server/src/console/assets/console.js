@@ -1,7 +1,8 @@
 // alertsync console: the little behaviour the server-rendered pages need.
 //  * /runs: live counts and rows (server-sent events from /console/events);
 //  * /runs/{id}: the node panel, iterations, rerun buttons, reload while the run runs;
-//  * /playbooks: the enable/disable switches.
+//  * /playbooks: the enable/disable switches;
+//  * JSON trees: expand all, collapse all, raw JSON.
 (function () {
   "use strict";
 
@@ -223,10 +224,31 @@
     });
   }
 
+  // ----- JSON trees (anywhere, the node panel's copies included) -----
+  function jsonTools() {
+    document.addEventListener("click", function (event) {
+      var button = event.target && event.target.closest ? event.target.closest(".json-tools button[data-json]") : null;
+      if (!button) { return; }
+      var box = button.closest(".json");
+      var what = button.getAttribute("data-json");
+      if (what === "raw") {
+        var raw = $(".json-raw", box);
+        var tree = $(".json-tree", box);
+        var showRaw = raw.hidden;
+        raw.hidden = !showRaw;
+        tree.hidden = showRaw;
+        button.setAttribute("aria-pressed", String(showRaw));
+        return;
+      }
+      $all("details.j", box).forEach(function (details) { details.open = what === "expand"; });
+    });
+  }
+
   function start() {
     runsPage();
     runPage();
     playbookToggles();
+    jsonTools();
   }
 
   if (document.readyState === "loading") {
