@@ -21,8 +21,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use alertsync_sim::{Fault, Receiver, Route, Simulator};
 use common::delivery::{
     PATIENCE, UNLIMITED, WEBHOOK_TOKEN, accepted_count, all_posted, delivery, forward_to_ilert,
-    ilert_posts, ilert_quiet, in_life_order, service_dir, uuid_of, wait_for_async,
-    webhook_playbook,
+    ilert_posts, ilert_quiet, in_life_order, on_demand_playbook, service_dir, uuid_of,
+    wait_for_async, webhook_playbook,
 };
 use common::service::{ServeProcess, http};
 use common::{alertsync, exit_code, simulator, stderr};
@@ -812,30 +812,16 @@ fn prepend_playbooks(dir: &common::ConfigDir, entries: &str) {
 
 /// The playbook `id`: Manual Trigger → Request URL `GET url` (a template).
 fn request_playbook(id: &str, url: &str) -> String {
-    json!({
-        "name": format!("Request {id}"),
-        "uuid": id,
-        "nodes": {
-            "1": {
-                "name": "Manual Trigger",
-                "type": "trigger",
-                "outputs": {"default": ["2"]},
-                "module_uuid": "92d8bb47-7c51-445d-81de-ae04edbb6f0a",
-                "trigger_uuid": "fc26eb9f-b272-4c15-b3bf-ace397c0dc57",
-                "trigger_configuration_uuid": null
-            },
-            "2": {
-                "name": "Request URL",
-                "type": "action",
-                "outputs": {"default": []},
-                "arguments": {"url": url, "method": "get"},
-                "action_uuid": "40bcf3c0-aa8b-4111-9b4e-f3caffccb4e5",
-                "module_uuid": "5894985f-91eb-46db-9306-cc5ac6463d3d",
-                "module_configuration_uuid": null
-            }
-        }
-    })
-    .to_string()
+    on_demand_playbook(
+        id,
+        &format!("Request {id}"),
+        json!({
+            "name": "Request URL",
+            "arguments": {"url": url, "method": "get"},
+            "action_uuid": "40bcf3c0-aa8b-4111-9b4e-f3caffccb4e5",
+            "module_uuid": "5894985f-91eb-46db-9306-cc5ac6463d3d",
+        }),
+    )
 }
 
 /// The highest resident set size of process `pid` so far, in kB.

@@ -206,8 +206,27 @@ pub const WEBHOOK_TOKEN: &str = "hook-token-for-tests";
 /// The playbook `id` run by its webhook: Manual Trigger → ilert Trigger Alert of the alert
 /// `alert_uuid` (a template) names.
 pub fn webhook_playbook(id: &str, alert_uuid: &str) -> String {
+    on_demand_playbook(
+        id,
+        "Forward an alert to ilert on demand",
+        json!({
+            "name": "Trigger Alert",
+            "arguments": {"alert_uuid": alert_uuid},
+            "action_uuid": "7675796a-393d-42f2-9648-709483a22bc0",
+            "module_uuid": "4970d347-495b-4f40-8e66-244abec12d8b",
+        }),
+    )
+}
+
+/// The playbook `id` named `name`: a Manual Trigger (node `1`, its webhook) → `action`
+/// (node `2`: its name, arguments, action and module uuids).
+pub fn on_demand_playbook(id: &str, name: &str, mut action: Value) -> String {
+    action["type"] = json!("action");
+    action["outputs"] = json!({"default": []});
+    action["position"] = json!({"x": 0, "y": 160});
+    action["module_configuration_uuid"] = Value::Null;
     json!({
-        "name": "Forward an alert to ilert on demand",
+        "name": name,
         "uuid": id,
         "nodes": {
             "1": {
@@ -219,16 +238,7 @@ pub fn webhook_playbook(id: &str, alert_uuid: &str) -> String {
                 "trigger_uuid": "fc26eb9f-b272-4c15-b3bf-ace397c0dc57",
                 "trigger_configuration_uuid": null
             },
-            "2": {
-                "name": "Trigger Alert",
-                "type": "action",
-                "outputs": {"default": []},
-                "position": {"x": 0, "y": 160},
-                "arguments": {"alert_uuid": alert_uuid},
-                "action_uuid": "7675796a-393d-42f2-9648-709483a22bc0",
-                "module_uuid": "4970d347-495b-4f40-8e66-244abec12d8b",
-                "module_configuration_uuid": null
-            }
+            "2": action
         }
     })
     .to_string()
