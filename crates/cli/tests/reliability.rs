@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use alertsync_sim::{Fault, Receiver, Route, Simulator};
 use common::delivery::{
     PATIENCE, UNLIMITED, WEBHOOK_TOKEN, accepted_count, all_posted, delivery, forward_to_ilert,
-    ilert_posts, ilert_quiet, in_life_order, service_dir, uuid_of, wait_for_async,
+    ilert_posts, ilert_quiet, in_life_order, live_connected, service_dir, uuid_of, wait_for_async,
     webhook_playbook,
 };
 use common::service::{ServeProcess, http};
@@ -645,6 +645,7 @@ async fn status_changes_made_while_serve_is_down_reach_ilert_with_and_without_hi
     let sim = simulator().await;
     let dir = service_dir(&sim, &forward_to_ilert(), &delivery(2, UNLIMITED));
     let mut service = ServeProcess::start(&dir, &[]).await;
+    live_connected(&sim).await;
     let an_hour_ago = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
