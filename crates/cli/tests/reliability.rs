@@ -21,8 +21,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use alertsync_sim::{Fault, Receiver, Route, Simulator};
 use common::delivery::{
     PATIENCE, UNLIMITED, WEBHOOK_TOKEN, accepted_count, all_posted, delivery, forward_to_ilert,
-    ilert_posts, ilert_quiet, in_life_order, on_demand_playbook, service_dir, uuid_of,
-    wait_for_async, webhook_playbook,
+    ilert_posts, ilert_quiet, in_life_order, live_connected, on_demand_playbook, service_dir,
+    uuid_of, wait_for_async, webhook_playbook,
 };
 use common::service::{ServeProcess, http};
 use common::{alertsync, exit_code, simulator, stderr};
@@ -714,16 +714,6 @@ async fn expect_changes(sim: &Simulator, expected: &[(&String, usize, &str)]) {
         })
         .await;
     }
-}
-
-/// Waits until the service listens to the simulator's live notifications.
-async fn live_connected(sim: &Simulator) {
-    wait_for_async("the live connection", PATIENCE, || async {
-        (sim.live_connection_count() == 1)
-            .then_some(())
-            .ok_or("not connected".to_owned())
-    })
-    .await;
 }
 
 /// `GET /healthz`: the status and the health document.

@@ -18,8 +18,8 @@ use alertsync_sim::{IlertAlertView, IlertWebhook, OnCallUser, Receiver, Route, S
 use base64::Engine as _;
 use base64::prelude::BASE64_STANDARD;
 use common::delivery::{
-    PATIENCE, POLL, UNLIMITED, delivery, forward_to_ilert, quiet, service_dir, uuid_of, wait_for,
-    wait_for_async,
+    PATIENCE, POLL, UNLIMITED, delivery, forward_to_ilert, live_connected, quiet, service_dir,
+    uuid_of, wait_for, wait_for_async,
 };
 use common::service::{ServeProcess, http, http_with};
 use common::{ConfigDir, shipped_playbook, simulator};
@@ -37,16 +37,25 @@ fn sync_to_sekoia() -> String {
     )
 }
 
-/// Both shipped playbooks: the two-way sync.
-fn both_ways() -> String {
-    format!("{}\n{}", forward_to_ilert(), sync_to_sekoia())
-}
-
 /// `alertsync serve` running `playbooks` against the simulator.
 async fn serve(sim: &Simulator, playbooks: &str) -> (ConfigDir, ServeProcess) {
     let dir = service_dir(sim, playbooks, &delivery(4, UNLIMITED));
     let service = ServeProcess::start(&dir, &[]).await;
     (dir, service)
+}
+
+/// The service running the sync playbook alone.
+async fn serve_sync(sim: &Simulator) -> (ConfigDir, ServeProcess) {
+    serve(sim, &sync_to_sekoia()).await
+}
+
+/// The service running both shipped playbooks — the two-way sync — once it listens to the
+/// live notifications.
+async fn serve_both_ways(sim: &Simulator) -> (ConfigDir, ServeProcess) {
+    let both = format!("{}\n{}", forward_to_ilert(), sync_to_sekoia());
+    let started = serve(sim, &both).await;
+    live_connected(sim).await;
+    started
 }
 
 /// Sets up ilert's webhook alert action as the README says: the token as the password of
@@ -204,7 +213,7 @@ async fn call_webhook(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_accepted_and_resolved_in_ilert_follow_in_sekoia_with_who_did_it() {
     let sim = simulator().await;
-    let (_dir, service) = serve(&sim, &both_ways()).await;
+    let (_dir, service) = serve_both_ways(&sim).await;
     register_webhook(&sim, &service, &["alert-accepted", "alert-resolved"]);
     let (accepted, accepted_in_ilert) = forwarded_alert(&sim).await;
     let (resolved, resolved_in_ilert) = forwarded_alert(&sim).await;
@@ -246,7 +255,7 @@ async fn alerts_accepted_and_resolved_in_ilert_follow_in_sekoia_with_who_did_it(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_webhook_delivered_twice_changes_the_status_once() {
     let sim = simulator().await;
-    let (_dir, service) = serve(&sim, &sync_to_sekoia()).await;
+    let (_dir, service) = serve_sync(&sim).await;
     let alert = sim.create_alert(Value::Null);
     let body = default_body("2983781", "ACCEPTED", &uuid_of(&alert));
     let authorization = basic("ilert", TOKEN);
@@ -266,7 +275,7 @@ async fn the_same_webhook_delivered_twice_changes_the_status_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_both_playbooks_a_change_on_either_side_comes_back_at_most_once_then_silence() {
     let sim = simulator().await;
-    let (_dir, service) = serve(&sim, &both_ways()).await;
+    let (_dir, service) = serve_both_ways(&sim).await;
     // Every event type, created alerts included: the loop guard must not rely on ilert's
     // webhook being set up as the README advises.
     register_webhook(&sim, &service, &[]);
@@ -323,7 +332,7 @@ async fn with_both_playbooks_a_change_on_either_side_comes_back_at_most_once_the
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_webhook_wants_the_token_and_a_readable_body_and_an_untraceable_alert_fails_its_run() {
     let sim = simulator().await;
-    let (_dir, service) = serve(&sim, &sync_to_sekoia()).await;
+    let (_dir, service) = serve_sync(&sim).await;
     let alert = sim.create_alert(Value::Null);
     let good = default_body("1001", "ACCEPTED", &uuid_of(&alert));
 
@@ -423,7 +432,7 @@ async fn the_webhook_wants_the_token_and_a_readable_body_and_an_untraceable_aler
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ilert_alert_named_only_by_its_id_is_found_through_what_ilert_answered_alertsync() {
     let sim = simulator().await;
-    let (_dir, service) = serve(&sim, &both_ways()).await;
+    let (_dir, service) = serve_both_ways(&sim).await;
     let (alert, in_ilert) = forwarded_alert(&sim).await;
     // A custom body with ilert's template variables, no alertKey and no short id.
     let body = json!({"alertId": in_ilert.id, "alertStatus": "ACCEPTED",
@@ -440,7 +449,7 @@ async fn an_ilert_alert_named_only_by_its_id_is_found_through_what_ilert_answere
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kill_between_the_webhooks_202_and_the_status_change_loses_nothing() {
     let sim = simulator().await;
-    let (_dir, mut service) = serve(&sim, &sync_to_sekoia()).await;
+    let (_dir, mut service) = serve_sync(&sim).await;
     let alert = sim.create_alert(Value::Null);
     // The run's read of the alert is slow, so the kill comes before the status change.
     sim.inject_fault(alertsync_sim::Fault::latency(Route::SekoiaGetAlert, 5_000));

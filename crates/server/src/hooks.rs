@@ -7,8 +7,9 @@
 //! (ilert sends the credentials of its webhook URL so). The answer is 202 with the event's
 //! id once the event is stored in the inbox (so an accepted call survives a crash right
 //! after), 400 for a body the trigger cannot read (naming what is wrong), 401 for a missing
-//! or wrong token, 404 for an unknown playbook or trigger node, 503 when the store cannot
-//! take the event — always with a JSON `{"error": ...}`, never with the token.
+//! or wrong token, 404 for an unknown playbook or trigger node, 413 for a body over 2 MB
+//! (the framework's limit), 503 when the store cannot take the event — always with a JSON
+//! `{"error": ...}`, never with the token.
 //!
 //! An ilert change is stored with the Sekoia.io alert it belongs to, when one is found: the
 //! alert the body names, else the one alertsync forwarded as that ilert alert (the links

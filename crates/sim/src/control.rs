@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::SimError;
 use crate::faults::Fault;
 use crate::gateway::{answer, json_object, optional_text, required_text};
-use crate::ilert::{AlertState, OnCallUser};
+use crate::ilert::{OnCall, OnCallUser};
 use crate::ilert_webhooks::IlertWebhook;
 use crate::recorder::Receiver;
 use crate::state::{SimState, lock};
@@ -242,19 +242,19 @@ fn on_call_user(body: &Bytes) -> Result<OnCallUser, SimError> {
     }
 }
 
-fn ilert_on_call(sim: &SimState, id: &str, state: AlertState, body: &Bytes) -> Response {
+fn ilert_on_call(sim: &SimState, id: &str, action: OnCall, body: &Bytes) -> Response {
     let result = on_call_user(body)
-        .and_then(|user| sim.ilert_on_call(id, state, &user))
+        .and_then(|user| sim.ilert_on_call(id, action, &user))
         .and_then(to_json);
     answer(ERROR_STYLE, result)
 }
 
 async fn ilert_accept(State(sim): Sim, Path(id): Path<String>, body: Bytes) -> Response {
-    ilert_on_call(&sim, &id, AlertState::Acknowledged, &body)
+    ilert_on_call(&sim, &id, OnCall::Accept, &body)
 }
 
 async fn ilert_resolve(State(sim): Sim, Path(id): Path<String>, body: Bytes) -> Response {
-    ilert_on_call(&sim, &id, AlertState::Resolved, &body)
+    ilert_on_call(&sim, &id, OnCall::Resolve, &body)
 }
 
 async fn register_ilert_webhook(State(sim): Sim, body: Bytes) -> Response {

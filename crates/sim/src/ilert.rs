@@ -271,7 +271,7 @@ impl IlertService {
     pub(crate) fn on_call(
         &mut self,
         alert: &str,
-        state: AlertState,
+        action: OnCall,
         user: &OnCallUser,
     ) -> Result<(IlertAlert, bool), SimError> {
         let position = self
@@ -284,12 +284,11 @@ impl IlertService {
                     .rposition(|a| a.alert_key.eq_ignore_ascii_case(alert))
             })
             .ok_or_else(|| SimError::unknown("ilert alert", alert))?;
-        let changed = self.move_to(position, state, Some(user));
-        let verb = match state {
-            AlertState::Open => "reopened",
-            AlertState::Acknowledged => "accepted",
-            AlertState::Resolved => "resolved",
+        let (state, verb) = match action {
+            OnCall::Accept => (AlertState::Acknowledged, "accepted"),
+            OnCall::Resolve => (AlertState::Resolved, "resolved"),
         };
+        let changed = self.move_to(position, state, Some(user));
         if changed {
             self.alerts[position]
                 .events
@@ -297,6 +296,13 @@ impl IlertService {
         }
         Ok((self.alerts[position].clone(), changed))
     }
+}
+
+/// What on-call does to an alert in ilert.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OnCall {
+    Accept,
+    Resolve,
 }
 
 type Sim = State<Arc<SimState>>;

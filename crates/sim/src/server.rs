@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::faults::Fault;
-use crate::ilert::{AlertState, IlertAlertView, OnCallUser};
+use crate::ilert::{IlertAlertView, OnCall, OnCallUser};
 use crate::ilert_webhooks::{IlertWebhook, WebhookDelivery};
 use crate::recorder::{Receiver, RecordedRequest, Timings};
 use crate::state::{SimState, lock};
@@ -221,9 +221,7 @@ impl Simulator {
         user: Option<OnCallUser>,
     ) -> Result<IlertAlertView, SimError> {
         let user = user.unwrap_or_default();
-        self.inner
-            .state
-            .ilert_on_call(alert, AlertState::Acknowledged, &user)
+        self.inner.state.ilert_on_call(alert, OnCall::Accept, &user)
     }
 
     /// On-call resolves an ilert alert in ilert (see [`Simulator::ilert_accept`]).
@@ -235,7 +233,7 @@ impl Simulator {
         let user = user.unwrap_or_default();
         self.inner
             .state
-            .ilert_on_call(alert, AlertState::Resolved, &user)
+            .ilert_on_call(alert, OnCall::Resolve, &user)
     }
 
     /// Registers a webhook alert action: every real change of an alert of its alert source

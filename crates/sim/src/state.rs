@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::alerts::{AlertStore, Change, Inclusions};
 use crate::faults::FaultQueue;
-use crate::ilert::{AlertState, IlertAlertView, IlertService, OnCallUser};
+use crate::ilert::{IlertAlertView, IlertService, OnCall, OnCallUser};
 use crate::ilert_webhooks::{IlertWebhooks, Outgoing};
 use crate::live::LiveHub;
 use crate::recorder::{Recorder, Timeline};
@@ -127,16 +127,16 @@ impl SimState {
             .map(|alert| alert.render(everything))
     }
 
-    /// What on-call does in ilert: moves an alert (ilert id or alert key) to `state` as
-    /// `user`; a real change goes to the webhooks of its alert source.
+    /// What on-call does in ilert: `action` on an alert (ilert id or alert key) as `user`;
+    /// a real change goes to the webhooks of its alert source.
     pub(crate) fn ilert_on_call(
         &self,
         alert: &str,
-        state: AlertState,
+        action: OnCall,
         user: &OnCallUser,
     ) -> Result<IlertAlertView, SimError> {
         let mut ilert = lock(&self.ilert);
-        let (alert, changed) = ilert.on_call(alert, state, user)?;
+        let (alert, changed) = ilert.on_call(alert, action, user)?;
         if changed {
             self.webhooks.changed(&alert);
         }

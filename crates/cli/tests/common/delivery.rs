@@ -63,6 +63,18 @@ pub async fn wait_for<T>(
     }
 }
 
+/// Waits until the service listens to the simulator's live notifications: an alert raised
+/// before that is not a change the service has to see (its first start back-fills from
+/// "now").
+pub async fn live_connected(sim: &Simulator) {
+    wait_for("the live notifications to connect", PATIENCE, POLL, || {
+        (sim.live_connection_count() > 0)
+            .then_some(())
+            .ok_or_else(|| "no live connection yet".to_owned())
+    })
+    .await;
+}
+
 /// Waits until ilert has received nothing new for [`QUIET`], so that counts taken next are
 /// final (a late duplicate would otherwise go unseen).
 pub async fn ilert_quiet(sim: &Simulator) {
