@@ -7,6 +7,7 @@
 use serde_json::{Value, json};
 
 use crate::action::LogLine;
+use crate::http::Exchange;
 
 /// The largest argument or result value recorded whole, in bytes of JSON (about).
 pub const MAX_RECORDED_VALUE_BYTES: usize = 256 * 1024;
@@ -16,6 +17,9 @@ const PREVIEW_BYTES: usize = 2048;
 pub const MAX_RECORDED_TEXT_BYTES: usize = 8 * 1024;
 /// The most log lines one node run records (the last ones are kept).
 pub const MAX_RECORDED_LOG_LINES: usize = 200;
+/// The most requests and answers one node run records (the last ones are kept): a delivery
+/// held for a day makes an attempt a minute, and its record is rewritten at every hold.
+pub const MAX_RECORDED_EXCHANGES: usize = 20;
 
 /// `value`, or a marker if its JSON is larger than [`MAX_RECORDED_VALUE_BYTES`].
 pub(crate) fn value(value: Value) -> Value {
@@ -67,6 +71,14 @@ pub(crate) fn logs(lines: impl Iterator<Item = LogLine>) -> Vec<LogLine> {
         line.message = text(std::mem::take(&mut line.message));
     }
     lines
+}
+
+/// The last [`MAX_RECORDED_EXCHANGES`] of `exchanges` (the attempt count says how many
+/// there were).
+pub(crate) fn exchanges(mut exchanges: Vec<Exchange>) -> Vec<Exchange> {
+    let dropped = exchanges.len().saturating_sub(MAX_RECORDED_EXCHANGES);
+    exchanges.drain(..dropped);
+    exchanges
 }
 
 /// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
@@ -127,6 +139,28 @@ mod tests {
         assert!(kept["beginning"].as_str().unwrap().len() <= PREVIEW_BYTES);
         let many = Value::Array(vec![json!(1); MAX_RECORDED_VALUE_BYTES]);
         assert!(value(many).get("alertsync_truncated").is_some());
+    }
+
+    #[test]
+    fn only_the_last_exchanges_are_kept() {
+        use crate::http::{Answer, RecordedWrite};
+        let exchange = |at_ms| Exchange {
+            at_ms,
+            request: RecordedWrite {
+                method: "POST".to_owned(),
+                url: "https://api.ilert.com/api/events".to_owned(),
+                body: json!({}),
+            },
+            answer: Answer::Response {
+                status: 503,
+                body: Value::Null,
+            },
+        };
+        let kept = exchanges((0..100).map(exchange).collect());
+        assert_eq!(kept.len(), MAX_RECORDED_EXCHANGES);
+        assert_eq!(kept[0].at_ms, 100 - MAX_RECORDED_EXCHANGES as u64);
+        assert_eq!(kept.last().map(|e| e.at_ms), Some(99));
+        assert_eq!(exchanges(vec![exchange(1)]).len(), 1);
     }
 
     #[test]

@@ -322,8 +322,9 @@ impl NodeOutcome {
         attempts: u32,
     ) -> Self {
         self.dry_run_writes = http.recorded_writes();
-        self.exchanges = earlier;
-        self.exchanges.extend(http.exchanges());
+        let mut exchanges = earlier;
+        exchanges.extend(http.exchanges());
+        self.exchanges = limits::exchanges(exchanges);
         self.attempts = attempts;
         self
     }
