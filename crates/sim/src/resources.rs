@@ -129,13 +129,7 @@ pub(crate) async fn v1(
     Query(params): Params,
     body: Bytes,
 ) -> Response {
-    let call = Call {
-        sim: &sim,
-        method,
-        segments: rest.split('/').filter(|s| !s.is_empty()).collect(),
-        params: &params,
-        body: &body,
-    };
+    let call = Call::new(&sim, method, &rest, &params, &body);
     answer(Receiver::Sekoia, call.version_1())
 }
 
@@ -147,17 +141,27 @@ pub(crate) async fn v2(
     Query(params): Params,
     body: Bytes,
 ) -> Response {
-    let call = Call {
-        sim: &sim,
-        method,
-        segments: rest.split('/').filter(|s| !s.is_empty()).collect(),
-        params: &params,
-        body: &body,
-    };
+    let call = Call::new(&sim, method, &rest, &params, &body);
     answer(Receiver::Sekoia, call.version_2())
 }
 
-impl Call<'_> {
+impl<'a> Call<'a> {
+    fn new(
+        sim: &'a SimState,
+        method: Method,
+        rest: &'a str,
+        params: &'a [(String, String)],
+        body: &'a Bytes,
+    ) -> Self {
+        Self {
+            sim,
+            method,
+            segments: rest.split('/').filter(|s| !s.is_empty()).collect(),
+            params,
+            body,
+        }
+    }
+
     fn version_1(&self) -> Result<Value, SimError> {
         let m = self.method.clone();
         match (m, self.segments.as_slice()) {

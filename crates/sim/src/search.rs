@@ -194,23 +194,7 @@ pub(crate) async fn job_events(
     Path(uuid): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    let number = |name: &str, default: usize| match params.get(name) {
-        None => Ok(default),
-        Some(text) => text
-            .parse::<usize>()
-            .map_err(|_| SimError::invalid(name, "expected a non-negative integer")),
-    };
-    let result = (|| {
-        let limit = number("limit", DEFAULT_PAGE)?;
-        let offset = number("offset", 0)?;
-        let jobs = lock(&sim.search_jobs);
-        let job = jobs
-            .jobs
-            .get(&uuid)
-            .ok_or_else(|| SimError::UnknownSearchJob(uuid.clone()))?;
-        let items: Vec<&Value> = job.events.iter().skip(offset).take(limit).collect();
-        Ok(json!({"items": items, "total": job.events.len()}))
-    })();
+    let result = job_page(&sim, &uuid, &params, |events| events.to_vec());
     answer(Receiver::Sekoia, result)
 }
 
@@ -222,26 +206,35 @@ pub(crate) async fn job_fields(
     Path(uuid): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
+    let result = job_page(&sim, &uuid, &params, field_counts);
+    answer(Receiver::Sekoia, result)
+}
+
+/// One page (`limit`, `offset`) of what `list` makes of search job `uuid`'s events:
+/// `{"items", "total"}`.
+fn job_page(
+    sim: &SimState,
+    uuid: &str,
+    params: &HashMap<String, String>,
+    list: impl FnOnce(&[Value]) -> Vec<Value>,
+) -> Result<Value, SimError> {
     let number = |name: &str, default: usize| match params.get(name) {
         None => Ok(default),
         Some(text) => text
             .parse::<usize>()
             .map_err(|_| SimError::invalid(name, "expected a non-negative integer")),
     };
-    let result = (|| {
-        let limit = number("limit", DEFAULT_PAGE)?;
-        let offset = number("offset", 0)?;
-        let jobs = lock(&sim.search_jobs);
-        let job = jobs
-            .jobs
-            .get(&uuid)
-            .ok_or_else(|| SimError::UnknownSearchJob(uuid.clone()))?;
-        let fields = field_counts(&job.events);
-        let total = fields.len();
-        let items: Vec<Value> = fields.into_iter().skip(offset).take(limit).collect();
-        Ok(json!({"items": items, "total": total}))
-    })();
-    answer(Receiver::Sekoia, result)
+    let limit = number("limit", DEFAULT_PAGE)?;
+    let offset = number("offset", 0)?;
+    let jobs = lock(&sim.search_jobs);
+    let job = jobs
+        .jobs
+        .get(uuid)
+        .ok_or_else(|| SimError::UnknownSearchJob(uuid.to_owned()))?;
+    let all = list(&job.events);
+    let total = all.len();
+    let items: Vec<Value> = all.into_iter().skip(offset).take(limit).collect();
+    Ok(json!({"items": items, "total": total}))
 }
 
 /// Every field of `events`, in order of first appearance, with its most common values.
