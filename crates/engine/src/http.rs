@@ -307,6 +307,17 @@ fn describe_network_error(err: reqwest::Error) -> String {
     message
 }
 
+/// The request `builder` makes; a failure is permanent and names `what`, the URL left out
+/// of its cause (`what` names it, with its secrets masked).
+pub fn build_request(builder: reqwest::RequestBuilder, what: &str) -> Result<Request, ActionError> {
+    builder.build().map_err(|e| {
+        ActionError::permanent(format!(
+            "{what}: cannot build the request: {}",
+            e.without_url()
+        ))
+    })
+}
+
 /// Turns a non-2xx response into the right error: 429, 408 and 5xx are transient (with the
 /// server's `Retry-After`), every other status is permanent. The message carries the status
 /// and the server's own message.

@@ -1,7 +1,7 @@
 //! Posting JSON to a destination (PagerDuty, Mattermost, an intake): retried on network
 //! errors, 429 and 5xx; other statuses fail at once with the server's message.
 
-use alertsync_engine::http::check_status;
+use alertsync_engine::http::{build_request, check_status};
 use alertsync_engine::retry::with_retries;
 use alertsync_engine::{ActionContext, ActionError};
 use reqwest::{Method, Response};
@@ -16,17 +16,7 @@ pub async fn post_json(
     body: &Value,
 ) -> Result<Response, ActionError> {
     with_retries(&cx.retry, cx, what, || async {
-        let request = cx
-            .http
-            .request(Method::POST, url)
-            .json(body)
-            .build()
-            .map_err(|e| {
-                ActionError::permanent(format!(
-                    "{what}: cannot build the request: {}",
-                    e.without_url()
-                ))
-            })?;
+        let request = build_request(cx.http.request(Method::POST, url).json(body), what)?;
         let response = cx.http.send(request, what).await?;
         check_status(response, what).await
     })

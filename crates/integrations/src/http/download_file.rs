@@ -1,7 +1,7 @@
 //! The Download File action: a file fetched over HTTP into the run's data directory, for
 //! later nodes to read.
 
-use alertsync_engine::http::check_status;
+use alertsync_engine::http::{build_request, check_status};
 use alertsync_engine::retry::with_retries;
 use alertsync_engine::{Action, ActionContext, ActionError, ActionManifest, ActionOutput};
 use async_trait::async_trait;
@@ -70,17 +70,12 @@ impl Action for DownloadFile {
         let verify_ssl = optional_bool(&args, "verify_ssl")?.unwrap_or(true);
         let what = format!("HTTP GET {url}");
         let (name, bytes) = with_retries(&cx.retry, cx, &what, || async {
-            let request = cx
-                .http
-                .request(Method::GET, url.as_str())
-                .headers(headers.clone())
-                .build()
-                .map_err(|e| {
-                    ActionError::permanent(format!(
-                        "{what}: cannot build the request: {}",
-                        e.without_url()
-                    ))
-                })?;
+            let request = build_request(
+                cx.http
+                    .request(Method::GET, url.as_str())
+                    .headers(headers.clone()),
+                &what,
+            )?;
             let response = check_status(send(cx, request, verify_ssl, &what).await?, &what).await?;
             let name = file_name(response.headers());
             Ok((name, body(response, &what).await?))

@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use alertsync_engine::http::{USER_AGENT, retry_after};
+use alertsync_engine::http::{USER_AGENT, build_request, retry_after};
 use alertsync_engine::retry::with_retries;
 use alertsync_engine::{
     Action, ActionContext, ActionError, ActionManifest, ActionOutput, RetryPolicy,
@@ -129,15 +129,10 @@ fn retry_policy(cx: &ActionContext) -> RetryPolicy {
 
 /// One try: a network error, or a status in `retry_on_status`, is transient.
 async fn attempt(cx: &ActionContext, spec: &RequestSpec, what: &str) -> Result<Value, ActionError> {
-    let request = spec
-        .apply(cx.http.request(spec.method.clone(), spec.url.as_str()))
-        .build()
-        .map_err(|e| {
-            ActionError::permanent(format!(
-                "{what}: cannot build the request: {}",
-                e.without_url()
-            ))
-        })?;
+    let request = build_request(
+        spec.apply(cx.http.request(spec.method.clone(), spec.url.as_str())),
+        what,
+    )?;
     let started = Instant::now();
     let response = send(cx, request, spec.verify_ssl, what).await?;
     let elapsed = started.elapsed();

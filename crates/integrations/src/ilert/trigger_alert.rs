@@ -1,6 +1,6 @@
 //! The Trigger Alert action.
 
-use alertsync_engine::http::{check_status, read_body};
+use alertsync_engine::http::{build_request, check_status, read_body};
 use alertsync_engine::redact::MASK;
 use alertsync_engine::retry::with_retries;
 use alertsync_engine::{Action, ActionContext, ActionError, ActionManifest, ActionOutput};
@@ -211,12 +211,8 @@ impl Destination {
         let what = format!("ilert POST {}", self.shown_url);
         let response = with_retries(&cx.retry, cx, &what, || async {
             cx.http.throttle(super::SLUG, &self.key).await;
-            let request = cx
-                .http
-                .request(Method::POST, &self.url)
-                .json(body)
-                .build()
-                .map_err(|e| ActionError::permanent(format!("{what}: cannot build the request: {}", e.without_url())))?;
+            let request =
+                build_request(cx.http.request(Method::POST, &self.url).json(body), &what)?;
             let response = cx.http.send(request, &what).await?;
             check_status(response, &what).await.map_err(|err| match err.http_status {
                 Some(404) => ActionError {

@@ -9,7 +9,7 @@
 //! uuids, ...) each percent-encoded into exactly one segment, so a value such as `../me`
 //! can never reach another resource with the account's key.
 
-use alertsync_engine::http::{HttpClient, check_status, read_body};
+use alertsync_engine::http::{HttpClient, build_request, check_status, read_body};
 use alertsync_engine::retry::with_retries;
 use alertsync_engine::telemetry;
 use alertsync_engine::{ActionContext, ActionError, Redactor, RetryPolicy};
@@ -180,9 +180,7 @@ impl SekoiaClient {
         if let Some(body) = body {
             request = request.json(body);
         }
-        request
-            .build()
-            .map_err(|e| ActionError::permanent(format!("{what}: cannot build the request: {e}")))
+        build_request(request, what)
     }
 
     /// A context for calls made outside a playbook run (live notifications, back-fill):
