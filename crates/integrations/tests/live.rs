@@ -541,6 +541,7 @@ async fn consume(
                         backfills += 1;
                     }
                     LiveEvent::Change(change) => ledger.store(&change),
+                    LiveEvent::Case(_) => {}
                 },
                 made = async { producer.as_mut().expect("still producing").await }, if producer.is_some() => {
                     expected = Some(made.expect("the producer does not panic"));

@@ -9,6 +9,9 @@ use std::sync::Arc;
 
 use alertsync_config::{Config, PlaybookEntry};
 use alertsync_engine::RunExecutor;
+use alertsync_integrations::sekoia::triggers::cases::CaseChangeKind;
+use alertsync_integrations::sekoia::triggers::feeds::{FeedKind, FeedSettings};
+use alertsync_integrations::sekoia::triggers::threshold::{self, ThresholdSettings};
 use alertsync_integrations::{cron, ilert, sekoia};
 use alertsync_spl::{NodeKind, Playbook, parse_playbook};
 use serde_json::Value;
@@ -77,6 +80,10 @@ pub enum TriggerKind {
     Webhook(Webhook),
     /// A schedule.
     Cron,
+    /// A Sekoia.io case change seen live.
+    Case(CaseChangeKind),
+    /// The pages of an intelligence feed.
+    Feed(FeedKind),
 }
 
 /// What a webhook trigger is called with.
@@ -106,6 +113,8 @@ pub enum AlertTrigger {
     StatusChanged,
     CommentCreated,
     Any,
+    /// Alert Events Threshold: creations and updates, then its threshold decides.
+    EventsThreshold,
 }
 
 /// A kind of alert change, as notifications and back-fill report them.
@@ -125,6 +134,7 @@ impl AlertTrigger {
             sekoia::triggers::ALERT_STATUS_CHANGED => Self::StatusChanged,
             sekoia::triggers::ALERT_COMMENT_CREATED => Self::CommentCreated,
             sekoia::triggers::ANY_ALERT_UPDATE => Self::Any,
+            threshold::ALERT_EVENTS_THRESHOLD => Self::EventsThreshold,
             _ => return None,
         })
     }
@@ -133,6 +143,7 @@ impl AlertTrigger {
     pub fn fires_on(self, change: AlertChangeKind) -> bool {
         match (self, change) {
             (Self::Any, _) => true,
+            (Self::EventsThreshold, change) => change != AlertChangeKind::CommentCreated,
             (Self::Created, AlertChangeKind::Created) => true,
             (Self::Updated, AlertChangeKind::Updated { .. }) => true,
             (Self::StatusChanged, AlertChangeKind::Updated { status_changed }) => status_changed,
@@ -264,6 +275,25 @@ fn deploy_one(
     })
 }
 
+/// What fires a Sekoia.io trigger that comes from its notifications or feeds.
+fn trigger_kind(trigger_uuid: &str) -> Option<TriggerKind> {
+    AlertTrigger::from_uuid(trigger_uuid)
+        .map(TriggerKind::Alert)
+        .or_else(|| CaseChangeKind::of_trigger(trigger_uuid).map(TriggerKind::Case))
+        .or_else(|| FeedKind::of_trigger(trigger_uuid).map(TriggerKind::Feed))
+}
+
+/// Checks the arguments of the triggers that take more than filters.
+fn check_arguments(kind: TriggerKind, arguments: &Value) -> Result<(), String> {
+    match kind {
+        TriggerKind::Alert(AlertTrigger::EventsThreshold) => {
+            ThresholdSettings::from_arguments(arguments).map(drop)
+        }
+        TriggerKind::Feed(feed) => FeedSettings::from_arguments(feed, arguments).map(drop),
+        _ => Ok(()),
+    }
+}
+
 fn playbook_id(playbook: &Playbook, entry: &PlaybookEntry) -> String {
     match playbook.uuid() {
         Some(uuid) if !uuid.trim().is_empty() => uuid.to_owned(),
@@ -309,8 +339,14 @@ fn trigger_nodes(
                 }
                 TriggerKind::Cron
             }
-            other => match AlertTrigger::from_uuid(other) {
-                Some(alert) => TriggerKind::Alert(alert),
+            other => match trigger_kind(other) {
+                Some(kind) => {
+                    if let Err(why) = check_arguments(kind, arguments) {
+                        problems.push(format!("node {} ({}): {why}", node.id, node.name));
+                        continue;
+                    }
+                    kind
+                }
                 None => {
                     problems.push(format!(
                         "node {} ({}): trigger {other} cannot be fired by alertsync",

@@ -12,22 +12,18 @@
 //! run time holds its runs until it is enabled again. Playbooks disabled in the
 //! configuration file are not deployed to run, and get none.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use alertsync_engine::{ActionContext, ActionError};
 use alertsync_integrations::ilert::alert_changed::IlertAlertChange;
-use alertsync_integrations::sekoia::{ApiPath, SekoiaClient, triggers};
+use alertsync_integrations::sekoia::triggers::cases::CaseChangeKind;
 use alertsync_store::{
-    Checkpoint, Enqueued, EventSource, InboxEvent, NewInboxEvent, RunAlert, RunTarget, Store,
-    StoreResult,
+    Checkpoint, Enqueued, EventSource, InboxEvent, NewInboxEvent, RunTarget, Store, StoreResult,
 };
-use axum::http::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-use crate::deploy::{AlertChangeKind, Deployment, TriggerKind, Webhook};
+use crate::deploy::{AlertChangeKind, AlertTrigger, Deployment, TriggerKind, Webhook};
 
 /// What an inbox event says happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,150 +58,90 @@ pub enum InboxPayload {
         trigger_node: String,
         scheduled_at: String,
     },
+    /// A Sekoia.io case changed (live notification); `attributes` are the notification's.
+    CaseChange {
+        change: CaseChangeKind,
+        case_uuid: String,
+        attributes: Value,
+    },
+    /// A page of the intelligence feed a playbook's feed trigger (node `trigger_node`)
+    /// reads.
+    FeedPage {
+        playbook_id: String,
+        trigger_node: String,
+        objects: Vec<Value>,
+    },
+    /// New events on an alert waited the time window of a playbook's Alert Events
+    /// Threshold trigger (node `trigger_node`).
+    ThresholdTimeCheck {
+        playbook_id: String,
+        trigger_node: String,
+        alert_uuid: String,
+    },
 }
 
 impl InboxPayload {
     /// The alert the event is about, if any.
     pub fn alert_uuid(&self) -> Option<&str> {
         match self {
-            Self::AlertChange { alert_uuid, .. } | Self::Webhook { alert_uuid, .. } => {
-                Some(alert_uuid)
-            }
+            Self::AlertChange { alert_uuid, .. }
+            | Self::Webhook { alert_uuid, .. }
+            | Self::ThresholdTimeCheck { alert_uuid, .. } => Some(alert_uuid),
             Self::IlertAlertChanged { alert_uuid, .. } => alert_uuid.as_deref(),
-            Self::Cron { .. } => None,
+            Self::Cron { .. } | Self::CaseChange { .. } | Self::FeedPage { .. } => None,
         }
     }
 
-    /// The trigger node's output for this event, the directory of files made for the run,
-    /// and the alert as the run keeps it: alert events read the alert (and a comment event
-    /// its comment) through Sekoia.io account `account` with `cx` (its retry policy and the
-    /// run's retry journal) and write it to a file of the data directory, as Sekoia.io's
-    /// triggers do. An ilert change that belongs to no Sekoia.io alert fails, saying what was
-    /// tried.
-    pub async fn trigger_event(
-        &self,
-        account: &str,
-        sekoia: Option<&SekoiaClient>,
-        cx: &ActionContext,
-        data_dir: &Path,
-    ) -> Result<TriggerEvent, ActionError> {
+    /// The playbook trigger node a targeted event is for (webhooks, schedules, feeds,
+    /// time checks); `None` for the changes every matching trigger sees.
+    fn target(&self) -> Option<(&str, &str)> {
         match self {
-            Self::Cron { scheduled_at, .. } => {
-                Ok(TriggerEvent::of(json!({ "scheduled_at": scheduled_at })))
+            Self::Webhook {
+                playbook_id,
+                trigger_node,
+                ..
             }
-            Self::Webhook { alert_uuid, .. } => {
-                Ok(TriggerEvent::of(triggers::manual_event(alert_uuid)))
+            | Self::IlertAlertChanged {
+                playbook_id,
+                trigger_node,
+                ..
             }
-            Self::IlertAlertChanged {
-                change, alert_uuid, ..
-            } => match alert_uuid {
-                Some(alert_uuid) => Ok(TriggerEvent::of(change.event(alert_uuid))),
-                None => Err(ActionError::permanent(change.untraced())),
-            },
-            Self::AlertChange {
-                change,
-                alert_uuid,
-                comment,
-            } => {
-                let client = sekoia.ok_or_else(|| {
-                    ActionError::permanent("no Sekoia.io account to read the alert with")
-                })?;
-                let alert = read_alert(client, alert_uuid, cx).await?;
-                let event_type = match change {
-                    AlertChangeKind::CommentCreated => "alert-comment",
-                    _ => "alert",
-                };
-                let mut output = triggers::alert_event(&alert, event_type);
-                if let Some(comment) = comment {
-                    let comment = read_comment(client, alert_uuid, comment, cx).await?;
-                    output["comment"] = triggers::comment_of(&comment);
-                }
-                let files = triggers::attach_alert_file(data_dir, &alert, &mut output)
-                    .await
-                    .map_err(ActionError::permanent)?;
-                Ok(TriggerEvent {
-                    output,
-                    files: Some(files),
-                    alert: Some(run_alert(account, &alert)),
-                })
+            | Self::Cron {
+                playbook_id,
+                trigger_node,
+                ..
             }
+            | Self::FeedPage {
+                playbook_id,
+                trigger_node,
+                ..
+            }
+            | Self::ThresholdTimeCheck {
+                playbook_id,
+                trigger_node,
+                ..
+            } => Some((playbook_id, trigger_node)),
+            Self::AlertChange { .. } | Self::CaseChange { .. } => None,
         }
     }
-}
 
-/// What a run starts from: the trigger node's output, the files made for the run, and the
-/// alert the trigger read, if it read one.
-#[derive(Debug)]
-pub struct TriggerEvent {
-    pub output: Value,
-    /// Removed when the run ends.
-    pub files: Option<PathBuf>,
-    pub alert: Option<RunAlert>,
-}
-
-impl TriggerEvent {
-    /// An event that read nothing and made no file.
-    fn of(output: Value) -> Self {
-        Self {
-            output,
-            files: None,
-            alert: None,
+    /// Whether the event fires a trigger of this kind (for a targeted event, the target
+    /// is checked apart).
+    fn fires(&self, kind: TriggerKind) -> bool {
+        match (self, kind) {
+            (Self::AlertChange { change, .. }, TriggerKind::Alert(alert)) => alert.fires_on(*change),
+            (Self::CaseChange { change, .. }, TriggerKind::Case(case)) => *change == case,
+            (Self::Webhook { .. }, TriggerKind::Webhook(Webhook::Manual))
+            | (Self::IlertAlertChanged { .. }, TriggerKind::Webhook(Webhook::IlertAlertChanged))
+            | (Self::Cron { .. }, TriggerKind::Cron)
+            | (Self::FeedPage { .. }, TriggerKind::Feed(_))
+            | (
+                Self::ThresholdTimeCheck { .. },
+                TriggerKind::Alert(AlertTrigger::EventsThreshold),
+            ) => true,
+            _ => false,
         }
     }
-}
-
-/// What a run keeps of a Sekoia.io alert (as the REST API serves it) read through
-/// `account`.
-pub fn run_alert(account: &str, alert: &Value) -> RunAlert {
-    let text = |key: &str| alert.get(key).and_then(Value::as_str).map(str::to_owned);
-    RunAlert {
-        account: Some(account.to_owned()),
-        short_id: text("short_id"),
-        title: text("title"),
-        urgency: alert
-            .pointer("/urgency/current_value")
-            .and_then(Value::as_i64),
-    }
-}
-
-/// The comment a notification names (`{"uuid": ...}`), read from Sekoia.io.
-async fn read_comment(
-    client: &SekoiaClient,
-    alert_uuid: &str,
-    comment: &Value,
-    cx: &ActionContext,
-) -> Result<Value, ActionError> {
-    let comment_uuid = comment
-        .get("uuid")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let path = ApiPath::alert(alert_uuid)
-        .then("comments")
-        .value(comment_uuid);
-    client
-        .call(cx, Method::GET, &path, &[], None)
-        .await
-        .map_err(|err| ActionError {
-            message: format!(
-                "reading comment {comment_uuid} of alert {alert_uuid}: {}",
-                err.message
-            ),
-            ..err
-        })
-}
-
-async fn read_alert(
-    client: &SekoiaClient,
-    alert_uuid: &str,
-    cx: &ActionContext,
-) -> Result<Value, ActionError> {
-    client
-        .get_alert(cx, alert_uuid)
-        .await
-        .map_err(|err| ActionError {
-            message: format!("reading alert {alert_uuid}: {}", err.message),
-            ..err
-        })
 }
 
 /// An event a source has received, before it is stored.
@@ -300,47 +236,20 @@ impl Inbox {
 
     /// The playbook triggers an event fires.
     pub fn targets(&self, payload: &InboxPayload) -> Vec<RunTarget> {
-        let mut targets = Vec::new();
-        for playbook in self.deployment.enabled() {
-            for trigger in &playbook.triggers {
-                let fires = match (payload, trigger.kind) {
-                    (InboxPayload::AlertChange { change, .. }, TriggerKind::Alert(kind)) => {
-                        kind.fires_on(*change)
-                    }
-                    (
-                        InboxPayload::Webhook {
-                            playbook_id,
-                            trigger_node,
-                            ..
-                        },
-                        TriggerKind::Webhook(Webhook::Manual),
-                    )
-                    | (
-                        InboxPayload::IlertAlertChanged {
-                            playbook_id,
-                            trigger_node,
-                            ..
-                        },
-                        TriggerKind::Webhook(Webhook::IlertAlertChanged),
-                    )
-                    | (
-                        InboxPayload::Cron {
-                            playbook_id,
-                            trigger_node,
-                            ..
-                        },
-                        TriggerKind::Cron,
-                    ) => *playbook_id == playbook.id && *trigger_node == trigger.node_id,
-                    _ => false,
-                };
-                if fires {
-                    targets.push(RunTarget {
-                        playbook_id: playbook.id.clone(),
-                        trigger_node: trigger.node_id.clone(),
-                    });
-                }
-            }
-        }
-        targets
+        let target = payload.target();
+        self.deployment
+            .enabled()
+            .flat_map(|playbook| playbook.triggers.iter().map(move |t| (playbook, t)))
+            .filter(|(playbook, trigger)| {
+                payload.fires(trigger.kind)
+                    && target.is_none_or(|(playbook_id, node)| {
+                        playbook_id == playbook.id && node == trigger.node_id
+                    })
+            })
+            .map(|(playbook, trigger)| RunTarget {
+                playbook_id: playbook.id.clone(),
+                trigger_node: trigger.node_id.clone(),
+            })
+            .collect()
     }
 }

@@ -24,3 +24,4 @@ pub mod retention;
 pub mod scheduler;
 pub mod serve;
 pub mod sources;
+pub mod trigger_output;

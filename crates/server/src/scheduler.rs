@@ -30,7 +30,7 @@ use alertsync_engine::{
     RetryJournal, RetryPolicy, RetryProgress, RunExecutor, RunRecord, RunRequest, RunStatus,
     telemetry,
 };
-use alertsync_integrations::sekoia::{SLUG, SekoiaClient, triggers};
+use alertsync_integrations::sekoia::{SLUG, SekoiaClient};
 use alertsync_spl::NodeKind;
 use alertsync_store::{
     ClaimedRun, InboxEvent, NodeRunRecorder, RunAlert, RunId, Store, StoreResult, WriteBehind,
@@ -39,8 +39,9 @@ use serde_json::Value;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::deploy::{DeployedPlaybook, Deployment, TriggerKind};
-use crate::inbox::{InboxPayload, TriggerEvent, run_alert};
+use crate::deploy::{DeployedPlaybook, Deployment};
+use crate::inbox::InboxPayload;
+use crate::trigger_output::{TriggerEvent, TriggerInput, run_alert, trigger_event};
 
 /// How often the queue is looked at when nobody signals new runs (held runs come due).
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
@@ -206,18 +207,13 @@ impl Scheduler {
         let event = tokio::select! {
             biased;
             () = cancel.cancelled() => return Outcome::Stopped,
-            event = self.trigger_event(claimed, &payload, recorder.clone(), trigger_retry) => event,
+            event = self.trigger_event(claimed, playbook, &payload, recorder.clone(), trigger_retry) => event,
         };
         let event = match event {
-            Ok(built) => built,
+            Ok(Some(built)) => built,
+            Ok(None) => return Outcome::Filtered,
             Err(err) => return trigger_failed(playbook, &run.trigger_node, err),
         };
-        if !rule_filters_pass(playbook, &run.trigger_node, &event.output) {
-            if let Some(files) = event.files {
-                let _ = tokio::fs::remove_dir_all(files).await;
-            }
-            return Outcome::Filtered;
-        }
         let alert_read = event.alert.is_some();
         if let Some(alert) = event.alert {
             self.store
@@ -251,15 +247,27 @@ impl Scheduler {
         }
     }
 
-    /// What the run starts from: alert events read the alert, retried (and held) like a
-    /// delivery, journalled as the trigger node's retries.
+    /// What the run starts from (`None`: the trigger's filters say no run): alert and case
+    /// events read Sekoia.io, retried (and held) like a delivery, journalled as the trigger
+    /// node's retries.
     async fn trigger_event(
         &self,
         claimed: &ClaimedRun,
+        playbook: &DeployedPlaybook,
         payload: &InboxPayload,
         journal: Arc<NodeRunRecorder>,
         resumed: Option<RetryProgress>,
-    ) -> Result<TriggerEvent, alertsync_engine::ActionError> {
+    ) -> Result<Option<TriggerEvent>, alertsync_engine::ActionError> {
+        let trigger = playbook
+            .triggers
+            .iter()
+            .find(|t| t.node_id == claimed.run.trigger_node)
+            .ok_or_else(|| {
+                alertsync_engine::ActionError::permanent(format!(
+                    "the playbook has no trigger node {}",
+                    claimed.run.trigger_node
+                ))
+            })?;
         let account = &claimed.event.account;
         let sekoia = self.sekoia.get(account);
         let journal: Arc<dyn RetryJournal> = journal;
@@ -272,9 +280,17 @@ impl Scheduler {
         };
         cx.retries =
             NodeRetries::new(Some(journal), 0, &claimed.run.trigger_node, resumed).holding(true);
-        let data_dir = self.executor.data_dir();
-        telemetry::for_destination(SLUG, payload.trigger_event(account, sekoia, &cx, data_dir))
-            .await
+        let input = TriggerInput {
+            account,
+            sekoia,
+            cx: &cx,
+            data_dir: self.executor.data_dir(),
+            playbook_id: &playbook.id,
+            trigger,
+            event_id: claimed.event.id,
+            store: self.store.as_ref(),
+        };
+        telemetry::for_destination(SLUG, trigger_event(payload, &input)).await
     }
 
     /// Writes how a run ended, until the store takes it (or the service stops: the claim
@@ -543,18 +559,6 @@ fn alert_in_results(event: &InboxEvent, record: &RunRecord) -> Option<RunAlert> 
                 && results.get("short_id").is_some()
         })
         .map(|alert| run_alert(&event.account, alert))
-}
-
-/// Whether an alert event passes the rule filters of the trigger node it fires.
-fn rule_filters_pass(playbook: &DeployedPlaybook, trigger_node: &str, event: &Value) -> bool {
-    playbook
-        .triggers
-        .iter()
-        .find(|t| t.node_id == trigger_node)
-        .is_none_or(|t| {
-            !matches!(t.kind, TriggerKind::Alert(_))
-                || triggers::rule_filters_pass(&t.arguments, event)
-        })
 }
 
 /// The requests the node runs an earlier attempt left unfinished (held for a retry) had

@@ -16,7 +16,9 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use crate::api::auth::Access;
-use crate::deploy::{Deployment, TriggerKind, deploy};
+use crate::deploy::{
+    AlertTrigger, DeployedPlaybook, Deployment, TriggerKind, TriggerNode, deploy,
+};
 use crate::health::{HealthInputs, LiveStatus};
 use crate::http::{AppState, router};
 use crate::inbox::Inbox;
@@ -108,11 +110,12 @@ pub async fn serve(
 
     let mut tasks = JoinSet::new();
     tasks.spawn(crate::metrics::keep_up(stop.clone()));
+    let sekoia_clients = Arc::new(sekoia_clients(&accounts, &http));
     let scheduler = Arc::new(Scheduler {
         store: Arc::clone(&store),
         executor: Arc::clone(&executor),
         deployment: Arc::clone(&deployment),
-        sekoia: Arc::new(sekoia_clients(&accounts, &http)),
+        sekoia: Arc::clone(&sekoia_clients),
         workers: config.delivery.workers,
         retry: config.delivery.retry_policy(),
         policy: QueuePolicy {
@@ -148,15 +151,16 @@ pub async fn serve(
         };
         tasks.spawn(source.run(stop.clone()));
     }
-    for (playbook, trigger) in deployment
-        .enabled()
-        .flat_map(|p| p.triggers.iter().map(move |t| (p, t)))
-        .filter(|(_, t)| t.kind == TriggerKind::Cron)
-    {
-        let source =
-            sources::CronSource::new(playbook, trigger, inbox.clone()).map_err(ServeError)?;
-        tasks.spawn(source.run(stop.clone()));
-    }
+    let timed = TimedSources {
+        deployment: &deployment,
+        accounts: &accounts,
+        registry: &registry,
+        sekoia: &sekoia_clients,
+        inbox: &inbox,
+        store: &store,
+        retry: config.delivery.retry_policy(),
+    };
+    timed.spawn(&mut tasks, &stop)?;
     let app = router(AppState {
         store: Arc::clone(&store),
         inbox,
@@ -225,7 +229,33 @@ fn sekoia_clients(accounts: &AccountBook, http: &HttpClient) -> BTreeMap<String,
         .collect()
 }
 
-/// The Sekoia.io accounts whose live notifications some enabled alert trigger needs.
+/// The Sekoia.io account a trigger node reads with: its binding, else the one the module's
+/// accounts resolve to.
+fn trigger_account(
+    playbook: &DeployedPlaybook,
+    trigger: &TriggerNode,
+    accounts: &AccountBook,
+    registry: &Registry,
+) -> Result<Arc<Account>, ServeError> {
+    let needs_one = || {
+        ServeError(format!(
+            "{}: trigger node {} needs a Sekoia.io account",
+            playbook.file.display(),
+            trigger.node_id
+        ))
+    };
+    let node = playbook
+        .playbook
+        .node(&trigger.node_id)
+        .ok_or_else(needs_one)?;
+    accounts
+        .resolve(registry, node, &playbook.bindings)
+        .map_err(ServeError)?
+        .ok_or_else(needs_one)
+}
+
+/// The Sekoia.io accounts whose live notifications some enabled alert or case trigger
+/// needs.
 pub(crate) fn live_accounts(
     deployment: &Deployment,
     accounts: &AccountBook,
@@ -236,27 +266,88 @@ pub(crate) fn live_accounts(
         for trigger in playbook
             .triggers
             .iter()
-            .filter(|t| matches!(t.kind, TriggerKind::Alert(_)))
+            .filter(|t| matches!(t.kind, TriggerKind::Alert(_) | TriggerKind::Case(_)))
         {
-            let Some(node) = playbook.playbook.node(&trigger.node_id) else {
-                continue;
-            };
-            let account = accounts
-                .resolve(registry, node, &playbook.bindings)
-                .map_err(ServeError)?
-                .ok_or_else(|| {
-                    ServeError(format!(
-                        "{}: trigger node {} needs a Sekoia.io account",
-                        playbook.file.display(),
-                        trigger.node_id
-                    ))
-                })?;
+            let account = trigger_account(playbook, trigger, accounts, registry)?;
             if !needed.iter().any(|a| a.name == account.name) {
                 needed.push(account);
             }
         }
     }
     Ok(needed)
+}
+
+/// What starts the sources that fire on their own time: Cron schedules, feed reads and
+/// Alert Events Threshold time windows, one per trigger node of an enabled playbook.
+struct TimedSources<'a> {
+    deployment: &'a Deployment,
+    accounts: &'a AccountBook,
+    registry: &'a Registry,
+    sekoia: &'a BTreeMap<String, SekoiaClient>,
+    inbox: &'a Inbox,
+    store: &'a Arc<dyn Store>,
+    retry: RetryPolicy,
+}
+
+impl TimedSources<'_> {
+    fn spawn(&self, tasks: &mut JoinSet<()>, stop: &Cancellation) -> Result<(), ServeError> {
+        for playbook in self.deployment.enabled() {
+            for trigger in &playbook.triggers {
+                match trigger.kind {
+                    TriggerKind::Cron => {
+                        let source =
+                            sources::CronSource::new(playbook, trigger, self.inbox.clone())
+                                .map_err(ServeError)?;
+                        tasks.spawn(source.run(stop.clone()));
+                    }
+                    TriggerKind::Feed(kind) => {
+                        let reader = self.reader(playbook, trigger)?;
+                        let source = sources::FeedSource::new(
+                            playbook,
+                            trigger,
+                            kind,
+                            reader,
+                            self.inbox.clone(),
+                            Arc::clone(self.store),
+                            self.retry,
+                        )
+                        .map_err(ServeError)?;
+                        tasks.spawn(source.run(stop.clone()));
+                    }
+                    TriggerKind::Alert(AlertTrigger::EventsThreshold) => {
+                        let (account, _) = self.reader(playbook, trigger)?;
+                        let source = sources::ThresholdClock::new(
+                            playbook,
+                            trigger,
+                            account,
+                            self.inbox.clone(),
+                            Arc::clone(self.store),
+                        )
+                        .map_err(ServeError)?;
+                        tasks.spawn(source.run(stop.clone()));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The account a trigger node reads Sekoia.io with, and its client.
+    fn reader(
+        &self,
+        playbook: &DeployedPlaybook,
+        trigger: &TriggerNode,
+    ) -> Result<(String, SekoiaClient), ServeError> {
+        let account = trigger_account(playbook, trigger, self.accounts, self.registry)?;
+        let client = self.sekoia.get(&account.name).cloned().ok_or_else(|| {
+            ServeError(format!(
+                "Sekoia.io account `{}` has no usable base_url and api_key",
+                account.name
+            ))
+        })?;
+        Ok((account.name.clone(), client))
+    }
 }
 
 /// The live connection of each account of [`live_accounts`], by account name.

@@ -35,6 +35,8 @@ pub(crate) fn router(sim: Arc<SimState>) -> Router {
         .route("/alerts/{id}", get(alert))
         .route("/alerts/{id}/status", post(set_status))
         .route("/alerts/{id}/comments", post(add_comment))
+        .route("/alerts/{id}/occurrences", post(add_occurrences))
+        .route("/feeds/{id}/objects", post(add_feed_objects))
         .route("/requests", get(requests))
         .route("/ilert/alerts", get(ilert_alerts))
         .route("/ilert/alerts/{id}/accept", post(ilert_accept))
@@ -59,7 +61,7 @@ fn to_json(value: impl serde::Serialize) -> Result<Value, SimError> {
 }
 
 /// The control API's routes: (method, path, what it does).
-const ROUTES: [(&str, &str, &str); 19] = [
+const ROUTES: [(&str, &str, &str); 21] = [
     ("GET", "/", "the simulators' URLs and these routes"),
     (
         "POST",
@@ -80,6 +82,16 @@ const ROUTES: [(&str, &str, &str); 19] = [
         "POST",
         "/alerts/{id}/comments",
         "comment an alert: {\"content\", \"author\"?}",
+    ),
+    (
+        "POST",
+        "/alerts/{id}/occurrences",
+        "more events on an alert: {\"count\": n} grows its similar count; notified as an update",
+    ),
+    (
+        "POST",
+        "/feeds/{id}/objects",
+        "add STIX objects to an intelligence feed: {\"objects\": [...]} (made on first use)",
     ),
     (
         "GET",
@@ -210,6 +222,28 @@ async fn add_comment(State(sim): Sim, Path(id): Path<String>, body: Bytes) -> Re
     let result = json_object(&body).and_then(|request| {
         let content = required_text(&request, "content")?;
         sim.add_comment(&id, content, optional_text(&request, "author")?)
+    });
+    answer(ERROR_STYLE, result)
+}
+
+async fn add_occurrences(State(sim): Sim, Path(id): Path<String>, body: Bytes) -> Response {
+    let result = json_object(&body).and_then(|request| {
+        let count = request
+            .get("count")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| SimError::invalid("count", "expected a non-negative integer"))?;
+        sim.add_occurrences(&id, count)
+    });
+    answer(ERROR_STYLE, result)
+}
+
+async fn add_feed_objects(State(sim): Sim, Path(id): Path<String>, body: Bytes) -> Response {
+    let result = json_object(&body).and_then(|request| match request.get("objects") {
+        Some(Value::Array(objects)) => {
+            let total = lock(&sim.resources).feeds.add(&id, objects.clone());
+            Ok(json!({ "total": total }))
+        }
+        _ => Err(SimError::invalid("objects", "expected a list of STIX objects")),
     });
     answer(ERROR_STYLE, result)
 }

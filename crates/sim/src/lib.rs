@@ -15,6 +15,7 @@ mod alerts;
 mod clock;
 mod control;
 mod faults;
+mod feeds;
 mod gateway;
 mod ilert;
 mod ilert_webhooks;

@@ -20,6 +20,7 @@ use crate::SimError;
 use crate::clock;
 use crate::gateway::{answer, json_object};
 use crate::recorder::Receiver;
+use crate::feeds::{Feeds, PageQuery};
 use crate::state::{SimState, lock};
 
 type Sim = State<Arc<SimState>>;
@@ -88,6 +89,7 @@ pub(crate) struct Resources {
     content_proposals: Vec<Value>,
     reports: Documents,
     tracker_notifications: Vec<Value>,
+    pub(crate) feeds: Feeds,
 }
 
 impl Resources {
@@ -260,6 +262,21 @@ impl<'a> Call<'a> {
         let m = self.method.clone();
         match (m, self.segments.as_slice()) {
             (_, ["asset-management", "assets", ..]) => self.assets_v2(),
+            (Method::GET, ["inthreat", "collections", feed, "objects"]) => {
+                let query = PageQuery {
+                    limit: self.param("limit"),
+                    cursor: self.param("cursor"),
+                    modified_after: self.param("modified_after"),
+                    object_type: self.param("match[type]"),
+                    include_revoked: self.param("include_revoked") == Some("true"),
+                };
+                lock(&self.sim.resources).feeds.page(feed, &query)
+            }
+            (Method::GET, ["inthreat", "objects"]) => {
+                let ids: Vec<&str> = self.param("match[id]").unwrap_or_default().split(',').collect();
+                let items = lock(&self.sim.resources).feeds.by_ids(&ids);
+                Ok(json!({ "items": items }))
+            }
             (
                 Method::POST,
                 [
@@ -484,7 +501,12 @@ impl<'a> Call<'a> {
         for (field, value) in request {
             case[field.as_str()] = value;
         }
-        Ok(lock(&self.sim.resources).cases.insert(uuid, case))
+        let case = lock(&self.sim.resources).cases.insert(uuid, case);
+        let noted = ["uuid", "short_id", "title", "created_at", "manual", "custom_priority_uuid", "status_uuid"];
+        let attributes: serde_json::Map<String, Value> =
+            noted.iter().map(|key| ((*key).to_owned(), case[*key].clone())).collect();
+        self.sim.notify_case("created", Value::Object(attributes));
+        Ok(case)
     }
 
     fn with_case<T>(
@@ -525,7 +547,8 @@ impl<'a> Call<'a> {
 
     fn edit_case(&self, id: &str) -> Result<Value, SimError> {
         let request = json_object(self.body)?;
-        self.with_case_mut(id, |case| {
+        let updated = Value::Object(request.clone());
+        let case = self.with_case_mut(id, |case| {
             for (field, value) in request {
                 if matches!(
                     field.as_str(),
@@ -536,7 +559,12 @@ impl<'a> Call<'a> {
                 case[field.as_str()] = value;
             }
             Ok(case.clone())
-        })
+        })?;
+        self.sim.notify_case(
+            "updated",
+            json!({"uuid": case["uuid"], "short_id": case["short_id"], "updated": updated}),
+        );
+        Ok(case)
     }
 
     fn attach_alerts(&self, id: &str) -> Result<Value, SimError> {
@@ -554,16 +582,26 @@ impl<'a> Call<'a> {
                 return Err(SimError::UnknownAlert(alert.clone()));
             }
         }
-        self.with_case_mut(id, |case| {
+        let mut added = Vec::new();
+        let case = self.with_case_mut(id, |case| {
             let mut attached = case["alerts"].as_array().cloned().unwrap_or_default();
             for alert in alerts {
                 if !attached.iter().any(|known| known.as_str() == Some(&alert)) {
+                    added.push(Value::String(alert.clone()));
                     attached.push(Value::String(alert));
                 }
             }
             case["alerts"] = Value::Array(attached);
-            Ok(json!({"status": "ok"}))
-        })
+            Ok(case.clone())
+        })?;
+        if !added.is_empty() {
+            self.sim.notify_case(
+                "alerts-updated",
+                json!({"uuid": case["uuid"], "short_id": case["short_id"],
+                       "updated": {"added_alerts_uuid": added, "deleted_alerts_uuid": []}}),
+            );
+        }
+        Ok(json!({"status": "ok"}))
     }
 
     fn add_events(&self, id: &str) -> Result<Value, SimError> {

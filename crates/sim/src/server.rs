@@ -177,6 +177,18 @@ impl Simulator {
         self.inner.state.add_comment(alert_id, content, author)
     }
 
+    /// `count` more events on an alert (uuid or short id): its `similar` count grows, its
+    /// `last_seen_at` is now, and an update is notified with the new count.
+    pub fn add_occurrences(&self, alert_id: &str, count: u64) -> Result<Value, SimError> {
+        self.inner.state.add_occurrences(alert_id, count)
+    }
+
+    /// Appends STIX objects to an intelligence feed (made on first use); answers how many
+    /// it holds.
+    pub fn add_feed_objects(&self, feed_id: &str, objects: Vec<Value>) -> usize {
+        lock(&self.inner.state.resources).feeds.add(feed_id, objects)
+    }
+
     /// The alert (uuid or short id) with comments, countermeasures, history and cases.
     pub fn alert(&self, id: &str) -> Option<Value> {
         self.inner.state.alert(id)

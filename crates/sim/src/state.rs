@@ -5,7 +5,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde_json::Value;
 
-use crate::alerts::{AlertStore, Change, Inclusions};
+use crate::alerts::{AlertStore, Change, Inclusions, Notification};
 use crate::faults::FaultQueue;
 use crate::ilert::{IlertAlertView, IlertService, OnCall, OnCallUser};
 use crate::ilert_webhooks::{IlertWebhooks, Outgoing};
@@ -111,6 +111,26 @@ impl SimState {
         author: Option<&str>,
     ) -> Result<Value, SimError> {
         self.change_alerts(|store| store.add_comment(alert_id, content, author))
+    }
+
+    /// Pushes a case notification (`case` / `action`).
+    pub(crate) fn notify_case(&self, action: &'static str, attributes: Value) {
+        let store = lock(&self.alerts);
+        let notification = Notification {
+            kind: "case",
+            action,
+            attributes,
+        };
+        if self.live.publish(&notification, store.community_uuid()) {
+            let case = notification.attributes["uuid"].as_str().unwrap_or_default();
+            self.timeline.notified(case, format!("case {action}"));
+        }
+    }
+
+    /// `count` more events on an alert: its `similar` count grows and its last occurrence
+    /// is now, notified as an update.
+    pub(crate) fn add_occurrences(&self, alert_id: &str, count: u64) -> Result<Value, SimError> {
+        self.change_alerts(|store| store.add_occurrences(alert_id, count))
     }
 
     /// The alert with every optional array.

@@ -196,6 +196,13 @@ pub trait Store: Send + Sync {
 
     async fn set_checkpoint(&self, checkpoint: Checkpoint) -> StoreResult<()>;
 
+    /// The checkpoints whose key starts with `prefix`, in key order.
+    async fn checkpoints_under(&self, prefix: &str) -> StoreResult<Vec<Checkpoint>>;
+
+    /// Forgets the checkpoints under `prefix` last set before `updated_before_ms`; answers
+    /// how many.
+    async fn forget_checkpoints(&self, prefix: &str, updated_before_ms: u64) -> StoreResult<u64>;
+
     // ----- alert links -----
 
     /// Records that `link.system` knows the Sekoia.io alert `link.alert_uuid` as

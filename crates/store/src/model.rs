@@ -47,6 +47,10 @@ pub enum EventSource {
     Webhook,
     /// A Cron trigger firing.
     Cron,
+    /// A page of an intelligence feed, read by a feed trigger.
+    Feed,
+    /// A trigger's own timer (Alert Events Threshold's time window).
+    Timer,
 }
 
 impl EventSource {
@@ -56,6 +60,8 @@ impl EventSource {
             Self::Backfill => "backfill",
             Self::Webhook => "webhook",
             Self::Cron => "cron",
+            Self::Feed => "feed",
+            Self::Timer => "timer",
         }
     }
 }
@@ -75,6 +81,8 @@ impl FromStr for EventSource {
             "backfill" => Ok(Self::Backfill),
             "webhook" => Ok(Self::Webhook),
             "cron" => Ok(Self::Cron),
+            "feed" => Ok(Self::Feed),
+            "timer" => Ok(Self::Timer),
             other => Err(format!("unknown event source `{other}`")),
         }
     }

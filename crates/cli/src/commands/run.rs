@@ -11,11 +11,12 @@ use alertsync_engine::{
     AccountBook, NoObserver, NodeRecord, NodeStatus, RunExecutor, RunRecord, RunRequest, RunStatus,
 };
 use alertsync_integrations::ilert;
-use alertsync_integrations::sekoia::{self, ApiPath, triggers};
+use alertsync_integrations::sekoia::triggers::{self, cases, feeds, threshold};
+use alertsync_integrations::sekoia::{self, ApiPath};
 use alertsync_spl::{NodeKind, Playbook};
 use clap::Args;
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::{
     GlobalArgs, NEEDS_EXIT_CODE, OutputFormat, UsageError, load_config, playbook_file, print_json,
@@ -215,11 +216,10 @@ impl AlertSource<'_> {
             }) => (trigger_uuid.as_str(), arguments.clone()),
             _ => ("", Value::Null),
         };
-        if trigger_uuid == ilert::alert_changed::ALERT_CHANGED {
-            return usage(
-                "--alert cannot stand for Alert Changed in ilert, whose event is a change ilert \
-                 reports: give the event with --event FILE",
-            );
+        if let Some(what) = not_about_an_alert(trigger_uuid) {
+            return usage(&format!(
+                "--alert cannot stand for {what}: give the event with --event FILE"
+            ));
         }
         let account = self
             .accounts
@@ -245,8 +245,14 @@ impl AlertSource<'_> {
             );
         }
         let commented = trigger_uuid == triggers::ALERT_COMMENT_CREATED;
-        let mut event =
-            triggers::alert_event(&alert, if commented { "alert-comment" } else { "alert" });
+        let mut event = if trigger_uuid == threshold::ALERT_EVENTS_THRESHOLD {
+            let count = threshold::event_count(&alert);
+            let context = json!({"trigger_type": "alert_events_threshold", "reason": "run_by_hand",
+                                 "new_events": count, "previous_count": 0, "current_count": count});
+            threshold::threshold_event(&alert, &context)
+        } else {
+            triggers::alert_event(&alert, if commented { "alert-comment" } else { "alert" })
+        };
         if commented {
             let comments = client
                 .call(
@@ -279,6 +285,19 @@ impl AlertSource<'_> {
             .await
             .map_err(anyhow::Error::msg)?;
         Ok((event, Some(files)))
+    }
+}
+
+/// What a trigger whose event is not an alert's stands for, as `--alert` refuses it.
+fn not_about_an_alert(trigger_uuid: &str) -> Option<&'static str> {
+    if trigger_uuid == ilert::alert_changed::ALERT_CHANGED {
+        Some("Alert Changed in ilert, whose event is a change ilert reports")
+    } else if cases::CaseChangeKind::of_trigger(trigger_uuid).is_some() {
+        Some("a case trigger, whose event is a case change")
+    } else if feeds::FeedKind::of_trigger(trigger_uuid).is_some() {
+        Some("a feed trigger, whose event is a page of STIX objects")
+    } else {
+        None
     }
 }
 

@@ -54,6 +54,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tracing::{debug, error, info, warn};
 
 use super::actions::status_reference;
+use super::triggers::cases::CaseChangeKind;
 use super::client::{ApiPath, SekoiaClient, live_url};
 use super::{DEFAULT_BASE_URL, SLUG};
 
@@ -129,6 +130,18 @@ impl AlertChange {
     }
 }
 
+/// One change of one case, from a live notification (cases have no back-fill).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaseChange {
+    /// The case's uuid, lowercase.
+    pub case_uuid: String,
+    pub kind: CaseChangeKind,
+    /// The deduplication key: the notification's uuid.
+    pub change_id: String,
+    /// The notification's `attributes` (what changed is under `updated`).
+    pub attributes: Value,
+}
+
 /// What the live connection hands to its sink.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LiveEvent {
@@ -137,6 +150,8 @@ pub enum LiveEvent {
     Connected { session: u64 },
     /// An alert change notified on the socket.
     Change(AlertChange),
+    /// A case change notified on the socket.
+    Case(CaseChange),
 }
 
 /// Keep-alive and reconnection timing.
@@ -603,6 +618,16 @@ impl LiveNotifications {
                         }
                         self.stats.send_modify(|stats| stats.changes += 1);
                     }
+                    Ok(Frame::Case(change)) => {
+                        let (case, change_id) = (change.case_uuid.clone(), change.change_id.clone());
+                        let stored = deliver(sink, LiveEvent::Case(change), &mut pong_deadline).await;
+                        if let Err(e) = stored {
+                            return Ended::Retry(self.mask(&format!(
+                                "storing change {change_id} of case {case} failed: {e}"
+                            )));
+                        }
+                        self.stats.send_modify(|stats| stats.changes += 1);
+                    }
                     Ok(Frame::Ignored(why)) => {
                         debug!(account = %self.account, why, "live frame skipped");
                         self.stats.send_modify(|stats| stats.ignored_frames += 1);
@@ -700,6 +725,7 @@ fn socket_url(text: &str) -> Result<String, String> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Frame {
     Change(AlertChange),
+    Case(CaseChange),
     /// Well-formed but not an alert change; says what it is.
     Ignored(&'static str),
 }
@@ -815,10 +841,25 @@ pub fn parse_frame(text: &str) -> Result<Frame, String> {
             comment_change.comment_uuid = Some(comment);
             Ok(Frame::Change(comment_change))
         }
+        ("case", action) => {
+            let Some(kind) = CaseChangeKind::from_action(action) else {
+                return Ok(Frame::Ignored("a case notification of another action"));
+            };
+            let case_uuid = required("/uuid")?;
+            let notification = text_at(&frame, "/metadata/uuid")
+                .map(str::to_lowercase)
+                .unwrap_or_else(|| format!("{:016x}", fingerprint(&attributes.to_string())));
+            Ok(Frame::Case(CaseChange {
+                change_id: format!("case:{case_uuid}:{action}:{notification}"),
+                case_uuid,
+                kind,
+                attributes: attributes.clone(),
+            }))
+        }
         ("alert" | "alert-comment", _) => {
             Ok(Frame::Ignored("an alert notification of another action"))
         }
-        _ => Ok(Frame::Ignored("not an alert notification")),
+        _ => Ok(Frame::Ignored("neither an alert nor a case notification")),
     }
 }
 
@@ -968,7 +1009,25 @@ mod tests {
     }
 
     #[test]
-    fn acknowledgements_other_versions_and_cases_are_skipped() {
+    fn case_notifications_are_case_changes() {
+        let frame = notification(
+            "case",
+            "alerts-updated",
+            json!({"uuid": "CASE-1", "updated": {"added_alerts_uuid": [ALERT]}}),
+        );
+        let Ok(Frame::Case(change)) = parse_frame(&frame) else {
+            panic!("a case change: {frame}");
+        };
+        assert_eq!(change.case_uuid, "case-1");
+        assert_eq!(change.kind, CaseChangeKind::AlertsUpdated);
+        assert!(change.change_id.starts_with("case:case-1:alerts-updated:"));
+        assert_eq!(change.attributes["updated"]["added_alerts_uuid"][0], ALERT);
+        let deleted = notification("case", "deleted", json!({"uuid": "x"}));
+        assert!(matches!(parse_frame(&deleted), Ok(Frame::Ignored(_))));
+    }
+
+    #[test]
+    fn acknowledgements_other_versions_and_unknown_actions_are_skipped() {
         for frame in [
             r#"{"authenticated": true}"#.to_owned(),
             json!({"metadata": {"version": 1}, "type": "alert", "action": "created",
@@ -976,7 +1035,7 @@ mod tests {
             .to_string(),
             json!({"type": "alert", "action": "created", "attributes": {"uuid": ALERT}})
                 .to_string(),
-            notification("case", "created", json!({"uuid": "x"})),
+            notification("case", "closed", json!({"uuid": "x"})),
             notification("alert", "deleted", json!({"uuid": ALERT})),
         ] {
             assert!(

@@ -55,7 +55,8 @@ pub struct PlaybookView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TriggerView {
     pub node_id: String,
-    /// `alert`, `manual` or `ilert_alert_changed` (webhooks) or `cron`.
+    /// `alert` or `case` (Sekoia.io notifications), `manual` or `ilert_alert_changed`
+    /// (webhooks), `cron`, or `feed` (an intelligence feed read page by page).
     pub kind: String,
     /// For webhook triggers: the webhook path.
     pub webhook: Option<String>,
@@ -118,6 +119,8 @@ pub(crate) fn view(playbook: &DeployedPlaybook, health: &PlaybookHealth) -> Play
                     TriggerKind::Webhook(Webhook::Manual) => "manual",
                     TriggerKind::Webhook(Webhook::IlertAlertChanged) => "ilert_alert_changed",
                     TriggerKind::Cron => "cron",
+                    TriggerKind::Case(_) => "case",
+                    TriggerKind::Feed(_) => "feed",
                 }
                 .to_owned(),
                 webhook: matches!(t.kind, TriggerKind::Webhook(_))

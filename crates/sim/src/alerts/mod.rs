@@ -259,6 +259,18 @@ impl AlertStore {
         })
     }
 
+    /// `count` more occurrences: `similar` grows, `last_seen_at` is now.
+    pub(crate) fn add_occurrences(&mut self, id: &str, count: u64) -> Result<Change, SimError> {
+        let stamp = self.next_stamp();
+        let actor = self.operator_uuid().to_owned();
+        let alert = self.find_mut(id)?;
+        let similar = alert.doc["similar"].as_u64().unwrap_or(0) + count;
+        alert.doc["similar"] = json!(similar);
+        alert.doc["last_seen_at"] = json!(clock::iso_micros(stamp.nanos));
+        alert.touch(stamp, &actor);
+        Ok(alert.updated(json!({"similar": similar})))
+    }
+
     /// Adds a comment; `author` is at most 32 characters.
     pub(crate) fn add_comment(
         &mut self,

@@ -451,6 +451,22 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn checkpoints_under(&self, prefix: &str) -> StoreResult<Vec<Checkpoint>> {
+        let prefix = prefix.to_owned();
+        self.read("read checkpoints", move |tx, _| {
+            state::checkpoints_under(tx, &prefix)
+        })
+        .await
+    }
+
+    async fn forget_checkpoints(&self, prefix: &str, updated_before_ms: u64) -> StoreResult<u64> {
+        let prefix = prefix.to_owned();
+        self.write("forget checkpoints", move |tx, _| {
+            state::forget_checkpoints(tx, &prefix, updated_before_ms)
+        })
+        .await
+    }
+
     async fn link_alert(&self, link: AlertLink) -> StoreResult<()> {
         self.write("record alert link", move |tx, _| {
             state::link_alert(tx, &link)

@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_retention.sql"),
     include_str!("migrations/0006_alert_links.sql"),
     include_str!("migrations/0007_run_alert.sql"),
+    include_str!("migrations/0008_event_sources.sql"),
 ];
 
 /// The schema version this build knows.

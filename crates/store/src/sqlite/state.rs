@@ -116,6 +116,36 @@ pub(super) fn set_checkpoint(tx: &Transaction<'_>, checkpoint: &Checkpoint) -> R
     Ok(())
 }
 
+pub(super) fn checkpoints_under(
+    tx: &Transaction<'_>,
+    prefix: &str,
+) -> Result<Vec<Checkpoint>, Fault> {
+    let mut statement = tx.prepare_cached(
+        "SELECT key, value FROM checkpoints WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
+    )?;
+    let rows = statement.query_map([prefix], |row| {
+        Ok(Checkpoint {
+            key: row.get(0)?,
+            value: row.get(1)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub(super) fn forget_checkpoints(
+    tx: &Transaction<'_>,
+    prefix: &str,
+    updated_before_ms: u64,
+) -> Result<u64, Fault> {
+    let forgotten = tx
+        .prepare_cached(
+            "DELETE FROM checkpoints \
+             WHERE substr(key, 1, length(?1)) = ?1 AND updated_at_ms < ?2",
+        )?
+        .execute(params![prefix, ms_to_sql(updated_before_ms)])?;
+    Ok(forgotten as u64)
+}
+
 // ----- playbook health -----
 
 pub(super) fn record_failure(

@@ -63,6 +63,36 @@ async fn retry_state_is_saved_replaced_and_cleared() {
 }
 
 #[tokio::test]
+async fn checkpoints_are_listed_and_forgotten_by_prefix() {
+    let dir = StoreDir::temporary();
+    let store = dir.open().await;
+    for key in ["threshold/a/1", "threshold/a/2", "threshold/b/1", "thresholds"] {
+        store
+            .set_checkpoint(Checkpoint::new(key, format!("value of {key}")))
+            .await
+            .unwrap();
+    }
+    let listed = store.checkpoints_under("threshold/a/").await.unwrap();
+    let keys: Vec<&str> = listed.iter().map(|c| c.key.as_str()).collect();
+    assert_eq!(keys, ["threshold/a/1", "threshold/a/2"]);
+    assert_eq!(listed[1].value, "value of threshold/a/2");
+    let before_they_were_set = now_ms() - 60_000;
+    assert_eq!(
+        store
+            .forget_checkpoints("threshold/", before_they_were_set)
+            .await
+            .unwrap(),
+        0,
+        "none is that old"
+    );
+    let later = now_ms() + 1;
+    assert_eq!(store.forget_checkpoints("threshold/a/", later).await.unwrap(), 2);
+    let left = store.checkpoints_under("threshold").await.unwrap();
+    let keys: Vec<&str> = left.iter().map(|c| c.key.as_str()).collect();
+    assert_eq!(keys, ["threshold/b/1", "thresholds"]);
+}
+
+#[tokio::test]
 async fn checkpoints_keep_their_last_value_across_restarts() {
     let dir = StoreDir::temporary();
     {

@@ -102,14 +102,24 @@ impl EventSearch {
                     ActionError::invalid_argument("limit", "must be a positive number")
                 })?,
         };
+        Ok(Self::new(
+            required_str(args, "query")?,
+            required_str(args, "earliest_time")?,
+            required_str(args, "latest_time")?,
+            limit,
+        ))
+    }
+
+    /// A search for `term` between two dates holding at most `limit` events.
+    fn new(term: &str, earliest_time: &str, latest_time: &str, limit: u64) -> Self {
         let job = json!({
-            "term": required_str(args, "query")?,
-            "earliest_time": required_str(args, "earliest_time")?,
-            "latest_time": required_str(args, "latest_time")?,
+            "term": term,
+            "earliest_time": earliest_time,
+            "latest_time": latest_time,
             "visible": false,
             "max_last_events": limit,
         });
-        Ok(Self { job, limit })
+        Self { job, limit }
     }
 
     /// Creates the search job and waits until it is done; returns its uuid.
@@ -140,6 +150,20 @@ impl EventSearch {
         wait_until_done(cx, client, &job_uuid).await?;
         Ok(job_uuid)
     }
+}
+
+/// Searches events matching `term` between two dates and reads up to `limit` of them (the
+/// Alert Events Threshold trigger's event fetch).
+pub(crate) async fn search_events(
+    cx: &ActionContext,
+    client: &SekoiaClient,
+    term: &str,
+    (earliest_time, latest_time): (&str, &str),
+    limit: u64,
+) -> Result<Vec<Value>, ActionError> {
+    let search = EventSearch::new(term, earliest_time, latest_time, limit);
+    let job_uuid = search.start(cx, client).await?;
+    read_events(cx, client, &job_uuid, limit).await
 }
 
 /// Polls the job until its status is done, for at most [`MAX_JOB_WAIT`].

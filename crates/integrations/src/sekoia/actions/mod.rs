@@ -30,6 +30,7 @@ pub use alerts::{EditAlert, GetAlert, SearchAlerts};
 pub use comments::CommentAlert;
 pub use common_values::GetEventFieldCommonValues;
 pub use events::GetEvents;
+pub(crate) use events::search_events;
 pub use intake::PushEventsToIntake;
 pub use status::{UpdateAlertStatus, UpdateAlertStatusByName, status_reference};
 

@@ -1,16 +1,10 @@
-//! Trigger sources: where inbox events come from. Each stores an event durably before it
-//! counts as received, then wakes the scheduler.
-//!
-//! * [`LiveSource`]: Sekoia.io live notifications of one account, with a back-fill from the
-//!   last committed checkpoint after every (re)connect; both give a change the same dedup
-//!   key, so a change seen twice is stored once. While a session stays up the checkpoint
-//!   moves forward (every change before it has been stored), and dedup keys older than any
-//!   later back-fill window expire, so an alert entering a status it had before (reopened,
-//!   then closed again) makes a new run.
-//! * [`CronSource`]: one schedule of one playbook's Cron trigger; the dedup key is the
-//!   scheduled time, so a restart never fires one tick twice.
-//!
-//! Webhooks are in [`crate::http`].
+//! The Sekoia.io live source: the live notifications of one account — alert and case
+//! changes — with a back-fill of alert changes from the last committed checkpoint after
+//! every (re)connect; both give a change the same dedup key, so a change seen twice is
+//! stored once. While a session stays up the checkpoint moves forward (every change before
+//! it has been stored), and dedup keys older than any later back-fill window expire, so an
+//! alert entering a status it had before (reopened, then closed again) makes a new run.
+//! Case changes are not back-filled: one notified while no session is up is not seen.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,12 +16,13 @@ use alertsync_integrations::sekoia::SLUG;
 use alertsync_integrations::sekoia::backfill::{
     BackfillOptions, Checkpoint as BackfillCheckpoint, backfill_with,
 };
-use alertsync_integrations::sekoia::live::{AlertChange, ChangeKind, LiveEvent, LiveNotifications};
+use alertsync_integrations::sekoia::live::{
+    AlertChange, CaseChange, ChangeKind, LiveEvent, LiveNotifications,
+};
 use alertsync_store::{Checkpoint, EventSource, Store};
-use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 
-use crate::deploy::{AlertChangeKind, DeployedPlaybook, TriggerNode};
+use crate::deploy::AlertChangeKind;
 use crate::inbox::{Inbox, InboxPayload, IncomingEvent};
 
 /// How a [`LiveSource`] keeps its checkpoint and dedup keys.
@@ -82,6 +77,7 @@ impl LiveSource {
                     Ok(())
                 }
                 LiveEvent::Change(change) => this.store_change(change, EventSource::Live).await,
+                LiveEvent::Case(change) => this.store_case_change(change).await,
             }
         });
         let mut stats = live.stats();
@@ -214,6 +210,24 @@ impl LiveSource {
             .map_err(|e| e.to_string())
     }
 
+    async fn store_case_change(&self, change: CaseChange) -> Result<(), String> {
+        let event = IncomingEvent {
+            source: EventSource::Live,
+            account: self.account.clone(),
+            dedup_key: format!("{}{}", self.key_prefix(), change.change_id),
+            payload: InboxPayload::CaseChange {
+                change: change.kind,
+                case_uuid: change.case_uuid,
+                attributes: change.attributes,
+            },
+        };
+        self.inbox
+            .accept(event)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
     /// The inbox event of a change; `None` (logged) for a change whose alert id is not one
     /// (it could never be read, and must not reach a URL).
     fn incoming(&self, change: AlertChange, source: EventSource) -> Option<IncomingEvent> {
@@ -248,104 +262,3 @@ impl LiveSource {
     }
 }
 
-/// One Cron trigger of one playbook.
-pub struct CronSource {
-    playbook_id: String,
-    node_id: String,
-    schedule: Schedule,
-    inbox: Inbox,
-}
-
-/// When a Cron trigger fires.
-pub(crate) enum Schedule {
-    Cron(Box<croner::Cron>),
-    Every(Duration),
-}
-
-impl Schedule {
-    /// The schedule a Cron trigger's arguments describe: `cron` (5 fields, UTC), else a
-    /// positive `interval` in seconds.
-    pub(crate) fn from_arguments(arguments: &serde_json::Value) -> Result<Self, String> {
-        match (
-            arguments.get("cron").and_then(|v| v.as_str()),
-            arguments.get("interval").and_then(|v| v.as_u64()),
-        ) {
-            (Some(expression), _) => expression
-                .parse::<croner::Cron>()
-                .map(|cron| Self::Cron(Box::new(cron)))
-                .map_err(|err| format!("cron `{expression}`: {err}")),
-            (None, Some(seconds)) if seconds > 0 => Ok(Self::Every(Duration::from_secs(seconds))),
-            _ => Err("a Cron trigger needs `cron` or a positive `interval`".to_owned()),
-        }
-    }
-}
-
-impl CronSource {
-    /// The source of `trigger` (its `cron` expression or `interval` seconds).
-    pub fn new(
-        playbook: &DeployedPlaybook,
-        trigger: &TriggerNode,
-        inbox: Inbox,
-    ) -> Result<Self, String> {
-        let schedule = Schedule::from_arguments(&trigger.arguments).map_err(|why| {
-            format!(
-                "{} node {}: {why}",
-                playbook.file.display(),
-                trigger.node_id
-            )
-        })?;
-        Ok(Self {
-            playbook_id: playbook.id.clone(),
-            node_id: trigger.node_id.clone(),
-            schedule,
-            inbox,
-        })
-    }
-
-    pub async fn run(self, stop: Cancellation) {
-        loop {
-            let Some(due) = self.next_due() else {
-                tracing::warn!("Cron trigger of {} never fires again", self.playbook_id);
-                return;
-            };
-            let wait = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
-            tokio::select! {
-                () = stop.cancelled() => return,
-                () = tokio::time::sleep(wait) => {}
-            }
-            self.fire(due).await;
-        }
-    }
-
-    /// The next whole second the trigger fires at (chrono, as croner works in it).
-    fn next_due(&self) -> Option<DateTime<Utc>> {
-        let now = DateTime::from_timestamp(Utc::now().timestamp(), 0)?;
-        match &self.schedule {
-            Schedule::Every(every) => {
-                let step = every.as_secs().max(1) as i64;
-                DateTime::from_timestamp((now.timestamp() / step + 1) * step, 0)
-            }
-            Schedule::Cron(cron) => cron.find_next_occurrence(&now, false).ok(),
-        }
-    }
-
-    async fn fire(&self, due: DateTime<Utc>) {
-        let scheduled_at = due.to_rfc3339_opts(SecondsFormat::Secs, true);
-        let event = IncomingEvent {
-            source: EventSource::Cron,
-            account: String::new(),
-            dedup_key: format!("cron/{}/{}/{scheduled_at}", self.playbook_id, self.node_id),
-            payload: InboxPayload::Cron {
-                playbook_id: self.playbook_id.clone(),
-                trigger_node: self.node_id.clone(),
-                scheduled_at,
-            },
-        };
-        if let Err(err) = self.inbox.accept(event).await {
-            tracing::error!(
-                "Cron trigger of {}: cannot store the event: {err}",
-                self.playbook_id
-            );
-        }
-    }
-}

@@ -1,5 +1,9 @@
-//! Manifests of the Sekoia.io triggers (live alert notifications, manual webhook) and of the
-//! cron trigger seen in exported playbooks.
+//! The Sekoia.io triggers: the alert triggers (live alert notifications) and Manual Trigger
+//! here; the case triggers, the feed triggers and Alert Events Threshold in their modules.
+
+pub mod cases;
+pub mod feeds;
+pub mod threshold;
 
 use alertsync_engine::TriggerManifest;
 use serde_json::{Value, json};
@@ -16,7 +20,7 @@ pub const MANUAL_TRIGGER: &str = "fc26eb9f-b272-4c15-b3bf-ace397c0dc57";
 pub const ALERT_FILES: &str = "alerts";
 
 pub fn manifests() -> Vec<TriggerManifest> {
-    vec![
+    let mut all = vec![
         alert_trigger(
             ALERT_CREATED,
             "Alert Created",
@@ -56,7 +60,11 @@ pub fn manifests() -> Vec<TriggerManifest> {
             results: json!({"type": "object", "properties": {"alert_uuid": {"type": "string"}}, "required": ["alert_uuid"]}),
             extension: false,
         },
-    ]
+        threshold::manifest(),
+    ];
+    all.extend(cases::manifests());
+    all.extend(feeds::manifests());
+    all
 }
 
 fn alert_trigger(
@@ -70,16 +78,21 @@ fn alert_trigger(
         name,
         slug,
         description,
-        arguments: json!({
-            "type": "object",
-            "properties": {
-                "rule_filter": {"type": "string", "description": "Only alerts of this rule (name or uuid)"},
-                "rule_names_filter": {"type": "array", "items": {"type": "string"}, "description": "Only alerts of these rules (names)"}
-            }
-        }),
+        arguments: rule_filter_arguments(),
         results: alert_event_schema(),
         extension: false,
     }
+}
+
+/// The rule filters every alert trigger takes.
+fn rule_filter_arguments() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "rule_filter": {"type": "string", "description": "Only alerts of this rule (name or uuid)"},
+            "rule_names_filter": {"type": "array", "items": {"type": "string"}, "description": "Only alerts of these rules (names)"}
+        }
+    })
 }
 
 fn alert_event_schema() -> Value {
