@@ -81,8 +81,9 @@ pub async fn prune(
         tokio::time::sleep(BETWEEN_BATCHES).await;
     }
     let cutoff = SystemTime::UNIX_EPOCH + Duration::from_millis(before_ms);
-    let alert_files = data_dir.join(alertsync_integrations::sekoia::triggers::ALERT_FILES);
-    report.file_dirs = remove_run_files(&alert_files, cutoff).await;
+    for folder in alertsync_integrations::sekoia::triggers::RUN_FILE_FOLDERS {
+        report.file_dirs += remove_run_files(&data_dir.join(folder), cutoff).await;
+    }
     Ok(report)
 }
 

@@ -19,6 +19,9 @@ pub const MANUAL_TRIGGER: &str = "fc26eb9f-b272-4c15-b3bf-ace397c0dc57";
 /// folder per run, removed when the run ends).
 pub const ALERT_FILES: &str = "alerts";
 
+/// Every folder of the data directory where triggers write the files of a run.
+pub const RUN_FILE_FOLDERS: [&str; 2] = [ALERT_FILES, feeds::FEED_FILES];
+
 pub fn manifests() -> Vec<TriggerManifest> {
     let mut all = vec![
         alert_trigger(
