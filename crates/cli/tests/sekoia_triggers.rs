@@ -23,7 +23,11 @@ const READ_JSON_FILE: &str = "ecedfa52-7033-4ea8-9c3b-93ad34295f87";
 /// A playbook `id`: one Sekoia.io trigger with `arguments`, then, if `read` names one of
 /// the trigger's outputs, Read JSON File of the file it names (selecting `jsonpath`).
 fn playbook(id: &str, trigger: &str, arguments: Value, read: Option<(&str, &str)>) -> String {
-    let outputs = if read.is_some() { json!(["1"]) } else { json!([]) };
+    let outputs = if read.is_some() {
+        json!(["1"])
+    } else {
+        json!([])
+    };
     let mut nodes = json!({
         "0": {"name": "trigger", "type": "trigger", "module_uuid": SEKOIA, "trigger_uuid": trigger,
               "arguments": arguments, "outputs": {"default": outputs}}
@@ -58,8 +62,14 @@ async fn runs_of(service: &ServeProcess, playbook: &str) -> Vec<Value> {
     let mut runs = Vec::new();
     for summary in body["runs"].as_array().into_iter().flatten().rev() {
         let id = summary["id"].as_i64().expect("a run id");
-        let (status, detail) =
-            http(&service.address, "GET", &format!("/api/v1/runs/{id}"), None, "").await;
+        let (status, detail) = http(
+            &service.address,
+            "GET",
+            &format!("/api/v1/runs/{id}"),
+            None,
+            "",
+        )
+        .await;
         match status {
             200 => runs.push(detail),
             404 => {}
@@ -194,20 +204,32 @@ async fn case_notifications_start_the_case_triggers_that_their_filters_let_throu
 
     let created = ended_runs(&service, "case-created", 1).await;
     let event = results(&created[0], "0");
-    assert_eq!(event["uuid"], watched_uuid, "the automatic case is filtered out");
+    assert_eq!(
+        event["uuid"], watched_uuid,
+        "the automatic case is filtered out"
+    );
     assert_eq!(event["short_id"], "CAwatched");
     assert_eq!(event["mode"], "manual");
     assert_eq!(event["title"], "Phishing wave");
     assert_eq!(event["description"], "three mailboxes");
-    assert!(event["tags"].is_array(), "as the case is when the run reads it: {event}");
+    assert!(
+        event["tags"].is_array(),
+        "as the case is when the run reads it: {event}"
+    );
 
     let updated = ended_runs(&service, "case-updated", 1).await;
     let event = results(&updated[0], "0");
-    assert_eq!(event["uuid"], watched_uuid, "only the case the filter names");
+    assert_eq!(
+        event["uuid"], watched_uuid,
+        "only the case the filter names"
+    );
     assert_eq!(event["title"], "Phishing wave, contained");
     assert_eq!(event["tags"], json!(["mail"]));
     assert!(event["updated_at"].is_string(), "{event}");
-    assert!(event.get("status_uuid").is_none(), "only what changed: {event}");
+    assert!(
+        event.get("status_uuid").is_none(),
+        "only what changed: {event}"
+    );
 
     let alerts = ended_runs(&service, "case-alerts", 1).await;
     let event = results(&alerts[0], "0");
@@ -223,7 +245,10 @@ async fn case_notifications_start_the_case_triggers_that_their_filters_let_throu
         .iter()
         .filter(|r| r.method == "GET" && r.path.contains("/sic/cases/"))
         .count();
-    assert!(case_reads >= 4, "each case change reads its case ({case_reads})");
+    assert!(
+        case_reads >= 4,
+        "each case change reads its case ({case_reads})"
+    );
 }
 
 /// A STIX indicator of the test feed.
@@ -276,7 +301,7 @@ async fn feed_triggers_read_their_feed_page_by_page_and_resume_after_a_restart()
     let mut service = ServeProcess::start(&dir, &[]).await;
 
     let runs = ended_runs(&service, "iocs", 2).await;
-    let read: Vec<Vec<Value>> = runs.iter().map(|r| page_ids(r)).collect();
+    let read: Vec<Vec<Value>> = runs.iter().map(page_ids).collect();
     assert_eq!(
         read,
         [
@@ -295,7 +320,10 @@ async fn feed_triggers_read_their_feed_page_by_page_and_resume_after_a_restart()
         .as_str()
         .expect("stix_objects_path")
         .to_owned();
-    assert!(path.starts_with("feeds/") && path.ends_with("/stix_objects.json"), "{path}");
+    assert!(
+        path.starts_with("feeds/") && path.ends_with("/stix_objects.json"),
+        "{path}"
+    );
     assert!(
         !dir.path().join("data/files").join(&path).exists(),
         "the page's file goes with its run"
@@ -307,7 +335,12 @@ async fn feed_triggers_read_their_feed_page_by_page_and_resume_after_a_restart()
         .filter(|r| r.path.contains("/inthreat/collections/"))
         .collect();
     let first = &reads[0];
-    assert!(first.path.contains(&format!("/v2/inthreat/collections/{FEED}/objects")), "{first:?}");
+    assert!(
+        first
+            .path
+            .contains(&format!("/v2/inthreat/collections/{FEED}/objects")),
+        "{first:?}"
+    );
     let query = |r: &alertsync_sim::RecordedRequest, key: &str| {
         let url = reqwest::Url::parse(&format!("http://sim/?{}", r.query)).expect("a query");
         url.query_pairs()
@@ -318,7 +351,10 @@ async fn feed_triggers_read_their_feed_page_by_page_and_resume_after_a_restart()
     assert_eq!(query(first, "include_revoked").as_deref(), Some("false"));
     assert_eq!(query(first, "limit").as_deref(), Some("2"));
     assert_eq!(query(first, "cursor"), None);
-    assert!(query(&reads[1], "cursor").is_some(), "the second page follows the cursor");
+    assert!(
+        query(&reads[1], "cursor").is_some(),
+        "the second page follows the cursor"
+    );
     let sources = sim
         .requests(Receiver::Sekoia)
         .into_iter()
@@ -339,7 +375,11 @@ async fn feed_triggers_read_their_feed_page_by_page_and_resume_after_a_restart()
         "after a restart, only what is new"
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(runs_of(&service, "iocs").await.len(), 3, "no page read twice");
+    assert_eq!(
+        runs_of(&service, "iocs").await.len(),
+        3,
+        "no page read twice"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -374,18 +414,41 @@ async fn alert_events_threshold_starts_a_run_once_enough_new_events_gathered() {
     // The run reads the alert when it runs: it may see all 11 events at its first look.
     let reason = context["reason"].as_str().unwrap_or_default();
     assert!(reason.starts_with("volume_threshold"), "{reason}");
-    assert_eq!((context["new_events"].as_u64(), context["previous_count"].as_u64()), (Some(11), Some(0)));
-    assert!(event["file_path"].as_str().is_some_and(|p| p.ends_with("/alert.json")));
+    assert_eq!(
+        (
+            context["new_events"].as_u64(),
+            context["previous_count"].as_u64()
+        ),
+        (Some(11), Some(0))
+    );
+    assert!(
+        event["file_path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("/alert.json"))
+    );
     assert!(event["fetched_events_count"].is_u64(), "{event}");
-    assert!(results(&runs[0], "1")["output"].is_array(), "the events file holds the events");
+    assert!(
+        results(&runs[0], "1")["output"].is_array(),
+        "the events file holds the events"
+    );
 
     sim.add_occurrences(uuid, 3).expect("3 events");
     sim.add_occurrences(uuid, 10).expect("10 events");
     let runs = ended_runs(&service, "threshold", 2).await;
     let context = &results(&runs[1], "0")["trigger_context"];
-    assert_eq!((context["new_events"].as_u64(), context["previous_count"].as_u64()), (Some(13), Some(11)));
+    assert_eq!(
+        (
+            context["new_events"].as_u64(),
+            context["previous_count"].as_u64()
+        ),
+        (Some(13), Some(11))
+    );
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(runs_of(&service, "threshold").await.len(), 2, "3 new events start no run");
+    assert_eq!(
+        runs_of(&service, "threshold").await.len(),
+        2,
+        "3 new events start no run"
+    );
     let searches = sim
         .requests(Receiver::Sekoia)
         .into_iter()

@@ -129,7 +129,9 @@ impl InboxPayload {
     /// is checked apart).
     fn fires(&self, kind: TriggerKind) -> bool {
         match (self, kind) {
-            (Self::AlertChange { change, .. }, TriggerKind::Alert(alert)) => alert.fires_on(*change),
+            (Self::AlertChange { change, .. }, TriggerKind::Alert(alert)) => {
+                alert.fires_on(*change)
+            }
             (Self::CaseChange { change, .. }, TriggerKind::Case(case)) => *change == case,
             (Self::Webhook { .. }, TriggerKind::Webhook(Webhook::Manual))
             | (Self::IlertAlertChanged { .. }, TriggerKind::Webhook(Webhook::IlertAlertChanged))

@@ -16,9 +16,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use crate::api::auth::Access;
-use crate::deploy::{
-    AlertTrigger, DeployedPlaybook, Deployment, TriggerKind, TriggerNode, deploy,
-};
+use crate::deploy::{AlertTrigger, DeployedPlaybook, Deployment, TriggerKind, TriggerNode, deploy};
 use crate::health::{HealthInputs, LiveStatus};
 use crate::http::{AppState, router};
 use crate::inbox::Inbox;

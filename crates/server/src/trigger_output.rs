@@ -234,10 +234,9 @@ async fn threshold_event(
 }
 
 async fn read_state(store: &dyn Store, key: &str) -> Result<Option<ThresholdState>, ActionError> {
-    let text = store
-        .checkpoint(key)
-        .await
-        .map_err(|err| ActionError::transient(format!("reading the threshold state: {err}"), None))?;
+    let text = store.checkpoint(key).await.map_err(|err| {
+        ActionError::transient(format!("reading the threshold state: {err}"), None)
+    })?;
     // A state that cannot be read counts as none: the alert starts over.
     Ok(text.and_then(|text| serde_json::from_str(&text).ok()))
 }
@@ -247,7 +246,8 @@ async fn write_state(
     key: String,
     state: &ThresholdState,
 ) -> Result<(), ActionError> {
-    let text = serde_json::to_string(state).map_err(|err| ActionError::permanent(err.to_string()))?;
+    let text =
+        serde_json::to_string(state).map_err(|err| ActionError::permanent(err.to_string()))?;
     store
         .set_checkpoint(Checkpoint::new(key, text))
         .await

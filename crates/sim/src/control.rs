@@ -243,7 +243,10 @@ async fn add_feed_objects(State(sim): Sim, Path(id): Path<String>, body: Bytes) 
             let total = lock(&sim.resources).feeds.add(&id, objects.clone());
             Ok(json!({ "total": total }))
         }
-        _ => Err(SimError::invalid("objects", "expected a list of STIX objects")),
+        _ => Err(SimError::invalid(
+            "objects",
+            "expected a list of STIX objects",
+        )),
     });
     answer(ERROR_STYLE, result)
 }

@@ -47,9 +47,7 @@ impl Feeds {
                 .parse::<usize>()
                 .ok()
                 .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .ok_or_else(|| {
-                    SimError::invalid("limit", format!("expected 1 to {MAX_LIMIT}"))
-                })?,
+                .ok_or_else(|| SimError::invalid("limit", format!("expected 1 to {MAX_LIMIT}")))?,
         };
         let start = match query.cursor {
             None => 0,

@@ -18,9 +18,9 @@ use serde_json::{Value, json};
 
 use crate::SimError;
 use crate::clock;
+use crate::feeds::{Feeds, PageQuery};
 use crate::gateway::{answer, json_object};
 use crate::recorder::Receiver;
-use crate::feeds::{Feeds, PageQuery};
 use crate::state::{SimState, lock};
 
 type Sim = State<Arc<SimState>>;
@@ -273,7 +273,11 @@ impl<'a> Call<'a> {
                 lock(&self.sim.resources).feeds.page(feed, &query)
             }
             (Method::GET, ["inthreat", "objects"]) => {
-                let ids: Vec<&str> = self.param("match[id]").unwrap_or_default().split(',').collect();
+                let ids: Vec<&str> = self
+                    .param("match[id]")
+                    .unwrap_or_default()
+                    .split(',')
+                    .collect();
                 let items = lock(&self.sim.resources).feeds.by_ids(&ids);
                 Ok(json!({ "items": items }))
             }
@@ -502,9 +506,19 @@ impl<'a> Call<'a> {
             case[field.as_str()] = value;
         }
         let case = lock(&self.sim.resources).cases.insert(uuid, case);
-        let noted = ["uuid", "short_id", "title", "created_at", "manual", "custom_priority_uuid", "status_uuid"];
-        let attributes: serde_json::Map<String, Value> =
-            noted.iter().map(|key| ((*key).to_owned(), case[*key].clone())).collect();
+        let noted = [
+            "uuid",
+            "short_id",
+            "title",
+            "created_at",
+            "manual",
+            "custom_priority_uuid",
+            "status_uuid",
+        ];
+        let attributes: serde_json::Map<String, Value> = noted
+            .iter()
+            .map(|key| ((*key).to_owned(), case[*key].clone()))
+            .collect();
         self.sim.notify_case("created", Value::Object(attributes));
         Ok(case)
     }

@@ -186,7 +186,9 @@ impl Simulator {
     /// Appends STIX objects to an intelligence feed (made on first use); answers how many
     /// it holds.
     pub fn add_feed_objects(&self, feed_id: &str, objects: Vec<Value>) -> usize {
-        lock(&self.inner.state.resources).feeds.add(feed_id, objects)
+        lock(&self.inner.state.resources)
+            .feeds
+            .add(feed_id, objects)
     }
 
     /// The alert (uuid or short id) with comments, countermeasures, history and cases.

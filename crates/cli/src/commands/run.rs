@@ -217,7 +217,7 @@ impl AlertSource<'_> {
             _ => ("", Value::Null),
         };
         if let Some(what) = not_about_an_alert(trigger_uuid) {
-            return usage(&format!(
+            return usage(format!(
                 "--alert cannot stand for {what}: give the event with --event FILE"
             ));
         }

@@ -54,8 +54,8 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tracing::{debug, error, info, warn};
 
 use super::actions::status_reference;
-use super::triggers::cases::CaseChangeKind;
 use super::client::{ApiPath, SekoiaClient, live_url};
+use super::triggers::cases::CaseChangeKind;
 use super::{DEFAULT_BASE_URL, SLUG};
 
 /// The frame asking for version-2 notifications.
@@ -619,8 +619,10 @@ impl LiveNotifications {
                         self.stats.send_modify(|stats| stats.changes += 1);
                     }
                     Ok(Frame::Case(change)) => {
-                        let (case, change_id) = (change.case_uuid.clone(), change.change_id.clone());
-                        let stored = deliver(sink, LiveEvent::Case(change), &mut pong_deadline).await;
+                        let (case, change_id) =
+                            (change.case_uuid.clone(), change.change_id.clone());
+                        let stored =
+                            deliver(sink, LiveEvent::Case(change), &mut pong_deadline).await;
                         if let Err(e) = stored {
                             return Ended::Retry(self.mask(&format!(
                                 "storing change {change_id} of case {case} failed: {e}"

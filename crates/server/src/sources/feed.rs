@@ -11,9 +11,7 @@ use std::time::Duration;
 
 use alertsync_engine::{ActionContext, Cancellation, RetryPolicy};
 use alertsync_integrations::sekoia::SekoiaClient;
-use alertsync_integrations::sekoia::triggers::feeds::{
-    FeedKind, FeedSettings, read_page,
-};
+use alertsync_integrations::sekoia::triggers::feeds::{FeedKind, FeedSettings, read_page};
 use alertsync_store::{Checkpoint, EventSource, Store};
 
 use crate::deploy::{DeployedPlaybook, TriggerNode};
@@ -49,7 +47,11 @@ impl FeedSource {
         retry: RetryPolicy,
     ) -> Result<Self, String> {
         let settings = FeedSettings::from_arguments(kind, &trigger.arguments).map_err(|why| {
-            format!("{} node {}: {why}", playbook.file.display(), trigger.node_id)
+            format!(
+                "{} node {}: {why}",
+                playbook.file.display(),
+                trigger.node_id
+            )
         })?;
         Ok(Self {
             playbook_id: playbook.id.clone(),

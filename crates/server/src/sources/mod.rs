@@ -14,9 +14,9 @@ mod feed;
 mod live;
 mod threshold;
 
-pub(crate) use cron::Schedule;
 pub use cron::CronSource;
+pub(crate) use cron::Schedule;
 pub use feed::FeedSource;
 pub use live::{CheckpointTiming, LiveSource};
-pub(crate) use threshold::state_key as threshold_state_key;
 pub use threshold::ThresholdClock;
+pub(crate) use threshold::state_key as threshold_state_key;

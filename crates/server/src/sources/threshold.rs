@@ -47,7 +47,11 @@ impl ThresholdClock {
         store: Arc<dyn Store>,
     ) -> Result<Self, String> {
         let settings = ThresholdSettings::from_arguments(&trigger.arguments).map_err(|why| {
-            format!("{} node {}: {why}", playbook.file.display(), trigger.node_id)
+            format!(
+                "{} node {}: {why}",
+                playbook.file.display(),
+                trigger.node_id
+            )
         })?;
         Ok(Self {
             playbook_id: playbook.id.clone(),

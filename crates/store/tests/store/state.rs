@@ -66,7 +66,12 @@ async fn retry_state_is_saved_replaced_and_cleared() {
 async fn checkpoints_are_listed_and_forgotten_by_prefix() {
     let dir = StoreDir::temporary();
     let store = dir.open().await;
-    for key in ["threshold/a/1", "threshold/a/2", "threshold/b/1", "thresholds"] {
+    for key in [
+        "threshold/a/1",
+        "threshold/a/2",
+        "threshold/b/1",
+        "thresholds",
+    ] {
         store
             .set_checkpoint(Checkpoint::new(key, format!("value of {key}")))
             .await
@@ -86,7 +91,13 @@ async fn checkpoints_are_listed_and_forgotten_by_prefix() {
         "none is that old"
     );
     let later = now_ms() + 1;
-    assert_eq!(store.forget_checkpoints("threshold/a/", later).await.unwrap(), 2);
+    assert_eq!(
+        store
+            .forget_checkpoints("threshold/a/", later)
+            .await
+            .unwrap(),
+        2
+    );
     let left = store.checkpoints_under("threshold").await.unwrap();
     let keys: Vec<&str> = left.iter().map(|c| c.key.as_str()).collect();
     assert_eq!(keys, ["threshold/b/1", "thresholds"]);

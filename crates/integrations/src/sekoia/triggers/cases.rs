@@ -106,7 +106,8 @@ pub fn manifests() -> Vec<TriggerManifest> {
 
 /// The filter arguments of the case triggers; `by_case` adds `case_uuids_filter`.
 fn filters(by_case: bool) -> Value {
-    let strings = |what: &str| json!({"type": "array", "items": {"type": "string"}, "description": what});
+    let strings =
+        |what: &str| json!({"type": "array", "items": {"type": "string"}, "description": what});
     let mut properties = json!({
         "mode_filter": {"type": "string", "enum": ["automatic", "manual"],
                         "description": "Only cases created this way"},
@@ -174,7 +175,11 @@ pub fn case_event(kind: CaseChangeKind, case: &Value, attributes: &Value) -> Val
     event.insert("short_id".into(), noted("short_id"));
     match kind {
         CaseChangeKind::Created => {
-            let mode = if is_manual(case) { "manual" } else { "automatic" };
+            let mode = if is_manual(case) {
+                "manual"
+            } else {
+                "automatic"
+            };
             event.insert("created_at".into(), noted("created_at"));
             event.insert("created_by".into(), from_case("created_by"));
             event.insert("mode".into(), json!(mode));
@@ -245,14 +250,38 @@ mod tests {
     fn every_filter_set_must_pass() {
         let kind = CaseChangeKind::Updated;
         assert!(case_filters_pass(kind, &json!({}), &case()));
-        assert!(case_filters_pass(kind, &json!({"mode_filter": "manual", "priority_uuids_filter": ["p1"],
-            "assignees_filter": ["u1"], "case_uuids_filter": ["CA1"]}), &case()));
-        assert!(!case_filters_pass(kind, &json!({"mode_filter": "automatic"}), &case()));
-        assert!(!case_filters_pass(kind, &json!({"priority_uuids_filter": ["p2"]}), &case()));
-        assert!(!case_filters_pass(kind, &json!({"assignees_filter": ["u2"]}), &case()));
-        assert!(!case_filters_pass(kind, &json!({"case_uuids_filter": ["c2"]}), &case()));
+        assert!(case_filters_pass(
+            kind,
+            &json!({"mode_filter": "manual", "priority_uuids_filter": ["p1"],
+            "assignees_filter": ["u1"], "case_uuids_filter": ["CA1"]}),
+            &case()
+        ));
+        assert!(!case_filters_pass(
+            kind,
+            &json!({"mode_filter": "automatic"}),
+            &case()
+        ));
+        assert!(!case_filters_pass(
+            kind,
+            &json!({"priority_uuids_filter": ["p2"]}),
+            &case()
+        ));
+        assert!(!case_filters_pass(
+            kind,
+            &json!({"assignees_filter": ["u2"]}),
+            &case()
+        ));
+        assert!(!case_filters_pass(
+            kind,
+            &json!({"case_uuids_filter": ["c2"]}),
+            &case()
+        ));
         assert!(
-            case_filters_pass(CaseChangeKind::Created, &json!({"case_uuids_filter": ["c2"]}), &case()),
+            case_filters_pass(
+                CaseChangeKind::Created,
+                &json!({"case_uuids_filter": ["c2"]}),
+                &case()
+            ),
             "Case Created has no case filter"
         );
     }

@@ -215,7 +215,10 @@ async fn resolve_sources(client: &SekoiaClient, cx: &ActionContext, objects: &mu
             .cloned()
             .unwrap_or_default(),
         Err(err) => {
-            tracing::warn!("cannot resolve the sources of feed objects: {}", err.message);
+            tracing::warn!(
+                "cannot resolve the sources of feed objects: {}",
+                err.message
+            );
             Vec::new()
         }
     };
@@ -244,10 +247,7 @@ fn source_refs(object: &Value) -> impl Iterator<Item = &Value> {
 /// returns the event (`stix_objects_path` relative to the data directory, where actions
 /// read files) and the directory to remove once the run has ended.
 pub async fn objects_event(data_dir: &Path, objects: &[Value]) -> Result<(Value, PathBuf), String> {
-    let relative = format!(
-        "{FEED_FILES}/{}/stix_objects.json",
-        uuid::Uuid::new_v4()
-    );
+    let relative = format!("{FEED_FILES}/{}/stix_objects.json", uuid::Uuid::new_v4());
     let text = serde_json::to_vec(objects).map_err(|err| err.to_string())?;
     let path = crate::files::write(data_dir, &relative, &text)
         .await
@@ -271,7 +271,10 @@ mod tests {
             json!({"resolve_sources": "yes"}),
             json!({"feed_id": 3}),
         ] {
-            assert!(FeedSettings::from_arguments(FeedKind::AllObjects, &wrong).is_err(), "{wrong}");
+            assert!(
+                FeedSettings::from_arguments(FeedKind::AllObjects, &wrong).is_err(),
+                "{wrong}"
+            );
         }
     }
 
@@ -290,6 +293,9 @@ mod tests {
         assert!(!next.iter().any(|(k, _)| *k == "modified_after"));
         assert!(next.contains(&("include_revoked", "false".to_owned())));
         let all = FeedSettings::from_arguments(FeedKind::AllObjects, &json!({})).unwrap();
-        assert!(all.query(Some("abc")).contains(&("include_revoked", "true".to_owned())));
+        assert!(
+            all.query(Some("abc"))
+                .contains(&("include_revoked", "true".to_owned()))
+        );
     }
 }

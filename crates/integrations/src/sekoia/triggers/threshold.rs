@@ -30,8 +30,20 @@ pub fn manifest() -> TriggerManifest {
     }});
     results["properties"]["events_file_path"] = json!({"type": "string"});
     results["properties"]["fetched_events_count"] = json!({"type": "integer"});
-    results["required"] = json!(["alert_type", "alert_uuid", "created_at", "entity", "short_id",
-        "status", "urgency", "rule", "last_seen_at", "first_seen_at", "events_count", "trigger_context"]);
+    results["required"] = json!([
+        "alert_type",
+        "alert_uuid",
+        "created_at",
+        "entity",
+        "short_id",
+        "status",
+        "urgency",
+        "rule",
+        "last_seen_at",
+        "first_seen_at",
+        "events_count",
+        "trigger_context"
+    ]);
     let mut arguments = super::rule_filter_arguments();
     let properties = &mut arguments["properties"];
     properties["event_count_threshold"] = json!({"type": "integer", "minimum": 1, "default": 100,
@@ -146,7 +158,8 @@ impl ThresholdState {
         let waiting_since = self.pending_since_ms.or(self.last_triggered_at_ms);
         settings.time
             && self.current_count > self.last_triggered_count
-            && waiting_since.is_some_and(|since| now_ms >= since.saturating_add(settings.window_ms()))
+            && waiting_since
+                .is_some_and(|since| now_ms >= since.saturating_add(settings.window_ms()))
     }
 
     /// Where the time check stands, as a dedup key part: one time check per waiting spell.
@@ -229,7 +242,10 @@ pub fn decide(
 pub fn iso_time(ms: u64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
@@ -261,7 +277,11 @@ pub async fn fetch_events(
     since: Option<&str>,
 ) -> Result<Vec<Value>, ActionError> {
     let text = |key: &str| alert.get(key).and_then(Value::as_str).unwrap_or_default();
-    let (short_id, first, last) = (text("short_id"), text("first_seen_at"), text("last_seen_at"));
+    let (short_id, first, last) = (
+        text("short_id"),
+        text("first_seen_at"),
+        text("last_seen_at"),
+    );
     if short_id.is_empty() || first.is_empty() || last.is_empty() {
         return Err(ActionError::permanent(
             "the alert lacks short_id, first_seen_at or last_seen_at: its events cannot be searched",
@@ -329,7 +349,10 @@ mod tests {
         let again = decide(&s, Some(&fired.state), 15, Check::Change, 3_000);
         assert_eq!(again.fire, None, "3 new events are not 10");
         let first = decide(&s, None, 10, Check::Change, 1_000);
-        assert_eq!(first.fire.expect("fires")["reason"], "volume_threshold, first_occurrence");
+        assert_eq!(
+            first.fire.expect("fires")["reason"],
+            "volume_threshold, first_occurrence"
+        );
     }
 
     #[test]
@@ -338,10 +361,16 @@ mod tests {
         let waiting = decide(&s, None, 3, Check::Change, 0).state;
         assert!(!waiting.time_check_due(&s, HOUR));
         assert!(waiting.time_check_due(&s, 2 * HOUR));
-        assert_eq!(decide(&s, Some(&waiting), 3, Check::TimeWindow, HOUR).fire, None);
+        assert_eq!(
+            decide(&s, Some(&waiting), 3, Check::TimeWindow, HOUR).fire,
+            None
+        );
         let fired = decide(&s, Some(&waiting), 5, Check::TimeWindow, 2 * HOUR);
         assert_eq!(fired.fire.expect("fires")["reason"], "time_threshold");
-        assert!(!fired.state.time_check_due(&s, 10 * HOUR), "nothing new since");
+        assert!(
+            !fired.state.time_check_due(&s, 10 * HOUR),
+            "nothing new since"
+        );
         let off = settings(json!({"enable_time_threshold": false}));
         assert!(!waiting.time_check_due(&off, 10 * HOUR));
     }
@@ -354,7 +383,10 @@ mod tests {
             json!({"event_count_threshold": 0}),
             json!({"fetch_events": "yes"}),
         ] {
-            assert!(ThresholdSettings::from_arguments(&wrong).is_err(), "{wrong}");
+            assert!(
+                ThresholdSettings::from_arguments(&wrong).is_err(),
+                "{wrong}"
+            );
         }
     }
 }
