@@ -12,7 +12,7 @@ use alertsync_sim::{Receiver, Simulator};
 use common::delivery::{
     PATIENCE, UNLIMITED, delivery, live_connected, service_dir, wait_for_async,
 };
-use common::service::{ServeProcess, http};
+use common::service::{ServeProcess, http, run_detail};
 use common::*;
 use serde_json::{Value, json};
 
@@ -62,14 +62,7 @@ async fn runs_of(service: &ServeProcess, playbook: &str) -> Vec<Value> {
     let mut runs = Vec::new();
     for summary in body["runs"].as_array().into_iter().flatten().rev() {
         let id = summary["id"].as_i64().expect("a run id");
-        let (status, detail) = http(
-            &service.address,
-            "GET",
-            &format!("/api/v1/runs/{id}"),
-            None,
-            "",
-        )
-        .await;
+        let (status, detail) = run_detail(&service.address, id).await;
         match status {
             200 => runs.push(detail),
             404 => {}
@@ -324,8 +317,13 @@ async fn feed_triggers_read_their_feed_page_by_page_and_resume_after_a_restart()
         path.starts_with("feeds/") && path.ends_with("/stix_objects.json"),
         "{path}"
     );
+    let files = dir.dir.path().join("data/files");
     assert!(
-        !dir.path().join("data/files").join(&path).exists(),
+        files.join("feeds").is_dir(),
+        "pages are written under {files:?}"
+    );
+    assert!(
+        !files.join(&path).exists(),
         "the page's file goes with its run"
     );
 
@@ -455,4 +453,59 @@ async fn alert_events_threshold_starts_a_run_once_enough_new_events_gathered() {
         .filter(|r| r.method == "POST" && r.path.ends_with("/events/search/jobs"))
         .count();
     assert_eq!(searches, 2, "one event search per run");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_events_threshold_starts_a_run_for_events_that_waited_the_time_window() {
+    use alertsync_store::{Checkpoint, SqliteStore, Store};
+    const HOUR_MS: u64 = 3_600_000;
+    let sim = simulator().await;
+    let alert = sim.create_alert(json!({"similar": 5}));
+    let uuid = alert["uuid"].as_str().expect("uuid");
+    let dir = service_with(
+        &sim,
+        &[(
+            "waited",
+            playbook(
+                "waited",
+                "83d7092a-0036-4adb-83c1-087265c57659",
+                json!({"event_count_threshold": 100, "time_window_hours": 1}),
+                None,
+            ),
+        )],
+    );
+    // What the trigger kept after an earlier look: 3 events waiting since two hours ago.
+    let waiting_since = alertsync_engine::now_ms() - 2 * HOUR_MS;
+    {
+        let store = SqliteStore::open(dir.dir.path().join("data/alertsync.db"))
+            .await
+            .expect("the store opens");
+        let state = json!({"last_triggered_count": 0, "current_count": 3,
+                           "pending_since_ms": waiting_since});
+        store
+            .set_checkpoint(Checkpoint::new(
+                format!("threshold/waited/0/{uuid}"),
+                state.to_string(),
+            ))
+            .await
+            .expect("the state is kept");
+    }
+    let service = ServeProcess::start(&dir, &[]).await;
+
+    let runs = ended_runs(&service, "waited", 1).await;
+    let event = results(&runs[0], "0");
+    assert_eq!(event["alert_uuid"], uuid);
+    let context = &event["trigger_context"];
+    assert_eq!(context["reason"], "time_threshold");
+    assert_eq!(
+        context["new_events"], 5,
+        "as many as the alert counts when the run reads it"
+    );
+    assert_eq!(context["time_window_hours"], 1);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        runs_of(&service, "waited").await.len(),
+        1,
+        "one run per waiting spell"
+    );
 }

@@ -19,7 +19,7 @@ use common::delivery::{
     all_posted, delivery, forward_to_ilert, ilert_posts, ilert_quiet, in_life_order, service_dir,
     uuid_of, wait_for, webhook_playbook,
 };
-use common::service::{ServeProcess, http};
+use common::service::{ServeProcess, http, run_detail};
 use common::{alertsync, exit_code, simulator, stderr, stdout, stdout_json};
 use serde_json::{Value, json};
 
@@ -607,14 +607,7 @@ async fn wait_for_retry_state(service: &ServeProcess, attempts: u64) {
         .await;
         assert_eq!(status, 200, "{body}");
         if let Some(id) = body["runs"][0]["id"].as_i64() {
-            let (_, run) = http(
-                &service.address,
-                "GET",
-                &format!("/api/v1/runs/{id}"),
-                None,
-                "",
-            )
-            .await;
+            let (_, run) = run_detail(&service.address, id).await;
             if run["retries"][0]["attempts"].as_u64() == Some(attempts) {
                 return;
             }

@@ -1,8 +1,9 @@
 //! What a trigger node outputs under `alertsync run --alert`, as Sekoia.io's triggers do: an
 //! alert trigger's event with `file_path` (the alert written to a file of the run, readable
 //! by later nodes and removed when the run ends), the comment trigger's `comment`, and
-//! Manual Trigger's `{alert_uuid}`; Alert Changed in ilert, whose event is a change ilert
-//! reports, only from `--event`.
+//! Manual Trigger's `{alert_uuid}`; Alert Events Threshold the alert's event as if its
+//! threshold were met; Alert Changed in ilert, the case triggers and the feed triggers, whose
+//! events are not an alert's, only from `--event`.
 
 mod common;
 
@@ -104,6 +105,23 @@ async fn the_comment_trigger_gives_the_comment_and_manual_trigger_the_alert_uuid
 }
 
 #[tokio::test]
+async fn the_threshold_trigger_under_run_alert_gives_the_alert_as_if_its_threshold_were_met() {
+    let sim = simulator().await;
+    let config = sim_config(&sim, ILERT_KEY);
+    let alert = sim.create_alert(json!({"similar": 7}));
+    let record = run(
+        &config,
+        &reading_the_alert_file("83d7092a-0036-4adb-83c1-087265c57659"),
+        &alert,
+    )
+    .await;
+    let event = &record["nodes"][0]["results"];
+    assert_eq!(event["events_count"], 7);
+    assert_eq!(event["trigger_context"]["reason"], "run_by_hand");
+    assert_eq!(record["nodes"][1]["results"]["output"], alert["short_id"]);
+}
+
+#[tokio::test]
 async fn alert_changed_in_ilert_takes_its_event_from_a_file_not_from_an_alert() {
     let sim = simulator().await;
     let config = sim_config(&sim, ILERT_KEY);
@@ -139,4 +157,48 @@ async fn alert_changed_in_ilert_takes_its_event_from_a_file_not_from_an_alert() 
     )
     .await;
     assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn case_and_feed_triggers_take_their_event_from_a_file() {
+    let sim = simulator().await;
+    let config = sim_config(&sim, ILERT_KEY);
+    let alert = sim.create_alert(Value::Null);
+    let uuid = alert["uuid"].as_str().expect("uuid");
+    for (trigger, event) in [
+        (
+            "408814cf-993b-43a6-ae9d-f6d9a9cd762f",
+            json!({"uuid": "c1", "short_id": "CA1", "title": "case"}),
+        ),
+        (
+            "9859df5d-a743-41e9-ad6c-cca078b3e054",
+            json!({"stix_objects_path": "feeds/x/stix_objects.json"}),
+        ),
+    ] {
+        let playbook = json!({"name": "t", "nodes": {"0": {"name": "t", "type": "trigger",
+            "module_uuid": SEKOIA, "trigger_uuid": trigger, "outputs": {}}}});
+        let file = config.write("playbook.json", &playbook.to_string());
+        let out = alertsync(
+            config.dir.path(),
+            &["run", file.to_str().expect("UTF-8"), "--alert", uuid],
+        )
+        .await;
+        assert_eq!(exit_code(&out), 2, "{}", stderr(&out));
+        assert!(stderr(&out).contains("--event FILE"), "{}", stderr(&out));
+        let event_file = config.write("event.json", &event.to_string());
+        let out = alertsync(
+            config.dir.path(),
+            &[
+                "run",
+                file.to_str().expect("UTF-8"),
+                "--event",
+                event_file.to_str().expect("UTF-8"),
+                "--format",
+                "json",
+            ],
+        )
+        .await;
+        assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+        assert_eq!(stdout_json(&out)["nodes"][0]["results"], event);
+    }
 }

@@ -716,7 +716,7 @@ async fn malformed_and_foreign_frames_are_skipped() {
         Message::text(format!("not JSON {API_KEY}")),
         Message::text(envelope(1, "alert", "created", json!({"uuid": alert}))),
         Message::text(envelope(2, "alert", "created", json!({"short_id": "ALx"}))),
-        Message::text(envelope(2, "case", "created", json!({"uuid": "case"}))),
+        Message::text(envelope(2, "case", "closed", json!({"uuid": "case"}))),
         Message::binary(vec![0, 159, 146, 150]),
         Message::text(envelope(2, "alert", "created", json!({"uuid": alert}))),
     ];

@@ -71,6 +71,19 @@ pub struct TriggerNode {
     pub arguments: Value,
 }
 
+impl TriggerNode {
+    /// The node's arguments as `read` takes them; an error names the playbook file and the
+    /// node.
+    pub fn settings<T>(
+        &self,
+        playbook: &DeployedPlaybook,
+        read: impl FnOnce(&Value) -> Result<T, String>,
+    ) -> Result<T, String> {
+        read(&self.arguments)
+            .map_err(|why| format!("{} node {}: {why}", playbook.file.display(), self.node_id))
+    }
+}
+
 /// What makes a trigger node fire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TriggerKind {

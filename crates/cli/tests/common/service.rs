@@ -190,6 +190,11 @@ pub async fn http(
     http_with(address, method, path, &headers, body).await
 }
 
+/// `GET /api/v1/runs/{id}`: the status and the run with its nodes.
+pub async fn run_detail(address: &str, id: i64) -> (u16, Value) {
+    http(address, "GET", &format!("/api/v1/runs/{id}"), None, "").await
+}
+
 /// [`http`] with these extra headers.
 pub async fn http_with(
     address: &str,

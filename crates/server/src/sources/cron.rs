@@ -49,13 +49,7 @@ impl CronSource {
         trigger: &TriggerNode,
         inbox: Inbox,
     ) -> Result<Self, String> {
-        let schedule = Schedule::from_arguments(&trigger.arguments).map_err(|why| {
-            format!(
-                "{} node {}: {why}",
-                playbook.file.display(),
-                trigger.node_id
-            )
-        })?;
+        let schedule = trigger.settings(playbook, Schedule::from_arguments)?;
         Ok(Self {
             playbook_id: playbook.id.clone(),
             node_id: trigger.node_id.clone(),

@@ -46,12 +46,8 @@ impl FeedSource {
         store: Arc<dyn Store>,
         retry: RetryPolicy,
     ) -> Result<Self, String> {
-        let settings = FeedSettings::from_arguments(kind, &trigger.arguments).map_err(|why| {
-            format!(
-                "{} node {}: {why}",
-                playbook.file.display(),
-                trigger.node_id
-            )
+        let settings = trigger.settings(playbook, |arguments| {
+            FeedSettings::from_arguments(kind, arguments)
         })?;
         Ok(Self {
             playbook_id: playbook.id.clone(),

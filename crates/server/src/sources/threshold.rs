@@ -46,13 +46,7 @@ impl ThresholdClock {
         inbox: Inbox,
         store: Arc<dyn Store>,
     ) -> Result<Self, String> {
-        let settings = ThresholdSettings::from_arguments(&trigger.arguments).map_err(|why| {
-            format!(
-                "{} node {}: {why}",
-                playbook.file.display(),
-                trigger.node_id
-            )
-        })?;
+        let settings = trigger.settings(playbook, ThresholdSettings::from_arguments)?;
         Ok(Self {
             playbook_id: playbook.id.clone(),
             node_id: trigger.node_id.clone(),
