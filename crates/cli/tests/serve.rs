@@ -16,8 +16,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use alertsync_sim::{Fault, Receiver, Route, Simulator};
 use common::delivery::{
     PATIENCE, POLL, UNLIMITED, WEBHOOK_PLAYBOOK_ID, WEBHOOK_TOKEN, accepted_count, all_in_ilert,
-    all_posted, delivery, forward_to_ilert, ilert_posts, ilert_quiet, in_life_order, service_dir,
-    uuid_of, wait_for, webhook_playbook,
+    all_posted, delivery, forward_to_ilert, ilert_posts, ilert_quiet, in_life_order,
+    live_connected, service_dir, uuid_of, wait_for, webhook_playbook,
 };
 use common::service::{ServeProcess, http, run_detail};
 use common::{alertsync, exit_code, simulator, stderr, stdout, stdout_json};
@@ -188,6 +188,38 @@ fn alert_reads(sim: &Simulator) -> HashMap<String, usize> {
         }
     }
     reads
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_reads_its_alert_once_and_a_later_status_is_read_afresh() {
+    let sim = simulator().await;
+    let dir = service_dir(&sim, &forward_to_ilert(), &delivery(2, UNLIMITED));
+    let _service = ServeProcess::start(&dir, &[]).await;
+    live_connected(&sim).await;
+    let uuid = uuid_of(&sim.create_alert(Value::Null));
+    wait_for("the new alert in ilert", PATIENCE, POLL, || {
+        all_posted(&sim, std::slice::from_ref(&uuid), 1)
+    })
+    .await;
+    sim.set_status(&uuid, "Acknowledged", None).unwrap();
+    let posts = wait_for("the acknowledgement in ilert", PATIENCE, POLL, || {
+        all_posted(&sim, std::slice::from_ref(&uuid), 2)
+    })
+    .await;
+    assert_eq!(
+        posts[&uuid],
+        ["pending", "acknowledged"],
+        "each run forwards the alert as it is"
+    );
+    let reads = sim
+        .requests(Receiver::Sekoia)
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with(&format!("/sic/alerts/{uuid}")))
+        .count();
+    assert_eq!(
+        reads, 2,
+        "one read of the alert per run: the trigger's, shared with the action"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

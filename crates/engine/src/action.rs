@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::account::Account;
+use crate::alerts_read::AlertsRead;
 use crate::http::HttpClient;
 use crate::links::AlertLinks;
 use crate::manifest::ActionManifest;
@@ -46,6 +47,8 @@ pub struct ActionContext {
     pub max_response_bytes: u64,
     /// Where the ids a destination gives to an alert are recorded, if anywhere.
     pub links: Option<Arc<dyn AlertLinks>>,
+    /// The alerts the run has read (its trigger's), shared with its actions.
+    pub alerts_read: Option<Arc<AlertsRead>>,
 }
 
 impl ActionContext {
@@ -60,6 +63,7 @@ impl ActionContext {
             retries: NodeRetries::default(),
             data_dir: PathBuf::from("."),
             links: None,
+            alerts_read: None,
         }
     }
 

@@ -17,6 +17,7 @@
 
 pub mod account;
 pub mod action;
+pub mod alerts_read;
 pub mod catalog;
 pub mod executor;
 pub mod http;
@@ -33,6 +34,7 @@ pub use account::{Account, AccountBook};
 pub use action::{
     Action, ActionContext, ActionError, ActionOutput, ErrorKind, LogLevel, LogLine, NodeLog,
 };
+pub use alerts_read::AlertsRead;
 pub use catalog::RegistryCatalog;
 pub use executor::{
     Cancellation, FailureKind, Hold, NoObserver, NodeRecord, NodeStatus, RunExecutor, RunObserver,

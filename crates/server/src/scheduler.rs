@@ -235,6 +235,10 @@ impl Scheduler {
             Some(files) => request.with_run_files(files),
             None => request,
         };
+        let request = match event.alerts_read {
+            Some(read) => request.with_alerts_read(read),
+            None => request,
+        };
         let record = self.executor.run(request, recorder.as_ref()).await;
         if !alert_read && let Some(alert) = alert_in_results(&claimed.event, &record) {
             self.store

@@ -5,8 +5,9 @@
 //! decides from what the alert's previous runs saw, kept in the store.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use alertsync_engine::{ActionContext, ActionError, now_ms};
+use alertsync_engine::{ActionContext, ActionError, AlertsRead, now_ms};
 use alertsync_integrations::sekoia::triggers::cases::{self, CaseChangeKind};
 use alertsync_integrations::sekoia::triggers::threshold::{
     self, Check, Decision, ThresholdSettings, ThresholdState,
@@ -22,13 +23,15 @@ use crate::inbox::InboxPayload;
 use crate::sources::threshold_state_key;
 
 /// What a run starts from: the trigger node's output, the files made for the run, and the
-/// alert the trigger read, if it read one.
+/// alert the trigger read, if it read one — as the run keeps it, and whole, for the run's
+/// actions that read it again.
 #[derive(Debug)]
 pub struct TriggerEvent {
     pub output: Value,
     /// Removed when the run ends.
     pub files: Option<PathBuf>,
     pub alert: Option<RunAlert>,
+    pub alerts_read: Option<Arc<AlertsRead>>,
 }
 
 impl TriggerEvent {
@@ -38,6 +41,7 @@ impl TriggerEvent {
             output,
             files: None,
             alert: None,
+            alerts_read: None,
         }
     }
 }
@@ -91,9 +95,8 @@ pub async fn trigger_event(
                 .await
                 .map_err(ActionError::permanent)?;
             Ok(Some(TriggerEvent {
-                output,
                 files: Some(files),
-                alert: None,
+                ..TriggerEvent::of(output)
             }))
         }
         InboxPayload::CaseChange {
@@ -139,22 +142,30 @@ async fn alert_event(
         let comment = read_comment(client, alert_uuid, comment, input.cx).await?;
         output["comment"] = sekoia_triggers::comment_of(&comment);
     }
-    with_alert_file(input, &alert, output).await.map(Some)
+    with_alert_file(input, client, alert, output)
+        .await
+        .map(Some)
 }
 
-/// The event with the alert written to a file of the run (`file_path`).
+/// The event with the alert written to a file of the run (`file_path`), and kept for the
+/// run's actions that read it through `client`'s API and key.
 async fn with_alert_file(
     input: &TriggerInput<'_>,
-    alert: &Value,
+    client: &SekoiaClient,
+    alert: Value,
     mut output: Value,
 ) -> Result<TriggerEvent, ActionError> {
-    let files = sekoia_triggers::attach_alert_file(input.data_dir, alert, &mut output)
+    let files = sekoia_triggers::attach_alert_file(input.data_dir, &alert, &mut output)
         .await
         .map_err(ActionError::permanent)?;
+    let kept = run_alert(input.account, &alert);
+    let alerts_read = AlertsRead::default();
+    alerts_read.remember(&client.source(), alert);
     Ok(TriggerEvent {
         output,
         files: Some(files),
-        alert: Some(run_alert(input.account, alert)),
+        alert: Some(kept),
+        alerts_read: Some(Arc::new(alerts_read)),
     })
 }
 
@@ -221,11 +232,14 @@ async fn threshold_event(
         return Ok(None);
     };
     let output = threshold::threshold_event(&alert, context);
-    let mut event = with_alert_file(input, &alert, output).await?;
-    let since = state.previous_triggered_at_ms.map(threshold::iso_time);
-    if settings.fetch_events {
-        let events =
-            threshold::fetch_events(client, input.cx, &settings, &alert, since.as_deref()).await?;
+    let events = if settings.fetch_events {
+        let since = state.previous_triggered_at_ms.map(threshold::iso_time);
+        Some(threshold::fetch_events(client, input.cx, &settings, &alert, since.as_deref()).await?)
+    } else {
+        None
+    };
+    let mut event = with_alert_file(input, client, alert, output).await?;
+    if let Some(events) = events {
         threshold::attach_events_file(input.data_dir, &events, &mut event.output)
             .await
             .map_err(ActionError::permanent)?;
@@ -294,13 +308,15 @@ async fn read_comment(
         })
 }
 
+/// The alert as Sekoia.io serves it by default: the form the forwarders send, so the run's
+/// actions can use this read.
 async fn read_alert(
     client: &SekoiaClient,
     alert_uuid: &str,
     cx: &ActionContext,
 ) -> Result<Value, ActionError> {
     client
-        .get_alert(cx, alert_uuid)
+        .get_served_alert(cx, alert_uuid)
         .await
         .map_err(|err| ActionError {
             message: format!("reading alert {alert_uuid}: {}", err.message),

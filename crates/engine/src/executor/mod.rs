@@ -19,6 +19,7 @@ use alertsync_spl::{Playbook, Report, TemplateEngine};
 use serde_json::Value;
 
 use crate::account::AccountBook;
+use crate::alerts_read::AlertsRead;
 use crate::catalog::RegistryCatalog;
 use crate::http::{Exchange, HttpClient};
 use crate::links::AlertLinks;
@@ -65,6 +66,8 @@ pub struct RunRequest {
     /// A directory of files made for this run (the alert a trigger wrote), removed when the
     /// run ends.
     pub run_files: Option<PathBuf>,
+    /// The alerts the run's trigger read, shared with its actions.
+    pub alerts_read: Option<Arc<AlertsRead>>,
 }
 
 impl RunRequest {
@@ -82,7 +85,14 @@ impl RunRequest {
             earlier_exchanges: HashMap::new(),
             hold_transient_failures: false,
             run_files: None,
+            alerts_read: None,
         }
+    }
+
+    /// Shares the alerts the trigger read with the run's actions (see [`AlertsRead`]).
+    pub fn with_alerts_read(mut self, alerts_read: Arc<AlertsRead>) -> Self {
+        self.alerts_read = Some(alerts_read);
+        self
     }
 
     /// Holds transient failures instead of giving them up (see

@@ -335,6 +335,7 @@ impl<'a> Run<'a> {
             .holding(self.request.hold_transient_failures),
             data_dir: self.executor.data_dir.clone(),
             links: self.executor.links.clone(),
+            alerts_read: self.request.alerts_read.clone(),
         };
         let cancel = &self.request.cancel;
         let destination = self

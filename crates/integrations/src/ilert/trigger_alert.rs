@@ -12,7 +12,6 @@ use super::alert_changed::{LINK_SYSTEM, is_ilert_alert_id};
 use crate::alert::{OnCallAction, alert_link, forwarded_status};
 use crate::args::{alert_id, is_alert_id, parse_http_url};
 use crate::sekoia;
-use crate::sekoia::client::ApiPath;
 
 pub const ACTION_UUID: &str = "7675796a-393d-42f2-9648-709483a22bc0";
 
@@ -64,10 +63,9 @@ impl Action for TriggerAlert {
         let sekoia = sekoia::client_from_args(cx, &args)?;
         let destination = Destination::from_account(cx)?;
 
-        // A plain GET, as Sekoia.io's module does: the alert is forwarded exactly as
-        // Sekoia.io serves it by default (not the trimmed form of `get_alert`).
-        let path = ApiPath::alert(alert_uuid);
-        let alert = sekoia.call(cx, Method::GET, &path, &[], None).await?;
+        // The alert as Sekoia.io serves it by default, as Sekoia.io's module forwards it
+        // (not the trimmed form of `get_alert`).
+        let alert = sekoia.get_served_alert(cx, alert_uuid).await?;
         let status = forwarded_status(&alert);
         let forwarded_uuid = alert
             .get("uuid")

@@ -65,6 +65,7 @@ impl SekoiaClient {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<Value, ActionError> {
+        self.forget_reads(cx, &method);
         let url = self.url(path);
         let what = format!("Sekoia.io {method} {url}");
         let call = with_retries(&cx.retry, cx, &what, || async {
@@ -85,6 +86,7 @@ impl SekoiaClient {
         path: &ApiPath,
         body: Option<&Value>,
     ) -> Result<Value, ActionError> {
+        self.forget_reads(cx, &method);
         let url = self.url(path);
         let what = format!("Sekoia.io {method} {url}");
         with_retries(&cx.retry, cx, &what, || async {
@@ -193,12 +195,57 @@ impl SekoiaClient {
         cx
     }
 
-    /// `GET /v1/sic/alerts/{id}` without the optional arrays (what alertsync forwards).
+    /// `GET /v1/sic/alerts/{id}` without the optional arrays — unless the run already
+    /// read the alert through this API and key (see [`SekoiaClient::get_served_alert`]).
     pub async fn get_alert(&self, cx: &ActionContext, id: &str) -> Result<Value, ActionError> {
+        if let Some(alert) = self.already_read(cx, id) {
+            return Ok(alert);
+        }
         let flags =
             ["stix", "comments", "countermeasures", "history"].map(|f| (f, "false".to_owned()));
         self.call(cx, Method::GET, &ApiPath::alert(id), &flags, None)
             .await
+    }
+
+    /// `GET /v1/sic/alerts/{id}` as Sekoia.io serves it by default (what the alert triggers
+    /// read and the forwarders send) — unless the run already read it through this API and
+    /// key (its trigger did, and the run has changed nothing here since): then as it was
+    /// read.
+    pub async fn get_served_alert(
+        &self,
+        cx: &ActionContext,
+        id: &str,
+    ) -> Result<Value, ActionError> {
+        match self.already_read(cx, id) {
+            Some(alert) => Ok(alert),
+            None => {
+                self.call(cx, Method::GET, &ApiPath::alert(id), &[], None)
+                    .await
+            }
+        }
+    }
+
+    /// The alert `id` as the run read it through this client's API and key, if it did.
+    fn already_read(&self, cx: &ActionContext, id: &str) -> Option<Value> {
+        let alert = cx.alerts_read.as_ref()?.get(&self.source(), id)?;
+        cx.log
+            .info(format!("alert {id}: as this run's trigger read it"));
+        Some(alert)
+    }
+
+    /// What this client's API and key are known by among the alerts a run has read (see
+    /// [`alertsync_engine::AlertsRead`]); it holds the key, so it is never shown.
+    pub fn source(&self) -> String {
+        format!("{} {}", self.root, self.api_key)
+    }
+
+    /// After a write: the alerts the run read here may have changed.
+    fn forget_reads(&self, cx: &ActionContext, method: &Method) {
+        if *method != Method::GET
+            && let Some(read) = &cx.alerts_read
+        {
+            read.forget(&self.source());
+        }
     }
 }
 
