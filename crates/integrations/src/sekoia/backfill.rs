@@ -68,7 +68,7 @@ use std::time::Duration;
 use alertsync_engine::{ActionContext, ActionError, LogLevel, RetryPolicy};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tracing::warn;
@@ -161,7 +161,9 @@ async fn read_window(
     let page_size = options.page_size.clamp(1, MAX_PAGE_SIZE);
     let overlap = i64::try_from(options.overlap.as_secs()).unwrap_or(i64::MAX);
     let from = since.updated_at.saturating_sub(overlap).max(0);
-    let mut alerts: Vec<Value> = Vec::new();
+    // Each alert's changes, computed as its page is read (the alert itself, with its
+    // history and comments, is not kept): memory grows with the changes, not the alerts.
+    let mut alerts: Vec<Vec<(i64, AlertChange)>> = Vec::new();
     let mut position: HashMap<String, usize> = HashMap::new();
     let mut newest = since.updated_at;
     let mut bound = from;
@@ -212,11 +214,19 @@ async fn read_window(
             page_newest = page_newest.max(updated);
             newest = newest.max(updated);
             let uuid = uuid.trim().to_lowercase();
+            let complete = item.get("history").is_some_and(Value::is_array)
+                && item.get("comments").is_some_and(Value::is_array);
+            let changes = if complete {
+                changes_of_alert(item, from)
+            } else {
+                requests += 1;
+                changes_of_alert(&read_alert(client, cx, item).await?, from)
+            };
             match position.get(&uuid) {
-                Some(&at) => alerts[at] = item.clone(),
+                Some(&at) => alerts[at] = changes,
                 None => {
                     position.insert(uuid, alerts.len());
-                    alerts.push(item.clone());
+                    alerts.push(changes);
                 }
             }
         }
@@ -234,22 +244,14 @@ async fn read_window(
             skip += items.len();
         }
     }
-    let mut changes = Vec::new();
-    for alert in &mut alerts {
-        if !(alert.get("history").is_some_and(Value::is_array)
-            && alert.get("comments").is_some_and(Value::is_array))
-        {
-            *alert = read_alert(client, cx, alert).await?;
-            requests += 1;
-        }
-        changes.extend(changes_of_alert(alert, from));
-    }
+    let read = alerts.len();
+    let mut changes: Vec<(i64, AlertChange)> = alerts.into_iter().flatten().collect();
     // Oldest first; the stable sort keeps each alert's own order within a second.
     changes.sort_by_key(|(at, _)| *at);
     Ok(Backfill {
         changes: changes.into_iter().map(|(_, change)| change).collect(),
         checkpoint: Checkpoint::at(newest),
-        alerts: alerts.len(),
+        alerts: read,
         requests,
     })
 }
@@ -294,12 +296,7 @@ pub fn changes_of_alert(alert: &Value, from: i64) -> Vec<(i64, AlertChange)> {
     // Unreadable times count as in the window: a duplicate is harmless, a gap is not.
     let in_window = |at: Option<i64>| at.is_none_or(|at| at >= from);
     let time = |at: Option<i64>| at.unwrap_or(from);
-    let mut summary = alert.clone();
-    if let Some(fields) = summary.as_object_mut() {
-        fields.remove("history");
-        fields.remove("comments");
-    }
-    let change = |kind: ChangeKind, change_id: String, entry: Value| AlertChange {
+    let change = |kind: ChangeKind, change_id: String| AlertChange {
         alert_uuid: alert_uuid.clone(),
         short_id: short_id.clone(),
         kind,
@@ -307,19 +304,18 @@ pub fn changes_of_alert(alert: &Value, from: i64) -> Vec<(i64, AlertChange)> {
         status_uuid: None,
         comment_uuid: None,
         source: ChangeSource::Backfill,
-        raw: json!({"alert": summary, "entry": entry}),
     };
     let mut changes = Vec::new();
     let created_at = alert.get("created_at").and_then(unix_seconds);
     if in_window(created_at) {
         changes.push((
             time(created_at),
-            change(ChangeKind::Created, created_id(&alert_uuid), Value::Null),
+            change(ChangeKind::Created, created_id(&alert_uuid)),
         ));
     }
     let current_name = alert.pointer("/status/name").and_then(Value::as_str);
     let current_uuid = alert.pointer("/status/uuid").and_then(Value::as_str);
-    let status_change = |name: &str, at: Option<i64>, entry: Value| {
+    let status_change = |name: &str, at: Option<i64>| {
         // A name the built-in table does not know is resolved by the alert's current status.
         let uuid = current_uuid.filter(|_| current_name == Some(name));
         let token = status_token(uuid, Some(name)).or_else(|| status_token(uuid, None))?;
@@ -328,7 +324,6 @@ pub fn changes_of_alert(alert: &Value, from: i64) -> Vec<(i64, AlertChange)> {
                 status_changed: true,
             },
             status_id(&alert_uuid, &token),
-            entry,
         );
         status_change.status_uuid = token_uuid(&token);
         Some((time(at), status_change))
@@ -343,7 +338,7 @@ pub fn changes_of_alert(alert: &Value, from: i64) -> Vec<(i64, AlertChange)> {
         if is_creation || unchanged || !in_window(entry.at) {
             continue;
         }
-        later.extend(status_change(&entry.status, entry.at, entry.raw.clone()));
+        later.extend(status_change(&entry.status, entry.at));
     }
     let explained = match (entries.last(), current_name) {
         (Some(newest), Some(current)) => newest.status.eq_ignore_ascii_case(current),
@@ -364,7 +359,7 @@ pub fn changes_of_alert(alert: &Value, from: i64) -> Vec<(i64, AlertChange)> {
                 "Sekoia.io back-fill: the alert's history does not explain its current status; \
                  a change to it is assumed"
             );
-            later.extend(status_change(current, updated_at, Value::Null));
+            later.extend(status_change(current, updated_at));
         }
     }
     for comment in alert
@@ -387,7 +382,6 @@ pub fn changes_of_alert(alert: &Value, from: i64) -> Vec<(i64, AlertChange)> {
         let mut comment_change = change(
             ChangeKind::CommentCreated,
             comment_id(&alert_uuid, &comment_uuid),
-            comment.clone(),
         );
         comment_change.comment_uuid = Some(comment_uuid);
         later.push((time(at), comment_change));
@@ -402,7 +396,6 @@ pub fn changes_of_alert(alert: &Value, from: i64) -> Vec<(i64, AlertChange)> {
 struct StatusEntry {
     status: String,
     at: Option<i64>,
-    raw: Value,
 }
 
 /// The status entries of an alert's history, oldest first (entries without a readable time
@@ -418,7 +411,6 @@ fn status_entries(alert: &Value) -> Vec<StatusEntry> {
             Some(StatusEntry {
                 status: status.trim().to_owned(),
                 at: entry.get("created_at").and_then(unix_seconds),
-                raw: entry.clone(),
             })
         })
         .collect();
@@ -479,6 +471,7 @@ fn iso_seconds(seconds: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const ALERT: &str = "6A1D7B0E-6F0E-4C56-9C3C-5E0E8F0A1B2C";
     const ACKNOWLEDGED: &str = "8f206505-af6d-433e-93f4-775d46dc7d0f";
@@ -536,8 +529,6 @@ mod tests {
             ]
         );
         assert_eq!(changes[1].1.status_uuid.as_deref(), Some(CLOSED));
-        assert_eq!(changes[1].1.raw["entry"]["uuid"], "h2");
-        assert!(changes[1].1.raw["alert"].get("history").is_none());
     }
 
     #[test]

@@ -107,9 +107,6 @@ pub struct AlertChange {
     /// The comment of a comment change, lowercase.
     pub comment_uuid: Option<String>,
     pub source: ChangeSource,
-    /// What the change was read from: the whole notification for [`ChangeSource::Live`];
-    /// `{"alert": <list item>, "entry": <history entry, comment or null>}` for back-fill.
-    pub raw: Value,
 }
 
 impl AlertChange {
@@ -774,7 +771,6 @@ pub fn parse_frame(text: &str) -> Result<Frame, String> {
                 status_uuid: None,
                 comment_uuid: None,
                 source: ChangeSource::Live,
-                raw: frame.clone(),
             }
         };
     match (kind, action) {
