@@ -47,6 +47,7 @@ pub fn run_measured(mut command: Command, log_dir: &Path, name: &str) -> anyhow:
 }
 
 /// Waits for the child with `pid`; its wait status and its peak RSS in KiB.
+#[allow(unsafe_code)] // wait4 has no safe wrapper in the standard library
 fn wait4(pid: u32) -> anyhow::Result<(i32, u64)> {
     let pid = libc::pid_t::try_from(pid).context("process id out of range")?;
     let mut status: libc::c_int = 0;
@@ -101,6 +102,7 @@ fn status_kb(status: &str, key: &str) -> Option<u64> {
 }
 
 /// utime + stime (fields 14 and 15, counted after the parenthesised command name).
+#[allow(unsafe_code)] // sysconf has no safe wrapper in the standard library
 fn cpu_seconds(stat: &str) -> Option<f64> {
     let after_name = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = after_name.split_whitespace().collect();

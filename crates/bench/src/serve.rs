@@ -90,6 +90,7 @@ impl ServeProcess {
 
     /// SIGTERM, then waits for the exit; returns the store file's size then (its write-ahead
     /// log folded in at the clean exit).
+    #[allow(unsafe_code)] // kill(2) has no safe wrapper in the standard library
     pub async fn stop(mut self) -> anyhow::Result<u64> {
         let pid = libc::pid_t::try_from(self.pid)?;
         // SAFETY: sending a signal to our own child has no memory effects.

@@ -62,7 +62,7 @@ fn module_html(module: &Module) -> String {
         name = esc(manifest.name),
         description = esc(manifest.description),
     );
-    let actions: Vec<Entry> = module
+    let actions: Vec<Entry<'_>> = module
         .actions
         .iter()
         .map(|action| {
@@ -75,7 +75,7 @@ fn module_html(module: &Module) -> String {
             }
         })
         .collect();
-    let triggers: Vec<Entry> = module
+    let triggers: Vec<Entry<'_>> = module
         .triggers
         .iter()
         .map(|trigger| Entry {
@@ -93,7 +93,7 @@ fn module_html(module: &Module) -> String {
 
 /// The table of a module's actions or triggers (`kind`: `action` or `trigger`), none if
 /// it has none.
-fn table(kind: &str, heading: &str, entries: &[Entry]) -> String {
+fn table(kind: &str, heading: &str, entries: &[Entry<'_>]) -> String {
     if entries.is_empty() {
         return String::new();
     }

@@ -53,7 +53,7 @@ pub(crate) fn register(env: &mut Environment<'static>, clock: Clock) {
 
 /// minijinja's `string`, for values within the conversion budget only: it writes lazy
 /// values out whole before it counts them.
-fn string(state: &minijinja::State, value: TemplateValue) -> Result<TemplateValue, Error> {
+fn string(state: &minijinja::State<'_, '_>, value: TemplateValue) -> Result<TemplateValue, Error> {
     if value.as_str().is_none() {
         to_json(&value)?;
     }

@@ -367,7 +367,11 @@ fn whole_value_source(expression: &str) -> String {
 }
 
 /// Writes undefined as nothing, strings as they are and any other value as JSON.
-fn write_as_json(out: &mut Output, state: &mut State, value: &TemplateValue) -> Result<(), Error> {
+fn write_as_json(
+    out: &mut Output<'_>,
+    state: &mut State<'_, '_>,
+    value: &TemplateValue,
+) -> Result<(), Error> {
     if value.is_undefined() || value.as_str().is_some() || value.is_safe() {
         return escape_formatter(out, state, value);
     }
