@@ -21,6 +21,7 @@ mod machine;
 mod oneshot;
 mod pipeline;
 mod procs;
+mod profile;
 mod python;
 mod report;
 mod serve;
@@ -91,6 +92,11 @@ struct Args {
     /// The alertsync binary to measure [default: `alertsync` beside this binary].
     #[arg(long, value_name = "PATH")]
     alertsync: Option<PathBuf>,
+    /// Samples serve with `perf record -e cpu-clock -g` during the fixed-rate measurement
+    /// and writes DIR/serve-flamegraph.svg (and the folded stacks, DIR/serve.folded). Build
+    /// with `--profile profiling` for symbols.
+    #[arg(long, value_name = "DIR")]
+    profile: Option<PathBuf>,
 }
 
 /// The settings of one invocation, smoke mode applied.
@@ -221,7 +227,8 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     };
 
     progress!("fixed rate: {}/s for {:?}", plan.rate, plan.fixed);
-    results.fixed_rate = outcome(pipeline::fixed_rate(&setup, plan.rate, plan.fixed).await);
+    results.fixed_rate =
+        outcome(pipeline::fixed_rate(&setup, plan.rate, plan.fixed, args.profile.as_deref()).await);
 
     progress!(
         "memory: {MEMORY_PLAYBOOKS} playbooks, {} runs",

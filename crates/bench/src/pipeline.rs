@@ -120,11 +120,22 @@ pub struct FixedRate {
     pub latency: Latencies,
     pub peak_rss_kb: u64,
     pub cpu_seconds: f64,
+    /// serve's CPU time (user and system) per alert at this rate.
+    pub cpu_ms_per_alert: f64,
 }
 
-/// `rate` alerts a second for `duration`, raised in small batches on a steady tick.
-pub async fn fixed_rate(setup: &Setup, rate: u32, duration: Duration) -> anyhow::Result<FixedRate> {
+/// `rate` alerts a second for `duration`, raised in small batches on a steady tick; with
+/// `profile`, serve's CPU profile meanwhile, drawn as a flame graph there.
+pub async fn fixed_rate(
+    setup: &Setup,
+    rate: u32,
+    duration: Duration,
+    profile: Option<&std::path::Path>,
+) -> anyhow::Result<FixedRate> {
     let (sim, serve) = setup.start(1).await?;
+    let recording = profile
+        .map(|dir| crate::profile::start(dir, serve.pid()))
+        .transpose()?;
     let before = serve.sample()?;
     let started = Instant::now();
     let mut sent = 0usize;
@@ -149,14 +160,23 @@ pub async fn fixed_rate(setup: &Setup, rate: u32, duration: Duration) -> anyhow:
     let offered_seconds = started.elapsed().as_secs_f64();
     let timings = wait_reporting(&sim, &serve, sent, "fixed rate").await?;
     let after = serve.sample()?;
+    if let Some(recording) = recording {
+        let graph = recording.finish().await?;
+        progress!(
+            "fixed rate: flame graph of serve written to {}",
+            graph.display()
+        );
+    }
     serve.stop().await?;
+    let cpu = after.cpu_seconds - before.cpu_seconds;
     Ok(FixedRate {
         offered_per_second: round3(sent as f64 / offered_seconds),
         seconds: round3(offered_seconds),
         alerts: sent,
         latency: latency::measure(&timings).context("no latency could be measured")?,
         peak_rss_kb: after.peak_rss_kb,
-        cpu_seconds: round3(after.cpu_seconds - before.cpu_seconds),
+        cpu_seconds: round3(cpu),
+        cpu_ms_per_alert: round3(cpu * 1000.0 / sent.max(1) as f64),
     })
 }
 

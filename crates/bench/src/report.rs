@@ -278,10 +278,15 @@ fn markdown(report: &Value) -> String {
         ],
         [
             format!(
-                "fixed rate {}/s for {} s: latency p50 / p99",
+                "fixed rate {}/s for {} s: latency p50 / p99, CPU per alert",
                 settings["fixed_rate"]["per_second"], settings["fixed_rate"]["seconds"]
             ),
-            format!("{} / {}", cell(fixed, "/latency/p50_ms", " ms"), cell(fixed, "/latency/p99_ms", " ms")),
+            format!(
+                "{} / {}, {}",
+                cell(fixed, "/latency/p50_ms", " ms"),
+                cell(fixed, "/latency/p99_ms", " ms"),
+                cell(fixed, "/cpu_ms_per_alert", " ms CPU")
+            ),
             "—".to_owned(),
             "—".to_owned(),
             String::new(),

@@ -80,6 +80,10 @@ impl ServeProcess {
         Ok(service)
     }
 
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
     pub fn sample(&self) -> anyhow::Result<ProcSample> {
         procs::sample(self.pid)
     }
