@@ -201,7 +201,11 @@ impl Scheduler {
             run: run.id,
             at_ms: alertsync_engine::now_ms(),
         });
-        let recorder = Arc::new(NodeRunRecorder::new(Arc::clone(&self.store), run.id));
+        let recorder = Arc::new(NodeRunRecorder::new(
+            Arc::clone(&self.store),
+            run.id,
+            &run.trigger_node,
+        ));
         let mut resumed = interrupted_retries(claimed);
         let trigger_retry = resumed.remove(&(run.trigger_node.clone(), Vec::new()));
         let event = tokio::select! {

@@ -56,8 +56,12 @@ pub enum WriteBehind {
     /// A run that started running (lost in a crash: it is resumed anyway, without counting
     /// the interruption).
     RunStarted { run: RunId, at_ms: u64 },
-    /// A node run that started (lost in a crash: the node, in flight, runs again anyway).
-    NodeStarted { run: RunId, node: Box<NodeRecord> },
+    /// A node run's record as it starts or ends. Lost in a crash, the node runs again at
+    /// the resume: harmless for a node in flight, or for the trigger. An action that ended
+    /// must not run again, so the executor's observer brings its record to disk
+    /// ([`Store::sync_writes`]) before the next action acts, and the run's end writes
+    /// every record anyway.
+    NodeRecorded { run: RunId, node: Box<NodeRecord> },
     /// A run of the playbook that succeeded (lost: its failure count is not reset).
     PlaybookSucceeded { playbook_id: String },
     /// What a run read of its alert (lost in a crash: the resumed run reads it again).
@@ -85,6 +89,9 @@ pub trait Store: Send + Sync {
 
     /// Whether writes reach the disk (a full disk, a broken file, ...).
     fn write_health(&self) -> WriteHealth;
+
+    /// Returns once every write queued before it is on disk (write-behind ones included).
+    async fn sync_writes(&self) -> StoreResult<()>;
 
     // ----- inbox -----
 
@@ -131,9 +138,6 @@ pub trait Store: Send + Sync {
     /// Queues a run again for the event of an earlier run (its alert's order puts it after
     /// the runs already queued). Replaying a dead letter dismisses it.
     async fn rerun(&self, rerun: Rerun) -> StoreResult<RunId>;
-
-    /// Inserts or updates a node run, keyed by (run, `seq`).
-    async fn record_node_run(&self, run: RunId, node: NodeRecord) -> StoreResult<()>;
 
     /// Ends a claimed run with `record` (status `succeeded`, `failed` or `dead`, its end
     /// time and error, and the final version of every node run), drops its retry state

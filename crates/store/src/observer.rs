@@ -3,42 +3,42 @@
 //! node runs waiting for a retry; [`StoredAlertLinks`]: where actions record the ids
 //! destinations give to alerts.
 //!
-//! The executor calls its observer synchronously, and a node that finished must be on disk
-//! before the next one starts (a node's start is only queued, see `node_started`): otherwise a crash would make a resumed run repeat nodes that
-//! had already completed. So each callback waits for its write to commit. On a
-//! multi-threaded tokio runtime it waits inside [`tokio::task::block_in_place`], which
-//! hands the worker's other tasks to another thread; on a current-thread runtime, or
-//! outside any runtime, the write runs on a helper thread with a runtime of its own.
+//! Records are written behind, without waiting for their commit: losing one in a crash
+//! makes the resumed run do that node again, which is harmless for a node in flight and
+//! for the trigger (its event is built again). An action that ended must not act twice,
+//! so before the next node starts the recorder waits until the ended action's record is
+//! on disk ([`Store::sync_writes`]); the run's end (`finish_run`, `park_run`) writes every
+//! record in one transaction anyway. A run of one action after its trigger — the usual
+//! forwarding playbook — thus waits for no record at all.
 
-use std::future::Future;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use alertsync_engine::{AlertLinks, NodeRecord, RetryJournal, RetryProgress, RunObserver};
 use async_trait::async_trait;
-use tokio::runtime::{Handle, RuntimeFlavor};
 
-use crate::error::{StoreError, StoreResult};
 use crate::model::{AlertLink, RetryState, RunId};
 use crate::{Store, WriteBehind};
 
 /// Writes the node runs of one run to the store as the executor reports them (upserts
 /// keyed by the record's `seq`).
-///
-/// A failed write is logged and kept: [`NodeRunRecorder::take_error`] tells the caller,
-/// which should then not trust the run's stored progress (e.g. finish the run with
-/// [`Store::finish_run`], which writes every node run again).
 pub struct NodeRunRecorder {
     store: Arc<dyn Store>,
     run: RunId,
-    first_error: Mutex<Option<StoreError>>,
+    /// The run's trigger node: its record may be lost (see the module documentation).
+    trigger_node: String,
+    /// Whether a node other than the trigger ended since records were last brought to
+    /// disk.
+    ended_unsynced: AtomicBool,
 }
 
 impl NodeRunRecorder {
-    pub fn new(store: Arc<dyn Store>, run: RunId) -> Self {
+    pub fn new(store: Arc<dyn Store>, run: RunId, trigger_node: &str) -> Self {
         Self {
             store,
             run,
-            first_error: Mutex::new(None),
+            trigger_node: trigger_node.to_owned(),
+            ended_unsynced: AtomicBool::new(false),
         }
     }
 
@@ -47,44 +47,30 @@ impl NodeRunRecorder {
         self.run
     }
 
-    /// The first write that failed since the last call, if any.
-    pub fn take_error(&self) -> Option<StoreError> {
-        self.first_error
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-    }
-
-    fn persist(&self, node: &NodeRecord) {
-        let store = self.store.clone();
-        let run = self.run;
-        let node = node.clone();
-        let result = wait_for(async move { store.record_node_run(run, node).await });
-        if let Err(error) = result {
-            tracing::error!(run = %self.run, %error, "node run not recorded");
-            let mut first = self
-                .first_error
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if first.is_none() {
-                *first = Some(error);
-            }
-        }
-    }
-}
-
-impl RunObserver for NodeRunRecorder {
-    /// Queued without waiting: a node that started and did not end runs again at a resume
-    /// whether or not its start was stored.
-    fn node_started(&self, node: &NodeRecord) {
-        self.store.write_behind(WriteBehind::NodeStarted {
+    fn record(&self, node: &NodeRecord) {
+        self.store.write_behind(WriteBehind::NodeRecorded {
             run: self.run,
             node: Box::new(node.clone()),
         });
     }
+}
 
-    fn node_finished(&self, node: &NodeRecord) {
-        self.persist(node);
+#[async_trait]
+impl RunObserver for NodeRunRecorder {
+    async fn node_started(&self, node: &NodeRecord) {
+        if self.ended_unsynced.swap(false, Ordering::SeqCst)
+            && let Err(error) = self.store.sync_writes().await
+        {
+            tracing::error!(run = %self.run, %error, "ended node runs not recorded");
+        }
+        self.record(node);
+    }
+
+    async fn node_finished(&self, node: &NodeRecord) {
+        self.record(node);
+        if node.id != self.trigger_node {
+            self.ended_unsynced.store(true, Ordering::SeqCst);
+        }
     }
 }
 
@@ -130,39 +116,6 @@ impl AlertLinks for StoredAlertLinks {
         if let Err(error) = self.store.link_alert(link).await {
             tracing::error!(system, remote_id, alert_uuid, %error, "alert link not recorded");
         }
-    }
-}
-
-/// Runs a store future to completion from synchronous code.
-fn wait_for<T: Send>(future: impl Future<Output = StoreResult<T>> + Send) -> StoreResult<T> {
-    match Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(|| handle.block_on(future))
-        }
-        // The current thread drives its runtime: blocking it in place would deadlock any
-        // future that needs that runtime, so the write gets a thread and runtime of its own.
-        Ok(_) => std::thread::scope(|scope| {
-            scope
-                .spawn(|| on_own_runtime(future))
-                .join()
-                .unwrap_or_else(|_| Err(interrupted("the recording thread panicked")))
-        }),
-        Err(_) => on_own_runtime(future),
-    }
-}
-
-fn on_own_runtime<T>(future: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| interrupted(&format!("no runtime to record on: {e}")))?
-        .block_on(future)
-}
-
-fn interrupted(cause: &str) -> StoreError {
-    StoreError::Interrupted {
-        operation: "record node run",
-        cause: cause.to_owned(),
     }
 }
 

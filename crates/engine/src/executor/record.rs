@@ -230,14 +230,17 @@ fn is_zero(attempts: &u32) -> bool {
     *attempts == 0
 }
 
-/// Told about every node run as it starts and finishes, e.g. to persist progress.
+/// Told about every node run as it starts and finishes, e.g. to persist progress. An
+/// action's start is told before the action runs, and awaited: an observer that must make
+/// earlier records durable first can do so there.
 ///
 /// Records arrive masked. `node_finished` (or `node_started`, for the node still running)
 /// may be called again for a `seq` already seen, when a secret learned later in the run
 /// masks more of that record: treat calls as updates keyed by `seq`.
+#[async_trait::async_trait]
 pub trait RunObserver: Send + Sync {
-    fn node_started(&self, _node: &NodeRecord) {}
-    fn node_finished(&self, _node: &NodeRecord) {}
+    async fn node_started(&self, _node: &NodeRecord) {}
+    async fn node_finished(&self, _node: &NodeRecord) {}
 }
 
 /// An observer that ignores everything.
@@ -335,6 +338,8 @@ impl NodeOutcome {
 /// secret.
 pub(crate) struct Recorder<'a> {
     observer: &'a dyn RunObserver,
+    /// Records changed since the observer was last told, by index.
+    untold: Vec<usize>,
     redactor: Redactor,
     record: RunRecord,
     failures: usize,
@@ -346,6 +351,7 @@ impl<'a> Recorder<'a> {
     pub fn new(observer: &'a dyn RunObserver, redactor: Redactor, trigger_node: &str) -> Self {
         Self {
             observer,
+            untold: Vec::new(),
             redactor,
             record: RunRecord {
                 status: RunStatus::Running,
@@ -530,13 +536,27 @@ impl<'a> Recorder<'a> {
         Some(summary)
     }
 
-    fn notify(&self, index: usize) {
-        let Some(record) = self.record.nodes.get(index) else {
-            return;
-        };
-        match record.status {
-            NodeStatus::Running | NodeStatus::Pending => self.observer.node_started(record),
-            _ => self.observer.node_finished(record),
+    /// Notes that record `index` changed; the observer hears of it at the next
+    /// [`Recorder::tell_observer`].
+    fn notify(&mut self, index: usize) {
+        if self.untold.last() != Some(&index) {
+            self.untold.push(index);
+        }
+    }
+
+    /// Tells the observer about every record that changed since it was last told, in the
+    /// order they changed.
+    pub async fn tell_observer(&mut self) {
+        for index in std::mem::take(&mut self.untold) {
+            let Some(record) = self.record.nodes.get(index) else {
+                continue;
+            };
+            match record.status {
+                NodeStatus::Running | NodeStatus::Pending => {
+                    self.observer.node_started(record).await
+                }
+                _ => self.observer.node_finished(record).await,
+            }
         }
     }
 }

@@ -111,7 +111,9 @@ impl<'a> Run<'a> {
     }
 
     pub async fn execute(mut self) -> RunRecord {
-        if let Err(why) = self.start() {
+        let started = self.start();
+        self.recorder.tell_observer().await;
+        if let Err(why) = started {
             return self.recorder.close(Some(RunStatus::Failed), Some(why));
         }
         while let Some(step) = self.steps.pop() {
@@ -119,7 +121,9 @@ impl<'a> Run<'a> {
                 return self.recorder.hold(hold);
             }
             if self.request.cancel.is_cancelled() {
-                return self.stop(RunStatus::Cancelled, "the run was cancelled".to_owned());
+                return self
+                    .stop(RunStatus::Cancelled, "the run was cancelled".to_owned())
+                    .await;
             }
             match step {
                 Step::Node { id, iteration } => {
@@ -129,25 +133,28 @@ impl<'a> Run<'a> {
                              nodes (a runaway loop or cycle)",
                             self.executor.node_limit
                         );
-                        return self.stop(RunStatus::Failed, why);
+                        return self.stop(RunStatus::Failed, why).await;
                     }
                     self.executions += 1;
                     self.run_node(&id, iteration).await;
                 }
                 Step::Iteration(state) => self.iterate(state),
             }
+            self.recorder.tell_observer().await;
         }
         if let Some(hold) = self.hold.take() {
             return self.recorder.hold(hold);
         }
         if self.request.cancel.is_cancelled() {
-            return self.stop(RunStatus::Cancelled, "the run was cancelled".to_owned());
+            return self
+                .stop(RunStatus::Cancelled, "the run was cancelled".to_owned())
+                .await;
         }
         self.recorder.close(None, None)
     }
 
     /// Ends the run early: open loops are recorded as failed, pending work is dropped.
-    fn stop(mut self, status: RunStatus, why: String) -> RunRecord {
+    async fn stop(mut self, status: RunStatus, why: String) -> RunRecord {
         for step in std::mem::take(&mut self.steps) {
             if let Step::Iteration(state) = step {
                 let outcome = NodeOutcome::failed(
@@ -157,6 +164,7 @@ impl<'a> Run<'a> {
                 self.recorder.finish(state.seq, outcome);
             }
         }
+        self.recorder.tell_observer().await;
         self.recorder.close(Some(status), Some(why))
     }
 
@@ -305,6 +313,8 @@ impl<'a> Run<'a> {
         let seq = self
             .recorder
             .start(&node.id, &node.name, iteration, &prepared.arguments);
+        // Before the action acts: the observer may make earlier records durable here.
+        self.recorder.tell_observer().await;
         let log = NodeLog::new(self.recorder.redactor().clone());
         let max_response_bytes = prepared
             .account

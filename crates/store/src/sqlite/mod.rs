@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use alertsync_engine::{Hold, NodeRecord, RunRecord};
+use alertsync_engine::{Hold, RunRecord};
 use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
@@ -256,13 +256,17 @@ fn connect(path: &Path, options: &SqliteOptions) -> Result<Connection, Fault> {
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn sync_writes(&self) -> StoreResult<()> {
+        self.write("sync writes", |_, _| Ok(())).await
+    }
+
     fn write_behind(&self, write: WriteBehind) {
         match write {
             WriteBehind::RunStarted { run, at_ms } => {
                 self.writes
                     .submit("start run", move |tx, _| queue::started(tx, run, at_ms));
             }
-            WriteBehind::NodeStarted { run, node } => {
+            WriteBehind::NodeRecorded { run, node } => {
                 self.writes.submit("record node run", move |tx, _| {
                     runs::require_run(tx, run)?;
                     runs::upsert_node(tx, run, &node)
@@ -351,14 +355,6 @@ impl Store for SqliteStore {
     async fn rerun(&self, rerun: Rerun) -> StoreResult<RunId> {
         self.write("queue a rerun", move |tx, _| queue::rerun(tx, rerun))
             .await
-    }
-
-    async fn record_node_run(&self, run: RunId, node: NodeRecord) -> StoreResult<()> {
-        self.write("record node run", move |tx, _| {
-            runs::require_run(tx, run)?;
-            runs::upsert_node(tx, run, &node)
-        })
-        .await
     }
 
     async fn finish_run(&self, run: RunId, record: RunRecord) -> StoreResult<()> {

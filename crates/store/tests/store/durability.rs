@@ -10,7 +10,7 @@ use alertsync_store::{
     WriteBehind,
 };
 
-use crate::{StoreDir, T0, claim_ids, event, hold, node, record, retry, summary};
+use crate::{StoreDir, T0, claim_ids, event, hold, node, record, record_node, retry, summary};
 
 #[tokio::test]
 async fn writes_queued_without_waiting_are_committed_before_later_writes() {
@@ -28,12 +28,12 @@ async fn writes_queued_without_waiting_are_committed_before_later_writes() {
             .unwrap();
 
         store.write_behind(WriteBehind::RunStarted { run, at_ms: T0 + 7 });
-        store.write_behind(WriteBehind::NodeStarted {
+        store.write_behind(WriteBehind::NodeRecorded {
             run,
             node: Box::new(node(0, "trigger", NodeStatus::Running)),
         });
         // A queued write that fails (no such run) is logged and fails alone.
-        store.write_behind(WriteBehind::NodeStarted {
+        store.write_behind(WriteBehind::NodeRecorded {
             run: RunId(run.0 + 100),
             node: Box::new(node(0, "trigger", NodeStatus::Running)),
         });
@@ -41,10 +41,7 @@ async fn writes_queued_without_waiting_are_committed_before_later_writes() {
             playbook_id: "pb-1".to_owned(),
         });
         // The next awaited write brings them all to disk.
-        store
-            .record_node_run(run, node(1, "ilert", NodeStatus::Running))
-            .await
-            .unwrap();
+        record_node(&store, run, node(1, "ilert", NodeStatus::Running)).await;
         let health = store.write_health();
         assert_eq!((health.failing_since_ms, health.last_error), (None, None));
         run

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use alertsync_engine::{Hold, LogLevel, LogLine, NodeRecord, NodeStatus, RunRecord, RunStatus};
 use alertsync_store::{
     EventSource, InboxId, NewInboxEvent, RetryState, RunId, RunQuery, RunSummary, RunTarget,
-    SqliteOptions, SqliteStore, Store, StoreResult,
+    SqliteOptions, SqliteStore, Store, StoreResult, WriteBehind,
 };
 use serde_json::json;
 
@@ -208,12 +208,20 @@ pub async fn summary(store: &SqliteStore, run: RunId) -> RunSummary {
         .run
 }
 
-/// Waits until every write queued before it (also with `write_behind`) is committed, by
-/// an awaited write that changes nothing.
+/// Waits until every write queued before it (also with `write_behind`) is committed.
 pub async fn flush(store: &SqliteStore) {
-    let expired = store
-        .expire_dedup_keys("no-source-uses-this-prefix/", 0)
+    store
+        .sync_writes()
         .await
-        .expect("an empty write");
-    assert_eq!(expired, 0);
+        .expect("the writes reach the disk");
+}
+
+/// Records a node run as the executor's observer does (written behind), then waits until
+/// it is on disk.
+pub async fn record_node(store: &SqliteStore, run: RunId, node: NodeRecord) {
+    store.write_behind(WriteBehind::NodeRecorded {
+        run,
+        node: Box::new(node),
+    });
+    flush(store).await;
 }

@@ -8,7 +8,8 @@ use alertsync_engine::{NodeStatus, RunStatus, now_ms};
 use alertsync_store::{QueueHealth, RunCountFilter, RunId, Store, StoreError, WriteBehind};
 
 use crate::{
-    StoreDir, T0, claim_ids, event, flush, hold, node, only_run_of, record, retry, runs_of, summary,
+    StoreDir, T0, claim_ids, event, flush, hold, node, only_run_of, record, record_node, retry,
+    runs_of, summary,
 };
 
 #[tokio::test]
@@ -334,7 +335,7 @@ async fn a_resumed_run_comes_with_what_its_earlier_attempt_left() {
             node(1, "filter", NodeStatus::Skipped),
             node(2, "ilert", NodeStatus::Running),
         ] {
-            store.record_node_run(run, node).await.unwrap();
+            record_node(&store, run, node).await;
         }
         store.save_retry_state(retry(run, 2, 3)).await.unwrap();
         (id, run)

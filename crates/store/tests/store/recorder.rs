@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use alertsync_engine::{NodeStatus, RetryJournal, RetryProgress, RunObserver};
-use alertsync_store::{NodeRunRecorder, RunId, Store, StoreError};
+use alertsync_store::{NodeRunRecorder, RunId, Store};
 
 use crate::{StoreDir, T0, claim_ids, event, flush, node};
 
@@ -19,22 +19,33 @@ async fn the_recorder_persists_what_the_executor_reports() {
     let run = claim_ids(&store, 1).await[0];
     let shared: Arc<dyn Store> = Arc::new(store.clone());
 
-    let recorder = NodeRunRecorder::new(shared.clone(), run);
+    let recorder = NodeRunRecorder::new(shared.clone(), run, "1");
     assert_eq!(recorder.run(), run);
-    recorder.node_started(&node(0, "1", NodeStatus::Running));
-    recorder.node_finished(&node(0, "1", NodeStatus::Succeeded));
-    recorder.node_started(&node(1, "2", NodeStatus::Running));
-    assert!(recorder.take_error().is_none());
+    recorder
+        .node_finished(&node(0, "1", NodeStatus::Succeeded))
+        .await;
+    recorder
+        .node_started(&node(1, "2", NodeStatus::Running))
+        .await;
+    recorder
+        .node_finished(&node(1, "2", NodeStatus::Succeeded))
+        .await;
+    // Before the next node starts, the ended action's record is on disk: read at once.
+    recorder
+        .node_started(&node(2, "3", NodeStatus::Running))
+        .await;
+    let detail = store.run(run).await.unwrap().unwrap();
+    assert_eq!(
+        detail.nodes[..2],
+        [
+            node(0, "1", NodeStatus::Succeeded),
+            node(1, "2", NodeStatus::Succeeded)
+        ]
+    );
     // A start is queued without waiting: the next awaited write brings it to disk.
     flush(&store).await;
     let detail = store.run(run).await.unwrap().unwrap();
-    assert_eq!(
-        detail.nodes,
-        [
-            node(0, "1", NodeStatus::Succeeded),
-            node(1, "2", NodeStatus::Running)
-        ]
-    );
+    assert_eq!(detail.nodes[2], node(2, "3", NodeStatus::Running));
 
     // Retry progress is journalled, then forgotten once the node ends.
     let progress = RetryProgress {
@@ -44,22 +55,25 @@ async fn the_recorder_persists_what_the_executor_reports() {
         next_attempt_at_ms: T0 + 30_000,
         last_error: "HTTP 503".to_owned(),
     };
-    recorder.waiting(1, "2", &progress).await;
+    recorder.waiting(2, "3", &progress).await;
     let retries = store.run(run).await.unwrap().unwrap().retries;
     assert_eq!(retries.len(), 1);
-    assert_eq!((retries[0].seq, retries[0].node_id.as_str()), (1, "2"));
+    assert_eq!((retries[0].seq, retries[0].node_id.as_str()), (2, "3"));
     assert_eq!(retries[0].progress(), Some(progress));
-    recorder.ended(1).await;
+    recorder.ended(2).await;
     assert!(store.run(run).await.unwrap().unwrap().retries.is_empty());
 
-    // A write that fails is kept for the caller, once.
-    let orphan = NodeRunRecorder::new(shared, RunId(run.0 + 100));
-    orphan.node_finished(&node(0, "1", NodeStatus::Succeeded));
-    assert!(matches!(
-        orphan.take_error(),
-        Some(StoreError::UnknownRun { .. })
-    ));
-    assert!(orphan.take_error().is_none());
+    // A record of a run the store does not have is refused (and logged); the store goes
+    // on taking writes.
+    let orphan = NodeRunRecorder::new(shared, RunId(run.0 + 100), "1");
+    orphan
+        .node_finished(&node(1, "2", NodeStatus::Succeeded))
+        .await;
+    orphan
+        .node_started(&node(2, "3", NodeStatus::Running))
+        .await;
+    store.sync_writes().await.unwrap();
+    assert!(store.run(RunId(run.0 + 100)).await.unwrap().is_none());
 }
 
 #[test]
@@ -76,10 +90,14 @@ fn the_recorder_works_on_a_current_thread_runtime() {
             .await
             .unwrap();
         let run = claim_ids(&store, 1).await[0];
-        let recorder = NodeRunRecorder::new(Arc::new(store.clone()), run);
-        recorder.node_started(&node(0, "1", NodeStatus::Running));
-        recorder.node_finished(&node(0, "1", NodeStatus::Failed));
-        assert!(recorder.take_error().is_none());
+        let recorder = NodeRunRecorder::new(Arc::new(store.clone()), run, "0");
+        recorder
+            .node_started(&node(0, "1", NodeStatus::Running))
+            .await;
+        recorder
+            .node_finished(&node(0, "1", NodeStatus::Failed))
+            .await;
+        store.sync_writes().await.unwrap();
         let detail = store.run(run).await.unwrap().unwrap();
         assert_eq!(detail.nodes, [node(0, "1", NodeStatus::Failed)]);
     });
