@@ -235,6 +235,9 @@ impl SqliteStore {
     }
 }
 
+/// Prepared statements each connection keeps.
+const STATEMENT_CACHE: usize = 128;
+
 /// Opens one connection with the pragmas every connection needs.
 fn connect(path: &Path, options: &SqliteOptions) -> Result<Connection, Fault> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -251,6 +254,9 @@ fn connect(path: &Path, options: &SqliteOptions) -> Result<Connection, Fault> {
     }
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Room for every statement the store prepares (about fifty): with rusqlite's default
+    // of 16 they pushed each other out, and parsing them again took a tenth of serve's CPU.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
 
