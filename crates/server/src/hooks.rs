@@ -30,6 +30,7 @@ use crate::api::auth::webhook_token_matches;
 use crate::deploy::{DeployedPlaybook, TriggerKind, Webhook};
 use crate::http::AppState;
 use crate::inbox::{InboxPayload, IncomingEvent};
+use crate::keys;
 
 /// `POST /hooks/<playbook id>/<trigger node id>`.
 pub(crate) async fn webhook(
@@ -106,7 +107,7 @@ impl Target<'_> {
     fn manual(self, body: &[u8]) -> Result<IncomingEvent, Refused> {
         let alert_uuid = alert_uuid(body).map_err(Refused::Body)?;
         Ok(self.event(
-            format!("webhook/{}", uuid::Uuid::new_v4()),
+            keys::manual_call(),
             InboxPayload::Webhook {
                 playbook_id: self.playbook_id.to_owned(),
                 trigger_node: self.node_id.clone(),
@@ -134,12 +135,11 @@ impl Target<'_> {
                     Refused::StoreFailing
                 })?,
         };
-        let dedup_key = format!(
-            "ilert/{}/{}/{}/{}",
+        let dedup_key = keys::ilert_change(
             self.playbook_id,
-            self.node_id,
-            change.ilert_alert_id,
-            change.status.ilert_name()
+            &self.node_id,
+            &change.ilert_alert_id,
+            change.status.ilert_name(),
         );
         Ok(self.event(
             dedup_key,

@@ -18,6 +18,7 @@ pub mod health;
 pub mod hooks;
 pub mod http;
 pub mod inbox;
+pub mod keys;
 pub mod listener;
 pub mod metrics;
 pub mod retention;

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::deploy::{AlertChangeKind, AlertTrigger, TriggerKind, TriggerNode};
 use crate::inbox::InboxPayload;
-use crate::sources::threshold_state_key;
+use crate::keys;
 
 /// What a run starts from: the trigger node's output, the files made for the run, and the
 /// alert the trigger read, if it read one — as the run keeps it, and whole, for the run's
@@ -209,7 +209,7 @@ async fn threshold_event(
     if !sekoia_triggers::rule_filters_pass(&input.trigger.arguments, &alert) {
         return Ok(None);
     }
-    let key = threshold_state_key(input.playbook_id, &input.trigger.node_id, alert_uuid);
+    let key = keys::threshold_state(input.playbook_id, &input.trigger.node_id, alert_uuid);
     let previous = read_state(input.store, &key).await?;
     let event_id = input.event_id.0;
     let state = match previous {

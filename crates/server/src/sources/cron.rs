@@ -9,6 +9,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::deploy::{DeployedPlaybook, TriggerNode};
 use crate::inbox::{Inbox, InboxPayload, IncomingEvent};
+use crate::keys;
 
 /// One Cron trigger of one playbook.
 pub struct CronSource {
@@ -90,7 +91,7 @@ impl CronSource {
         let event = IncomingEvent {
             source: EventSource::Cron,
             account: String::new(),
-            dedup_key: format!("cron/{}/{}/{scheduled_at}", self.playbook_id, self.node_id),
+            dedup_key: keys::cron_tick(&self.playbook_id, &self.node_id, &scheduled_at),
             payload: InboxPayload::Cron {
                 playbook_id: self.playbook_id.clone(),
                 trigger_node: self.node_id.clone(),

@@ -16,6 +16,7 @@ use alertsync_store::{Checkpoint, EventSource, Store};
 
 use crate::deploy::{DeployedPlaybook, TriggerNode};
 use crate::inbox::{Inbox, InboxPayload, IncomingEvent};
+use crate::keys;
 
 /// How often a feed read to its end is read again (as Sekoia.io's trigger does).
 const POLL_EVERY: Duration = Duration::from_secs(300);
@@ -93,10 +94,7 @@ impl FeedSource {
 
     /// Where this trigger's cursor in its feed is kept.
     fn cursor_key(&self) -> String {
-        format!(
-            "feed/{}/{}/{}",
-            self.playbook_id, self.node_id, self.settings.feed_id
-        )
+        keys::feed_cursor(&self.playbook_id, &self.node_id, &self.settings.feed_id)
     }
 
     /// Reads and stores the page after the cursor; whether it was full (more may follow).
@@ -114,11 +112,10 @@ impl FeedSource {
             return Ok(false);
         }
         let full = page.objects.len() as u64 >= self.settings.batch_size_limit;
-        let dedup_key = format!(
-            "feed/{}/{}/{}",
-            self.playbook_id,
-            self.node_id,
-            page_fingerprint(cursor.as_deref(), &page.objects)
+        let dedup_key = keys::feed_page(
+            &self.playbook_id,
+            &self.node_id,
+            &page_fingerprint(cursor.as_deref(), &page.objects),
         );
         let next = page.next_cursor.or(cursor);
         let event = IncomingEvent {

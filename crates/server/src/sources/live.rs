@@ -24,6 +24,7 @@ use serde_json::json;
 
 use crate::deploy::AlertChangeKind;
 use crate::inbox::{Inbox, InboxPayload, IncomingEvent};
+use crate::keys;
 
 /// How a [`LiveSource`] keeps its checkpoint and dedup keys.
 #[derive(Debug, Clone, Copy)]
@@ -101,12 +102,7 @@ impl LiveSource {
     }
 
     fn checkpoint_key(&self) -> String {
-        format!("backfill/{}", self.account)
-    }
-
-    /// The prefix of the dedup keys of this account's changes.
-    fn key_prefix(&self) -> String {
-        format!("{}/", self.account)
+        keys::backfill_checkpoint(&self.account)
     }
 
     /// The committed checkpoint, if any (an unreadable one counts as none: the back-fill
@@ -155,7 +151,7 @@ impl LiveSource {
             .saturating_sub(window.as_millis() as u64);
         if let Err(err) = self
             .store
-            .expire_dedup_keys(&self.key_prefix(), before_ms)
+            .expire_dedup_keys(&keys::sekoia_changes(&self.account), before_ms)
             .await
         {
             tracing::warn!(
@@ -214,7 +210,7 @@ impl LiveSource {
         let event = IncomingEvent {
             source: EventSource::Live,
             account: self.account.clone(),
-            dedup_key: format!("{}{}", self.key_prefix(), change.change_id),
+            dedup_key: keys::sekoia_change(&self.account, &change.change_id),
             payload: InboxPayload::CaseChange {
                 change: change.kind,
                 case_uuid: change.case_uuid,
@@ -252,7 +248,7 @@ impl LiveSource {
         Some(IncomingEvent {
             source,
             account: self.account.clone(),
-            dedup_key: format!("{}/{}", self.account, change.change_id),
+            dedup_key: keys::sekoia_change(&self.account, &change.change_id),
             payload: InboxPayload::AlertChange {
                 change: kind,
                 alert_uuid: change.alert_uuid,

@@ -19,4 +19,3 @@ pub(crate) use cron::Schedule;
 pub use feed::FeedSource;
 pub use live::{CheckpointTiming, LiveSource};
 pub use threshold::ThresholdClock;
-pub(crate) use threshold::state_key as threshold_state_key;

@@ -16,16 +16,7 @@ use alertsync_store::{EventSource, Store};
 
 use crate::deploy::{DeployedPlaybook, TriggerNode};
 use crate::inbox::{Inbox, InboxPayload, IncomingEvent};
-
-/// Where a threshold trigger keeps its state of one alert.
-pub(crate) fn state_key(playbook_id: &str, node_id: &str, alert_uuid: &str) -> String {
-    format!("{}{alert_uuid}", state_prefix(playbook_id, node_id))
-}
-
-/// The prefix of the state keys of one threshold trigger.
-fn state_prefix(playbook_id: &str, node_id: &str) -> String {
-    format!("threshold/{playbook_id}/{node_id}/")
-}
+use crate::keys;
 
 /// One Alert Events Threshold trigger's time window.
 pub struct ThresholdClock {
@@ -76,7 +67,7 @@ impl ThresholdClock {
     }
 
     async fn check(&self) -> Result<(), String> {
-        let prefix = state_prefix(&self.playbook_id, &self.node_id);
+        let prefix = keys::threshold_states(&self.playbook_id, &self.node_id);
         let now = now_ms();
         self.store
             .forget_checkpoints(&prefix, now.saturating_sub(self.settings.keep_state_ms()))
@@ -97,7 +88,12 @@ impl ThresholdClock {
                 due.push(IncomingEvent {
                     source: EventSource::Timer,
                     account: self.account.clone(),
-                    dedup_key: format!("{}{alert_uuid}/{}", prefix, state.waiting_mark()),
+                    dedup_key: keys::threshold_time_check(
+                        &self.playbook_id,
+                        &self.node_id,
+                        &alert_uuid,
+                        state.waiting_mark(),
+                    ),
                     payload: InboxPayload::ThresholdTimeCheck {
                         playbook_id: self.playbook_id.clone(),
                         trigger_node: self.node_id.clone(),
