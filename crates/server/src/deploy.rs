@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use alertsync_config::{Config, PlaybookEntry};
 use alertsync_engine::RunExecutor;
+use alertsync_integrations::sekoia::live::ChangeKind;
 use alertsync_integrations::sekoia::triggers::cases::CaseChangeKind;
 use alertsync_integrations::sekoia::triggers::feeds::{FeedKind, FeedSettings};
 use alertsync_integrations::sekoia::triggers::threshold::{self, ThresholdSettings};
@@ -130,15 +131,6 @@ pub enum AlertTrigger {
     EventsThreshold,
 }
 
-/// A kind of alert change, as notifications and back-fill report them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AlertChangeKind {
-    Created,
-    Updated { status_changed: bool },
-    CommentCreated,
-}
-
 impl AlertTrigger {
     fn from_uuid(trigger_uuid: &str) -> Option<Self> {
         Some(match trigger_uuid {
@@ -153,14 +145,14 @@ impl AlertTrigger {
     }
 
     /// Whether a change of this kind fires the trigger.
-    pub fn fires_on(self, change: AlertChangeKind) -> bool {
+    pub fn fires_on(self, change: ChangeKind) -> bool {
         match (self, change) {
             (Self::Any, _) => true,
-            (Self::EventsThreshold, change) => change != AlertChangeKind::CommentCreated,
-            (Self::Created, AlertChangeKind::Created) => true,
-            (Self::Updated, AlertChangeKind::Updated { .. }) => true,
-            (Self::StatusChanged, AlertChangeKind::Updated { status_changed }) => status_changed,
-            (Self::CommentCreated, AlertChangeKind::CommentCreated) => true,
+            (Self::EventsThreshold, change) => change != ChangeKind::CommentCreated,
+            (Self::Created, ChangeKind::Created) => true,
+            (Self::Updated, ChangeKind::Updated { .. }) => true,
+            (Self::StatusChanged, ChangeKind::Updated { status_changed }) => status_changed,
+            (Self::CommentCreated, ChangeKind::CommentCreated) => true,
             _ => false,
         }
     }

@@ -23,7 +23,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-use crate::deploy::{AlertChangeKind, AlertTrigger, Deployment, TriggerKind, Webhook};
+use crate::deploy::{AlertTrigger, Deployment, TriggerKind, Webhook};
+use alertsync_integrations::sekoia::live::ChangeKind;
 
 /// What an inbox event says happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,7 +32,7 @@ use crate::deploy::{AlertChangeKind, AlertTrigger, Deployment, TriggerKind, Webh
 pub enum InboxPayload {
     /// A Sekoia.io alert changed (live notification or back-fill).
     AlertChange {
-        change: AlertChangeKind,
+        change: ChangeKind,
         alert_uuid: String,
         /// The comment, for a comment notification.
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -18,9 +18,10 @@ use alertsync_store::{Checkpoint, InboxId, RunAlert, Store};
 use axum::http::Method;
 use serde_json::{Value, json};
 
-use crate::deploy::{AlertChangeKind, AlertTrigger, TriggerKind, TriggerNode};
+use crate::deploy::{AlertTrigger, TriggerKind, TriggerNode};
 use crate::inbox::InboxPayload;
 use crate::keys;
+use alertsync_integrations::sekoia::live::ChangeKind;
 
 /// What a run starts from: the trigger node's output, the files made for the run, and the
 /// alert the trigger read, if it read one — as the run keeps it, and whole, for the run's
@@ -124,7 +125,7 @@ pub async fn trigger_event(
 /// written to a file of the run.
 async fn alert_event(
     input: &TriggerInput<'_>,
-    change: AlertChangeKind,
+    change: ChangeKind,
     alert_uuid: &str,
     comment: Option<&Value>,
 ) -> Result<Option<TriggerEvent>, ActionError> {
@@ -134,7 +135,7 @@ async fn alert_event(
         return Ok(None);
     }
     let event_type = match change {
-        AlertChangeKind::CommentCreated => "alert-comment",
+        ChangeKind::CommentCreated => "alert-comment",
         _ => "alert",
     };
     let mut output = sekoia_triggers::alert_event(&alert, event_type);

@@ -512,10 +512,7 @@ mod tests {
     #[test]
     fn only_changes_in_the_window_are_returned() {
         let changes = changes_of_alert(&alert(), 120);
-        let kinds: Vec<_> = changes
-            .iter()
-            .map(|(at, c)| (*at, c.kind.clone()))
-            .collect();
+        let kinds: Vec<_> = changes.iter().map(|(at, c)| (*at, c.kind)).collect();
         assert_eq!(
             kinds,
             [

@@ -42,7 +42,7 @@ use alertsync_engine::http::{HttpClient, USER_AGENT};
 use alertsync_engine::{Account, Cancellation, Redactor, RetryPolicy};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::Method;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -69,9 +69,10 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// What an alert change is.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+/// What an alert change is; also what an inbox event of an alert change says (stored as
+/// `"created"`, `{"updated": {"status_changed": true}}` or `"comment_created"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     /// `alert` / `created`.
     Created,

@@ -16,13 +16,10 @@ use alertsync_integrations::sekoia::SLUG;
 use alertsync_integrations::sekoia::backfill::{
     BackfillOptions, Checkpoint as BackfillCheckpoint, backfill_with,
 };
-use alertsync_integrations::sekoia::live::{
-    AlertChange, CaseChange, ChangeKind, LiveEvent, LiveNotifications,
-};
+use alertsync_integrations::sekoia::live::{AlertChange, CaseChange, LiveEvent, LiveNotifications};
 use alertsync_store::{Checkpoint, EventSource, Store};
 use serde_json::json;
 
-use crate::deploy::AlertChangeKind;
 use crate::inbox::{Inbox, InboxPayload, IncomingEvent};
 use crate::keys;
 
@@ -236,11 +233,6 @@ impl LiveSource {
             );
             return None;
         }
-        let kind = match change.kind {
-            ChangeKind::Created => AlertChangeKind::Created,
-            ChangeKind::Updated { status_changed } => AlertChangeKind::Updated { status_changed },
-            ChangeKind::CommentCreated => AlertChangeKind::CommentCreated,
-        };
         let comment = change
             .comment_uuid
             .as_ref()
@@ -250,7 +242,7 @@ impl LiveSource {
             account: self.account.clone(),
             dedup_key: keys::sekoia_change(&self.account, &change.change_id),
             payload: InboxPayload::AlertChange {
-                change: kind,
+                change: change.kind,
                 alert_uuid: change.alert_uuid,
                 comment,
             },
