@@ -636,16 +636,7 @@ fn browser_available() -> bool {
          (apt-get install chromium chromium-driver)",
         missing.join(" and ")
     );
-    assert!(
-        std::env::var("ALERTSYNC_REQUIRE_BROWSER").as_deref() != Ok("1"),
-        "{need}; ALERTSYNC_REQUIRE_BROWSER=1 makes it mandatory"
-    );
-    let banner = "!".repeat(78);
-    eprintln!(
-        "\n{banner}\nSKIPPED: {need}, or set ALERTSYNC_REQUIRE_BROWSER=1 to make this a \
-         failure\n{banner}\n"
-    );
-    false
+    alertsync_testing::available_or_skip(false, "ALERTSYNC_REQUIRE_BROWSER", &need)
 }
 
 /// A configuration with the server token, both accounts on the simulator, the shipped

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use alertsync_sim::{Fault, Receiver, RecordedRequest, Route, Simulator};
+use alertsync_testing::corpus_dir;
 use common::*;
 use serde_json::{Value, json};
 

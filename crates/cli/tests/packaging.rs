@@ -25,14 +25,11 @@ fn systemd_analyze_available() -> bool {
         .arg("--version")
         .output()
         .is_ok_and(|out| out.status.success());
-    if !available {
-        assert!(
-            std::env::var("ALERTSYNC_REQUIRE_SYSTEMD").as_deref() != Ok("1"),
-            "systemd-analyze is missing and ALERTSYNC_REQUIRE_SYSTEMD=1"
-        );
-        eprintln!("SKIPPED: systemd-analyze is missing (Debian package `systemd`)");
-    }
-    available
+    alertsync_testing::available_or_skip(
+        available,
+        "ALERTSYNC_REQUIRE_SYSTEMD",
+        "systemd-analyze is missing (Debian package `systemd`)",
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -10,6 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use alertsync_sim::{Fault, Receiver, Route, Simulator};
+use alertsync_testing::corpus_dir;
 use common::*;
 use serde_json::{Value, json};
 

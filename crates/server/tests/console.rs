@@ -6,10 +6,10 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use alertsync_sim::{Fault, Route};
+use alertsync_testing::corpus_dir;
 use common::{Answer, PLAYBOOK_ID, Service, secrets, start};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -995,21 +995,6 @@ async fn the_event_stream_tells_of_new_runs() {
         "stopping took {:?}",
         stopping.elapsed()
     );
-}
-
-/// The playbook corpus beside the checkout, if present.
-fn corpus_dir() -> Option<std::path::PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/spl");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("ALERTSYNC_REQUIRE_CORPUS").as_deref() != Ok("1"),
-        "corpus folder {} is missing and ALERTSYNC_REQUIRE_CORPUS=1",
-        dir.display()
-    );
-    eprintln!("SKIPPED: corpus folder {} is missing", dir.display());
-    None
 }
 
 struct Idle;

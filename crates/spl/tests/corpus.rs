@@ -3,10 +3,10 @@
 //! export without loss, and their templates render against a realistic run.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use alertsync_spl::{Catalog, Node, NodeKind, Operator, Playbook, RenderContext, TemplateEngine};
 use alertsync_spl::{parse_playbook, validate};
+use alertsync_testing::corpus_dir;
 use serde_json::{Value, json};
 
 const SEKOIA: &str = "92d8bb47-7c51-445d-81de-ae04edbb6f0a";
@@ -38,20 +38,6 @@ impl Catalog for TestCatalog {
     fn resolve_account(&self, _: &Node) -> Result<(), String> {
         Ok(())
     }
-}
-
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/spl");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("ALERTSYNC_REQUIRE_CORPUS").as_deref() != Ok("1"),
-        "corpus folder {} is missing and ALERTSYNC_REQUIRE_CORPUS=1",
-        dir.display()
-    );
-    eprintln!("SKIPPED: corpus folder {} is missing", dir.display());
-    None
 }
 
 /// (file name, text) of every corpus playbook but the catalogue file.

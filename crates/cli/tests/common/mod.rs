@@ -115,19 +115,3 @@ pub fn stdout_json(out: &Output) -> serde_json::Value {
 pub fn exit_code(out: &Output) -> i32 {
     out.status.code().expect("alertsync exited normally")
 }
-
-/// The corpus of published playbooks beside the checkout, or `None` (the test is skipped,
-/// loudly) when it is not there — unless `ALERTSYNC_REQUIRE_CORPUS=1`, which makes it a failure.
-pub fn corpus_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/spl");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("ALERTSYNC_REQUIRE_CORPUS").as_deref() != Ok("1"),
-        "corpus folder {} is missing and ALERTSYNC_REQUIRE_CORPUS=1",
-        dir.display()
-    );
-    eprintln!("SKIPPED: corpus folder {} is missing", dir.display());
-    None
-}
