@@ -1,7 +1,93 @@
-//! Facts about a Sekoia.io alert that several modules need: its status as forwarded to
-//! on-call tools, and the link to it in the Sekoia.io app.
+//! What the modules that forward a Sekoia.io alert share: their action manifest (the alert,
+//! and the Sekoia.io key and URL to read it with), their account configuration (an
+//! integration key and URL), the alert's status as forwarded to on-call tools, and the link
+//! to it in the Sekoia.io app.
 
-use serde_json::Value;
+use alertsync_engine::{ActionContext, ActionError, ActionManifest};
+use serde_json::{Value, json};
+
+/// An action that reads a Sekoia.io alert and forwards it: what differs between them.
+pub struct Forwarder {
+    pub uuid: &'static str,
+    pub name: &'static str,
+    pub slug: &'static str,
+    pub command: &'static str,
+    pub description: &'static str,
+    /// What the action's results are.
+    pub results: &'static str,
+}
+
+impl Forwarder {
+    /// The manifest: arguments `alert_uuid`, `api_key` (secret) and `base_url`, all
+    /// required, and `extra` optional properties of the action's own.
+    pub fn manifest(&self, extra: Value) -> ActionManifest {
+        let mut properties = json!({
+            "alert_uuid": {"type": "string", "description": "The Unique identifier of the alert"},
+            "api_key": {"type": "string", "description": "The Sekoia.io API-Key to read the alert content."},
+            "base_url": {"type": "string", "description": "Base URL of Sekoia.io api (e.g. https://api.sekoia.io/)."}
+        });
+        if let (Some(all), Value::Object(own)) = (properties.as_object_mut(), extra) {
+            all.extend(own);
+        }
+        ActionManifest {
+            uuid: self.uuid,
+            name: self.name,
+            slug: self.slug,
+            command: self.command,
+            description: self.description,
+            arguments: json!({
+                "type": "object",
+                "properties": properties,
+                "required": ["alert_uuid", "api_key", "base_url"]
+            }),
+            secrets: vec!["api_key"],
+            results: json!({"type": "object", "description": self.results}),
+            outputs: Vec::new(),
+        }
+    }
+}
+
+/// The integration key and URL of the account of a module that posts to an on-call tool
+/// (`tool` names it in errors): the key must not be blank, the URL (default `default_url`)
+/// must be an absolute http(s) URL. Answers the key, the URL as configured (trimmed) and
+/// the URL parsed.
+pub fn integration_account(
+    cx: &ActionContext,
+    module: &str,
+    tool: &str,
+    default_url: &str,
+) -> Result<(String, String, url::Url), ActionError> {
+    let account = cx.require_account(module)?;
+    let key = account.str("integration_key").unwrap_or_default().trim();
+    if key.is_empty() {
+        return Err(ActionError::permanent(format!(
+            "{tool} account `{}`: integration_key is blank",
+            account.name
+        )));
+    }
+    let url = account.str("integration_url").unwrap_or(default_url).trim();
+    let parsed = crate::args::parse_http_url(url).map_err(|why| {
+        ActionError::permanent(format!(
+            "{tool} account `{}`: integration_url {why}",
+            account.name
+        ))
+    })?;
+    Ok((key.to_owned(), url.to_owned(), parsed))
+}
+
+/// The account configuration of a module that posts to an on-call tool: its integration
+/// key (`key`: what it is) and the URL it posts to (`url`: what it is, default `default_url`).
+pub fn integration_configuration(key: &str, url: &str, default_url: &str) -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "integration_key": {"type": "string", "description": key},
+            "integration_url": {"type": "string", "format": "uri", "default": default_url,
+                                 "description": url}
+        },
+        "required": ["integration_key"]
+    })
+}
 
 /// The status name sent with a forwarded alert (ilert's Sekoia.io alert source reads it):
 /// the status name lower-cased; `closed` and `rejected` become `closed`; no name is `open`.

@@ -12,8 +12,8 @@
 pub mod alert_changed;
 mod trigger_alert;
 
+use crate::alert::integration_configuration;
 use alertsync_engine::{Module, ModuleManifest};
-use serde_json::json;
 
 pub use trigger_alert::{TriggerAlert, resolve_nothing};
 
@@ -28,15 +28,11 @@ pub fn manifest() -> ModuleManifest {
         slug: SLUG,
         version: "1.0.0",
         description: "ilert is an incident management platform. This module triggers alerts and manages incidents.",
-        configuration: json!({
-            "type": "object",
-            "properties": {
-                "integration_key": {"type": "string", "description": "The integration key of your ilert alert source"},
-                "integration_url": {"type": "string", "format": "uri", "default": DEFAULT_INTEGRATION_URL,
-                                     "description": "URL of the ilert Events API endpoint"}
-            },
-            "required": ["integration_key"]
-        }),
+        configuration: integration_configuration(
+            "The integration key of your ilert alert source",
+            "URL of the ilert Events API endpoint",
+            DEFAULT_INTEGRATION_URL,
+        ),
         secrets: vec!["integration_key"],
     }
 }

@@ -9,8 +9,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::alert_changed::{LINK_SYSTEM, is_ilert_alert_id};
-use crate::alert::{OnCallAction, alert_link, forwarded_status};
-use crate::args::{alert_id, is_alert_id, parse_http_url};
+use crate::alert::{Forwarder, OnCallAction, alert_link, forwarded_status, integration_account};
+use crate::args::{alert_id, is_alert_id};
 use crate::sekoia;
 
 pub const ACTION_UUID: &str = "7675796a-393d-42f2-9648-709483a22bc0";
@@ -22,26 +22,16 @@ pub struct TriggerAlert {
 
 impl TriggerAlert {
     pub fn new() -> Self {
+        let forwarder = Forwarder {
+            uuid: ACTION_UUID,
+            name: "Trigger Alert",
+            slug: "trigger_alert",
+            command: "ilert_trigger_alert",
+            description: "Trigger alert to ilert",
+            results: "The payload sent to ilert",
+        };
         Self {
-            manifest: ActionManifest {
-                uuid: ACTION_UUID,
-                name: "Trigger Alert",
-                slug: "trigger_alert",
-                command: "ilert_trigger_alert",
-                description: "Trigger alert to ilert",
-                arguments: json!({
-                    "type": "object",
-                    "properties": {
-                        "alert_uuid": {"type": "string", "description": "The Unique identifier of the alert"},
-                        "api_key": {"type": "string", "description": "The Sekoia.io API-Key to read the alert content."},
-                        "base_url": {"type": "string", "description": "Base URL of Sekoia.io api (e.g. https://api.sekoia.io/)."}
-                    },
-                    "required": ["alert_uuid", "api_key", "base_url"]
-                }),
-                secrets: vec!["api_key"],
-                results: json!({"type": "object", "description": "The payload sent to ilert"}),
-                outputs: Vec::new(),
-            },
+            manifest: forwarder.manifest(json!({})),
         }
     }
 }
@@ -162,28 +152,9 @@ struct Destination {
 
 impl Destination {
     fn from_account(cx: &ActionContext) -> Result<Self, ActionError> {
-        let account = cx.require_account(super::SLUG)?;
-        let key = account
-            .str("integration_key")
-            .unwrap_or_default()
-            .trim()
-            .to_owned();
-        if key.is_empty() {
-            return Err(ActionError::permanent(format!(
-                "ilert account `{}`: integration_key is blank",
-                account.name
-            )));
-        }
-        let base = account
-            .str("integration_url")
-            .unwrap_or(super::DEFAULT_INTEGRATION_URL);
-        let parsed = parse_http_url(base).map_err(|why| {
-            ActionError::permanent(format!(
-                "ilert account `{}`: integration_url {why}",
-                account.name
-            ))
-        })?;
-        let base = base.trim().trim_end_matches('/');
+        let (key, base, parsed) =
+            integration_account(cx, super::SLUG, "ilert", super::DEFAULT_INTEGRATION_URL)?;
+        let base = base.trim_end_matches('/');
         let path = parsed.path().trim_end_matches('/');
         let form = if path.ends_with("/api/events") || path.ends_with("/api/v1/events") {
             EndpointForm::Generic

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::{Hook, add_overrides};
-use crate::alert::alert_link;
+use crate::alert::{Forwarder, alert_link};
 use crate::sekoia;
 
 /// Posts a Sekoia.io alert.
@@ -15,28 +15,19 @@ pub struct PostAlert {
 
 impl PostAlert {
     pub fn new() -> Self {
+        let forwarder = Forwarder {
+            uuid: "ef3794ca-b5fa-4cee-af3f-fd5ffac01c88",
+            name: "Post Sekoia.io Alert",
+            slug: "post_alert",
+            command: "mattermost_post_alert",
+            description: "Post a Sekoia.io alert to a Mattermost channel",
+            results: "The message posted",
+        };
         Self {
-            manifest: ActionManifest {
-                uuid: "ef3794ca-b5fa-4cee-af3f-fd5ffac01c88",
-                name: "Post Sekoia.io Alert",
-                slug: "post_alert",
-                command: "mattermost_post_alert",
-                description: "Post a Sekoia.io alert to a Mattermost channel",
-                arguments: json!({
-                    "type": "object",
-                    "properties": {
-                        "alert_uuid": {"type": "string", "description": "The Unique identifier of the alert"},
-                        "api_key": {"type": "string", "description": "The Sekoia.io API-Key to read the alert content."},
-                        "base_url": {"type": "string", "description": "Base URL of Sekoia.io api (e.g. https://api.sekoia.io/)."},
-                        "channel": {"type": "string", "description": "The channel (default: the webhook's)"},
-                        "pretext": {"type": "string", "description": "Text shown above the alert"}
-                    },
-                    "required": ["alert_uuid", "api_key", "base_url"]
-                }),
-                secrets: vec!["api_key"],
-                results: json!({"type": "object", "description": "The message posted"}),
-                outputs: Vec::new(),
-            },
+            manifest: forwarder.manifest(json!({
+                "channel": {"type": "string", "description": "The channel (default: the webhook's)"},
+                "pretext": {"type": "string", "description": "Text shown above the alert"}
+            })),
         }
     }
 }

@@ -5,8 +5,8 @@ mod trigger_alert;
 
 use std::sync::Arc;
 
+use crate::alert::integration_configuration;
 use alertsync_engine::{Module, ModuleManifest};
-use serde_json::json;
 
 pub use trigger_alert::TriggerAlert;
 
@@ -21,15 +21,11 @@ pub fn manifest() -> ModuleManifest {
         slug: SLUG,
         version: "1.0.0",
         description: "PagerDuty is an incident response platform. This module triggers PagerDuty alerts from Sekoia.io alerts.",
-        configuration: json!({
-            "type": "object",
-            "properties": {
-                "integration_key": {"type": "string", "description": "The integration (routing) key of a PagerDuty service"},
-                "integration_url": {"type": "string", "format": "uri", "default": DEFAULT_INTEGRATION_URL,
-                                     "description": "URL of the PagerDuty Events v2 endpoint"}
-            },
-            "required": ["integration_key"]
-        }),
+        configuration: integration_configuration(
+            "The integration (routing) key of a PagerDuty service",
+            "URL of the PagerDuty Events v2 endpoint",
+            DEFAULT_INTEGRATION_URL,
+        ),
         secrets: vec!["integration_key"],
     }
 }

@@ -5,8 +5,7 @@ use alertsync_engine::{Action, ActionContext, ActionError, ActionManifest, Actio
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use crate::alert::{OnCallAction, alert_link, forwarded_status};
-use crate::args::parse_http_url;
+use crate::alert::{Forwarder, OnCallAction, alert_link, forwarded_status, integration_account};
 use crate::delivery::post_json;
 use crate::sekoia;
 
@@ -19,26 +18,16 @@ pub struct TriggerAlert {
 
 impl TriggerAlert {
     pub fn new() -> Self {
+        let forwarder = Forwarder {
+            uuid: ACTION_UUID,
+            name: "Trigger Alert",
+            slug: "trigger_alert",
+            command: "pagerduty_trigger_alert",
+            description: "Trigger a PagerDuty alert from a Sekoia.io alert",
+            results: "The event sent to PagerDuty (routing_key masked)",
+        };
         Self {
-            manifest: ActionManifest {
-                uuid: ACTION_UUID,
-                name: "Trigger Alert",
-                slug: "trigger_alert",
-                command: "pagerduty_trigger_alert",
-                description: "Trigger a PagerDuty alert from a Sekoia.io alert",
-                arguments: json!({
-                    "type": "object",
-                    "properties": {
-                        "alert_uuid": {"type": "string", "description": "The Unique identifier of the alert"},
-                        "api_key": {"type": "string", "description": "The Sekoia.io API-Key to read the alert content."},
-                        "base_url": {"type": "string", "description": "Base URL of Sekoia.io api (e.g. https://api.sekoia.io/)."}
-                    },
-                    "required": ["alert_uuid", "api_key", "base_url"]
-                }),
-                secrets: vec!["api_key"],
-                results: json!({"type": "object", "description": "The event sent to PagerDuty (routing_key masked)"}),
-                outputs: Vec::new(),
-            },
+            manifest: forwarder.manifest(json!({})),
         }
     }
 }
@@ -68,24 +57,9 @@ impl Action for TriggerAlert {
 
 /// The Events v2 URL and the routing key, from the account.
 fn destination(cx: &ActionContext) -> Result<(String, String), ActionError> {
-    let account = cx.require_account(super::SLUG)?;
-    let key = account.str("integration_key").unwrap_or_default().trim();
-    if key.is_empty() {
-        return Err(ActionError::permanent(format!(
-            "PagerDuty account `{}`: integration_key is blank",
-            account.name
-        )));
-    }
-    let url = account
-        .str("integration_url")
-        .unwrap_or(super::DEFAULT_INTEGRATION_URL);
-    parse_http_url(url).map_err(|why| {
-        ActionError::permanent(format!(
-            "PagerDuty account `{}`: integration_url {why}",
-            account.name
-        ))
-    })?;
-    Ok((url.trim().to_owned(), key.to_owned()))
+    let (key, url, _) =
+        integration_account(cx, super::SLUG, "PagerDuty", super::DEFAULT_INTEGRATION_URL)?;
+    Ok((url, key))
 }
 
 /// The event: `trigger` for open alerts, `acknowledge` / `resolve` as the status says,
