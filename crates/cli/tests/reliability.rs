@@ -435,7 +435,7 @@ async fn a_huge_response_and_template_bombs_fail_their_runs_within_bounded_memor
             assert!(error.contains(url.as_str()), "{what}: names the URL: {run}");
         }
     }
-    let peak = peak_rss_kb(service.pid());
+    let peak = service.peak_rss_kb();
     eprintln!(
         "bounded: peak RSS {} MiB after two 1 GiB responses and four template bombs",
         peak / 1024
@@ -812,16 +812,6 @@ fn request_playbook(id: &str, url: &str) -> String {
             "module_uuid": "5894985f-91eb-46db-9306-cc5ac6463d3d",
         }),
     )
-}
-
-/// The highest resident set size of process `pid` so far, in kB.
-fn peak_rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/<pid>/status")
 }
 
 /// A loopback server answering every request with a 1 GiB body, streamed until the client

@@ -3,7 +3,8 @@
 //! by later nodes and removed when the run ends), the comment trigger's `comment`, and
 //! Manual Trigger's `{alert_uuid}`; Alert Events Threshold the alert's event as if its
 //! threshold were met; Alert Changed in ilert, the case triggers and the feed triggers, whose
-//! events are not an alert's, only from `--event`.
+//! events are not an alert's, only from `--event` (`--alert` is refused without reading
+//! anything).
 
 mod common;
 
@@ -122,61 +123,30 @@ async fn the_threshold_trigger_under_run_alert_gives_the_alert_as_if_its_thresho
 }
 
 #[tokio::test]
-async fn alert_changed_in_ilert_takes_its_event_from_a_file_not_from_an_alert() {
-    let sim = simulator().await;
-    let config = sim_config(&sim, ILERT_KEY);
-    let alert = sim.create_alert(Value::Null);
-    let playbook = json!({"name": "from ilert", "nodes": {"0": {"name": "ilert", "type": "trigger",
-        "module_uuid": "4970d347-495b-4f40-8e66-244abec12d8b",
-        "trigger_uuid": "dd6bc561-d049-4bfb-beab-f76ed534f2e5", "outputs": {}}}});
-    let file = config.write("playbook.json", &playbook.to_string());
-    let uuid = alert["uuid"].as_str().expect("uuid");
-
-    let out = alertsync(
-        config.dir.path(),
-        &["run", file.to_str().expect("UTF-8"), "--alert", uuid],
-    )
-    .await;
-    assert_eq!(exit_code(&out), 2, "{}", stderr(&out));
-    assert!(stderr(&out).contains("--event"), "{}", stderr(&out));
-    assert!(
-        sim.requests(alertsync_sim::Receiver::Sekoia).is_empty(),
-        "nothing read"
-    );
-
-    let event = json!({"status": "accepted", "alert_uuid": uuid, "ilert_alert_id": "1"});
-    let event_file = config.write("event.json", &event.to_string());
-    let out = alertsync(
-        config.dir.path(),
-        &[
-            "run",
-            file.to_str().expect("UTF-8"),
-            "--event",
-            event_file.to_str().expect("UTF-8"),
-        ],
-    )
-    .await;
-    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
-}
-
-#[tokio::test]
-async fn case_and_feed_triggers_take_their_event_from_a_file() {
+async fn triggers_whose_event_is_not_an_alert_take_it_from_a_file() {
     let sim = simulator().await;
     let config = sim_config(&sim, ILERT_KEY);
     let alert = sim.create_alert(Value::Null);
     let uuid = alert["uuid"].as_str().expect("uuid");
-    for (trigger, event) in [
+    for (module, trigger, event) in [
         (
+            "4970d347-495b-4f40-8e66-244abec12d8b",
+            "dd6bc561-d049-4bfb-beab-f76ed534f2e5",
+            json!({"status": "accepted", "alert_uuid": uuid, "ilert_alert_id": "1"}),
+        ),
+        (
+            SEKOIA,
             "408814cf-993b-43a6-ae9d-f6d9a9cd762f",
             json!({"uuid": "c1", "short_id": "CA1", "title": "case"}),
         ),
         (
+            SEKOIA,
             "9859df5d-a743-41e9-ad6c-cca078b3e054",
             json!({"stix_objects_path": "feeds/x/stix_objects.json"}),
         ),
     ] {
         let playbook = json!({"name": "t", "nodes": {"0": {"name": "t", "type": "trigger",
-            "module_uuid": SEKOIA, "trigger_uuid": trigger, "outputs": {}}}});
+            "module_uuid": module, "trigger_uuid": trigger, "outputs": {}}}});
         let file = config.write("playbook.json", &playbook.to_string());
         let out = alertsync(
             config.dir.path(),
@@ -185,6 +155,10 @@ async fn case_and_feed_triggers_take_their_event_from_a_file() {
         .await;
         assert_eq!(exit_code(&out), 2, "{}", stderr(&out));
         assert!(stderr(&out).contains("--event FILE"), "{}", stderr(&out));
+        assert!(
+            sim.requests(alertsync_sim::Receiver::Sekoia).is_empty(),
+            "nothing read for {trigger}"
+        );
         let event_file = config.write("event.json", &event.to_string());
         let out = alertsync(
             config.dir.path(),

@@ -91,6 +91,18 @@ impl ServeProcess {
             .expect("the service is running")
     }
 
+    /// The highest resident set size of the running service so far (`VmHWM`), in KiB.
+    pub fn peak_rss_kb(&self) -> u64 {
+        let pid = self.pid();
+        let status =
+            std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc is readable");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in /proc/<pid>/status")
+    }
+
     /// SIGKILL: the process ends at once, wherever it is.
     pub async fn kill_9(&mut self) {
         let mut child = self.child.take().expect("the service is running");
