@@ -59,6 +59,7 @@ pub async fn serve(
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
     crate::metrics::install();
+    let started_s = (alertsync_engine::now_ms() / 1000) as i64;
     let token = config.server.token.clone().filter(|t| !t.is_empty());
     crate::api::auth::refuse_open_listen(&options.listen, token.is_some()).map_err(ServeError)?;
     let access = Access::new(
@@ -146,6 +147,7 @@ pub async fn serve(
             inbox: inbox.clone(),
             store: Arc::clone(&store),
             timing: sources::CheckpointTiming::default(),
+            first_start_s: started_s,
         };
         tasks.spawn(source.run(stop.clone()));
     }

@@ -111,6 +111,7 @@ async fn an_alert_entering_a_status_again_makes_a_new_event_once_the_first_key_e
                 ..BackfillOptions::default()
             },
         },
+        first_start_s: (alertsync_engine::now_ms() / 1000) as i64,
     };
     let stop = Cancellation::new();
     let running = tokio::spawn(source.run(stop.clone()));

@@ -55,6 +55,10 @@ pub struct LiveSource {
     /// Where the checkpoint is kept.
     pub store: Arc<dyn Store>,
     pub timing: CheckpointTiming,
+    /// Where the first back-fill starts when no checkpoint was ever committed, in Unix
+    /// seconds: when the service started (what happened before is not replayed into ilert,
+    /// and what happened while the first connection was being made is not lost).
+    pub first_start_s: i64,
 }
 
 impl LiveSource {
@@ -166,8 +170,7 @@ impl LiveSource {
         let key = self.checkpoint_key();
         let since = match self.committed_checkpoint().await? {
             Some(checkpoint) => checkpoint,
-            // First start: changes from now on (history is not replayed into ilert).
-            None => BackfillCheckpoint::at((alertsync_engine::now_ms() / 1000) as i64),
+            None => BackfillCheckpoint::at(self.first_start_s),
         };
         let found = backfill_with(client, since, &self.timing.backfill)
             .await
