@@ -175,7 +175,7 @@ async fn user_story(browser: &Client, base: &str, sim: &Simulator) -> anyhow::Re
 
     // The run detail: the graph, and the ilert node's arguments with the key masked.
     let link = format!(r#"tr[data-run-id="{run_id}"] a[href="/runs/{run_id}"]"#);
-    find_now(browser, &link).await?.click().await?;
+    click_now(browser, &link).await?;
     wait_for_path(browser, &format!("/runs/{run_id}"), "the run detail").await?;
     wait_for_element(browser, "svg#graph").await?;
     let node = format!(r#"svg#graph g.node[data-node-id="{ILERT_NODE}"]"#);
@@ -339,18 +339,16 @@ async fn an_analyst_finds_an_alert_by_short_id_reads_its_delivery_and_sees_what_
     sim.shutdown().await;
 }
 
-/// The rows of the runs table, as (run id, status).
+/// The rows of the runs table, as (run id, status), read in one script: the page renders
+/// the table again every second, so rows read one by one could go stale in between.
 async fn rows(browser: &Client) -> anyhow::Result<Vec<(String, String)>> {
-    let mut rows = Vec::new();
-    for row in browser
-        .find_all(Locator::Css("table#runs tr[data-run-id]"))
-        .await?
-    {
-        let id = row.attr("data-run-id").await?.unwrap_or_default();
-        let status = row.attr("data-status").await?.unwrap_or_default();
-        rows.push((id, status));
-    }
-    Ok(rows)
+    let found = script(
+        browser,
+        "return Array.from(document.querySelectorAll('table#runs tr[data-run-id]'))\
+             .map(row => [row.dataset.runId || '', row.dataset.status || '']);",
+    )
+    .await?;
+    Ok(serde_json::from_value(found)?)
 }
 
 /// Waits until the runs table (kept current by the page) has `count` rows, all ended.
@@ -368,9 +366,49 @@ async fn wait_for_ended_rows(
     .await
 }
 
-/// The text of the element matching `selector` now.
+/// The text of the element matching `selector` now, read in one script (see [`rows`]).
 async fn text_of(browser: &Client, selector: &str) -> anyhow::Result<String> {
-    Ok(find_now(browser, selector).await?.text().await?)
+    let text = browser
+        .execute(
+            "const found = document.querySelector(arguments[0]); \
+             return found === null ? null : found.innerText;",
+            vec![Value::String(selector.to_owned())],
+        )
+        .await?;
+    match text {
+        Value::String(text) => Ok(text),
+        _ => find_now(browser, selector).await.map(|_| String::new()),
+    }
+}
+
+/// An attribute of the element matching `selector` now, read in one script (see [`rows`]).
+async fn attribute_of(browser: &Client, selector: &str, name: &str) -> anyhow::Result<String> {
+    let value = browser
+        .execute(
+            "const found = document.querySelector(arguments[0]); \
+             return found === null ? null : found.getAttribute(arguments[1]);",
+            vec![
+                Value::String(selector.to_owned()),
+                Value::String(name.to_owned()),
+            ],
+        )
+        .await?;
+    match value {
+        Value::String(value) => Ok(value),
+        _ => find_now(browser, selector).await.map(|_| String::new()),
+    }
+}
+
+/// Clicks the element matching `selector`, found again when the page replaced it between
+/// finding and clicking (a table the page keeps current).
+async fn click_now(browser: &Client, selector: &str) -> anyhow::Result<()> {
+    for _ in 0..5 {
+        match find_now(browser, selector).await?.click().await {
+            Err(err) if err.to_string().contains("stale element") => continue,
+            clicked => return Ok(clicked?),
+        }
+    }
+    bail!("`{selector}` kept being replaced before it could be clicked")
 }
 
 /// What a script finds on the page.
@@ -434,14 +472,12 @@ async fn analyst_story(browser: &Client, base: &str, sim: &Simulator) -> anyhow:
         row.contains(short_id) && row.contains(title) && !row.contains(other_short_id),
         "the row names the alert by short id and title: {row}"
     );
-    let sekoia = find_now(
+    let sekoia = attribute_of(
         browser,
         &format!(r#"tr[data-run-id="{run_id}"] td.alert a.external"#),
+        "href",
     )
-    .await?
-    .attr("href")
-    .await?
-    .unwrap_or_default();
+    .await?;
     ensure!(
         sekoia.ends_with(&format!("/operations/alerts/{short_id}")),
         "the Sekoia.io link is {sekoia}"
@@ -453,10 +489,7 @@ async fn analyst_story(browser: &Client, base: &str, sim: &Simulator) -> anyhow:
     )?;
 
     // Its run: ilert's node says three attempts and shows each request and answer.
-    find_now(browser, &format!(r#"a[href="/runs/{run_id}"]"#))
-        .await?
-        .click()
-        .await?;
+    click_now(browser, &format!(r#"a[href="/runs/{run_id}"]"#)).await?;
     wait_for_path(browser, &format!("/runs/{run_id}"), "the run").await?;
     let header = text_of(browser, "section.run-header dd.alert").await?;
     ensure!(
