@@ -152,6 +152,21 @@ pub enum LiveEvent {
     Case(CaseChange),
 }
 
+impl LiveEvent {
+    /// The event, as a log line names it.
+    fn described(&self) -> String {
+        match self {
+            Self::Connected { session } => format!("the connection of session {session}"),
+            Self::Change(change) => {
+                format!("change {} of alert {}", change.change_id, change.alert_uuid)
+            }
+            Self::Case(change) => {
+                format!("change {} of case {}", change.change_id, change.case_uuid)
+            }
+        }
+    }
+}
+
 /// Keep-alive and reconnection timing.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LiveTiming {
@@ -603,37 +618,26 @@ impl LiveNotifications {
                         info!(account = %self.account, url = %self.url, session, "live notifications connected");
                     }
                 }
-                Message::Text(text) => match parse_frame(text.as_str()) {
-                    Ok(Frame::Change(change)) => {
-                        let (alert, change_id) =
-                            (change.alert_uuid.clone(), change.change_id.clone());
-                        let stored =
-                            deliver(sink, LiveEvent::Change(change), &mut pong_deadline).await;
-                        if let Err(e) = stored {
-                            return Ended::Retry(self.mask(&format!(
-                                "storing change {change_id} of alert {alert} failed: {e}"
-                            )));
+                Message::Text(text) => {
+                    let event = match parse_frame(text.as_str()) {
+                        Ok(Frame::Change(change)) => LiveEvent::Change(change),
+                        Ok(Frame::Case(change)) => LiveEvent::Case(change),
+                        Ok(Frame::Ignored(why)) => {
+                            debug!(account = %self.account, why, "live frame skipped");
+                            self.stats.send_modify(|stats| stats.ignored_frames += 1);
+                            continue;
                         }
-                        self.stats.send_modify(|stats| stats.changes += 1);
-                    }
-                    Ok(Frame::Case(change)) => {
-                        let (case, change_id) =
-                            (change.case_uuid.clone(), change.change_id.clone());
-                        let stored =
-                            deliver(sink, LiveEvent::Case(change), &mut pong_deadline).await;
-                        if let Err(e) = stored {
-                            return Ended::Retry(self.mask(&format!(
-                                "storing change {change_id} of case {case} failed: {e}"
-                            )));
+                        Err(why) => {
+                            self.malformed(&why, text.as_str());
+                            continue;
                         }
-                        self.stats.send_modify(|stats| stats.changes += 1);
+                    };
+                    let what = event.described();
+                    if let Err(e) = deliver(sink, event, &mut pong_deadline).await {
+                        return Ended::Retry(self.mask(&format!("storing {what} failed: {e}")));
                     }
-                    Ok(Frame::Ignored(why)) => {
-                        debug!(account = %self.account, why, "live frame skipped");
-                        self.stats.send_modify(|stats| stats.ignored_frames += 1);
-                    }
-                    Err(why) => self.malformed(&why, text.as_str()),
-                },
+                    self.stats.send_modify(|stats| stats.changes += 1);
+                }
                 Message::Binary(bytes) => {
                     self.malformed("a binary frame", &String::from_utf8_lossy(&bytes));
                 }

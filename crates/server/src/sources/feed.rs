@@ -68,8 +68,10 @@ impl FeedSource {
         let mut failed_wait = FIRST_RETRY;
         loop {
             let wait = match self.next_page(&cx).await {
-                Ok(true) => Duration::ZERO,
-                Ok(false) => POLL_EVERY,
+                Ok(more) => {
+                    failed_wait = FIRST_RETRY;
+                    if more { Duration::ZERO } else { POLL_EVERY }
+                }
                 Err(why) => {
                     tracing::warn!(
                         "feed trigger of playbook {} node {}: {why}; trying again in {} s",
@@ -82,9 +84,6 @@ impl FeedSource {
                     wait
                 }
             };
-            if wait != failed_wait {
-                failed_wait = FIRST_RETRY;
-            }
             tokio::select! {
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(wait) => {}
@@ -97,7 +96,9 @@ impl FeedSource {
         keys::feed_cursor(&self.playbook_id, &self.node_id, &self.settings.feed_id)
     }
 
-    /// Reads and stores the page after the cursor; whether it was full (more may follow).
+    /// Reads and stores the page after the cursor; whether more may follow at once (the page
+    /// was full and the feed moved its cursor: a full page without a new cursor would be
+    /// read again and again).
     async fn next_page(&self, cx: &ActionContext) -> Result<bool, String> {
         let key = self.cursor_key();
         let cursor = self
@@ -112,6 +113,7 @@ impl FeedSource {
             return Ok(false);
         }
         let full = page.objects.len() as u64 >= self.settings.batch_size_limit;
+        let moved = page.next_cursor.is_some() && page.next_cursor != cursor;
         let dedup_key = keys::feed_page(
             &self.playbook_id,
             &self.node_id,
@@ -133,7 +135,7 @@ impl FeedSource {
             .accept_batch(vec![event], checkpoint)
             .await
             .map_err(|err| format!("cannot store the page: {err}"))?;
-        Ok(full)
+        Ok(full && moved)
     }
 }
 
