@@ -222,7 +222,10 @@ async fn threshold_event(
             if fire.is_some() {
                 state.fired_by = Some(event_id);
             }
-            write_state(input.store, key, &state).await?;
+            // An alert whose count did not move leaves its state as it was: no write.
+            if previous.as_ref() != Some(&state) {
+                write_state(input.store, key, &state).await?;
+            }
             if fire.is_none() {
                 return Ok(None);
             }
