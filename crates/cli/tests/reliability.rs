@@ -521,8 +521,9 @@ async fn ids_that_are_not_alert_ids_never_reach_a_sekoia_url() {
     )
     .await;
     assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"], "bad_request", "{answer}");
     assert!(
-        answer["error"]
+        answer["detail"]
             .as_str()
             .is_some_and(|e| e.contains("alert_uuid")),
         "{answer}"

@@ -720,7 +720,8 @@ async fn webhook_answers_errors_clearly_and_accepted_events_survive_a_kill() {
         let (status, answer) = http(&service.address, "POST", &path, token, &body).await;
         assert_eq!(status, expected, "{case}: {answer}");
         assert!(
-            answer["error"].as_str().is_some_and(|e| !e.is_empty()),
+            answer["error"].as_str().is_some_and(|e| !e.is_empty())
+                && answer["detail"].as_str().is_some_and(|e| !e.is_empty()),
             "{case}: a JSON error, got {answer}"
         );
     }

@@ -352,7 +352,7 @@ async fn the_webhook_wants_the_token_and_a_readable_body_and_an_untraceable_aler
     for (case, authorization) in wrong_token {
         let (status, answer) = call_webhook(&service, authorization.as_deref(), &good).await;
         assert_eq!(status, 401, "{case}: {answer}");
-        let error = answer["error"].as_str().unwrap_or_default();
+        let error = answer["detail"].as_str().unwrap_or_default();
         assert!(
             error.contains("webhook_token") && !error.contains(TOKEN),
             "{case}: {answer}"
@@ -386,7 +386,7 @@ async fn the_webhook_wants_the_token_and_a_readable_body_and_an_untraceable_aler
     for (case, body, named) in unreadable {
         let (status, answer) = call_webhook(&service, Some(&authorization), &body).await;
         assert_eq!(status, 400, "{case}: {answer}");
-        let error = answer["error"].as_str().unwrap_or_default();
+        let error = answer["detail"].as_str().unwrap_or_default();
         assert!(error.contains(named), "{case}: {answer}");
     }
 

@@ -15,6 +15,7 @@ pub mod mattermost;
 pub mod pagerduty;
 pub mod probe;
 pub mod sekoia;
+pub mod source;
 pub mod utils;
 
 use alertsync_engine::{Module, Registry};

@@ -17,7 +17,7 @@ use alertsync_integrations::{cron, ilert, sekoia};
 use alertsync_spl::{NodeKind, Playbook, parse_playbook};
 use serde_json::Value;
 
-use crate::sources::Schedule;
+use alertsync_integrations::cron::Schedule;
 
 /// The playbooks a service runs.
 pub struct Deployment {

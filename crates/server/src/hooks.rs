@@ -8,8 +8,8 @@
 //! id once the event is stored in the inbox (so an accepted call survives a crash right
 //! after), 400 for a body the trigger cannot read (naming what is wrong), 401 for a missing
 //! or wrong token, 404 for an unknown playbook or trigger node, 413 for a body over 2 MB
-//! (the framework's limit), 503 when the store cannot take the event — always with a JSON
-//! `{"error": ...}`, never with the token.
+//! (the framework's limit), 503 when the store cannot take the event — always with the
+//! service's JSON error `{"error": <code>, "detail": <what is wrong>}`, never with the token.
 //!
 //! An ilert change is stored with the Sekoia.io alert it belongs to, when one is found: the
 //! alert the body names, else the one alertsync forwarded as that ilert alert (the links
@@ -27,10 +27,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::api::auth::webhook_token_matches;
+use crate::api::error::ApiError;
 use crate::deploy::{DeployedPlaybook, TriggerKind, Webhook};
 use crate::http::AppState;
-use crate::inbox::{InboxPayload, IncomingEvent};
-use crate::keys;
+use alertsync_integrations::source::{InboxPayload, InboxWriter, IncomingEvent, keys};
 
 /// `POST /hooks/<playbook id>/<trigger node id>`.
 pub(crate) async fn webhook(
@@ -196,9 +196,9 @@ fn alert_uuid(body: &[u8]) -> Result<String, String> {
     }
 }
 
-/// An answer with a JSON `{"error": ...}` body.
+/// An error answer, shaped as every HTTP error of the service is (see [`ApiError`]).
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, axum::Json(json!({"error": message.into()}))).into_response()
+    ApiError::new(status, ApiError::code_of(status), message.into()).into_response()
 }
 
 fn unavailable() -> Response {

@@ -62,8 +62,8 @@ pub const LIVE_CONNECTED: &str = "alertsync_live_connected";
 /// by a reconnect after a backoff).
 pub const LIVE_RECONNECTS: &str = "alertsync_live_reconnects_total";
 /// Alert changes found by a back-fill that live notifications had not delivered, by
-/// `account`.
-pub const BACKFILLED_ALERTS: &str = "alertsync_backfilled_alerts_total";
+/// `account` (recorded by the live source).
+pub use alertsync_integrations::sekoia::sources::BACKFILLED_ALERTS;
 
 /// Buckets of the duration histograms, in seconds.
 const DURATION_BUCKETS: &[f64] = &[
@@ -275,13 +275,6 @@ fn node_labels(registry: &Registry, playbook: &Playbook, node_id: &str) -> (&'st
             (OPERATOR_MODULE, kind.to_owned())
         }
         NodeKind::Unknown { .. } => (UNKNOWN, UNKNOWN.to_owned()),
-    }
-}
-
-/// Counts alert changes a back-fill of `account` stored that were new.
-pub fn record_backfilled(account: &str, new_changes: usize) {
-    if new_changes > 0 {
-        counter!(BACKFILLED_ALERTS, "account" => account.to_owned()).increment(new_changes as u64);
     }
 }
 

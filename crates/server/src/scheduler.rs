@@ -40,8 +40,8 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::deploy::{DeployedPlaybook, Deployment};
-use crate::inbox::InboxPayload;
 use crate::trigger_output::{TriggerEvent, TriggerInput, run_alert, trigger_event};
+use alertsync_integrations::source::InboxPayload;
 
 /// How often the queue is looked at when nobody signals new runs (held runs come due).
 const POLL_INTERVAL: Duration = Duration::from_millis(500);

@@ -9,8 +9,15 @@ use std::time::Duration;
 use alertsync_config::{Config, LiveConfig};
 use alertsync_engine::http::HttpClient;
 use alertsync_engine::{Account, AccountBook, Cancellation, Registry, RetryPolicy, RunExecutor};
+use alertsync_integrations::cron::{CronSource, Schedule};
 use alertsync_integrations::sekoia::live::{LiveNotifications, LiveTiming};
+use alertsync_integrations::sekoia::sources::{
+    CheckpointTiming, FeedSource, LiveSource, SekoiaReader, ThresholdClock,
+};
+use alertsync_integrations::sekoia::triggers::feeds::FeedSettings;
+use alertsync_integrations::sekoia::triggers::threshold::ThresholdSettings;
 use alertsync_integrations::sekoia::{self, SekoiaClient};
+use alertsync_integrations::source::{InboxWriter, Source, TriggerAt};
 use alertsync_store::{SqliteOptions, SqliteStore, Store, StoredAlertLinks};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -22,7 +29,6 @@ use crate::http::{AppState, router};
 use crate::inbox::Inbox;
 use crate::listener::ConnectionLimits;
 use crate::scheduler::{QueuePolicy, Scheduler};
-use crate::sources;
 
 /// How long the start-up check of a Sekoia.io key may take before the service starts
 /// anyway (the live connection keeps trying).
@@ -140,27 +146,30 @@ pub async fn serve(
             stats: live.stats(),
         })
         .collect();
+    let mut sources: Vec<Box<dyn Source>> = Vec::new();
     for (account, live) in live {
-        let source = sources::LiveSource {
+        crate::metrics::follow_live(account.clone(), live.stats());
+        sources.push(Box::new(LiveSource {
             account,
             live,
-            inbox: inbox.clone(),
             store: Arc::clone(&store),
-            timing: sources::CheckpointTiming::default(),
+            timing: CheckpointTiming::default(),
             first_start_s: started_s,
-        };
-        tasks.spawn(source.run(stop.clone()));
+        }));
     }
     let timed = TimedSources {
         deployment: &deployment,
         accounts: &accounts,
         registry: &registry,
         sekoia: &sekoia_clients,
-        inbox: &inbox,
         store: &store,
         retry: config.delivery.retry_policy(),
     };
-    timed.spawn(&mut tasks, &stop)?;
+    sources.extend(timed.build()?);
+    let writer: Arc<dyn InboxWriter> = Arc::new(inbox.clone());
+    for source in sources {
+        tasks.spawn(source.run(Arc::clone(&writer), stop.clone()));
+    }
     let app = router(AppState {
         store: Arc::clone(&store),
         inbox,
@@ -277,60 +286,56 @@ pub(crate) fn live_accounts(
     Ok(needed)
 }
 
-/// What starts the sources that fire on their own time: Cron schedules, feed reads and
+/// What builds the sources that fire on their own time: Cron schedules, feed reads and
 /// Alert Events Threshold time windows, one per trigger node of an enabled playbook.
 struct TimedSources<'a> {
     deployment: &'a Deployment,
     accounts: &'a AccountBook,
     registry: &'a Registry,
     sekoia: &'a BTreeMap<String, SekoiaClient>,
-    inbox: &'a Inbox,
     store: &'a Arc<dyn Store>,
     retry: RetryPolicy,
 }
 
 impl TimedSources<'_> {
-    fn spawn(&self, tasks: &mut JoinSet<()>, stop: &Cancellation) -> Result<(), ServeError> {
+    fn build(&self) -> Result<Vec<Box<dyn Source>>, ServeError> {
+        let mut built: Vec<Box<dyn Source>> = Vec::new();
         for playbook in self.deployment.enabled() {
             for trigger in &playbook.triggers {
+                let at = TriggerAt {
+                    playbook_id: playbook.id.clone(),
+                    node_id: trigger.node_id.clone(),
+                };
                 match trigger.kind {
                     TriggerKind::Cron => {
-                        let source =
-                            sources::CronSource::new(playbook, trigger, self.inbox.clone())
-                                .map_err(ServeError)?;
-                        tasks.spawn(source.run(stop.clone()));
+                        let schedule = trigger
+                            .settings(playbook, Schedule::from_arguments)
+                            .map_err(ServeError)?;
+                        built.push(Box::new(CronSource::new(at, schedule)));
                     }
                     TriggerKind::Feed(kind) => {
+                        let settings = trigger
+                            .settings(playbook, |arguments| {
+                                FeedSettings::from_arguments(kind, arguments)
+                            })
+                            .map_err(ServeError)?;
                         let reader = self.reader(playbook, trigger)?;
-                        let source = sources::FeedSource::new(
-                            playbook,
-                            trigger,
-                            kind,
-                            reader,
-                            self.inbox.clone(),
-                            Arc::clone(self.store),
-                            self.retry,
-                        )
-                        .map_err(ServeError)?;
-                        tasks.spawn(source.run(stop.clone()));
+                        let store = Arc::clone(self.store);
+                        built.push(Box::new(FeedSource::new(at, settings, reader, store)));
                     }
                     TriggerKind::Alert(AlertTrigger::EventsThreshold) => {
-                        let (account, _) = self.reader(playbook, trigger)?;
-                        let source = sources::ThresholdClock::new(
-                            playbook,
-                            trigger,
-                            account,
-                            self.inbox.clone(),
-                            Arc::clone(self.store),
-                        )
-                        .map_err(ServeError)?;
-                        tasks.spawn(source.run(stop.clone()));
+                        let settings = trigger
+                            .settings(playbook, ThresholdSettings::from_arguments)
+                            .map_err(ServeError)?;
+                        let account = self.reader(playbook, trigger)?.account;
+                        let store = Arc::clone(self.store);
+                        built.push(Box::new(ThresholdClock::new(at, settings, account, store)));
                     }
                     _ => {}
                 }
             }
         }
-        Ok(())
+        Ok(built)
     }
 
     /// The account a trigger node reads Sekoia.io with, and its client.
@@ -338,7 +343,7 @@ impl TimedSources<'_> {
         &self,
         playbook: &DeployedPlaybook,
         trigger: &TriggerNode,
-    ) -> Result<(String, SekoiaClient), ServeError> {
+    ) -> Result<SekoiaReader, ServeError> {
         let account = trigger_account(playbook, trigger, self.accounts, self.registry)?;
         let client = self.sekoia.get(&account.name).cloned().ok_or_else(|| {
             ServeError(format!(
@@ -346,7 +351,11 @@ impl TimedSources<'_> {
                 account.name
             ))
         })?;
-        Ok((account.name.clone(), client))
+        Ok(SekoiaReader {
+            account: account.name.clone(),
+            client,
+            retry: self.retry,
+        })
     }
 }
 

@@ -19,9 +19,8 @@ use axum::http::Method;
 use serde_json::{Value, json};
 
 use crate::deploy::{AlertTrigger, TriggerKind, TriggerNode};
-use crate::inbox::InboxPayload;
-use crate::keys;
 use alertsync_integrations::sekoia::live::ChangeKind;
+use alertsync_integrations::source::{InboxPayload, keys};
 
 /// What a run starts from: the trigger node's output, the files made for the run, and the
 /// alert the trigger read, if it read one — as the run keeps it, and whole, for the run's

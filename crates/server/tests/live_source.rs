@@ -13,9 +13,10 @@ use alertsync_engine::Cancellation;
 use alertsync_engine::http::HttpClient;
 use alertsync_integrations::sekoia::backfill::BackfillOptions;
 use alertsync_integrations::sekoia::live::LiveNotifications;
+use alertsync_integrations::sekoia::sources::{CheckpointTiming, LiveSource};
+use alertsync_integrations::source::Source;
 use alertsync_server::deploy::Deployment;
 use alertsync_server::inbox::Inbox;
-use alertsync_server::sources::{CheckpointTiming, LiveSource};
 use alertsync_sim::{SimConfig, Simulator};
 use alertsync_store::{InboxEvent, InboxId, SqliteStore, Store};
 use serde_json::Value;
@@ -101,7 +102,6 @@ async fn an_alert_entering_a_status_again_makes_a_new_event_once_the_first_key_e
     let source = LiveSource {
         account: account.name.clone(),
         live: Arc::new(live),
-        inbox: Inbox::new(store.clone(), deployment, Arc::new(Notify::new())),
         store: store.clone(),
         timing: CheckpointTiming {
             advance_every: Duration::from_millis(200),
@@ -114,7 +114,12 @@ async fn an_alert_entering_a_status_again_makes_a_new_event_once_the_first_key_e
         first_start_s: (alertsync_engine::now_ms() / 1000) as i64,
     };
     let stop = Cancellation::new();
-    let running = tokio::spawn(source.run(stop.clone()));
+    let inbox = Arc::new(Inbox::new(
+        store.clone(),
+        deployment,
+        Arc::new(Notify::new()),
+    ));
+    let running = tokio::spawn(Box::new(source).run(inbox, stop.clone()));
     let checkpoint_key = format!("backfill/{ACCOUNT}");
     let checkpoint = || async {
         let text = store.checkpoint(&checkpoint_key).await.ok()??;

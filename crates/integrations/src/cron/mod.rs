@@ -1,8 +1,12 @@
 //! Cron: the schedule trigger seen in exported Sekoia.io playbooks (undocumented there),
 //! firing on a 5-field cron expression (UTC) or every `interval` seconds.
 
+mod source;
+
 use alertsync_engine::{Module, ModuleManifest, TriggerManifest};
 use serde_json::json;
+
+pub use source::{CronSource, Schedule};
 
 pub const MODULE_UUID: &str = "1ad1b7ce-e335-4532-83ce-1d43c864720c";
 pub const SLUG: &str = "cron";

@@ -4,6 +4,7 @@ pub mod actions;
 pub mod backfill;
 pub mod client;
 pub mod live;
+pub mod sources;
 pub mod triggers;
 
 use alertsync_engine::{Account, ActionContext, ActionError, Module, ModuleManifest};

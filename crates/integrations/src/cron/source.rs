@@ -1,26 +1,24 @@
 //! The cron source: one schedule of one playbook's Cron trigger; the dedup key is the
 //! scheduled time, so a restart never fires one tick twice.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use alertsync_engine::Cancellation;
 use alertsync_store::EventSource;
+use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::deploy::{DeployedPlaybook, TriggerNode};
-use crate::inbox::{Inbox, InboxPayload, IncomingEvent};
-use crate::keys;
+use crate::source::{InboxPayload, InboxWriter, IncomingEvent, Source, TriggerAt, keys};
 
 /// One Cron trigger of one playbook.
 pub struct CronSource {
-    playbook_id: String,
-    node_id: String,
+    trigger: TriggerAt,
     schedule: Schedule,
-    inbox: Inbox,
 }
 
 /// When a Cron trigger fires.
-pub(crate) enum Schedule {
+pub enum Schedule {
     Cron(Box<croner::Cron>),
     Every(Duration),
 }
@@ -28,7 +26,7 @@ pub(crate) enum Schedule {
 impl Schedule {
     /// The schedule a Cron trigger's arguments describe: `cron` (5 fields, UTC), else a
     /// positive `interval` in seconds.
-    pub(crate) fn from_arguments(arguments: &serde_json::Value) -> Result<Self, String> {
+    pub fn from_arguments(arguments: &serde_json::Value) -> Result<Self, String> {
         match (
             arguments.get("cron").and_then(|v| v.as_str()),
             arguments.get("interval").and_then(|v| v.as_u64()),
@@ -44,34 +42,9 @@ impl Schedule {
 }
 
 impl CronSource {
-    /// The source of `trigger` (its `cron` expression or `interval` seconds).
-    pub fn new(
-        playbook: &DeployedPlaybook,
-        trigger: &TriggerNode,
-        inbox: Inbox,
-    ) -> Result<Self, String> {
-        let schedule = trigger.settings(playbook, Schedule::from_arguments)?;
-        Ok(Self {
-            playbook_id: playbook.id.clone(),
-            node_id: trigger.node_id.clone(),
-            schedule,
-            inbox,
-        })
-    }
-
-    pub async fn run(self, stop: Cancellation) {
-        loop {
-            let Some(due) = self.next_due() else {
-                tracing::warn!("Cron trigger of {} never fires again", self.playbook_id);
-                return;
-            };
-            let wait = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
-            tokio::select! {
-                () = stop.cancelled() => return,
-                () = tokio::time::sleep(wait) => {}
-            }
-            self.fire(due).await;
-        }
+    /// The source of the Cron trigger at `trigger`, firing on `schedule`.
+    pub fn new(trigger: TriggerAt, schedule: Schedule) -> Self {
+        Self { trigger, schedule }
     }
 
     /// The next whole second the trigger fires at (chrono, as croner works in it).
@@ -86,23 +59,46 @@ impl CronSource {
         }
     }
 
-    async fn fire(&self, due: DateTime<Utc>) {
+    async fn fire(&self, inbox: &dyn InboxWriter, due: DateTime<Utc>) {
         let scheduled_at = due.to_rfc3339_opts(SecondsFormat::Secs, true);
         let event = IncomingEvent {
             source: EventSource::Cron,
             account: String::new(),
-            dedup_key: keys::cron_tick(&self.playbook_id, &self.node_id, &scheduled_at),
+            dedup_key: keys::cron_tick(
+                &self.trigger.playbook_id,
+                &self.trigger.node_id,
+                &scheduled_at,
+            ),
             payload: InboxPayload::Cron {
-                playbook_id: self.playbook_id.clone(),
-                trigger_node: self.node_id.clone(),
+                playbook_id: self.trigger.playbook_id.clone(),
+                trigger_node: self.trigger.node_id.clone(),
                 scheduled_at,
             },
         };
-        if let Err(err) = self.inbox.accept(event).await {
-            tracing::error!(
-                "Cron trigger of {}: cannot store the event: {err}",
-                self.playbook_id
-            );
+        if let Err(err) = inbox.accept(event).await {
+            tracing::error!("{}: cannot store the event: {err}", self.describe());
+        }
+    }
+}
+
+#[async_trait]
+impl Source for CronSource {
+    fn describe(&self) -> String {
+        format!("Cron trigger of {}", self.trigger)
+    }
+
+    async fn run(self: Box<Self>, inbox: Arc<dyn InboxWriter>, stop: Cancellation) {
+        loop {
+            let Some(due) = self.next_due() else {
+                tracing::warn!("{} never fires again", self.describe());
+                return;
+            };
+            let wait = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(wait) => {}
+            }
+            self.fire(inbox.as_ref(), due).await;
         }
     }
 }

@@ -11,17 +11,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use alertsync_engine::{Cancellation, telemetry};
-use alertsync_integrations::args::{is_alert_id, shown_id};
-use alertsync_integrations::sekoia::SLUG;
-use alertsync_integrations::sekoia::backfill::{
-    BackfillOptions, Checkpoint as BackfillCheckpoint, backfill_with,
-};
-use alertsync_integrations::sekoia::live::{AlertChange, CaseChange, LiveEvent, LiveNotifications};
 use alertsync_store::{Checkpoint, EventSource, Store};
+use async_trait::async_trait;
 use serde_json::json;
 
-use crate::inbox::{Inbox, InboxPayload, IncomingEvent};
-use crate::keys;
+use crate::args::{is_alert_id, shown_id};
+use crate::sekoia::backfill::{BackfillOptions, Checkpoint as BackfillCheckpoint, backfill_with};
+use crate::sekoia::live::{AlertChange, CaseChange, LiveEvent, LiveNotifications};
+use crate::sekoia::{SLUG, SekoiaClient};
+use crate::source::{InboxPayload, InboxWriter, IncomingEvent, Source, keys};
+
+/// Alert changes the back-fill found that were not stored yet, by `account` (a counter:
+/// each is one the live notifications missed).
+pub const BACKFILLED_ALERTS: &str = "alertsync_backfilled_alerts_total";
 
 /// How a [`LiveSource`] keeps its checkpoint and dedup keys.
 #[derive(Debug, Clone, Copy)]
@@ -51,7 +53,6 @@ pub struct LiveSource {
     /// The account's name.
     pub account: String,
     pub live: Arc<LiveNotifications>,
-    pub inbox: Inbox,
     /// Where the checkpoint is kept.
     pub store: Arc<dyn Store>,
     pub timing: CheckpointTiming,
@@ -61,12 +62,17 @@ pub struct LiveSource {
     pub first_start_s: i64,
 }
 
-impl LiveSource {
+#[async_trait]
+impl Source for LiveSource {
+    fn describe(&self) -> String {
+        format!("Sekoia.io account `{}`", self.account)
+    }
+
     /// Listens until `stop`.
-    pub async fn run(self, stop: Cancellation) {
+    async fn run(self: Box<Self>, inbox: Arc<dyn InboxWriter>, stop: Cancellation) {
         let live = Arc::clone(&self.live);
-        crate::metrics::follow_live(self.account.clone(), live.stats());
-        let this = &self;
+        let this = &*self;
+        let inbox = inbox.as_ref();
         let client = live.client().clone();
         let client = &client;
         // The session whose back-fill is committed: from then on, its changes arrive live.
@@ -74,12 +80,12 @@ impl LiveSource {
         let following = live.run(&stop, |event| async move {
             match event {
                 LiveEvent::Connected { session } => {
-                    telemetry::for_destination(SLUG, this.backfill(client)).await?;
+                    telemetry::for_destination(SLUG, this.backfill(inbox, client)).await?;
                     backfilled.store(session, Ordering::SeqCst);
                     Ok(())
                 }
-                LiveEvent::Change(change) => this.store_change(change, EventSource::Live).await,
-                LiveEvent::Case(change) => this.store_case_change(change).await,
+                LiveEvent::Change(change) => this.store_change(inbox, change).await,
+                LiveEvent::Case(change) => this.store_case_change(inbox, change).await,
             }
         });
         let mut stats = live.stats();
@@ -101,7 +107,9 @@ impl LiveSource {
             () = advancing => {}
         }
     }
+}
 
+impl LiveSource {
     fn checkpoint_key(&self) -> String {
         keys::backfill_checkpoint(&self.account)
     }
@@ -163,10 +171,7 @@ impl LiveSource {
     }
 
     /// Stores what changed since the last checkpoint, and the new checkpoint with it.
-    async fn backfill(
-        &self,
-        client: &alertsync_integrations::sekoia::SekoiaClient,
-    ) -> Result<(), String> {
+    async fn backfill(&self, inbox: &dyn InboxWriter, client: &SekoiaClient) -> Result<(), String> {
         let key = self.checkpoint_key();
         let since = match self.committed_checkpoint().await? {
             Some(checkpoint) => checkpoint,
@@ -184,29 +189,39 @@ impl LiveSource {
             key,
             value: serde_json::to_string(&found.checkpoint).map_err(|e| e.to_string())?,
         };
-        let stored = self
-            .inbox
+        let stored = inbox
             .accept_batch(events, Some(checkpoint))
             .await
             .map_err(|e| e.to_string())?;
         self.expire_keys_before(found.checkpoint).await;
         let new = stored.iter().filter(|s| s.is_new()).count();
-        crate::metrics::record_backfilled(&self.account, new);
+        if new > 0 {
+            metrics::counter!(BACKFILLED_ALERTS, "account" => self.account.clone())
+                .increment(new as u64);
+        }
         Ok(())
     }
 
-    async fn store_change(&self, change: AlertChange, source: EventSource) -> Result<(), String> {
-        let Some(event) = self.incoming(change, source) else {
+    async fn store_change(
+        &self,
+        inbox: &dyn InboxWriter,
+        change: AlertChange,
+    ) -> Result<(), String> {
+        let Some(event) = self.incoming(change, EventSource::Live) else {
             return Ok(());
         };
-        self.inbox
+        inbox
             .accept(event)
             .await
             .map(drop)
             .map_err(|e| e.to_string())
     }
 
-    async fn store_case_change(&self, change: CaseChange) -> Result<(), String> {
+    async fn store_case_change(
+        &self,
+        inbox: &dyn InboxWriter,
+        change: CaseChange,
+    ) -> Result<(), String> {
         let event = IncomingEvent {
             source: EventSource::Live,
             account: self.account.clone(),
@@ -217,7 +232,7 @@ impl LiveSource {
                 attributes: change.attributes,
             },
         };
-        self.inbox
+        inbox
             .accept(event)
             .await
             .map(drop)

@@ -9,65 +9,43 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alertsync_engine::{Cancellation, now_ms};
-use alertsync_integrations::sekoia::triggers::threshold::{
+use alertsync_store::{EventSource, Store};
+use async_trait::async_trait;
+
+use crate::sekoia::triggers::threshold::{
     TIME_CHECK_EVERY_SECS, ThresholdSettings, ThresholdState,
 };
-use alertsync_store::{EventSource, Store};
-
-use crate::deploy::{DeployedPlaybook, TriggerNode};
-use crate::inbox::{Inbox, InboxPayload, IncomingEvent};
-use crate::keys;
+use crate::source::{InboxPayload, InboxWriter, IncomingEvent, Source, TriggerAt, keys};
 
 /// One Alert Events Threshold trigger's time window.
 pub struct ThresholdClock {
-    playbook_id: String,
-    node_id: String,
+    trigger: TriggerAt,
     /// The Sekoia.io account the trigger's alerts are read with.
     account: String,
     settings: ThresholdSettings,
-    inbox: Inbox,
+    /// Where the alerts' states are kept.
     store: Arc<dyn Store>,
 }
 
 impl ThresholdClock {
+    /// The time window of the trigger at `trigger`, whose alerts are read with `account`.
     pub fn new(
-        playbook: &DeployedPlaybook,
-        trigger: &TriggerNode,
+        trigger: TriggerAt,
+        settings: ThresholdSettings,
         account: String,
-        inbox: Inbox,
         store: Arc<dyn Store>,
-    ) -> Result<Self, String> {
-        let settings = trigger.settings(playbook, ThresholdSettings::from_arguments)?;
-        Ok(Self {
-            playbook_id: playbook.id.clone(),
-            node_id: trigger.node_id.clone(),
+    ) -> Self {
+        Self {
+            trigger,
             account,
             settings,
-            inbox,
             store,
-        })
-    }
-
-    /// Looks at the trigger's alerts every few minutes until `stop`.
-    pub async fn run(self, stop: Cancellation) {
-        let mut ticks = tokio::time::interval(Duration::from_secs(TIME_CHECK_EVERY_SECS));
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => return,
-                _ = ticks.tick() => {}
-            }
-            if let Err(why) = self.check().await {
-                tracing::warn!(
-                    "Alert Events Threshold of playbook {} node {}: {why}",
-                    self.playbook_id,
-                    self.node_id
-                );
-            }
         }
     }
 
-    async fn check(&self) -> Result<(), String> {
-        let prefix = keys::threshold_states(&self.playbook_id, &self.node_id);
+    async fn check(&self, inbox: &dyn InboxWriter) -> Result<(), String> {
+        let (playbook_id, node_id) = (&self.trigger.playbook_id, &self.trigger.node_id);
+        let prefix = keys::threshold_states(playbook_id, node_id);
         let now = now_ms();
         self.store
             .forget_checkpoints(&prefix, now.saturating_sub(self.settings.keep_state_ms()))
@@ -89,25 +67,46 @@ impl ThresholdClock {
                     source: EventSource::Timer,
                     account: self.account.clone(),
                     dedup_key: keys::threshold_time_check(
-                        &self.playbook_id,
-                        &self.node_id,
+                        playbook_id,
+                        node_id,
                         &alert_uuid,
                         state.waiting_mark(),
                     ),
                     payload: InboxPayload::ThresholdTimeCheck {
-                        playbook_id: self.playbook_id.clone(),
-                        trigger_node: self.node_id.clone(),
+                        playbook_id: playbook_id.clone(),
+                        trigger_node: node_id.clone(),
                         alert_uuid,
                     },
                 });
             }
         }
         if !due.is_empty() {
-            self.inbox
+            inbox
                 .accept_batch(due, None)
                 .await
                 .map_err(|err| format!("cannot store the time checks: {err}"))?;
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl Source for ThresholdClock {
+    fn describe(&self) -> String {
+        format!("Alert Events Threshold of {}", self.trigger)
+    }
+
+    /// Looks at the trigger's alerts every few minutes until `stop`.
+    async fn run(self: Box<Self>, inbox: Arc<dyn InboxWriter>, stop: Cancellation) {
+        let mut ticks = tokio::time::interval(Duration::from_secs(TIME_CHECK_EVERY_SECS));
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = ticks.tick() => {}
+            }
+            if let Err(why) = self.check(inbox.as_ref()).await {
+                tracing::warn!("{}: {why}", self.describe());
+            }
+        }
     }
 }

@@ -10,13 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alertsync_engine::{ActionContext, Cancellation, RetryPolicy};
-use alertsync_integrations::sekoia::SekoiaClient;
-use alertsync_integrations::sekoia::triggers::feeds::{FeedKind, FeedSettings, read_page};
 use alertsync_store::{Checkpoint, EventSource, Store};
+use async_trait::async_trait;
 
-use crate::deploy::{DeployedPlaybook, TriggerNode};
-use crate::inbox::{Inbox, InboxPayload, IncomingEvent};
-use crate::keys;
+use crate::sekoia::SekoiaClient;
+use crate::sekoia::triggers::feeds::{FeedSettings, read_page};
+use crate::source::{InboxPayload, InboxWriter, IncomingEvent, Source, TriggerAt, keys};
 
 /// How often a feed read to its end is read again (as Sekoia.io's trigger does).
 const POLL_EVERY: Duration = Duration::from_secs(300);
@@ -25,58 +24,60 @@ const FIRST_RETRY: Duration = Duration::from_secs(5);
 
 /// One feed trigger of one playbook.
 pub struct FeedSource {
-    playbook_id: String,
-    node_id: String,
-    /// The Sekoia.io account the feed is read with.
-    account: String,
+    trigger: TriggerAt,
     settings: FeedSettings,
-    client: SekoiaClient,
-    inbox: Inbox,
+    reader: SekoiaReader,
+    /// Where the cursor is kept.
     store: Arc<dyn Store>,
-    retry: RetryPolicy,
+}
+
+/// The Sekoia.io account a trigger reads with: its name, its client, and how its reads
+/// are retried.
+#[derive(Clone)]
+pub struct SekoiaReader {
+    pub account: String,
+    pub client: SekoiaClient,
+    pub retry: RetryPolicy,
 }
 
 impl FeedSource {
-    /// The source of `trigger`, reading with `client` (the node's account `account`).
+    /// The source of the feed trigger at `trigger`, reading as `settings` say with
+    /// `reader`, keeping its cursor in `store`.
     pub fn new(
-        playbook: &DeployedPlaybook,
-        trigger: &TriggerNode,
-        kind: FeedKind,
-        (account, client): (String, SekoiaClient),
-        inbox: Inbox,
+        trigger: TriggerAt,
+        settings: FeedSettings,
+        reader: SekoiaReader,
         store: Arc<dyn Store>,
-        retry: RetryPolicy,
-    ) -> Result<Self, String> {
-        let settings = trigger.settings(playbook, |arguments| {
-            FeedSettings::from_arguments(kind, arguments)
-        })?;
-        Ok(Self {
-            playbook_id: playbook.id.clone(),
-            node_id: trigger.node_id.clone(),
-            account,
+    ) -> Self {
+        Self {
+            trigger,
             settings,
-            client,
-            inbox,
+            reader,
             store,
-            retry,
-        })
+        }
+    }
+}
+
+#[async_trait]
+impl Source for FeedSource {
+    fn describe(&self) -> String {
+        format!("feed trigger of {}", self.trigger)
     }
 
     /// Reads the feed until `stop`.
-    pub async fn run(self, stop: Cancellation) {
-        let cx = self.client.service_context(self.retry);
+    async fn run(self: Box<Self>, inbox: Arc<dyn InboxWriter>, stop: Cancellation) {
+        let cx = self.reader.client.service_context(self.reader.retry);
         let mut failed_wait = FIRST_RETRY;
         loop {
-            let wait = match self.next_page(&cx).await {
+            let wait = match self.next_page(inbox.as_ref(), &cx).await {
                 Ok(more) => {
                     failed_wait = FIRST_RETRY;
                     if more { Duration::ZERO } else { POLL_EVERY }
                 }
                 Err(why) => {
                     tracing::warn!(
-                        "feed trigger of playbook {} node {}: {why}; trying again in {} s",
-                        self.playbook_id,
-                        self.node_id,
+                        "{}: {why}; trying again in {} s",
+                        self.describe(),
                         failed_wait.as_secs()
                     );
                     let wait = failed_wait;
@@ -90,23 +91,29 @@ impl FeedSource {
             }
         }
     }
+}
 
+impl FeedSource {
     /// Where this trigger's cursor in its feed is kept.
     fn cursor_key(&self) -> String {
-        keys::feed_cursor(&self.playbook_id, &self.node_id, &self.settings.feed_id)
+        keys::feed_cursor(
+            &self.trigger.playbook_id,
+            &self.trigger.node_id,
+            &self.settings.feed_id,
+        )
     }
 
     /// Reads and stores the page after the cursor; whether more may follow at once (the page
     /// was full and the feed moved its cursor: a full page without a new cursor would be
     /// read again and again).
-    async fn next_page(&self, cx: &ActionContext) -> Result<bool, String> {
+    async fn next_page(&self, inbox: &dyn InboxWriter, cx: &ActionContext) -> Result<bool, String> {
         let key = self.cursor_key();
         let cursor = self
             .store
             .checkpoint(&key)
             .await
             .map_err(|err| format!("cannot read the cursor: {err}"))?;
-        let page = read_page(&self.client, cx, &self.settings, cursor.as_deref())
+        let page = read_page(&self.reader.client, cx, &self.settings, cursor.as_deref())
             .await
             .map_err(|err| err.message)?;
         if page.objects.is_empty() {
@@ -115,23 +122,23 @@ impl FeedSource {
         let full = page.objects.len() as u64 >= self.settings.batch_size_limit;
         let moved = page.next_cursor.is_some() && page.next_cursor != cursor;
         let dedup_key = keys::feed_page(
-            &self.playbook_id,
-            &self.node_id,
+            &self.trigger.playbook_id,
+            &self.trigger.node_id,
             &page_fingerprint(cursor.as_deref(), &page.objects),
         );
         let next = page.next_cursor.or(cursor);
         let event = IncomingEvent {
             source: EventSource::Feed,
-            account: self.account.clone(),
+            account: self.reader.account.clone(),
             dedup_key,
             payload: InboxPayload::FeedPage {
-                playbook_id: self.playbook_id.clone(),
-                trigger_node: self.node_id.clone(),
+                playbook_id: self.trigger.playbook_id.clone(),
+                trigger_node: self.trigger.node_id.clone(),
                 objects: page.objects,
             },
         };
         let checkpoint = next.map(|cursor| Checkpoint::new(key, cursor));
-        self.inbox
+        inbox
             .accept_batch(vec![event], checkpoint)
             .await
             .map_err(|err| format!("cannot store the page: {err}"))?;
