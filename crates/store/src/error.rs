@@ -53,13 +53,6 @@ pub enum StoreError {
         operation: &'static str,
         event: InboxId,
     },
-    /// The worker running the operation stopped before answering (the runtime is shutting
-    /// down, or the operation panicked).
-    #[error("store: {operation} was interrupted: {cause}")]
-    Interrupted {
-        operation: &'static str,
-        cause: String,
-    },
 }
 
 /// Results of store operations.

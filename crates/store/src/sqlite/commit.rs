@@ -18,6 +18,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
@@ -27,8 +28,15 @@ use super::{Fault, Inner};
 /// Most writes one transaction takes: bounds how long a batch holds the write lock.
 const MAX_BATCH: usize = 256;
 
-/// A write's result, its type erased on the way through the queue.
-type Erased = Box<dyn Any + Send>;
+/// How long writes nobody waits for ([`WriteQueue::submit`]) may wait for a write somebody
+/// waits for, to share its commit: a run's start, its alert and its node records then ride
+/// with the next event, claim or run end instead of each paying a sync to disk of its own.
+/// Their loss in a crash is harmless by design (see [`crate::WriteBehind`]), and a write
+/// that returns `Ok` still brings every one queued before it to disk.
+const LINGER: Duration = Duration::from_millis(20);
+
+/// An operation's result, its type erased on the way through a queue.
+pub(super) type Erased = Box<dyn Any + Send>;
 type Op = Box<dyn FnOnce(&Transaction<'_>, &Inner) -> Result<Erased, Fault> + Send>;
 
 /// One queued write and where its answer goes.
@@ -37,6 +45,8 @@ struct Job {
     operation: &'static str,
     op: Op,
     reply: oneshot::Sender<Result<Erased, Fault>>,
+    /// Whether a caller waits for the commit.
+    awaited: bool,
 }
 
 /// The queue of the writer thread. The thread ends when the queue is dropped.
@@ -67,14 +77,11 @@ impl WriteQueue {
         F: FnOnce(&Transaction<'_>, &Inner) -> Result<T, Fault> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        self.queue(operation, op, reply)?;
+        self.queue(operation, op, reply, true)?;
         let value = answer.await.map_err(|_| {
             Fault::Batch("the store's writer stopped before answering".to_owned())
         })??;
-        value
-            .downcast::<T>()
-            .map(|value| *value)
-            .map_err(|_| Fault::Batch("a write answered with a value of another type".to_owned()))
+        unerase(value)
     }
 
     /// Queues `op` without waiting for it (see the module documentation).
@@ -83,7 +90,7 @@ impl WriteQueue {
         F: FnOnce(&Transaction<'_>, &Inner) -> Result<(), Fault> + Send + 'static,
     {
         let (reply, _unanswered) = oneshot::channel();
-        if let Err(fault) = self.queue(operation, op, reply) {
+        if let Err(fault) = self.queue(operation, op, reply, false) {
             tracing::error!("store: {operation}: {}", fault.during(operation));
         }
     }
@@ -93,6 +100,7 @@ impl WriteQueue {
         operation: &'static str,
         op: F,
         reply: oneshot::Sender<Result<Erased, Fault>>,
+        awaited: bool,
     ) -> Result<(), Fault>
     where
         T: Send + 'static,
@@ -104,6 +112,7 @@ impl WriteQueue {
                 operation,
                 op,
                 reply,
+                awaited,
             })
             .map_err(|_| Fault::Batch("the store's writer has stopped".to_owned()))
     }
@@ -126,10 +135,25 @@ impl Drop for WriteQueue {
 /// The writer thread: one transaction per batch of queued writes, until the queue closes.
 fn write_batches(mut connection: Connection, inner: &Inner, queued: &Receiver<Job>) {
     while let Ok(first) = queued.recv() {
-        let mut batch = vec![first];
-        batch.extend(queued.try_iter().take(MAX_BATCH - 1));
+        let batch = gather(first, queued);
         commit_batch(&mut connection, inner, batch);
     }
+}
+
+/// The batch that starts with `first`: every write queued meanwhile and, while nobody waits
+/// for any of them, those queued within [`LINGER`] (until one is awaited).
+fn gather(first: Job, queued: &Receiver<Job>) -> Vec<Job> {
+    let mut batch = vec![first];
+    batch.extend(queued.try_iter().take(MAX_BATCH - 1));
+    let deadline = Instant::now() + LINGER;
+    while batch.len() < MAX_BATCH && !batch.iter().any(|job| job.awaited) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match queued.recv_timeout(left) {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+    batch
 }
 
 fn commit_batch(connection: &mut Connection, inner: &Inner, batch: Vec<Job>) {
@@ -183,8 +207,21 @@ fn answer(
 
 /// Runs one write; a panic fails that write alone instead of the writer thread.
 fn run_op(op: Op, tx: &Transaction<'_>, inner: &Inner) -> Result<Erased, Fault> {
-    catch_unwind(AssertUnwindSafe(|| op(tx, inner)))
-        .unwrap_or_else(|_| Err(Fault::Batch("the write panicked".to_owned())))
+    guarded(|| op(tx, inner))
+}
+
+/// Runs `op`; a panic fails `op` alone instead of the thread running it.
+pub(super) fn guarded<T>(op: impl FnOnce() -> Result<T, Fault>) -> Result<T, Fault> {
+    catch_unwind(AssertUnwindSafe(op))
+        .unwrap_or_else(|_| Err(Fault::Batch("the operation panicked".to_owned())))
+}
+
+/// The value of an [`Erased`] result, of the type its operation returned.
+pub(super) fn unerase<T: 'static>(value: Erased) -> Result<T, Fault> {
+    value
+        .downcast::<T>()
+        .map(|value| *value)
+        .map_err(|_| Fault::Batch("an operation answered with a value of another type".to_owned()))
 }
 
 /// Runs `op` in a savepoint: its changes are kept if it succeeds, undone if it fails.

@@ -13,18 +13,20 @@
 //!   instance by mistake) makes a write wait up to [`SqliteOptions::busy_timeout`] instead
 //!   of failing with "database is locked". Within the process, writes go through one
 //!   connection owned by a writer thread, in immediate transactions that group the writes
-//!   queued meanwhile ([`commit`]); reads use a second connection.
+//!   queued meanwhile ([`commit`]); reads go to reader threads with their own connections
+//!   ([`read`]).
 //! * **Embedded migrations** recorded in the `schema_version` table ([`schema`]).
 //!
-//! Reads run on tokio's blocking thread pool and writes on the writer thread, so async
-//! callers never block the runtime; an operation whose caller went away still completes
-//! (or rolls back) as a whole.
+//! Reads run on the reader threads and writes on the writer thread, so async callers never
+//! block the runtime nor park its threads; an operation whose caller went away still
+//! completes (or rolls back) as a whole.
 
 mod commit;
 mod inbox;
 pub mod lock;
 pub mod maintenance;
 mod queue;
+mod read;
 mod retention;
 mod runs;
 mod schema;
@@ -78,12 +80,12 @@ pub struct SqliteStore {
     inner: Arc<Inner>,
     /// Every write goes through it; the writer thread ends with the last clone.
     writes: Arc<commit::WriteQueue>,
+    /// Every read goes through it; the reader threads end with the last clone.
+    reads: Arc<read::ReadPool>,
 }
 
 struct Inner {
     path: PathBuf,
-    /// Reads for queries.
-    reader: Mutex<Connection>,
     /// Names this instance in `runs.claimed_by`.
     instance: String,
     /// Whether the last writes reached the disk.
@@ -169,13 +171,17 @@ impl SqliteStore {
                 });
             }
         }
-        let reader = connect(&path, &options).map_err(|f| open_error(f.into_cause()))?;
-        reader
-            .pragma_update(None, "query_only", "ON")
-            .map_err(|e| open_error(e.into()))?;
+        let readers = (0..READERS)
+            .map(|_| {
+                let reader = connect(&path, &options)?;
+                reader.pragma_update(None, "query_only", "ON")?;
+                Ok(reader)
+            })
+            .collect::<Result<Vec<_>, Fault>>()
+            .map_err(|f| open_error(f.into_cause()))?;
+        let reads = read::ReadPool::start(readers).map_err(|e| open_error(e.into()))?;
         let inner = Arc::new(Inner {
             path: path.clone(),
-            reader: Mutex::new(reader),
             instance: uuid::Uuid::new_v4().to_string(),
             write_health: Mutex::default(),
             _lock: lock,
@@ -185,6 +191,7 @@ impl SqliteStore {
         Ok(Self {
             inner,
             writes: Arc::new(writes),
+            reads: Arc::new(reads),
         })
     }
 
@@ -211,29 +218,22 @@ impl SqliteStore {
             .map_err(|fault| fault.during(operation))
     }
 
-    /// Runs `op` in a read transaction (one consistent snapshot) on the read connection,
-    /// on the blocking pool.
+    /// Runs `op` in a read transaction (one consistent snapshot) on a reader thread.
     async fn read<T, F>(&self, operation: &'static str, op: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&rusqlite::Transaction<'_>, &Inner) -> Result<T, Fault> + Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, Fault> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = inner.reader.lock().unwrap_or_else(PoisonError::into_inner);
-            let tx = conn.transaction()?;
-            let value = op(&tx, &inner)?;
-            tx.finish()?;
-            Ok(value)
-        })
-        .await
-        .map_err(|e| StoreError::Interrupted {
-            operation,
-            cause: e.to_string(),
-        })?
-        .map_err(|fault: Fault| fault.during(operation))
+        self.reads
+            .read(op)
+            .await
+            .map_err(|fault| fault.during(operation))
     }
 }
+
+/// Reader threads (and read connections) of a store: the API, the console and the sources
+/// read while the scheduler writes.
+const READERS: usize = 2;
 
 /// Prepared statements each connection keeps.
 const STATEMENT_CACHE: usize = 128;
@@ -324,17 +324,17 @@ impl Store for SqliteStore {
     }
 
     async fn event(&self, id: InboxId) -> StoreResult<Option<InboxEvent>> {
-        self.read("read event", move |tx, _| inbox::event(tx, id))
+        self.read("read event", move |tx| inbox::event(tx, id))
             .await
     }
 
     async fn inbox_counts(&self) -> StoreResult<InboxCounts> {
-        self.read("count inbox events", |tx, _| inbox::counts(tx))
+        self.read("count inbox events", inbox::counts)
             .await
     }
 
     async fn unrouted_events(&self) -> StoreResult<Vec<InboxEvent>> {
-        self.read("list unrouted events", |tx, _| inbox::unrouted(tx))
+        self.read("list unrouted events", inbox::unrouted)
             .await
     }
 
@@ -406,22 +406,22 @@ impl Store for SqliteStore {
     }
 
     async fn queue_health(&self) -> StoreResult<QueueHealth> {
-        self.read("read queue health", |tx, _| queue::health(tx))
+        self.read("read queue health", queue::health)
             .await
     }
 
     async fn run(&self, id: RunId) -> StoreResult<Option<RunDetail>> {
-        self.read("read run", move |tx, _| runs::detail(tx, id))
+        self.read("read run", move |tx| runs::detail(tx, id))
             .await
     }
 
     async fn list_runs(&self, query: RunQuery) -> StoreResult<RunPage> {
-        self.read("list runs", move |tx, _| runs::list(tx, &query))
+        self.read("list runs", move |tx| runs::list(tx, &query))
             .await
     }
 
     async fn run_counts(&self, filter: RunCountFilter) -> StoreResult<RunCounts> {
-        self.read("count runs", move |tx, _| runs::counts(tx, &filter))
+        self.read("count runs", move |tx| runs::counts(tx, &filter))
             .await
     }
 
@@ -442,7 +442,7 @@ impl Store for SqliteStore {
 
     async fn checkpoint(&self, key: &str) -> StoreResult<Option<String>> {
         let key = key.to_owned();
-        self.read("read checkpoint", move |tx, _| state::checkpoint(tx, &key))
+        self.read("read checkpoint", move |tx| state::checkpoint(tx, &key))
             .await
     }
 
@@ -455,7 +455,7 @@ impl Store for SqliteStore {
 
     async fn checkpoints_under(&self, prefix: &str) -> StoreResult<Vec<Checkpoint>> {
         let prefix = prefix.to_owned();
-        self.read("read checkpoints", move |tx, _| {
+        self.read("read checkpoints", move |tx| {
             state::checkpoints_under(tx, &prefix)
         })
         .await
@@ -478,7 +478,7 @@ impl Store for SqliteStore {
 
     async fn linked_alert(&self, system: &str, remote_id: &str) -> StoreResult<Option<String>> {
         let (system, remote_id) = (system.to_owned(), remote_id.to_owned());
-        self.read("read alert link", move |tx, _| {
+        self.read("read alert link", move |tx| {
             state::linked_alert(tx, &system, &remote_id)
         })
         .await
@@ -520,14 +520,14 @@ impl Store for SqliteStore {
 
     async fn playbook_health(&self, playbook_id: &str) -> StoreResult<PlaybookHealth> {
         let playbook_id = playbook_id.to_owned();
-        self.read("read playbook health", move |tx, _| {
+        self.read("read playbook health", move |tx| {
             state::health(tx, &playbook_id)
         })
         .await
     }
 
     async fn all_playbook_health(&self) -> StoreResult<Vec<PlaybookHealth>> {
-        self.read("list playbook health", |tx, _| state::all_health(tx))
+        self.read("list playbook health", state::all_health)
             .await
     }
 }

@@ -70,6 +70,37 @@ async fn writes_queued_without_waiting_are_committed_before_later_writes() {
 }
 
 #[tokio::test]
+async fn a_write_queued_without_waiting_reaches_the_disk_without_a_later_write() {
+    let dir = StoreDir::temporary();
+    let store = dir.open().await;
+    store
+        .record_playbook_failure("pb-1", "HTTP 400")
+        .await
+        .unwrap();
+    store.write_behind(WriteBehind::PlaybookSucceeded {
+        playbook_id: "pb-1".to_owned(),
+    });
+    // Nothing else is written: the write waits a little for company, then commits alone.
+    let started = std::time::Instant::now();
+    let failures = || {
+        dir.raw()
+            .query_row(
+                "SELECT consecutive_failures FROM playbook_health WHERE playbook_id = 'pb-1'",
+                [],
+                |row| row.get::<_, i64>(0),
+            )
+            .unwrap()
+    };
+    while failures() != 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "a write queued without waiting is still not committed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
 async fn write_health_tells_when_writes_stop_reaching_the_disk() {
     let dir = StoreDir::temporary();
     let options = SqliteOptions {
