@@ -220,6 +220,13 @@ async fn a_run_reads_its_alert_once_and_a_later_status_is_read_afresh() {
         reads, 2,
         "one read of the alert per run: the trigger's, shared with the action"
     );
+    // The playbook never names `file_path`: no alert file was written for its runs.
+    let alert_files = dir.dir.path().join("data/files/alerts");
+    assert!(
+        !alert_files.exists(),
+        "{} was created for a playbook that reads no alert file",
+        alert_files.display()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

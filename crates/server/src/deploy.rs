@@ -70,6 +70,10 @@ pub struct TriggerNode {
     pub kind: TriggerKind,
     /// The trigger's configuration (`rule_filter`, `cron`, ...).
     pub arguments: Value,
+    /// Whether the playbook may read the alert file an alert trigger writes: somewhere it
+    /// names `file_path`. When it does not, the file (a directory and a file created and
+    /// removed per run) is not written and the event has no `file_path`.
+    pub alert_file_read: bool,
 }
 
 impl TriggerNode {
@@ -318,6 +322,9 @@ fn trigger_nodes(
     problems: &mut Vec<String>,
 ) -> Vec<TriggerNode> {
     let mut triggers = Vec::new();
+    let alert_file_read = playbook
+        .to_json_string_pretty()
+        .contains(sekoia::triggers::ALERT_FILE_FIELD);
     for node in playbook.triggers() {
         let NodeKind::Trigger {
             module_uuid,
@@ -365,6 +372,7 @@ fn trigger_nodes(
             node_id: node.id.clone(),
             kind,
             arguments: arguments.clone(),
+            alert_file_read,
         });
     }
     triggers

@@ -147,23 +147,28 @@ async fn alert_event(
         .map(Some)
 }
 
-/// The event with the alert written to a file of the run (`file_path`), and kept for the
-/// run's actions that read it through `client`'s API and key.
+/// The event with the alert written to a file of the run (`file_path`) when the playbook
+/// may read it, and kept for the run's actions that read it through `client`'s API and key.
 async fn with_alert_file(
     input: &TriggerInput<'_>,
     client: &SekoiaClient,
     alert: Value,
     mut output: Value,
 ) -> Result<TriggerEvent, ActionError> {
-    let files = sekoia_triggers::attach_alert_file(input.data_dir, &alert, &mut output)
-        .await
-        .map_err(ActionError::permanent)?;
+    let files = if input.trigger.alert_file_read {
+        let written = sekoia_triggers::attach_alert_file(input.data_dir, &alert, &mut output)
+            .await
+            .map_err(ActionError::permanent)?;
+        Some(written)
+    } else {
+        None
+    };
     let kept = run_alert(input.account, &alert);
     let alerts_read = AlertsRead::default();
     alerts_read.remember(&client.source(), alert);
     Ok(TriggerEvent {
         output,
-        files: Some(files),
+        files,
         alert: Some(kept),
         alerts_read: Some(Arc::new(alerts_read)),
     })

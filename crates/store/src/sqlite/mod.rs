@@ -329,13 +329,11 @@ impl Store for SqliteStore {
     }
 
     async fn inbox_counts(&self) -> StoreResult<InboxCounts> {
-        self.read("count inbox events", inbox::counts)
-            .await
+        self.read("count inbox events", inbox::counts).await
     }
 
     async fn unrouted_events(&self) -> StoreResult<Vec<InboxEvent>> {
-        self.read("list unrouted events", inbox::unrouted)
-            .await
+        self.read("list unrouted events", inbox::unrouted).await
     }
 
     async fn route_event(&self, id: InboxId, runs: Vec<RunTarget>) -> StoreResult<()> {
@@ -406,13 +404,11 @@ impl Store for SqliteStore {
     }
 
     async fn queue_health(&self) -> StoreResult<QueueHealth> {
-        self.read("read queue health", queue::health)
-            .await
+        self.read("read queue health", queue::health).await
     }
 
     async fn run(&self, id: RunId) -> StoreResult<Option<RunDetail>> {
-        self.read("read run", move |tx| runs::detail(tx, id))
-            .await
+        self.read("read run", move |tx| runs::detail(tx, id)).await
     }
 
     async fn list_runs(&self, query: RunQuery) -> StoreResult<RunPage> {
@@ -527,8 +523,7 @@ impl Store for SqliteStore {
     }
 
     async fn all_playbook_health(&self) -> StoreResult<Vec<PlaybookHealth>> {
-        self.read("list playbook health", state::all_health)
-            .await
+        self.read("list playbook health", state::all_health).await
     }
 }
 

@@ -89,10 +89,7 @@ impl Drop for ReadPool {
 /// A reader thread: takes the next queued read until the queue closes.
 fn serve_reads(mut connection: Connection, queued: &Mutex<Receiver<ReadJob>>) {
     loop {
-        let next = queued
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .recv();
+        let next = queued.lock().unwrap_or_else(PoisonError::into_inner).recv();
         let Ok(job) = next else {
             return;
         };

@@ -149,6 +149,9 @@ pub fn comment_of(comment: &Value) -> Value {
     })
 }
 
+/// The field of an alert trigger's event that names the alert's file.
+pub const ALERT_FILE_FIELD: &str = "file_path";
+
 /// Writes `alert` to `alerts/<fresh uuid>/alert.json` in the data directory, as Sekoia.io's
 /// alert triggers do, and adds the file's path (relative to the data directory, where
 /// actions read files) to the event as `file_path`. Returns the directory to remove once the
@@ -162,7 +165,7 @@ pub async fn attach_alert_file(
     let path = crate::files::write(data_dir, &relative, alert.to_string().as_bytes())
         .await
         .map_err(|err| err.message)?;
-    event["file_path"] = Value::String(relative);
+    event[ALERT_FILE_FIELD] = Value::String(relative);
     Ok(path
         .parent()
         .map(std::path::Path::to_path_buf)
