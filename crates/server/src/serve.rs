@@ -61,16 +61,17 @@ pub async fn serve(
     crate::metrics::install();
     let started_s = (alertsync_engine::now_ms() / 1000) as i64;
     let token = config.server.token.clone().filter(|t| !t.is_empty());
-    crate::api::auth::refuse_open_listen(&options.listen, token.is_some()).map_err(ServeError)?;
+    crate::api::auth::refuse_open_listen(&options.listen, token.is_some())
+        .map_err(|e| ServeError(e.to_string()))?;
     let access = Access::new(
         token.as_deref(),
         &options.listen,
         config.server.public_url.as_deref(),
     )
-    .map_err(ServeError)?;
+    .map_err(|e| ServeError(e.to_string()))?;
     let store = open_store(&config).await?;
     let http = HttpClient::new()
-        .map_err(ServeError)?
+        .map_err(|e| ServeError(e.to_string()))?
         .with_rate_limits(config.delivery.rate_limits())
         .with_max_response_bytes(config.delivery.max_response_bytes);
     let accounts = AccountBook::new(config.accounts.clone());
@@ -250,7 +251,7 @@ fn trigger_account(
         .ok_or_else(needs_one)?;
     accounts
         .resolve(registry, node, &playbook.bindings)
-        .map_err(ServeError)?
+        .map_err(|e| ServeError(e.to_string()))?
         .ok_or_else(needs_one)
 }
 

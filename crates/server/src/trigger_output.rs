@@ -94,7 +94,7 @@ pub async fn trigger_event(
         InboxPayload::FeedPage { objects, .. } => {
             let (output, files) = feeds::objects_event(input.data_dir, objects)
                 .await
-                .map_err(ActionError::permanent)?;
+                .map_err(|why| ActionError::permanent(why.to_string()))?;
             Ok(Some(TriggerEvent {
                 files: Some(files),
                 ..TriggerEvent::of(output)
@@ -158,7 +158,7 @@ async fn with_alert_file(
 ) -> Result<TriggerEvent, ActionError> {
     let files = sekoia_triggers::attach_alert_file(input.data_dir, &alert, &mut output)
         .await
-        .map_err(ActionError::permanent)?;
+        .map_err(|why| ActionError::permanent(why.to_string()))?;
     let kept = run_alert(input.account, &alert);
     let alerts_read = AlertsRead::default();
     alerts_read.remember(&client.source(), alert);
@@ -204,7 +204,7 @@ async fn threshold_event(
     check: Check,
 ) -> Result<Option<TriggerEvent>, ActionError> {
     let settings = ThresholdSettings::from_arguments(&input.trigger.arguments)
-        .map_err(|why| ActionError::invalid_argument("arguments", why))?;
+        .map_err(|why| ActionError::invalid_argument("arguments", why.to_string()))?;
     let client = input.client("alert")?;
     let alert = read_alert(client, alert_uuid, input.cx).await?;
     if !sekoia_triggers::rule_filters_pass(&input.trigger.arguments, &alert) {
@@ -246,7 +246,7 @@ async fn threshold_event(
     if let Some(events) = events {
         threshold::attach_events_file(input.data_dir, &events, &mut event.output)
             .await
-            .map_err(ActionError::permanent)?;
+            .map_err(|why| ActionError::permanent(why.to_string()))?;
     }
     Ok(Some(event))
 }

@@ -203,8 +203,8 @@ impl Destination {
 
 /// Sends the account an event that changes nothing — resolve an alert key no alert has — to
 /// prove the integration key and URL work (see [`crate::probe`]).
-pub async fn resolve_nothing(cx: &ActionContext) -> Result<String, String> {
-    let destination = Destination::from_account(cx).map_err(|err| err.message)?;
+pub async fn resolve_nothing(cx: &ActionContext) -> Result<String, ActionError> {
+    let destination = Destination::from_account(cx)?;
     let alert_key = format!("alertsync-check-{}", uuid::Uuid::new_v4());
     let body = match destination.form {
         EndpointForm::SekoiaTyped => json!({
@@ -219,10 +219,7 @@ pub async fn resolve_nothing(cx: &ActionContext) -> Result<String, String> {
             "alertKey": alert_key,
         }),
     };
-    destination
-        .post(cx, &body)
-        .await
-        .map_err(|err| err.message)?;
+    destination.post(cx, &body).await?;
     Ok(format!(
         "POST {} accepted a resolve event for {alert_key}, which no alert has",
         destination.shown_url

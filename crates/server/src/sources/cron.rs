@@ -50,7 +50,9 @@ impl CronSource {
         trigger: &TriggerNode,
         inbox: Inbox,
     ) -> Result<Self, String> {
-        let schedule = trigger.settings(playbook, Schedule::from_arguments)?;
+        let schedule = trigger
+            .settings(playbook, Schedule::from_arguments)
+            .map_err(|e| e.to_string())?;
         Ok(Self {
             playbook_id: playbook.id.clone(),
             node_id: trigger.node_id.clone(),

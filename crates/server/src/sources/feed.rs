@@ -47,9 +47,11 @@ impl FeedSource {
         store: Arc<dyn Store>,
         retry: RetryPolicy,
     ) -> Result<Self, String> {
-        let settings = trigger.settings(playbook, |arguments| {
-            FeedSettings::from_arguments(kind, arguments)
-        })?;
+        let settings = trigger
+            .settings(playbook, |arguments| {
+                FeedSettings::from_arguments(kind, arguments)
+            })
+            .map_err(|e| e.to_string())?;
         Ok(Self {
             playbook_id: playbook.id.clone(),
             node_id: trigger.node_id.clone(),

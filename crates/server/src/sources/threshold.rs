@@ -37,7 +37,9 @@ impl ThresholdClock {
         inbox: Inbox,
         store: Arc<dyn Store>,
     ) -> Result<Self, String> {
-        let settings = trigger.settings(playbook, ThresholdSettings::from_arguments)?;
+        let settings = trigger
+            .settings(playbook, ThresholdSettings::from_arguments)
+            .map_err(|e| e.to_string())?;
         Ok(Self {
             playbook_id: playbook.id.clone(),
             node_id: trigger.node_id.clone(),

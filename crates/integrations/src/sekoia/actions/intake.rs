@@ -121,7 +121,8 @@ fn batch_url(cx: &ActionContext, args: &Value) -> Result<String, ActionError> {
             .and_then(|account| account.str("intake_url"))
             .unwrap_or(DEFAULT_INTAKE_URL),
     };
-    parse_http_url(server).map_err(|why| ActionError::invalid_argument("intake_server", why))?;
+    parse_http_url(server)
+        .map_err(|why| ActionError::invalid_argument("intake_server", why.to_string()))?;
     Ok(format!("{}/batch", server.trim().trim_end_matches('/')))
 }
 
