@@ -30,7 +30,7 @@ mod stats;
 mod templates;
 
 use pipeline::Setup;
-use python::Python;
+use python::{Python, Unavailable};
 use sim::SimProcess;
 
 /// The workspace root, where `bench/`, `examples/` and the default target dir are.
@@ -243,14 +243,14 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     Ok(all_ok)
 }
 
-fn unavailable(reason: &str) -> String {
+fn unavailable(reason: impl std::fmt::Display) -> String {
     format!("unavailable: {reason}")
 }
 
-fn prepare_python(args: &Args, root: &Path) -> Result<Python, String> {
+fn prepare_python(args: &Args, root: &Path) -> Result<Python, Unavailable> {
     let forced = std::env::var("ALERTSYNC_BENCH_PYTHON").as_deref() == Ok("1");
     if args.skip_python && !forced {
-        return Err("skipped".to_owned());
+        return Err(Unavailable::Skipped);
     }
     let python = Python::prepare(&root.join("bench"));
     if let Err(reason) = &python {
@@ -272,7 +272,7 @@ fn outcome<T: serde::Serialize>(result: anyhow::Result<T>) -> Value {
 
 async fn one_shot(
     setup: &Setup,
-    python: &Result<Python, String>,
+    python: &Result<Python, Unavailable>,
     plan: &Plan,
     dir: &Path,
 ) -> anyhow::Result<Value> {

@@ -3,7 +3,7 @@
 //! loop of `run()` calls.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -12,6 +12,34 @@ use serde_json::{Value, json};
 
 use crate::sim::{API_KEY, ILERT_KEY, SimProcess};
 use crate::stats::round3;
+
+/// Why the baseline cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum Unavailable {
+    #[error("skipped")]
+    Skipped,
+    #[error("{} is missing", .0.display())]
+    MissingScript(PathBuf),
+    #[error("cannot create the virtualenv: {0}")]
+    Virtualenv(#[source] CommandError),
+    #[error("pip install failed (is PyPI reachable?): {0}")]
+    PipInstall(#[source] CommandError),
+    #[error("the SDK was installed but cannot be imported")]
+    SdkNotImportable,
+}
+
+/// Why a setup command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Start(std::io::Error),
+    #[error("exit {status}: {last_line}")]
+    Failed {
+        status: ExitStatus,
+        /// The last line it wrote to stderr.
+        last_line: String,
+    },
+}
 
 /// A ready interpreter with the baseline's dependencies.
 pub struct Python {
@@ -22,14 +50,14 @@ pub struct Python {
 impl Python {
     /// The virtualenv in `bench_dir/.venv`, created and filled when it lacks the SDK; the
     /// reason when that cannot be done.
-    pub fn prepare(bench_dir: &Path) -> Result<Python, String> {
+    pub fn prepare(bench_dir: &Path) -> Result<Python, Unavailable> {
         let venv = bench_dir.join(".venv");
         let python = Python {
             interpreter: venv.join("bin/python"),
             script: bench_dir.join("python/ilert_action.py"),
         };
         if !python.script.is_file() {
-            return Err(format!("{} is missing", python.script.display()));
+            return Err(Unavailable::MissingScript(python.script));
         }
         if python.has_dependencies() {
             return Ok(python);
@@ -40,16 +68,16 @@ impl Python {
         );
         if !python.interpreter.is_file() {
             run_quietly(Command::new("python3").args(["-m", "venv"]).arg(&venv))
-                .map_err(|why| format!("cannot create the virtualenv: {why}"))?;
+                .map_err(Unavailable::Virtualenv)?;
         }
         run_quietly(
             Command::new(&python.interpreter)
                 .args(["-m", "pip", "install", "--quiet", "-r"])
                 .arg(bench_dir.join("python/requirements.txt")),
         )
-        .map_err(|why| format!("pip install failed (is PyPI reachable?): {why}"))?;
+        .map_err(Unavailable::PipInstall)?;
         if !python.has_dependencies() {
-            return Err("the SDK was installed but cannot be imported".to_owned());
+            return Err(Unavailable::SdkNotImportable);
         }
         Ok(python)
     }
@@ -151,11 +179,11 @@ pub fn write_settings(dir: &Path, sim: &SimProcess) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-fn run_quietly(command: &mut Command) -> Result<(), String> {
+fn run_quietly(command: &mut Command) -> Result<(), CommandError> {
     let out = command
         .stdin(Stdio::null())
         .output()
-        .map_err(|error| error.to_string())?;
+        .map_err(CommandError::Start)?;
     if out.status.success() {
         return Ok(());
     }
@@ -165,5 +193,8 @@ fn run_quietly(command: &mut Command) -> Result<(), String> {
         .rev()
         .find(|line| !line.trim().is_empty())
         .unwrap_or("no message");
-    Err(format!("exit {}: {last}", out.status))
+    Err(CommandError::Failed {
+        status: out.status,
+        last_line: last.to_owned(),
+    })
 }

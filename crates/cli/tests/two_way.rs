@@ -434,6 +434,25 @@ async fn an_ilert_alert_named_only_by_its_id_is_found_through_what_ilert_answere
     let sim = simulator().await;
     let (_dir, service) = serve_both_ways(&sim).await;
     let (alert, in_ilert) = forwarded_alert(&sim).await;
+    // ilert has the alert as soon as its answer leaves; the link to it is stored when the
+    // forwarding run has read that answer. Someone accepting it in ilert comes later.
+    wait_for_async("the forwarding run to end", PATIENCE, || async {
+        let (status, runs) = http(
+            &service.address,
+            "GET",
+            "/api/v1/runs?status=succeeded",
+            None,
+            "",
+        )
+        .await;
+        assert_eq!(status, 200, "{runs}");
+        runs["runs"]
+            .as_array()
+            .filter(|runs| !runs.is_empty())
+            .map(drop)
+            .ok_or_else(|| format!("no succeeded run yet: {runs}"))
+    })
+    .await;
     // A custom body with ilert's template variables, no alertKey and no short id.
     let body = json!({"alertId": in_ilert.id, "alertStatus": "ACCEPTED",
                       "eventType": "alert-accepted", "alertSummary": "Suspicious logon"})

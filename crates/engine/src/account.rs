@@ -117,6 +117,83 @@ pub const SEKOIA_MODULE: &str = "sekoia.io";
 /// Arguments through which an action reaches the Sekoia.io API.
 pub(crate) const SEKOIA_ACCESS_ARGUMENTS: [&str; 2] = ["api_key", "base_url"];
 
+/// Why no account can be picked for a node; each names the node (``node `3` (Send to
+/// ilert)``) and, when accounts are to choose from, the module's accounts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    #[error("{node}: module `{module_uuid}` is not implemented")]
+    ModuleNotImplemented { node: String, module_uuid: String },
+    #[error("{node}: no {slug} account is configured (add `[[account]] module = \"{slug}\"`)")]
+    NoAccount { node: String, slug: &'static str },
+    #[error(
+        "{node}: several {slug} accounts match ({accounts}); name one with the node's \
+         `module_configuration` key or a playbook binding"
+    )]
+    SeveralAccounts {
+        node: String,
+        slug: &'static str,
+        accounts: String,
+    },
+    #[error(
+        "{node}: account `{name}` named by {named_by} does not exist; {slug} accounts: \
+         {accounts}"
+    )]
+    UnknownAccount {
+        node: String,
+        name: String,
+        named_by: NamedBy,
+        slug: &'static str,
+        accounts: String,
+    },
+    #[error(
+        "{node}: account `{name}` named by {named_by} is a {module} account; {slug} \
+         accounts: {accounts}"
+    )]
+    OtherModule {
+        node: String,
+        name: String,
+        named_by: NamedBy,
+        module: String,
+        slug: &'static str,
+        accounts: String,
+    },
+}
+
+/// What names the account a node uses, when something does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NamedBy {
+    /// The node's `module_configuration`.
+    ModuleConfiguration,
+    /// The playbook's binding for the node.
+    Binding,
+}
+
+impl fmt::Display for NamedBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::ModuleConfiguration => "its `module_configuration`",
+            Self::Binding => "the playbook's binding",
+        })
+    }
+}
+
+/// Why the Sekoia.io account that other modules read alerts with cannot be picked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SekoiaAccountError {
+    #[error("no Sekoia.io account is configured")]
+    NoAccount,
+    #[error(
+        "several Sekoia.io accounts are configured ({accounts}), so give the node `api_key` \
+         and `base_url` arguments"
+    )]
+    SeveralAccounts { accounts: String },
+}
+
+/// Why an action that requires Sekoia.io access arguments gets none.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no `api_key` argument to read Sekoia.io with, and {0}")]
+pub struct SekoiaAccessError(#[source] SekoiaAccountError);
+
 /// `api_key` values that published playbook templates ship with instead of a key.
 const PLACEHOLDER_KEYS: [&str; 1] = ["changeme"];
 
@@ -164,81 +241,88 @@ impl AccountBook {
         registry: &Registry,
         node: &Node,
         bindings: &BTreeMap<String, String>,
-    ) -> Result<Option<Arc<Account>>, String> {
+    ) -> Result<Option<Arc<Account>>, ResolveError> {
         let Some(module_uuid) = node.module_uuid() else {
             return Ok(None);
         };
         let label = node_label(node);
-        let module = registry
-            .module(module_uuid)
-            .ok_or_else(|| format!("{label}: module `{module_uuid}` is not implemented"))?;
+        let module =
+            registry
+                .module(module_uuid)
+                .ok_or_else(|| ResolveError::ModuleNotImplemented {
+                    node: label.clone(),
+                    module_uuid: module_uuid.to_owned(),
+                })?;
         let slug = module.manifest.slug;
         let named = [
             (
                 node.module_configuration.as_deref(),
-                "its `module_configuration`",
+                NamedBy::ModuleConfiguration,
             ),
-            (
-                bindings.get(&node.id).map(String::as_str),
-                "the playbook's binding",
-            ),
+            (bindings.get(&node.id).map(String::as_str), NamedBy::Binding),
         ];
-        if let Some((name, source)) = named.into_iter().find_map(|(n, s)| Some((n?, s))) {
-            return self.named(&label, slug, name, source).map(Some);
+        if let Some((name, named_by)) = named.into_iter().find_map(|(n, s)| Some((n?, s))) {
+            return self.named(label, slug, name, named_by).map(Some);
         }
         let candidates: Vec<&Arc<Account>> = self.of_module(slug).collect();
         match candidates.as_slice() {
             [only] => Ok(Some(Arc::clone(only))),
             [] if module.manifest.required_configuration_keys().is_empty() => Ok(None),
-            [] => Err(format!(
-                "{label}: no {slug} account is configured (add `[[account]] module = \"{slug}\"`)"
-            )),
-            several => Err(format!(
-                "{label}: several {slug} accounts match ({}); name one with the node's \
-                 `module_configuration` key or a playbook binding",
-                names(several)
-            )),
+            [] => Err(ResolveError::NoAccount { node: label, slug }),
+            several => Err(ResolveError::SeveralAccounts {
+                node: label,
+                slug,
+                accounts: names(several),
+            }),
         }
     }
 
-    /// The account `name`, checked to belong to module `slug`.
+    /// The account `name` (named by `named_by`), checked to belong to module `slug`.
     fn named(
         &self,
-        label: &str,
-        slug: &str,
+        node: String,
+        slug: &'static str,
         name: &str,
-        source: &str,
-    ) -> Result<Arc<Account>, String> {
-        let found = self.get(name).filter(|a| a.module == slug);
-        found.cloned().ok_or_else(|| {
+        named_by: NamedBy,
+    ) -> Result<Arc<Account>, ResolveError> {
+        let accounts = || {
             let candidates: Vec<&Arc<Account>> = self.of_module(slug).collect();
-            let why = match self.get(name) {
-                Some(other) => format!("is a {} account", other.module),
-                None => "does not exist".to_owned(),
-            };
-            format!(
-                "{label}: account `{name}` named by {source} {why}; {slug} accounts: {}",
-                if candidates.is_empty() {
-                    "none".to_owned()
-                } else {
-                    names(&candidates)
-                }
-            )
-        })
+            if candidates.is_empty() {
+                "none".to_owned()
+            } else {
+                names(&candidates)
+            }
+        };
+        match self.get(name) {
+            Some(account) if account.module == slug => Ok(Arc::clone(account)),
+            Some(other) => Err(ResolveError::OtherModule {
+                node,
+                name: name.to_owned(),
+                named_by,
+                module: other.module.clone(),
+                slug,
+                accounts: accounts(),
+            }),
+            None => Err(ResolveError::UnknownAccount {
+                node,
+                name: name.to_owned(),
+                named_by,
+                slug,
+                accounts: accounts(),
+            }),
+        }
     }
 
     /// The Sekoia.io account that actions of other modules read alerts with: the only one
     /// configured.
-    pub fn sekoia(&self) -> Result<Arc<Account>, String> {
+    pub fn sekoia(&self) -> Result<Arc<Account>, SekoiaAccountError> {
         let candidates: Vec<&Arc<Account>> = self.of_module(SEKOIA_MODULE).collect();
         match candidates.as_slice() {
             [only] => Ok(Arc::clone(only)),
-            [] => Err("no Sekoia.io account is configured".to_owned()),
-            several => Err(format!(
-                "several Sekoia.io accounts are configured ({}), so give the node `api_key` \
-                 and `base_url` arguments",
-                names(several)
-            )),
+            [] => Err(SekoiaAccountError::NoAccount),
+            several => Err(SekoiaAccountError::SeveralAccounts {
+                accounts: names(several),
+            }),
         }
     }
 
@@ -254,7 +338,7 @@ impl AccountBook {
         module: &ModuleManifest,
         action: &ActionManifest,
         arguments: &mut Value,
-    ) -> Result<(), String> {
+    ) -> Result<(), SekoiaAccessError> {
         let declared = action.argument_keys();
         if !SEKOIA_ACCESS_ARGUMENTS.iter().all(|a| declared.contains(a)) {
             return Ok(());
@@ -280,9 +364,9 @@ impl AccountBook {
                 }
                 Ok(())
             }
-            Err(why) if requires_any(action, &SEKOIA_ACCESS_ARGUMENTS) => Err(format!(
-                "no `api_key` argument to read Sekoia.io with, and {why}"
-            )),
+            Err(why) if requires_any(action, &SEKOIA_ACCESS_ARGUMENTS) => {
+                Err(SekoiaAccessError(why))
+            }
             Err(_) => Ok(()),
         }
     }

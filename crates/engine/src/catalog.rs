@@ -100,7 +100,7 @@ impl Catalog for RegistryCatalog<'_> {
                 &mut arguments,
             )
         {
-            return vec![(String::new(), why)];
+            return vec![(String::new(), why.to_string())];
         }
         match violations(action.manifest(), &arguments) {
             Ok(found) => found
@@ -112,13 +112,14 @@ impl Catalog for RegistryCatalog<'_> {
         }
     }
 
-    fn resolve_account(&self, node: &Node) -> Result<(), String> {
+    fn resolve_account(&self, node: &Node) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         if !self.check_accounts {
             return Ok(());
         }
         self.accounts
             .resolve(self.registry, node, self.bindings)
             .map(drop)
+            .map_err(Box::from)
     }
 }
 

@@ -74,6 +74,11 @@ pub enum Answer {
     Failed { error: String },
 }
 
+/// Why the HTTP client could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the HTTP client: {0}")]
+pub struct ClientBuildError(#[source] reqwest::Error);
+
 /// A cheap-to-clone handle on the shared connection pool.
 #[derive(Clone)]
 pub struct HttpClient {
@@ -88,7 +93,7 @@ pub struct HttpClient {
 
 impl HttpClient {
     /// Builds the client (rustls with the ring provider, 30 s default timeout).
-    pub fn new() -> Result<Self, String> {
+    pub fn new() -> Result<Self, ClientBuildError> {
         static PROVIDER: Once = Once::new();
         PROVIDER.call_once(|| {
             // Another part of the process may have installed one already: either is fine.
@@ -100,7 +105,7 @@ impl HttpClient {
             .connect_timeout(Duration::from_secs(10))
             .pool_idle_timeout(Duration::from_secs(90))
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(ClientBuildError)?;
         Ok(Self {
             client,
             recorder: None,

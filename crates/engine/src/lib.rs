@@ -43,7 +43,7 @@ pub use executor::{
 pub use links::AlertLinks;
 pub use manifest::{ActionManifest, ModuleManifest, TriggerManifest};
 pub use redact::Redactor;
-pub use registry::{Module, Registry};
+pub use registry::{Module, Registry, UnknownAction};
 pub use retry::{NodeRetries, RetryJournal, RetryPolicy, RetryProgress};
 
 /// Milliseconds since the Unix epoch (0 if the clock is before it).

@@ -66,22 +66,27 @@ impl Registry {
 
     /// The action named `<module slug>.<action slug>` (split at the last dot, since module
     /// slugs may contain dots: `sekoia.io.get_alert`). The error lists what exists.
-    pub fn action_by_name(&self, name: &str) -> Result<(&Module, &Arc<dyn Action>), String> {
-        let (module_slug, action_slug) = name.rsplit_once('.').ok_or_else(|| {
-            format!(
-                "`{name}` is not <module>.<action>; {}",
-                self.available_actions()
-            )
-        })?;
+    pub fn action_by_name(&self, name: &str) -> Result<(&Module, &Arc<dyn Action>), UnknownAction> {
+        let available = || self.available_actions();
+        let (module_slug, action_slug) =
+            name.rsplit_once('.')
+                .ok_or_else(|| UnknownAction::NotQualified {
+                    name: name.to_owned(),
+                    available: available(),
+                })?;
         let module = self
             .module_by_slug(module_slug)
-            .ok_or_else(|| format!("no module `{module_slug}`; {}", self.available_actions()))?;
-        let action = module.action_by_slug(action_slug).ok_or_else(|| {
-            format!(
-                "module `{module_slug}` has no action `{action_slug}`; {}",
-                self.available_actions()
-            )
-        })?;
+            .ok_or_else(|| UnknownAction::NoModule {
+                module: module_slug.to_owned(),
+                available: available(),
+            })?;
+        let action = module
+            .action_by_slug(action_slug)
+            .ok_or_else(|| UnknownAction::NoAction {
+                module: module_slug.to_owned(),
+                action: action_slug.to_owned(),
+                available: available(),
+            })?;
         Ok((module, action))
     }
 
@@ -107,4 +112,19 @@ impl Registry {
             .collect();
         format!("available actions: {}", names.join(", "))
     }
+}
+
+/// Why [`Registry::action_by_name`] found no action; each says which actions exist.
+#[derive(Debug, thiserror::Error)]
+pub enum UnknownAction {
+    #[error("`{name}` is not <module>.<action>; {available}")]
+    NotQualified { name: String, available: String },
+    #[error("no module `{module}`; {available}")]
+    NoModule { module: String, available: String },
+    #[error("module `{module}` has no action `{action}`; {available}")]
+    NoAction {
+        module: String,
+        action: String,
+        available: String,
+    },
 }

@@ -54,6 +54,7 @@ fn resolve(
     AccountBook::new(accounts)
         .resolve(&registry(), node, &bindings)
         .map(|found| found.map(|a| a.name.clone()))
+        .map_err(|why| why.to_string())
 }
 
 #[test]
@@ -126,7 +127,8 @@ fn read_alert_arguments(
     };
     let (module, action) = registry.action(module, uuid).expect("the action exists");
     let mut arguments = arguments;
-    book.fill_sekoia_access(&module.manifest, action.manifest(), &mut arguments)?;
+    book.fill_sekoia_access(&module.manifest, action.manifest(), &mut arguments)
+        .map_err(|why| why.to_string())?;
     Ok(arguments)
 }
 

@@ -82,16 +82,30 @@ fn is_short_id(id: &str) -> bool {
 /// An absolute http(s) URL argument.
 pub fn http_url(args: &Value, name: &str) -> Result<Url, ActionError> {
     parse_http_url(required_str(args, name)?)
-        .map_err(|why| ActionError::invalid_argument(name, why))
+        .map_err(|why| ActionError::invalid_argument(name, why.to_string()))
+}
+
+/// What is wrong with a text given as an absolute http(s) URL; messages follow the name of
+/// what was given (``base URL is not an absolute URL (...)``).
+#[derive(Debug, thiserror::Error)]
+pub enum UrlError {
+    #[error("is not an absolute URL ({0})")]
+    NotAbsolute(#[source] url::ParseError),
+    #[error("has no host")]
+    NoHost,
+    #[error("must be an http or https URL, not `{scheme}:`")]
+    NotHttp { scheme: String },
 }
 
 /// Parses an absolute http(s) URL, saying what is wrong otherwise.
-pub fn parse_http_url(text: &str) -> Result<Url, String> {
-    let url = Url::parse(text.trim()).map_err(|e| format!("is not an absolute URL ({e})"))?;
+pub fn parse_http_url(text: &str) -> Result<Url, UrlError> {
+    let url = Url::parse(text.trim()).map_err(UrlError::NotAbsolute)?;
     match url.scheme() {
         "http" | "https" if url.host().is_some() => Ok(url),
-        "http" | "https" => Err("has no host".to_owned()),
-        other => Err(format!("must be an http or https URL, not `{other}:`")),
+        "http" | "https" => Err(UrlError::NoHost),
+        other => Err(UrlError::NotHttp {
+            scheme: other.to_owned(),
+        }),
     }
 }
 

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use alertsync_engine::http::HttpClient;
-use alertsync_engine::{Account, ActionContext, RetryPolicy};
+use alertsync_engine::{Account, ActionContext, ActionError, RetryPolicy};
 use reqwest::Method;
 
 use crate::sekoia::client::ApiPath;
@@ -49,16 +49,13 @@ pub async fn probe(http: &HttpClient, account: Arc<Account>) -> Probe {
     };
     match outcome {
         Ok(proof) => Probe::Works(proof),
-        Err(error) => Probe::Fails(redactor.mask_str(&error)),
+        Err(error) => Probe::Fails(redactor.mask_str(&error.message)),
     }
 }
 
-async fn sekoia_identity(cx: &ActionContext, account: &Account) -> Result<String, String> {
-    let client = sekoia::client_from_account(cx, account).map_err(|err| err.message)?;
+async fn sekoia_identity(cx: &ActionContext, account: &Account) -> Result<String, ActionError> {
+    let client = sekoia::client_from_account(cx, account)?;
     let me = ApiPath::new("me");
-    client
-        .call(cx, Method::GET, &me, &[], None)
-        .await
-        .map_err(|err| err.message)?;
+    client.call(cx, Method::GET, &me, &[], None).await?;
     Ok(format!("GET {} answered", client.url(&me)))
 }

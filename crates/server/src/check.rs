@@ -7,14 +7,17 @@
 use std::sync::Arc;
 
 use alertsync_config::Config;
-use alertsync_engine::http::HttpClient;
+use alertsync_engine::http::{ClientBuildError, HttpClient};
 use alertsync_engine::{AccountBook, Registry, RunExecutor};
 
 use crate::deploy::deploy_partial;
 
 /// Every reason `serve` would not start with `config` (its own problems aside: they are the
 /// configuration loader's).
-pub fn startup_problems(config: &Config, registry: &Arc<Registry>) -> Result<Vec<String>, String> {
+pub fn startup_problems(
+    config: &Config,
+    registry: &Arc<Registry>,
+) -> Result<Vec<String>, ClientBuildError> {
     let accounts = AccountBook::new(config.accounts.clone());
     let executor = RunExecutor::new(Arc::clone(registry), accounts.clone(), HttpClient::new()?);
     let (deployment, mut problems) = deploy_partial(config, &executor);

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use alertsync_config::{Config, PlaybookEntry};
 use alertsync_engine::RunExecutor;
 use alertsync_integrations::sekoia::live::ChangeKind;
+use alertsync_integrations::sekoia::triggers::SettingsError;
 use alertsync_integrations::sekoia::triggers::cases::CaseChangeKind;
 use alertsync_integrations::sekoia::triggers::feeds::{FeedKind, FeedSettings};
 use alertsync_integrations::sekoia::triggers::threshold::{self, ThresholdSettings};
@@ -79,14 +80,30 @@ pub struct TriggerNode {
 impl TriggerNode {
     /// The node's arguments as `read` takes them; an error names the playbook file and the
     /// node.
-    pub fn settings<T>(
+    pub fn settings<T, E>(
         &self,
         playbook: &DeployedPlaybook,
-        read: impl FnOnce(&Value) -> Result<T, String>,
-    ) -> Result<T, String> {
-        read(&self.arguments)
-            .map_err(|why| format!("{} node {}: {why}", playbook.file.display(), self.node_id))
+        read: impl FnOnce(&Value) -> Result<T, E>,
+    ) -> Result<T, TriggerArgumentsError>
+    where
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        read(&self.arguments).map_err(|why| TriggerArgumentsError {
+            file: playbook.file.clone(),
+            node_id: self.node_id.clone(),
+            why: why.into(),
+        })
     }
+}
+
+/// Why a trigger node's arguments cannot be read, in the playbook file it comes from.
+#[derive(Debug, thiserror::Error)]
+#[error("{} node {node_id}: {why}", file.display())]
+pub struct TriggerArgumentsError {
+    file: PathBuf,
+    node_id: String,
+    #[source]
+    why: Box<dyn std::error::Error + Send + Sync>,
 }
 
 /// What makes a trigger node fire.
@@ -293,7 +310,7 @@ fn trigger_kind(trigger_uuid: &str) -> Option<TriggerKind> {
 }
 
 /// Checks the arguments of the triggers that take more than filters.
-fn check_arguments(kind: TriggerKind, arguments: &Value) -> Result<(), String> {
+fn check_arguments(kind: TriggerKind, arguments: &Value) -> Result<(), SettingsError> {
     match kind {
         TriggerKind::Alert(AlertTrigger::EventsThreshold) => {
             ThresholdSettings::from_arguments(arguments).map(drop)

@@ -105,7 +105,7 @@ struct Target<'a> {
 impl Target<'_> {
     /// A Manual Trigger call: `{"alert_uuid": "..."}`. Every call is an event of its own.
     fn manual(self, body: &[u8]) -> Result<IncomingEvent, Refused> {
-        let alert_uuid = alert_uuid(body).map_err(Refused::Body)?;
+        let alert_uuid = alert_uuid(body).map_err(|why| Refused::Body(why.to_string()))?;
         Ok(self.event(
             keys::manual_call(),
             InboxPayload::Webhook {
@@ -177,22 +177,30 @@ async fn store(state: &AppState, playbook_id: &str, event: IncomingEvent) -> Res
     }
 }
 
+/// What is wrong with a Manual Trigger body.
+#[derive(Debug, thiserror::Error)]
+enum ManualBodyError {
+    #[error("the body is not JSON: {0}; expected {{\"alert_uuid\": \"...\"}}")]
+    NotJson(#[source] serde_json::Error),
+    #[error("`alert_uuid` {shown} must be {form}", form = ALERT_ID_FORM)]
+    NotAnAlertId { shown: String },
+    #[error("the body needs a non-empty string `alert_uuid`")]
+    NoAlertId,
+}
+
 /// The `alert_uuid` of a Manual Trigger body, or what is wrong with the body.
-fn alert_uuid(body: &[u8]) -> Result<String, String> {
-    let value: Value = serde_json::from_slice(body).map_err(|err| {
-        format!("the body is not JSON: {err}; expected {{\"alert_uuid\": \"...\"}}")
-    })?;
+fn alert_uuid(body: &[u8]) -> Result<String, ManualBodyError> {
+    let value: Value = serde_json::from_slice(body).map_err(ManualBodyError::NotJson)?;
     match value
         .get("alert_uuid")
         .and_then(Value::as_str)
         .map(str::trim)
     {
         Some(id) if is_alert_id(id) => Ok(id.to_owned()),
-        Some(id) if !id.is_empty() => Err(format!(
-            "`alert_uuid` {} must be {ALERT_ID_FORM}",
-            shown_id(id)
-        )),
-        _ => Err("the body needs a non-empty string `alert_uuid`".to_owned()),
+        Some(id) if !id.is_empty() => Err(ManualBodyError::NotAnAlertId {
+            shown: shown_id(id),
+        }),
+        _ => Err(ManualBodyError::NoAlertId),
     }
 }
 

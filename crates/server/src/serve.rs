@@ -67,16 +67,17 @@ pub async fn serve(
     crate::metrics::install();
     let started_s = (alertsync_engine::now_ms() / 1000) as i64;
     let token = config.server.token.clone().filter(|t| !t.is_empty());
-    crate::api::auth::refuse_open_listen(&options.listen, token.is_some()).map_err(ServeError)?;
+    crate::api::auth::refuse_open_listen(&options.listen, token.is_some())
+        .map_err(|e| ServeError(e.to_string()))?;
     let access = Access::new(
         token.as_deref(),
         &options.listen,
         config.server.public_url.as_deref(),
     )
-    .map_err(ServeError)?;
+    .map_err(|e| ServeError(e.to_string()))?;
     let store = open_store(&config).await?;
     let http = HttpClient::new()
-        .map_err(ServeError)?
+        .map_err(|e| ServeError(e.to_string()))?
         .with_rate_limits(config.delivery.rate_limits())
         .with_max_response_bytes(config.delivery.max_response_bytes);
     let accounts = AccountBook::new(config.accounts.clone());
@@ -259,7 +260,7 @@ fn trigger_account(
         .ok_or_else(needs_one)?;
     accounts
         .resolve(registry, node, &playbook.bindings)
-        .map_err(ServeError)?
+        .map_err(|e| ServeError(e.to_string()))?
         .ok_or_else(needs_one)
 }
 
@@ -310,7 +311,7 @@ impl TimedSources<'_> {
                     TriggerKind::Cron => {
                         let schedule = trigger
                             .settings(playbook, Schedule::from_arguments)
-                            .map_err(ServeError)?;
+                            .map_err(|e| ServeError(e.to_string()))?;
                         built.push(Box::new(CronSource::new(at, schedule)));
                     }
                     TriggerKind::Feed(kind) => {
@@ -318,7 +319,7 @@ impl TimedSources<'_> {
                             .settings(playbook, |arguments| {
                                 FeedSettings::from_arguments(kind, arguments)
                             })
-                            .map_err(ServeError)?;
+                            .map_err(|e| ServeError(e.to_string()))?;
                         let reader = self.reader(playbook, trigger)?;
                         let store = Arc::clone(self.store);
                         built.push(Box::new(FeedSource::new(at, settings, reader, store)));
@@ -326,7 +327,7 @@ impl TimedSources<'_> {
                     TriggerKind::Alert(AlertTrigger::EventsThreshold) => {
                         let settings = trigger
                             .settings(playbook, ThresholdSettings::from_arguments)
-                            .map_err(ServeError)?;
+                            .map_err(|e| ServeError(e.to_string()))?;
                         let account = self.reader(playbook, trigger)?.account;
                         let store = Arc::clone(self.store);
                         built.push(Box::new(ThresholdClock::new(at, settings, account, store)));

@@ -93,7 +93,7 @@ pub async fn trigger_event(
         InboxPayload::FeedPage { objects, .. } => {
             let (output, files) = feeds::objects_event(input.data_dir, objects)
                 .await
-                .map_err(ActionError::permanent)?;
+                .map_err(|why| ActionError::permanent(why.to_string()))?;
             Ok(Some(TriggerEvent {
                 files: Some(files),
                 ..TriggerEvent::of(output)
@@ -158,7 +158,7 @@ async fn with_alert_file(
     let files = if input.trigger.alert_file_read {
         let written = sekoia_triggers::attach_alert_file(input.data_dir, &alert, &mut output)
             .await
-            .map_err(ActionError::permanent)?;
+            .map_err(|why| ActionError::permanent(why.to_string()))?;
         Some(written)
     } else {
         None
@@ -208,7 +208,7 @@ async fn threshold_event(
     check: Check,
 ) -> Result<Option<TriggerEvent>, ActionError> {
     let settings = ThresholdSettings::from_arguments(&input.trigger.arguments)
-        .map_err(|why| ActionError::invalid_argument("arguments", why))?;
+        .map_err(|why| ActionError::invalid_argument("arguments", why.to_string()))?;
     let client = input.client("alert")?;
     let alert = read_alert(client, alert_uuid, input.cx).await?;
     if !sekoia_triggers::rule_filters_pass(&input.trigger.arguments, &alert) {
@@ -250,7 +250,7 @@ async fn threshold_event(
     if let Some(events) = events {
         threshold::attach_events_file(input.data_dir, &events, &mut event.output)
             .await
-            .map_err(ActionError::permanent)?;
+            .map_err(|why| ActionError::permanent(why.to_string()))?;
     }
     Ok(Some(event))
 }

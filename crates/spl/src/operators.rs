@@ -15,7 +15,8 @@ pub enum OperatorError {
         left: String,
         comparison: String,
         right: String,
-        reason: String,
+        #[source]
+        reason: Incomparability,
     },
     #[error("range needs a pair [low, high], got {0}")]
     BadRange(String),
@@ -33,6 +34,15 @@ pub enum OperatorError {
     },
     #[error("store key `{key}` holds {found}, not a list")]
     NotAList { key: String, found: String },
+}
+
+/// Why two values do not compare.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Incomparability {
+    #[error("{0} is not an integer")]
+    NotAnInteger(String),
+    #[error("numbers are not comparable")]
+    UnorderedNumbers,
 }
 
 /// How two values are compared.
@@ -83,7 +93,12 @@ pub fn evaluate_case(
     }
 }
 
-fn incomparable(left: &Value, comparison: &str, right: &Value, reason: String) -> OperatorError {
+fn incomparable(
+    left: &Value,
+    comparison: &str,
+    right: &Value,
+    reason: Incomparability,
+) -> OperatorError {
     OperatorError::Incomparable {
         left: left.to_string(),
         comparison: comparison.to_owned(),
@@ -101,7 +116,7 @@ fn as_number(value: &Value) -> Option<f64> {
     }
 }
 
-fn as_integer(value: &Value) -> Result<i64, String> {
+fn as_integer(value: &Value) -> Result<i64, Incomparability> {
     let parsed = match value {
         Value::Number(number) => number
             .as_i64()
@@ -118,7 +133,7 @@ fn as_integer(value: &Value) -> Result<i64, String> {
         Value::Bool(flag) => Some(i64::from(*flag)),
         _ => None,
     };
-    parsed.ok_or_else(|| format!("{value} is not an integer"))
+    parsed.ok_or_else(|| Incomparability::NotAnInteger(value.to_string()))
 }
 
 /// The text a value compares as: strings as they are, others as JSON.
@@ -134,7 +149,7 @@ fn is_empty_list_text(value: &Value) -> bool {
     matches!(value, Value::String(text) if text.trim() == "[]")
 }
 
-fn equal(left: &Value, right: &Value, typing: Typing) -> Result<bool, String> {
+fn equal(left: &Value, right: &Value, typing: Typing) -> Result<bool, Incomparability> {
     let empty_list = |value: &Value| matches!(value, Value::Array(items) if items.is_empty());
     if (is_empty_list_text(left) && empty_list(right))
         || (empty_list(left) && is_empty_list_text(right))
@@ -144,14 +159,16 @@ fn equal(left: &Value, right: &Value, typing: Typing) -> Result<bool, String> {
     compare(left, right, typing).map(|order| order == std::cmp::Ordering::Equal)
 }
 
-fn compare(left: &Value, right: &Value, typing: Typing) -> Result<std::cmp::Ordering, String> {
+fn compare(
+    left: &Value,
+    right: &Value,
+    typing: Typing,
+) -> Result<std::cmp::Ordering, Incomparability> {
     match typing {
         Typing::Integer => Ok(as_integer(left)?.cmp(&as_integer(right)?)),
         Typing::String => Ok(as_text(left).cmp(&as_text(right))),
         Typing::Automatic => match (as_number(left), as_number(right)) {
-            (Some(l), Some(r)) => l
-                .partial_cmp(&r)
-                .ok_or_else(|| "numbers are not comparable".to_owned()),
+            (Some(l), Some(r)) => l.partial_cmp(&r).ok_or(Incomparability::UnorderedNumbers),
             _ => Ok(as_text(left).cmp(&as_text(right))),
         },
     }

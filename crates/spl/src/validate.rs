@@ -42,8 +42,8 @@ pub trait Catalog {
         templated_paths: &[String],
     ) -> Vec<(String, String)>;
     /// Resolves the account (module configuration) an action node uses;
-    /// `Err(message)` when none or several accounts match.
-    fn resolve_account(&self, node: &Node) -> Result<(), String>;
+    /// `Err` says why when none or several accounts match.
+    fn resolve_account(&self, node: &Node) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
 }
 
 /// Everything validation found.
@@ -274,8 +274,8 @@ impl Validation<'_> {
             let path = format!("{arguments_path}{}", relative_path(&path));
             self.error(Some(node), path, message);
         }
-        if let Err(message) = self.catalog.resolve_account(node) {
-            self.error(Some(node), node.path(), message);
+        if let Err(why) = self.catalog.resolve_account(node) {
+            self.error(Some(node), node.path(), why.to_string());
         }
     }
 

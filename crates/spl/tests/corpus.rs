@@ -35,7 +35,7 @@ impl Catalog for TestCatalog {
     fn check_arguments(&self, _: &str, _: &str, _: &Value, _: &[String]) -> Vec<(String, String)> {
         Vec::new()
     }
-    fn resolve_account(&self, _: &Node) -> Result<(), String> {
+    fn resolve_account(&self, _: &Node) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         Ok(())
     }
 }

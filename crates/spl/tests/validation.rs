@@ -40,9 +40,9 @@ impl Catalog for TestCatalog {
         }
         problems
     }
-    fn resolve_account(&self, node: &Node) -> Result<(), String> {
+    fn resolve_account(&self, node: &Node) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         if node.name == "no account" {
-            Err(format!("no Sekoia.io account for node {}", node.id))
+            Err(format!("no Sekoia.io account for node {}", node.id).into())
         } else {
             Ok(())
         }

@@ -155,7 +155,7 @@ fn fill_sekoia_access(
     if let Value::Object(map) = filled {
         *args = map;
     }
-    outcome.map_err(|why| UsageError(why).into())
+    outcome.map_err(|why| UsageError(why.to_string()).into())
 }
 
 /// Masks the account's secrets and the values of the arguments the action declares secret.

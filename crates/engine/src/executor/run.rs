@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use alertsync_spl::modules::sekoia_module_name;
 use alertsync_spl::{
-    Case, Modification, Node, NodeKind, Operator, Playbook, RenderContext, TemplateError,
-    apply_modification, evaluate_case, foreach_items,
+    Case, Modification, Node, NodeKind, Operator, OperatorError, Playbook, RenderContext,
+    TemplateError, apply_modification, evaluate_case, foreach_items,
 };
 use serde_json::{Map, Value, json};
 
@@ -15,7 +15,7 @@ use super::record::{
     FailureKind, Hold, NodeOutcome, NodeRecord, NodeStatus, Recorder, RunRecord, RunStatus,
 };
 use super::{RunExecutor, RunObserver, RunRequest};
-use crate::account::Account;
+use crate::account::{Account, ResolveError, SekoiaAccessError};
 use crate::action::{Action, ActionContext, ActionError, NodeLog};
 use crate::http::Exchange;
 use crate::invoke::invoke;
@@ -27,6 +27,59 @@ use crate::telemetry;
 const DEFAULT: &str = "default";
 /// The output a condition activates when no case holds.
 const ELSE: &str = "else";
+
+/// Why a run cannot start at its trigger node.
+#[derive(Debug, thiserror::Error)]
+enum StartError {
+    #[error("the playbook has no node `{0}` to start at")]
+    NoSuchNode(String),
+    #[error("node `{id}` ({name}) is not a trigger")]
+    NotATrigger { id: String, name: String },
+}
+
+/// Why an action node cannot be run: what it needs that alertsync lacks, or what is wrong
+/// with its account or its arguments.
+#[derive(Debug, thiserror::Error)]
+enum PrepareError {
+    #[error(
+        "needs an action alertsync does not implement: module {module} ({module_uuid}) has \
+         no action `{action_uuid}` in alertsync"
+    )]
+    MissingAction {
+        module: &'static str,
+        module_uuid: String,
+        action_uuid: String,
+    },
+    #[error("needs module {module} ({module_uuid}), which alertsync does not implement")]
+    MissingModule {
+        module: &'static str,
+        module_uuid: String,
+    },
+    #[error(transparent)]
+    Account(#[from] ResolveError),
+    #[error(transparent)]
+    Arguments(#[from] TemplateError),
+    #[error(transparent)]
+    SekoiaAccess(#[from] SekoiaAccessError),
+}
+
+/// Why a condition's case could not be evaluated.
+#[derive(Debug, thiserror::Error)]
+enum CaseError {
+    #[error("case `{case}`: {source}")]
+    Render { case: String, source: TemplateError },
+    #[error("case `{case}`: {source}")]
+    Evaluate { case: String, source: OperatorError },
+}
+
+/// Why a store node's modifications could not be applied.
+#[derive(Debug, thiserror::Error)]
+enum ModificationError {
+    #[error("`{key}`: {source}")]
+    Render { key: String, source: TemplateError },
+    #[error(transparent)]
+    Apply(#[from] OperatorError),
+}
 
 /// Work still to do, most recent on top.
 enum Step {
@@ -114,7 +167,9 @@ impl<'a> Run<'a> {
         let started = self.start();
         self.recorder.tell_observer().await;
         if let Err(why) = started {
-            return self.recorder.close(Some(RunStatus::Failed), Some(why));
+            return self
+                .recorder
+                .close(Some(RunStatus::Failed), Some(why.to_string()));
         }
         while let Some(step) = self.steps.pop() {
             if let Some(hold) = self.hold.take() {
@@ -169,14 +224,17 @@ impl<'a> Run<'a> {
     }
 
     /// Runs the trigger node: its output is the event.
-    fn start(&mut self) -> Result<(), String> {
+    fn start(&mut self) -> Result<(), StartError> {
         let playbook = self.playbook;
         let id = &self.request.trigger_node;
         let node = playbook
             .node(id)
-            .ok_or_else(|| format!("the playbook has no node `{id}` to start at"))?;
+            .ok_or_else(|| StartError::NoSuchNode(id.clone()))?;
         let NodeKind::Trigger { arguments, .. } = &node.kind else {
-            return Err(format!("node `{id}` ({}) is not a trigger", node.name));
+            return Err(StartError::NotATrigger {
+                id: id.clone(),
+                name: node.name.clone(),
+            });
         };
         self.executions += 1;
         let event = self.request.event.clone();
@@ -302,7 +360,7 @@ impl<'a> Run<'a> {
         }
         let prepared = match self.prepare_action(node, module_uuid, action_uuid, arguments) {
             Ok(prepared) => prepared,
-            Err(why) => return self.complete(node, iteration, arguments, Err(why)),
+            Err(why) => return self.complete(node, iteration, arguments, Err(why.to_string())),
         };
         let manifest = prepared.action.manifest();
         let secrets = manifest
@@ -406,14 +464,14 @@ impl<'a> Run<'a> {
         module_uuid: &str,
         action_uuid: &str,
         arguments: &Value,
-    ) -> Result<Prepared, String> {
+    ) -> Result<Prepared, PrepareError> {
         let registry = &*self.executor.registry;
         let (module, action) = registry
             .action(module_uuid, action_uuid)
             .ok_or_else(|| unknown_action(registry, module_uuid, action_uuid))?;
         let accounts = &self.executor.accounts;
         let account = accounts.resolve(registry, node, &self.request.bindings)?;
-        let mut rendered = self.render(arguments).map_err(|e| e.to_string())?;
+        let mut rendered = self.render(arguments)?;
         accounts.fill_sekoia_access(&module.manifest, action.manifest(), &mut rendered)?;
         Ok(Prepared {
             action: Arc::clone(action),
@@ -427,21 +485,24 @@ impl<'a> Run<'a> {
         let mut evaluated = Vec::new();
         let result = self.first_case(cases, &mut evaluated);
         let arguments = json!({ "cases": evaluated });
-        let result = result.map(|output| (json!({ "output": output }), vec![output]));
+        let result = result
+            .map(|output| (json!({ "output": output }), vec![output]))
+            .map_err(|why| why.to_string());
         self.complete(node, iteration, &arguments, result)
     }
 
     /// The name of the first case that holds (or `else`); `evaluated` gets each rendered
     /// case on the way.
-    fn first_case(&self, cases: &[Case], evaluated: &mut Vec<Value>) -> Result<String, String> {
+    fn first_case(&self, cases: &[Case], evaluated: &mut Vec<Value>) -> Result<String, CaseError> {
         for case in cases {
-            let in_case = |why: String| format!("case `{}`: {why}", case.name);
-            let left = self
-                .render(&case.left)
-                .map_err(|e| in_case(e.to_string()))?;
-            let right = self
-                .render(&case.right)
-                .map_err(|e| in_case(e.to_string()))?;
+            let render = |value: &Value| {
+                self.render(value).map_err(|source| CaseError::Render {
+                    case: case.name.clone(),
+                    source,
+                })
+            };
+            let left = render(&case.left)?;
+            let right = render(&case.right)?;
             evaluated.push(json!({
                 "name": case.name,
                 "left": left,
@@ -449,7 +510,10 @@ impl<'a> Run<'a> {
                 "right": right,
             }));
             let holds = evaluate_case(&left, &case.comparison, &right, case.value_type.as_deref())
-                .map_err(|e| in_case(e.to_string()))?;
+                .map_err(|source| CaseError::Evaluate {
+                    case: case.name.clone(),
+                    source,
+                })?;
             if holds {
                 return Ok(case.name.clone());
             }
@@ -547,7 +611,9 @@ impl<'a> Run<'a> {
         let mut applied = Vec::new();
         let result = self.modify_store(modifications, &mut applied);
         let arguments = json!({ "modifications": applied });
-        let result = result.map(|keys| (json!({ "modified": keys }), vec![DEFAULT.to_owned()]));
+        let result = result
+            .map(|keys| (json!({ "modified": keys }), vec![DEFAULT.to_owned()]))
+            .map_err(|why| why.to_string());
         self.complete(node, iteration, &arguments, result)
     }
 
@@ -555,16 +621,18 @@ impl<'a> Run<'a> {
         &mut self,
         modifications: &[Modification],
         applied: &mut Vec<Value>,
-    ) -> Result<Vec<String>, String> {
+    ) -> Result<Vec<String>, ModificationError> {
         let mut store = self.context.store.clone();
         for modification in modifications {
             let key = &modification.key;
-            let value = self
-                .render(&modification.value)
-                .map_err(|e| format!("`{key}`: {e}"))?;
+            let value =
+                self.render(&modification.value)
+                    .map_err(|source| ModificationError::Render {
+                        key: key.clone(),
+                        source,
+                    })?;
             applied.push(json!({ "key": key, "type": modification.kind, "value": value }));
-            apply_modification(&mut store, &modification.kind, key, value)
-                .map_err(|e| e.to_string())?;
+            apply_modification(&mut store, &modification.kind, key, value)?;
         }
         self.context.store = store;
         Ok(modifications.iter().map(|m| m.key.clone()).collect())
@@ -596,17 +664,17 @@ fn loop_value(value: Value, index: Option<usize>, total: usize) -> Value {
 }
 
 /// Why a node's module or action cannot be run: what it needs that alertsync lacks.
-fn unknown_action(registry: &Registry, module_uuid: &str, action_uuid: &str) -> String {
+fn unknown_action(registry: &Registry, module_uuid: &str, action_uuid: &str) -> PrepareError {
     match registry.module(module_uuid) {
-        Some(module) => format!(
-            "needs an action alertsync does not implement: module {} ({module_uuid}) has no \
-             action `{action_uuid}` in alertsync",
-            module.manifest.name
-        ),
-        None => {
-            let name = sekoia_module_name(module_uuid).unwrap_or("(unknown to alertsync)");
-            format!("needs module {name} ({module_uuid}), which alertsync does not implement")
-        }
+        Some(module) => PrepareError::MissingAction {
+            module: module.manifest.name,
+            module_uuid: module_uuid.to_owned(),
+            action_uuid: action_uuid.to_owned(),
+        },
+        None => PrepareError::MissingModule {
+            module: sekoia_module_name(module_uuid).unwrap_or("(unknown to alertsync)"),
+            module_uuid: module_uuid.to_owned(),
+        },
     }
 }
 

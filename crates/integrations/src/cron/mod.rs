@@ -6,7 +6,7 @@ mod source;
 use alertsync_engine::{Module, ModuleManifest, TriggerManifest};
 use serde_json::json;
 
-pub use source::{CronSource, Schedule};
+pub use source::{CronSource, Schedule, ScheduleError};
 
 pub const MODULE_UUID: &str = "1ad1b7ce-e335-4532-83ce-1d43c864720c";
 pub const SLUG: &str = "cron";

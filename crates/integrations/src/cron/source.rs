@@ -26,7 +26,7 @@ pub enum Schedule {
 impl Schedule {
     /// The schedule a Cron trigger's arguments describe: `cron` (5 fields, UTC), else a
     /// positive `interval` in seconds.
-    pub fn from_arguments(arguments: &serde_json::Value) -> Result<Self, String> {
+    pub fn from_arguments(arguments: &serde_json::Value) -> Result<Self, ScheduleError> {
         match (
             arguments.get("cron").and_then(|v| v.as_str()),
             arguments.get("interval").and_then(|v| v.as_u64()),
@@ -34,11 +34,27 @@ impl Schedule {
             (Some(expression), _) => expression
                 .parse::<croner::Cron>()
                 .map(|cron| Self::Cron(Box::new(cron)))
-                .map_err(|err| format!("cron `{expression}`: {err}")),
+                .map_err(|source| ScheduleError::Cron {
+                    expression: expression.to_owned(),
+                    source,
+                }),
             (None, Some(seconds)) if seconds > 0 => Ok(Self::Every(Duration::from_secs(seconds))),
-            _ => Err("a Cron trigger needs `cron` or a positive `interval`".to_owned()),
+            _ => Err(ScheduleError::Missing),
         }
     }
+}
+
+/// Why a Cron trigger's arguments give no schedule.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("cron `{expression}`: {source}")]
+    Cron {
+        expression: String,
+        #[source]
+        source: croner::errors::CronError,
+    },
+    #[error("a Cron trigger needs `cron` or a positive `interval`")]
+    Missing,
 }
 
 impl CronSource {

@@ -173,9 +173,14 @@ pub(super) async fn send(
     })
 }
 
+/// Why the client for `verify_ssl: false` could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build an HTTP client without certificate checks: {0}")]
+struct UnverifiedClientError(#[source] reqwest::Error);
+
 /// The client for `verify_ssl: false`, built once.
-fn unverified_client() -> Result<&'static reqwest::Client, String> {
-    static CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
+fn unverified_client() -> Result<&'static reqwest::Client, &'static UnverifiedClientError> {
+    static CLIENT: OnceLock<Result<reqwest::Client, UnverifiedClientError>> = OnceLock::new();
     CLIENT
         .get_or_init(|| {
             reqwest::Client::builder()
@@ -183,8 +188,7 @@ fn unverified_client() -> Result<&'static reqwest::Client, String> {
                 .danger_accept_invalid_certs(true)
                 .connect_timeout(Duration::from_secs(10))
                 .build()
-                .map_err(|e| format!("cannot build an HTTP client without certificate checks: {e}"))
+                .map_err(UnverifiedClientError)
         })
         .as_ref()
-        .map_err(Clone::clone)
 }

@@ -1,19 +1,21 @@
 //! The Trigger Alert action.
 
-use alertsync_engine::http::{build_request, check_status, read_body};
 use alertsync_engine::redact::MASK;
-use alertsync_engine::retry::with_retries;
 use alertsync_engine::{Action, ActionContext, ActionError, ActionManifest, ActionOutput};
 use async_trait::async_trait;
-use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::alert_changed::{LINK_SYSTEM, is_ilert_alert_id};
 use crate::alert::{Forwarder, OnCallAction, alert_link, forwarded_status, integration_account};
 use crate::args::{alert_id, is_alert_id};
+use crate::delivery::{JsonPost, accepted_answer};
 use crate::sekoia;
 
 pub const ACTION_UUID: &str = "7675796a-393d-42f2-9648-709483a22bc0";
+
+/// What a 404 from ilert means.
+const NOT_FOUND: &str = "wrong integration key or URL — check the ilert account's \
+                         integration_key and integration_url";
 
 /// Sends a Sekoia.io alert to ilert.
 pub struct TriggerAlert {
@@ -178,33 +180,20 @@ impl Destination {
     /// all the same, and is not sent again).
     async fn post(&self, cx: &ActionContext, body: &Value) -> Result<Value, ActionError> {
         let what = format!("ilert POST {}", self.shown_url);
-        let response = with_retries(&cx.retry, cx, &what, || async {
-            cx.http.throttle(super::SLUG, &self.key).await;
-            let request =
-                build_request(cx.http.request(Method::POST, &self.url).json(body), &what)?;
-            let response = cx.http.send(request, &what).await?;
-            check_status(response, &what).await.map_err(|err| match err.http_status {
-                Some(404) => ActionError {
-                    message: format!("{}: wrong integration key or URL — check the ilert account's integration_key and integration_url", err.message),
-                    ..err
-                },
-                _ => err,
-            })
-        })
-        .await?;
+        let response = JsonPost::new(&self.url, &what)
+            .throttled(super::SLUG, &self.key)
+            .explaining_not_found(NOT_FOUND)
+            .send(cx, body)
+            .await?;
         cx.log.info(format!("{what}: accepted"));
-        let answer = read_body(response, cx.max_response_bytes, &what).await;
-        Ok(answer
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or(Value::Null))
+        Ok(accepted_answer(cx, response, &what).await)
     }
 }
 
 /// Sends the account an event that changes nothing — resolve an alert key no alert has — to
 /// prove the integration key and URL work (see [`crate::probe`]).
-pub async fn resolve_nothing(cx: &ActionContext) -> Result<String, String> {
-    let destination = Destination::from_account(cx).map_err(|err| err.message)?;
+pub async fn resolve_nothing(cx: &ActionContext) -> Result<String, ActionError> {
+    let destination = Destination::from_account(cx)?;
     let alert_key = format!("alertsync-check-{}", uuid::Uuid::new_v4());
     let body = match destination.form {
         EndpointForm::SekoiaTyped => json!({
@@ -219,10 +208,7 @@ pub async fn resolve_nothing(cx: &ActionContext) -> Result<String, String> {
             "alertKey": alert_key,
         }),
     };
-    destination
-        .post(cx, &body)
-        .await
-        .map_err(|err| err.message)?;
+    destination.post(cx, &body).await?;
     Ok(format!(
         "POST {} accepted a resolve event for {alert_key}, which no alert has",
         destination.shown_url

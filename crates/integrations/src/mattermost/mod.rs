@@ -15,7 +15,7 @@ pub use post_alert::PostAlert;
 pub use post_message::PostMessage;
 
 use crate::args::parse_http_url;
-use crate::delivery::post_json;
+use crate::delivery::JsonPost;
 
 pub const MODULE_UUID: &str = "89c860f0-3e73-4946-a5c9-431deb33b0e8";
 pub const SLUG: &str = "mattermost";
@@ -80,7 +80,9 @@ impl Hook {
     }
 
     async fn post(&self, cx: &ActionContext, message: &Value) -> Result<(), ActionError> {
-        post_json(cx, &self.url, &self.what, message).await?;
+        JsonPost::new(&self.url, &self.what)
+            .send(cx, message)
+            .await?;
         cx.log.info(format!("{}: posted", self.what));
         Ok(())
     }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use crate::alert::{Forwarder, OnCallAction, alert_link, forwarded_status, integration_account};
-use crate::delivery::post_json;
+use crate::delivery::JsonPost;
 use crate::sekoia;
 
 pub const ACTION_UUID: &str = "34e0bd73-a7d2-426a-b9fd-21b1124bb395";
@@ -48,7 +48,8 @@ impl Action for TriggerAlert {
         let (url, routing_key) = destination(cx)?;
         let (client, alert) = sekoia::alert_from_args(cx, &args).await?;
         let event = pagerduty_event(&alert, &routing_key, client.base_url());
-        post_json(cx, &url, &format!("PagerDuty POST {url}"), &event).await?;
+        let what = format!("PagerDuty POST {url}");
+        JsonPost::new(&url, &what).send(cx, &event).await?;
         let mut results = event;
         results["routing_key"] = Value::String(MASK.to_owned());
         Ok(ActionOutput::new(results))

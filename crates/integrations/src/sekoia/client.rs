@@ -17,7 +17,18 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::args::parse_http_url;
+use crate::args::{UrlError, parse_http_url};
+
+/// Why a client, or the live notifications URL, cannot be made from a base URL and a key.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientConfigError {
+    #[error("base URL {0}")]
+    BaseUrl(#[source] UrlError),
+    #[error("base URL has no host")]
+    NoHost,
+    #[error("the API key is blank")]
+    BlankKey,
+}
 
 /// A client for one Sekoia.io API key and base URL.
 #[derive(Clone)]
@@ -31,10 +42,10 @@ pub struct SekoiaClient {
 
 impl SekoiaClient {
     /// Checks the base URL (absolute http(s)) and the key (not blank).
-    pub fn new(http: HttpClient, base_url: &str, api_key: &str) -> Result<Self, String> {
-        parse_http_url(base_url).map_err(|why| format!("base URL {why}"))?;
+    pub fn new(http: HttpClient, base_url: &str, api_key: &str) -> Result<Self, ClientConfigError> {
+        parse_http_url(base_url).map_err(ClientConfigError::BaseUrl)?;
         if api_key.trim().is_empty() {
-            return Err("the API key is blank".to_owned());
+            return Err(ClientConfigError::BlankKey);
         }
         Ok(Self {
             http,
@@ -341,11 +352,9 @@ fn api_root(base_url: &str, version: ApiVersion) -> String {
 /// The live notifications URL derived from a base URL: `wss://<host>/live/` (`ws://` for a
 /// plain-HTTP base), where a host starting with `api.` becomes `app.` (`api.sekoia.io` →
 /// `app.sekoia.io`). Only the host (and port) of the base URL are used.
-pub fn live_url(base_url: &str) -> Result<String, String> {
-    let base = parse_http_url(base_url).map_err(|why| format!("base URL {why}"))?;
-    let host = base
-        .host_str()
-        .ok_or_else(|| "base URL has no host".to_owned())?;
+pub fn live_url(base_url: &str) -> Result<String, ClientConfigError> {
+    let base = parse_http_url(base_url).map_err(ClientConfigError::BaseUrl)?;
+    let host = base.host_str().ok_or(ClientConfigError::NoHost)?;
     let host = match host.strip_prefix("api.") {
         Some(rest) => format!("app.{rest}"),
         None => host.to_owned(),

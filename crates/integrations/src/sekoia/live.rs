@@ -284,12 +284,13 @@ impl LiveNotifications {
             account: account.to_owned(),
             message,
         };
-        let client = SekoiaClient::new(http, base_url, api_key).map_err(configuration)?;
+        let client = SekoiaClient::new(http, base_url, api_key)
+            .map_err(|why| configuration(why.to_string()))?;
         let url = match liveapi_url.map(str::trim).filter(|url| !url.is_empty()) {
             Some(url) => {
                 socket_url(url).map_err(|why| configuration(format!("liveapi_url {why}")))?
             }
-            None => live_url(base_url).map_err(configuration)?,
+            None => live_url(base_url).map_err(|why| configuration(why.to_string()))?,
         };
         let api_key = api_key.trim().to_owned();
         if HeaderValue::from_str(&format!("{AUTH_COOKIE}={api_key}")).is_err() {

@@ -55,7 +55,7 @@ pub fn client_from_args(
     let base_url = crate::args::http_url(args, "base_url")?;
     let api_key = crate::args::required_str(args, "api_key")?;
     SekoiaClient::new(cx.http.clone(), base_url.as_str(), api_key)
-        .map_err(|why| ActionError::invalid_argument("base_url", why))
+        .map_err(|why| ActionError::invalid_argument("base_url", why.to_string()))
 }
 
 /// The page of alert `id` (short id or uuid) in the Sekoia.io app of `account`: its

@@ -24,8 +24,8 @@ pub mod keys;
 
 use std::sync::Arc;
 
-use alertsync_engine::Cancellation;
-use alertsync_store::{Checkpoint, Enqueued, StoreResult};
+use alertsync_engine::{ActionError, Cancellation};
+use alertsync_store::{Checkpoint, Enqueued, StoreError, StoreResult};
 use async_trait::async_trait;
 
 pub use event::{InboxPayload, IncomingEvent};
@@ -68,5 +68,28 @@ pub struct TriggerAt {
 impl std::fmt::Display for TriggerAt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "playbook {} node {}", self.playbook_id, self.node_id)
+    }
+}
+
+/// Why a source could not take in what it received. It logs the error and tries again
+/// later; nothing it had received is acknowledged meanwhile.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The store failed while the source was `doing` something.
+    #[error("cannot {doing}: {source}")]
+    Store {
+        doing: &'static str,
+        #[source]
+        source: StoreError,
+    },
+    /// Sekoia.io (or another upstream) could not be read.
+    #[error(transparent)]
+    Upstream(#[from] ActionError),
+}
+
+impl SourceError {
+    /// A store failure while `doing` something, for `map_err`.
+    pub fn store(doing: &'static str) -> impl FnOnce(StoreError) -> Self {
+        move |source| Self::Store { doing, source }
     }
 }

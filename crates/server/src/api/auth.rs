@@ -25,7 +25,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
-use super::hosts::AllowedHosts;
+use super::hosts::{AllowedHosts, PublicUrlNeeded};
 use super::session::{LoginThrottle, Sessions};
 
 pub use super::session::COOKIE;
@@ -47,7 +47,7 @@ impl Access {
         token: Option<&str>,
         listen: &str,
         public_url: Option<&str>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, PublicUrlNeeded> {
         let secure = public_url.is_some_and(|url| url.starts_with("https://"));
         Ok(Self {
             token: token.map(Arc::from),
@@ -228,16 +228,25 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     response
 }
 
+/// A listening address beyond this machine, without a token.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "refusing to listen on {listen} without a token: anyone reaching it could read runs and \
+     change playbooks; set `token = \"${{ALERTSYNC_TOKEN}}\"` in [server] (requests then need \
+     `Authorization: Bearer <token>`), or listen on 127.0.0.1"
+)]
+pub struct OpenListenRefused {
+    listen: String,
+}
+
 /// Refuses to listen beyond this machine without a token.
-pub fn refuse_open_listen(listen: &str, has_token: bool) -> Result<(), String> {
+pub fn refuse_open_listen(listen: &str, has_token: bool) -> Result<(), OpenListenRefused> {
     if has_token || is_loopback(listen) {
         return Ok(());
     }
-    Err(format!(
-        "refusing to listen on {listen} without a token: anyone reaching it could read runs \
-         and change playbooks; set `token = \"${{ALERTSYNC_TOKEN}}\"` in [server] (requests \
-         then need `Authorization: Bearer <token>`), or listen on 127.0.0.1"
-    ))
+    Err(OpenListenRefused {
+        listen: listen.to_owned(),
+    })
 }
 
 /// Whether `host:port` names the loopback interface only.
@@ -324,7 +333,7 @@ mod tests {
         }
         for listen in ["0.0.0.0:8080", "[::]:80", "192.168.1.4:1", "example.com:80"] {
             let err = refuse_open_listen(listen, false).expect_err(listen);
-            assert!(err.contains("token = "), "{err}");
+            assert!(err.to_string().contains("token = "), "{err}");
             assert!(refuse_open_listen(listen, true).is_ok(), "{listen}");
         }
     }

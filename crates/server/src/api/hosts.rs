@@ -6,6 +6,16 @@
 
 use std::net::IpAddr;
 
+/// Listening on every address without `public_url`: no host name to answer to.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "listening on every address ({listen}) needs `public_url` in [server]: the URL clients \
+     reach alertsync at, whose host is the only name (with loopback) alertsync answers to"
+)]
+pub struct PublicUrlNeeded {
+    listen: String,
+}
+
 /// The accepted host names, lower case, without ports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AllowedHosts {
@@ -16,7 +26,7 @@ impl AllowedHosts {
     /// The names for a service listening on `listen` (`host:port`) and reached at
     /// `public_url`. Listening on every address (`0.0.0.0`, `::`) needs a public URL: its
     /// host is the name clients use.
-    pub fn new(listen: &str, public_url: Option<&str>) -> Result<Self, String> {
+    pub fn new(listen: &str, public_url: Option<&str>) -> Result<Self, PublicUrlNeeded> {
         let mut names: Vec<String> = ["localhost", "127.0.0.1", "::1"]
             .map(str::to_owned)
             .to_vec();
@@ -34,11 +44,9 @@ impl AllowedHosts {
                 }
             }
             None if unspecified => {
-                return Err(format!(
-                    "listening on every address ({listen}) needs `public_url` in [server]: the \
-                     URL clients reach alertsync at, whose host is the only name (with \
-                     loopback) alertsync answers to"
-                ));
+                return Err(PublicUrlNeeded {
+                    listen: listen.to_owned(),
+                });
             }
             None => {}
         }
@@ -107,7 +115,7 @@ mod tests {
         let hosts = AllowedHosts::new("10.0.0.5:8080", None).expect("valid");
         assert!(hosts.allows(Some("10.0.0.5:8080")));
         let err = AllowedHosts::new("0.0.0.0:8080", None).expect_err("needs a public URL");
-        assert!(err.contains("public_url"), "{err}");
+        assert!(err.to_string().contains("public_url"), "{err}");
         assert!(AllowedHosts::new("[::]:8080", Some("http://10.1.2.3:8080")).is_ok());
     }
 }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::shapes::Shape;
 use crate::args::{optional_bool, optional_str, parse_http_url, required_str};
-use crate::delivery::post_json;
+use crate::delivery::JsonPost;
 use crate::files::{json_argument, remove};
 use crate::sekoia::client::read_json;
 
@@ -84,7 +84,7 @@ impl Action for PushEventsToIntake {
             let body = json!({"intake_key": intake_key, "jsons": batch});
             let what = format!("intake POST {url}");
             let answer = read_json(
-                post_json(cx, &url, &what, &body).await?,
+                JsonPost::new(&url, &what).send(cx, &body).await?,
                 cx.max_response_bytes,
                 &what,
             )
@@ -121,7 +121,8 @@ fn batch_url(cx: &ActionContext, args: &Value) -> Result<String, ActionError> {
             .and_then(|account| account.str("intake_url"))
             .unwrap_or(DEFAULT_INTAKE_URL),
     };
-    parse_http_url(server).map_err(|why| ActionError::invalid_argument("intake_server", why))?;
+    parse_http_url(server)
+        .map_err(|why| ActionError::invalid_argument("intake_server", why.to_string()))?;
     Ok(format!("{}/batch", server.trim().trim_end_matches('/')))
 }
 

@@ -15,7 +15,9 @@ use async_trait::async_trait;
 
 use crate::sekoia::SekoiaClient;
 use crate::sekoia::triggers::feeds::{FeedSettings, read_page};
-use crate::source::{InboxPayload, InboxWriter, IncomingEvent, Source, TriggerAt, keys};
+use crate::source::{
+    InboxPayload, InboxWriter, IncomingEvent, Source, SourceError, TriggerAt, keys,
+};
 
 /// How often a feed read to its end is read again (as Sekoia.io's trigger does).
 const POLL_EVERY: Duration = Duration::from_secs(300);
@@ -106,16 +108,18 @@ impl FeedSource {
     /// Reads and stores the page after the cursor; whether more may follow at once (the page
     /// was full and the feed moved its cursor: a full page without a new cursor would be
     /// read again and again).
-    async fn next_page(&self, inbox: &dyn InboxWriter, cx: &ActionContext) -> Result<bool, String> {
+    async fn next_page(
+        &self,
+        inbox: &dyn InboxWriter,
+        cx: &ActionContext,
+    ) -> Result<bool, SourceError> {
         let key = self.cursor_key();
         let cursor = self
             .store
             .checkpoint(&key)
             .await
-            .map_err(|err| format!("cannot read the cursor: {err}"))?;
-        let page = read_page(&self.reader.client, cx, &self.settings, cursor.as_deref())
-            .await
-            .map_err(|err| err.message)?;
+            .map_err(SourceError::store("read the cursor"))?;
+        let page = read_page(&self.reader.client, cx, &self.settings, cursor.as_deref()).await?;
         if page.objects.is_empty() {
             return Ok(false);
         }
@@ -141,7 +145,7 @@ impl FeedSource {
         inbox
             .accept_batch(vec![event], checkpoint)
             .await
-            .map_err(|err| format!("cannot store the page: {err}"))?;
+            .map_err(SourceError::store("store the page"))?;
         Ok(full && moved)
     }
 }

@@ -19,7 +19,7 @@ use crate::args::{is_alert_id, shown_id};
 use crate::sekoia::backfill::{BackfillOptions, Checkpoint as BackfillCheckpoint, backfill_with};
 use crate::sekoia::live::{AlertChange, CaseChange, LiveEvent, LiveNotifications};
 use crate::sekoia::{SLUG, SekoiaClient};
-use crate::source::{InboxPayload, InboxWriter, IncomingEvent, Source, keys};
+use crate::source::{InboxPayload, InboxWriter, IncomingEvent, Source, SourceError, keys};
 
 /// Alert changes the back-fill found that were not stored yet, by `account` (a counter:
 /// each is one the live notifications missed).
@@ -116,12 +116,12 @@ impl LiveSource {
 
     /// The committed checkpoint, if any (an unreadable one counts as none: the back-fill
     /// then starts from the beginning, a duplicate is harmless).
-    async fn committed_checkpoint(&self) -> Result<Option<BackfillCheckpoint>, String> {
+    async fn committed_checkpoint(&self) -> Result<Option<BackfillCheckpoint>, SourceError> {
         let text = self
             .store
             .checkpoint(&self.checkpoint_key())
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(SourceError::store("read the back-fill checkpoint"))?;
         Ok(text.map(|text| serde_json::from_str(&text).unwrap_or_default()))
     }
 
@@ -171,15 +171,17 @@ impl LiveSource {
     }
 
     /// Stores what changed since the last checkpoint, and the new checkpoint with it.
-    async fn backfill(&self, inbox: &dyn InboxWriter, client: &SekoiaClient) -> Result<(), String> {
+    async fn backfill(
+        &self,
+        inbox: &dyn InboxWriter,
+        client: &SekoiaClient,
+    ) -> Result<(), SourceError> {
         let key = self.checkpoint_key();
         let since = match self.committed_checkpoint().await? {
             Some(checkpoint) => checkpoint,
             None => BackfillCheckpoint::at(self.first_start_s),
         };
-        let found = backfill_with(client, since, &self.timing.backfill)
-            .await
-            .map_err(|e| e.message)?;
+        let found = backfill_with(client, since, &self.timing.backfill).await?;
         let events = found
             .changes
             .into_iter()
@@ -187,12 +189,12 @@ impl LiveSource {
             .collect();
         let checkpoint = Checkpoint {
             key,
-            value: serde_json::to_string(&found.checkpoint).map_err(|e| e.to_string())?,
+            value: json!(found.checkpoint).to_string(),
         };
         let stored = inbox
             .accept_batch(events, Some(checkpoint))
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(SourceError::store("store the back-filled changes"))?;
         self.expire_keys_before(found.checkpoint).await;
         let new = stored.iter().filter(|s| s.is_new()).count();
         if new > 0 {
@@ -206,7 +208,7 @@ impl LiveSource {
         &self,
         inbox: &dyn InboxWriter,
         change: AlertChange,
-    ) -> Result<(), String> {
+    ) -> Result<(), SourceError> {
         let Some(event) = self.incoming(change, EventSource::Live) else {
             return Ok(());
         };
@@ -214,14 +216,14 @@ impl LiveSource {
             .accept(event)
             .await
             .map(drop)
-            .map_err(|e| e.to_string())
+            .map_err(SourceError::store("store the change"))
     }
 
     async fn store_case_change(
         &self,
         inbox: &dyn InboxWriter,
         change: CaseChange,
-    ) -> Result<(), String> {
+    ) -> Result<(), SourceError> {
         let event = IncomingEvent {
             source: EventSource::Live,
             account: self.account.clone(),
@@ -236,7 +238,7 @@ impl LiveSource {
             .accept(event)
             .await
             .map(drop)
-            .map_err(|e| e.to_string())
+            .map_err(SourceError::store("store the change"))
     }
 
     /// The inbox event of a change; `None` (logged) for a change whose alert id is not one

@@ -15,7 +15,9 @@ use async_trait::async_trait;
 use crate::sekoia::triggers::threshold::{
     TIME_CHECK_EVERY_SECS, ThresholdSettings, ThresholdState,
 };
-use crate::source::{InboxPayload, InboxWriter, IncomingEvent, Source, TriggerAt, keys};
+use crate::source::{
+    InboxPayload, InboxWriter, IncomingEvent, Source, SourceError, TriggerAt, keys,
+};
 
 /// One Alert Events Threshold trigger's time window.
 pub struct ThresholdClock {
@@ -43,19 +45,19 @@ impl ThresholdClock {
         }
     }
 
-    async fn check(&self, inbox: &dyn InboxWriter) -> Result<(), String> {
+    async fn check(&self, inbox: &dyn InboxWriter) -> Result<(), SourceError> {
         let (playbook_id, node_id) = (&self.trigger.playbook_id, &self.trigger.node_id);
         let prefix = keys::threshold_states(playbook_id, node_id);
         let now = now_ms();
         self.store
             .forget_checkpoints(&prefix, now.saturating_sub(self.settings.keep_state_ms()))
             .await
-            .map_err(|err| format!("cannot forget old alert states: {err}"))?;
+            .map_err(SourceError::store("forget old alert states"))?;
         let states = self
             .store
             .checkpoints_under(&prefix)
             .await
-            .map_err(|err| format!("cannot read the alert states: {err}"))?;
+            .map_err(SourceError::store("read the alert states"))?;
         let mut due = Vec::new();
         for checkpoint in states {
             let alert_uuid = checkpoint.key[prefix.len()..].to_owned();
@@ -84,7 +86,7 @@ impl ThresholdClock {
             inbox
                 .accept_batch(due, None)
                 .await
-                .map_err(|err| format!("cannot store the time checks: {err}"))?;
+                .map_err(SourceError::store("store the time checks"))?;
         }
         Ok(())
     }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 
+use super::{EventFileError, SettingsError};
 use crate::sekoia::{ApiPath, ApiVersion, SekoiaClient};
 
 pub const FEED_CONSUMPTION: &str = "ac6100ed-3fb7-4355-83ac-049c14aa44fd";
@@ -94,36 +95,39 @@ pub struct FeedSettings {
 
 impl FeedSettings {
     /// The settings of a feed trigger node; `Err` names the argument that is wrong.
-    pub fn from_arguments(kind: FeedKind, arguments: &Value) -> Result<Self, String> {
+    pub fn from_arguments(kind: FeedKind, arguments: &Value) -> Result<Self, SettingsError> {
         let feed_id = match arguments.get("feed_id") {
             None | Some(Value::Null) => DEFAULT_FEED.to_owned(),
             Some(Value::String(id)) if !id.trim().is_empty() => id.trim().to_owned(),
-            Some(_) => return Err("`feed_id` must be a feed id".to_owned()),
+            Some(_) => return Err(SettingsError::NotAFeedId),
         };
         let batch_size_limit = match arguments.get("batch_size_limit") {
             None | Some(Value::Null) => DEFAULT_BATCH,
-            Some(n) => n
-                .as_u64()
-                .filter(|n| (1..=MAX_BATCH).contains(n))
-                .ok_or_else(|| {
-                    format!("`batch_size_limit` must be an integer from 1 to {MAX_BATCH}")
-                })?,
+            Some(n) => n.as_u64().filter(|n| (1..=MAX_BATCH).contains(n)).ok_or(
+                SettingsError::OutOfRange {
+                    name: "batch_size_limit",
+                    max: MAX_BATCH,
+                },
+            )?,
         };
         let modified_after = match arguments.get("modified_after") {
             None | Some(Value::Null) => None,
             Some(Value::String(date)) if date.trim().is_empty() => None,
             Some(Value::String(date)) => {
-                time::OffsetDateTime::parse(date.trim(), &Rfc3339).map_err(|err| {
-                    format!("`modified_after` must be an RFC 3339 date-time ({err})")
-                })?;
+                time::OffsetDateTime::parse(date.trim(), &Rfc3339)
+                    .map_err(SettingsError::ModifiedAfterNotRfc3339)?;
                 Some(date.trim().to_owned())
             }
-            Some(_) => return Err("`modified_after` must be a date-time string".to_owned()),
+            Some(_) => return Err(SettingsError::ModifiedAfterNotAString),
         };
         let resolve_sources = match arguments.get("resolve_sources") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
-            Some(_) => return Err("`resolve_sources` must be true or false".to_owned()),
+            Some(_) => {
+                return Err(SettingsError::NotAFlag {
+                    name: "resolve_sources",
+                });
+            }
         };
         Ok(Self {
             kind,
@@ -246,12 +250,13 @@ fn source_refs(object: &Value) -> impl Iterator<Item = &Value> {
 /// Writes a page's objects to `feeds/<fresh uuid>/stix_objects.json` in the data directory;
 /// returns the event (`stix_objects_path` relative to the data directory, where actions
 /// read files) and the directory to remove once the run has ended.
-pub async fn objects_event(data_dir: &Path, objects: &[Value]) -> Result<(Value, PathBuf), String> {
+pub async fn objects_event(
+    data_dir: &Path,
+    objects: &[Value],
+) -> Result<(Value, PathBuf), EventFileError> {
     let relative = format!("{FEED_FILES}/{}/stix_objects.json", uuid::Uuid::new_v4());
-    let text = serde_json::to_vec(objects).map_err(|err| err.to_string())?;
-    let path = crate::files::write(data_dir, &relative, &text)
-        .await
-        .map_err(|err| err.message)?;
+    let text = serde_json::to_vec(objects)?;
+    let path = crate::files::write(data_dir, &relative, &text).await?;
     let directory = path.parent().map(Path::to_path_buf).unwrap_or(path);
     Ok((json!({ "stix_objects_path": relative }), directory))
 }

@@ -22,6 +22,39 @@ pub const ALERT_FILES: &str = "alerts";
 /// Every folder of the data directory where triggers write the files of a run.
 pub const RUN_FILE_FOLDERS: [&str; 2] = [ALERT_FILES, feeds::FEED_FILES];
 
+/// What is wrong with the arguments of a trigger node that takes more than filters (Alert
+/// Events Threshold, the feed triggers); each names the argument.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("`{name}` must be an integer from 1 to {max}")]
+    OutOfRange { name: &'static str, max: u64 },
+    #[error("`{name}` must be true or false")]
+    NotAFlag { name: &'static str },
+    #[error("`feed_id` must be a feed id")]
+    NotAFeedId,
+    #[error("`modified_after` must be an RFC 3339 date-time ({0})")]
+    ModifiedAfterNotRfc3339(#[source] time::error::Parse),
+    #[error("`modified_after` must be a date-time string")]
+    ModifiedAfterNotAString,
+    #[error(
+        "`enable_volume_threshold` and `enable_time_threshold` are both false: the trigger \
+         could never fire"
+    )]
+    NeverFires,
+}
+
+/// Why a file of a run's event (the alert, its events, a feed page's objects) could not be
+/// written.
+#[derive(Debug, thiserror::Error)]
+pub enum EventFileError {
+    #[error("the event has no alert file to put the events beside")]
+    NoAlertFile,
+    #[error(transparent)]
+    Encode(#[from] serde_json::Error),
+    #[error(transparent)]
+    Write(#[from] alertsync_engine::ActionError),
+}
+
 pub fn manifests() -> Vec<TriggerManifest> {
     let mut all = vec![
         alert_trigger(
@@ -160,11 +193,9 @@ pub async fn attach_alert_file(
     data_dir: &std::path::Path,
     alert: &Value,
     event: &mut Value,
-) -> Result<std::path::PathBuf, String> {
+) -> Result<std::path::PathBuf, EventFileError> {
     let relative = format!("{ALERT_FILES}/{}/alert.json", uuid::Uuid::new_v4());
-    let path = crate::files::write(data_dir, &relative, alert.to_string().as_bytes())
-        .await
-        .map_err(|err| err.message)?;
+    let path = crate::files::write(data_dir, &relative, alert.to_string().as_bytes()).await?;
     event[ALERT_FILE_FIELD] = Value::String(relative);
     Ok(path
         .parent()

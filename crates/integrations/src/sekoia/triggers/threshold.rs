@@ -11,7 +11,7 @@ use alertsync_engine::{ActionContext, ActionError, TriggerManifest};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::alert_event;
+use super::{EventFileError, SettingsError, alert_event};
 use crate::sekoia::SekoiaClient;
 
 pub const ALERT_EVENTS_THRESHOLD: &str = "83d7092a-0036-4adb-83c1-087265c57659";
@@ -88,18 +88,18 @@ pub struct ThresholdSettings {
 
 impl ThresholdSettings {
     /// The settings of a node; `Err` names the argument that is wrong.
-    pub fn from_arguments(arguments: &Value) -> Result<Self, String> {
-        let number = |name: &str, default: u64, max: u64| match arguments.get(name) {
+    pub fn from_arguments(arguments: &Value) -> Result<Self, SettingsError> {
+        let number = |name: &'static str, default: u64, max: u64| match arguments.get(name) {
             None | Some(Value::Null) => Ok(default),
             Some(n) => n
                 .as_u64()
                 .filter(|n| (1..=max).contains(n))
-                .ok_or_else(|| format!("`{name}` must be an integer from 1 to {max}")),
+                .ok_or(SettingsError::OutOfRange { name, max }),
         };
-        let flag = |name: &str, default: bool| match arguments.get(name) {
+        let flag = |name: &'static str, default: bool| match arguments.get(name) {
             None | Some(Value::Null) => Ok(default),
             Some(Value::Bool(b)) => Ok(*b),
-            Some(_) => Err(format!("`{name}` must be true or false")),
+            Some(_) => Err(SettingsError::NotAFlag { name }),
         };
         let settings = Self {
             event_count_threshold: number("event_count_threshold", 100, u64::MAX)?,
@@ -112,11 +112,7 @@ impl ThresholdSettings {
             max_events_per_fetch: number("max_events_per_fetch", 1000, 10_000)?,
         };
         if !settings.volume && !settings.time {
-            return Err(
-                "`enable_volume_threshold` and `enable_time_threshold` are both false: \
-                 the trigger could never fire"
-                    .to_owned(),
-            );
+            return Err(SettingsError::NeverFires);
         }
         Ok(settings)
     }
@@ -308,17 +304,15 @@ pub async fn attach_events_file(
     data_dir: &std::path::Path,
     events: &[Value],
     event: &mut Value,
-) -> Result<(), String> {
+) -> Result<(), EventFileError> {
     let alert_file = event
         .get("file_path")
         .and_then(Value::as_str)
-        .ok_or("the event has no alert file to put the events beside")?;
+        .ok_or(EventFileError::NoAlertFile)?;
     let folder = alert_file.rsplit_once('/').map_or("", |(folder, _)| folder);
     let relative = format!("{folder}/events.json");
-    let text = serde_json::to_vec(events).map_err(|err| err.to_string())?;
-    crate::files::write(data_dir, &relative, &text)
-        .await
-        .map_err(|err| err.message)?;
+    let text = serde_json::to_vec(events)?;
+    crate::files::write(data_dir, &relative, &text).await?;
     event["events_file_path"] = Value::String(relative);
     event["fetched_events_count"] = json!(events.len());
     Ok(())
