@@ -10,7 +10,7 @@ use alertsync_config::{Config, LiveConfig};
 use alertsync_engine::http::HttpClient;
 use alertsync_engine::{Account, AccountBook, Cancellation, Registry, RetryPolicy, RunExecutor};
 use alertsync_integrations::cron::{CronSource, Schedule};
-use alertsync_integrations::sekoia::live::{LiveNotifications, LiveTiming};
+use alertsync_integrations::sekoia::live::{LiveError, LiveNotifications, LiveTiming};
 use alertsync_integrations::sekoia::sources::{
     CheckpointTiming, FeedSource, LiveSource, SekoiaReader, ThresholdClock,
 };
@@ -18,7 +18,7 @@ use alertsync_integrations::sekoia::triggers::feeds::FeedSettings;
 use alertsync_integrations::sekoia::triggers::threshold::ThresholdSettings;
 use alertsync_integrations::sekoia::{self, SekoiaClient};
 use alertsync_integrations::source::{InboxWriter, Source, TriggerAt};
-use alertsync_store::{SqliteOptions, SqliteStore, Store, StoredAlertLinks};
+use alertsync_store::{SqliteOptions, SqliteStore, Store, StoreError, StoredAlertLinks};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
@@ -44,16 +44,42 @@ pub struct ServeOptions {
 }
 
 /// Why the service could not start.
-#[derive(Debug)]
-pub struct ServeError(pub String);
-
-impl std::fmt::Display for ServeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The configuration cannot be served as it is: the listening address and token, the
+    /// playbooks, a trigger's arguments, an account.
+    #[error(transparent)]
+    Config(Box<dyn std::error::Error + Send + Sync>),
+    /// A trigger node that reads Sekoia.io has no account to read it with.
+    #[error("{}: trigger node {node_id} needs a Sekoia.io account", file.display())]
+    NoSekoiaAccount {
+        file: std::path::PathBuf,
+        node_id: String,
+    },
+    /// The account a trigger reads Sekoia.io with has no usable address or key.
+    #[error("Sekoia.io account `{0}` has no usable base_url and api_key")]
+    UnusableSekoiaAccount(String),
+    /// Sekoia.io refused the key of an account.
+    #[error(transparent)]
+    Live(#[from] LiveError),
+    /// The store could not be opened or read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The HTTP server could not listen.
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
-impl std::error::Error for ServeError {}
+impl ServeError {
+    /// A configuration problem, for `map_err`.
+    fn config(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Config(error.into())
+    }
+}
 
 /// Runs the service until `stop` is cancelled. `ready` is called with the HTTP address once
 /// everything is started.
@@ -68,16 +94,16 @@ pub async fn serve(
     let started_s = (alertsync_engine::now_ms() / 1000) as i64;
     let token = config.server.token.clone().filter(|t| !t.is_empty());
     crate::api::auth::refuse_open_listen(&options.listen, token.is_some())
-        .map_err(|e| ServeError(e.to_string()))?;
+        .map_err(ServeError::config)?;
     let access = Access::new(
         token.as_deref(),
         &options.listen,
         config.server.public_url.as_deref(),
     )
-    .map_err(|e| ServeError(e.to_string()))?;
+    .map_err(ServeError::config)?;
     let store = open_store(&config).await?;
     let http = HttpClient::new()
-        .map_err(|e| ServeError(e.to_string()))?
+        .map_err(ServeError::config)?
         .with_rate_limits(config.delivery.rate_limits())
         .with_max_response_bytes(config.delivery.max_response_bytes);
     let accounts = AccountBook::new(config.accounts.clone());
@@ -85,7 +111,7 @@ pub async fn serve(
         .with_retry(config.delivery.retry_policy())
         .with_data_dir(data_dir(&config))
         .with_alert_links(Arc::new(StoredAlertLinks::new(Arc::clone(&store))));
-    let deployment = Arc::new(deploy(&config, &executor).map_err(|e| ServeError(e.to_string()))?);
+    let deployment = Arc::new(deploy(&config, &executor).map_err(ServeError::config)?);
     let executor = Arc::new(executor);
     let live = live_connections(
         live_accounts(&deployment, &accounts, &registry)?,
@@ -99,20 +125,21 @@ pub async fn serve(
         Arc::clone(&deployment),
         Arc::clone(&wake),
     );
-    let routed = inbox
-        .route_unrouted()
-        .await
-        .map_err(|err| ServeError(format!("cannot read the inbox: {err}")))?;
+    let routed = inbox.route_unrouted().await.map_err(ServeError::Store)?;
     if routed > 0 {
         tracing::info!("{routed} events stored by an earlier version got their runs queued");
     }
 
     let listener = tokio::net::TcpListener::bind(&options.listen)
         .await
-        .map_err(|err| ServeError(format!("cannot listen on {}: {err}", options.listen)))?;
-    let address = listener
-        .local_addr()
-        .map_err(|err| ServeError(format!("cannot read the listening address: {err}")))?;
+        .map_err(|source| ServeError::Listen {
+            address: options.listen.clone(),
+            source,
+        })?;
+    let address = listener.local_addr().map_err(|source| ServeError::Listen {
+        address: options.listen.clone(),
+        source,
+    })?;
 
     let mut tasks = JoinSet::new();
     tasks.spawn(crate::metrics::keep_up(stop.clone()));
@@ -209,9 +236,7 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
         exclusive: true,
         ..SqliteOptions::default()
     };
-    let store = SqliteStore::open_with(config.store.path.clone(), options)
-        .await
-        .map_err(|err| ServeError(err.to_string()))?;
+    let store = SqliteStore::open_with(config.store.path.clone(), options).await?;
     Ok(Arc::new(store))
 }
 
@@ -247,12 +272,9 @@ fn trigger_account(
     accounts: &AccountBook,
     registry: &Registry,
 ) -> Result<Arc<Account>, ServeError> {
-    let needs_one = || {
-        ServeError(format!(
-            "{}: trigger node {} needs a Sekoia.io account",
-            playbook.file.display(),
-            trigger.node_id
-        ))
+    let needs_one = || ServeError::NoSekoiaAccount {
+        file: playbook.file.clone(),
+        node_id: trigger.node_id.clone(),
     };
     let node = playbook
         .playbook
@@ -260,7 +282,7 @@ fn trigger_account(
         .ok_or_else(needs_one)?;
     accounts
         .resolve(registry, node, &playbook.bindings)
-        .map_err(|e| ServeError(e.to_string()))?
+        .map_err(ServeError::config)?
         .ok_or_else(needs_one)
 }
 
@@ -311,7 +333,7 @@ impl TimedSources<'_> {
                     TriggerKind::Cron => {
                         let schedule = trigger
                             .settings(playbook, Schedule::from_arguments)
-                            .map_err(|e| ServeError(e.to_string()))?;
+                            .map_err(ServeError::config)?;
                         built.push(Box::new(CronSource::new(at, schedule)));
                     }
                     TriggerKind::Feed(kind) => {
@@ -319,7 +341,7 @@ impl TimedSources<'_> {
                             .settings(playbook, |arguments| {
                                 FeedSettings::from_arguments(kind, arguments)
                             })
-                            .map_err(|e| ServeError(e.to_string()))?;
+                            .map_err(ServeError::config)?;
                         let reader = self.reader(playbook, trigger)?;
                         let store = Arc::clone(self.store);
                         built.push(Box::new(FeedSource::new(at, settings, reader, store)));
@@ -327,7 +349,7 @@ impl TimedSources<'_> {
                     TriggerKind::Alert(AlertTrigger::EventsThreshold) => {
                         let settings = trigger
                             .settings(playbook, ThresholdSettings::from_arguments)
-                            .map_err(|e| ServeError(e.to_string()))?;
+                            .map_err(ServeError::config)?;
                         let account = self.reader(playbook, trigger)?.account;
                         let store = Arc::clone(self.store);
                         built.push(Box::new(ThresholdClock::new(at, settings, account, store)));
@@ -346,12 +368,11 @@ impl TimedSources<'_> {
         trigger: &TriggerNode,
     ) -> Result<SekoiaReader, ServeError> {
         let account = trigger_account(playbook, trigger, self.accounts, self.registry)?;
-        let client = self.sekoia.get(&account.name).cloned().ok_or_else(|| {
-            ServeError(format!(
-                "Sekoia.io account `{}` has no usable base_url and api_key",
-                account.name
-            ))
-        })?;
+        let client = self
+            .sekoia
+            .get(&account.name)
+            .cloned()
+            .ok_or_else(|| ServeError::UnusableSekoiaAccount(account.name.clone()))?;
         Ok(SekoiaReader {
             account: account.name.clone(),
             client,
@@ -379,7 +400,7 @@ fn live_connections(
         .into_iter()
         .map(|account| {
             let connection = LiveNotifications::for_account(http.clone(), &account)
-                .map_err(|err| ServeError(err.to_string()))?
+                .map_err(ServeError::config)?
                 .with_timing(timing);
             Ok((account.name.clone(), Arc::new(connection)))
         })
@@ -392,7 +413,7 @@ async fn preflight(live: &[(String, Arc<LiveNotifications>)]) -> Result<(), Serv
     for (account, connection) in live {
         match tokio::time::timeout(PREFLIGHT_TIMEOUT, connection.preflight()).await {
             Ok(Ok(())) => {}
-            Ok(Err(err)) => return Err(ServeError(err.to_string())),
+            Ok(Err(err)) => return Err(err.into()),
             Err(_) => tracing::warn!(
                 "Sekoia.io account `{account}`: no answer to the key check within {}s; \
                  starting anyway, the live connection keeps trying",
