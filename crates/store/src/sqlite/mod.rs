@@ -32,6 +32,7 @@ mod runs;
 mod schema;
 mod state;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -72,8 +73,11 @@ impl Default for SqliteOptions {
 /// The [`Store`] in one SQLite file. Cheap to clone; clones share the connections and the
 /// claims.
 ///
-/// Claims of runs belong to the instance that made them: a store opened later (after a
-/// restart) treats them as released, so a run claimed and never finished is ready again.
+/// Claims of runs belong to the instance that made them and are kept in its memory (a
+/// claim picks its runs from a read and commits nothing; a started run records which
+/// instance runs it): a store opened later (after a restart) treats them as released, so a
+/// run claimed and never finished is ready again, and one left running counts an
+/// interruption.
 /// Run one `alertsync serve` per file ([`SqliteOptions::exclusive`]).
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -86,8 +90,13 @@ pub struct SqliteStore {
 
 struct Inner {
     path: PathBuf,
-    /// Names this instance in `runs.claimed_by`.
+    /// Names this instance in `runs.claimed_by` (written when a claimed run starts).
     instance: String,
+    /// The runs this instance has claimed and not yet settled. Claims live here, not in the
+    /// file: a claim needs no commit, and claims end with the instance anyway.
+    claimed: Mutex<HashSet<RunId>>,
+    /// Held while a claim picks its runs, so that two claims never pick the same one.
+    claiming: tokio::sync::Mutex<()>,
     /// Whether the last writes reached the disk.
     write_health: Mutex<WriteHealth>,
     /// Held while the store lives, if opened exclusive.
@@ -183,6 +192,8 @@ impl SqliteStore {
         let inner = Arc::new(Inner {
             path: path.clone(),
             instance: uuid::Uuid::new_v4().to_string(),
+            claimed: Mutex::default(),
+            claiming: tokio::sync::Mutex::new(()),
             write_health: Mutex::default(),
             _lock: lock,
         });
@@ -216,6 +227,23 @@ impl SqliteStore {
             .write(operation, op)
             .await
             .map_err(|fault| fault.during(operation))
+    }
+
+    /// This instance's claims.
+    fn claimed(&self) -> std::sync::MutexGuard<'_, HashSet<RunId>> {
+        self.inner
+            .claimed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Ends the claim of `run` once what settles it is committed: only then can no claim
+    /// see it open. A run whose settling failed stays claimed (its caller tries again).
+    fn unclaim_if_settled(&self, run: RunId, settled: StoreResult<()>) -> StoreResult<()> {
+        if settled.is_ok() {
+            self.claimed().remove(&run);
+        }
+        settled
     }
 
     /// Runs `op` in a read transaction (one consistent snapshot) on a reader thread.
@@ -269,8 +297,9 @@ impl Store for SqliteStore {
     fn write_behind(&self, write: WriteBehind) {
         match write {
             WriteBehind::RunStarted { run, at_ms } => {
-                self.writes
-                    .submit("start run", move |tx, _| queue::started(tx, run, at_ms));
+                self.writes.submit("start run", move |tx, inner| {
+                    queue::started(tx, run, at_ms, &inner.instance)
+                });
             }
             WriteBehind::NodeRecorded { run, node } => {
                 self.writes.submit("record node run", move |tx, _| {
@@ -350,10 +379,35 @@ impl Store for SqliteStore {
     }
 
     async fn claim_runs(&self, limit: u32) -> StoreResult<Vec<ClaimedRun>> {
-        self.write("claim runs", move |tx, inner| {
-            queue::claim(tx, &inner.instance, limit)
-        })
-        .await
+        let _alone = self.inner.claiming.lock().await;
+        let instance = self.inner.instance.clone();
+        let skip = self.claimed().clone();
+        let candidates = self
+            .read("claim runs", move |tx| {
+                queue::ready(tx, &instance, limit, &skip)
+            })
+            .await?;
+        let noted: Vec<(RunId, Option<String>)> = candidates
+            .iter()
+            .filter(|c| c.left_running || c.loaded.is_err())
+            .map(|c| (c.id, c.loaded.as_ref().err().cloned()))
+            .collect();
+        if !noted.is_empty() {
+            self.write("claim runs", move |tx, inner| {
+                queue::note_claims(tx, &inner.instance, &noted)
+            })
+            .await?;
+        }
+        let mut claimed = self.claimed();
+        Ok(candidates
+            .into_iter()
+            .filter_map(|candidate| {
+                let mut run = candidate.loaded.ok()?;
+                run.run.interruptions += u32::from(candidate.left_running);
+                claimed.insert(run.run.id);
+                Some(run)
+            })
+            .collect())
     }
 
     async fn rerun(&self, rerun: Rerun) -> StoreResult<RunId> {
@@ -362,25 +416,33 @@ impl Store for SqliteStore {
     }
 
     async fn finish_run(&self, run: RunId, record: RunRecord) -> StoreResult<()> {
-        self.write("finish run", move |tx, _| queue::finish(tx, run, &record))
-            .await
+        let settled = self
+            .write("finish run", move |tx, _| queue::finish(tx, run, &record))
+            .await;
+        self.unclaim_if_settled(run, settled)
     }
 
     async fn discard_run(&self, run: RunId) -> StoreResult<()> {
-        self.write("discard run", move |tx, _| queue::discard(tx, run))
-            .await
+        let settled = self
+            .write("discard run", move |tx, _| queue::discard(tx, run))
+            .await;
+        self.unclaim_if_settled(run, settled)
     }
 
     async fn park_run(&self, run: RunId, record: RunRecord, hold: Hold) -> StoreResult<()> {
-        self.write("park run", move |tx, _| {
-            queue::park(tx, run, &record, &hold)
-        })
-        .await
+        let settled = self
+            .write("park run", move |tx, _| {
+                queue::park(tx, run, &record, &hold)
+            })
+            .await;
+        self.unclaim_if_settled(run, settled)
     }
 
     async fn release_run(&self, run: RunId) -> StoreResult<()> {
-        self.write("release run", move |tx, _| queue::release(tx, run))
-            .await
+        let settled = self
+            .write("release run", move |tx, _| queue::release(tx, run))
+            .await;
+        self.unclaim_if_settled(run, settled)
     }
 
     async fn wake_waiting(&self, destination: &str) -> StoreResult<u64> {

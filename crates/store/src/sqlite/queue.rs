@@ -2,6 +2,8 @@
 //! playbook only the oldest open run; none of a disabled playbook), put aside while a
 //! destination fails, finished, repeated, and the counts `/healthz` reports.
 
+use std::collections::HashSet;
+
 use alertsync_engine::{Hold, NodeStatus, RunRecord, RunStatus};
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -40,16 +42,29 @@ pub(super) fn insert_run(
     Ok(RunId(run))
 }
 
-/// Claims up to `limit` runs ready now for store instance `instance`.
-pub(super) fn claim(
+/// A run that may be claimed now, as a snapshot shows it.
+pub(super) struct Candidate {
+    pub id: RunId,
+    /// Left running by an earlier store instance: its claim counts an interruption.
+    pub left_running: bool,
+    /// The run with its event and what an earlier attempt left, or why it cannot be read.
+    pub loaded: Result<ClaimedRun, String>,
+}
+
+/// Up to `limit` runs that may start now, oldest first, leaving out those in `claimed`
+/// (this instance's claims) and those this instance started (`claimed_by`).
+pub(super) fn ready(
     tx: &Transaction<'_>,
     instance: &str,
     limit: u32,
-) -> Result<Vec<ClaimedRun>, Fault> {
+    claimed: &HashSet<RunId>,
+) -> Result<Vec<Candidate>, Fault> {
     let now = now_sql();
-    let ready: Vec<(RunId, bool)> = {
+    let wanted = i64::from(limit).saturating_add(claimed.len() as i64);
+    let ready: Vec<(RunId, bool, bool)> = {
         let mut statement = tx.prepare_cached(&format!(
-            "SELECT r.id, r.reuse_succeeded FROM runs r \
+            "SELECT r.id, r.reuse_succeeded, \
+                 (r.status = 'running' AND r.claimed_by IS NOT NULL) FROM runs r \
              WHERE r.status IN {OPEN} \
                AND (r.claimed_by IS NULL OR r.claimed_by <> ?1) \
                AND (r.due_at_ms IS NULL OR r.due_at_ms <= ?2) \
@@ -60,26 +75,49 @@ pub(super) fn claim(
                      AND e.status IN {OPEN} AND e.id < r.id)) \
              ORDER BY r.id LIMIT ?3"
         ))?;
-        let rows = statement.query_map(params![instance, now, i64::from(limit)], |row| {
-            Ok((RunId(row.get(0)?), row.get::<_, bool>(1)?))
+        let rows = statement.query_map(params![instance, now, wanted], |row| {
+            Ok((RunId(row.get(0)?), row.get(1)?, row.get(2)?))
         })?;
         rows.collect::<Result<_, _>>()?
     };
-    let mut mark = tx.prepare_cached(
-        "UPDATE runs SET claimed_by = ?1, \
-             interruptions = interruptions + (status = 'running' AND claimed_by IS NOT NULL) \
-         WHERE id = ?2",
-    )?;
-    let mut claimed = Vec::with_capacity(ready.len());
-    for (id, reuse_succeeded) in ready {
-        mark.execute(params![instance, id.0])?;
-        match claimed_run(tx, id, reuse_succeeded) {
-            Ok(run) => claimed.push(run),
-            Err(Fault::Corrupt(detail)) => bury_unreadable(tx, id, &detail)?,
+    let mut candidates = Vec::with_capacity(ready.len());
+    for (id, reuse_succeeded, left_running) in ready {
+        if claimed.contains(&id) || candidates.len() >= limit as usize {
+            continue;
+        }
+        let loaded = match claimed_run(tx, id, reuse_succeeded) {
+            Ok(run) => Ok(run),
+            Err(Fault::Corrupt(detail)) => Err(detail),
             Err(other) => return Err(other),
+        };
+        candidates.push(Candidate {
+            id,
+            left_running,
+            loaded,
+        });
+    }
+    Ok(candidates)
+}
+
+/// Writes what claiming `candidates` changes: an interruption for each run an earlier
+/// instance left running (now this instance's), a dead letter for each unreadable one.
+pub(super) fn note_claims(
+    tx: &Transaction<'_>,
+    instance: &str,
+    candidates: &[(RunId, Option<String>)],
+) -> Result<(), Fault> {
+    let mut interrupted = tx.prepare_cached(
+        "UPDATE runs SET claimed_by = ?1, interruptions = interruptions + 1 WHERE id = ?2",
+    )?;
+    for (run, unreadable) in candidates {
+        match unreadable {
+            Some(detail) => bury_unreadable(tx, *run, detail)?,
+            None => {
+                interrupted.execute(params![instance, run.0])?;
+            }
         }
     }
-    Ok(claimed)
+    Ok(())
 }
 
 /// Ends a run whose stored event or records cannot be read as a dead letter that says so:
@@ -121,14 +159,20 @@ fn claimed_run(
     })
 }
 
-/// Marks a claimed run as running from `at_ms` (its first start is kept).
-pub(super) fn started(tx: &Transaction<'_>, run: RunId, at_ms: u64) -> Result<(), Fault> {
+/// Marks a run claimed by store instance `instance` as running from `at_ms` (its first
+/// start is kept): left so by a crash, its next claim counts an interruption.
+pub(super) fn started(
+    tx: &Transaction<'_>,
+    run: RunId,
+    at_ms: u64,
+    instance: &str,
+) -> Result<(), Fault> {
     tx.prepare_cached(
         "UPDATE runs SET status = 'running', started_at_ms = COALESCE(started_at_ms, ?1), \
-             due_at_ms = NULL, waiting_on = NULL \
+             due_at_ms = NULL, waiting_on = NULL, claimed_by = ?3 \
          WHERE id = ?2 AND status IN ('queued', 'running', 'waiting')",
     )?
-    .execute(params![ms_to_sql(at_ms), run.0])?;
+    .execute(params![ms_to_sql(at_ms), run.0, instance])?;
     Ok(())
 }
 
