@@ -704,3 +704,28 @@ fn to_json<T: serde::Serialize>(value: &T, what: &str) -> Result<String, Fault> 
 fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, Fault> {
     serde_json::from_str(text).map_err(|e| Fault::Corrupt(format!("{what} is not valid: {e}")))
 }
+
+/// Fails unless `sql`, run three times with other values for its parameters, is compiled
+/// only once: SQLite compiles a statement again at each new value when its planner looked
+/// at the value.
+#[cfg(test)]
+fn assert_compiled_once(sql: &str) {
+    let mut conn = Connection::open_in_memory().expect("an in-memory database");
+    schema::migrate(&mut conn).expect("the schema");
+    let mut statement = conn.prepare(sql).expect("the statement");
+    for run in 1..=3_i64 {
+        for parameter in 1..=statement.parameter_count() {
+            let value = run + parameter as i64;
+            statement
+                .raw_bind_parameter(parameter, value)
+                .expect("a bound parameter");
+        }
+        let mut rows = statement.raw_query();
+        while rows.next().expect("a row").is_some() {}
+    }
+    assert_eq!(
+        statement.get_status(rusqlite::StatementStatus::RePrepare),
+        0,
+        "compiled again for another run: {sql}"
+    );
+}

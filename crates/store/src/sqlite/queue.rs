@@ -62,19 +62,7 @@ pub(super) fn ready(
     let now = now_sql();
     let wanted = i64::from(limit).saturating_add(claimed.len() as i64);
     let ready: Vec<(RunId, bool, bool)> = {
-        let mut statement = tx.prepare_cached(&format!(
-            "SELECT r.id, r.reuse_succeeded, \
-                 (r.status = 'running' AND r.claimed_by IS NOT NULL) FROM runs r \
-             WHERE r.status IN {OPEN} \
-               AND (r.claimed_by IS NULL OR r.claimed_by <> ?1) \
-               AND (r.due_at_ms IS NULL OR r.due_at_ms <= ?2) \
-               AND NOT EXISTS (SELECT 1 FROM playbook_health h \
-                   WHERE h.playbook_id = r.playbook_id AND h.disabled_reason IS NOT NULL) \
-               AND (r.alert_uuid IS NULL OR NOT EXISTS (SELECT 1 FROM runs e \
-                   WHERE e.alert_uuid = r.alert_uuid AND e.playbook_id = r.playbook_id \
-                     AND e.status IN {OPEN} AND e.id < r.id)) \
-             ORDER BY r.id LIMIT ?3"
-        ))?;
+        let mut statement = tx.prepare_cached(&ready_sql())?;
         let rows = statement.query_map(params![instance, now, wanted], |row| {
             Ok((RunId(row.get(0)?), row.get(1)?, row.get(2)?))
         })?;
@@ -97,6 +85,25 @@ pub(super) fn ready(
         });
     }
     Ok(candidates)
+}
+
+/// What [`ready`] selects: `?1` the claiming instance, `?2` now, `?3` how many (`+?3`: a
+/// plain `LIMIT ?3` made SQLite compile the statement again at every claim whose limit
+/// differed from the last one's).
+fn ready_sql() -> String {
+    format!(
+        "SELECT r.id, r.reuse_succeeded, \
+             (r.status = 'running' AND r.claimed_by IS NOT NULL) FROM runs r \
+         WHERE r.status IN {OPEN} \
+           AND (r.claimed_by IS NULL OR r.claimed_by <> ?1) \
+           AND (r.due_at_ms IS NULL OR r.due_at_ms <= ?2) \
+           AND NOT EXISTS (SELECT 1 FROM playbook_health h \
+               WHERE h.playbook_id = r.playbook_id AND h.disabled_reason IS NOT NULL) \
+           AND (r.alert_uuid IS NULL OR NOT EXISTS (SELECT 1 FROM runs e \
+               WHERE e.alert_uuid = r.alert_uuid AND e.playbook_id = r.playbook_id \
+                 AND e.status IN {OPEN} AND e.id < r.id)) \
+         ORDER BY r.id LIMIT +?3"
+    )
 }
 
 /// Writes what claiming `candidates` changes: an interruption for each run an earlier
@@ -370,4 +377,12 @@ pub(super) fn health(tx: &Transaction<'_>) -> Result<QueueHealth, Fault> {
         oldest_waiting_since_ms: optional_unsigned_from_sql(row.5, "the oldest wait")?,
         last_event_at_ms: optional_unsigned_from_sql(last_event, "the last event time")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn picking_the_ready_runs_is_compiled_once_whatever_the_limit() {
+        super::super::assert_compiled_once(&super::ready_sql());
+    }
 }

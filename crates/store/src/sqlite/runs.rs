@@ -113,10 +113,14 @@ pub(super) fn detail(tx: &Transaction<'_>, id: RunId) -> Result<Option<RunDetail
     }))
 }
 
+/// The node runs of a run. `+?1`, not `?1`: with a plain parameter before `ORDER BY`,
+/// SQLite compiles the statement again whenever the run changes (its planner looks at the
+/// value), which it did at every claim; the plan is the same primary-key search.
+const NODES_OF_RUN: &str = "SELECT seq, record FROM node_runs WHERE run_id = +?1 ORDER BY seq";
+
 /// The node runs of a run, in `seq` order.
 pub(super) fn nodes(tx: &Transaction<'_>, run: RunId) -> Result<Vec<NodeRecord>, Fault> {
-    let mut statement =
-        tx.prepare_cached("SELECT seq, record FROM node_runs WHERE run_id = ?1 ORDER BY seq")?;
+    let mut statement = tx.prepare_cached(NODES_OF_RUN)?;
     let mut rows = statement.query([run.0])?;
     let mut nodes = Vec::new();
     while let Some(row) = rows.next()? {
@@ -308,4 +312,12 @@ pub(super) fn delete(tx: &Transaction<'_>, run: RunId) -> Result<(), Fault> {
     tx.prepare_cached("DELETE FROM runs WHERE id = ?1")?
         .execute([run.0])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reading_a_runs_nodes_is_compiled_once_for_every_run() {
+        super::super::assert_compiled_once(super::NODES_OF_RUN);
+    }
 }

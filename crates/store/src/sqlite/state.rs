@@ -37,11 +37,14 @@ pub(super) fn save_retry(tx: &Transaction<'_>, retry: &RetryState) -> Result<(),
     Ok(())
 }
 
+/// What reads the retry state of a run (`+?1`: see `runs::NODES_OF_RUN`).
+fn retries_of_run_sql() -> String {
+    format!("SELECT {RETRY_COLUMNS} FROM node_retries WHERE run_id = +?1 ORDER BY seq")
+}
+
 /// The retry state of a run's node runs, in `seq` order.
 pub(super) fn retries_of_run(tx: &Transaction<'_>, run: RunId) -> Result<Vec<RetryState>, Fault> {
-    let mut statement = tx.prepare_cached(&format!(
-        "SELECT {RETRY_COLUMNS} FROM node_retries WHERE run_id = ?1 ORDER BY seq"
-    ))?;
+    let mut statement = tx.prepare_cached(&retries_of_run_sql())?;
     let mut rows = statement.query([run.0])?;
     let mut retries = Vec::new();
     while let Some(row) = rows.next()? {
@@ -301,4 +304,12 @@ pub(super) fn linked_alert(
         .prepare_cached("SELECT alert_uuid FROM alert_links WHERE system = ?1 AND remote_id = ?2")?
         .query_row([system, remote_id], |row| row.get(0))
         .optional()?)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reading_a_runs_retries_is_compiled_once_for_every_run() {
+        super::super::assert_compiled_once(&super::retries_of_run_sql());
+    }
 }
