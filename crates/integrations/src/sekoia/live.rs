@@ -560,8 +560,8 @@ impl LiveNotifications {
             return Ended::Retry(format!("sending the upgrade request failed: {e}"));
         }
         // The pong to this first ping proves the server has read the upgrade request.
-        if let Err(e) = self.ping(&mut socket).await {
-            return Ended::Retry(e);
+        if let Err(ended) = self.ping(&mut socket).await {
+            return ended;
         }
         let mut pong_deadline = Some(Instant::now() + self.timing.pong_timeout);
         let mut next_ping = Instant::now() + self.timing.ping_interval;
@@ -582,8 +582,8 @@ impl LiveNotifications {
                             self.timing.pong_timeout.as_secs_f64()
                         ));
                     }
-                    if let Err(e) = self.ping(&mut socket).await {
-                        return Ended::Retry(e);
+                    if let Err(ended) = self.ping(&mut socket).await {
+                        return ended;
                     }
                     pong_deadline = Some(Instant::now() + self.timing.pong_timeout);
                     next_ping = Instant::now() + self.timing.ping_interval;
@@ -629,7 +629,7 @@ impl LiveNotifications {
                             continue;
                         }
                         Err(why) => {
-                            self.malformed(&why, text.as_str());
+                            self.malformed(&why.to_string(), text.as_str());
                             continue;
                         }
                     };
@@ -656,11 +656,12 @@ impl LiveNotifications {
         }
     }
 
-    async fn ping(&self, socket: &mut Socket) -> Result<(), String> {
+    /// Sends a ping; a failure ends the session, to be retried.
+    async fn ping(&self, socket: &mut Socket) -> Result<(), Ended> {
         socket
             .send(Message::Ping(Default::default()))
             .await
-            .map_err(|e| self.mask(&format!("sending a ping failed: {e}")))?;
+            .map_err(|e| Ended::Retry(self.mask(&format!("sending a ping failed: {e}"))))?;
         self.stats.send_modify(|stats| stats.pings_sent += 1);
         Ok(())
     }
@@ -710,19 +711,32 @@ where
     stored
 }
 
+/// Why a configured live URL is not one to connect to (said of the URL: "liveapi_url ...").
+#[derive(Debug, PartialEq, thiserror::Error)]
+enum SocketUrlError {
+    #[error("is not an absolute URL ({0})")]
+    NotAbsolute(#[from] url::ParseError),
+    #[error("must be a ws or wss URL, not `{0}:`")]
+    Scheme(String),
+    #[error("has no host")]
+    NoHost,
+    #[error("cannot use the `{0}` scheme")]
+    Unusable(&'static str),
+}
+
 /// A configured live URL as a WebSocket URL.
-fn socket_url(text: &str) -> Result<String, String> {
-    let mut url = url::Url::parse(text).map_err(|e| format!("is not an absolute URL ({e})"))?;
+fn socket_url(text: &str) -> Result<String, SocketUrlError> {
+    let mut url = url::Url::parse(text)?;
     let scheme = match url.scheme() {
         "ws" | "http" => "ws",
         "wss" | "https" => "wss",
-        other => return Err(format!("must be a ws or wss URL, not `{other}:`")),
+        other => return Err(SocketUrlError::Scheme(other.to_owned())),
     };
     if url.host().is_none() {
-        return Err("has no host".to_owned());
+        return Err(SocketUrlError::NoHost);
     }
     url.set_scheme(scheme)
-        .map_err(|()| format!("cannot use the `{scheme}` scheme"))?;
+        .map_err(|()| SocketUrlError::Unusable(scheme))?;
     Ok(url.to_string())
 }
 
@@ -735,12 +749,30 @@ pub enum Frame {
     Ignored(&'static str),
 }
 
+/// Why a frame of the live socket cannot be read. It never quotes the frame.
+#[derive(Debug, thiserror::Error)]
+pub enum MalformedFrame {
+    #[error("not JSON ({0})")]
+    NotJson(#[from] serde_json::Error),
+    #[error("not a JSON object")]
+    NotObject,
+    /// A notification without this part (`type`, `action`, its `attributes` object).
+    #[error("a notification without {0}")]
+    Missing(&'static str),
+    #[error("an `{kind}` / `{action}` notification without `attributes{pointer}`")]
+    MissingAttribute {
+        kind: String,
+        action: String,
+        pointer: &'static str,
+    },
+}
+
 /// Reads one text frame of the live socket. `Err` says why the frame is malformed (without
 /// quoting it).
-pub fn parse_frame(text: &str) -> Result<Frame, String> {
-    let frame: Value = serde_json::from_str(text).map_err(|e| format!("not JSON ({e})"))?;
+pub fn parse_frame(text: &str) -> Result<Frame, MalformedFrame> {
+    let frame: Value = serde_json::from_str(text)?;
     let Some(fields) = frame.as_object() else {
-        return Err("not a JSON object".to_owned());
+        return Err(MalformedFrame::NotObject);
     };
     if fields.get("authenticated").is_some_and(truthy) {
         return Ok(Frame::Ignored("authentication acknowledgement"));
@@ -754,17 +786,19 @@ pub fn parse_frame(text: &str) -> Result<Frame, String> {
     if !is_v2 {
         return Ok(Frame::Ignored("not a version-2 notification"));
     }
-    let kind = text_at(&frame, "/type").ok_or("a notification without `type`")?;
-    let action = text_at(&frame, "/action").ok_or("a notification without `action`")?;
+    let kind = text_at(&frame, "/type").ok_or(MalformedFrame::Missing("`type`"))?;
+    let action = text_at(&frame, "/action").ok_or(MalformedFrame::Missing("`action`"))?;
     let attributes = frame
         .get("attributes")
         .filter(|a| a.is_object())
-        .ok_or("a notification without an `attributes` object")?;
-    let required = |pointer: &str| {
+        .ok_or(MalformedFrame::Missing("an `attributes` object"))?;
+    let required = |pointer: &'static str| {
         text_at(attributes, pointer)
             .map(str::to_lowercase)
-            .ok_or_else(|| {
-                format!("an `{kind}` / `{action}` notification without `attributes{pointer}`")
+            .ok_or_else(|| MalformedFrame::MissingAttribute {
+                kind: kind.to_owned(),
+                action: action.to_owned(),
+                pointer,
             })
     };
     let change =
@@ -1058,7 +1092,7 @@ mod tests {
             notification("alert-comment", "created", json!({"uuid": "C-1"})),
             json!({"metadata": {"version": 2}, "action": "created", "attributes": {}}).to_string(),
         ] {
-            let why = parse_frame(&frame).expect_err(&frame);
+            let why = parse_frame(&frame).expect_err(&frame).to_string();
             assert!(!why.contains("secret"), "{why}");
         }
     }
