@@ -84,6 +84,20 @@ async fn forwarded_alert(sim: &Simulator) -> (Value, IlertAlertView) {
     (alert, ilert)
 }
 
+/// Waits for `what`: a run of the service with `status`; returns the newest such run.
+async fn first_run_with_status(service: &ServeProcess, status: &str, what: &str) -> Value {
+    let path = format!("/api/v1/runs?status={status}");
+    wait_for_async(what, PATIENCE, || async {
+        let (answered, runs) = http(&service.address, "GET", &path, None, "").await;
+        assert_eq!(answered, 200, "{runs}");
+        runs["runs"]
+            .as_array()
+            .and_then(|runs| runs.first().cloned())
+            .ok_or_else(|| format!("no {status} run yet: {runs}"))
+    })
+    .await
+}
+
 /// The alert's status name in Sekoia.io and the comment of its latest history entry.
 fn sekoia_state(sim: &Simulator, alert: &Value) -> (String, Value) {
     let alert = sim.alert(&uuid_of(alert)).expect("the alert exists");
@@ -398,22 +412,8 @@ async fn the_webhook_wants_the_token_and_a_readable_body_and_an_untraceable_aler
     let bearer = format!("Bearer {TOKEN}");
     let (status, answer) = call_webhook(&service, Some(&bearer), &untraceable).await;
     assert_eq!(status, 202, "Bearer: {answer}");
-    let failed = wait_for_async("the untraceable change's run to fail", PATIENCE, || async {
-        let (status, runs) = http(
-            &service.address,
-            "GET",
-            "/api/v1/runs?status=failed",
-            None,
-            "",
-        )
-        .await;
-        assert_eq!(status, 200, "{runs}");
-        runs["runs"]
-            .as_array()
-            .and_then(|runs| runs.first().cloned())
-            .ok_or_else(|| format!("no failed run yet: {runs}"))
-    })
-    .await;
+    let failed =
+        first_run_with_status(&service, "failed", "the untraceable change's run to fail").await;
     let reason = failed["error"].as_str().unwrap_or_default();
     for tried in [
         "ilert alert 424242",
@@ -436,23 +436,7 @@ async fn an_ilert_alert_named_only_by_its_id_is_found_through_what_ilert_answere
     let (alert, in_ilert) = forwarded_alert(&sim).await;
     // ilert has the alert as soon as its answer leaves; the link to it is stored when the
     // forwarding run has read that answer. Someone accepting it in ilert comes later.
-    wait_for_async("the forwarding run to end", PATIENCE, || async {
-        let (status, runs) = http(
-            &service.address,
-            "GET",
-            "/api/v1/runs?status=succeeded",
-            None,
-            "",
-        )
-        .await;
-        assert_eq!(status, 200, "{runs}");
-        runs["runs"]
-            .as_array()
-            .filter(|runs| !runs.is_empty())
-            .map(drop)
-            .ok_or_else(|| format!("no succeeded run yet: {runs}"))
-    })
-    .await;
+    first_run_with_status(&service, "succeeded", "the forwarding run to end").await;
     // A custom body with ilert's template variables, no alertKey and no short id.
     let body = json!({"alertId": in_ilert.id, "alertStatus": "ACCEPTED",
                       "eventType": "alert-accepted", "alertSummary": "Suspicious logon"})
