@@ -86,6 +86,9 @@ pub struct SqliteStore {
     writes: Arc<commit::WriteQueue>,
     /// Every read goes through it; the reader threads end with the last clone.
     reads: Arc<read::ReadPool>,
+    /// The reader of claims alone: a slow query of the console or the API on the other
+    /// readers never holds up the run queue.
+    claim_reads: Arc<read::ReadPool>,
 }
 
 struct Inner {
@@ -180,15 +183,19 @@ impl SqliteStore {
                 });
             }
         }
-        let readers = (0..READERS)
-            .map(|_| {
-                let reader = connect(&path, &options)?;
-                reader.pragma_update(None, "query_only", "ON")?;
-                Ok(reader)
-            })
-            .collect::<Result<Vec<_>, Fault>>()
-            .map_err(|f| open_error(f.into_cause()))?;
-        let reads = read::ReadPool::start(readers).map_err(|e| open_error(e.into()))?;
+        let readers = |count: usize| {
+            let connections = (0..count)
+                .map(|_| {
+                    let reader = connect(&path, &options)?;
+                    reader.pragma_update(None, "query_only", "ON")?;
+                    Ok(reader)
+                })
+                .collect::<Result<Vec<_>, Fault>>()
+                .map_err(|f| open_error(f.into_cause()))?;
+            read::ReadPool::start(connections).map_err(|e| open_error(e.into()))
+        };
+        let reads = readers(READERS)?;
+        let claim_reads = readers(1)?;
         let inner = Arc::new(Inner {
             path: path.clone(),
             instance: uuid::Uuid::new_v4().to_string(),
@@ -203,6 +210,7 @@ impl SqliteStore {
             inner,
             writes: Arc::new(writes),
             reads: Arc::new(reads),
+            claim_reads: Arc::new(claim_reads),
         })
     }
 
@@ -259,8 +267,8 @@ impl SqliteStore {
     }
 }
 
-/// Reader threads (and read connections) of a store: the API, the console and the sources
-/// read while the scheduler writes.
+/// Reader threads (and read connections) of a store besides the claims' own: the API, the
+/// console and the sources read while the scheduler writes.
 const READERS: usize = 2;
 
 /// Prepared statements each connection keeps.
@@ -383,10 +391,10 @@ impl Store for SqliteStore {
         let instance = self.inner.instance.clone();
         let skip = self.claimed().clone();
         let candidates = self
-            .read("claim runs", move |tx| {
-                queue::ready(tx, &instance, limit, &skip)
-            })
-            .await?;
+            .claim_reads
+            .read(move |tx| queue::ready(tx, &instance, limit, &skip))
+            .await
+            .map_err(|fault| fault.during("claim runs"))?;
         let noted: Vec<(RunId, Option<String>)> = candidates
             .iter()
             .filter(|c| c.left_running || c.loaded.is_err())
