@@ -8,9 +8,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use alertsync_engine::{RunStatus, now_ms};
-use alertsync_store::{InboxCounts, RunCountFilter, RunId, Store, StoreError, WriteBehind};
+use alertsync_store::{InboxCounts, RunCountFilter, RunId, StoreError, WriteBehind};
 
-use crate::{StoreDir, event, record};
+use crate::{Place, event, record};
+
+conformance! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    concurrent_claimers_never_claim_a_run_twice_and_keep_each_alert_in_order,
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    two_instances_of_one_store_lose_no_event,
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    a_failing_write_among_concurrent_ones_fails_alone,
+}
 
 const ALERTS: usize = 6;
 const CHANGES: usize = 12;
@@ -26,10 +35,8 @@ struct Seen {
     largest_batch: usize,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_claimers_never_claim_a_run_twice_and_keep_each_alert_in_order() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+async fn concurrent_claimers_never_claim_a_run_twice_and_keep_each_alert_in_order(place: &Place) {
+    let store = place.open().await;
     let total_runs = (ALERTS * CHANGES * PLAYBOOKS.len()) as u64;
     let enqueued_all = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(Mutex::new(Seen::default()));
@@ -152,13 +159,11 @@ async fn concurrent_claimers_never_claim_a_run_twice_and_keep_each_alert_in_orde
     assert!(store.claim_runs(100).await.unwrap().is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_stores_on_one_file_lose_no_event() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
-    // A second instance on the same file, as a console command beside the service: its
-    // writes contend for the file's lock with the first one's.
-    let other = dir.open().await;
+async fn two_instances_of_one_store_lose_no_event(place: &Place) {
+    let store = place.open().await;
+    // A second instance of the same store, as a console command beside the service: its
+    // writes contend with the first one's.
+    let other = place.open().await;
     const TASKS: usize = 8;
     const EVENTS: usize = 40;
     let tasks: Vec<_> = (0..TASKS)
@@ -194,7 +199,7 @@ async fn two_stores_on_one_file_lose_no_event() {
     assert_eq!(new_ids.iter().collect::<HashSet<_>>().len(), distinct);
     drop((store, other));
 
-    let store = dir.open().await;
+    let store = place.open().await;
     assert_eq!(
         store.inbox_counts().await.unwrap(),
         InboxCounts {
@@ -212,10 +217,8 @@ async fn two_stores_on_one_file_lose_no_event() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_failing_write_among_concurrent_ones_fails_alone() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+async fn a_failing_write_among_concurrent_ones_fails_alone(place: &Place) {
+    let store = place.open().await;
     const WRITES: usize = 200;
     // Writes queued together share a transaction: discarding an unknown run fails, and
     // must roll back only itself.
@@ -245,7 +248,7 @@ async fn a_failing_write_among_concurrent_ones_fails_alone() {
     }
     assert_eq!(failures, WRITES.div_ceil(3));
     drop(store);
-    let store = dir.open().await;
+    let store = place.open().await;
     assert_eq!(
         store.inbox_counts().await.unwrap().open as usize,
         WRITES - failures

@@ -1,19 +1,26 @@
 //! The inbox: an event is stored together with the runs it starts, in one transaction;
 //! a dedup key already stored makes a repeat a no-op until it expires; a back-fill page
-//! and its checkpoint are committed together or not at all.
+//! and its checkpoint are committed together. That a write refused halfway through such a
+//! transaction leaves nothing behind is tested where a refusal can be brought about, in
+//! `sqlite::inbox`.
 
 use alertsync_engine::RunStatus;
-use alertsync_store::{
-    Checkpoint, Enqueued, EventSource, InboxCounts, InboxId, RunCountFilter, Store, StoreError,
-};
+use alertsync_store::{Checkpoint, Enqueued, EventSource, InboxCounts, InboxId, RunCountFilter};
 use serde_json::json;
 
-use crate::{StoreDir, T0, event, event_at, record, runs_of};
+use crate::{Place, T0, event, event_at, record, runs_of};
 
-#[tokio::test]
-async fn an_event_is_stored_with_its_runs() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+conformance! {
+    an_event_is_stored_with_its_runs,
+    an_event_that_starts_no_run_is_done_at_once,
+    ids_grow_in_arrival_order,
+    a_repeated_dedup_key_changes_nothing,
+    a_batch_and_its_checkpoint_are_committed_together,
+    expired_dedup_keys_let_a_later_event_with_the_same_key_through,
+}
+
+async fn an_event_is_stored_with_its_runs(place: &Place) {
+    let store = place.open().await;
     let mut webhook = event(Some("A"), "webhook/1", &["pb-1", "pb-2"]);
     webhook.source = EventSource::Webhook;
     webhook.payload = json!({"playbook_id": "pb-1", "body": {"x": 1}});
@@ -33,7 +40,7 @@ async fn an_event_is_stored_with_its_runs() {
     assert_eq!(stored.received_at_ms, T0);
     assert_eq!(stored.done_at_ms, None, "open while its runs are");
 
-    let runs = runs_of(&store, id).await;
+    let runs = runs_of(&*store, id).await;
     let queued: Vec<_> = runs
         .iter()
         .map(|run| {
@@ -69,10 +76,8 @@ async fn an_event_is_stored_with_its_runs() {
     assert!(store.event(InboxId(id.0 + 1)).await.unwrap().is_none());
 }
 
-#[tokio::test]
-async fn an_event_that_starts_no_run_is_done_at_once() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+async fn an_event_that_starts_no_run_is_done_at_once(place: &Place) {
+    let store = place.open().await;
     let id = store
         .enqueue(event(Some("A"), "A/1", &[]))
         .await
@@ -80,17 +85,15 @@ async fn an_event_that_starts_no_run_is_done_at_once() {
         .id();
     let stored = store.event(id).await.unwrap().unwrap();
     assert!(stored.done_at_ms.is_some(), "{stored:?}");
-    assert!(runs_of(&store, id).await.is_empty());
+    assert!(runs_of(&*store, id).await.is_empty());
     assert_eq!(
         store.inbox_counts().await.unwrap(),
         InboxCounts { open: 0, done: 1 }
     );
 }
 
-#[tokio::test]
-async fn ids_grow_in_arrival_order() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+async fn ids_grow_in_arrival_order(place: &Place) {
+    let store = place.open().await;
     let mut ids = Vec::new();
     for i in 0..5 {
         let key = format!("A/{i}");
@@ -105,11 +108,9 @@ async fn ids_grow_in_arrival_order() {
     assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "{ids:?}");
 }
 
-#[tokio::test]
-async fn a_repeated_dedup_key_changes_nothing() {
-    let dir = StoreDir::temporary();
+async fn a_repeated_dedup_key_changes_nothing(place: &Place) {
     let id = {
-        let store = dir.open().await;
+        let store = place.open().await;
         let id = store
             .enqueue(event(Some("A"), "A/1", &["pb-1"]))
             .await
@@ -126,7 +127,7 @@ async fn a_repeated_dedup_key_changes_nothing() {
             store.event(id).await.unwrap().unwrap().payload,
             event(Some("A"), "A/1", &[]).payload
         );
-        assert_eq!(runs_of(&store, id).await.len(), 1);
+        assert_eq!(runs_of(&*store, id).await.len(), 1);
 
         // Also once the event is done.
         let run = store.claim_runs(1).await.unwrap().remove(0).run.id;
@@ -141,7 +142,7 @@ async fn a_repeated_dedup_key_changes_nothing() {
         id
     };
     // And after a restart.
-    let store = dir.open().await;
+    let store = place.open().await;
     assert_eq!(
         store
             .enqueue(event(Some("A"), "A/1", &["pb-1"]))
@@ -163,11 +164,9 @@ async fn a_repeated_dedup_key_changes_nothing() {
     );
 }
 
-#[tokio::test]
-async fn a_batch_and_its_checkpoint_are_committed_together() {
-    let dir = StoreDir::temporary();
+async fn a_batch_and_its_checkpoint_are_committed_together(place: &Place) {
     let earlier = {
-        let store = dir.open().await;
+        let store = place.open().await;
         let earlier = store
             .enqueue(event(Some("A"), "A/1", &["pb-1"]))
             .await
@@ -196,7 +195,7 @@ async fn a_batch_and_its_checkpoint_are_committed_together() {
         assert!(outcomes[1].id() < outcomes[2].id() && outcomes[2].id() < outcomes[4].id());
         earlier
     };
-    let store = dir.open().await;
+    let store = place.open().await;
     assert_eq!(
         store.inbox_counts().await.unwrap(),
         InboxCounts { open: 3, done: 1 }
@@ -211,7 +210,7 @@ async fn a_batch_and_its_checkpoint_are_committed_together() {
             .as_deref(),
         Some("2024-05-01T10:00:00Z")
     );
-    assert_eq!(runs_of(&store, earlier).await.len(), 1);
+    assert_eq!(runs_of(&*store, earlier).await.len(), 1);
 
     // A batch without a checkpoint leaves it where it was.
     store
@@ -248,104 +247,10 @@ async fn a_batch_and_its_checkpoint_are_committed_together() {
     );
 }
 
-/// Makes the file refuse to queue runs of playbook `refused`, as a failing disk would
-/// refuse a write halfway through a transaction.
-fn refuse_runs_of_playbook_refused(dir: &StoreDir) {
-    dir.raw()
-        .execute_batch(
-            "CREATE TRIGGER refuse_runs BEFORE INSERT ON runs \
-             WHEN NEW.playbook_id = 'refused' \
-             BEGIN SELECT RAISE(ABORT, 'run refused'); END;",
-        )
-        .unwrap();
-}
-
-#[tokio::test]
-async fn an_event_whose_runs_cannot_be_queued_is_not_stored() {
-    let dir = StoreDir::temporary();
-    drop(dir.open().await);
-    refuse_runs_of_playbook_refused(&dir);
-    let store = dir.open().await;
-
-    let err = store
-        .enqueue(event(Some("A"), "A/1", &["pb-1", "refused"]))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            StoreError::Backend {
-                operation: "enqueue",
-                ..
-            }
-        ),
-        "{err}"
-    );
-    assert!(err.to_string().contains("run refused"), "{err}");
-    assert_eq!(store.inbox_counts().await.unwrap(), InboxCounts::default());
-    assert_eq!(
-        store
-            .run_counts(RunCountFilter::default())
-            .await
-            .unwrap()
-            .total(),
-        0,
-        "the run queued before the failure is rolled back with the event"
-    );
-    // The key was not taken.
-    assert!(
-        store
-            .enqueue(event(Some("A"), "A/1", &["pb-1"]))
-            .await
-            .unwrap()
-            .is_new()
-    );
-}
-
-#[tokio::test]
-async fn a_batch_with_an_event_that_cannot_be_stored_stores_nothing() {
-    let dir = StoreDir::temporary();
-    drop(dir.open().await);
-    refuse_runs_of_playbook_refused(&dir);
-    let store = dir.open().await;
-    store
-        .set_checkpoint(Checkpoint::new("backfill/sekoia-prod", "before"))
-        .await
-        .unwrap();
-
-    let err = store
-        .enqueue_batch(
-            vec![
-                event(Some("A"), "A/1", &["pb-1"]),
-                event(Some("B"), "B/1", &["refused"]),
-            ],
-            Some(Checkpoint::new("backfill/sekoia-prod", "after")),
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(err, StoreError::Backend { .. }), "{err}");
-    assert_eq!(store.inbox_counts().await.unwrap(), InboxCounts::default());
-    assert_eq!(
-        store
-            .checkpoint("backfill/sekoia-prod")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("before")
-    );
-    let retried = store
-        .enqueue_batch(vec![event(Some("A"), "A/1", &["pb-1"])], None)
-        .await
-        .unwrap();
-    assert!(retried[0].is_new());
-}
-
-#[tokio::test]
-async fn expired_dedup_keys_let_a_later_event_with_the_same_key_through() {
+async fn expired_dedup_keys_let_a_later_event_with_the_same_key_through(place: &Place) {
     const OLD: u64 = T0;
     const RECENT: u64 = T0 + 3_600_000;
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+    let store = place.open().await;
     // Events without runs are done at once; `sekoia/B` stays open.
     let mut ids = Vec::new();
     for (key, runs, received) in [

@@ -3,30 +3,40 @@
 //! the replay or dismissal of dead letters.
 
 use alertsync_engine::{NodeStatus, RunStatus, now_ms};
-use alertsync_store::{InboxCounts, Rerun, RunCountFilter, RunId, Store, StoreError};
+use alertsync_store::{InboxCounts, Rerun, RunCountFilter, RunId, StoreError};
 
 use crate::{
-    StoreDir, T0, claim_ids, event, hold, node, only_run_of, record, record_node, retry, runs_of,
+    Place, T0, claim_ids, event, hold, node, only_run_of, record, record_node, retry, runs_of,
     summary,
 };
 
-#[tokio::test]
-async fn node_runs_are_upserted_by_seq() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+conformance! {
+    node_runs_are_upserted_by_seq,
+    an_event_is_done_when_its_last_open_run_finishes,
+    a_record_without_an_end_time_ends_the_run_now,
+    a_parked_run_waits_for_its_destination_with_its_progress,
+    waking_a_destination_wakes_only_the_runs_it_holds,
+    a_discarded_run_is_gone_and_completes_its_event,
+    a_rerun_is_queued_after_the_runs_already_queued_for_its_alert,
+    dead_letters_wait_for_a_replay_or_a_dismissal,
+    a_run_rerun_while_open_can_still_be_discarded,
+}
+
+async fn node_runs_are_upserted_by_seq(place: &Place) {
+    let store = place.open().await;
     let id = store
         .enqueue(event(Some("A"), "A/1", &["pb-1"]))
         .await
         .unwrap()
         .id();
-    let run = claim_ids(&store, 1).await[0];
+    let run = claim_ids(&*store, 1).await[0];
 
     for node in [
         node(0, "1", NodeStatus::Running),
         node(0, "1", NodeStatus::Succeeded),
         node(1, "2", NodeStatus::Running),
     ] {
-        record_node(&store, run, node).await;
+        record_node(&*store, run, node).await;
     }
     let detail = store.run(run).await.unwrap().expect("the run exists");
     assert_eq!(detail.run.inbox_id, id);
@@ -40,25 +50,23 @@ async fn node_runs_are_upserted_by_seq() {
 
     // A record of a run the store does not have is refused alone: the store goes on.
     let unknown = RunId(run.0 + 100);
-    record_node(&store, unknown, node(0, "1", NodeStatus::Running)).await;
+    record_node(&*store, unknown, node(0, "1", NodeStatus::Running)).await;
     assert!(store.run(unknown).await.unwrap().is_none());
     assert_eq!(store.write_health().last_error, None);
 }
 
-#[tokio::test]
-async fn an_event_is_done_when_its_last_open_run_finishes() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+async fn an_event_is_done_when_its_last_open_run_finishes(place: &Place) {
+    let store = place.open().await;
     let id = store
         .enqueue(event(Some("A"), "A/1", &["pb-1", "pb-2", "pb-3"]))
         .await
         .unwrap()
         .id();
-    let runs = claim_ids(&store, 10).await;
+    let runs = claim_ids(&*store, 10).await;
     assert_eq!(runs.len(), 3);
     // pb-1 recorded more node runs than its final record has: the record wins.
     for seq in 0..3 {
-        record_node(&store, runs[0], node(seq, "n", NodeStatus::Running)).await;
+        record_node(&*store, runs[0], node(seq, "n", NodeStatus::Running)).await;
     }
     store.save_retry_state(retry(runs[0], 1, 2)).await.unwrap();
     let final_nodes = vec![
@@ -109,7 +117,7 @@ async fn an_event_is_done_when_its_last_open_run_finishes() {
             "a finished run keeps no retry state"
         );
     }
-    assert!(claim_ids(&store, 10).await.is_empty());
+    assert!(claim_ids(&*store, 10).await.is_empty());
 
     let err = store
         .finish_run(RunId(runs[2].0 + 100), record(RunStatus::Succeeded, vec![]))
@@ -118,33 +126,32 @@ async fn an_event_is_done_when_its_last_open_run_finishes() {
     assert!(matches!(err, StoreError::UnknownRun { .. }), "{err}");
 }
 
-#[tokio::test]
-async fn a_record_without_an_end_time_ends_the_run_now() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+async fn a_record_without_an_end_time_ends_the_run_now(place: &Place) {
+    let store = place.open().await;
     store
         .enqueue(event(None, "cron/1", &["pb-1"]))
         .await
         .unwrap();
-    let run = claim_ids(&store, 1).await[0];
+    let run = claim_ids(&*store, 1).await[0];
     let before = now_ms();
     let mut outcome = record(RunStatus::Succeeded, vec![]);
     outcome.ended_at_ms = None;
     store.finish_run(run, outcome).await.unwrap();
-    let ended = summary(&store, run).await.ended_at_ms.expect("an end time");
+    let ended = summary(&*store, run)
+        .await
+        .ended_at_ms
+        .expect("an end time");
     assert!(ended >= before && ended <= now_ms(), "{ended}");
 }
 
-#[tokio::test]
-async fn a_parked_run_waits_for_its_destination_with_its_progress() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+async fn a_parked_run_waits_for_its_destination_with_its_progress(place: &Place) {
+    let store = place.open().await;
     let id = store
         .enqueue(event(Some("A"), "A/1", &["pb-1"]))
         .await
         .unwrap()
         .id();
-    let run = claim_ids(&store, 1).await[0];
+    let run = claim_ids(&*store, 1).await[0];
     store.save_retry_state(retry(run, 1, 4)).await.unwrap();
     let nodes = vec![
         node(0, "trigger", NodeStatus::Succeeded),
@@ -171,11 +178,14 @@ async fn a_parked_run_waits_for_its_destination_with_its_progress() {
     assert_eq!(health.oldest_waiting_since_ms, Some(T0));
 
     // The claim is released, but the run is not due.
-    assert!(claim_ids(&store, 10).await.is_empty());
+    assert!(claim_ids(&*store, 10).await.is_empty());
     assert_eq!(store.wake_waiting("http").await.unwrap(), 0);
     let before = now_ms();
     assert_eq!(store.wake_waiting("ilert").await.unwrap(), 1);
-    let due = summary(&store, run).await.due_at_ms.expect("still waiting");
+    let due = summary(&*store, run)
+        .await
+        .due_at_ms
+        .expect("still waiting");
     assert!(due >= before && due <= now_ms(), "due now: {due}");
 
     let claimed = store.claim_runs(10).await.unwrap();
@@ -194,17 +204,15 @@ async fn a_parked_run_waits_for_its_destination_with_its_progress() {
     assert_eq!(resume.retries, [retry(run, 1, 4)]);
 }
 
-#[tokio::test]
-async fn waking_a_destination_wakes_only_the_runs_it_holds() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+async fn waking_a_destination_wakes_only_the_runs_it_holds(place: &Place) {
+    let store = place.open().await;
     for alert in ["A", "B", "C"] {
         store
             .enqueue(event(Some(alert), &format!("{alert}/1"), &["pb-1"]))
             .await
             .unwrap();
     }
-    let runs = claim_ids(&store, 10).await;
+    let runs = claim_ids(&*store, 10).await;
     let until = now_ms() + 3_600_000;
     for (run, destination) in runs.iter().zip(["ilert", "http", "ilert"]) {
         store
@@ -218,14 +226,12 @@ async fn waking_a_destination_wakes_only_the_runs_it_holds() {
     }
     assert_eq!(store.wake_waiting("ilert").await.unwrap(), 2);
     assert_eq!(store.wake_waiting("ilert").await.unwrap(), 0, "already due");
-    assert_eq!(summary(&store, runs[1]).await.due_at_ms, Some(until));
-    assert_eq!(claim_ids(&store, 10).await, [runs[0], runs[2]]);
+    assert_eq!(summary(&*store, runs[1]).await.due_at_ms, Some(until));
+    assert_eq!(claim_ids(&*store, 10).await, [runs[0], runs[2]]);
 }
 
-#[tokio::test]
-async fn a_discarded_run_is_gone_and_completes_its_event() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+async fn a_discarded_run_is_gone_and_completes_its_event(place: &Place) {
+    let store = place.open().await;
     let id = store
         .enqueue(event(Some("A"), "A/1", &["pb-1", "pb-2"]))
         .await
@@ -236,15 +242,15 @@ async fn a_discarded_run_is_gone_and_completes_its_event() {
         .await
         .unwrap()
         .id();
-    let runs = claim_ids(&store, 10).await;
+    let runs = claim_ids(&*store, 10).await;
     assert_eq!(runs.len(), 2);
-    record_node(&store, runs[0], node(0, "trigger", NodeStatus::Succeeded)).await;
+    record_node(&*store, runs[0], node(0, "trigger", NodeStatus::Succeeded)).await;
     store.save_retry_state(retry(runs[0], 0, 1)).await.unwrap();
 
     store.discard_run(runs[0]).await.unwrap();
     assert!(store.run(runs[0]).await.unwrap().is_none());
     assert_eq!(
-        runs_of(&store, id)
+        runs_of(&*store, id)
             .await
             .iter()
             .map(|r| r.id)
@@ -254,8 +260,8 @@ async fn a_discarded_run_is_gone_and_completes_its_event() {
     assert_eq!(store.event(id).await.unwrap().unwrap().done_at_ms, None);
     // The alert's next run of pb-1 no longer waits for it.
     assert_eq!(
-        claim_ids(&store, 10).await,
-        [only_run_of(&store, next).await]
+        claim_ids(&*store, 10).await,
+        [only_run_of(&*store, next).await]
     );
 
     store.discard_run(runs[1]).await.unwrap();
@@ -276,16 +282,14 @@ async fn a_discarded_run_is_gone_and_completes_its_event() {
     );
 }
 
-#[tokio::test]
-async fn a_rerun_is_queued_after_the_runs_already_queued_for_its_alert() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+async fn a_rerun_is_queued_after_the_runs_already_queued_for_its_alert(place: &Place) {
+    let store = place.open().await;
     let first = store
         .enqueue(event(Some("A"), "A/1", &["pb-1"]))
         .await
         .unwrap()
         .id();
-    let original = claim_ids(&store, 1).await[0];
+    let original = claim_ids(&*store, 1).await[0];
     let nodes = vec![
         node(0, "trigger", NodeStatus::Succeeded),
         node(1, "enrich", NodeStatus::Succeeded),
@@ -309,7 +313,7 @@ async fn a_rerun_is_queued_after_the_runs_already_queued_for_its_alert() {
         .await
         .unwrap()
         .id();
-    let queued = only_run_of(&store, second).await;
+    let queued = only_run_of(&*store, second).await;
 
     let before = now_ms();
     let rerun = store
@@ -320,7 +324,7 @@ async fn a_rerun_is_queued_after_the_runs_already_queued_for_its_alert() {
         .await
         .unwrap();
     assert!(rerun > queued, "ids grow in creation order");
-    let run = summary(&store, rerun).await;
+    let run = summary(&*store, rerun).await;
     assert_eq!(run.status, RunStatus::Queued);
     assert_eq!(run.rerun_of, Some(original));
     assert_eq!((run.inbox_id, run.playbook_id.as_str()), (first, "pb-1"));
@@ -331,10 +335,10 @@ async fn a_rerun_is_queued_after_the_runs_already_queued_for_its_alert() {
         None,
         "the event is open again"
     );
-    assert_eq!(summary(&store, original).await.status, RunStatus::Failed);
+    assert_eq!(summary(&*store, original).await.status, RunStatus::Failed);
 
     // A/2 was queued first: it goes first.
-    assert_eq!(claim_ids(&store, 10).await, [queued]);
+    assert_eq!(claim_ids(&*store, 10).await, [queued]);
     store
         .finish_run(queued, record(RunStatus::Succeeded, vec![]))
         .await
@@ -390,17 +394,15 @@ async fn a_rerun_is_queued_after_the_runs_already_queued_for_its_alert() {
     );
 }
 
-#[tokio::test]
-async fn dead_letters_wait_for_a_replay_or_a_dismissal() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+async fn dead_letters_wait_for_a_replay_or_a_dismissal(place: &Place) {
+    let store = place.open().await;
     for alert in ["D1", "D2", "S", "F", "Q"] {
         store
             .enqueue(event(Some(alert), &format!("{alert}/1"), &["pb-1"]))
             .await
             .unwrap();
     }
-    let runs = claim_ids(&store, 4).await;
+    let runs = claim_ids(&*store, 4).await;
     let [d1, d2, succeeded, failed] = runs[..] else {
         panic!("four runs claimed: {runs:?}");
     };
@@ -412,8 +414,8 @@ async fn dead_letters_wait_for_a_replay_or_a_dismissal() {
     ] {
         store.finish_run(run, record(status, vec![])).await.unwrap();
     }
-    let queued = claim_ids(&store, 1).await[0];
-    assert!(summary(&store, d1).await.is_unhandled_dead_letter());
+    let queued = claim_ids(&*store, 1).await[0];
+    assert!(summary(&*store, d1).await.is_unhandled_dead_letter());
     assert_eq!(store.queue_health().await.unwrap().dead_letters, 2);
     assert_eq!(
         store
@@ -435,7 +437,7 @@ async fn dead_letters_wait_for_a_replay_or_a_dismissal() {
         !store.dismiss_dead_letter(d1).await.unwrap(),
         "already dismissed"
     );
-    let dismissed = summary(&store, d1).await;
+    let dismissed = summary(&*store, d1).await;
     assert!(dismissed.dismissed_at_ms.is_some());
     assert!(!dismissed.is_unhandled_dead_letter());
     assert_eq!(dismissed.status, RunStatus::Dead);
@@ -449,9 +451,9 @@ async fn dead_letters_wait_for_a_replay_or_a_dismissal() {
         })
         .await
         .unwrap();
-    assert!(summary(&store, d2).await.dismissed_at_ms.is_some());
+    assert!(summary(&*store, d2).await.dismissed_at_ms.is_some());
     assert!(!store.dismiss_dead_letter(d2).await.unwrap());
-    assert_eq!(summary(&store, replay).await.status, RunStatus::Queued);
+    assert_eq!(summary(&*store, replay).await.status, RunStatus::Queued);
     let health = store.queue_health().await.unwrap();
     assert_eq!(health.dead_letters, 0);
     let counts = store.run_counts(RunCountFilter::default()).await.unwrap();
@@ -462,16 +464,14 @@ async fn dead_letters_wait_for_a_replay_or_a_dismissal() {
     );
 }
 
-#[tokio::test]
-async fn a_run_rerun_while_open_can_still_be_discarded() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+async fn a_run_rerun_while_open_can_still_be_discarded(place: &Place) {
+    let store = place.open().await;
     let id = store
         .enqueue(event(Some("A"), "A/1", &["pb-1"]))
         .await
         .unwrap()
         .id();
-    let run = claim_ids(&store, 1).await[0];
+    let run = claim_ids(&*store, 1).await[0];
     // A rerun is asked for while the run is still open (the API allows it).
     let rerun = store
         .rerun(Rerun {
@@ -483,10 +483,10 @@ async fn a_run_rerun_while_open_can_still_be_discarded() {
     // The run's filter does not match: it did not apply.
     store.discard_run(run).await.unwrap();
     assert!(store.run(run).await.unwrap().is_none());
-    let kept = summary(&store, rerun).await;
+    let kept = summary(&*store, rerun).await;
     assert_eq!(kept.status, RunStatus::Queued);
     assert_eq!(kept.rerun_of, None, "the run it repeated is gone");
-    assert_eq!(claim_ids(&store, 10).await, [rerun]);
+    assert_eq!(claim_ids(&*store, 10).await, [rerun]);
     store.discard_run(rerun).await.unwrap();
     assert!(store.event(id).await.unwrap().unwrap().done_at_ms.is_some());
 }

@@ -1,64 +1,101 @@
-//! Conformance tests of the `Store` contract on its SQLite backend. Every test works on a
-//! real store file in a temporary directory; dropping the store and opening the file again
-//! stands for a restart, or for a crash when claimed runs are left unfinished.
+//! The conformance suite of the [`Store`] contract, run on every backend. A test of the
+//! contract is written once, as an `async fn name(place: &Place)` working through the
+//! trait, and listed in its module's `conformance!`, which runs it once per backend, each
+//! time in a fresh [`Place`]: `inbox::ids_grow_in_arrival_order::sqlite`. A test left out
+//! of the list is dead code, which the lints refuse. Dropping every handle of a store and
+//! opening its place again stands for a restart, or for a crash when claimed runs are left
+//! unfinished.
 //!
-//! This file holds the helpers the concern modules share.
+//! The concern modules (`inbox`, `queue`, `lifecycle`, ...) hold the contract. What a
+//! backend does beyond it, and what a test can only bring about through the backend's own
+//! storage (its file, its lock, its schema upgrades, a row broken on purpose), is tested
+//! in that backend's module: [`sqlite`].
+//!
+//! Running the suite on a new backend takes, in this file alone: a variant of [`Place`]
+//! with its arm in [`Place::open`], a constructor of that place, and the backend's test fn
+//! in `conformance!`.
+//!
+//! This file also holds the builders and helpers the modules share; the helpers take a
+//! `&dyn Store`, which a test lends from its handle as `&*store`.
+
+/// Runs each listed conformance test of the module, an `async fn name(place: &Place)`,
+/// once per backend: it makes a module `name` holding one `#[tokio::test]` per backend,
+/// named after the backend. A test listed with its own `#[tokio::test(...)]` attribute (a
+/// multi-thread runtime, say) gets that attribute on every backend. Defined before the
+/// modules, which use it.
+///
+/// The backends are the test fns of the expansion, and only those. A backend that needs a
+/// server, as PostgreSQL does, adds its fn beside `sqlite`, with its place from a
+/// constructor that returns `None` when the server cannot be reached, after printing
+/// "skipped: PostgreSQL not reachable; set ALERTSYNC_REQUIRE_POSTGRES=1 to make this a
+/// failure" to stderr (with `ALERTSYNC_REQUIRE_POSTGRES=1`, it fails instead):
+///
+/// ```text
+/// #[tokio::test $($runtime)?]
+/// async fn postgres() {
+///     if let Some(place) = crate::Place::postgres().await {
+///         super::$test(&place).await;
+///     }
+/// }
+/// ```
+macro_rules! conformance {
+    ($($(#[tokio::test $runtime:tt])? $test:ident),+ $(,)?) => {
+        $(
+            mod $test {
+                #[tokio::test $($runtime)?]
+                async fn sqlite() {
+                    let place = crate::Place::sqlite();
+                    super::$test(&place).await;
+                }
+            }
+        )+
+    };
+}
 
 mod concurrency;
 mod durability;
 mod inbox;
 mod lifecycle;
-mod lock;
-mod migrations;
 mod queries;
 mod queue;
 mod recorder;
 mod retention;
+mod sqlite;
 mod state;
 
-use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use alertsync_engine::{Hold, LogLevel, LogLine, NodeRecord, NodeStatus, RunRecord, RunStatus};
 use alertsync_store::{
-    EventSource, InboxId, NewInboxEvent, RetryState, RunId, RunQuery, RunSummary, RunTarget,
-    SqliteOptions, SqliteStore, Store, StoreResult, WriteBehind,
+    EventSource, InboxId, NewInboxEvent, RetryState, RunId, RunQuery, RunSummary, RunTarget, Store,
+    WriteBehind,
 };
 use serde_json::json;
+
+use crate::sqlite::StoreDir;
 
 /// A fixed point in time the tests' events arrive at (November 2023).
 pub const T0: u64 = 1_700_000_000_000;
 
-/// A temporary directory holding one store file.
-pub struct StoreDir {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
+/// Where one test's store lives, on one backend. Opening it again once every handle of the
+/// store is dropped stands for a restart, or for a crash when claimed runs are left
+/// unfinished.
+pub enum Place {
+    /// A store file in a temporary directory.
+    Sqlite(StoreDir),
 }
 
-impl StoreDir {
-    pub fn temporary() -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        // A directory that does not exist yet: the store creates it.
-        let path = dir.path().join("data").join("alertsync.db");
-        Self { _dir: dir, path }
+impl Place {
+    /// A place for a new SQLite store; its file is created at the first open.
+    pub fn sqlite() -> Self {
+        Self::Sqlite(StoreDir::temporary())
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Opens the store (again), with the default options.
-    pub async fn open(&self) -> SqliteStore {
-        SqliteStore::open(&self.path).await.expect("open the store")
-    }
-
-    /// Opens the store (again) with `options`.
-    pub async fn open_with(&self, options: SqliteOptions) -> StoreResult<SqliteStore> {
-        SqliteStore::open_with(&self.path, options).await
-    }
-
-    /// A plain SQLite connection on the file, beside the store.
-    pub fn raw(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(&self.path).expect("open the file with SQLite")
+    /// Opens the store living here (again): a new instance of it, as another process would.
+    pub async fn open(&self) -> Arc<dyn Store> {
+        match self {
+            Self::Sqlite(dir) => Arc::new(dir.open().await),
+        }
     }
 }
 
@@ -168,7 +205,7 @@ pub fn retry(run: RunId, seq: usize, attempts: u32) -> RetryState {
 }
 
 /// Claims up to `limit` runs and returns their ids, in the order handed out.
-pub async fn claim_ids(store: &SqliteStore, limit: u32) -> Vec<RunId> {
+pub async fn claim_ids(store: &dyn Store, limit: u32) -> Vec<RunId> {
     store
         .claim_runs(limit)
         .await
@@ -179,7 +216,7 @@ pub async fn claim_ids(store: &SqliteStore, limit: u32) -> Vec<RunId> {
 }
 
 /// The runs of inbox event `id`, oldest first.
-pub async fn runs_of(store: &SqliteStore, id: InboxId) -> Vec<RunSummary> {
+pub async fn runs_of(store: &dyn Store, id: InboxId) -> Vec<RunSummary> {
     let page = store
         .list_runs(RunQuery {
             inbox_id: Some(id),
@@ -192,14 +229,14 @@ pub async fn runs_of(store: &SqliteStore, id: InboxId) -> Vec<RunSummary> {
 }
 
 /// The one run of inbox event `id`.
-pub async fn only_run_of(store: &SqliteStore, id: InboxId) -> RunId {
+pub async fn only_run_of(store: &dyn Store, id: InboxId) -> RunId {
     let runs = runs_of(store, id).await;
     assert_eq!(runs.len(), 1, "event {id} has one run: {runs:?}");
     runs[0].id
 }
 
 /// A run without its node runs.
-pub async fn summary(store: &SqliteStore, run: RunId) -> RunSummary {
+pub async fn summary(store: &dyn Store, run: RunId) -> RunSummary {
     store
         .run(run)
         .await
@@ -209,7 +246,7 @@ pub async fn summary(store: &SqliteStore, run: RunId) -> RunSummary {
 }
 
 /// Waits until every write queued before it (also with `write_behind`) is committed.
-pub async fn flush(store: &SqliteStore) {
+pub async fn flush(store: &dyn Store) {
     store
         .sync_writes()
         .await
@@ -218,7 +255,7 @@ pub async fn flush(store: &SqliteStore) {
 
 /// Records a node run as the executor's observer does (written behind), then waits until
 /// it is on disk.
-pub async fn record_node(store: &SqliteStore, run: RunId, node: NodeRecord) {
+pub async fn record_node(store: &dyn Store, run: RunId, node: NodeRecord) {
     store.write_behind(WriteBehind::NodeRecorded {
         run,
         node: Box::new(node),

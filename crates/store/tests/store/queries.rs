@@ -8,12 +8,19 @@ use alertsync_store::{
 };
 use serde_json::json;
 
-use crate::{StoreDir, T0, claim_ids, event_at, flush, hold, node, record};
+use crate::{Place, T0, claim_ids, event_at, flush, hold, node, record};
 
-#[tokio::test]
-async fn an_empty_store_reports_an_empty_queue() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+conformance! {
+    an_empty_store_reports_an_empty_queue,
+    queue_health_reports_each_kind_of_run,
+    runs_are_listed_newest_first_by_page_and_filter,
+    runs_are_counted_by_status_playbook_and_alert,
+    a_page_holds_at_most_max_page_size_runs,
+    runs_are_found_by_alert_short_id_time_and_text,
+}
+
+async fn an_empty_store_reports_an_empty_queue(place: &Place) {
+    let store = place.open().await;
     assert_eq!(store.queue_health().await.unwrap(), QueueHealth::default());
     assert_eq!(
         store.run_counts(RunCountFilter::default()).await.unwrap(),
@@ -24,10 +31,8 @@ async fn an_empty_store_reports_an_empty_queue() {
     assert!(store.run(RunId(1)).await.unwrap().is_none());
 }
 
-#[tokio::test]
-async fn queue_health_reports_each_kind_of_run() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+async fn queue_health_reports_each_kind_of_run(place: &Place) {
+    let store = place.open().await;
     let enqueue = |alert: &'static str, playbook: &'static str, at: u64| {
         store.enqueue(event_at(
             Some(alert),
@@ -38,13 +43,13 @@ async fn queue_health_reports_each_kind_of_run() {
     };
     // One at a time, each claimed as it comes: running, waiting, two dead letters.
     enqueue("R", "pb-1", T0 + 1).await.unwrap();
-    let running = claim_ids(&store, 1).await[0];
+    let running = claim_ids(&*store, 1).await[0];
     store.write_behind(WriteBehind::RunStarted {
         run: running,
         at_ms: T0 + 2,
     });
     enqueue("W", "pb-1", T0 + 3).await.unwrap();
-    let waiting = claim_ids(&store, 1).await[0];
+    let waiting = claim_ids(&*store, 1).await[0];
     store
         .park_run(
             waiting,
@@ -55,7 +60,7 @@ async fn queue_health_reports_each_kind_of_run() {
         .unwrap();
     for alert in ["D1", "D2"] {
         enqueue(alert, "pb-1", T0 + 4).await.unwrap();
-        let dead = claim_ids(&store, 1).await[0];
+        let dead = claim_ids(&*store, 1).await[0];
         store
             .finish_run(dead, record(RunStatus::Dead, vec![]))
             .await
@@ -65,7 +70,7 @@ async fn queue_health_reports_each_kind_of_run() {
         }
     }
     enqueue("S", "pb-1", T0 + 5).await.unwrap();
-    let succeeded = claim_ids(&store, 1).await[0];
+    let succeeded = claim_ids(&*store, 1).await[0];
     store
         .finish_run(succeeded, record(RunStatus::Succeeded, vec![]))
         .await
@@ -78,13 +83,13 @@ async fn queue_health_reports_each_kind_of_run() {
     enqueue("Q2", "pb-2", T0 + 20).await.unwrap();
     enqueue("H2", "pb-off", T0 + 30).await.unwrap();
     enqueue("Z", "pb-off", T0 + 40).await.unwrap();
-    let claimed = claim_ids(&store, 10).await;
+    let claimed = claim_ids(&*store, 10).await;
     assert_eq!(
         claimed.len(),
         2,
         "Q1 and Q2, claimed, not started: {claimed:?}"
     );
-    flush(&store).await;
+    flush(&*store).await;
 
     assert_eq!(
         store.queue_health().await.unwrap(),
@@ -130,7 +135,7 @@ struct Ended {
 /// Stores 25 events, each run by pb-1 and every fifth also by pb-2, for alerts
 /// `alert-0`..`alert-2`, and ends the runs with statuses that cycle (pb-2's are dead
 /// letters). Returns the runs newest first.
-async fn a_history(store: &alertsync_store::SqliteStore) -> Vec<Ended> {
+async fn a_history(store: &dyn Store) -> Vec<Ended> {
     let statuses = [
         RunStatus::Succeeded,
         RunStatus::Failed,
@@ -172,11 +177,9 @@ async fn a_history(store: &alertsync_store::SqliteStore) -> Vec<Ended> {
     all
 }
 
-#[tokio::test]
-async fn runs_are_listed_newest_first_by_page_and_filter() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
-    let all = a_history(&store).await;
+async fn runs_are_listed_newest_first_by_page_and_filter(place: &Place) {
+    let store = place.open().await;
+    let all = a_history(&*store).await;
     assert_eq!(all.len(), 30);
 
     // Every run once, in pages of 7.
@@ -290,11 +293,9 @@ async fn runs_are_listed_newest_first_by_page_and_filter() {
     assert!(empty.runs.is_empty() && empty.next_before.is_none());
 }
 
-#[tokio::test]
-async fn runs_are_counted_by_status_playbook_and_alert() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
-    let all = a_history(&store).await;
+async fn runs_are_counted_by_status_playbook_and_alert(place: &Place) {
+    let store = place.open().await;
+    let all = a_history(&*store).await;
     let count = |keep: &dyn Fn(&Ended) -> bool| {
         let mut counts = RunCounts::default();
         for status in RunStatus::ALL {
@@ -340,10 +341,8 @@ async fn runs_are_counted_by_status_playbook_and_alert() {
     );
 }
 
-#[tokio::test]
-async fn a_page_holds_at_most_max_page_size_runs() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+async fn a_page_holds_at_most_max_page_size_runs(place: &Place) {
+    let store = place.open().await;
     let events = (0..=u64::from(MAX_PAGE_SIZE))
         .map(|i| event_at(None, &format!("cron/{i}"), &["pb-1"], T0 + i))
         .collect();
@@ -369,10 +368,8 @@ async fn a_page_holds_at_most_max_page_size_runs() {
     assert_eq!(rest.next_before, None);
 }
 
-#[tokio::test]
-async fn runs_are_found_by_alert_short_id_time_and_text() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+async fn runs_are_found_by_alert_short_id_time_and_text(place: &Place) {
+    let store = place.open().await;
     // Three alerts, ten seconds apart; each run reads its alert, then ends.
     let mut runs = Vec::new();
     for (i, name) in ["a", "b", "c"].into_iter().enumerate() {
@@ -387,7 +384,7 @@ async fn runs_are_found_by_alert_short_id_time_and_text() {
             ))
             .await
             .unwrap();
-        let run = claim_ids(&store, 1).await[0];
+        let run = claim_ids(&*store, 1).await[0];
         store.write_behind(WriteBehind::AlertRead {
             run,
             alert: RunAlert {

@@ -5,17 +5,25 @@
 use std::time::Duration;
 
 use alertsync_engine::{NodeStatus, RunStatus, now_ms};
-use alertsync_store::{QueueHealth, RunCountFilter, RunId, Store, StoreError, WriteBehind};
+use alertsync_store::{QueueHealth, RunCountFilter, RunId, StoreError, WriteBehind};
 
 use crate::{
-    StoreDir, T0, claim_ids, event, flush, hold, node, only_run_of, record, record_node, retry,
+    Place, T0, claim_ids, event, flush, hold, node, only_run_of, record, record_node, retry,
     runs_of, summary,
 };
 
-#[tokio::test]
-async fn only_the_oldest_open_run_of_each_alert_and_playbook_is_claimed() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+conformance! {
+    only_the_oldest_open_run_of_each_alert_and_playbook_is_claimed,
+    a_claimed_run_comes_with_its_event,
+    a_disabled_playbook_holds_its_runs_until_it_is_enabled,
+    a_waiting_run_is_claimed_once_due_and_keeps_its_alert_waiting,
+    a_run_left_running_by_a_crashed_instance_counts_an_interruption,
+    a_released_run_is_handed_out_again_ahead_of_its_alert,
+    a_resumed_run_comes_with_what_its_earlier_attempt_left,
+}
+
+async fn only_the_oldest_open_run_of_each_alert_and_playbook_is_claimed(place: &Place) {
+    let store = place.open().await;
     let a1 = store
         .enqueue(event(Some("A"), "A/1", &["pb-1", "pb-2"]))
         .await
@@ -47,43 +55,41 @@ async fn only_the_oldest_open_run_of_each_alert_and_playbook_is_claimed() {
         .unwrap()
         .id();
     let (a1p1, a1p2) = {
-        let runs = runs_of(&store, a1).await;
+        let runs = runs_of(&*store, a1).await;
         (runs[0].id, runs[1].id)
     };
     let (a2p1, a2p2) = {
-        let runs = runs_of(&store, a2).await;
+        let runs = runs_of(&*store, a2).await;
         (runs[0].id, runs[1].id)
     };
-    let b1 = only_run_of(&store, b1).await;
-    let n1 = only_run_of(&store, n1).await;
-    let n2 = only_run_of(&store, n2).await;
-    let a3p1 = only_run_of(&store, a3).await;
+    let b1 = only_run_of(&*store, b1).await;
+    let n1 = only_run_of(&*store, n1).await;
+    let n2 = only_run_of(&*store, n2).await;
+    let a3p1 = only_run_of(&*store, a3).await;
 
     // Oldest first, at most `limit`.
-    assert_eq!(claim_ids(&store, 2).await, [a1p1, a1p2]);
+    assert_eq!(claim_ids(&*store, 2).await, [a1p1, a1p2]);
     // Claimed runs are not handed out twice; A/2 waits for A/1 (per playbook), runs of
     // no alert are independent of each other.
-    assert_eq!(claim_ids(&store, 10).await, [b1, n1, n2]);
-    assert!(claim_ids(&store, 10).await.is_empty());
+    assert_eq!(claim_ids(&*store, 10).await, [b1, n1, n2]);
+    assert!(claim_ids(&*store, 10).await.is_empty());
 
     // A/1's run of pb-1 ends: A/2's run of pb-1 may start, although A/1's run of pb-2 is
     // still open.
     let done = record(RunStatus::Succeeded, vec![]);
     store.finish_run(a1p1, done.clone()).await.unwrap();
-    assert_eq!(claim_ids(&store, 10).await, [a2p1]);
+    assert_eq!(claim_ids(&*store, 10).await, [a2p1]);
     store.finish_run(a1p2, done.clone()).await.unwrap();
-    assert_eq!(claim_ids(&store, 10).await, [a2p2]);
+    assert_eq!(claim_ids(&*store, 10).await, [a2p2]);
     // A/3 waits for A/2's run of pb-1, whatever pb-2 does.
     store.finish_run(a2p2, done.clone()).await.unwrap();
-    assert!(claim_ids(&store, 10).await.is_empty());
+    assert!(claim_ids(&*store, 10).await.is_empty());
     store.finish_run(a2p1, done).await.unwrap();
-    assert_eq!(claim_ids(&store, 10).await, [a3p1]);
+    assert_eq!(claim_ids(&*store, 10).await, [a3p1]);
 }
 
-#[tokio::test]
-async fn a_claimed_run_comes_with_its_event() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+async fn a_claimed_run_comes_with_its_event(place: &Place) {
+    let store = place.open().await;
     let id = store
         .enqueue(event(Some("A"), "A/1", &["pb-1"]))
         .await
@@ -93,7 +99,7 @@ async fn a_claimed_run_comes_with_its_event() {
     assert_eq!(claimed.len(), 1);
     let claimed = &claimed[0];
     assert_eq!(claimed.event, store.event(id).await.unwrap().unwrap());
-    assert_eq!(claimed.run, summary(&store, claimed.run.id).await);
+    assert_eq!(claimed.run, summary(&*store, claimed.run.id).await);
     assert_eq!(claimed.run.status, RunStatus::Queued);
     assert_eq!(claimed.run.playbook_id, "pb-1");
     assert!(claimed.completed_nodes.is_empty());
@@ -102,11 +108,9 @@ async fn a_claimed_run_comes_with_its_event() {
     assert!(store.claim_runs(0).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn a_disabled_playbook_holds_its_runs_until_it_is_enabled() {
-    let dir = StoreDir::temporary();
+async fn a_disabled_playbook_holds_its_runs_until_it_is_enabled(place: &Place) {
     let (held, other) = {
-        let store = dir.open().await;
+        let store = place.open().await;
         store.disable_playbook("pb-off", "paused").await.unwrap();
         let a1 = store
             .enqueue(event(Some("A"), "A/1", &["pb-off", "pb-1"]))
@@ -118,20 +122,20 @@ async fn a_disabled_playbook_holds_its_runs_until_it_is_enabled() {
             .await
             .unwrap()
             .id();
-        let runs = runs_of(&store, a1).await;
-        let held = [runs[0].id, only_run_of(&store, b1).await];
-        assert_eq!(claim_ids(&store, 10).await, [runs[1].id]);
+        let runs = runs_of(&*store, a1).await;
+        let held = [runs[0].id, only_run_of(&*store, b1).await];
+        assert_eq!(claim_ids(&*store, 10).await, [runs[1].id]);
         let health = store.queue_health().await.unwrap();
         assert_eq!(health.held_by_disabled_playbooks, 2);
         assert_eq!(health.queued, 1, "the claimed run of pb-1 has not started");
         (held, runs[1].id)
         // A restart does not release them.
     };
-    let store = dir.open().await;
-    assert_eq!(claim_ids(&store, 10).await, [other]);
+    let store = place.open().await;
+    assert_eq!(claim_ids(&*store, 10).await, [other]);
     for run in held {
         assert_eq!(
-            summary(&store, run).await.status,
+            summary(&*store, run).await.status,
             RunStatus::Queued,
             "held, not dropped"
         );
@@ -146,7 +150,7 @@ async fn a_disabled_playbook_holds_its_runs_until_it_is_enabled() {
     assert_eq!((counts.queued, counts.total()), (2, 2));
 
     assert!(!store.enable_playbook("pb-off").await.unwrap().is_disabled());
-    assert_eq!(claim_ids(&store, 10).await, held);
+    assert_eq!(claim_ids(&*store, 10).await, held);
     assert_eq!(
         store
             .queue_health()
@@ -163,15 +167,16 @@ async fn a_disabled_playbook_holds_its_runs_until_it_is_enabled() {
         .unwrap()
         .id();
     store.disable_playbook("pb-1", "by hand").await.unwrap();
-    assert!(claim_ids(&store, 10).await.is_empty());
+    assert!(claim_ids(&*store, 10).await.is_empty());
     store.enable_playbook("pb-1").await.unwrap();
-    assert_eq!(claim_ids(&store, 10).await, [only_run_of(&store, c1).await]);
+    assert_eq!(
+        claim_ids(&*store, 10).await,
+        [only_run_of(&*store, c1).await]
+    );
 }
 
-#[tokio::test]
-async fn a_waiting_run_is_claimed_once_due_and_keeps_its_alert_waiting() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+async fn a_waiting_run_is_claimed_once_due_and_keeps_its_alert_waiting(place: &Place) {
+    let store = place.open().await;
     let a1 = store
         .enqueue(event(Some("A"), "A/1", &["pb-1"]))
         .await
@@ -182,8 +187,11 @@ async fn a_waiting_run_is_claimed_once_due_and_keeps_its_alert_waiting() {
         .await
         .unwrap()
         .id();
-    let (r1, r2) = (only_run_of(&store, a1).await, only_run_of(&store, a2).await);
-    assert_eq!(claim_ids(&store, 10).await, [r1]);
+    let (r1, r2) = (
+        only_run_of(&*store, a1).await,
+        only_run_of(&*store, a2).await,
+    );
+    assert_eq!(claim_ids(&*store, 10).await, [r1]);
 
     let due = now_ms() + 2_000;
     store
@@ -191,9 +199,9 @@ async fn a_waiting_run_is_claimed_once_due_and_keeps_its_alert_waiting() {
         .await
         .unwrap();
     // Not due yet; A/2 stays behind it.
-    assert!(claim_ids(&store, 10).await.is_empty());
+    assert!(claim_ids(&*store, 10).await.is_empty());
     tokio::time::sleep(Duration::from_millis(due.saturating_sub(now_ms()) + 50)).await;
-    assert_eq!(claim_ids(&store, 10).await, [r1]);
+    assert_eq!(claim_ids(&*store, 10).await, [r1]);
 
     // A hold already over is due at once.
     store
@@ -204,19 +212,17 @@ async fn a_waiting_run_is_claimed_once_due_and_keeps_its_alert_waiting() {
         )
         .await
         .unwrap();
-    assert_eq!(claim_ids(&store, 10).await, [r1]);
+    assert_eq!(claim_ids(&*store, 10).await, [r1]);
     store
         .finish_run(r1, record(RunStatus::Succeeded, vec![]))
         .await
         .unwrap();
-    assert_eq!(claim_ids(&store, 10).await, [r2]);
+    assert_eq!(claim_ids(&*store, 10).await, [r2]);
 }
 
-#[tokio::test]
-async fn a_run_left_running_by_a_crashed_instance_counts_an_interruption() {
-    let dir = StoreDir::temporary();
+async fn a_run_left_running_by_a_crashed_instance_counts_an_interruption(place: &Place) {
     let (started, unstarted) = {
-        let store = dir.open().await;
+        let store = place.open().await;
         let a = store
             .enqueue(event(Some("A"), "A/1", &["pb-1"]))
             .await
@@ -227,14 +233,14 @@ async fn a_run_left_running_by_a_crashed_instance_counts_an_interruption() {
             .await
             .unwrap()
             .id();
-        let (a, b) = (only_run_of(&store, a).await, only_run_of(&store, b).await);
-        assert_eq!(claim_ids(&store, 10).await, [a, b]);
+        let (a, b) = (only_run_of(&*store, a).await, only_run_of(&*store, b).await);
+        assert_eq!(claim_ids(&*store, 10).await, [a, b]);
         store.write_behind(WriteBehind::RunStarted {
             run: a,
             at_ms: T0 + 5_000,
         });
-        flush(&store).await;
-        let running = summary(&store, a).await;
+        flush(&*store).await;
+        let running = summary(&*store, a).await;
         assert_eq!(running.status, RunStatus::Running);
         assert_eq!(running.started_at_ms, Some(T0 + 5_000));
         assert_eq!(running.interruptions, 0);
@@ -242,7 +248,7 @@ async fn a_run_left_running_by_a_crashed_instance_counts_an_interruption() {
         // The process dies: neither run is finished nor released.
     };
 
-    let store = dir.open().await;
+    let store = place.open().await;
     let claimed = store.claim_runs(10).await.unwrap();
     let seen: Vec<(RunId, RunStatus, u32)> = claimed
         .iter()
@@ -256,21 +262,21 @@ async fn a_run_left_running_by_a_crashed_instance_counts_an_interruption() {
         ],
         "only the run that was running was interrupted"
     );
-    assert_eq!(summary(&store, started).await.interruptions, 1);
+    assert_eq!(summary(&*store, started).await.interruptions, 1);
     store.write_behind(WriteBehind::RunStarted {
         run: started,
         at_ms: T0 + 9_000,
     });
-    flush(&store).await;
+    flush(&*store).await;
     assert_eq!(
-        summary(&store, started).await.started_at_ms,
+        summary(&*store, started).await.started_at_ms,
         Some(T0 + 5_000),
         "the first start is kept"
     );
     drop(store);
 
     // A crash loop counts every crash.
-    let store = dir.open().await;
+    let store = place.open().await;
     let claimed = store.claim_runs(10).await.unwrap();
     assert_eq!(claimed[0].run.id, started);
     assert_eq!(claimed[0].run.interruptions, 2);
@@ -280,7 +286,7 @@ async fn a_run_left_running_by_a_crashed_instance_counts_an_interruption() {
     store.release_run(unstarted).await.unwrap();
     drop(store);
 
-    let store = dir.open().await;
+    let store = place.open().await;
     let claimed = store.claim_runs(10).await.unwrap();
     let interruptions: Vec<_> = claimed
         .iter()
@@ -289,10 +295,8 @@ async fn a_run_left_running_by_a_crashed_instance_counts_an_interruption() {
     assert_eq!(interruptions, [(started, 2), (unstarted, 0)]);
 }
 
-#[tokio::test]
-async fn a_released_run_is_handed_out_again_ahead_of_its_alert() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+async fn a_released_run_is_handed_out_again_ahead_of_its_alert(place: &Place) {
+    let store = place.open().await;
     let a1 = store
         .enqueue(event(Some("A"), "A/1", &["pb-1"]))
         .await
@@ -302,8 +306,8 @@ async fn a_released_run_is_handed_out_again_ahead_of_its_alert() {
         .enqueue(event(Some("A"), "A/2", &["pb-1"]))
         .await
         .unwrap();
-    let r1 = only_run_of(&store, a1).await;
-    assert_eq!(claim_ids(&store, 10).await, [r1]);
+    let r1 = only_run_of(&*store, a1).await;
+    assert_eq!(claim_ids(&*store, 10).await, [r1]);
     store.write_behind(WriteBehind::RunStarted { run: r1, at_ms: T0 });
     store.release_run(r1).await.unwrap();
     let claimed = store.claim_runs(10).await.unwrap();
@@ -318,29 +322,27 @@ async fn a_released_run_is_handed_out_again_ahead_of_its_alert() {
     );
 }
 
-#[tokio::test]
-async fn a_resumed_run_comes_with_what_its_earlier_attempt_left() {
-    let dir = StoreDir::temporary();
+async fn a_resumed_run_comes_with_what_its_earlier_attempt_left(place: &Place) {
     let (id, run) = {
-        let store = dir.open().await;
+        let store = place.open().await;
         let id = store
             .enqueue(event(Some("A"), "A/1", &["pb-1"]))
             .await
             .unwrap()
             .id();
-        let run = claim_ids(&store, 1).await[0];
+        let run = claim_ids(&*store, 1).await[0];
         store.write_behind(WriteBehind::RunStarted { run, at_ms: T0 });
         for node in [
             node(0, "trigger", NodeStatus::Succeeded),
             node(1, "filter", NodeStatus::Skipped),
             node(2, "ilert", NodeStatus::Running),
         ] {
-            record_node(&store, run, node).await;
+            record_node(&*store, run, node).await;
         }
         store.save_retry_state(retry(run, 2, 3)).await.unwrap();
         (id, run)
     };
-    let store = dir.open().await;
+    let store = place.open().await;
     let claimed = store.claim_runs(10).await.unwrap();
     assert_eq!(claimed.len(), 1);
     let resume = &claimed[0];
@@ -366,43 +368,4 @@ async fn a_resumed_run_comes_with_what_its_earlier_attempt_left() {
             ..QueueHealth::default()
         }
     );
-}
-
-#[tokio::test]
-async fn a_run_whose_event_cannot_be_read_becomes_a_dead_letter_and_the_queue_goes_on() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
-    let damaged = store
-        .enqueue(event(Some("A"), "A/1", &["pb-1"]))
-        .await
-        .unwrap()
-        .id();
-    let sound = store
-        .enqueue(event(Some("B"), "B/1", &["pb-1"]))
-        .await
-        .unwrap()
-        .id();
-    dir.raw()
-        .execute(
-            "UPDATE inbox SET payload = 'not JSON' WHERE id = ?1",
-            [damaged.0],
-        )
-        .unwrap();
-
-    let claimed = claim_ids(&store, 10).await;
-    assert_eq!(
-        claimed,
-        [only_run_of(&store, sound).await],
-        "the sound run is handed out"
-    );
-    let dead = summary(&store, only_run_of(&store, damaged).await).await;
-    assert_eq!(dead.status, RunStatus::Dead);
-    assert!(
-        dead.error
-            .as_deref()
-            .is_some_and(|e| e.contains("cannot be read")),
-        "{dead:?}"
-    );
-    assert!(dead.is_unhandled_dead_letter());
-    assert_eq!(store.queue_health().await.unwrap().dead_letters, 1);
 }

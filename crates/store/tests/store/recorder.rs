@@ -1,25 +1,27 @@
 //! The executor's observer and retry journal writing through the store: node runs as they
 //! start and finish, and the retry state of deliveries.
 
-use std::sync::Arc;
-
 use alertsync_engine::{NodeStatus, RetryJournal, RetryProgress, RunObserver};
-use alertsync_store::{NodeRunRecorder, RunId, Store};
+use alertsync_store::{NodeRunRecorder, RunId};
 
-use crate::{StoreDir, T0, claim_ids, event, flush, node};
+use crate::{Place, T0, claim_ids, event, flush, node};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_recorder_persists_what_the_executor_reports() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+conformance! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    the_recorder_persists_what_the_executor_reports,
+    #[tokio::test(flavor = "current_thread")]
+    the_recorder_works_on_a_current_thread_runtime,
+}
+
+async fn the_recorder_persists_what_the_executor_reports(place: &Place) {
+    let store = place.open().await;
     store
         .enqueue(event(Some("A"), "A/1", &["pb-1"]))
         .await
         .unwrap();
-    let run = claim_ids(&store, 1).await[0];
-    let shared: Arc<dyn Store> = Arc::new(store.clone());
+    let run = claim_ids(&*store, 1).await[0];
 
-    let recorder = NodeRunRecorder::new(shared.clone(), run, "1");
+    let recorder = NodeRunRecorder::new(store.clone(), run, "1");
     assert_eq!(recorder.run(), run);
     recorder
         .node_finished(&node(0, "1", NodeStatus::Succeeded))
@@ -43,7 +45,7 @@ async fn the_recorder_persists_what_the_executor_reports() {
         ]
     );
     // A start is queued without waiting: the next awaited write brings it to disk.
-    flush(&store).await;
+    flush(&*store).await;
     let detail = store.run(run).await.unwrap().unwrap();
     assert_eq!(detail.nodes[2], node(2, "3", NodeStatus::Running));
 
@@ -65,7 +67,7 @@ async fn the_recorder_persists_what_the_executor_reports() {
 
     // A record of a run the store does not have is refused (and logged); the store goes
     // on taking writes.
-    let orphan = NodeRunRecorder::new(shared, RunId(run.0 + 100), "1");
+    let orphan = NodeRunRecorder::new(store.clone(), RunId(run.0 + 100), "1");
     orphan
         .node_finished(&node(1, "2", NodeStatus::Succeeded))
         .await;
@@ -76,29 +78,21 @@ async fn the_recorder_persists_what_the_executor_reports() {
     assert!(store.run(RunId(run.0 + 100)).await.unwrap().is_none());
 }
 
-#[test]
-fn the_recorder_works_on_a_current_thread_runtime() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+async fn the_recorder_works_on_a_current_thread_runtime(place: &Place) {
+    let store = place.open().await;
+    store
+        .enqueue(event(None, "cron/1", &["pb-1"]))
+        .await
         .unwrap();
-    let dir = StoreDir::temporary();
-    runtime.block_on(async {
-        let store = dir.open().await;
-        store
-            .enqueue(event(None, "cron/1", &["pb-1"]))
-            .await
-            .unwrap();
-        let run = claim_ids(&store, 1).await[0];
-        let recorder = NodeRunRecorder::new(Arc::new(store.clone()), run, "0");
-        recorder
-            .node_started(&node(0, "1", NodeStatus::Running))
-            .await;
-        recorder
-            .node_finished(&node(0, "1", NodeStatus::Failed))
-            .await;
-        store.sync_writes().await.unwrap();
-        let detail = store.run(run).await.unwrap().unwrap();
-        assert_eq!(detail.nodes, [node(0, "1", NodeStatus::Failed)]);
-    });
+    let run = claim_ids(&*store, 1).await[0];
+    let recorder = NodeRunRecorder::new(store.clone(), run, "0");
+    recorder
+        .node_started(&node(0, "1", NodeStatus::Running))
+        .await;
+    recorder
+        .node_finished(&node(0, "1", NodeStatus::Failed))
+        .await;
+    store.sync_writes().await.unwrap();
+    let detail = store.run(run).await.unwrap().unwrap();
+    assert_eq!(detail.nodes, [node(0, "1", NodeStatus::Failed)]);
 }

@@ -2,14 +2,22 @@
 //! a bounded batch per call.
 
 use alertsync_engine::{NodeStatus, RunRecord, RunStatus};
-use alertsync_store::{AlertLink, Enqueued, EventSource, Pruned, Rerun, RunId, SqliteStore, Store};
+use alertsync_store::{AlertLink, Enqueued, EventSource, Pruned, Rerun, RunId, Store};
 
-use super::{StoreDir, T0, claim_ids, event, flush, node, only_run_of, record, retry, summary};
+use crate::{Place, T0, claim_ids, event, flush, node, only_run_of, record, retry, summary};
+
+conformance! {
+    only_finished_work_older_than_the_cutoff_is_removed,
+    a_live_event_is_kept_while_its_dedup_key_is_in_force,
+    each_call_removes_at_most_its_limit,
+    a_rerun_outlives_the_run_it_repeats,
+    alert_links_older_than_the_cutoff_are_removed,
+}
 
 /// A run of its own event (source `source`, dedup key `key`) finished in `status` at
 /// `ended_at_ms`, with one node run and a retry state.
 async fn finished(
-    store: &SqliteStore,
+    store: &dyn Store,
     key: &str,
     source: EventSource,
     status: RunStatus,
@@ -32,18 +40,16 @@ async fn finished(
     run
 }
 
-async fn exists(store: &SqliteStore, run: RunId) -> bool {
+async fn exists(store: &dyn Store, run: RunId) -> bool {
     store.run(run).await.expect("read the run").is_some()
 }
 
-#[tokio::test]
-async fn only_finished_work_older_than_the_cutoff_is_removed() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+async fn only_finished_work_older_than_the_cutoff_is_removed(place: &Place) {
+    let store = place.open().await;
     let cutoff = T0 + 10_000;
     let old = [
         finished(
-            &store,
+            &*store,
             "old-ok",
             EventSource::Webhook,
             RunStatus::Succeeded,
@@ -51,7 +57,7 @@ async fn only_finished_work_older_than_the_cutoff_is_removed() {
         )
         .await,
         finished(
-            &store,
+            &*store,
             "old-failed",
             EventSource::Cron,
             RunStatus::Failed,
@@ -60,7 +66,7 @@ async fn only_finished_work_older_than_the_cutoff_is_removed() {
         .await,
     ];
     let recent = finished(
-        &store,
+        &*store,
         "recent",
         EventSource::Webhook,
         RunStatus::Succeeded,
@@ -68,7 +74,7 @@ async fn only_finished_work_older_than_the_cutoff_is_removed() {
     )
     .await;
     let dead = finished(
-        &store,
+        &*store,
         "old-dead",
         EventSource::Webhook,
         RunStatus::Dead,
@@ -76,7 +82,7 @@ async fn only_finished_work_older_than_the_cutoff_is_removed() {
     )
     .await;
     let handled = finished(
-        &store,
+        &*store,
         "old-handled",
         EventSource::Webhook,
         RunStatus::Dead,
@@ -89,7 +95,7 @@ async fn only_finished_work_older_than_the_cutoff_is_removed() {
         .await
         .expect("enqueue")
         .id();
-    let open = only_run_of(&store, open_id).await;
+    let open = only_run_of(&*store, open_id).await;
 
     let pruned = store.prune(cutoff, 100).await.expect("prune");
     assert_eq!(
@@ -103,34 +109,32 @@ async fn only_finished_work_older_than_the_cutoff_is_removed() {
     );
     for run in old.iter().chain([&handled]) {
         assert!(
-            !exists(&store, *run).await,
+            !exists(&*store, *run).await,
             "run {run} ended before the cutoff"
         );
     }
     for run in [recent, dead, open] {
-        assert!(exists(&store, run).await, "run {run} is kept");
+        assert!(exists(&*store, run).await, "run {run} is kept");
     }
-    assert!(summary(&store, dead).await.is_unhandled_dead_letter());
+    assert!(summary(&*store, dead).await.is_unhandled_dead_letter());
     assert_eq!(
         store.prune(cutoff, 100).await.expect("prune again"),
         Pruned::default()
     );
 }
 
-#[tokio::test]
-async fn a_live_event_is_kept_while_its_dedup_key_is_in_force() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+async fn a_live_event_is_kept_while_its_dedup_key_is_in_force(place: &Place) {
+    let store = place.open().await;
     let cutoff = T0 + 10_000;
     let run = finished(
-        &store,
+        &*store,
         "alert:created",
         EventSource::Live,
         RunStatus::Succeeded,
         T0,
     )
     .await;
-    flush(&store).await;
+    flush(&*store).await;
 
     let first = store.prune(cutoff, 100).await.expect("prune");
     assert_eq!(
@@ -142,7 +146,7 @@ async fn a_live_event_is_kept_while_its_dedup_key_is_in_force() {
         },
         "the run goes, its event stays"
     );
-    assert!(!exists(&store, run).await);
+    assert!(!exists(&*store, run).await);
     let repeat = store
         .enqueue(event(Some("alert:created"), "alert:created", &["playbook"]))
         .await
@@ -171,13 +175,11 @@ async fn a_live_event_is_kept_while_its_dedup_key_is_in_force() {
     );
 }
 
-#[tokio::test]
-async fn each_call_removes_at_most_its_limit() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+async fn each_call_removes_at_most_its_limit(place: &Place) {
+    let store = place.open().await;
     for i in 0..5 {
         finished(
-            &store,
+            &*store,
             &format!("k{i}"),
             EventSource::Webhook,
             RunStatus::Succeeded,
@@ -207,11 +209,9 @@ async fn each_call_removes_at_most_its_limit() {
     assert_eq!(calls, 3);
 }
 
-#[tokio::test]
-async fn a_rerun_outlives_the_run_it_repeats() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
-    let first = finished(&store, "k", EventSource::Webhook, RunStatus::Failed, T0).await;
+async fn a_rerun_outlives_the_run_it_repeats(place: &Place) {
+    let store = place.open().await;
+    let first = finished(&*store, "k", EventSource::Webhook, RunStatus::Failed, T0).await;
     let rerun = store
         .rerun(Rerun {
             of: first,
@@ -230,14 +230,12 @@ async fn a_rerun_outlives_the_run_it_repeats() {
         },
         "the event still has an open run"
     );
-    let kept = summary(&store, rerun).await;
+    let kept = summary(&*store, rerun).await;
     assert_eq!(kept.rerun_of, None, "{kept:?}");
 }
 
-#[tokio::test]
-async fn alert_links_older_than_the_cutoff_are_removed() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+async fn alert_links_older_than_the_cutoff_are_removed(place: &Place) {
+    let store = place.open().await;
     let link = AlertLink {
         system: "ilert".to_owned(),
         remote_id: "2983781".to_owned(),

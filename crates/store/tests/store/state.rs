@@ -2,11 +2,17 @@
 //! playbook health (failures in a row, disabled or not).
 
 use alertsync_engine::now_ms;
-use alertsync_store::{
-    Checkpoint, PlaybookHealth, RetryState, RunId, Store, StoreError, WriteBehind,
-};
+use alertsync_store::{Checkpoint, PlaybookHealth, RetryState, RunId, StoreError, WriteBehind};
 
-use crate::{StoreDir, claim_ids, event, flush, retry};
+use crate::{Place, claim_ids, event, flush, retry};
+
+conformance! {
+    retry_state_is_saved_replaced_and_cleared,
+    checkpoints_are_listed_and_forgotten_by_prefix,
+    checkpoints_keep_their_last_value_across_restarts,
+    failures_are_counted_but_never_disable_a_playbook_by_themselves,
+    a_disabled_playbook_keeps_its_first_reason_until_enabled,
+}
 
 /// Retry state with its optional fields empty.
 fn no_attempt_planned(run: RunId, seq: usize) -> RetryState {
@@ -18,16 +24,14 @@ fn no_attempt_planned(run: RunId, seq: usize) -> RetryState {
     }
 }
 
-#[tokio::test]
-async fn retry_state_is_saved_replaced_and_cleared() {
-    let dir = StoreDir::temporary();
+async fn retry_state_is_saved_replaced_and_cleared(place: &Place) {
     let run = {
-        let store = dir.open().await;
+        let store = place.open().await;
         store
             .enqueue(event(Some("A"), "A/1", &["pb-1"]))
             .await
             .unwrap();
-        let run = claim_ids(&store, 1).await[0];
+        let run = claim_ids(&*store, 1).await[0];
         store.save_retry_state(retry(run, 3, 1)).await.unwrap();
         store.save_retry_state(retry(run, 3, 4)).await.unwrap();
         store
@@ -37,7 +41,7 @@ async fn retry_state_is_saved_replaced_and_cleared() {
         run
     };
 
-    let store = dir.open().await;
+    let store = place.open().await;
     let other = no_attempt_planned(run, 1);
     let detail = store.run(run).await.unwrap().unwrap();
     assert_eq!(
@@ -62,10 +66,8 @@ async fn retry_state_is_saved_replaced_and_cleared() {
     );
 }
 
-#[tokio::test]
-async fn checkpoints_are_listed_and_forgotten_by_prefix() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+async fn checkpoints_are_listed_and_forgotten_by_prefix(place: &Place) {
+    let store = place.open().await;
     for key in [
         "threshold/a/1",
         "threshold/a/2",
@@ -103,11 +105,9 @@ async fn checkpoints_are_listed_and_forgotten_by_prefix() {
     assert_eq!(keys, ["threshold/b/1", "thresholds"]);
 }
 
-#[tokio::test]
-async fn checkpoints_keep_their_last_value_across_restarts() {
-    let dir = StoreDir::temporary();
+async fn checkpoints_keep_their_last_value_across_restarts(place: &Place) {
     {
-        let store = dir.open().await;
+        let store = place.open().await;
         assert_eq!(
             store.checkpoint("backfill/sekoia-prod").await.unwrap(),
             None
@@ -131,7 +131,7 @@ async fn checkpoints_keep_their_last_value_across_restarts() {
             Some("2024-05-01T11:00:00Z")
         );
     }
-    let store = dir.open().await;
+    let store = place.open().await;
     assert_eq!(
         store
             .checkpoint("backfill/sekoia-prod")
@@ -151,10 +151,8 @@ async fn checkpoints_keep_their_last_value_across_restarts() {
     assert_eq!(store.checkpoint("backfill/sekoia").await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn failures_are_counted_but_never_disable_a_playbook_by_themselves() {
-    let dir = StoreDir::temporary();
-    let store = dir.open().await;
+async fn failures_are_counted_but_never_disable_a_playbook_by_themselves(place: &Place) {
+    let store = place.open().await;
     assert_eq!(
         store.playbook_health("pb-1").await.unwrap(),
         PlaybookHealth::healthy("pb-1")
@@ -177,13 +175,13 @@ async fn failures_are_counted_but_never_disable_a_playbook_by_themselves() {
         .enqueue(event(Some("A"), "A/1", &["pb-1"]))
         .await
         .unwrap();
-    assert_eq!(claim_ids(&store, 10).await.len(), 1);
+    assert_eq!(claim_ids(&*store, 10).await.len(), 1);
 
     // A success starts the count again.
     store.write_behind(WriteBehind::PlaybookSucceeded {
         playbook_id: "pb-1".to_owned(),
     });
-    flush(&store).await;
+    flush(&*store).await;
     assert_eq!(
         store.playbook_health("pb-1").await.unwrap(),
         PlaybookHealth::healthy("pb-1")
@@ -195,11 +193,9 @@ async fn failures_are_counted_but_never_disable_a_playbook_by_themselves() {
     assert_eq!(again.consecutive_failures, 1);
 }
 
-#[tokio::test]
-async fn a_disabled_playbook_keeps_its_first_reason_until_enabled() {
-    let dir = StoreDir::temporary();
+async fn a_disabled_playbook_keeps_its_first_reason_until_enabled(place: &Place) {
     {
-        let store = dir.open().await;
+        let store = place.open().await;
         store
             .record_playbook_failure("pb-1", "HTTP 400")
             .await
@@ -231,7 +227,7 @@ async fn a_disabled_playbook_keeps_its_first_reason_until_enabled() {
         store.disable_playbook("pb-3", "by hand").await.unwrap();
     }
 
-    let store = dir.open().await;
+    let store = place.open().await;
     let health = store.playbook_health("pb-1").await.unwrap();
     assert_eq!(
         health.disabled.as_ref().map(|d| d.reason.as_str()),

@@ -8,7 +8,8 @@ use alertsync_store::{
 };
 use serde_json::json;
 
-use crate::{StoreDir, T0, claim_ids, event, node, runs_of, target};
+use super::StoreDir;
+use crate::{T0, claim_ids, event, node, runs_of, target};
 
 /// The versions recorded in the file, oldest first.
 fn versions(dir: &StoreDir) -> Vec<(i64, i64)> {
@@ -111,9 +112,9 @@ fn an_older_file(dir: &StoreDir) {
     )
     .unwrap();
     for sql in [
-        include_str!("../../src/sqlite/migrations/0001_initial.sql"),
-        include_str!("../../src/sqlite/migrations/0002_retry_operation.sql"),
-        include_str!("../../src/sqlite/migrations/0003_dedup_expiry.sql"),
+        include_str!("../../../src/sqlite/migrations/0001_initial.sql"),
+        include_str!("../../../src/sqlite/migrations/0002_retry_operation.sql"),
+        include_str!("../../../src/sqlite/migrations/0003_dedup_expiry.sql"),
     ] {
         conn.execute_batch(sql).unwrap();
     }

@@ -4,7 +4,8 @@
 use alertsync_store::sqlite::lock::lock_path;
 use alertsync_store::{SqliteOptions, Store, StoreError};
 
-use crate::{StoreDir, event};
+use super::StoreDir;
+use crate::event;
 
 fn exclusive() -> SqliteOptions {
     SqliteOptions {
