@@ -119,11 +119,17 @@ impl fmt::Debug for ServerConfig {
 }
 
 /// `[store]`: where runs, the inbox and delivery state are kept.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct StoreConfig {
     /// The database file, resolved against the configuration file's directory
-    /// (default `alertsync-data/alertsync.db`).
+    /// (default `alertsync-data/alertsync.db`); files made for runs live beside it, in
+    /// `files/`, whichever database keeps the rest.
     pub path: PathBuf,
+    /// A PostgreSQL database (`postgres://user:${PASSWORD}@host:5432/alertsync`) instead
+    /// of the file: what several instances share.
+    pub url: Option<String>,
+    /// Connections each instance keeps to PostgreSQL (default 8).
+    pub pool_size: u32,
     /// Days finished runs, done events and the files made for runs are kept (default 30);
     /// `0` keeps them for ever. Open runs and dead letters nobody handled are always kept.
     pub retention_days: u32,
@@ -132,11 +138,14 @@ pub struct StoreConfig {
 impl StoreConfig {
     pub const DEFAULT_PATH: &str = "alertsync-data/alertsync.db";
     pub const DEFAULT_RETENTION_DAYS: u32 = 30;
+    pub const DEFAULT_POOL_SIZE: u32 = 8;
 
     /// The default store, relative to the directory `config_dir`.
     pub fn in_dir(config_dir: &Path) -> Self {
         Self {
             path: config_dir.join(Self::DEFAULT_PATH),
+            url: None,
+            pool_size: Self::DEFAULT_POOL_SIZE,
             retention_days: Self::DEFAULT_RETENTION_DAYS,
         }
     }
@@ -145,6 +154,17 @@ impl StoreConfig {
     pub fn retention(&self) -> Option<std::time::Duration> {
         (self.retention_days > 0)
             .then(|| std::time::Duration::from_secs(u64::from(self.retention_days) * 86_400))
+    }
+}
+
+impl fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("path", &self.path)
+            .field("url", &self.url.as_ref().map(|_| MASK))
+            .field("pool_size", &self.pool_size)
+            .field("retention_days", &self.retention_days)
+            .finish()
     }
 }
 

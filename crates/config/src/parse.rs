@@ -34,7 +34,7 @@ const PLAYBOOK_KEYS: &[&str] = &["file", "enabled", "webhook_token", "accounts"]
 const SERVER_KEYS: &[&str] = &["listen", "public_url", "token"];
 /// Keys that were renamed: the old name, the new one.
 const RENAMED_SERVER_KEYS: &[(&str, &str)] = &[("api_token", "token")];
-const STORE_KEYS: &[&str] = &["path", "retention_days"];
+const STORE_KEYS: &[&str] = &["path", "url", "pool_size", "retention_days"];
 const DELIVERY_KEYS: &[&str] = &[
     "max_attempts",
     "initial_delay_ms",
@@ -812,6 +812,25 @@ impl Checker<'_> {
         const MAX_RETENTION_DAYS: u64 = 3650;
         if let Some((path, _)) = self.string_at(CONTEXT, table, "path") {
             store.path = dir.join(path);
+        }
+        if let Some((url, at)) = self.string_at(CONTEXT, table, "url") {
+            if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+                store.url = Some(url);
+            } else {
+                self.report(
+                    at,
+                    format!(
+                        "{CONTEXT}: `url` must be a PostgreSQL URL, \
+                         `postgres://user:${{PASSWORD}}@host:5432/database`; leave it out to \
+                         keep the store in the file `path`"
+                    ),
+                );
+            }
+        }
+        /// More connections than a PostgreSQL server allows by default.
+        const MAX_POOL_SIZE: u64 = 100;
+        if let Some((size, _)) = self.integer_at(CONTEXT, table, "pool_size", 1, MAX_POOL_SIZE) {
+            store.pool_size = u32::try_from(size).unwrap_or(u32::MAX);
         }
         if let Some((days, _)) =
             self.integer_at(CONTEXT, table, "retention_days", 0, MAX_RETENTION_DAYS)

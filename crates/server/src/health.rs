@@ -140,6 +140,9 @@ pub struct LiveView {
     pub rejection: Option<String>,
     /// Why the last session or attempt ended.
     pub last_error: Option<String>,
+    /// Another instance of the cluster holds this account's live connection; this one
+    /// stands by (not a problem).
+    pub held_elsewhere: bool,
 }
 
 /// Assesses the service now.
@@ -215,6 +218,7 @@ fn live_view(status: &LiveStatus) -> LiveView {
         disconnected_since_ms: stats.disconnected_since_ms,
         rejection: stats.rejection.clone(),
         last_error: stats.last_error.clone(),
+        held_elsewhere: stats.held_elsewhere,
     }
 }
 
@@ -280,6 +284,7 @@ mod tests {
             disconnected_since_ms: since_ms,
             rejection: rejection.map(str::to_owned),
             last_error: None,
+            held_elsewhere: false,
         }
     }
 

@@ -18,7 +18,9 @@ use alertsync_integrations::sekoia::triggers::feeds::FeedSettings;
 use alertsync_integrations::sekoia::triggers::threshold::ThresholdSettings;
 use alertsync_integrations::sekoia::{self, SekoiaClient};
 use alertsync_integrations::source::{InboxWriter, Source, TriggerAt};
-use alertsync_store::{SqliteOptions, SqliteStore, Store, StoreError, StoredAlertLinks};
+use alertsync_store::{
+    PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, Store, StoreError, StoredAlertLinks,
+};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
@@ -230,8 +232,23 @@ pub async fn serve(
     Ok(())
 }
 
-/// Opens the store, taking its lock: one service per store file.
+/// Opens the store: the PostgreSQL database several instances share, or the file, taking
+/// its lock (one service per store file).
 async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
+    if let Some(url) = &config.store.url {
+        let options = PostgresOptions {
+            pool_size: config.store.pool_size as usize,
+            label: config.server.listen.clone(),
+            ..PostgresOptions::default()
+        };
+        let store = PostgresStore::open(url, options).await?;
+        tracing::info!(
+            "store: PostgreSQL at {}, instance {}",
+            store.target(),
+            store.instance()
+        );
+        return Ok(Arc::new(store));
+    }
     let options = SqliteOptions {
         exclusive: true,
         ..SqliteOptions::default()

@@ -27,6 +27,23 @@ pub enum StoreError {
         found: i64,
         supported: i64,
     },
+    /// The database could not be reached or prepared; `target` names it without its
+    /// password (`postgres://user@host:port/database`).
+    #[error("cannot open the store at {target}: {cause}")]
+    OpenDatabase {
+        target: String,
+        cause: Box<dyn StdError + Send + Sync>,
+    },
+    /// The database was migrated by a newer alertsync.
+    #[error(
+        "the store at {target} has schema version {found}, newer than version {supported} \
+         that this alertsync knows; run a newer alertsync"
+    )]
+    DatabaseTooNew {
+        target: String,
+        found: i64,
+        supported: i64,
+    },
     /// Another service already uses the store.
     #[error(
         "the store at {} is in use by another alertsync ({holder}); one `alertsync serve` \

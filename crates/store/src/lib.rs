@@ -32,8 +32,11 @@
 //! the guarantees allow, without waiting for them.
 
 mod error;
+mod fault;
+mod lease;
 mod model;
 mod observer;
+pub mod postgres;
 pub mod sqlite;
 
 use alertsync_engine::{Hold, NodeRecord, RunRecord};
@@ -41,6 +44,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 pub use error::{StoreError, StoreResult};
+pub use lease::Lease;
 pub use model::{
     AlertLink, Checkpoint, ClaimedRun, Enqueued, EventSource, InboxCounts, InboxEvent, InboxId,
     MAX_PAGE_SIZE, NewInboxEvent, PlaybookDisabled, PlaybookHealth, Pruned, QueueHealth, Rerun,
@@ -48,6 +52,7 @@ pub use model::{
     RunSummary, RunTarget,
 };
 pub use observer::{NodeRunRecorder, StoredAlertLinks};
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{SqliteOptions, SqliteStore};
 
 /// A write queued with [`Store::write_behind`].
@@ -76,6 +81,24 @@ pub struct WriteHealth {
     /// The last write that failed, and when, if it failed after the last success.
     pub failing_since_ms: Option<u64>,
     pub last_error: Option<String>,
+}
+
+impl WriteHealth {
+    /// Records how a write went: `failure` is why it did not reach the storage.
+    pub(crate) fn note(&mut self, failure: Option<String>) {
+        let now = alertsync_engine::now_ms();
+        match failure {
+            None => {
+                self.last_success_ms = Some(now);
+                self.failing_since_ms = None;
+                self.last_error = None;
+            }
+            Some(why) => {
+                self.failing_since_ms.get_or_insert(now);
+                self.last_error = Some(why);
+            }
+        }
+    }
 }
 
 /// The durable state of the service. Writes return once committed: what a call reported as
@@ -242,4 +265,13 @@ pub trait Store: Send + Sync {
 
     /// The health of every playbook with a recorded outcome, by playbook id.
     async fn all_playbook_health(&self) -> StoreResult<Vec<PlaybookHealth>>;
+
+    // ----- the cluster -----
+
+    /// Takes the lease `name` (e.g. the live connection of an account) unless another
+    /// instance on the same store holds it; `None` then. A store with one instance
+    /// answers [`Lease::sole`].
+    async fn try_lease(&self, name: &str) -> StoreResult<Option<Lease>> {
+        Ok(Some(Lease::sole(name)))
+    }
 }

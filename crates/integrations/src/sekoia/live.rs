@@ -216,6 +216,9 @@ pub struct LiveStats {
     pub rejection: Option<String>,
     /// Why the last attempt or session ended, if one did (secrets masked).
     pub last_error: Option<String>,
+    /// Another instance of the cluster holds this account's live connection: this one
+    /// stands by, ready to take over.
+    pub held_elsewhere: bool,
     /// Sessions that reached [`LiveEvent::Connected`].
     pub sessions: u64,
     /// Attempts that failed or sessions that ended (each is followed by a backoff).
@@ -350,6 +353,20 @@ impl LiveNotifications {
     /// The counters, updated as they change.
     pub fn stats(&self) -> watch::Receiver<LiveStats> {
         self.stats.subscribe()
+    }
+
+    /// Notes whether another instance holds this account's live connection. Standing by is
+    /// not being down; taking over starts counting down time again until connected.
+    pub fn stand_by(&self, held_elsewhere: bool) {
+        self.stats.send_if_modified(|stats| {
+            if stats.held_elsewhere == held_elsewhere {
+                return false;
+            }
+            stats.held_elsewhere = held_elsewhere;
+            stats.connected = false;
+            stats.disconnected_since_ms = (!held_elsewhere).then(alertsync_engine::now_ms);
+            true
+        });
     }
 
     /// Checks once that Sekoia.io accepts the key (`GET /v1/me`): `Err` when it is refused

@@ -56,6 +56,11 @@ pub fn ilert_change(
     format!("ilert/{playbook_id}/{node_id}/{ilert_alert_id}/{status}")
 }
 
+/// Lease: the instance of a cluster that holds the live connection of `account`.
+pub fn live_lease(account: &str) -> String {
+    format!("live/{account}")
+}
+
 /// Checkpoint: where the back-fill of `account` starts.
 pub fn backfill_checkpoint(account: &str) -> String {
     format!("backfill/{account}")

@@ -42,6 +42,10 @@ use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use crate::error::{StoreError, StoreResult};
+pub(crate) use crate::fault::{
+    Fault, from_json, ms_to_sql, now_sql, optional_unsigned_from_sql, seq_to_sql, to_json,
+    unsigned_from_sql,
+};
 use crate::model::{
     AlertLink, Checkpoint, ClaimedRun, Enqueued, InboxCounts, InboxEvent, InboxId, NewInboxEvent,
     PlaybookHealth, Pruned, QueueHealth, Rerun, RetryState, RunCountFilter, RunCounts, RunDetail,
@@ -107,24 +111,12 @@ struct Inner {
 }
 
 impl Inner {
-    /// Records how a batch of writes went: `failure` is why it did not reach the disk.
+    /// Records how a write went: `failure` is why it did not reach the storage.
     fn note_write(&self, failure: Option<String>) {
-        let mut health = self
-            .write_health
+        self.write_health
             .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let now = alertsync_engine::now_ms();
-        match failure {
-            None => {
-                health.last_success_ms = Some(now);
-                health.failing_since_ms = None;
-                health.last_error = None;
-            }
-            Some(why) => {
-                health.failing_since_ms.get_or_insert(now);
-                health.last_error = Some(why);
-            }
-        }
+            .unwrap_or_else(PoisonError::into_inner)
+            .note(failure);
     }
 }
 
@@ -597,78 +589,29 @@ impl Store for SqliteStore {
     }
 }
 
-/// Why an operation failed, before it is told which operation it was.
-#[derive(Debug)]
-pub(crate) enum Fault {
-    Sql(rusqlite::Error),
-    /// A value could not be encoded for storage.
-    Encode(String),
-    /// A stored value could not be decoded.
-    Corrupt(String),
-    UnknownRun(RunId),
-    UnknownEvent(InboxId),
-    /// The write could not be committed with its batch (the transaction, the writer).
-    Batch(String),
-}
-
 impl From<rusqlite::Error> for Fault {
     fn from(e: rusqlite::Error) -> Self {
-        Self::Sql(e)
-    }
-}
-
-impl Fault {
-    /// Whether the failure is the storage's (a full disk, an I/O error, a file that cannot
-    /// be written) rather than the operation's own.
-    fn is_storage_failure(&self) -> bool {
-        let Self::Sql(rusqlite::Error::SqliteFailure(error, _)) = self else {
-            return matches!(self, Self::Batch(_));
-        };
-        matches!(
-            error.code,
-            ErrorCode::DiskFull
-                | ErrorCode::SystemIoFailure
-                | ErrorCode::CannotOpen
-                | ErrorCode::ReadOnly
-                | ErrorCode::DatabaseCorrupt
-                | ErrorCode::NotADatabase
-                | ErrorCode::DatabaseBusy
-                | ErrorCode::DatabaseLocked
-        )
-    }
-
-    fn during(self, operation: &'static str) -> StoreError {
-        match self {
-            Self::Sql(e) => StoreError::Backend {
-                operation,
-                cause: Box::new(e),
-            },
-            Self::Encode(detail) | Self::Batch(detail) => StoreError::Backend {
-                operation,
-                cause: detail.into(),
-            },
-            Self::Corrupt(detail) => StoreError::Corrupt { operation, detail },
-            Self::UnknownRun(run) => StoreError::UnknownRun { operation, run },
-            Self::UnknownEvent(event) => StoreError::UnknownEvent { operation, event },
-        }
-    }
-
-    fn into_cause(self) -> Box<dyn std::error::Error + Send + Sync> {
-        match self {
-            Self::Sql(e) => Box::new(e),
-            Self::Encode(detail) | Self::Corrupt(detail) | Self::Batch(detail) => detail.into(),
-            Self::UnknownRun(run) => format!("no run {run}").into(),
-            Self::UnknownEvent(event) => format!("no inbox event {event}").into(),
+        let storage = matches!(
+            &e,
+            rusqlite::Error::SqliteFailure(error, _) if matches!(
+                error.code,
+                ErrorCode::DiskFull
+                    | ErrorCode::SystemIoFailure
+                    | ErrorCode::CannotOpen
+                    | ErrorCode::ReadOnly
+                    | ErrorCode::DatabaseCorrupt
+                    | ErrorCode::NotADatabase
+                    | ErrorCode::DatabaseBusy
+                    | ErrorCode::DatabaseLocked
+            )
+        );
+        Self::Backend {
+            cause: Box::new(e),
+            storage,
         }
     }
 }
 
-/// Now, as stored.
-fn now_sql() -> i64 {
-    ms_to_sql(alertsync_engine::now_ms())
-}
-
-/// A time (or any count) as an SQLite integer; values past `i64::MAX` are clamped.
 /// Creates the database file readable by its owner only, if it does not exist yet (SQLite
 /// gives its journal files the database file's permissions).
 fn create_private(path: &Path) -> std::io::Result<()> {
@@ -681,36 +624,6 @@ fn create_private(path: &Path) -> std::io::Result<()> {
         Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(err) => Err(err),
     }
-}
-
-fn ms_to_sql(ms: u64) -> i64 {
-    i64::try_from(ms).unwrap_or(i64::MAX)
-}
-
-fn seq_to_sql(seq: usize) -> i64 {
-    i64::try_from(seq).unwrap_or(i64::MAX)
-}
-
-/// A stored non-negative integer (time, count, `seq`) read back.
-fn unsigned_from_sql<T: TryFrom<i64>>(value: i64, what: &str) -> Result<T, Fault> {
-    T::try_from(value).map_err(|_| Fault::Corrupt(format!("{what} is {value}, out of range")))
-}
-
-fn optional_unsigned_from_sql<T: TryFrom<i64>>(
-    value: Option<i64>,
-    what: &str,
-) -> Result<Option<T>, Fault> {
-    value.map(|v| unsigned_from_sql(v, what)).transpose()
-}
-
-/// JSON text of a value to store.
-fn to_json<T: serde::Serialize>(value: &T, what: &str) -> Result<String, Fault> {
-    serde_json::to_string(value).map_err(|e| Fault::Encode(format!("cannot encode {what}: {e}")))
-}
-
-/// A stored JSON column read back.
-fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, Fault> {
-    serde_json::from_str(text).map_err(|e| Fault::Corrupt(format!("{what} is not valid: {e}")))
 }
 
 /// Fails unless `sql`, run three times with other values for its parameters, is compiled

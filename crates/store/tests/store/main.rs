@@ -24,20 +24,9 @@
 /// multi-thread runtime, say) gets that attribute on every backend. Defined before the
 /// modules, which use it.
 ///
-/// The backends are the test fns of the expansion, and only those. A backend that needs a
-/// server, as PostgreSQL does, adds its fn beside `sqlite`, with its place from a
-/// constructor that returns `None` when the server cannot be reached, after printing
-/// "skipped: PostgreSQL not reachable; set ALERTSYNC_REQUIRE_POSTGRES=1 to make this a
-/// failure" to stderr (with `ALERTSYNC_REQUIRE_POSTGRES=1`, it fails instead):
-///
-/// ```text
-/// #[tokio::test $($runtime)?]
-/// async fn postgres() {
-///     if let Some(place) = crate::Place::postgres().await {
-///         super::$test(&place).await;
-///     }
-/// }
-/// ```
+/// The backends are the test fns of the expansion, and only those. PostgreSQL's runs on
+/// a schema of its own in the test database, and is skipped loudly when the server cannot
+/// be reached (a failure with `ALERTSYNC_REQUIRE_POSTGRES=1`).
 macro_rules! conformance {
     ($($(#[tokio::test $runtime:tt])? $test:ident),+ $(,)?) => {
         $(
@@ -46,6 +35,13 @@ macro_rules! conformance {
                 async fn sqlite() {
                     let place = crate::Place::sqlite();
                     super::$test(&place).await;
+                }
+
+                #[tokio::test $($runtime)?]
+                async fn postgres() {
+                    if let Some(place) = crate::Place::postgres().await {
+                        super::$test(&place).await;
+                    }
                 }
             }
         )+
@@ -67,8 +63,8 @@ use std::sync::Arc;
 
 use alertsync_engine::{Hold, LogLevel, LogLine, NodeRecord, NodeStatus, RunRecord, RunStatus};
 use alertsync_store::{
-    EventSource, InboxId, NewInboxEvent, RetryState, RunId, RunQuery, RunSummary, RunTarget, Store,
-    WriteBehind,
+    EventSource, InboxId, NewInboxEvent, PostgresOptions, PostgresStore, RetryState, RunId,
+    RunQuery, RunSummary, RunTarget, Store, WriteBehind,
 };
 use serde_json::json;
 
@@ -83,6 +79,8 @@ pub const T0: u64 = 1_700_000_000_000;
 pub enum Place {
     /// A store file in a temporary directory.
     Sqlite(StoreDir),
+    /// A schema of its own in the test PostgreSQL database.
+    Postgres(alertsync_testing::PostgresSchema),
 }
 
 impl Place {
@@ -91,10 +89,23 @@ impl Place {
         Self::Sqlite(StoreDir::temporary())
     }
 
+    /// A place for a new PostgreSQL store, or `None` (the test is skipped, loudly) when the
+    /// test server cannot be reached.
+    pub async fn postgres() -> Option<Self> {
+        alertsync_testing::postgres_schema()
+            .await
+            .map(Self::Postgres)
+    }
+
     /// Opens the store living here (again): a new instance of it, as another process would.
     pub async fn open(&self) -> Arc<dyn Store> {
         match self {
             Self::Sqlite(dir) => Arc::new(dir.open().await),
+            Self::Postgres(schema) => Arc::new(
+                PostgresStore::open(&schema.url, PostgresOptions::default())
+                    .await
+                    .expect("open the PostgreSQL store"),
+            ),
         }
     }
 }

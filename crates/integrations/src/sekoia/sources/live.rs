@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use alertsync_engine::{Cancellation, telemetry};
-use alertsync_store::{Checkpoint, EventSource, Store};
+use alertsync_store::{Checkpoint, EventSource, Lease, Store};
 use async_trait::async_trait;
 use serde_json::json;
 
@@ -68,16 +68,62 @@ impl Source for LiveSource {
         format!("Sekoia.io account `{}`", self.account)
     }
 
-    /// Listens until `stop`.
+    /// Listens until `stop`, while this instance holds the account's lease: on a store
+    /// several instances share, one of them listens and the others stand by, and one of
+    /// them takes over (back-filling from the checkpoint) when the holder stops or dies.
     async fn run(self: Box<Self>, inbox: Arc<dyn InboxWriter>, stop: Cancellation) {
+        while let Some(mut lease) = self.wait_for_lease(&stop).await {
+            tokio::select! {
+                () = self.follow(inbox.as_ref(), &stop) => return,
+                () = lease.lost() => {
+                    self.live.stand_by(true);
+                    tracing::warn!(
+                        account = %self.account,
+                        "this instance lost the lease of the live connection (its session \
+                         with the store ended); it stops listening and stands by"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// How often a standing-by instance tries to take the live connection's lease.
+const LEASE_RETRY: Duration = Duration::from_secs(2);
+
+impl LiveSource {
+    /// Takes the account's lease, trying again every [`LEASE_RETRY`] while another instance
+    /// holds it; `None` once `stop` is cancelled.
+    async fn wait_for_lease(&self, stop: &Cancellation) -> Option<Lease> {
+        let name = keys::live_lease(&self.account);
+        loop {
+            match self.store.try_lease(&name).await {
+                Ok(Some(lease)) => {
+                    self.live.stand_by(false);
+                    tracing::info!(account = %self.account, "this instance holds the live connection");
+                    return Some(lease);
+                }
+                Ok(None) => self.live.stand_by(true),
+                Err(e) => {
+                    tracing::warn!(account = %self.account, "cannot take the live connection's lease: {e}")
+                }
+            }
+            tokio::select! {
+                () = stop.cancelled() => return None,
+                () = tokio::time::sleep(LEASE_RETRY) => {}
+            }
+        }
+    }
+
+    /// Follows the live notifications, back-filling after each (re)connect, until `stop`.
+    async fn follow(&self, inbox: &dyn InboxWriter, stop: &Cancellation) {
         let live = Arc::clone(&self.live);
-        let this = &*self;
-        let inbox = inbox.as_ref();
+        let this = self;
         let client = live.client().clone();
         let client = &client;
         // The session whose back-fill is committed: from then on, its changes arrive live.
         let backfilled = &AtomicU64::new(0);
-        let following = live.run(&stop, |event| async move {
+        let following = live.run(stop, |event| async move {
             match event {
                 LiveEvent::Connected { session } => {
                     telemetry::for_destination(SLUG, this.backfill(inbox, client)).await?;
@@ -107,9 +153,7 @@ impl Source for LiveSource {
             () = advancing => {}
         }
     }
-}
 
-impl LiveSource {
     fn checkpoint_key(&self) -> String {
         keys::backfill_checkpoint(&self.account)
     }

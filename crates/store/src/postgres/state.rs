@@ -1,0 +1,305 @@
+//! Small state tables: delivery retry state, trigger checkpoints, playbook health, alert
+//! links.
+
+use tokio_postgres::Row;
+
+use super::{Fault, Tx, execute, row_opt, rows};
+use crate::fault::{ms_to_sql, now_sql, optional_unsigned_from_sql, seq_to_sql, unsigned_from_sql};
+use crate::model::{AlertLink, Checkpoint, PlaybookDisabled, PlaybookHealth, RetryState, RunId};
+
+// ----- retry state -----
+
+/// The columns [`retry_from_row`] reads.
+const RETRY_COLUMNS: &str = "run_id, seq, node_id, attempts, next_attempt_at_ms, last_error, \
+     updated_at_ms, operation, first_failed_at_ms";
+
+pub(super) async fn save_retry(tx: &Tx<'_>, retry: &RetryState) -> Result<(), Fault> {
+    execute(
+        tx,
+        "INSERT INTO node_retries (run_id, seq, node_id, attempts, next_attempt_at_ms, \
+             last_error, updated_at_ms, operation, first_failed_at_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (run_id, seq) DO UPDATE SET \
+             node_id = excluded.node_id, attempts = excluded.attempts, \
+             next_attempt_at_ms = excluded.next_attempt_at_ms, \
+             last_error = excluded.last_error, updated_at_ms = excluded.updated_at_ms, \
+             operation = excluded.operation, first_failed_at_ms = excluded.first_failed_at_ms",
+        &[
+            &retry.run_id.0,
+            &seq_to_sql(retry.seq),
+            &retry.node_id,
+            &i64::from(retry.attempts),
+            &retry.next_attempt_at_ms.map(ms_to_sql),
+            &retry.last_error,
+            &ms_to_sql(retry.updated_at_ms),
+            &retry.operation,
+            &retry.first_failed_at_ms.map(ms_to_sql),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The retry state of a run's node runs, in `seq` order.
+pub(super) async fn retries_of_run(tx: &Tx<'_>, run: RunId) -> Result<Vec<RetryState>, Fault> {
+    let sql = format!("SELECT {RETRY_COLUMNS} FROM node_retries WHERE run_id = $1 ORDER BY seq");
+    rows(tx, &sql, &[&run.0])
+        .await?
+        .iter()
+        .map(retry_from_row)
+        .collect()
+}
+
+pub(super) async fn clear_retry(tx: &Tx<'_>, run: RunId, seq: usize) -> Result<(), Fault> {
+    execute(
+        tx,
+        "DELETE FROM node_retries WHERE run_id = $1 AND seq = $2",
+        &[&run.0, &seq_to_sql(seq)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Drops the retry state of a run's node runs but those at `seqs`.
+pub(super) async fn keep_retries_of(tx: &Tx<'_>, run: RunId, seqs: &[usize]) -> Result<(), Fault> {
+    let seqs: Vec<i64> = seqs.iter().map(|seq| seq_to_sql(*seq)).collect();
+    execute(
+        tx,
+        "DELETE FROM node_retries WHERE run_id = $1 AND NOT (seq = ANY($2))",
+        &[&run.0, &seqs],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn clear_retries_of_run(tx: &Tx<'_>, run: RunId) -> Result<(), Fault> {
+    execute(tx, "DELETE FROM node_retries WHERE run_id = $1", &[&run.0]).await?;
+    Ok(())
+}
+
+fn retry_from_row(row: &Row) -> Result<RetryState, Fault> {
+    let run_id = RunId(row.try_get(0)?);
+    let seq: i64 = row.try_get(1)?;
+    let what =
+        |field: &str| format!("the {field} of the retry state of node run {seq} of run {run_id}");
+    Ok(RetryState {
+        run_id,
+        seq: unsigned_from_sql(seq, &what("position"))?,
+        node_id: row.try_get(2)?,
+        attempts: unsigned_from_sql(row.try_get(3)?, &what("attempt count"))?,
+        next_attempt_at_ms: optional_unsigned_from_sql(
+            row.try_get(4)?,
+            &what("next attempt time"),
+        )?,
+        last_error: row.try_get(5)?,
+        updated_at_ms: unsigned_from_sql(row.try_get(6)?, &what("update time"))?,
+        operation: row.try_get(7)?,
+        first_failed_at_ms: optional_unsigned_from_sql(
+            row.try_get(8)?,
+            &what("first failure time"),
+        )?,
+    })
+}
+
+// ----- checkpoints -----
+
+pub(super) async fn checkpoint(tx: &Tx<'_>, key: &str) -> Result<Option<String>, Fault> {
+    let row = row_opt(tx, "SELECT value FROM checkpoints WHERE key = $1", &[&key]).await?;
+    Ok(row.map(|row| row.try_get(0)).transpose()?)
+}
+
+pub(super) async fn set_checkpoint(tx: &Tx<'_>, checkpoint: &Checkpoint) -> Result<(), Fault> {
+    execute(
+        tx,
+        "INSERT INTO checkpoints (key, value, updated_at_ms) VALUES ($1, $2, $3) \
+         ON CONFLICT (key) DO UPDATE SET \
+             value = excluded.value, updated_at_ms = excluded.updated_at_ms",
+        &[&checkpoint.key, &checkpoint.value, &now_sql()],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn checkpoints_under(tx: &Tx<'_>, prefix: &str) -> Result<Vec<Checkpoint>, Fault> {
+    let found = rows(
+        tx,
+        "SELECT key, value FROM checkpoints WHERE left(key, length($1)) = $1 \
+         ORDER BY key COLLATE \"C\"",
+        &[&prefix],
+    )
+    .await?;
+    found
+        .iter()
+        .map(|row| {
+            Ok(Checkpoint {
+                key: row.try_get(0)?,
+                value: row.try_get(1)?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn forget_checkpoints(
+    tx: &Tx<'_>,
+    prefix: &str,
+    updated_before_ms: u64,
+) -> Result<u64, Fault> {
+    execute(
+        tx,
+        "DELETE FROM checkpoints WHERE left(key, length($1)) = $1 AND updated_at_ms < $2",
+        &[&prefix, &ms_to_sql(updated_before_ms)],
+    )
+    .await
+}
+
+// ----- playbook health -----
+
+pub(super) async fn record_failure(
+    tx: &Tx<'_>,
+    playbook_id: &str,
+    error: &str,
+) -> Result<PlaybookHealth, Fault> {
+    let mut health = health(tx, playbook_id).await?;
+    health.consecutive_failures = health.consecutive_failures.saturating_add(1);
+    health.last_error = Some(error.to_owned());
+    save_health(tx, &health).await?;
+    Ok(health)
+}
+
+pub(super) async fn record_success(tx: &Tx<'_>, playbook_id: &str) -> Result<(), Fault> {
+    let mut health = health(tx, playbook_id).await?;
+    health.consecutive_failures = 0;
+    health.last_error = None;
+    save_health(tx, &health).await
+}
+
+pub(super) async fn enable(tx: &Tx<'_>, playbook_id: &str) -> Result<PlaybookHealth, Fault> {
+    let health = PlaybookHealth::healthy(playbook_id);
+    save_health(tx, &health).await?;
+    Ok(health)
+}
+
+pub(super) async fn disable(
+    tx: &Tx<'_>,
+    playbook_id: &str,
+    reason: &str,
+) -> Result<PlaybookHealth, Fault> {
+    let mut health = health(tx, playbook_id).await?;
+    if health.disabled.is_none() {
+        health.disabled = Some(PlaybookDisabled {
+            reason: reason.to_owned(),
+            at_ms: alertsync_engine::now_ms(),
+        });
+        save_health(tx, &health).await?;
+    }
+    Ok(health)
+}
+
+/// The columns [`health_from_row`] reads.
+const HEALTH_COLUMNS: &str =
+    "playbook_id, consecutive_failures, last_error, disabled_reason, disabled_at_ms";
+
+/// A playbook's health; its row is locked until the transaction ends, so that two
+/// instances counting failures of one playbook at once count both.
+pub(super) async fn health(tx: &Tx<'_>, playbook_id: &str) -> Result<PlaybookHealth, Fault> {
+    let sql =
+        format!("SELECT {HEALTH_COLUMNS} FROM playbook_health WHERE playbook_id = $1 FOR UPDATE");
+    match row_opt(tx, &sql, &[&playbook_id]).await? {
+        Some(row) => health_from_row(&row),
+        None => Ok(PlaybookHealth::healthy(playbook_id)),
+    }
+}
+
+pub(super) async fn all_health(tx: &Tx<'_>) -> Result<Vec<PlaybookHealth>, Fault> {
+    let sql = format!("SELECT {HEALTH_COLUMNS} FROM playbook_health ORDER BY playbook_id");
+    rows(tx, &sql, &[])
+        .await?
+        .iter()
+        .map(health_from_row)
+        .collect()
+}
+
+async fn save_health(tx: &Tx<'_>, health: &PlaybookHealth) -> Result<(), Fault> {
+    let (reason, at_ms) = match &health.disabled {
+        Some(disabled) => (
+            Some(disabled.reason.as_str()),
+            Some(ms_to_sql(disabled.at_ms)),
+        ),
+        None => (None, None),
+    };
+    execute(
+        tx,
+        "INSERT INTO playbook_health (playbook_id, consecutive_failures, last_error, \
+             disabled_reason, disabled_at_ms, updated_at_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (playbook_id) DO UPDATE SET \
+             consecutive_failures = excluded.consecutive_failures, \
+             last_error = excluded.last_error, disabled_reason = excluded.disabled_reason, \
+             disabled_at_ms = excluded.disabled_at_ms, updated_at_ms = excluded.updated_at_ms",
+        &[
+            &health.playbook_id,
+            &i64::from(health.consecutive_failures),
+            &health.last_error,
+            &reason,
+            &at_ms,
+            &now_sql(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+fn health_from_row(row: &Row) -> Result<PlaybookHealth, Fault> {
+    let playbook_id: String = row.try_get(0)?;
+    let reason: Option<String> = row.try_get(3)?;
+    let at_ms: Option<i64> = row.try_get(4)?;
+    let disabled = match reason {
+        Some(reason) => Some(PlaybookDisabled {
+            reason,
+            at_ms: optional_unsigned_from_sql(
+                at_ms,
+                &format!("the time playbook {playbook_id} was disabled"),
+            )?
+            .unwrap_or(0),
+        }),
+        None => None,
+    };
+    Ok(PlaybookHealth {
+        consecutive_failures: unsigned_from_sql(
+            row.try_get(1)?,
+            &format!("the failure count of playbook {playbook_id}"),
+        )?,
+        last_error: row.try_get(2)?,
+        disabled,
+        playbook_id,
+    })
+}
+
+// ----- alert links -----
+
+pub(super) async fn link_alert(tx: &Tx<'_>, link: &AlertLink) -> Result<(), Fault> {
+    execute(
+        tx,
+        "INSERT INTO alert_links (system, remote_id, alert_uuid, linked_at_ms) \
+         VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (system, remote_id) DO UPDATE SET \
+             alert_uuid = excluded.alert_uuid, linked_at_ms = excluded.linked_at_ms",
+        &[&link.system, &link.remote_id, &link.alert_uuid, &now_sql()],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn linked_alert(
+    tx: &Tx<'_>,
+    system: &str,
+    remote_id: &str,
+) -> Result<Option<String>, Fault> {
+    let row = row_opt(
+        tx,
+        "SELECT alert_uuid FROM alert_links WHERE system = $1 AND remote_id = $2",
+        &[&system, &remote_id],
+    )
+    .await?;
+    Ok(row.map(|row| row.try_get(0)).transpose()?)
+}
