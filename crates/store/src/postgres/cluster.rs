@@ -34,6 +34,9 @@ const RECONNECT: Duration = Duration::from_secs(1);
 const KEEPALIVES: &str =
     "SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 3; SET tcp_keepalives_count = 3";
 
+/// The `application_name` of sessions, as `pg_stat_activity` shows them.
+pub const SESSION_APPLICATION: &str = "alertsync-session";
+
 /// Who this instance is, as the `instances` table shows it.
 #[derive(Debug, Clone)]
 pub(super) struct Identity {
@@ -141,6 +144,8 @@ async fn connect(
     config: &tokio_postgres::Config,
     identity: &Identity,
 ) -> Result<(Client, i32), Fault> {
+    let mut config = config.clone();
+    config.application_name(SESSION_APPLICATION);
     let (client, connection) = config.connect(NoTls).await?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {

@@ -17,7 +17,7 @@
 //!   `?options=-csearch_path%3Dname` in the URL to keep several stores in one database).
 
 mod behind;
-mod cluster;
+pub mod cluster;
 mod inbox;
 mod queue;
 mod retention;
