@@ -1,6 +1,10 @@
 //! Per-destination rate limits: at most N requests in any window of a minute, per key (for
 //! ilert: per integration key, 50 a minute by default).
 //!
+//! The log is this process's own, unless a [`QuotaLedger`] shared by several instances
+//! keeps it ([`RateLimits::shared`]): then the quota holds for the cluster, not for each
+//! instance.
+//!
 //! A sliding log of send times rather than a token bucket: a bucket lets a full burst plus
 //! its refill through within one minute, which is exactly what a per-minute quota answers
 //! with 429. The log is small (N instants per key) and the wait is exact. Written here
@@ -11,7 +15,22 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use tokio::time::Instant;
+
+/// A log of sends kept where several instances see it (the store they share).
+#[async_trait]
+pub trait QuotaLedger: Send + Sync {
+    /// Counts one send to `slot` now if fewer than `limit` were counted in the `window`
+    /// before; else answers how long to wait before asking again. `Err` says why the
+    /// ledger cannot be read (the caller then counts in its own log).
+    async fn take(
+        &self,
+        slot: &str,
+        limit: u32,
+        window: Duration,
+    ) -> Result<Option<Duration>, String>;
+}
 
 /// The window quotas are counted over.
 const WINDOW: Duration = Duration::from_secs(60);
@@ -26,6 +45,8 @@ pub struct RateLimits {
 struct Inner {
     per_minute: HashMap<String, u32>,
     sent: Mutex<HashMap<String, VecDeque<Instant>>>,
+    /// Where sends are counted instead of `sent`, when instances share the quota.
+    ledger: Option<Arc<dyn QuotaLedger>>,
 }
 
 impl RateLimits {
@@ -35,6 +56,18 @@ impl RateLimits {
             inner: Arc::new(Inner {
                 per_minute: per_minute.into_iter().filter(|(_, n)| *n > 0).collect(),
                 sent: Mutex::default(),
+                ledger: None,
+            }),
+        }
+    }
+
+    /// The same quotas, counted in `ledger`, which several instances share.
+    pub fn shared(self, ledger: Arc<dyn QuotaLedger>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                per_minute: self.inner.per_minute.clone(),
+                sent: Mutex::default(),
+                ledger: Some(ledger),
             }),
         }
     }
@@ -48,7 +81,10 @@ impl RateLimits {
         let slot = format!("{kind}/{key}");
         let mut waited_since = None;
         loop {
-            let wait = self.try_take(&slot, limit as usize, Instant::now());
+            let wait = match self.take_shared(&slot, limit).await {
+                Some(wait) => wait,
+                None => self.try_take(&slot, limit as usize, Instant::now()),
+            };
             match wait {
                 None => break,
                 Some(until) => {
@@ -59,6 +95,22 @@ impl RateLimits {
         }
         if let Some(since) = waited_since {
             crate::telemetry::rate_limit_wait(kind, since.elapsed());
+        }
+    }
+
+    /// Counts a send in the shared ledger: `Some(None)` if it fits, `Some(Some(when))` when
+    /// to retry; `None` without a ledger, or when it cannot be read (logged).
+    async fn take_shared(&self, slot: &str, limit: u32) -> Option<Option<Instant>> {
+        let ledger = self.inner.ledger.as_ref()?;
+        match ledger.take(slot, limit, WINDOW).await {
+            Ok(wait) => Some(wait.map(|wait| Instant::now() + wait)),
+            Err(why) => {
+                tracing::warn!(
+                    "the shared quota of {slot} cannot be read ({why}); counting in this \
+                     instance alone meanwhile"
+                );
+                None
+            }
         }
     }
 
@@ -105,6 +157,47 @@ mod tests {
             assert!(*sent >= at[i - 3] + WINDOW, "send {i} at {sent:?}: {at:?}");
         }
         assert!(at[..3].iter().all(|t| *t == Duration::ZERO));
+    }
+
+    /// A ledger in memory, standing for the store several instances share.
+    #[derive(Default)]
+    struct SharedLog(Mutex<VecDeque<Instant>>);
+
+    #[async_trait]
+    impl QuotaLedger for SharedLog {
+        async fn take(
+            &self,
+            _slot: &str,
+            limit: u32,
+            window: Duration,
+        ) -> Result<Option<Duration>, String> {
+            let now = Instant::now();
+            let mut log = self.0.lock().unwrap();
+            log.retain(|sent| now.duration_since(*sent) < window);
+            if log.len() < limit as usize {
+                log.push_back(now);
+                return Ok(None);
+            }
+            Ok(log.front().map(|oldest| *oldest + window - now))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn instances_sharing_a_ledger_keep_one_quota_between_them() {
+        let ledger: Arc<dyn QuotaLedger> = Arc::new(SharedLog::default());
+        let instances: Vec<RateLimits> = (0..3)
+            .map(|_| RateLimits::new([("ilert".to_owned(), 2)]).shared(Arc::clone(&ledger)))
+            .collect();
+        let start = Instant::now();
+        let mut at = Vec::new();
+        for round in 0..3 {
+            for instance in &instances {
+                instance.acquire("ilert", "key-a").await;
+                at.push((round, start.elapsed()));
+            }
+        }
+        let in_first_minute = at.iter().filter(|(_, t)| *t < WINDOW).count();
+        assert_eq!(in_first_minute, 2, "{at:?}");
     }
 
     #[tokio::test(start_paused = true)]

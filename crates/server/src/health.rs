@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use alertsync_config::HealthConfig;
 use alertsync_integrations::sekoia::live::LiveStats;
-use alertsync_store::{QueueHealth, Store, WriteHealth};
+use alertsync_store::{ClusterView, QueueHealth, Store, WriteHealth};
 use serde::Serialize;
 use tokio::sync::watch;
 use utoipa::ToSchema;
@@ -57,6 +57,10 @@ pub struct Health {
     pub store: WriteHealth,
     /// When the newest event arrived (ms since the epoch).
     pub last_event_at_ms: Option<u64>,
+    /// On a store several instances share: this instance, every instance and who holds
+    /// which lease (the live connection of each account). Absent on a store file.
+    #[schema(value_type = Option<Object>)]
+    pub cluster: Option<ClusterView>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -196,7 +200,15 @@ pub async fn assess(inputs: &HealthInputs) -> Health {
         });
     }
     problems.dedup();
+    let cluster = match inputs.store.cluster().await {
+        Ok(cluster) => cluster,
+        Err(err) => {
+            problems.push(store_unreadable(&err));
+            None
+        }
+    };
     Health {
+        cluster,
         status: if problems.is_empty() {
             HealthStatus::Ok
         } else {

@@ -19,7 +19,8 @@ use alertsync_integrations::sekoia::triggers::threshold::ThresholdSettings;
 use alertsync_integrations::sekoia::{self, SekoiaClient};
 use alertsync_integrations::source::{InboxWriter, Source, TriggerAt};
 use alertsync_store::{
-    PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, Store, StoreError, StoredAlertLinks,
+    PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, Store, StoreError,
+    StoredAlertLinks, StoredQuotas,
 };
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -104,9 +105,13 @@ pub async fn serve(
     )
     .map_err(ServeError::config)?;
     let store = open_store(&config).await?;
+    let mut rate_limits = config.delivery.rate_limits();
+    if let Some(shared) = StoredQuotas::of(&store) {
+        rate_limits = rate_limits.shared(shared);
+    }
     let http = HttpClient::new()
         .map_err(ServeError::config)?
-        .with_rate_limits(config.delivery.rate_limits())
+        .with_rate_limits(rate_limits)
         .with_max_response_bytes(config.delivery.max_response_bytes);
     let accounts = AccountBook::new(config.accounts.clone());
     let executor = RunExecutor::new(Arc::clone(&registry), accounts.clone(), http.clone())

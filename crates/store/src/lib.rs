@@ -46,12 +46,12 @@ use serde::Serialize;
 pub use error::{StoreError, StoreResult};
 pub use lease::Lease;
 pub use model::{
-    AlertLink, Checkpoint, ClaimedRun, Enqueued, EventSource, InboxCounts, InboxEvent, InboxId,
+    AlertLink, Checkpoint, ClaimedRun, ClusterInstance, ClusterLease, ClusterView, Enqueued, EventSource, InboxCounts, InboxEvent, InboxId,
     MAX_PAGE_SIZE, NewInboxEvent, PlaybookDisabled, PlaybookHealth, Pruned, QueueHealth, Rerun,
     RetryState, RunAlert, RunCountFilter, RunCounts, RunDetail, RunId, RunPage, RunQuery,
     RunSummary, RunTarget,
 };
-pub use observer::{NodeRunRecorder, StoredAlertLinks};
+pub use observer::{NodeRunRecorder, StoredAlertLinks, StoredQuotas};
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{SqliteOptions, SqliteStore};
 
@@ -273,5 +273,30 @@ pub trait Store: Send + Sync {
     /// answers [`Lease::sole`].
     async fn try_lease(&self, name: &str) -> StoreResult<Option<Lease>> {
         Ok(Some(Lease::sole(name)))
+    }
+
+    /// The instances sharing the store and their leases; `None` for a store with one
+    /// instance.
+    async fn cluster(&self) -> StoreResult<Option<ClusterView>> {
+        Ok(None)
+    }
+
+    /// Whether the store keeps quotas for several instances ([`Store::take_quota`]).
+    fn shares_quotas(&self) -> bool {
+        false
+    }
+
+    /// Counts one request to `slot` against a quota of `limit` per `window` that every
+    /// instance on the store shares, if it fits; else answers how long to wait. Only
+    /// stores that [`Store::shares_quotas`] keep such counts; the others let everything
+    /// through (their one instance counts for itself).
+    async fn take_quota(
+        &self,
+        slot: &str,
+        limit: u32,
+        window: std::time::Duration,
+    ) -> StoreResult<Option<std::time::Duration>> {
+        let _ = (slot, limit, window);
+        Ok(None)
     }
 }

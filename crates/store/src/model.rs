@@ -193,6 +193,10 @@ pub struct RunSummary {
     /// The alert as the run read it from Sekoia.io; `None` until it did (or for a run
     /// about no alert).
     pub alert: Option<RunAlert>,
+    /// On a store several instances share: the instance that last started the run (its
+    /// label, the address it listens on). `None` on a store file, which one instance uses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ran_by: Option<String>,
 }
 
 /// What a run knows of its alert, as it read it from Sekoia.io when it started (a rerun
@@ -515,4 +519,42 @@ impl PlaybookHealth {
 pub struct PlaybookDisabled {
     pub reason: String,
     pub at_ms: u64,
+}
+
+/// The instances sharing a store, and which holds which lease: `/healthz`'s cluster view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterView {
+    /// The instance answering.
+    pub this_instance: String,
+    /// Every instance that opened the store recently (the dead ones until they are
+    /// forgotten), the newest first.
+    pub instances: Vec<ClusterInstance>,
+    /// The leases, by name.
+    pub leases: Vec<ClusterLease>,
+}
+
+/// One instance of a cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterInstance {
+    pub id: String,
+    /// What it calls itself (its listening address).
+    pub label: String,
+    pub host: String,
+    pub pid: u32,
+    pub started_at_ms: u64,
+    /// When its session last proved it alive.
+    pub seen_at_ms: u64,
+    /// Whether its session holds its lock now: only then do its claims and leases count.
+    pub alive: bool,
+}
+
+/// Who holds a lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterLease {
+    pub name: String,
+    /// The instance that took it last.
+    pub holder: String,
+    pub acquired_at_ms: u64,
+    /// Whether that instance still holds it.
+    pub held: bool,
 }

@@ -1,7 +1,7 @@
 //! [`NodeRunRecorder`]: the executor's [`RunObserver`] that writes node runs to the store
 //! as they start and finish, and its [`RetryJournal`] that keeps the retry progress of
 //! node runs waiting for a retry; [`StoredAlertLinks`]: where actions record the ids
-//! destinations give to alerts.
+//! destinations give to alerts; [`StoredQuotas`]: the quotas instances on one store share.
 //!
 //! Records are written behind, without waiting for their commit: losing one in a crash
 //! makes the resumed run do that node again, which is harmless for a node in flight and
@@ -14,6 +14,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use alertsync_engine::ratelimit::QuotaLedger;
 use alertsync_engine::{AlertLinks, NodeRecord, RetryJournal, RetryProgress, RunObserver};
 use async_trait::async_trait;
 
@@ -116,6 +117,38 @@ impl AlertLinks for StoredAlertLinks {
         if let Err(error) = self.store.link_alert(link).await {
             tracing::error!(system, remote_id, alert_uuid, %error, "alert link not recorded");
         }
+    }
+}
+
+/// The rate limits' ledger kept in a store every instance shares
+/// ([`Store::take_quota`]), so a destination's quota holds for the cluster.
+pub struct StoredQuotas {
+    store: Arc<dyn Store>,
+}
+
+impl StoredQuotas {
+    /// The store's ledger, if it keeps quotas for several instances.
+    pub fn of(store: &Arc<dyn Store>) -> Option<Arc<dyn QuotaLedger>> {
+        store.shares_quotas().then(|| {
+            Arc::new(Self {
+                store: Arc::clone(store),
+            }) as Arc<dyn QuotaLedger>
+        })
+    }
+}
+
+#[async_trait]
+impl QuotaLedger for StoredQuotas {
+    async fn take(
+        &self,
+        slot: &str,
+        limit: u32,
+        window: std::time::Duration,
+    ) -> Result<Option<std::time::Duration>, String> {
+        self.store
+            .take_quota(slot, limit, window)
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 

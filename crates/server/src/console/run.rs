@@ -161,6 +161,13 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Resp
                 run.ended_at_ms
             )),
     );
+    if let Some(instance) = &run.ran_by {
+        let _ = write!(
+            body,
+            "<dt>Instance</dt><dd class=\"instance\">{}</dd>",
+            esc(instance)
+        );
+    }
     if let Some(error) = &run.error {
         let _ = write!(
             body,

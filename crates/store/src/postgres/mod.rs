@@ -40,7 +40,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::fault::Fault;
 use crate::lease::Lease;
 use crate::model::{
-    AlertLink, Checkpoint, ClaimedRun, Enqueued, InboxCounts, InboxEvent, InboxId, NewInboxEvent,
+    AlertLink, Checkpoint, ClaimedRun, ClusterView, Enqueued, InboxCounts, InboxEvent, InboxId, NewInboxEvent,
     PlaybookHealth, Pruned, QueueHealth, Rerun, RetryState, RunCountFilter, RunCounts, RunDetail,
     RunId, RunPage, RunQuery, RunTarget,
 };
@@ -651,6 +651,32 @@ impl Store for PostgresStore {
             op!(tx => state::all_health(tx).await),
         )
         .await
+    }
+
+    fn shares_quotas(&self) -> bool {
+        true
+    }
+
+    async fn cluster(&self) -> StoreResult<Option<ClusterView>> {
+        let this = self.inner.identity.id.clone();
+        self.read("read the cluster", op!(tx => state::cluster(tx, this).await))
+            .await
+            .map(Some)
+    }
+
+    async fn take_quota(
+        &self,
+        slot: &str,
+        limit: u32,
+        window: Duration,
+    ) -> StoreResult<Option<Duration>> {
+        let slot = slot.to_owned();
+        self.transaction(
+            false,
+            op!(tx => state::take_quota(tx, &slot, limit, window).await),
+        )
+        .await
+        .map_err(|fault| fault.during("count a request against a shared quota"))
     }
 
     async fn try_lease(&self, name: &str) -> StoreResult<Option<Lease>> {

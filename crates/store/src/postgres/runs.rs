@@ -20,7 +20,7 @@ use crate::model::{
 const RUN_COLUMNS: &str = "r.id, r.inbox_id, r.playbook_id, r.trigger_node, \
      r.alert_uuid, r.status, r.queued_at_ms, r.started_at_ms, r.ended_at_ms, r.error, \
      r.due_at_ms, r.waiting_on, r.interruptions, r.rerun_of, r.dismissed_at_ms, \
-     r.alert_account, r.alert_short_id, r.alert_title, r.alert_urgency";
+     r.alert_account, r.alert_short_id, r.alert_title, r.alert_urgency, r.ran_by";
 
 /// One run without its node runs.
 pub(super) async fn summary(tx: &Tx<'_>, id: RunId) -> Result<Option<RunSummary>, Fault> {
@@ -310,6 +310,7 @@ fn summary_from_row(row: &Row) -> Result<RunSummary, Fault> {
         rerun_of: row.try_get::<_, Option<i64>>(13)?.map(RunId),
         dismissed_at_ms: time(14, "dismissal")?,
         alert: (alert != RunAlert::default()).then_some(alert),
+        ran_by: row.try_get(19)?,
     })
 }
 

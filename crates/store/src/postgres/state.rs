@@ -5,7 +5,10 @@ use tokio_postgres::Row;
 
 use super::{Fault, Tx, execute, row_opt, rows};
 use crate::fault::{ms_to_sql, now_sql, optional_unsigned_from_sql, seq_to_sql, unsigned_from_sql};
-use crate::model::{AlertLink, Checkpoint, PlaybookDisabled, PlaybookHealth, RetryState, RunId};
+use crate::model::{
+    AlertLink, Checkpoint, ClusterInstance, ClusterLease, ClusterView, PlaybookDisabled,
+    PlaybookHealth, RetryState, RunId,
+};
 
 // ----- retry state -----
 
@@ -275,6 +278,55 @@ fn health_from_row(row: &Row) -> Result<PlaybookHealth, Fault> {
     })
 }
 
+// ----- shared quotas -----
+
+/// Counts one request to `slot` if fewer than `limit` were counted in the `window` before
+/// now, by the database's clock (instances' clocks may differ); else answers how long until
+/// the oldest of them leaves the window. Requests to one slot are counted one at a time.
+pub(super) async fn take_quota(
+    tx: &Tx<'_>,
+    slot: &str,
+    limit: u32,
+    window: std::time::Duration,
+) -> Result<Option<std::time::Duration>, Fault> {
+    execute(
+        tx,
+        "SELECT pg_advisory_xact_lock(5, hashtext(current_schema() || '/' || $1))",
+        &[&slot],
+    )
+    .await?;
+    let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+    let found = rows(
+        tx,
+        "WITH now AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms), \
+              gone AS (DELETE FROM quota_sends WHERE slot = $1 \
+                           AND sent_at_ms <= (SELECT ms FROM now) - $2) \
+         SELECT (SELECT ms FROM now), COUNT(*), MIN(sent_at_ms) FROM quota_sends \
+         WHERE slot = $1 AND sent_at_ms > (SELECT ms FROM now) - $2",
+        &[&slot, &window_ms],
+    )
+    .await?;
+    let row = found
+        .first()
+        .ok_or_else(|| Fault::Corrupt("counting a quota answered nothing".to_owned()))?;
+    let (now, count, oldest): (i64, i64, Option<i64>) =
+        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+    if count < i64::from(limit) {
+        execute(
+            tx,
+            "INSERT INTO quota_sends (slot, sent_at_ms) VALUES ($1, $2)",
+            &[&slot, &now],
+        )
+        .await?;
+        return Ok(None);
+    }
+    let free_at = oldest.unwrap_or(now).saturating_add(window_ms);
+    let wait_ms = u64::try_from(free_at.saturating_sub(now))
+        .unwrap_or(0)
+        .max(1);
+    Ok(Some(std::time::Duration::from_millis(wait_ms)))
+}
+
 // ----- alert links -----
 
 pub(super) async fn link_alert(tx: &Tx<'_>, link: &AlertLink) -> Result<(), Fault> {
@@ -302,4 +354,62 @@ pub(super) async fn linked_alert(
     )
     .await?;
     Ok(row.map(|row| row.try_get(0)).transpose()?)
+}
+
+// ----- the cluster -----
+
+/// Instances not seen for this long are left out of the cluster view (a day).
+const FORGET_INSTANCES_AFTER_MS: i64 = 86_400_000;
+
+/// The instances seen within a day, newest first, and every lease, as `this_instance` sees
+/// them.
+pub(super) async fn cluster(tx: &Tx<'_>, this_instance: String) -> Result<ClusterView, Fault> {
+    let instances = rows(
+        tx,
+        "SELECT i.id, i.label, i.host, i.pid, i.started_at_ms, i.seen_at_ms, \
+             i.id IN (SELECT id FROM live_instances) \
+         FROM instances i WHERE i.seen_at_ms > $1 ORDER BY i.started_at_ms DESC",
+        &[&(now_sql() - FORGET_INSTANCES_AFTER_MS)],
+    )
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(ClusterInstance {
+            id: row.try_get(0)?,
+            label: row.try_get(1)?,
+            host: row.try_get(2)?,
+            pid: unsigned_from_sql(row.try_get(3)?, "an instance's process id")?,
+            started_at_ms: unsigned_from_sql(row.try_get(4)?, "an instance's start")?,
+            seen_at_ms: unsigned_from_sql(row.try_get(5)?, "when an instance was seen")?,
+            alive: row.try_get(6)?,
+        })
+    })
+    .collect::<Result<_, Fault>>()?;
+    let leases = rows(
+        tx,
+        "SELECT l.name, l.holder, l.acquired_at_ms, EXISTS ( \
+             SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory' AND k.granted AND k.classid = 2 \
+               AND k.objsubid = 2 \
+               AND k.objid = (hashtext(current_schema() || '/' || l.name))::oid \
+               AND k.database = (SELECT oid FROM pg_database \
+                                 WHERE datname = current_database())) \
+         FROM leases l ORDER BY l.name",
+        &[],
+    )
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(ClusterLease {
+            name: row.try_get(0)?,
+            holder: row.try_get(1)?,
+            acquired_at_ms: unsigned_from_sql(row.try_get(2)?, "when a lease was taken")?,
+            held: row.try_get(3)?,
+        })
+    })
+    .collect::<Result<_, Fault>>()?;
+    Ok(ClusterView {
+        this_instance,
+        instances,
+        leases,
+    })
 }

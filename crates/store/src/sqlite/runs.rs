@@ -282,6 +282,7 @@ pub(super) fn summary_from_row(row: &Row<'_>) -> Result<RunSummary, Fault> {
         rerun_of: row.get::<_, Option<i64>>(13)?.map(RunId),
         dismissed_at_ms: time(14, "dismissal")?,
         alert: alert_from_row(row)?,
+        ran_by: None,
     })
 }
 
