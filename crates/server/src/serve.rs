@@ -104,7 +104,17 @@ pub async fn serve(
         config.server.public_url.as_deref(),
     )
     .map_err(ServeError::config)?;
-    let store = open_store(&config).await?;
+    let listener = tokio::net::TcpListener::bind(&options.listen)
+        .await
+        .map_err(|source| ServeError::Listen {
+            address: options.listen.clone(),
+            source,
+        })?;
+    let address = listener.local_addr().map_err(|source| ServeError::Listen {
+        address: options.listen.clone(),
+        source,
+    })?;
+    let store = open_store(&config, address).await?;
     let mut rate_limits = config.delivery.rate_limits();
     if let Some(shared) = StoredQuotas::of(&store) {
         rate_limits = rate_limits.shared(shared);
@@ -136,17 +146,6 @@ pub async fn serve(
     if routed > 0 {
         tracing::info!("{routed} events stored by an earlier version got their runs queued");
     }
-
-    let listener = tokio::net::TcpListener::bind(&options.listen)
-        .await
-        .map_err(|source| ServeError::Listen {
-            address: options.listen.clone(),
-            source,
-        })?;
-    let address = listener.local_addr().map_err(|source| ServeError::Listen {
-        address: options.listen.clone(),
-        source,
-    })?;
 
     let mut tasks = JoinSet::new();
     tasks.spawn(crate::metrics::keep_up(stop.clone()));
@@ -239,11 +238,12 @@ pub async fn serve(
 
 /// Opens the store: the PostgreSQL database several instances share, or the file, taking
 /// its lock (one service per store file).
-async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
+/// `address` (where this instance listens) names the instance in a cluster.
+async fn open_store(config: &Config, address: SocketAddr) -> Result<Arc<dyn Store>, ServeError> {
     if let Some(url) = &config.store.url {
         let options = PostgresOptions {
             pool_size: config.store.pool_size as usize,
-            label: config.server.listen.clone(),
+            label: address.to_string(),
             ..PostgresOptions::default()
         };
         let store = PostgresStore::open(url, options).await?;

@@ -46,10 +46,10 @@ use serde::Serialize;
 pub use error::{StoreError, StoreResult};
 pub use lease::Lease;
 pub use model::{
-    AlertLink, Checkpoint, ClaimedRun, ClusterInstance, ClusterLease, ClusterView, Enqueued, EventSource, InboxCounts, InboxEvent, InboxId,
-    MAX_PAGE_SIZE, NewInboxEvent, PlaybookDisabled, PlaybookHealth, Pruned, QueueHealth, Rerun,
-    RetryState, RunAlert, RunCountFilter, RunCounts, RunDetail, RunId, RunPage, RunQuery,
-    RunSummary, RunTarget,
+    AlertLink, Checkpoint, ClaimedRun, ClusterInstance, ClusterLease, ClusterView, Enqueued,
+    EventSource, InboxCounts, InboxEvent, InboxId, MAX_PAGE_SIZE, NewInboxEvent, PlaybookDisabled,
+    PlaybookHealth, Pruned, QueueHealth, Rerun, RetryState, RunAlert, RunCountFilter, RunCounts,
+    RunDetail, RunId, RunPage, RunQuery, RunSummary, RunTarget,
 };
 pub use observer::{NodeRunRecorder, StoredAlertLinks, StoredQuotas};
 pub use postgres::{PostgresOptions, PostgresStore};

@@ -40,9 +40,9 @@ use crate::error::{StoreError, StoreResult};
 use crate::fault::Fault;
 use crate::lease::Lease;
 use crate::model::{
-    AlertLink, Checkpoint, ClaimedRun, ClusterView, Enqueued, InboxCounts, InboxEvent, InboxId, NewInboxEvent,
-    PlaybookHealth, Pruned, QueueHealth, Rerun, RetryState, RunCountFilter, RunCounts, RunDetail,
-    RunId, RunPage, RunQuery, RunTarget,
+    AlertLink, Checkpoint, ClaimedRun, ClusterView, Enqueued, InboxCounts, InboxEvent, InboxId,
+    NewInboxEvent, PlaybookHealth, Pruned, QueueHealth, Rerun, RetryState, RunCountFilter,
+    RunCounts, RunDetail, RunId, RunPage, RunQuery, RunTarget,
 };
 use crate::{Store, WriteBehind, WriteHealth};
 
@@ -659,9 +659,12 @@ impl Store for PostgresStore {
 
     async fn cluster(&self) -> StoreResult<Option<ClusterView>> {
         let this = self.inner.identity.id.clone();
-        self.read("read the cluster", op!(tx => state::cluster(tx, this).await))
-            .await
-            .map(Some)
+        self.read(
+            "read the cluster",
+            op!(tx => state::cluster(tx, this).await),
+        )
+        .await
+        .map(Some)
     }
 
     async fn take_quota(
