@@ -119,13 +119,17 @@ impl Session {
         if !taken {
             return Ok(None);
         }
-        let release = self.requests.clone();
+        // A lease must not keep the session alive once the store is dropped: the session
+        // then ends, releasing the lease with everything else the instance held.
+        let release = self.requests.downgrade();
         let owned = name.to_owned();
         Ok(Some(Lease::new(
             name,
             lost_after(self.liveness.clone(), taken_in.epoch),
             move || {
-                let _ = release.send(Request::Release { name: owned });
+                if let Some(requests) = release.upgrade() {
+                    let _ = requests.send(Request::Release { name: owned });
+                }
             },
         )))
     }

@@ -7,7 +7,8 @@
 //! instance lives ([`LIVE_INSTANCES`]); a run held by an instance that died is ready again,
 //! and one it left running counts an interruption. A run's end, park or release by an
 //! instance whose claim another live instance has taken since is not applied: the other
-//! instance runs it (fencing), so one alert's runs never run side by side.
+//! instance runs it (fencing), so one alert's runs never run side by side; nor is an end
+//! or park of a run that already ended (its claimer may have lost it and come back).
 
 use alertsync_engine::{Hold, NodeStatus, RunRecord, RunStatus};
 
@@ -96,11 +97,21 @@ fn claim_sql() -> String {
 }
 
 /// The condition that a run is not held by a live instance other than `$instance_param`:
-/// what an instance may still settle.
+/// what an instance may still release.
 fn not_held_elsewhere(instance_param: &str) -> String {
     format!(
         "(claimed_by IS NULL OR claimed_by = {instance_param} \
           OR claimed_by NOT IN {LIVE_INSTANCES})"
+    )
+}
+
+/// The condition that `$instance_param` may still end or park a run: it is open and not
+/// held by another live instance. A run that ended is not opened or ended again: an
+/// instance whose claim lapsed may come back after another one finished the run.
+fn settleable_by(instance_param: &str) -> String {
+    format!(
+        "(status IN {OPEN} AND {})",
+        not_held_elsewhere(instance_param)
     )
 }
 
@@ -231,8 +242,8 @@ pub(super) async fn park(
     state::keep_retries_of(tx, run, &waiting).await
 }
 
-/// [`set_status`] for `instance`, unless another live instance holds the run (`None`);
-/// fails if there is no such run.
+/// [`set_status`] for `instance`, unless the run ended or another live instance holds it
+/// (`None`); fails if there is no such run.
 async fn settle(
     tx: &Tx<'_>,
     run: RunId,
@@ -250,14 +261,14 @@ async fn settle(
 async fn held_elsewhere(tx: &Tx<'_>, run: RunId) -> Result<(), Fault> {
     runs::require_run(tx, run).await?;
     tracing::warn!(
-        "run {run} is held by another instance now (this instance's claim lapsed): its \
-         outcome here is not recorded, the other instance's is"
+        "run {run} is held by another instance now, or ended (this instance's claim \
+         lapsed): its outcome here is not recorded, the other instance's is"
     );
     Ok(())
 }
 
 /// Updates a run's status and releases its claim; returns its event, or `None` if the run
-/// is missing or (with `instance`) held by another live instance.
+/// is missing or (with `instance`) ended or held by another live instance.
 async fn set_status(
     tx: &Tx<'_>,
     run: RunId,
@@ -269,7 +280,7 @@ async fn set_status(
              waiting_on = $5, claimed_by = NULL, \
              started_at_ms = COALESCE(started_at_ms, $6) \
          WHERE id = $7 AND ($8::text IS NULL OR {}) RETURNING inbox_id",
-        not_held_elsewhere("$8")
+        settleable_by("$8")
     );
     let row = row_opt(
         tx,

@@ -9,7 +9,8 @@
 //! The concern modules (`inbox`, `queue`, `lifecycle`, ...) hold the contract. What a
 //! backend does beyond it, and what a test can only bring about through the backend's own
 //! storage (its file, its lock, its schema upgrades, a row broken on purpose), is tested
-//! in that backend's module: [`sqlite`].
+//! in that backend's module: [`sqlite`], [`postgres`] (several instances sharing one
+//! database).
 //!
 //! Running the suite on a new backend takes, in this file alone: a variant of [`Place`]
 //! with its arm in [`Place::open`], a constructor of that place, and the backend's test fn
@@ -52,6 +53,7 @@ mod concurrency;
 mod durability;
 mod inbox;
 mod lifecycle;
+mod postgres;
 mod queries;
 mod queue;
 mod recorder;
