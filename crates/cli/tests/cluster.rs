@@ -359,3 +359,148 @@ fn check_ticks_fired_once(ticks: &BTreeMap<String, usize>, over: Duration) {
         ticks.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_loses_nothing_and_health_says_so_meanwhile() {
+    const ALERTS: usize = 60;
+    const OUTAGE: Duration = Duration::from_secs(6);
+    const WORKERS: usize = 4;
+    let Some(schema) = alertsync_testing::postgres_schema().await else {
+        return;
+    };
+    let database = DatabaseLine::start(POSTGRES_ADDRESS).await;
+    let url = schema.url.replacen(POSTGRES_ADDRESS, &database.address, 1);
+    let sim = simulator().await;
+    let dir = cluster_dir(&sim, &url, 1_000_000, WORKERS);
+    let mut instances = Vec::new();
+    for _ in 0..2 {
+        instances.push(ServeProcess::start(&dir, &[]).await);
+    }
+    live_connected(&sim).await;
+
+    let mut raised: Vec<String> = Vec::new();
+    let mut analyst = Analyst::default();
+    raise_and_follow(&sim, &mut analyst, &mut raised, ALERTS / 3).await;
+    database.cut();
+    let down = Instant::now();
+    // Alerts raised while the database is down: Sekoia.io notifies them, nothing can
+    // store them, so they come back through back-fill once it is up again.
+    raise_and_follow(&sim, &mut analyst, &mut raised, 2 * ALERTS / 3).await;
+    for instance in &instances {
+        let (status, health) = wait_for_health(instance, 503).await;
+        assert!(
+            problem_codes(&health).contains(&"store_failing".to_owned()),
+            "{status}: {health}"
+        );
+    }
+    tokio::time::sleep(OUTAGE.saturating_sub(down.elapsed())).await;
+    database.restore();
+    raise_and_follow(&sim, &mut analyst, &mut raised, ALERTS).await;
+    for instance in &instances {
+        wait_for_health(instance, 200).await;
+    }
+    wait_for("every alert in ilert", PATIENCE, POLL, || {
+        all_posted(&sim, &raised, 1)
+    })
+    .await;
+    ilert_quiet(&sim).await;
+    let posts = ilert_posts(&sim);
+    let repeated: usize = raised
+        .iter()
+        .map(|uuid| {
+            let sent = &posts[uuid];
+            assert!(in_life_order(sent), "alert {uuid}: out of order: {sent:?}");
+            let mut statuses = sent.clone();
+            statuses.dedup();
+            sent.len() - statuses.len()
+        })
+        .sum();
+    // The runs in flight when the line was cut can be repeated: one per worker.
+    let bound = instances.len() * WORKERS;
+    eprintln!(
+        "database outage of {OUTAGE:?}: {ALERTS} alerts, all in ilert, {repeated} repeated \
+         deliveries (bound {bound})"
+    );
+    assert!(repeated <= bound, "{repeated} repeated deliveries, bound {bound}");
+}
+
+/// Where the test PostgreSQL server listens (see `alertsync_testing`).
+const POSTGRES_ADDRESS: &str = "127.0.0.1:5432";
+
+/// Waits (up to twice [`TAKEOVER`]) until the instance's `/healthz` answers `status`.
+async fn wait_for_health(instance: &ServeProcess, status: u16) -> (u16, Value) {
+    let since = Instant::now();
+    loop {
+        let (now, health) = http(&instance.address, "GET", "/healthz", None, "").await;
+        if now == status {
+            return (now, health);
+        }
+        assert!(
+            since.elapsed() < 2 * TAKEOVER,
+            "/healthz still answers {now}, not {status}: {health}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn problem_codes(health: &Value) -> Vec<String> {
+    health["problems"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["code"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// A TCP line between the instances and PostgreSQL that the test cuts (every connection
+/// closed, new ones refused) and restores: what an instance sees of a database restart.
+struct DatabaseLine {
+    address: String,
+    up: tokio::sync::watch::Sender<bool>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl DatabaseLine {
+    async fn start(upstream: &'static str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port for the line");
+        let address = listener.local_addr().expect("its address").to_string();
+        let (up, watching) = tokio::sync::watch::channel(true);
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                if *watching.borrow() {
+                    tokio::spawn(carry(client, upstream, watching.clone()));
+                }
+            }
+        });
+        Self {
+            address,
+            up,
+            _task: task,
+        }
+    }
+
+    fn cut(&self) {
+        self.up.send_replace(false);
+    }
+
+    fn restore(&self) {
+        self.up.send_replace(true);
+    }
+}
+
+/// Carries one connection until either side closes it or the line is cut.
+async fn carry(
+    mut client: tokio::net::TcpStream,
+    upstream: &str,
+    mut up: tokio::sync::watch::Receiver<bool>,
+) {
+    let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await else {
+        return;
+    };
+    tokio::select! {
+        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+        _ = up.wait_for(|up| !*up) => {}
+    }
+}
