@@ -137,6 +137,9 @@ pub async fn serve(
     )?;
     preflight(&live).await?;
     let wake = Arc::new(Notify::new());
+    if let Some(queued_elsewhere) = store.queue_changes() {
+        tokio::spawn(relay_wakes(queued_elsewhere, Arc::clone(&wake)));
+    }
     let inbox = Inbox::new(
         Arc::clone(&store),
         Arc::clone(&deployment),
@@ -234,6 +237,14 @@ pub async fn serve(
     ready(address);
     while tasks.join_next().await.is_some() {}
     Ok(())
+}
+
+/// Wakes the scheduler whenever another instance sharing the store queued runs.
+async fn relay_wakes(queued_elsewhere: Arc<Notify>, wake: Arc<Notify>) {
+    loop {
+        queued_elsewhere.notified().await;
+        wake.notify_one();
+    }
 }
 
 /// Opens the store: the PostgreSQL database several instances share, or the file, taking

@@ -281,6 +281,12 @@ pub trait Store: Send + Sync {
         Ok(None)
     }
 
+    /// Woken whenever runs were queued by another instance sharing the store, so that this
+    /// one claims them at once; `None` for a store with one instance.
+    fn queue_changes(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
+
     /// Whether the store keeps quotas for several instances ([`Store::take_quota`]).
     fn shares_quotas(&self) -> bool {
         false

@@ -14,10 +14,12 @@
 //! protocol on top of the driver.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, watch};
-use tokio_postgres::{Client, NoTls};
+use futures_util::StreamExt;
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio_postgres::{AsyncMessage, Client, NoTls};
 
 use super::Fault;
 use crate::fault::now_sql;
@@ -70,6 +72,8 @@ enum Request {
 pub(super) struct Session {
     requests: mpsc::UnboundedSender<Request>,
     liveness: watch::Receiver<Liveness>,
+    /// Woken when another instance (or this one) queued runs.
+    queue_changed: Arc<Notify>,
 }
 
 impl Session {
@@ -79,21 +83,29 @@ impl Session {
         config: tokio_postgres::Config,
         identity: Identity,
     ) -> Result<Self, Fault> {
-        let (client, lock_key) = connect(&config, &identity).await?;
+        let queue_changed = Arc::new(Notify::new());
+        let (client, lock_key) = connect(&config, &identity, Arc::clone(&queue_changed)).await?;
         let (liveness_tx, liveness) = watch::channel(Liveness {
             alive: true,
             epoch: 1,
         });
         let (requests, queued) = mpsc::unbounded_channel();
-        tokio::spawn(keep_alive(
+        let session = SessionTask {
             config,
             identity,
-            client,
-            lock_key,
-            queued,
-            liveness_tx,
-        ));
-        Ok(Self { requests, liveness })
+            queue_changed: Arc::clone(&queue_changed),
+        };
+        tokio::spawn(session.keep_alive(client, lock_key, queued, liveness_tx));
+        Ok(Self {
+            requests,
+            liveness,
+            queue_changed,
+        })
+    }
+
+    /// Woken when runs were queued, by any instance.
+    pub(super) fn queue_changed(&self) -> Arc<Notify> {
+        Arc::clone(&self.queue_changed)
     }
 
     pub(super) fn liveness(&self) -> Liveness {
@@ -147,16 +159,16 @@ async fn lost_after(mut liveness: watch::Receiver<Liveness>, epoch: u64) {
 async fn connect(
     config: &tokio_postgres::Config,
     identity: &Identity,
+    queue_changed: Arc<Notify>,
 ) -> Result<(Client, i32), Fault> {
     let mut config = config.clone();
     config.application_name(SESSION_APPLICATION);
     let (client, connection) = config.connect(NoTls).await?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::warn!("store: the instance's session ended: {e}");
-        }
-    });
+    tokio::spawn(relay_notifications(connection, queue_changed));
     client.batch_execute(KEEPALIVES).await?;
+    client
+        .batch_execute(&format!("LISTEN {QUEUE_CHANNEL}"))
+        .await?;
     let lock_key = loop {
         let key = rand_key();
         let taken: bool = client
@@ -187,59 +199,99 @@ async fn connect(
     Ok((client, lock_key))
 }
 
+/// The channel an instance notifies when it queued runs (`pg_notify`, delivered at its
+/// commit), so that the others claim them at once instead of at their next poll.
+pub(super) const QUEUE_CHANNEL: &str = "alertsync_queue";
+
+/// Drives the session's connection until it ends, waking `queue_changed` at each
+/// notification of [`QUEUE_CHANNEL`].
+async fn relay_notifications(
+    mut connection: tokio_postgres::Connection<
+        tokio_postgres::Socket,
+        tokio_postgres::tls::NoTlsStream,
+    >,
+    queue_changed: Arc<Notify>,
+) {
+    let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+    while let Some(message) = messages.next().await {
+        match message {
+            Ok(AsyncMessage::Notification(_)) => queue_changed.notify_one(),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!("store: the instance's session ended: {e}");
+                return;
+            }
+        }
+    }
+}
+
 /// A positive random lock key.
 fn rand_key() -> i32 {
     let bytes = *uuid::Uuid::new_v4().as_bytes();
     (i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) & i32::MAX).max(1)
 }
 
-/// The session task: serves requests and heartbeats until the connection fails, then
-/// connects again, until the store is dropped.
-async fn keep_alive(
+/// What the session task works with.
+struct SessionTask {
     config: tokio_postgres::Config,
     identity: Identity,
-    mut client: Client,
-    mut lock_key: i32,
-    mut queued: mpsc::UnboundedReceiver<Request>,
-    liveness: watch::Sender<Liveness>,
-) {
-    loop {
-        match serve(&client, &identity, &mut queued).await {
-            Served::StoreDropped => {
-                let _ = client
-                    .execute("SELECT pg_advisory_unlock(1, $1)", &[&lock_key])
-                    .await;
-                return;
-            }
-            Served::Failed(fault) => {
-                tracing::error!(
-                    "store: the instance lost its session with PostgreSQL ({}); its claims \
-                     and leases are void until it connects again",
-                    fault.into_cause()
-                );
-                liveness.send_modify(|now| now.alive = false);
-            }
-        }
+    queue_changed: Arc<Notify>,
+}
+
+impl SessionTask {
+    /// The session task: serves requests and heartbeats until the connection fails, then
+    /// connects again, until the store is dropped.
+    async fn keep_alive(
+        self,
+        mut client: Client,
+        mut lock_key: i32,
+        mut queued: mpsc::UnboundedReceiver<Request>,
+        liveness: watch::Sender<Liveness>,
+    ) {
         loop {
-            tokio::time::sleep(RECONNECT).await;
-            if queued.is_closed() {
-                return;
-            }
-            answer_while_down(&mut queued);
-            match connect(&config, &identity).await {
-                Ok((reconnected, key)) => {
-                    (client, lock_key) = (reconnected, key);
-                    liveness.send_modify(|now| {
-                        now.alive = true;
-                        now.epoch += 1;
-                    });
-                    tracing::info!("store: the instance's session with PostgreSQL is back");
-                    break;
+            match serve(&client, &self.identity, &mut queued).await {
+                Served::StoreDropped => {
+                    let _ = client
+                        .execute("SELECT pg_advisory_unlock(1, $1)", &[&lock_key])
+                        .await;
+                    return;
                 }
-                Err(fault) => tracing::warn!(
-                    "store: cannot reach PostgreSQL again yet: {}",
-                    fault.into_cause()
-                ),
+                Served::Failed(fault) => {
+                    tracing::error!(
+                        "store: the instance lost its session with PostgreSQL ({}); its claims \
+                         and leases are void until it connects again",
+                        fault.into_cause()
+                    );
+                    liveness.send_modify(|now| now.alive = false);
+                }
+            }
+            loop {
+                tokio::time::sleep(RECONNECT).await;
+                if queued.is_closed() {
+                    return;
+                }
+                answer_while_down(&mut queued);
+                match connect(
+                    &self.config,
+                    &self.identity,
+                    Arc::clone(&self.queue_changed),
+                )
+                .await
+                {
+                    Ok((reconnected, key)) => {
+                        (client, lock_key) = (reconnected, key);
+                        liveness.send_modify(|now| {
+                            now.alive = true;
+                            now.epoch += 1;
+                        });
+                        tracing::info!("store: the instance's session with PostgreSQL is back");
+                        break;
+                    }
+                    Err(fault) => tracing::warn!(
+                        "store: cannot reach PostgreSQL again yet: {}",
+                        fault.into_cause()
+                    ),
+                }
             }
         }
     }

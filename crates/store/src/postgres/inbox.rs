@@ -58,6 +58,9 @@ pub(super) async fn enqueue(tx: &Tx<'_>, event: &NewInboxEvent) -> Result<Enqueu
     for target in &event.runs {
         queue::insert_run(tx, id, event.alert_uuid.as_deref(), target, received).await?;
     }
+    if !event.runs.is_empty() {
+        queue::announce(tx).await?;
+    }
     Ok(Enqueued::New(id))
 }
 

@@ -657,6 +657,10 @@ impl Store for PostgresStore {
         true
     }
 
+    fn queue_changes(&self) -> Option<Arc<tokio::sync::Notify>> {
+        Some(self.inner.session.queue_changed())
+    }
+
     async fn cluster(&self) -> StoreResult<Option<ClusterView>> {
         let this = self.inner.identity.id.clone();
         self.read(

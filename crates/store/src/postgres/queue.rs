@@ -48,6 +48,18 @@ pub(super) async fn insert_run(
     Ok(RunId(row.try_get(0)?))
 }
 
+/// Tells every instance, once this transaction commits, that runs were queued (one
+/// notification per transaction: PostgreSQL folds identical ones).
+pub(super) async fn announce(tx: &Tx<'_>) -> Result<(), Fault> {
+    execute(
+        tx,
+        &format!("SELECT pg_notify('{}', '')", super::cluster::QUEUE_CHANNEL),
+        &[],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Claims up to `limit` runs that may start now for `instance`, oldest first, and loads
 /// them. A run whose stored event or records cannot be read ends as a dead letter instead.
 pub(super) async fn claim(
@@ -342,6 +354,7 @@ pub(super) async fn rerun(tx: &Tx<'_>, rerun: Rerun) -> Result<RunId, Fault> {
     .ok_or(Fault::UnknownRun(rerun.of))?;
     let (id, inbox_id): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
     inbox::reopen(tx, InboxId(inbox_id)).await?;
+    announce(tx).await?;
     dismiss(tx, rerun.of).await?;
     Ok(RunId(id))
 }
