@@ -1,7 +1,10 @@
 //! The store as an SRE cares for it: `serve` prunes what finished before the retention window
 //! while it delivers, and the freed space is reused; `alertsync store backup` copies the
 //! store while `serve` runs, into a file `serve` starts on; `store check` tells a sound file
-//! from a broken one; `store prune` refuses to run beside `serve`.
+//! from a broken one; `store prune` refuses to run beside `serve`; `store migrate` brings a
+//! SQLite or PostgreSQL store up to date; `store copy-to-postgres` moves a SQLite store into
+//! PostgreSQL, where every query answers as it did, and never into a store holding data.
+//! A PostgreSQL password shows in no output.
 
 mod common;
 
@@ -9,9 +12,12 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use alertsync_engine::{NodeRecord, NodeStatus, RunRecord, RunStatus};
+use alertsync_engine::{Hold, NodeRecord, NodeStatus, RunRecord, RunStatus};
 use alertsync_store::{
-    EventSource, NewInboxEvent, RunId, RunTarget, SqliteStore, Store, StoreResult,
+    AlertLink, Checkpoint, ClaimedRun, EventSource, InboxCounts, InboxEvent, InboxId,
+    NewInboxEvent, PlaybookHealth, PostgresOptions, PostgresStore, QueueHealth, Rerun, RetryState,
+    RunCountFilter, RunCounts, RunDetail, RunId, RunPage, RunQuery, RunTarget, SqliteStore, Store,
+    StoreResult, WriteBehind,
 };
 use common::delivery::{
     PATIENCE, POLL, UNLIMITED, all_posted, delivery, forward_to_ilert, service_dir, uuid_of,
@@ -159,6 +165,430 @@ async fn check_tells_a_file_that_is_not_a_store() {
         "{}",
         stderr(&checked)
     );
+}
+
+#[tokio::test]
+async fn migrate_creates_or_upgrades_the_sqlite_store() {
+    let dir = ConfigDir::new("[store]\npath = \"data/alertsync.db\"\n");
+    let version = SqliteStore::schema_version();
+    let created = store_command(&dir, &["migrate"]).await;
+    assert_eq!(exit_code(&created), 0, "{}", stderr(&created));
+    let file = store_path(&dir);
+    assert!(file.is_file(), "the store file is created");
+    let expected = format!(
+        "SQLite store {}: schema version {version}, created",
+        file.display()
+    );
+    assert!(stdout(&created).contains(&expected), "{}", stdout(&created));
+    let again = store_command(&dir, &["migrate"]).await;
+    assert_eq!(exit_code(&again), 0, "{}", stderr(&again));
+    assert!(
+        stdout(&again).contains(&format!("schema version {version}, already current")),
+        "{}",
+        stdout(&again)
+    );
+}
+
+#[tokio::test]
+async fn migrate_brings_the_postgres_store_up_to_date_and_hides_its_password() {
+    let Some(schema) = alertsync_testing::postgres_schema().await else {
+        return;
+    };
+    let url = with_password(&schema.url);
+    let dir = ConfigDir::new(&format!(
+        "[store]\npath = \"data/alertsync.db\"\nurl = \"{url}\"\n"
+    ));
+    let version = PostgresStore::schema_version();
+    let created = store_command(&dir, &["migrate"]).await;
+    assert_eq!(exit_code(&created), 0, "{}", stderr(&created));
+    assert!(
+        stdout(&created).starts_with("PostgreSQL store postgres://")
+            && stdout(&created).contains(&format!("schema version {version}, created")),
+        "{}",
+        stdout(&created)
+    );
+    let again = store_command(&dir, &["migrate"]).await;
+    assert!(
+        stdout(&again).contains("already current"),
+        "{}",
+        stdout(&again)
+    );
+    assert!(!store_path(&dir).exists(), "no SQLite file is made");
+    for out in [&created, &again] {
+        assert_no_password(out);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_into_postgres_answers_every_query_as_the_sqlite_store_did() {
+    let Some(schema) = alertsync_testing::postgres_schema().await else {
+        return;
+    };
+    let url = with_password(&schema.url);
+    let dir = ConfigDir::new("[store]\npath = \"data/alertsync.db\"\n");
+    let facts = populate(&store_path(&dir))
+        .await
+        .expect("the store is filled");
+    let sqlite = SqliteStore::open(store_path(&dir))
+        .await
+        .expect("open SQLite");
+    let before = answers(&sqlite, &facts).await;
+    drop(sqlite);
+
+    let copied = store_command(&dir, &["copy-to-postgres", &url]).await;
+    assert_eq!(exit_code(&copied), 0, "{}", stderr(&copied));
+    assert_no_password(&copied);
+    let summary = stdout(&copied);
+    let events = facts.events.len() + BACKFILLED;
+    for (table, rows) in [("inbox", events), ("runs", facts.runs.len())] {
+        let line = summary
+            .lines()
+            .find(|line| line.trim_start().starts_with(table));
+        assert!(
+            line.is_some_and(|line| line.ends_with(&format!(" {rows} rows"))),
+            "{table}: {rows} rows in\n{summary}"
+        );
+    }
+    assert!(
+        stderr(&copied).contains(&format!("copying inbox: 1000 of {events} rows")),
+        "progress of a table copied in batches: {}",
+        stderr(&copied)
+    );
+
+    let postgres = PostgresStore::open(&schema.url, PostgresOptions::default())
+        .await
+        .expect("open the copy");
+    assert_eq!(answers(&postgres, &facts).await, before);
+
+    // Open runs resume on PostgreSQL as they would have on SQLite. A run left running by
+    // an instance that crashed counts that interruption on SQLite only: the copy leaves
+    // claims behind, and with them who was running it.
+    let sqlite = SqliteStore::open(store_path(&dir))
+        .await
+        .expect("open SQLite");
+    let resumed = claims(&postgres).await;
+    assert!(!resumed.is_empty(), "open runs are handed out");
+    assert_eq!(resumed, claims(&sqlite).await);
+
+    let next = postgres
+        .enqueue(live_event("Z", 99))
+        .await
+        .expect("enqueue after the copy");
+    let largest_event = facts.events.iter().max().copied().unwrap_or(InboxId(0));
+    assert!(next.id() > largest_event, "{next:?} after {largest_event}");
+    let next_run = run_ids_of(&postgres, next.id()).await;
+    assert!(
+        next_run.iter().all(|run| *run > facts.last_run_given),
+        "{next_run:?} after {} (the largest run id SQLite gave)",
+        facts.last_run_given
+    );
+
+    let filled = answers(&postgres, &facts).await;
+    let refused = store_command(&dir, &["copy-to-postgres", &url]).await;
+    assert_eq!(exit_code(&refused), 2, "{}", stdout(&refused));
+    assert!(
+        stderr(&refused).contains("is not empty (inbox, runs")
+            && stderr(&refused).contains("nothing was changed"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_no_password(&refused);
+    assert_eq!(
+        answers(&postgres, &facts).await,
+        filled,
+        "the refused copy changed nothing"
+    );
+}
+
+/// A password the test URLs carry (the test server trusts every local user), which no
+/// output may show.
+const PASSWORD: &str = "pw-never-shown-7f3a";
+
+/// The store URL `url` with [`PASSWORD`] for its user.
+fn with_password(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let (user, host) = rest.split_once('@').unwrap_or(("postgres", rest));
+    let user = user.split(':').next().unwrap_or("postgres");
+    format!("{scheme}://{user}:{PASSWORD}@{host}")
+}
+
+fn assert_no_password(out: &std::process::Output) {
+    let all = format!("{}{}", stdout(out), stderr(out));
+    assert!(!all.contains(PASSWORD), "the password shows:\n{all}");
+}
+
+/// Events of the back-fill page that starts no run: enough for the inbox to be copied in
+/// two batches.
+const BACKFILLED: usize = 1100;
+
+/// What a filled store holds, for its queries.
+struct Facts {
+    events: Vec<InboxId>,
+    runs: Vec<RunId>,
+    /// A run removed after every other was queued: the largest id SQLite gave.
+    last_run_given: RunId,
+}
+
+/// Fills the store at `path` as a service would have: a back-fill page with its checkpoint,
+/// runs succeeded, failed, dead (one replayed with only what failed, one dismissed),
+/// waiting for a destination with retry state, left running by a crash, released by a
+/// stop, held by a disabled playbook, and one discarded; playbook health, an alert link.
+async fn populate(path: &Path) -> StoreResult<Facts> {
+    let store = SqliteStore::open(path.to_owned()).await?;
+    let mut events = Vec::new();
+    for (i, alert) in ["A", "B", "C", "D", "E", "F", "G"].iter().enumerate() {
+        events.push(store.enqueue(live_event(alert, i)).await?.id());
+    }
+    let page: Vec<NewInboxEvent> = (0..BACKFILLED)
+        .map(|i| NewInboxEvent {
+            source: EventSource::Backfill,
+            runs: vec![],
+            ..live_event("old", 1_000 + i)
+        })
+        .collect();
+    let position = Checkpoint {
+        key: "backfill/sekoia".to_owned(),
+        value: "2023-11-14T22:13:20Z".to_owned(),
+    };
+    store.enqueue_batch(page, Some(position)).await?;
+    let claimed: Vec<RunId> = store
+        .claim_runs(100)
+        .await?
+        .iter()
+        .map(|c| c.run.id)
+        .collect();
+    let [a, b, c, d, e, f, g] = claimed[..] else {
+        panic!("seven runs are claimed: {claimed:?}");
+    };
+    store
+        .finish_run(a, run_record(RunStatus::Succeeded))
+        .await?;
+    store.finish_run(b, run_record(RunStatus::Failed)).await?;
+    store.finish_run(c, run_record(RunStatus::Dead)).await?;
+    store.finish_run(d, run_record(RunStatus::Dead)).await?;
+    let replay = store
+        .rerun(Rerun {
+            of: c,
+            only_failed: true,
+        })
+        .await?;
+    store.dismiss_dead_letter(d).await?;
+    let until = Hold {
+        until_ms: alertsync_engine::now_ms() + 86_400_000,
+        destination: "ilert".to_owned(),
+    };
+    store
+        .park_run(e, run_record(RunStatus::Waiting), until)
+        .await?;
+    store.save_retry_state(retry_state(e)).await?;
+    store.write_behind(WriteBehind::RunStarted {
+        run: f,
+        at_ms: T0 + 3_000,
+    });
+    store.write_behind(WriteBehind::NodeRecorded {
+        run: f,
+        node: Box::new(node_record(0, NodeStatus::Succeeded)),
+    });
+    store.release_run(g).await?;
+    let discarded = store.enqueue(live_event("H", 50)).await?.id();
+    events.push(discarded);
+    let last_run_given = run_ids_of(&store, discarded).await[0];
+    store.claim_runs(100).await?;
+    store.discard_run(last_run_given).await?;
+    let hook = NewInboxEvent {
+        source: EventSource::Webhook,
+        alert_uuid: None,
+        runs: vec![target("pb-hook")],
+        ..live_event("hook", 60)
+    };
+    let hook = store.enqueue(hook).await?.id();
+    events.push(hook);
+    store
+        .disable_playbook("pb-hook", "turned off by an operator")
+        .await?;
+    store
+        .record_playbook_failure("pb-forward", "ilert answered 400")
+        .await?;
+    store
+        .link_alert(AlertLink {
+            system: "ilert".to_owned(),
+            remote_id: "IL-42".to_owned(),
+            alert_uuid: "A".to_owned(),
+        })
+        .await?;
+    store
+        .set_checkpoint(Checkpoint {
+            key: "live/sekoia".to_owned(),
+            value: "{\"offset\":42}".to_owned(),
+        })
+        .await?;
+    store.sync_writes().await?;
+    let mut runs = vec![a, b, c, d, e, f, g, replay];
+    runs.extend(run_ids_of(&store, hook).await);
+    Ok(Facts {
+        events,
+        runs,
+        last_run_given,
+    })
+}
+
+/// A fixed point in time events arrive at (November 2023).
+const T0: u64 = 1_700_000_000_000;
+
+fn target(playbook: &str) -> RunTarget {
+    RunTarget {
+        playbook_id: playbook.to_owned(),
+        trigger_node: "0".to_owned(),
+    }
+}
+
+/// A live event of `alert` that starts a run of pb-forward.
+fn live_event(alert: &str, n: usize) -> NewInboxEvent {
+    NewInboxEvent {
+        source: EventSource::Live,
+        account: "sekoia".to_owned(),
+        alert_uuid: Some(alert.to_owned()),
+        dedup_key: format!("{alert}/{n}"),
+        payload: json!({"alert_uuid": alert, "n": n}),
+        received_at_ms: T0 + n as u64,
+        runs: vec![target("pb-forward")],
+    }
+}
+
+fn node_record(seq: usize, status: NodeStatus) -> NodeRecord {
+    NodeRecord {
+        seq,
+        id: format!("node-{seq}"),
+        name: "Send to ilert".to_owned(),
+        status,
+        started_at_ms: T0 + 1_000,
+        ended_at_ms: status.is_completed().then_some(T0 + 1_500),
+        duration_ms: status.is_completed().then_some(500),
+        arguments: json!({"summary": "Alert A"}),
+        results: Some(json!({"status": 202})),
+        attempts: 1,
+        exchanges: vec![],
+        error: (status == NodeStatus::Failed).then(|| "ilert answered 400".to_owned()),
+        logs: vec![],
+        outputs: vec![],
+        iteration: vec![],
+        dry_run_writes: vec![],
+    }
+}
+
+/// What an executor hands over for a run that ended, or stopped, in `status`.
+fn run_record(status: RunStatus) -> RunRecord {
+    let ended = !status.is_open();
+    let last = if status == RunStatus::Succeeded {
+        NodeStatus::Succeeded
+    } else if ended {
+        NodeStatus::Failed
+    } else {
+        NodeStatus::Waiting
+    };
+    RunRecord {
+        status,
+        trigger_node: "0".to_owned(),
+        started_at_ms: T0 + 1_000,
+        ended_at_ms: ended.then_some(T0 + 2_000),
+        error: (status != RunStatus::Succeeded).then(|| format!("the run is {status}")),
+        nodes: vec![node_record(0, NodeStatus::Succeeded), node_record(1, last)],
+        hold: None,
+        failure: None,
+    }
+}
+
+fn retry_state(run: RunId) -> RetryState {
+    RetryState {
+        run_id: run,
+        seq: 1,
+        node_id: "node-1".to_owned(),
+        attempts: 3,
+        next_attempt_at_ms: Some(T0 + 60_000),
+        last_error: Some("ilert answered 503".to_owned()),
+        updated_at_ms: T0 + 30_000,
+        operation: "POST https://api.ilert.com/api/events".to_owned(),
+        first_failed_at_ms: Some(T0 + 10_000),
+    }
+}
+
+/// What a store answers to every query the API, the console and the service ask.
+#[derive(Debug, PartialEq)]
+struct Answers {
+    page: RunPage,
+    runs: Vec<Option<RunDetail>>,
+    events: Vec<Option<InboxEvent>>,
+    inbox: InboxCounts,
+    counts: RunCounts,
+    queue: QueueHealth,
+    checkpoints: Vec<Checkpoint>,
+    backfill_position: Option<String>,
+    link: Option<String>,
+    health: Vec<PlaybookHealth>,
+    forward_health: PlaybookHealth,
+    unrouted: Vec<InboxEvent>,
+}
+
+async fn answers(store: &dyn Store, facts: &Facts) -> Answers {
+    let everything = RunQuery {
+        limit: 1000,
+        ..RunQuery::default()
+    };
+    let mut runs = Vec::new();
+    for run in &facts.runs {
+        runs.push(store.run(*run).await.expect("read a run"));
+    }
+    let mut events = Vec::new();
+    for event in &facts.events {
+        events.push(store.event(*event).await.expect("read an event"));
+    }
+    Answers {
+        page: store.list_runs(everything).await.expect("list runs"),
+        runs,
+        events,
+        inbox: store.inbox_counts().await.expect("inbox counts"),
+        counts: store
+            .run_counts(RunCountFilter::default())
+            .await
+            .expect("run counts"),
+        queue: store.queue_health().await.expect("queue health"),
+        checkpoints: store.checkpoints_under("").await.expect("checkpoints"),
+        backfill_position: store
+            .checkpoint("backfill/sekoia")
+            .await
+            .expect("checkpoint"),
+        link: store
+            .linked_alert("ilert", "IL-42")
+            .await
+            .expect("alert link"),
+        health: store.all_playbook_health().await.expect("playbook health"),
+        forward_health: store
+            .playbook_health("pb-forward")
+            .await
+            .expect("playbook health"),
+        unrouted: store.unrouted_events().await.expect("unrouted events"),
+    }
+}
+
+/// The runs a claim hands out, without the interruptions they count.
+async fn claims(store: &dyn Store) -> Vec<ClaimedRun> {
+    let mut claimed = store.claim_runs(100).await.expect("claim runs");
+    for run in &mut claimed {
+        run.run.interruptions = 0;
+    }
+    claimed
+}
+
+async fn run_ids_of(store: &dyn Store, event: InboxId) -> Vec<RunId> {
+    let page = store
+        .list_runs(RunQuery {
+            inbox_id: Some(event),
+            limit: 100,
+            ..RunQuery::default()
+        })
+        .await
+        .expect("list the runs of an event");
+    page.runs.iter().map(|run| run.id).collect()
 }
 
 /// Runs `alertsync store ARGS` with `dir`'s configuration.

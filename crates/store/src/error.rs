@@ -63,6 +63,19 @@ pub enum StoreError {
         operation: &'static str,
         detail: String,
     },
+    /// A copy into another store was refused: the destination already holds data.
+    #[error(
+        "the store at {target} is not empty ({tables} already hold rows); copy into a new \
+         database or schema, nothing was changed"
+    )]
+    NotEmpty { target: String, tables: String },
+    /// A row could not be copied into another store; `row` names it by its key.
+    #[error("cannot copy row {row} of table {table}: {cause}")]
+    CopyRow {
+        table: &'static str,
+        row: String,
+        cause: Box<dyn StdError + Send + Sync>,
+    },
     #[error("store: {operation}: no run {run}")]
     UnknownRun { operation: &'static str, run: RunId },
     #[error("store: {operation}: no inbox event {event}")]

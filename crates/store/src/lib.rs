@@ -29,8 +29,10 @@
 //! file, WAL, embedded migrations, one service per file). Every method is async and never
 //! blocks the runtime; a write has been committed to disk when its future returns `Ok`.
 //! [`Store::write_behind`] queues the writes whose loss in a crash costs at most a repeat
-//! the guarantees allow, without waiting for them.
+//! the guarantees allow, without waiting for them. [`PostgresStore`] keeps the same state
+//! in a database several instances share; [`copy`] moves a SQLite store's state into one.
 
+pub mod copy;
 mod error;
 mod fault;
 mod lease;
@@ -49,7 +51,7 @@ pub use model::{
     AlertLink, Checkpoint, ClaimedRun, ClusterInstance, ClusterLease, ClusterView, Enqueued,
     EventSource, InboxCounts, InboxEvent, InboxId, MAX_PAGE_SIZE, NewInboxEvent, PlaybookDisabled,
     PlaybookHealth, Pruned, QueueHealth, Rerun, RetryState, RunAlert, RunCountFilter, RunCounts,
-    RunDetail, RunId, RunPage, RunQuery, RunSummary, RunTarget,
+    RunDetail, RunId, RunPage, RunQuery, RunSummary, RunTarget, SchemaMigration,
 };
 pub use observer::{NodeRunRecorder, StoredAlertLinks, StoredQuotas};
 pub use postgres::{PostgresOptions, PostgresStore};

@@ -558,3 +558,14 @@ pub struct ClusterLease {
     /// Whether that instance still holds it.
     pub held: bool,
 }
+
+/// What bringing a store's schema up to date found and did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchemaMigration {
+    /// The store: its file, or its database without the password.
+    pub store: String,
+    /// The schema version it was at (0: a new store).
+    pub from: i64,
+    /// The schema version it is at now: the one this alertsync writes.
+    pub to: i64,
+}

@@ -102,7 +102,8 @@ enum Command {
     /// Ask a running service: its health, enable or disable a playbook, list, replay or
     /// dismiss dead letters.
     Service(service::ServiceArgs),
-    /// Care of the store file: an online backup, an integrity check, pruning finished work.
+    /// Care of the store: an online backup, an integrity check, pruning finished work,
+    /// schema migrations, and a copy of a SQLite store into PostgreSQL.
     Store(store::StoreArgs),
     /// Write a playbook back out as SPL (unknown keys and order preserved).
     Export(export::ExportArgs),

@@ -12,8 +12,8 @@
 //! * **Several instances**: the run queue is claimed with `FOR UPDATE SKIP LOCKED` and a
 //!   claim names its instance ([`queue`]); an instance is alive while its session holds
 //!   its advisory lock, and leases are advisory locks of that session ([`cluster`]).
-//! * **Embedded migrations** recorded in `schema_version`, run at open under a lock
-//!   ([`schema`]). The schema is the `search_path`'s first (set it with
+//! * **Embedded migrations** recorded in `schema_version`, run at open (or by [`migrate`])
+//!   under a lock ([`schema`]). The schema is the `search_path`'s first (set it with
 //!   `?options=-csearch_path%3Dname` in the URL to keep several stores in one database).
 
 mod behind;
@@ -42,7 +42,7 @@ use crate::lease::Lease;
 use crate::model::{
     AlertLink, Checkpoint, ClaimedRun, ClusterView, Enqueued, InboxCounts, InboxEvent, InboxId,
     NewInboxEvent, PlaybookHealth, Pruned, QueueHealth, Rerun, RetryState, RunCountFilter,
-    RunCounts, RunDetail, RunId, RunPage, RunQuery, RunTarget,
+    RunCounts, RunDetail, RunId, RunPage, RunQuery, RunTarget, SchemaMigration,
 };
 use crate::{Store, WriteBehind, WriteHealth};
 
@@ -129,40 +129,105 @@ pub fn display_target(config: &tokio_postgres::Config) -> String {
     format!("postgres://{user}{}/{database}", hosts.join(","))
 }
 
+/// Brings the schema of the PostgreSQL store at `url` up to date, as [`PostgresStore::open`]
+/// does, without registering an instance.
+pub async fn migrate(url: &str) -> StoreResult<SchemaMigration> {
+    let mut direct = DirectClient::connect_url(url).await?;
+    let from = direct.migrate().await?;
+    let store = direct.target.clone();
+    direct.close().await;
+    Ok(SchemaMigration {
+        store,
+        from,
+        to: schema::SUPPORTED_VERSION,
+    })
+}
+
+/// The connection settings of `url` with what every connection of the store sets.
+fn connection_config(url: &str, connect_timeout: Duration) -> StoreResult<tokio_postgres::Config> {
+    let mut config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::OpenDatabase {
+        target: "the configured PostgreSQL URL".to_owned(),
+        cause: format!("it is not a PostgreSQL URL: {e}").into(),
+    })?;
+    config
+        .connect_timeout(connect_timeout)
+        .keepalives(true)
+        .keepalives_idle(Duration::from_secs(5))
+        .application_name("alertsync");
+    Ok(config)
+}
+
+/// One connection outside the pool, for what runs before the store is used or instead of
+/// it: migrations, a copy from another store.
+pub(crate) struct DirectClient {
+    pub(crate) client: tokio_postgres::Client,
+    /// The database without its password, for messages.
+    pub(crate) target: String,
+    connection: tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>,
+}
+
+impl DirectClient {
+    /// Connects to the database `config` names.
+    pub(crate) async fn connect(config: &tokio_postgres::Config) -> StoreResult<Self> {
+        let target = display_target(config);
+        match config.connect(NoTls).await {
+            Ok((client, connection)) => Ok(Self {
+                client,
+                target,
+                connection: tokio::spawn(connection),
+            }),
+            Err(e) => Err(StoreError::OpenDatabase {
+                target,
+                cause: Box::new(e),
+            }),
+        }
+    }
+
+    /// Connects to the database at `url`.
+    pub(crate) async fn connect_url(url: &str) -> StoreResult<Self> {
+        let config = connection_config(url, PostgresOptions::default().connect_timeout)?;
+        Self::connect(&config).await
+    }
+
+    /// Brings the schema up to date; answers the version it was at (0: a new store).
+    pub(crate) async fn migrate(&mut self) -> StoreResult<i64> {
+        let migrated =
+            schema::migrate(&mut self.client)
+                .await
+                .map_err(|fault| StoreError::OpenDatabase {
+                    target: self.target.clone(),
+                    cause: fault.into_cause(),
+                })?;
+        match migrated {
+            schema::Migrated::Current { from } => Ok(from),
+            schema::Migrated::TooNew(found) => Err(StoreError::DatabaseTooNew {
+                target: self.target.clone(),
+                found,
+                supported: schema::SUPPORTED_VERSION,
+            }),
+        }
+    }
+
+    /// Ends the connection and waits until it is closed.
+    pub(crate) async fn close(self) {
+        drop(self.client);
+        let _ = self.connection.await;
+    }
+}
+
 impl PostgresStore {
     /// Connects to the database at `url` (`postgres://user:password@host:port/database`),
     /// brings its schema up to date and registers this instance.
     pub async fn open(url: &str, options: PostgresOptions) -> StoreResult<Self> {
-        let mut config: tokio_postgres::Config =
-            url.parse().map_err(|e| StoreError::OpenDatabase {
-                target: "the configured PostgreSQL URL".to_owned(),
-                cause: format!("it is not a PostgreSQL URL: {e}").into(),
-            })?;
-        config
-            .connect_timeout(options.connect_timeout)
-            .keepalives(true)
-            .keepalives_idle(Duration::from_secs(5))
-            .application_name("alertsync");
+        let config = connection_config(url, options.connect_timeout)?;
         let target = display_target(&config);
         let open_error = |fault: Fault| StoreError::OpenDatabase {
             target: target.clone(),
             cause: fault.into_cause(),
         };
-        let (mut client, connection) = config
-            .connect(NoTls)
-            .await
-            .map_err(|e| open_error(e.into()))?;
-        let connection = tokio::spawn(connection);
-        let migrated = schema::migrate(&mut client).await.map_err(open_error)?;
-        drop(client);
-        let _ = connection.await;
-        if let schema::Migrated::TooNew(found) = migrated {
-            return Err(StoreError::DatabaseTooNew {
-                target,
-                found,
-                supported: schema::SUPPORTED_VERSION,
-            });
-        }
+        let mut direct = DirectClient::connect(&config).await?;
+        direct.migrate().await?;
+        direct.close().await;
         let pool = Pool::builder(Manager::from_config(
             config.clone(),
             NoTls,

@@ -13,8 +13,8 @@ pub(crate) const SUPPORTED_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// What [`migrate`] found.
 pub(crate) enum Migrated {
-    /// The schema is at [`SUPPORTED_VERSION`].
-    Current,
+    /// The schema is at [`SUPPORTED_VERSION`]; it was at version `from` (0: a new store).
+    Current { from: i64 },
     /// The database was written by a newer build.
     TooNew(i64),
 }
@@ -52,5 +52,5 @@ pub(crate) async fn migrate(client: &mut tokio_postgres::Client) -> Result<Migra
         .await?;
     }
     tx.commit().await?;
-    Ok(Migrated::Current)
+    Ok(Migrated::Current { from: current })
 }

@@ -1,13 +1,46 @@
-//! Care of a store file from outside the service, safe while `serve` runs on it: an online,
-//! consistent backup and an integrity check. Both read through their own read-only
-//! connection; in WAL mode neither waits for the service's writes nor stops them.
+//! Care of a store file from outside the service. Safe while `serve` runs on it: an online,
+//! consistent backup and an integrity check, both reading through their own read-only
+//! connection (in WAL mode neither waits for the service's writes nor stops them). Only
+//! while `serve` is stopped, under the store's lock: bringing the schema up to date, and
+//! opening the file for a copy into another store.
 
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::{create_private, schema};
+use super::{Prepared, SqliteOptions, StoreLock, create_private, prepare, schema};
 use crate::error::{StoreError, StoreResult};
+use crate::model::SchemaMigration;
+
+/// Brings the schema of the store at `store` up to date, creating the file if there is
+/// none, as `serve` does when it starts. Takes the store's lock: refused while `serve`
+/// runs on it.
+pub fn migrate(store: &Path) -> StoreResult<SchemaMigration> {
+    let Prepared { from, .. } = prepare(store, &exclusive())?;
+    Ok(SchemaMigration {
+        store: store.display().to_string(),
+        from,
+        to: schema::SUPPORTED_VERSION,
+    })
+}
+
+/// The existing store at `store`, its schema brought up to date, for a copy: the store's
+/// lock (held until dropped, so no `serve` starts on it meanwhile) and a connection.
+pub(crate) fn open_exclusive(store: &Path) -> StoreResult<(StoreLock, Connection)> {
+    if !store.is_file() {
+        return Err(open_error(store, "no store file there".into()));
+    }
+    let Prepared { lock, writer, .. } = prepare(store, &exclusive())?;
+    let lock = lock.ok_or_else(|| open_error(store, "the store's lock was not taken".into()))?;
+    Ok((lock, writer))
+}
+
+fn exclusive() -> SqliteOptions {
+    SqliteOptions {
+        exclusive: true,
+        ..SqliteOptions::default()
+    }
+}
 
 /// Copies the store at `store` into the new file `destination` (owner-only permissions), as
 /// one consistent snapshot taken in a read transaction, compacted. The copy is a store

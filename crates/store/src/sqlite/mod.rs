@@ -156,25 +156,7 @@ impl SqliteStore {
             path: path.clone(),
             cause,
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| open_error(e.into()))?;
-        }
-        create_private(&path).map_err(|e| open_error(e.into()))?;
-        let lock = options
-            .exclusive
-            .then(|| lock::acquire(&path))
-            .transpose()?;
-        let mut writer = connect(&path, &options).map_err(|f| open_error(f.into_cause()))?;
-        match schema::migrate(&mut writer).map_err(|f| open_error(f.into_cause()))? {
-            schema::Migrated::Current => {}
-            schema::Migrated::TooNew(found) => {
-                return Err(StoreError::SchemaTooNew {
-                    path,
-                    found,
-                    supported: schema::SUPPORTED_VERSION,
-                });
-            }
-        }
+        let Prepared { lock, writer, .. } = prepare(&path, &options)?;
         let readers = |count: usize| {
             let connections = (0..count)
                 .map(|_| {
@@ -256,6 +238,37 @@ impl SqliteStore {
             .read(op)
             .await
             .map_err(|fault| fault.during(operation))
+    }
+}
+
+/// A store file ready to be used: its lock (if taken), the connection that migrated it and
+/// the schema version it was at.
+struct Prepared {
+    lock: Option<StoreLock>,
+    writer: Connection,
+    from: i64,
+}
+
+/// Creates the file at `path` (and its directory) if needed, takes its lock if
+/// `options.exclusive`, and brings its schema up to date.
+fn prepare(path: &Path, options: &SqliteOptions) -> StoreResult<Prepared> {
+    let open_error = |cause: Box<dyn std::error::Error + Send + Sync>| StoreError::Open {
+        path: path.to_owned(),
+        cause,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| open_error(e.into()))?;
+    }
+    create_private(path).map_err(|e| open_error(e.into()))?;
+    let lock = options.exclusive.then(|| lock::acquire(path)).transpose()?;
+    let mut writer = connect(path, options).map_err(|f| open_error(f.into_cause()))?;
+    match schema::migrate(&mut writer).map_err(|f| open_error(f.into_cause()))? {
+        schema::Migrated::Current { from } => Ok(Prepared { lock, writer, from }),
+        schema::Migrated::TooNew(found) => Err(StoreError::SchemaTooNew {
+            path: path.to_owned(),
+            found,
+            supported: schema::SUPPORTED_VERSION,
+        }),
     }
 }
 

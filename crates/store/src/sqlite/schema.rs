@@ -29,8 +29,8 @@ pub(crate) const SUPPORTED_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// What [`migrate`] found or did.
 pub(crate) enum Migrated {
-    /// The schema is at [`SUPPORTED_VERSION`].
-    Current,
+    /// The schema is at [`SUPPORTED_VERSION`]; it was at version `from` (0: a new file).
+    Current { from: i64 },
     /// The file was written by a newer build.
     TooNew(i64),
 }
@@ -59,6 +59,7 @@ fn apply(conn: &mut Connection) -> Result<Migrated, Fault> {
              applied_at_ms INTEGER NOT NULL
          )",
     )?;
+    let from = current_version(conn)?;
     for (index, sql) in MIGRATIONS.iter().enumerate() {
         let version = index as i64 + 1;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -80,7 +81,7 @@ fn apply(conn: &mut Connection) -> Result<Migrated, Fault> {
     if current > SUPPORTED_VERSION {
         return Ok(Migrated::TooNew(current));
     }
-    Ok(Migrated::Current)
+    Ok(Migrated::Current { from })
 }
 
 /// The schema version of the file behind `conn` (0 for a file without the schema).
