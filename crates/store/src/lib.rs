@@ -85,9 +85,31 @@ pub struct WriteHealth {
     pub last_error: Option<String>,
 }
 
+/// The [`WriteHealth`] a store and its writer threads or tasks share.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WriteHealthCell(std::sync::Arc<std::sync::Mutex<WriteHealth>>);
+
+impl WriteHealthCell {
+    /// Records how a write went: `failure` is why it did not reach the storage.
+    pub(crate) fn note(&self, failure: Option<String>) {
+        self.lock().note(failure);
+    }
+
+    /// The health now.
+    pub(crate) fn get(&self) -> WriteHealth {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, WriteHealth> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 impl WriteHealth {
     /// Records how a write went: `failure` is why it did not reach the storage.
-    pub(crate) fn note(&mut self, failure: Option<String>) {
+    fn note(&mut self, failure: Option<String>) {
         let now = alertsync_engine::now_ms();
         match failure {
             None => {

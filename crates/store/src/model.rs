@@ -512,6 +512,33 @@ impl PlaybookHealth {
     pub fn is_disabled(&self) -> bool {
         self.disabled.is_some()
     }
+
+    /// The health after one more run that failed permanently with `error`.
+    pub(crate) fn after_failure(mut self, error: &str) -> Self {
+        self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+        self.last_error = Some(error.to_owned());
+        self
+    }
+
+    /// The health after a run that succeeded: no failure in a row.
+    pub(crate) fn after_success(mut self) -> Self {
+        self.consecutive_failures = 0;
+        self.last_error = None;
+        self
+    }
+
+    /// Disabled for `reason`, unless it already is (it keeps its first reason); `None` when
+    /// nothing changes.
+    pub(crate) fn disabled_for(mut self, reason: &str) -> Option<Self> {
+        if self.disabled.is_some() {
+            return None;
+        }
+        self.disabled = Some(PlaybookDisabled {
+            reason: reason.to_owned(),
+            at_ms: alertsync_engine::now_ms(),
+        });
+        Some(self)
+    }
 }
 
 /// Why and when a playbook was disabled.

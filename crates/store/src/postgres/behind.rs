@@ -4,15 +4,15 @@
 //! before it is committed; awaited writes call it first, so they keep the order of the
 //! writes queued before them.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 
 use deadpool_postgres::Pool;
 use tokio::sync::{mpsc, watch};
 
 use super::cluster::Identity;
 use super::{Fault, Tx, execute, queue, runs, state};
-use crate::{WriteBehind, WriteHealth};
+use crate::{WriteBehind, WriteHealthCell};
 
 /// Most writes one transaction takes.
 const MAX_BATCH: usize = 256;
@@ -28,7 +28,7 @@ pub(super) struct BehindQueue {
 
 impl BehindQueue {
     /// Starts the task; it notes in `health` whether its batches reach the database.
-    pub(super) fn start(pool: Pool, identity: Identity, health: Arc<Mutex<WriteHealth>>) -> Self {
+    pub(super) fn start(pool: Pool, identity: Identity, health: WriteHealthCell) -> Self {
         let (writes, queue) = mpsc::unbounded_channel();
         let (handled_tx, handled) = watch::channel(0);
         let task = Task {
@@ -63,7 +63,7 @@ impl BehindQueue {
 struct Task {
     pool: Pool,
     identity: Identity,
-    health: Arc<Mutex<WriteHealth>>,
+    health: WriteHealthCell,
 }
 
 impl Task {
@@ -95,10 +95,7 @@ impl Task {
             Err(fault) if fault.is_storage_failure() => Some(super::fault_text(fault)),
             Err(_) => return,
         };
-        self.health
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .note(failure);
+        self.health.note(failure);
     }
 
     async fn commit(&self, batch: &[WriteBehind]) -> Result<(), Fault> {

@@ -27,7 +27,7 @@ mod state;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use alertsync_engine::{Hold, RunRecord};
@@ -44,7 +44,7 @@ use crate::model::{
     NewInboxEvent, PlaybookHealth, Pruned, QueueHealth, Rerun, RetryState, RunCountFilter,
     RunCounts, RunDetail, RunId, RunPage, RunQuery, RunTarget, SchemaMigration,
 };
-use crate::{Store, WriteBehind, WriteHealth};
+use crate::{Store, WriteBehind, WriteHealth, WriteHealthCell};
 
 /// A transaction on a pooled connection.
 type Tx<'t> = deadpool_postgres::Transaction<'t>;
@@ -88,17 +88,7 @@ struct Inner {
     session: cluster::Session,
     behind: behind::BehindQueue,
     /// Whether the last writes reached the database (shared with the write-behind task).
-    write_health: Arc<Mutex<WriteHealth>>,
-}
-
-impl Inner {
-    /// Records how a write went: `failure` is why it did not reach the storage.
-    fn note_write(&self, failure: Option<String>) {
-        self.write_health
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .note(failure);
-    }
+    write_health: WriteHealthCell,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -251,9 +241,9 @@ impl PostgresStore {
         let session = cluster::Session::start(config, identity.clone())
             .await
             .map_err(open_error)?;
-        let write_health = Arc::<Mutex<WriteHealth>>::default();
+        let write_health = WriteHealthCell::default();
         let behind =
-            behind::BehindQueue::start(pool.clone(), identity.clone(), Arc::clone(&write_health));
+            behind::BehindQueue::start(pool.clone(), identity.clone(), write_health.clone());
         Ok(Self {
             inner: Arc::new(Inner {
                 pool,
@@ -295,7 +285,7 @@ impl PostgresStore {
             _ => None,
         };
         if outcome.is_ok() || storage_failure.is_some() {
-            self.inner.note_write(storage_failure);
+            self.inner.write_health.note(storage_failure);
         }
         outcome.map_err(|fault| fault.during(operation))
     }
@@ -426,12 +416,7 @@ impl Store for PostgresStore {
     }
 
     fn write_health(&self) -> WriteHealth {
-        let mut health = self
-            .inner
-            .write_health
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let mut health = self.inner.write_health.get();
         if !self.inner.session.liveness().alive {
             health
                 .failing_since_ms

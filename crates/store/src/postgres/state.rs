@@ -162,17 +162,13 @@ pub(super) async fn record_failure(
     playbook_id: &str,
     error: &str,
 ) -> Result<PlaybookHealth, Fault> {
-    let mut health = health(tx, playbook_id).await?;
-    health.consecutive_failures = health.consecutive_failures.saturating_add(1);
-    health.last_error = Some(error.to_owned());
+    let health = health(tx, playbook_id).await?.after_failure(error);
     save_health(tx, &health).await?;
     Ok(health)
 }
 
 pub(super) async fn record_success(tx: &Tx<'_>, playbook_id: &str) -> Result<(), Fault> {
-    let mut health = health(tx, playbook_id).await?;
-    health.consecutive_failures = 0;
-    health.last_error = None;
+    let health = health(tx, playbook_id).await?.after_success();
     save_health(tx, &health).await
 }
 
@@ -187,15 +183,14 @@ pub(super) async fn disable(
     playbook_id: &str,
     reason: &str,
 ) -> Result<PlaybookHealth, Fault> {
-    let mut health = health(tx, playbook_id).await?;
-    if health.disabled.is_none() {
-        health.disabled = Some(PlaybookDisabled {
-            reason: reason.to_owned(),
-            at_ms: alertsync_engine::now_ms(),
-        });
-        save_health(tx, &health).await?;
+    let health = health(tx, playbook_id).await?;
+    match health.clone().disabled_for(reason) {
+        Some(disabled) => {
+            save_health(tx, &disabled).await?;
+            Ok(disabled)
+        }
+        None => Ok(health),
     }
-    Ok(health)
 }
 
 /// The columns [`health_from_row`] reads.

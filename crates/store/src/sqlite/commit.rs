@@ -161,7 +161,7 @@ fn commit_batch(connection: &mut Connection, inner: &Inner, batch: Vec<Job>) {
         Ok(tx) => tx,
         Err(e) => {
             let why = format!("cannot begin a transaction: {e}");
-            inner.note_write(Some(why.clone()));
+            inner.write_health.note(Some(why.clone()));
             for job in batch {
                 answer(job.operation, job.reply, Err(Fault::Batch(why.clone())));
             }
@@ -183,7 +183,7 @@ fn commit_batch(connection: &mut Connection, inner: &Inner, batch: Vec<Job>) {
             _ => None,
         }),
     };
-    inner.note_write(storage_failure);
+    inner.write_health.note(storage_failure);
     for (operation, reply, outcome) in answers {
         let outcome = match &committed {
             Ok(()) => outcome,

@@ -51,7 +51,7 @@ use crate::model::{
     PlaybookHealth, Pruned, QueueHealth, Rerun, RetryState, RunCountFilter, RunCounts, RunDetail,
     RunId, RunPage, RunQuery, RunTarget,
 };
-use crate::{Store, WriteBehind, WriteHealth};
+use crate::{Store, WriteBehind, WriteHealth, WriteHealthCell};
 
 pub use lock::StoreLock;
 
@@ -105,19 +105,9 @@ struct Inner {
     /// Held while a claim picks its runs, so that two claims never pick the same one.
     claiming: tokio::sync::Mutex<()>,
     /// Whether the last writes reached the disk.
-    write_health: Mutex<WriteHealth>,
+    write_health: WriteHealthCell,
     /// Held while the store lives, if opened exclusive.
     _lock: Option<StoreLock>,
-}
-
-impl Inner {
-    /// Records how a write went: `failure` is why it did not reach the storage.
-    fn note_write(&self, failure: Option<String>) {
-        self.write_health
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .note(failure);
-    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -175,7 +165,7 @@ impl SqliteStore {
             instance: uuid::Uuid::new_v4().to_string(),
             claimed: Mutex::default(),
             claiming: tokio::sync::Mutex::new(()),
-            write_health: Mutex::default(),
+            write_health: WriteHealthCell::default(),
             _lock: lock,
         });
         let writes = commit::WriteQueue::start(writer, Arc::clone(&inner))
@@ -335,11 +325,7 @@ impl Store for SqliteStore {
     }
 
     fn write_health(&self) -> WriteHealth {
-        self.inner
-            .write_health
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.inner.write_health.get()
     }
 
     async fn enqueue(&self, event: NewInboxEvent) -> StoreResult<Enqueued> {

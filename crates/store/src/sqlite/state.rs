@@ -156,9 +156,7 @@ pub(super) fn record_failure(
     playbook_id: &str,
     error: &str,
 ) -> Result<PlaybookHealth, Fault> {
-    let mut health = health(tx, playbook_id)?;
-    health.consecutive_failures = health.consecutive_failures.saturating_add(1);
-    health.last_error = Some(error.to_owned());
+    let health = health(tx, playbook_id)?.after_failure(error);
     save_health(tx, &health)?;
     Ok(health)
 }
@@ -167,9 +165,7 @@ pub(super) fn record_success(
     tx: &Transaction<'_>,
     playbook_id: &str,
 ) -> Result<PlaybookHealth, Fault> {
-    let mut health = health(tx, playbook_id)?;
-    health.consecutive_failures = 0;
-    health.last_error = None;
+    let health = health(tx, playbook_id)?.after_success();
     save_health(tx, &health)?;
     Ok(health)
 }
@@ -185,15 +181,14 @@ pub(super) fn disable(
     playbook_id: &str,
     reason: &str,
 ) -> Result<PlaybookHealth, Fault> {
-    let mut health = health(tx, playbook_id)?;
-    if health.disabled.is_none() {
-        health.disabled = Some(PlaybookDisabled {
-            reason: reason.to_owned(),
-            at_ms: alertsync_engine::now_ms(),
-        });
-        save_health(tx, &health)?;
+    let health = health(tx, playbook_id)?;
+    match health.clone().disabled_for(reason) {
+        Some(disabled) => {
+            save_health(tx, &disabled)?;
+            Ok(disabled)
+        }
+        None => Ok(health),
     }
-    Ok(health)
 }
 
 /// The columns [`health_from_row`] reads.
