@@ -168,6 +168,27 @@ async fn check_tells_a_file_that_is_not_a_store() {
 }
 
 #[tokio::test]
+async fn file_commands_refuse_a_postgres_store_and_say_why() {
+    // Not reached: the commands refuse before connecting.
+    let dir = ConfigDir::new(
+        "[store]\npath = \"data/alertsync.db\"\n\
+         url = \"postgres://alertsync:s3cret-pw@db.internal:5432/alertsync\"\n",
+    );
+    for command in [&["check"][..], &["backup", "copy.db"], &["prune"]] {
+        let out = store_command(&dir, command).await;
+        assert_eq!(exit_code(&out), 2, "{command:?}: {}", stdout(&out));
+        let said = stderr(&out);
+        assert!(
+            said.contains("postgres://alertsync@db.internal:5432/alertsync")
+                && said.contains("works on a store file"),
+            "{command:?}: {said}"
+        );
+        assert!(!said.contains("s3cret-pw") && !stdout(&out).contains("s3cret-pw"));
+    }
+    assert!(!store_path(&dir).exists(), "no store file was made");
+}
+
+#[tokio::test]
 async fn migrate_creates_or_upgrades_the_sqlite_store() {
     let dir = ConfigDir::new("[store]\npath = \"data/alertsync.db\"\n");
     let version = SqliteStore::schema_version();

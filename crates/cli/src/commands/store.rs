@@ -83,10 +83,30 @@ enum StoreCommand {
     },
 }
 
+impl StoreCommand {
+    /// The name of a command that only works on a store file.
+    fn on_file_only(&self) -> Option<&'static str> {
+        match self {
+            Self::Backup { .. } => Some("backup"),
+            Self::Check => Some("check"),
+            Self::Prune { .. } => Some("prune"),
+            Self::Migrate | Self::CopyToPostgres { .. } => None,
+        }
+    }
+}
+
 pub async fn run(global: &GlobalArgs, args: StoreArgs) -> anyhow::Result<ExitCode> {
     let registry = alertsync_integrations::registry();
     let config = load_config(global, &registry)?;
     let path = config.store.path.clone();
+    if let (Some(url), Some(command)) = (&config.store.url, args.command.on_file_only()) {
+        return usage(format!(
+            "`store {command}` works on a store file, and [store] url makes the store the \
+             PostgreSQL database {}: back it up and check it as any PostgreSQL database \
+             (serve prunes it by itself every hour)",
+            postgres::display_url(url)
+        ));
+    }
     match args.command {
         StoreCommand::Backup { file } => {
             let (bytes, file) =

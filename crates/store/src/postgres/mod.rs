@@ -205,6 +205,14 @@ impl DirectClient {
     }
 }
 
+/// The database of the URL `url`, without its password (or a placeholder when `url` is not
+/// a PostgreSQL URL: a malformed URL is not echoed, it may hold a password).
+pub fn display_url(url: &str) -> String {
+    url.parse::<tokio_postgres::Config>()
+        .map(|config| display_target(&config))
+        .unwrap_or_else(|_| "(a malformed PostgreSQL URL)".to_owned())
+}
+
 impl PostgresStore {
     /// Connects to the database at `url` (`postgres://user:password@host:port/database`),
     /// brings its schema up to date and registers this instance.
