@@ -421,7 +421,10 @@ async fn a_database_outage_loses_nothing_and_health_says_so_meanwhile() {
         "database outage of {OUTAGE:?}: {ALERTS} alerts, all in ilert, {repeated} repeated \
          deliveries (bound {bound})"
     );
-    assert!(repeated <= bound, "{repeated} repeated deliveries, bound {bound}");
+    assert!(
+        repeated <= bound,
+        "{repeated} repeated deliveries, bound {bound}"
+    );
 }
 
 /// Where the test PostgreSQL server listens (see `alertsync_testing`).
