@@ -20,6 +20,7 @@ mod latency;
 mod machine;
 mod oneshot;
 mod pipeline;
+mod postgres;
 mod procs;
 mod profile;
 mod python;
@@ -31,6 +32,7 @@ mod templates;
 
 use pipeline::Setup;
 use python::{Python, Unavailable};
+use serve::Store;
 use sim::SimProcess;
 
 /// The workspace root, where `bench/`, `examples/` and the default target dir are.
@@ -57,7 +59,11 @@ run() in a loop in one process.\n\
   4. templates  renders/s over every argument template of the corpus playbooks \
 (../shared/corpus/spl beside the checkout).\n\
   5. memory     RSS of serve idle with 10 playbooks enabled, then after 100,000 runs \
-recorded (10,000 alerts, each running the 10 playbooks).\n\n\
+recorded (10,000 alerts, each running the 10 playbooks).\n\
+  6. postgres   with --postgres URL, the sustained pipeline again with the store in \
+PostgreSQL, by 1 and by 3 `alertsync serve` instances sharing a fresh schema (created, then \
+dropped): one holds the live connection, all deliver. CPU is summed over the instances, \
+peak RSS is the largest instance's.\n\n\
 The Python baseline lives in bench/python; its virtualenv (bench/.venv) is created and \
 filled from PyPI on first use. When that fails its columns read \"unavailable: <reason>\".\n\
 Reproduce the committed results with: cargo run --release -p alertsync-bench"
@@ -97,6 +103,11 @@ struct Args {
     /// with `--profile profiling` for symbols.
     #[arg(long, value_name = "DIR")]
     profile: Option<PathBuf>,
+    /// Also measures the sustained pipeline on this PostgreSQL server, by 1 and by 3
+    /// instances, each run on a schema it creates and drops (e.g.
+    /// postgres://postgres@127.0.0.1:5432/test).
+    #[arg(long, value_name = "URL")]
+    postgres: Option<String>,
 }
 
 /// The settings of one invocation, smoke mode applied.
@@ -146,6 +157,10 @@ impl Plan {
 const WORKERS: usize = 8;
 /// Playbooks enabled in the memory measurement.
 const MEMORY_PLAYBOOKS: usize = 10;
+/// How many instances share the PostgreSQL database in each PostgreSQL pipeline run.
+const POSTGRES_INSTANCES: [usize; 2] = [1, 3];
+/// What the PostgreSQL columns say without `--postgres`.
+const POSTGRES_NOT_MEASURED: &str = "not measured (give --postgres URL)";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -195,6 +210,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         "fixed_rate": {"per_second": plan.rate, "seconds": plan.fixed.as_secs_f64()},
         "memory": {"playbooks": MEMORY_PLAYBOOKS, "runs": plan.memory_runs},
         "serve_workers": WORKERS,
+        "postgres": args.postgres.as_deref().map(postgres::shown),
         "alertsync": alertsync.display().to_string(),
         "python": match &python {
             Ok(python) => format!("sekoia-automation-sdk {}", python.sdk_version()),
@@ -213,7 +229,8 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     results.one_shot = outcome(one_shot(&setup, &python, &plan, scratch.path()).await);
 
     progress!("pipeline: {} alerts through alertsync serve", plan.alerts);
-    results.pipeline = outcome(pipeline::sustained(&setup, plan.alerts).await);
+    results.pipeline = outcome(pipeline::sustained(&setup, plan.alerts, &Store::File, 1).await);
+    results.postgres = postgres_pipelines(&setup, args.postgres.as_deref(), plan.alerts).await;
 
     progress!("ceiling: {} alerts, {WORKERS} at a time", plan.alerts);
     results.ceiling = outcome(ceiling_run(&setup, plan.alerts).await);
@@ -299,6 +316,30 @@ async fn one_shot(
             (None, Ok(_)) => Value::String(unavailable("no run")),
         },
     }))
+}
+
+/// The sustained pipeline on PostgreSQL for each of [`POSTGRES_INSTANCES`], or "not
+/// measured" without a server.
+async fn postgres_pipelines(
+    setup: &Setup,
+    server: Option<&str>,
+    alerts: usize,
+) -> Vec<(usize, Value)> {
+    let mut measured = Vec::with_capacity(POSTGRES_INSTANCES.len());
+    for instances in POSTGRES_INSTANCES {
+        let value = match server {
+            Some(server) => {
+                progress!(
+                    "pipeline: {alerts} alerts through {instances} alertsync serve on {}",
+                    postgres::shown(server)
+                );
+                outcome(postgres::sustained(setup, server, alerts, instances).await)
+            }
+            None => Value::String(POSTGRES_NOT_MEASURED.to_owned()),
+        };
+        measured.push((instances, value));
+    }
+    measured
 }
 
 async fn ceiling_run(setup: &Setup, alerts: usize) -> anyhow::Result<ceiling::Ceiling> {

@@ -1,6 +1,7 @@
 //! The service under load: the sustained pipeline (N alerts as fast as the simulator
-//! raises them), a fixed offered rate, and its memory idle and after many recorded runs.
-//! Each starts a fresh simulator and a fresh `alertsync serve` on a fresh store.
+//! raises them, on a store file or by one or more instances on a PostgreSQL database), a
+//! fixed offered rate, and its memory idle and after many recorded runs. Each starts a
+//! fresh simulator and fresh `alertsync serve` processes on a fresh store.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -10,7 +11,7 @@ use serde::Serialize;
 
 use crate::latency::{self, Latencies};
 use crate::procs::ProcSample;
-use crate::serve::ServeProcess;
+use crate::serve::{Cluster, Launch, Store};
 use crate::sim::SimProcess;
 use crate::stats::round3;
 
@@ -28,29 +29,52 @@ pub struct Setup {
 }
 
 impl Setup {
-    async fn start(&self, playbooks: usize) -> anyhow::Result<(SimProcess, ServeProcess)> {
+    /// A simulator, and `instances` services with `playbooks` playbooks on `store`.
+    async fn start(
+        &self,
+        playbooks: usize,
+        store: &Store,
+        instances: usize,
+    ) -> anyhow::Result<(SimProcess, Cluster)> {
         let sim = SimProcess::start(&self.alertsync).await?;
-        let serve = ServeProcess::start(&self.alertsync, &sim, &self.playbook, playbooks).await?;
+        let launch = Launch {
+            alertsync: &self.alertsync,
+            sim: &sim,
+            playbook: &self.playbook,
+            playbooks,
+            store,
+        };
+        let serve = Cluster::start(&launch, instances).await?;
         Ok((sim, serve))
     }
 }
 
 #[derive(Debug, Serialize)]
 pub struct Sustained {
+    /// `alertsync serve` processes sharing the store.
+    pub instances: usize,
     pub alerts: usize,
     pub seconds: f64,
     pub alerts_per_second: f64,
     pub latency: Latencies,
+    /// The peak resident memory of the largest instance.
     pub peak_rss_kb: u64,
+    /// CPU time (user and system) summed over the instances.
     pub cpu_seconds: f64,
     pub cpu_ms_per_alert: f64,
     /// How fast the simulator raised the alerts (an upper bound on the throughput).
     pub offered_per_second: f64,
 }
 
-/// N alerts raised as fast as the simulator can, through serve to ilert.
-pub async fn sustained(setup: &Setup, alerts: usize) -> anyhow::Result<Sustained> {
-    let (sim, serve) = setup.start(1).await?;
+/// N alerts raised as fast as the simulator can, through `instances` services on `store`
+/// to ilert.
+pub async fn sustained(
+    setup: &Setup,
+    alerts: usize,
+    store: &Store,
+    instances: usize,
+) -> anyhow::Result<Sustained> {
+    let (sim, serve) = setup.start(1, store, instances).await?;
     let before = serve.sample()?;
     let raised = Instant::now();
     let mut created = 0;
@@ -72,6 +96,7 @@ pub async fn sustained(setup: &Setup, alerts: usize) -> anyhow::Result<Sustained
     let latency = latency::measure(&timings).context("no latency could be measured")?;
     let cpu = after.cpu_seconds - before.cpu_seconds;
     Ok(Sustained {
+        instances,
         alerts,
         seconds: round3(latency.span_seconds),
         alerts_per_second: round3(alerts as f64 / latency.span_seconds),
@@ -86,7 +111,7 @@ pub async fn sustained(setup: &Setup, alerts: usize) -> anyhow::Result<Sustained
 /// Waits for `count` ilert events, saying how far it got every few seconds.
 async fn wait_reporting(
     sim: &SimProcess,
-    serve: &ServeProcess,
+    serve: &Cluster,
     count: usize,
     what: &str,
 ) -> anyhow::Result<crate::sim::Timings> {
@@ -132,10 +157,11 @@ pub async fn fixed_rate(
     duration: Duration,
     profile: Option<&std::path::Path>,
 ) -> anyhow::Result<FixedRate> {
-    let (sim, serve) = setup.start(1).await?;
-    let recording = profile
-        .map(|dir| crate::profile::start(dir, serve.pid()))
-        .transpose()?;
+    let (sim, serve) = setup.start(1, &Store::File, 1).await?;
+    let recording = match (profile, serve.first_pid()) {
+        (Some(dir), Some(pid)) => Some(crate::profile::start(dir, pid)?),
+        _ => None,
+    };
     let before = serve.sample()?;
     let started = Instant::now();
     let mut sent = 0usize;
@@ -195,7 +221,7 @@ pub struct Memory {
 
 /// RSS idle with `playbooks` playbooks enabled, then after `runs` runs recorded.
 pub async fn memory(setup: &Setup, playbooks: usize, runs: usize) -> anyhow::Result<Memory> {
-    let (sim, serve) = setup.start(playbooks).await?;
+    let (sim, serve) = setup.start(playbooks, &Store::File, 1).await?;
     tokio::time::sleep(SETTLE).await;
     let idle = serve.sample()?;
     let alerts = runs.div_ceil(playbooks);

@@ -18,6 +18,9 @@ pub struct Results {
     pub templates: Value,
     pub one_shot: Value,
     pub pipeline: Value,
+    /// The sustained pipeline on PostgreSQL, by instance count: its numbers, an error or
+    /// "not measured ...".
+    pub postgres: Vec<(usize, Value)>,
     pub ceiling: Value,
     pub python_loop: Value,
     pub fixed_rate: Value,
@@ -39,6 +42,7 @@ impl Results {
             templates: Value::Null,
             one_shot: Value::Null,
             pipeline: Value::Null,
+            postgres: Vec::new(),
             ceiling: Value::Null,
             python_loop: Value::Null,
             fixed_rate: Value::Null,
@@ -48,9 +52,12 @@ impl Results {
 
     /// Whether every measurement produced numbers (an unavailable Python is not a failure).
     pub fn all_ok(&self) -> bool {
+        let postgres = self.postgres.iter().map(|(_, value)| value);
         self.measurements()
             .iter()
-            .all(|(_, value)| value.get("error").is_none() && !value.is_null())
+            .map(|(_, value)| *value)
+            .chain(postgres)
+            .all(|value| value.get("error").is_none() && !value.is_null())
     }
 
     fn measurements(&self) -> [(&'static str, &Value); 7] {
@@ -133,11 +140,21 @@ impl Results {
                 "alertsync": self.pipeline,
                 "ceiling": self.ceiling,
                 "python_loop": self.python_loop,
+                "postgres": self.postgres_json(),
             },
             "fixed_rate": self.fixed_rate,
             "templates": self.templates,
             "memory": self.memory,
         })
+    }
+
+    /// `{"instances_<n>": ...}` for each PostgreSQL run.
+    fn postgres_json(&self) -> Value {
+        let runs = self.postgres.iter();
+        Value::Object(
+            runs.map(|(instances, value)| (format!("instances_{instances}"), value.clone()))
+                .collect(),
+        )
     }
 
     /// Writes `latest.json` and `latest.md` in `dir`.
@@ -327,6 +344,7 @@ fn markdown(report: &Value) -> String {
     for row in rows {
         let _ = writeln!(md, "| {} |", row.join(" | "));
     }
+    md.push_str(&store_table(report));
     let _ = writeln!(md, "\n| target | measured | met |\n| --- | --- | --- |");
     for target in report["targets"].as_array().into_iter().flatten() {
         let measured = target["measured"].as_f64().map_or("—".to_owned(), pretty);
@@ -354,6 +372,48 @@ fn markdown(report: &Value) -> String {
     md
 }
 
+/// The sustained pipeline by store and instance count: the SQLite row again, then each
+/// PostgreSQL run.
+fn store_table(report: &Value) -> String {
+    let pipeline = &report["pipeline"];
+    let mut md = format!(
+        "\n| sustained pipeline, {} alerts | instances | throughput | latency p50 / p99 | CPU per alert (all instances) | peak RSS (largest instance) |\n\
+         | --- | --- | --- | --- | --- | --- |\n",
+        report["settings"]["alerts"]
+    );
+    let sqlite = store_row("SQLite file", "1", &pipeline["alertsync"]);
+    let _ = writeln!(md, "| {} |", sqlite.join(" | "));
+    let runs = pipeline["postgres"].as_object().into_iter().flatten();
+    for (key, run) in runs {
+        let instances = key.strip_prefix("instances_").unwrap_or(key);
+        let _ = writeln!(
+            md,
+            "| {} |",
+            store_row("PostgreSQL", instances, run).join(" | ")
+        );
+    }
+    md
+}
+
+/// One row of [`store_table`]; a run without numbers says why once, in the throughput cell.
+fn store_row(store: &str, instances: &str, run: &Value) -> [String; 6] {
+    let throughput = cell(run, "/alerts_per_second", " alerts/s");
+    let measured = run.get("alerts_per_second").is_some();
+    let or_dash = |text: String| if measured { text } else { "—".to_owned() };
+    [
+        store.to_owned(),
+        instances.to_owned(),
+        throughput,
+        or_dash(format!(
+            "{} / {}",
+            cell(run, "/latency/p50_ms", " ms"),
+            cell(run, "/latency/p99_ms", " ms")
+        )),
+        or_dash(cell(run, "/cpu_ms_per_alert", " ms CPU")),
+        or_dash(kb_as_mb(run, "/peak_rss_kb")),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,5 +431,29 @@ mod tests {
         );
         assert_eq!(ratio(Some(1.0), Some(0.0)), None);
         assert_eq!(ratio(Some(3.0), Some(2.0)), Some(1.5));
+    }
+
+    #[test]
+    fn store_rows_say_why_a_run_has_no_numbers() {
+        let run = json!({"alerts_per_second": 512.0, "cpu_ms_per_alert": 0.5,
+            "peak_rss_kb": 20480, "latency": {"p50_ms": 3.0, "p99_ms": 12.0}});
+        assert_eq!(
+            store_row("PostgreSQL", "3", &run),
+            [
+                "PostgreSQL",
+                "3",
+                "512 alerts/s",
+                "3.00 ms / 12.0 ms",
+                "0.50 ms CPU",
+                "20.0 MB"
+            ]
+        );
+        let absent = store_row(
+            "PostgreSQL",
+            "1",
+            &json!("not measured (give --postgres URL)"),
+        );
+        assert_eq!(absent[2], "not measured (give --postgres URL)");
+        assert_eq!(absent[3..], ["—", "—", "—"]);
     }
 }

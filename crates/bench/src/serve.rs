@@ -1,6 +1,7 @@
 //! `alertsync serve` as it is deployed: its own process with a configuration file, a
-//! durable SQLite store in a temporary directory and the shipped forward-alerts-to-ilert
-//! playbook (or several copies of it), pointed at the simulator.
+//! durable store (a SQLite file in a temporary directory, or a PostgreSQL database) and the
+//! shipped forward-alerts-to-ilert playbook (or several copies of it), pointed at the
+//! simulator; and several of them on one PostgreSQL database, as a cluster.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -26,6 +27,100 @@ const LOG_KEEP: usize = 64 * 1024;
 /// The store of the service, in its temporary directory.
 const STORE_FILE: &str = "data/alertsync.db";
 
+/// Where the service keeps its store.
+#[derive(Clone, Debug)]
+pub enum Store {
+    /// A SQLite file in the service's temporary directory.
+    File,
+    /// A PostgreSQL database, by URL (files made for runs stay in the temporary directory).
+    Postgres(String),
+}
+
+impl Store {
+    /// The lines of the `[store]` section.
+    fn config(&self) -> String {
+        let path = format!("path = \"{STORE_FILE}\"\n");
+        match self {
+            Store::File => path,
+            Store::Postgres(url) => format!("{path}url = {}\n", Value::String(url.clone())),
+        }
+    }
+}
+
+/// What starting one instance of the service needs.
+pub struct Launch<'a> {
+    pub alertsync: &'a Path,
+    pub sim: &'a SimProcess,
+    pub playbook: &'a Path,
+    /// Copies of the playbook enabled.
+    pub playbooks: usize,
+    pub store: &'a Store,
+}
+
+/// One or more `alertsync serve` on one store. On a PostgreSQL database they share the run
+/// queue, one of them holds the live connection (the others stand by) and all of them
+/// deliver to ilert. Killed when dropped.
+pub struct Cluster {
+    instances: Vec<ServeProcess>,
+}
+
+impl Cluster {
+    /// Starts `count` instances one after the other (the first makes the store's tables),
+    /// then waits until one of them listens to the simulator's live notifications.
+    pub async fn start(launch: &Launch<'_>, count: usize) -> anyhow::Result<Cluster> {
+        anyhow::ensure!(count > 0, "a cluster needs an instance");
+        let mut instances = Vec::with_capacity(count);
+        for _ in 0..count {
+            instances.push(ServeProcess::start(launch).await?);
+        }
+        let cluster = Cluster { instances };
+        launch
+            .sim
+            .wait_for_live_subscriber(STARTUP)
+            .await
+            .with_context(|| cluster.log_text())?;
+        Ok(cluster)
+    }
+
+    /// The process id of the first instance.
+    pub fn first_pid(&self) -> Option<u32> {
+        self.instances.first().map(ServeProcess::pid)
+    }
+
+    /// CPU time summed over the instances; resident memory of the largest.
+    pub fn sample(&self) -> anyhow::Result<ProcSample> {
+        let mut total = ProcSample::default();
+        for instance in &self.instances {
+            let one = instance.sample()?;
+            total.cpu_seconds += one.cpu_seconds;
+            total.rss_kb = total.rss_kb.max(one.rss_kb);
+            total.peak_rss_kb = total.peak_rss_kb.max(one.peak_rss_kb);
+        }
+        Ok(total)
+    }
+
+    /// What the instances said, each headed by its number when there are several.
+    pub fn log_text(&self) -> String {
+        if let [single] = self.instances.as_slice() {
+            return single.log_text();
+        }
+        let logs = self.instances.iter().enumerate();
+        logs.map(|(index, instance)| {
+            format!("--- instance {}:\n{}", index + 1, instance.log_text())
+        })
+        .collect()
+    }
+
+    /// Stops every instance; the sizes of their store files summed (none on PostgreSQL).
+    pub async fn stop(self) -> anyhow::Result<u64> {
+        let mut bytes = 0;
+        for instance in self.instances {
+            bytes += instance.stop().await?;
+        }
+        Ok(bytes)
+    }
+}
+
 /// A running `alertsync serve`; killed when dropped.
 pub struct ServeProcess {
     child: Child,
@@ -35,17 +130,12 @@ pub struct ServeProcess {
 }
 
 impl ServeProcess {
-    /// Starts the service with `playbooks` copies of the forward-alerts-to-ilert playbook
-    /// and waits until it listens to the simulator's live notifications.
-    pub async fn start(
-        alertsync: &Path,
-        sim: &SimProcess,
-        playbook: &Path,
-        playbooks: usize,
-    ) -> anyhow::Result<ServeProcess> {
+    /// Starts the service and waits until it listens for requests (not until it listens
+    /// to the live notifications: on a shared database it may stand by).
+    async fn start(launch: &Launch<'_>) -> anyhow::Result<ServeProcess> {
         let dir = tempfile::tempdir()?;
-        let config = write_config(dir.path(), sim, playbook, playbooks)?;
-        let mut child = Command::new(alertsync)
+        let config = write_config(dir.path(), launch)?;
+        let mut child = Command::new(launch.alertsync)
             .arg("serve")
             .arg("--config")
             .arg(&config)
@@ -58,7 +148,7 @@ impl ServeProcess {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .with_context(|| format!("cannot start {} serve", alertsync.display()))?;
+            .with_context(|| format!("cannot start {} serve", launch.alertsync.display()))?;
         let pid = child.id().context("the service ended at once")?;
         let stderr = child.stderr.take().context("the service's stderr")?;
         let log = Arc::new(Mutex::new(String::new()));
@@ -74,9 +164,6 @@ impl ServeProcess {
             Ok(Ok(())) => {}
             _ => bail!("alertsync serve did not start:\n{}", service.log_text()),
         }
-        sim.wait_for_live_subscriber(STARTUP)
-            .await
-            .with_context(|| service.log_text())?;
         Ok(service)
     }
 
@@ -110,18 +197,13 @@ impl ServeProcess {
     }
 }
 
-/// `alertsync.toml` in `dir`: both accounts on the simulator, `playbooks` playbooks, the
-/// store in `dir/data`, no ilert quota in the way (the simulator has none either).
-fn write_config(
-    dir: &Path,
-    sim: &SimProcess,
-    playbook: &Path,
-    playbooks: usize,
-) -> anyhow::Result<PathBuf> {
-    let text = std::fs::read_to_string(playbook)
-        .with_context(|| format!("cannot read {}", playbook.display()))?;
+/// `alertsync.toml` in `dir`: both accounts on the simulator, the playbooks, the store
+/// (its files in `dir/data`), no ilert quota in the way (the simulator has none either).
+fn write_config(dir: &Path, launch: &Launch<'_>) -> anyhow::Result<PathBuf> {
+    let text = std::fs::read_to_string(launch.playbook)
+        .with_context(|| format!("cannot read {}", launch.playbook.display()))?;
     let mut entries = String::new();
-    for index in 0..playbooks {
+    for index in 0..launch.playbooks {
         let file = dir.join(format!("playbook-{index}.json"));
         std::fs::write(&file, playbook_copy(&text, index)?)?;
         let path = Value::String(file.to_string_lossy().into_owned());
@@ -142,13 +224,13 @@ integration_key = "{ILERT_KEY}"
 
 {entries}
 [store]
-path = "{STORE_FILE}"
-
+{store}
 [delivery]
 ilert_rate_per_minute = 4000000000
 "#,
-        sekoia = sim.urls.sekoia,
-        ilert = sim.urls.ilert,
+        sekoia = launch.sim.urls.sekoia,
+        ilert = launch.sim.urls.ilert,
+        store = launch.store.config(),
     );
     let path = dir.join("alertsync.toml");
     std::fs::write(&path, config)?;

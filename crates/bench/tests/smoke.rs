@@ -11,9 +11,14 @@
 //! time tests run. The binary is not rebuilt when present: a nested build with another
 //! feature set would recompile much of the workspace, and the smoke test checks the
 //! harness, not the latest service code.
+//!
+//! When the test PostgreSQL server can be reached the run also gets `--postgres`, and the
+//! PostgreSQL pipeline runs (1 and 3 instances) are checked too; otherwise that part is
+//! skipped loudly (`ALERTSYNC_REQUIRE_POSTGRES=1` makes it a failure).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -40,6 +45,54 @@ fn alertsync_binary() -> PathBuf {
     binary
 }
 
+/// The test PostgreSQL server, when it answers.
+fn postgres_server() -> Option<String> {
+    let url = alertsync_testing::postgres_server_url();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let reached = runtime.block_on(async {
+        let connecting = tokio_postgres::connect(&url, tokio_postgres::NoTls);
+        matches!(
+            tokio::time::timeout(Duration::from_secs(3), connecting).await,
+            Ok(Ok(_))
+        )
+    });
+    let need = format!(
+        "PostgreSQL at {url} cannot be reached, so the smoke run measures no PostgreSQL pipeline"
+    );
+    alertsync_testing::available_or_skip(reached, "ALERTSYNC_REQUIRE_POSTGRES", &need)
+        .then_some(url)
+}
+
+/// The PostgreSQL pipeline runs in the report: numbers for 1 and 3 instances with a server,
+/// "not measured" without.
+fn check_postgres(report: &Value, server: Option<&str>, text: &str) {
+    for instances in [1, 3] {
+        let run = &report["pipeline"]["postgres"][format!("instances_{instances}")];
+        if server.is_none() {
+            assert_eq!(run, "not measured (give --postgres URL)", "{text}");
+            continue;
+        }
+        for pointer in [
+            "/alerts_per_second",
+            "/latency/p50_ms",
+            "/latency/p99_ms",
+            "/peak_rss_kb",
+            "/cpu_ms_per_alert",
+        ] {
+            let number = run.pointer(pointer).and_then(Value::as_f64);
+            assert!(
+                number.is_some_and(|n| n > 0.0),
+                "{instances} instances: {pointer} in {text}"
+            );
+        }
+        assert_eq!(run["instances"].as_u64(), Some(instances), "{text}");
+        assert_eq!(run["alerts"].as_u64(), Some(200), "{text}");
+    }
+}
+
 #[test]
 fn smoke_run_writes_every_measurement() {
     let out = tempfile::tempdir().expect("a temporary directory");
@@ -53,6 +106,10 @@ fn smoke_run_writes_every_measurement() {
     let with_python = std::env::var("ALERTSYNC_BENCH_PYTHON").as_deref() == Ok("1");
     if !with_python {
         command.arg("--skip-python");
+    }
+    let postgres = postgres_server();
+    if let Some(server) = &postgres {
+        command.arg("--postgres").arg(server);
     }
     let run = command.output().expect("alertsync-bench runs");
     let stderr = String::from_utf8_lossy(&run.stderr);
@@ -109,8 +166,17 @@ fn smoke_run_writes_every_measurement() {
         assert_eq!(report["one_shot"]["python"], "unavailable: skipped");
     }
 
+    check_postgres(&report, postgres.as_deref(), &text);
+
     let table = std::fs::read_to_string(out.path().join("latest.md")).expect("latest.md");
     assert!(table.starts_with("| measurement |"), "{table}");
+    for row in [
+        "| SQLite file | 1 |",
+        "| PostgreSQL | 1 |",
+        "| PostgreSQL | 3 |",
+    ] {
+        assert!(table.contains(row), "{table}");
+    }
     assert!(table.contains("| target | measured | met |"), "{table}");
     assert!(!table.contains("error:"), "{table}");
 }

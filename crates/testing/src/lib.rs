@@ -36,7 +36,7 @@ pub fn corpus_dir() -> Option<PathBuf> {
 
 /// The PostgreSQL server tests use: `ALERTSYNC_TEST_POSTGRES_URL`, by default the local
 /// server's `test` database.
-fn postgres_server_url() -> String {
+pub fn postgres_server_url() -> String {
     std::env::var("ALERTSYNC_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
