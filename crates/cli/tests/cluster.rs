@@ -27,10 +27,10 @@ const TICK_SECS: u64 = 2;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_instances_lose_nothing_when_the_live_holder_is_killed_twice() {
-    // Enough alerts, with two changes each, that the quota binds: three instances counting
-    // alone would send up to three times as many a minute.
-    const ALERTS: usize = 150;
-    const PER_MINUTE: u32 = 240;
+    // 1,000 alerts with two changes each: 3,000 deliveries, twice the quota of a minute, so
+    // the quota binds (three instances counting alone would send up to three times as many).
+    const ALERTS: usize = 1_000;
+    const PER_MINUTE: u32 = 1_500;
     const WORKERS: usize = 4;
     const KILLS: usize = 2;
     let Some(schema) = alertsync_testing::postgres_schema().await else {
