@@ -32,24 +32,7 @@ pub async fn sustained(
 
 /// `server` without its password (user, hosts, ports and database), for reports and errors.
 pub fn shown(server: &str) -> String {
-    let Ok(config) = server.parse::<tokio_postgres::Config>() else {
-        return "an unreadable PostgreSQL URL".to_owned();
-    };
-    let hosts: Vec<String> = config
-        .get_hosts()
-        .iter()
-        .zip(config.get_ports().iter().chain(std::iter::repeat(&5432)))
-        .map(|(host, port)| match host {
-            tokio_postgres::config::Host::Tcp(name) => format!("{name}:{port}"),
-            tokio_postgres::config::Host::Unix(path) => format!("{}:{port}", path.display()),
-        })
-        .collect();
-    let user = config
-        .get_user()
-        .map(|user| format!("{user}@"))
-        .unwrap_or_default();
-    let database = config.get_dbname().unwrap_or_default();
-    format!("postgres://{user}{}/{database}", hosts.join(","))
+    alertsync_store::postgres::display_url(server)
 }
 
 /// A schema of its own on the server, for one run.
@@ -101,27 +84,4 @@ async fn connect(server: &str) -> anyhow::Result<tokio_postgres::Client> {
         .with_context(|| format!("cannot connect to {}", shown(server)))?;
     tokio::spawn(connection);
     Ok(client)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_password_is_not_shown() {
-        let url = "postgres://alertsync:s3cret@db.internal:5433/alertsync?sslmode=disable";
-        assert_eq!(
-            shown(url),
-            "postgres://alertsync@db.internal:5433/alertsync"
-        );
-        assert_eq!(
-            shown("postgres://postgres@127.0.0.1/test"),
-            "postgres://postgres@127.0.0.1:5432/test"
-        );
-        assert!(!shown("host=h password=s3cret").contains("s3cret"));
-        assert_eq!(
-            shown("postgres://h:notaport/db"),
-            "an unreadable PostgreSQL URL"
-        );
-    }
 }

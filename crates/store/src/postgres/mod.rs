@@ -210,7 +210,7 @@ impl DirectClient {
 pub fn display_url(url: &str) -> String {
     url.parse::<tokio_postgres::Config>()
         .map(|config| display_target(&config))
-        .unwrap_or_else(|_| "(a malformed PostgreSQL URL)".to_owned())
+        .unwrap_or_else(|_| "an unreadable PostgreSQL URL".to_owned())
 }
 
 impl PostgresStore {
@@ -750,5 +750,28 @@ impl Store for PostgresStore {
             .try_lease(name)
             .await
             .map_err(|fault| fault.during("take a lease"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::display_url;
+
+    #[test]
+    fn the_password_is_not_shown() {
+        let url = "postgres://alertsync:s3cret@db.internal:5433/alertsync?sslmode=disable";
+        assert_eq!(
+            display_url(url),
+            "postgres://alertsync@db.internal:5433/alertsync"
+        );
+        assert_eq!(
+            display_url("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1:5432/test"
+        );
+        assert!(!display_url("host=h password=s3cret").contains("s3cret"));
+        assert_eq!(
+            display_url("postgres://h:notaport/db"),
+            "an unreadable PostgreSQL URL"
+        );
     }
 }
