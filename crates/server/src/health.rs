@@ -199,7 +199,6 @@ pub async fn assess(inputs: &HealthInputs) -> Health {
             detail: detail.clone(),
         });
     }
-    problems.dedup();
     let cluster = match inputs.store.cluster().await {
         Ok(cluster) => cluster,
         Err(err) => {
@@ -207,6 +206,7 @@ pub async fn assess(inputs: &HealthInputs) -> Health {
             None
         }
     };
+    problems.dedup();
     Health {
         cluster,
         status: if problems.is_empty() {
