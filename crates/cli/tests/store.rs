@@ -430,13 +430,11 @@ async fn populate(path: &Path) -> StoreResult<Facts> {
     store
         .record_playbook_failure("pb-forward", "ilert answered 400")
         .await?;
-    store
-        .link_alert(AlertLink {
-            system: "ilert".to_owned(),
-            remote_id: "IL-42".to_owned(),
-            alert_uuid: "A".to_owned(),
-        })
-        .await?;
+    store.write_behind(WriteBehind::AlertLinked(AlertLink {
+        system: "ilert".to_owned(),
+        remote_id: "IL-42".to_owned(),
+        alert_uuid: "A".to_owned(),
+    }));
     store
         .set_checkpoint(Checkpoint {
             key: "live/sekoia".to_owned(),

@@ -73,6 +73,10 @@ pub enum WriteBehind {
     PlaybookSucceeded { playbook_id: String },
     /// What a run read of its alert (lost in a crash: the resumed run reads it again).
     AlertRead { run: RunId, alert: RunAlert },
+    /// The id a destination gave to an alert ([`StoredAlertLinks`]). It is queued while
+    /// its action runs, so before the action's end record: lost in a crash, that record is
+    /// lost too, and the action runs again at the resume and links the alert again.
+    AlertLinked(AlertLink),
 }
 
 /// The health of the store's writes, for `/healthz`: whether the last ones went to disk.
@@ -254,13 +258,10 @@ pub trait Store: Send + Sync {
     /// how many.
     async fn forget_checkpoints(&self, prefix: &str, updated_before_ms: u64) -> StoreResult<u64>;
 
-    // ----- alert links -----
+    // ----- alert links (written with [`WriteBehind::AlertLinked`]) -----
 
-    /// Records that `link.system` knows the Sekoia.io alert `link.alert_uuid` as
-    /// `link.remote_id`; a later link for the same remote id replaces it.
-    async fn link_alert(&self, link: AlertLink) -> StoreResult<()>;
-
-    /// The Sekoia.io alert `system` knows as `remote_id`, if a link was recorded.
+    /// The Sekoia.io alert `system` knows as `remote_id`, if a link was recorded; a later
+    /// link for the same remote id replaces an earlier one.
     async fn linked_alert(&self, system: &str, remote_id: &str) -> StoreResult<Option<String>>;
 
     // ----- playbook health -----

@@ -94,8 +94,9 @@ impl RetryJournal for NodeRunRecorder {
     }
 }
 
-/// The executor's [`AlertLinks`], kept in the store. A failed write is logged: the delivery
-/// it follows succeeded all the same.
+/// The executor's [`AlertLinks`], kept in the store. Links are written behind
+/// ([`WriteBehind::AlertLinked`]): a delivery does not wait for a commit of its own. A failed
+/// write is logged: the delivery it follows succeeded all the same.
 pub struct StoredAlertLinks {
     store: Arc<dyn Store>,
 }
@@ -114,9 +115,7 @@ impl AlertLinks for StoredAlertLinks {
             remote_id: remote_id.to_owned(),
             alert_uuid: alert_uuid.to_owned(),
         };
-        if let Err(error) = self.store.link_alert(link).await {
-            tracing::error!(system, remote_id, alert_uuid, %error, "alert link not recorded");
-        }
+        self.store.write_behind(WriteBehind::AlertLinked(link));
     }
 }
 
@@ -168,6 +167,7 @@ mod tests {
             links.link("ilert", "2983782", "alert-b").await;
             links.link("ilert", "2983782", "alert-c").await;
             links.link("pagerduty", "2983781", "alert-d").await;
+            store.sync_writes().await.unwrap();
         }
         let store = SqliteStore::open(&path).await.unwrap();
         let linked = |system: &'static str, id: &'static str| {

@@ -132,5 +132,6 @@ async fn apply(tx: &Tx<'_>, identity: &Identity, write: &WriteBehind) -> Result<
             state::record_success(tx, playbook_id).await
         }
         WriteBehind::AlertRead { run, alert } => runs::set_alert(tx, *run, alert).await,
+        WriteBehind::AlertLinked(link) => state::link_alert(tx, link).await,
     }
 }

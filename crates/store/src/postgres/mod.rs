@@ -40,9 +40,9 @@ use crate::error::{StoreError, StoreResult};
 use crate::fault::Fault;
 use crate::lease::Lease;
 use crate::model::{
-    AlertLink, Checkpoint, ClaimedRun, ClusterView, Enqueued, InboxCounts, InboxEvent, InboxId,
-    NewInboxEvent, PlaybookHealth, Pruned, QueueHealth, Rerun, RetryState, RunCountFilter,
-    RunCounts, RunDetail, RunId, RunPage, RunQuery, RunTarget, SchemaMigration,
+    Checkpoint, ClaimedRun, ClusterView, Enqueued, InboxCounts, InboxEvent, InboxId, NewInboxEvent,
+    PlaybookHealth, Pruned, QueueHealth, Rerun, RetryState, RunCountFilter, RunCounts, RunDetail,
+    RunId, RunPage, RunQuery, RunTarget, SchemaMigration,
 };
 use crate::{Store, WriteBehind, WriteHealth, WriteHealthCell};
 
@@ -638,14 +638,6 @@ impl Store for PostgresStore {
         self.write(
             "forget checkpoints",
             op!(tx => state::forget_checkpoints(tx, &prefix, updated_before_ms).await),
-        )
-        .await
-    }
-
-    async fn link_alert(&self, link: AlertLink) -> StoreResult<()> {
-        self.write(
-            "record alert link",
-            op!(tx => state::link_alert(tx, &link).await),
         )
         .await
     }

@@ -8,12 +8,20 @@
 //! still returns only once it is on disk; N concurrent writes cost one sync instead of N.
 //! Writes run in the order they were queued, so each sees the ones before it. A write may
 //! also be queued without waiting ([`WriteQueue::submit`]): it is committed with its batch,
-//! before any write queued after it, and a failure is logged.
+//! before any write queued after it, and a failure is logged. A run's settlement
+//! ([`WriteQueue::settle`]) is awaited but patient: its loss in a crash costs at most a
+//! repeat the guarantees allow, so it may wait up to [`LINGER`] for the next write that
+//! cannot wait, and a forwarded alert then costs one sync (its event's) instead of two.
+//! A write nobody waits for that a later
+//! write of its batch overwrites whole ([`Footprint`]: a node run's record, then the run's
+//! end that writes every record again) is left out: a short run then costs its end's
+//! statements only.
 //!
 //! Written by hand: it is a queue, a thread and savepoints around rusqlite, which no crate
 //! provides.
 
 use std::any::Any;
+use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -24,13 +32,14 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use super::{Fault, Inner};
+use crate::model::RunId;
 
 /// Most writes one transaction takes: bounds how long a batch holds the write lock.
 const MAX_BATCH: usize = 256;
 
-/// How long writes nobody waits for ([`WriteQueue::submit`]) may wait for a write somebody
-/// waits for, to share its commit: a run's start, its alert and its node records then ride
-/// with the next event, claim or run end instead of each paying a sync to disk of its own.
+/// How long writes that may wait ([`Wait::Nobody`], [`Wait::Patient`]) wait for a write
+/// that cannot, to share its commit: a run's start, its alert, its node records and its
+/// end then ride with the next event instead of each paying a sync to disk of its own.
 /// Their loss in a crash is harmless by design (see [`crate::WriteBehind`]), and a write
 /// that returns `Ok` still brings every one queued before it to disk.
 const LINGER: Duration = Duration::from_millis(20);
@@ -39,14 +48,40 @@ const LINGER: Duration = Duration::from_millis(20);
 pub(super) type Erased = Box<dyn Any + Send>;
 type Op = Box<dyn FnOnce(&Transaction<'_>, &Inner) -> Result<Erased, Fault> + Send>;
 
+/// What a write changes, as far as a later write of its batch may overwrite all of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Footprint {
+    /// Nothing a later write overwrites whole.
+    Other,
+    /// A run's start: its settlement overwrites it.
+    RunStart(RunId),
+    /// The record of node run `seq` of a run: a later record of the same node run, or the
+    /// run's settlement, overwrites it.
+    NodeRecord(RunId, usize),
+    /// A run's end, park or removal: writes its status and every node record.
+    RunSettled(RunId),
+}
+
+/// Who waits for a write's commit, and how long the writer may keep it waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    /// Nobody ([`WriteQueue::submit`]): it may wait up to [`LINGER`] to share a commit.
+    Nobody,
+    /// Its caller, who can afford to wait up to [`LINGER`] to share a commit
+    /// ([`WriteQueue::settle`]).
+    Patient,
+    /// Its caller, at once: the batch that takes it is committed without lingering.
+    Now,
+}
+
 /// One queued write and where its answer goes.
 struct Job {
     /// Names the write in the log if it fails and nobody waits for it.
     operation: &'static str,
+    footprint: Footprint,
     op: Op,
     reply: oneshot::Sender<Result<Erased, Fault>>,
-    /// Whether a caller waits for the commit.
-    awaited: bool,
+    wait: Wait,
 }
 
 /// The queue of the writer thread. The thread ends when the queue is dropped.
@@ -76,8 +111,39 @@ impl WriteQueue {
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>, &Inner) -> Result<T, Fault> + Send + 'static,
     {
+        self.awaited(operation, Footprint::Other, Wait::Now, op)
+            .await
+    }
+
+    /// Settles claimed run `run` with `op` (its end, park or removal) and returns once
+    /// that is committed, which may be up to [`LINGER`] later than [`WriteQueue::write`]
+    /// would (see the module documentation).
+    pub(super) async fn settle<F>(
+        &self,
+        operation: &'static str,
+        run: RunId,
+        op: F,
+    ) -> Result<(), Fault>
+    where
+        F: FnOnce(&Transaction<'_>, &Inner) -> Result<(), Fault> + Send + 'static,
+    {
+        self.awaited(operation, Footprint::RunSettled(run), Wait::Patient, op)
+            .await
+    }
+
+    async fn awaited<T, F>(
+        &self,
+        operation: &'static str,
+        footprint: Footprint,
+        wait: Wait,
+        op: F,
+    ) -> Result<T, Fault>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>, &Inner) -> Result<T, Fault> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
-        self.queue(operation, op, reply, true)?;
+        self.queue(operation, footprint, wait, op, reply)?;
         let value = answer.await.map_err(|_| {
             Fault::Batch("the store's writer stopped before answering".to_owned())
         })??;
@@ -85,12 +151,12 @@ impl WriteQueue {
     }
 
     /// Queues `op` without waiting for it (see the module documentation).
-    pub(super) fn submit<F>(&self, operation: &'static str, op: F)
+    pub(super) fn submit<F>(&self, operation: &'static str, footprint: Footprint, op: F)
     where
         F: FnOnce(&Transaction<'_>, &Inner) -> Result<(), Fault> + Send + 'static,
     {
         let (reply, _unanswered) = oneshot::channel();
-        if let Err(fault) = self.queue(operation, op, reply, false) {
+        if let Err(fault) = self.queue(operation, footprint, Wait::Nobody, op, reply) {
             tracing::error!("store: {operation}: {}", fault.during(operation));
         }
     }
@@ -98,9 +164,10 @@ impl WriteQueue {
     fn queue<T, F>(
         &self,
         operation: &'static str,
+        footprint: Footprint,
+        wait: Wait,
         op: F,
         reply: oneshot::Sender<Result<Erased, Fault>>,
-        awaited: bool,
     ) -> Result<(), Fault>
     where
         T: Send + 'static,
@@ -110,9 +177,10 @@ impl WriteQueue {
         self.jobs
             .send(Job {
                 operation,
+                footprint,
                 op,
                 reply,
-                awaited,
+                wait,
             })
             .map_err(|_| Fault::Batch("the store's writer has stopped".to_owned()))
     }
@@ -140,13 +208,13 @@ fn write_batches(mut connection: Connection, inner: &Inner, queued: &Receiver<Jo
     }
 }
 
-/// The batch that starts with `first`: every write queued meanwhile and, while nobody waits
-/// for any of them, those queued within [`LINGER`] (until one is awaited).
+/// The batch that starts with `first`: every write queued meanwhile and, while all of them
+/// may wait, those queued within [`LINGER`] (until one that cannot wait).
 fn gather(first: Job, queued: &Receiver<Job>) -> Vec<Job> {
     let mut batch = vec![first];
     batch.extend(queued.try_iter().take(MAX_BATCH - 1));
     let deadline = Instant::now() + LINGER;
-    while batch.len() < MAX_BATCH && !batch.iter().any(|job| job.awaited) {
+    while batch.len() < MAX_BATCH && !batch.iter().any(|job| job.wait == Wait::Now) {
         let left = deadline.saturating_duration_since(Instant::now());
         match queued.recv_timeout(left) {
             Ok(job) => batch.push(job),
@@ -168,10 +236,16 @@ fn commit_batch(connection: &mut Connection, inner: &Inner, batch: Vec<Job>) {
             return;
         }
     };
+    let overwritten = overwritten_later(&batch);
     let answers: Vec<_> = batch
         .into_iter()
-        .map(|job| {
-            let outcome = in_savepoint(&tx, |tx| run_op(job.op, tx, inner));
+        .zip(overwritten)
+        .map(|(job, overwritten)| {
+            let outcome = if overwritten {
+                Ok(Box::new(()) as Erased)
+            } else {
+                in_savepoint(&tx, |tx| run_op(job.op, tx, inner))
+            };
             (job.operation, job.reply, outcome)
         })
         .collect();
@@ -191,6 +265,29 @@ fn commit_batch(connection: &mut Connection, inner: &Inner, batch: Vec<Job>) {
         };
         answer(operation, reply, outcome);
     }
+}
+
+/// Which writes of `batch` nobody waits for and a later write of the batch overwrites
+/// whole ([`Footprint`]): running them would only spend statements.
+fn overwritten_later(batch: &[Job]) -> Vec<bool> {
+    let mut settled = HashSet::new();
+    let mut recorded = HashSet::new();
+    let mut overwritten = vec![false; batch.len()];
+    for (index, job) in batch.iter().enumerate().rev() {
+        let later = match job.footprint {
+            Footprint::Other => false,
+            Footprint::RunSettled(run) => {
+                settled.insert(run);
+                false
+            }
+            Footprint::RunStart(run) => settled.contains(&run),
+            Footprint::NodeRecord(run, seq) => {
+                !recorded.insert((run, seq)) || settled.contains(&run)
+            }
+        };
+        overwritten[index] = later && job.wait == Wait::Nobody;
+    }
+    overwritten
 }
 
 /// Answers a write's caller; when nobody waits (a write queued without waiting, or a caller
@@ -246,5 +343,45 @@ fn in_savepoint<T>(
             statement("RELEASE one_write")?;
             Err(fault)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(footprint: Footprint, wait: Wait) -> Job {
+        Job {
+            operation: "a write of the test",
+            footprint,
+            op: Box::new(|_, _| Ok(Box::new(()) as Erased)),
+            reply: oneshot::channel().0,
+            wait,
+        }
+    }
+
+    #[test]
+    fn writes_a_later_write_of_the_batch_overwrites_are_left_out_unless_awaited() {
+        let (a, b) = (RunId(1), RunId(2));
+        let batch = [
+            job(Footprint::RunStart(a), Wait::Nobody),
+            job(Footprint::NodeRecord(a, 0), Wait::Nobody),
+            job(Footprint::NodeRecord(b, 0), Wait::Nobody),
+            job(Footprint::NodeRecord(b, 0), Wait::Nobody),
+            job(Footprint::NodeRecord(a, 1), Wait::Nobody),
+            job(Footprint::Other, Wait::Now),
+            job(Footprint::RunSettled(a), Wait::Patient),
+            // After the settlement: the run was claimed again and resumed.
+            job(Footprint::NodeRecord(a, 0), Wait::Nobody),
+            job(Footprint::RunStart(b), Wait::Nobody),
+            job(Footprint::NodeRecord(b, 1), Wait::Now),
+        ];
+        let left_out = overwritten_later(&batch);
+        assert_eq!(
+            left_out,
+            [
+                true, true, true, false, true, false, false, false, false, false
+            ]
+        );
     }
 }

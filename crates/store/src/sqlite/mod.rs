@@ -47,11 +47,12 @@ pub(crate) use crate::fault::{
     unsigned_from_sql,
 };
 use crate::model::{
-    AlertLink, Checkpoint, ClaimedRun, Enqueued, InboxCounts, InboxEvent, InboxId, NewInboxEvent,
+    Checkpoint, ClaimedRun, Enqueued, InboxCounts, InboxEvent, InboxId, NewInboxEvent,
     PlaybookHealth, Pruned, QueueHealth, Rerun, RetryState, RunCountFilter, RunCounts, RunDetail,
     RunId, RunPage, RunQuery, RunTarget,
 };
 use crate::{Store, WriteBehind, WriteHealth, WriteHealthCell};
+use commit::Footprint;
 
 pub use lock::StoreLock;
 
@@ -201,6 +202,21 @@ impl SqliteStore {
             .map_err(|fault| fault.during(operation))
     }
 
+    /// Settles a claimed run with `op` (its end, park or removal, which writes its status
+    /// and every node record), then ends its claim. The commit may wait a little to share
+    /// a sync with the next write that cannot wait (see [`commit`]).
+    async fn settle<F>(&self, run: RunId, operation: &'static str, op: F) -> StoreResult<()>
+    where
+        F: FnOnce(&rusqlite::Transaction<'_>, &Inner) -> Result<(), Fault> + Send + 'static,
+    {
+        let settled = self
+            .writes
+            .settle(operation, run, op)
+            .await
+            .map_err(|fault| fault.during(operation));
+        self.unclaim_if_settled(run, settled)
+    }
+
     /// This instance's claims.
     fn claimed(&self) -> std::sync::MutexGuard<'_, HashSet<RunId>> {
         self.inner
@@ -300,25 +316,36 @@ impl Store for SqliteStore {
     fn write_behind(&self, write: WriteBehind) {
         match write {
             WriteBehind::RunStarted { run, at_ms } => {
-                self.writes.submit("start run", move |tx, inner| {
-                    queue::started(tx, run, at_ms, &inner.instance)
-                });
+                self.writes
+                    .submit("start run", Footprint::RunStart(run), move |tx, inner| {
+                        queue::started(tx, run, at_ms, &inner.instance)
+                    });
             }
             WriteBehind::NodeRecorded { run, node } => {
-                self.writes.submit("record node run", move |tx, _| {
-                    runs::require_run(tx, run)?;
-                    runs::upsert_node(tx, run, &node)
-                });
+                let footprint = Footprint::NodeRecord(run, node.seq);
+                self.writes
+                    .submit("record node run", footprint, move |tx, _| {
+                        runs::require_run(tx, run)?;
+                        runs::upsert_node(tx, run, &node)
+                    });
             }
             WriteBehind::PlaybookSucceeded { playbook_id } => {
-                self.writes.submit("record playbook success", move |tx, _| {
-                    state::record_success(tx, &playbook_id).map(drop)
-                });
+                self.writes
+                    .submit("record playbook success", Footprint::Other, move |tx, _| {
+                        state::record_success(tx, &playbook_id).map(drop)
+                    });
             }
             WriteBehind::AlertRead { run, alert } => {
+                self.writes.submit(
+                    "record the alert of a run",
+                    Footprint::Other,
+                    move |tx, _| runs::set_alert(tx, run, &alert),
+                );
+            }
+            WriteBehind::AlertLinked(link) => {
                 self.writes
-                    .submit("record the alert of a run", move |tx, _| {
-                        runs::set_alert(tx, run, &alert)
+                    .submit("record alert link", Footprint::Other, move |tx, _| {
+                        state::link_alert(tx, &link)
                     });
             }
         }
@@ -415,26 +442,22 @@ impl Store for SqliteStore {
     }
 
     async fn finish_run(&self, run: RunId, record: RunRecord) -> StoreResult<()> {
-        let settled = self
-            .write("finish run", move |tx, _| queue::finish(tx, run, &record))
-            .await;
-        self.unclaim_if_settled(run, settled)
+        self.settle(run, "finish run", move |tx, _| {
+            queue::finish(tx, run, &record)
+        })
+        .await
     }
 
     async fn discard_run(&self, run: RunId) -> StoreResult<()> {
-        let settled = self
-            .write("discard run", move |tx, _| queue::discard(tx, run))
-            .await;
-        self.unclaim_if_settled(run, settled)
+        self.settle(run, "discard run", move |tx, _| queue::discard(tx, run))
+            .await
     }
 
     async fn park_run(&self, run: RunId, record: RunRecord, hold: Hold) -> StoreResult<()> {
-        let settled = self
-            .write("park run", move |tx, _| {
-                queue::park(tx, run, &record, &hold)
-            })
-            .await;
-        self.unclaim_if_settled(run, settled)
+        self.settle(run, "park run", move |tx, _| {
+            queue::park(tx, run, &record, &hold)
+        })
+        .await
     }
 
     async fn release_run(&self, run: RunId) -> StoreResult<()> {
@@ -522,13 +545,6 @@ impl Store for SqliteStore {
         let prefix = prefix.to_owned();
         self.write("forget checkpoints", move |tx, _| {
             state::forget_checkpoints(tx, &prefix, updated_before_ms)
-        })
-        .await
-    }
-
-    async fn link_alert(&self, link: AlertLink) -> StoreResult<()> {
-        self.write("record alert link", move |tx, _| {
-            state::link_alert(tx, &link)
         })
         .await
     }

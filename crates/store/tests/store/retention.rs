@@ -2,7 +2,7 @@
 //! a bounded batch per call.
 
 use alertsync_engine::{NodeStatus, RunRecord, RunStatus};
-use alertsync_store::{AlertLink, Enqueued, EventSource, Pruned, Rerun, RunId, Store};
+use alertsync_store::{AlertLink, Enqueued, EventSource, Pruned, Rerun, RunId, Store, WriteBehind};
 
 use crate::{Place, T0, claim_ids, event, flush, node, only_run_of, record, retry, summary};
 
@@ -241,7 +241,8 @@ async fn alert_links_older_than_the_cutoff_are_removed(place: &Place) {
         remote_id: "2983781".to_owned(),
         alert_uuid: "5c1f3f4e-1a7b-4b8e-9f49-0b6c7d2a9e10".to_owned(),
     };
-    store.link_alert(link).await.expect("link");
+    store.write_behind(WriteBehind::AlertLinked(link));
+    store.sync_writes().await.expect("link");
     let before_the_link = alertsync_engine::now_ms() - 60_000;
     assert_eq!(
         store.prune(before_the_link, 100).await.expect("prune"),
