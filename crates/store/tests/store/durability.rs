@@ -2,12 +2,13 @@
 //! after them, and closing and reopening the store keeps everything that was stored.
 
 use alertsync_engine::{NodeStatus, RunStatus, now_ms};
-use alertsync_store::{Checkpoint, RunCountFilter, RunId, RunQuery, Store, WriteBehind};
+use alertsync_store::{AlertLink, Checkpoint, RunCountFilter, RunId, RunQuery, Store, WriteBehind};
 
 use crate::{Place, T0, claim_ids, event, hold, node, record, record_node, retry, summary};
 
 conformance! {
     writes_queued_without_waiting_are_committed_before_later_writes,
+    a_runs_end_right_after_its_records_leaves_the_records_of_its_end,
     closing_and_reopening_the_store_keeps_everything,
 }
 
@@ -64,6 +65,62 @@ async fn writes_queued_without_waiting_are_committed_before_later_writes(place: 
         0
     );
     assert!(store.run(RunId(run.0 + 100)).await.unwrap().is_none());
+}
+
+/// A run's start, records and alert link queued without waiting, then at once its end with
+/// fewer records than were queued (a backend may leave out what the end overwrites): the
+/// run has exactly its end's records, and the link is kept.
+async fn a_runs_end_right_after_its_records_leaves_the_records_of_its_end(place: &Place) {
+    let (run, nodes) = {
+        let store = place.open().await;
+        store
+            .enqueue(event(Some("A"), "A/1", &["pb-1"]))
+            .await
+            .unwrap();
+        let run = claim_ids(&*store, 1).await[0];
+        store.write_behind(WriteBehind::RunStarted { run, at_ms: T0 + 7 });
+        let queued = [
+            node(0, "trigger", NodeStatus::Running),
+            node(0, "trigger", NodeStatus::Succeeded),
+            node(1, "ilert", NodeStatus::Running),
+            node(2, "mattermost", NodeStatus::Running),
+            node(1, "ilert", NodeStatus::Succeeded),
+        ];
+        for node in queued {
+            store.write_behind(WriteBehind::NodeRecorded {
+                run,
+                node: Box::new(node),
+            });
+        }
+        store.write_behind(WriteBehind::AlertLinked(AlertLink {
+            system: "ilert".to_owned(),
+            remote_id: "2983781".to_owned(),
+            alert_uuid: "A".to_owned(),
+        }));
+        let nodes = vec![
+            node(0, "trigger", NodeStatus::Succeeded),
+            node(1, "ilert", NodeStatus::Succeeded),
+        ];
+        let mut end = record(RunStatus::Succeeded, nodes.clone());
+        end.started_at_ms = T0 + 7;
+        store.finish_run(run, end).await.unwrap();
+        (run, nodes)
+    };
+
+    let store = place.open().await;
+    let detail = store.run(run).await.unwrap().unwrap();
+    assert_eq!(detail.run.status, RunStatus::Succeeded);
+    assert_eq!(detail.run.started_at_ms, Some(T0 + 7));
+    assert_eq!(detail.nodes, nodes);
+    assert_eq!(
+        store
+            .linked_alert("ilert", "2983781")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("A")
+    );
+    assert!(claim_ids(&*store, 10).await.is_empty(), "the run is over");
 }
 
 /// Everything a store answers about its content.
