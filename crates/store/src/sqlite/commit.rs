@@ -8,11 +8,7 @@
 //! still returns only once it is on disk; N concurrent writes cost one sync instead of N.
 //! Writes run in the order they were queued, so each sees the ones before it. A write may
 //! also be queued without waiting ([`WriteQueue::submit`]): it is committed with its batch,
-//! before any write queued after it, and a failure is logged. A run's settlement
-//! ([`WriteQueue::settle`]) is awaited but patient: its loss in a crash costs at most a
-//! repeat the guarantees allow, so it may wait up to [`LINGER`] for the next write that
-//! cannot wait, and a forwarded alert then costs one sync (its event's) instead of two.
-//! A write nobody waits for that a later
+//! before any write queued after it, and a failure is logged. Such a write that a later
 //! write of its batch overwrites whole ([`Footprint`]: a node run's record, then the run's
 //! end that writes every record again) is left out: a short run then costs its end's
 //! statements only.
@@ -37,9 +33,9 @@ use crate::model::RunId;
 /// Most writes one transaction takes: bounds how long a batch holds the write lock.
 const MAX_BATCH: usize = 256;
 
-/// How long writes that may wait ([`Wait::Nobody`], [`Wait::Patient`]) wait for a write
-/// that cannot, to share its commit: a run's start, its alert, its node records and its
-/// end then ride with the next event instead of each paying a sync to disk of its own.
+/// How long writes nobody waits for ([`WriteQueue::submit`]) may wait for a write somebody
+/// waits for, to share its commit: a run's start, its alert and its node records then ride
+/// with the next event, claim or run end instead of each paying a sync to disk of its own.
 /// Their loss in a crash is harmless by design (see [`crate::WriteBehind`]), and a write
 /// that returns `Ok` still brings every one queued before it to disk.
 const LINGER: Duration = Duration::from_millis(20);
@@ -62,18 +58,6 @@ pub(super) enum Footprint {
     RunSettled(RunId),
 }
 
-/// Who waits for a write's commit, and how long the writer may keep it waiting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Wait {
-    /// Nobody ([`WriteQueue::submit`]): it may wait up to [`LINGER`] to share a commit.
-    Nobody,
-    /// Its caller, who can afford to wait up to [`LINGER`] to share a commit
-    /// ([`WriteQueue::settle`]).
-    Patient,
-    /// Its caller, at once: the batch that takes it is committed without lingering.
-    Now,
-}
-
 /// One queued write and where its answer goes.
 struct Job {
     /// Names the write in the log if it fails and nobody waits for it.
@@ -81,7 +65,8 @@ struct Job {
     footprint: Footprint,
     op: Op,
     reply: oneshot::Sender<Result<Erased, Fault>>,
-    wait: Wait,
+    /// Whether a caller waits for the commit.
+    awaited: bool,
 }
 
 /// The queue of the writer thread. The thread ends when the queue is dropped.
@@ -111,13 +96,11 @@ impl WriteQueue {
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>, &Inner) -> Result<T, Fault> + Send + 'static,
     {
-        self.awaited(operation, Footprint::Other, Wait::Now, op)
-            .await
+        self.awaited(operation, Footprint::Other, op).await
     }
 
-    /// Settles claimed run `run` with `op` (its end, park or removal) and returns once
-    /// that is committed, which may be up to [`LINGER`] later than [`WriteQueue::write`]
-    /// would (see the module documentation).
+    /// Settles claimed run `run` with `op` (its end, park or removal, which writes its
+    /// status and every node record) and returns once that is committed.
     pub(super) async fn settle<F>(
         &self,
         operation: &'static str,
@@ -127,7 +110,7 @@ impl WriteQueue {
     where
         F: FnOnce(&Transaction<'_>, &Inner) -> Result<(), Fault> + Send + 'static,
     {
-        self.awaited(operation, Footprint::RunSettled(run), Wait::Patient, op)
+        self.awaited(operation, Footprint::RunSettled(run), op)
             .await
     }
 
@@ -135,7 +118,6 @@ impl WriteQueue {
         &self,
         operation: &'static str,
         footprint: Footprint,
-        wait: Wait,
         op: F,
     ) -> Result<T, Fault>
     where
@@ -143,7 +125,7 @@ impl WriteQueue {
         F: FnOnce(&Transaction<'_>, &Inner) -> Result<T, Fault> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        self.queue(operation, footprint, wait, op, reply)?;
+        self.queue(operation, footprint, true, op, reply)?;
         let value = answer.await.map_err(|_| {
             Fault::Batch("the store's writer stopped before answering".to_owned())
         })??;
@@ -156,7 +138,7 @@ impl WriteQueue {
         F: FnOnce(&Transaction<'_>, &Inner) -> Result<(), Fault> + Send + 'static,
     {
         let (reply, _unanswered) = oneshot::channel();
-        if let Err(fault) = self.queue(operation, footprint, Wait::Nobody, op, reply) {
+        if let Err(fault) = self.queue(operation, footprint, false, op, reply) {
             tracing::error!("store: {operation}: {}", fault.during(operation));
         }
     }
@@ -165,7 +147,7 @@ impl WriteQueue {
         &self,
         operation: &'static str,
         footprint: Footprint,
-        wait: Wait,
+        awaited: bool,
         op: F,
         reply: oneshot::Sender<Result<Erased, Fault>>,
     ) -> Result<(), Fault>
@@ -180,7 +162,7 @@ impl WriteQueue {
                 footprint,
                 op,
                 reply,
-                wait,
+                awaited,
             })
             .map_err(|_| Fault::Batch("the store's writer has stopped".to_owned()))
     }
@@ -208,13 +190,13 @@ fn write_batches(mut connection: Connection, inner: &Inner, queued: &Receiver<Jo
     }
 }
 
-/// The batch that starts with `first`: every write queued meanwhile and, while all of them
-/// may wait, those queued within [`LINGER`] (until one that cannot wait).
+/// The batch that starts with `first`: every write queued meanwhile and, while nobody waits
+/// for any of them, those queued within [`LINGER`] (until one is awaited).
 fn gather(first: Job, queued: &Receiver<Job>) -> Vec<Job> {
     let mut batch = vec![first];
     batch.extend(queued.try_iter().take(MAX_BATCH - 1));
     let deadline = Instant::now() + LINGER;
-    while batch.len() < MAX_BATCH && !batch.iter().any(|job| job.wait == Wait::Now) {
+    while batch.len() < MAX_BATCH && !batch.iter().any(|job| job.awaited) {
         let left = deadline.saturating_duration_since(Instant::now());
         match queued.recv_timeout(left) {
             Ok(job) => batch.push(job),
@@ -285,7 +267,7 @@ fn overwritten_later(batch: &[Job]) -> Vec<bool> {
                 !recorded.insert((run, seq)) || settled.contains(&run)
             }
         };
-        overwritten[index] = later && job.wait == Wait::Nobody;
+        overwritten[index] = later && !job.awaited;
     }
     overwritten
 }
@@ -350,13 +332,13 @@ fn in_savepoint<T>(
 mod tests {
     use super::*;
 
-    fn job(footprint: Footprint, wait: Wait) -> Job {
+    fn job(footprint: Footprint, awaited: bool) -> Job {
         Job {
             operation: "a write of the test",
             footprint,
             op: Box::new(|_, _| Ok(Box::new(()) as Erased)),
             reply: oneshot::channel().0,
-            wait,
+            awaited,
         }
     }
 
@@ -364,17 +346,17 @@ mod tests {
     fn writes_a_later_write_of_the_batch_overwrites_are_left_out_unless_awaited() {
         let (a, b) = (RunId(1), RunId(2));
         let batch = [
-            job(Footprint::RunStart(a), Wait::Nobody),
-            job(Footprint::NodeRecord(a, 0), Wait::Nobody),
-            job(Footprint::NodeRecord(b, 0), Wait::Nobody),
-            job(Footprint::NodeRecord(b, 0), Wait::Nobody),
-            job(Footprint::NodeRecord(a, 1), Wait::Nobody),
-            job(Footprint::Other, Wait::Now),
-            job(Footprint::RunSettled(a), Wait::Patient),
+            job(Footprint::RunStart(a), false),
+            job(Footprint::NodeRecord(a, 0), false),
+            job(Footprint::NodeRecord(b, 0), false),
+            job(Footprint::NodeRecord(b, 0), false),
+            job(Footprint::NodeRecord(a, 1), false),
+            job(Footprint::Other, true),
+            job(Footprint::RunSettled(a), true),
             // After the settlement: the run was claimed again and resumed.
-            job(Footprint::NodeRecord(a, 0), Wait::Nobody),
-            job(Footprint::RunStart(b), Wait::Nobody),
-            job(Footprint::NodeRecord(b, 1), Wait::Now),
+            job(Footprint::NodeRecord(a, 0), false),
+            job(Footprint::RunStart(b), false),
+            job(Footprint::NodeRecord(b, 1), true),
         ];
         let left_out = overwritten_later(&batch);
         assert_eq!(

@@ -203,8 +203,7 @@ impl SqliteStore {
     }
 
     /// Settles a claimed run with `op` (its end, park or removal, which writes its status
-    /// and every node record), then ends its claim. The commit may wait a little to share
-    /// a sync with the next write that cannot wait (see [`commit`]).
+    /// and every node record), then ends its claim.
     async fn settle<F>(&self, run: RunId, operation: &'static str, op: F) -> StoreResult<()>
     where
         F: FnOnce(&rusqlite::Transaction<'_>, &Inner) -> Result<(), Fault> + Send + 'static,
