@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +16,7 @@ use alertsync_integrations::sekoia::backfill::{
 use alertsync_integrations::sekoia::client::ApiPath;
 use alertsync_integrations::sekoia::live::{
     AlertChange, ChangeKind, ChangeSource, LiveError, LiveEvent, LiveNotifications, LiveStats,
-    LiveTiming,
+    LiveTiming, MAX_NOTIFIED_AT_ONCE, Notification,
 };
 use alertsync_sim::{Fault, Receiver, Route, Simulator};
 use common::{API_KEY, simulator};
@@ -75,6 +75,8 @@ struct Running {
     live: Arc<LiveNotifications>,
     cancel: Cancellation,
     events: mpsc::UnboundedReceiver<LiveEvent>,
+    /// Changes notified together, not yet taken by [`Running::change`].
+    notified: VecDeque<Notification>,
     task: JoinHandle<()>,
 }
 
@@ -96,6 +98,7 @@ fn start(live: LiveNotifications) -> Running {
         live,
         cancel,
         events,
+        notified: VecDeque::new(),
         task,
     }
 }
@@ -114,10 +117,20 @@ impl Running {
         }
     }
 
+    /// The next alert change, from the changes notified together (in their order).
     async fn change(&mut self) -> AlertChange {
-        match self.next().await {
-            LiveEvent::Change(change) => change,
-            other => panic!("expected a change, got {other:?}"),
+        if self.notified.is_empty() {
+            match self.next().await {
+                LiveEvent::Notified(notified) => {
+                    assert!(!notified.is_empty(), "a notification without changes");
+                    self.notified.extend(notified);
+                }
+                other => panic!("expected a change, got {other:?}"),
+            }
+        }
+        match self.notified.pop_front() {
+            Some(Notification::Alert(change)) => change,
+            other => panic!("expected an alert change, got {other:?}"),
         }
     }
 
@@ -539,8 +552,13 @@ async fn consume(
                         checkpoint = found.checkpoint;
                         backfills += 1;
                     }
-                    LiveEvent::Change(change) => ledger.store(&change),
-                    LiveEvent::Case(_) => {}
+                    LiveEvent::Notified(notified) => {
+                        for notification in notified {
+                            if let Notification::Alert(change) = notification {
+                                ledger.store(&change);
+                            }
+                        }
+                    }
                 },
                 made = async { producer.as_mut().expect("still producing").await }, if producer.is_some() => {
                     expected = Some(made.expect("the producer does not panic"));
@@ -729,6 +747,62 @@ async fn malformed_and_foreign_frames_are_skipped() {
     assert_eq!(stats.malformed_frames, 3);
     assert_eq!(stats.ignored_frames, 3);
     assert_eq!(stats.interruptions, 0);
+    running.stop().await;
+}
+
+/// A burst already on the socket is handed over in batches of at most
+/// [`MAX_NOTIFIED_AT_ONCE`], in order; what follows the burst (here the server's close) is
+/// still handled.
+#[tokio::test]
+async fn a_burst_on_the_socket_is_handed_over_together_in_order() {
+    let sim = simulator().await;
+    let (url, mut sockets) = scripted_server().await;
+    let mut running = start(live_for(&sim, API_KEY, Some(&url)));
+    let mut socket = accept_session(&mut sockets).await;
+    assert_eq!(running.connected().await, 1);
+    let alerts: Vec<String> = (0..150)
+        .map(|i| format!("0b7c9a2e-4a8f-4f5e-9d41-{i:012}"))
+        .collect();
+    for alert in &alerts {
+        let frame = json!({
+            "metadata": {"version": 2, "uuid": format!("n-{alert}"),
+                         "created_at": "2024-01-01T00:00:00Z", "community_uuid": "c"},
+            "type": "alert", "action": "created", "attributes": {"uuid": alert}});
+        socket
+            .feed(Message::text(frame.to_string()))
+            .await
+            .expect("the client listens");
+    }
+    socket.feed(Message::Close(None)).await.expect("queued");
+    socket.flush().await.expect("the burst goes out at once");
+
+    let mut batches = Vec::new();
+    while batches.iter().sum::<usize>() < alerts.len() {
+        match running.next().await {
+            LiveEvent::Notified(notified) => {
+                batches.push(notified.len());
+                running.notified.extend(notified);
+            }
+            other => panic!("expected changes, got {other:?}"),
+        }
+    }
+    for alert in &alerts {
+        assert_eq!(&running.change().await.alert_uuid, alert, "in order");
+    }
+    assert!(
+        batches
+            .iter()
+            .all(|&size| (1..=MAX_NOTIFIED_AT_ONCE).contains(&size)),
+        "{batches:?}"
+    );
+    assert!(
+        batches.len() < alerts.len() / 2,
+        "changes that arrived together are handed over together: {batches:?}"
+    );
+    // The close read after the burst ends the session, and the next one connects.
+    let _second = accept_session(&mut sockets).await;
+    assert_eq!(running.connected().await, 2);
+    assert_eq!(running.live.stats().borrow().changes, 150);
     running.stop().await;
 }
 

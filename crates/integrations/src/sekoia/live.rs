@@ -17,7 +17,9 @@
 //!    has no replay, so the caller back-fills on every `Connected` (see
 //!    [`super::backfill`]); every change after that point arrives on the socket;
 //! 4. frames: `authenticated` acknowledgements and frames whose `metadata.version` is not 2
-//!    are skipped; alert, status and comment notifications become [`LiveEvent::Change`];
+//!    are skipped; alert, status and comment notifications (and case ones) become
+//!    [`Notification`]s, handed over together ([`LiveEvent::Notified`]) when several were
+//!    read off the socket at once (a burst), so the sink can store them in one commit;
 //!    malformed frames are logged (masked and shortened) and skipped. A ping goes out every
 //!    [`LiveTiming::ping_interval`]; a pong missing for [`LiveTiming::pong_timeout`] ends the
 //!    session;
@@ -40,7 +42,7 @@ use std::time::Duration;
 
 use alertsync_engine::http::{HttpClient, USER_AGENT};
 use alertsync_engine::{Account, Cancellation, Redactor, RetryPolicy};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -66,6 +68,9 @@ const AUTH_COOKIE: &str = "access_token_cookie";
 const EXCERPT_CHARS: usize = 120;
 /// How long a closing handshake may take when the run is cancelled.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// Most notifications handed to the sink at once. A burst then costs the sink one commit
+/// per batch instead of one per change, and a batch stays small enough to commit quickly.
+pub const MAX_NOTIFIED_AT_ONCE: usize = 64;
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -146,10 +151,37 @@ pub enum LiveEvent {
     /// A session is established (the upgrade request is read by the server): back-fill now,
     /// from the last checkpoint. `session` counts sessions of this run from 1.
     Connected { session: u64 },
-    /// An alert change notified on the socket.
-    Change(AlertChange),
-    /// A case change notified on the socket.
+    /// Changes notified on the socket, in their order: one, or those that had already
+    /// arrived with it (at most [`MAX_NOTIFIED_AT_ONCE`]). Never empty.
+    Notified(Vec<Notification>),
+}
+
+/// One change notified on the socket.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notification {
+    Alert(AlertChange),
     Case(CaseChange),
+}
+
+impl fmt::Display for Notification {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Alert(change) => {
+                write!(
+                    f,
+                    "change {} of alert {}",
+                    change.change_id, change.alert_uuid
+                )
+            }
+            Self::Case(change) => {
+                write!(
+                    f,
+                    "change {} of case {}",
+                    change.change_id, change.case_uuid
+                )
+            }
+        }
+    }
 }
 
 impl LiveEvent {
@@ -157,12 +189,11 @@ impl LiveEvent {
     fn described(&self) -> String {
         match self {
             Self::Connected { session } => format!("the connection of session {session}"),
-            Self::Change(change) => {
-                format!("change {} of alert {}", change.change_id, change.alert_uuid)
-            }
-            Self::Case(change) => {
-                format!("change {} of case {}", change.change_id, change.case_uuid)
-            }
+            Self::Notified(notified) => match notified.as_slice() {
+                [one] => one.to_string(),
+                [first, ..] => format!("{} changes from {first} on", notified.len()),
+                [] => "no change".to_owned(),
+            },
         }
     }
 }
@@ -583,9 +614,14 @@ impl LiveNotifications {
         let mut pong_deadline = Some(Instant::now() + self.timing.pong_timeout);
         let mut next_ping = Instant::now() + self.timing.ping_interval;
         let mut connected = false;
+        // What the socket gave while a burst was read ahead, to handle next.
+        let mut read_ahead = None;
         loop {
             let wake_at = pong_deadline.unwrap_or(next_ping);
-            let message = tokio::select! {
+            let message = if let Some(next) = read_ahead.take() {
+                next
+            } else {
+                tokio::select! {
                 biased;
                 _ = cancel.cancelled() => {
                     let _ = timeout(CLOSE_GRACE, socket.close(None)).await;
@@ -605,6 +641,7 @@ impl LiveNotifications {
                     pong_deadline = Some(Instant::now() + self.timing.pong_timeout);
                     next_ping = Instant::now() + self.timing.ping_interval;
                     continue;
+                }
                 }
             };
             let message = match message {
@@ -637,24 +674,26 @@ impl LiveNotifications {
                     }
                 }
                 Message::Text(text) => {
-                    let event = match parse_frame(text.as_str()) {
-                        Ok(Frame::Change(change)) => LiveEvent::Change(change),
-                        Ok(Frame::Case(change)) => LiveEvent::Case(change),
-                        Ok(Frame::Ignored(why)) => {
-                            debug!(account = %self.account, why, "live frame skipped");
-                            self.stats.send_modify(|stats| stats.ignored_frames += 1);
-                            continue;
-                        }
-                        Err(why) => {
-                            self.malformed(&why.to_string(), text.as_str());
-                            continue;
-                        }
+                    let Some(first) = self.notification(text.as_str()) else {
+                        continue;
                     };
+                    let mut notified = vec![first];
+                    while notified.len() < MAX_NOTIFIED_AT_ONCE && read_ahead.is_none() {
+                        match socket.next().now_or_never() {
+                            None => break,
+                            Some(Some(Ok(Message::Text(text)))) => {
+                                notified.extend(self.notification(text.as_str()));
+                            }
+                            Some(other) => read_ahead = Some(other),
+                        }
+                    }
+                    let count = notified.len() as u64;
+                    let event = LiveEvent::Notified(notified);
                     let what = event.described();
                     if let Err(e) = deliver(sink, event, &mut pong_deadline).await {
                         return Ended::Retry(self.mask(&format!("storing {what} failed: {e}")));
                     }
-                    self.stats.send_modify(|stats| stats.changes += 1);
+                    self.stats.send_modify(|stats| stats.changes += count);
                 }
                 Message::Binary(bytes) => {
                     self.malformed("a binary frame", &String::from_utf8_lossy(&bytes));
@@ -681,6 +720,24 @@ impl LiveNotifications {
             .map_err(|e| Ended::Retry(self.mask(&format!("sending a ping failed: {e}"))))?;
         self.stats.send_modify(|stats| stats.pings_sent += 1);
         Ok(())
+    }
+
+    /// The notification a text frame carries; `None` for a frame that is skipped (logged
+    /// and counted).
+    fn notification(&self, text: &str) -> Option<Notification> {
+        match parse_frame(text) {
+            Ok(Frame::Change(change)) => Some(Notification::Alert(change)),
+            Ok(Frame::Case(change)) => Some(Notification::Case(change)),
+            Ok(Frame::Ignored(why)) => {
+                debug!(account = %self.account, why, "live frame skipped");
+                self.stats.send_modify(|stats| stats.ignored_frames += 1);
+                None
+            }
+            Err(why) => {
+                self.malformed(&why.to_string(), text);
+                None
+            }
+        }
     }
 
     fn malformed(&self, why: &str, frame: &str) {

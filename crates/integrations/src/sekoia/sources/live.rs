@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::args::{is_alert_id, shown_id};
 use crate::sekoia::backfill::{BackfillOptions, Checkpoint as BackfillCheckpoint, backfill_with};
-use crate::sekoia::live::{AlertChange, CaseChange, LiveEvent, LiveNotifications};
+use crate::sekoia::live::{AlertChange, CaseChange, LiveEvent, LiveNotifications, Notification};
 use crate::sekoia::{SLUG, SekoiaClient};
 use crate::source::{InboxPayload, InboxWriter, IncomingEvent, Source, SourceError, keys};
 
@@ -130,8 +130,7 @@ impl LiveSource {
                     backfilled.store(session, Ordering::SeqCst);
                     Ok(())
                 }
-                LiveEvent::Change(change) => this.store_change(inbox, change).await,
-                LiveEvent::Case(change) => this.store_case_change(inbox, change).await,
+                LiveEvent::Notified(notified) => this.store_notified(inbox, notified).await,
             }
         });
         let mut stats = live.stats();
@@ -248,27 +247,32 @@ impl LiveSource {
         Ok(())
     }
 
-    async fn store_change(
+    /// Stores changes notified together in one transaction: a burst costs one commit.
+    async fn store_notified(
         &self,
         inbox: &dyn InboxWriter,
-        change: AlertChange,
+        notified: Vec<Notification>,
     ) -> Result<(), SourceError> {
-        let Some(event) = self.incoming(change, EventSource::Live) else {
+        let events: Vec<_> = notified
+            .into_iter()
+            .filter_map(|notification| match notification {
+                Notification::Alert(change) => self.incoming(change, EventSource::Live),
+                Notification::Case(change) => Some(self.case_incoming(change)),
+            })
+            .collect();
+        if events.is_empty() {
             return Ok(());
-        };
+        }
         inbox
-            .accept(event)
+            .accept_batch(events, None)
             .await
             .map(drop)
-            .map_err(SourceError::store("store the change"))
+            .map_err(SourceError::store("store the changes"))
     }
 
-    async fn store_case_change(
-        &self,
-        inbox: &dyn InboxWriter,
-        change: CaseChange,
-    ) -> Result<(), SourceError> {
-        let event = IncomingEvent {
+    /// The inbox event of a case change.
+    fn case_incoming(&self, change: CaseChange) -> IncomingEvent {
+        IncomingEvent {
             source: EventSource::Live,
             account: self.account.clone(),
             dedup_key: keys::sekoia_change(&self.account, &change.change_id),
@@ -277,12 +281,7 @@ impl LiveSource {
                 case_uuid: change.case_uuid,
                 attributes: change.attributes,
             },
-        };
-        inbox
-            .accept(event)
-            .await
-            .map(drop)
-            .map_err(SourceError::store("store the change"))
+        }
     }
 
     /// The inbox event of a change; `None` (logged) for a change whose alert id is not one
