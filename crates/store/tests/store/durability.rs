@@ -4,7 +4,9 @@
 use alertsync_engine::{NodeStatus, RunStatus, now_ms};
 use alertsync_store::{AlertLink, Checkpoint, RunCountFilter, RunId, RunQuery, Store, WriteBehind};
 
-use crate::{Place, T0, claim_ids, event, hold, node, record, record_node, retry, summary};
+use crate::{
+    Place, T0, claim_ids, claim_one, event, hold, node, record, record_node, retry, summary,
+};
 
 conformance! {
     writes_queued_without_waiting_are_committed_before_later_writes,
@@ -15,11 +17,7 @@ conformance! {
 async fn writes_queued_without_waiting_are_committed_before_later_writes(place: &Place) {
     let run = {
         let store = place.open().await;
-        store
-            .enqueue(event(Some("A"), "A/1", &["pb-1"]))
-            .await
-            .unwrap();
-        let run = claim_ids(&*store, 1).await[0];
+        let run = claim_one(&*store).await;
         store
             .record_playbook_failure("pb-1", "HTTP 400")
             .await
@@ -73,11 +71,7 @@ async fn writes_queued_without_waiting_are_committed_before_later_writes(place: 
 async fn a_runs_end_right_after_its_records_leaves_the_records_of_its_end(place: &Place) {
     let (run, nodes) = {
         let store = place.open().await;
-        store
-            .enqueue(event(Some("A"), "A/1", &["pb-1"]))
-            .await
-            .unwrap();
-        let run = claim_ids(&*store, 1).await[0];
+        let run = claim_one(&*store).await;
         store.write_behind(WriteBehind::RunStarted { run, at_ms: T0 + 7 });
         let queued = [
             node(0, "trigger", NodeStatus::Running),

@@ -228,6 +228,15 @@ pub async fn claim_ids(store: &dyn Store, limit: u32) -> Vec<RunId> {
         .collect()
 }
 
+/// Stores event `A/1` of alert `A` for playbook `pb-1` and claims its run.
+pub async fn claim_one(store: &dyn Store) -> RunId {
+    store
+        .enqueue(event(Some("A"), "A/1", &["pb-1"]))
+        .await
+        .expect("enqueue");
+    claim_ids(store, 1).await[0]
+}
+
 /// The runs of inbox event `id`, oldest first.
 pub async fn runs_of(store: &dyn Store, id: InboxId) -> Vec<RunSummary> {
     let page = store

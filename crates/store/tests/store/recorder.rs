@@ -4,7 +4,7 @@
 use alertsync_engine::{NodeStatus, RetryJournal, RetryProgress, RunObserver};
 use alertsync_store::{NodeRunRecorder, RunId};
 
-use crate::{Place, T0, claim_ids, event, flush, node};
+use crate::{Place, T0, claim_ids, claim_one, event, flush, node};
 
 conformance! {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -15,11 +15,7 @@ conformance! {
 
 async fn the_recorder_persists_what_the_executor_reports(place: &Place) {
     let store = place.open().await;
-    store
-        .enqueue(event(Some("A"), "A/1", &["pb-1"]))
-        .await
-        .unwrap();
-    let run = claim_ids(&*store, 1).await[0];
+    let run = claim_one(&*store).await;
 
     let recorder = NodeRunRecorder::new(store.clone(), run, "1");
     assert_eq!(recorder.run(), run);

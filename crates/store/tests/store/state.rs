@@ -4,7 +4,7 @@
 use alertsync_engine::now_ms;
 use alertsync_store::{Checkpoint, PlaybookHealth, RetryState, RunId, StoreError, WriteBehind};
 
-use crate::{Place, claim_ids, event, flush, retry};
+use crate::{Place, claim_ids, claim_one, event, flush, retry};
 
 conformance! {
     retry_state_is_saved_replaced_and_cleared,
@@ -27,11 +27,7 @@ fn no_attempt_planned(run: RunId, seq: usize) -> RetryState {
 async fn retry_state_is_saved_replaced_and_cleared(place: &Place) {
     let run = {
         let store = place.open().await;
-        store
-            .enqueue(event(Some("A"), "A/1", &["pb-1"]))
-            .await
-            .unwrap();
-        let run = claim_ids(&*store, 1).await[0];
+        let run = claim_one(&*store).await;
         store.save_retry_state(retry(run, 3, 1)).await.unwrap();
         store.save_retry_state(retry(run, 3, 4)).await.unwrap();
         store
