@@ -13,14 +13,16 @@
 //! end that writes every record again) is left out: a short run then costs its end's
 //! statements only.
 //!
+//! The queue wakes the writer thread only for the first write of a batch and for a write
+//! somebody waits for: a run's records queued while the batch lingers cost no wake-up each.
+//!
 //! Written by hand: it is a queue, a thread and savepoints around rusqlite, which no crate
 //! provides.
 
 use std::any::Any;
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -69,9 +71,34 @@ struct Job {
     awaited: bool,
 }
 
+/// The writes queued for the writer thread, in order.
+#[derive(Default)]
+struct Pending {
+    jobs: VecDeque<Job>,
+    /// How many of `jobs` somebody waits for.
+    awaited: usize,
+    /// No write is taken any more: the queue was dropped, or the writer thread ended.
+    closed: bool,
+}
+
+/// What the queue and its writer thread share.
+#[derive(Default)]
+struct Shared {
+    pending: Mutex<Pending>,
+    /// Signalled when the first write of a batch or an awaited write is queued, and when
+    /// the queue closes.
+    wake: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// The queue of the writer thread. The thread ends when the queue is dropped.
 pub(super) struct WriteQueue {
-    jobs: Sender<Job>,
+    shared: Arc<Shared>,
     /// Joined when the queue is dropped (see the `Drop` implementation).
     writer: Option<JoinHandle<()>>,
 }
@@ -79,12 +106,15 @@ pub(super) struct WriteQueue {
 impl WriteQueue {
     /// Starts the writer thread on `connection`.
     pub(super) fn start(connection: Connection, inner: Arc<Inner>) -> std::io::Result<Self> {
-        let (jobs, queued) = channel();
+        let shared = Arc::new(Shared::default());
         let writer = std::thread::Builder::new()
             .name("alertsync-store-writer".to_owned())
-            .spawn(move || write_batches(connection, &inner, &queued))?;
+            .spawn({
+                let shared = Arc::clone(&shared);
+                move || write_batches(connection, &inner, &shared)
+            })?;
         Ok(Self {
-            jobs,
+            shared,
             writer: Some(writer),
         })
     }
@@ -156,15 +186,24 @@ impl WriteQueue {
         F: FnOnce(&Transaction<'_>, &Inner) -> Result<T, Fault> + Send + 'static,
     {
         let op: Op = Box::new(move |tx, inner| op(tx, inner).map(|v| Box::new(v) as Erased));
-        self.jobs
-            .send(Job {
-                operation,
-                footprint,
-                op,
-                reply,
-                awaited,
-            })
-            .map_err(|_| Fault::Batch("the store's writer has stopped".to_owned()))
+        let mut pending = self.shared.lock();
+        if pending.closed {
+            return Err(Fault::Batch("the store's writer has stopped".to_owned()));
+        }
+        let wake = pending.jobs.is_empty() || awaited;
+        pending.awaited += usize::from(awaited);
+        pending.jobs.push_back(Job {
+            operation,
+            footprint,
+            op,
+            reply,
+            awaited,
+        });
+        drop(pending);
+        if wake {
+            self.shared.wake.notify_one();
+        }
+        Ok(())
     }
 }
 
@@ -173,7 +212,8 @@ impl Drop for WriteQueue {
     /// the thread holds the store's connections and lock, which are released once the
     /// store's last clone is dropped, not some time later.
     fn drop(&mut self) {
-        drop(std::mem::replace(&mut self.jobs, channel().0));
+        self.shared.lock().closed = true;
+        self.shared.wake.notify_one();
         if let Some(writer) = self.writer.take()
             && writer.thread().id() != std::thread::current().id()
         {
@@ -182,28 +222,58 @@ impl Drop for WriteQueue {
     }
 }
 
-/// The writer thread: one transaction per batch of queued writes, until the queue closes.
-fn write_batches(mut connection: Connection, inner: &Inner, queued: &Receiver<Job>) {
-    while let Ok(first) = queued.recv() {
-        let batch = gather(first, queued);
+/// The writer thread: one transaction per batch of queued writes, until the queue closes
+/// and is empty.
+fn write_batches(mut connection: Connection, inner: &Inner, shared: &Shared) {
+    let _closes = ClosesOnExit(shared);
+    while let Some(batch) = next_batch(shared) {
         commit_batch(&mut connection, inner, batch);
     }
 }
 
-/// The batch that starts with `first`: every write queued meanwhile and, while nobody waits
-/// for any of them, those queued within [`LINGER`] (until one is awaited).
-fn gather(first: Job, queued: &Receiver<Job>) -> Vec<Job> {
-    let mut batch = vec![first];
-    batch.extend(queued.try_iter().take(MAX_BATCH - 1));
-    let deadline = Instant::now() + LINGER;
-    while batch.len() < MAX_BATCH && !batch.iter().any(|job| job.awaited) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match queued.recv_timeout(left) {
-            Ok(job) => batch.push(job),
-            Err(_) => break,
-        }
+/// Closes the queue when the writer thread ends, however it ends: later writes then fail
+/// at once, and the callers of writes still queued are answered that the writer stopped.
+struct ClosesOnExit<'a>(&'a Shared);
+
+impl Drop for ClosesOnExit<'_> {
+    fn drop(&mut self) {
+        let mut pending = self.0.lock();
+        pending.closed = true;
+        pending.jobs.clear();
+        pending.awaited = 0;
     }
-    batch
+}
+
+/// The next batch: once a write is queued, every write queued by then and, while nobody
+/// waits for any of them, those queued within [`LINGER`] (until one is awaited); at most
+/// [`MAX_BATCH`]. `None` once the queue is closed and empty.
+fn next_batch(shared: &Shared) -> Option<Vec<Job>> {
+    let mut pending = shared.lock();
+    while pending.jobs.is_empty() {
+        if pending.closed {
+            return None;
+        }
+        pending = shared
+            .wake
+            .wait(pending)
+            .unwrap_or_else(PoisonError::into_inner);
+    }
+    let deadline = Instant::now() + LINGER;
+    while pending.awaited == 0 && pending.jobs.len() < MAX_BATCH && !pending.closed {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        pending = shared
+            .wake
+            .wait_timeout(pending, left)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+    }
+    let taken = pending.jobs.len().min(MAX_BATCH);
+    let batch: Vec<Job> = pending.jobs.drain(..taken).collect();
+    pending.awaited -= batch.iter().filter(|job| job.awaited).count();
+    Some(batch)
 }
 
 fn commit_batch(connection: &mut Connection, inner: &Inner, batch: Vec<Job>) {
@@ -365,5 +435,34 @@ mod tests {
                 true, true, true, false, true, false, false, false, false, false
             ]
         );
+    }
+
+    fn queued(shared: &Shared, awaited: &[bool]) {
+        let mut pending = shared.lock();
+        for &awaited in awaited {
+            pending.awaited += usize::from(awaited);
+            pending.jobs.push_back(job(Footprint::Other, awaited));
+        }
+    }
+
+    #[test]
+    fn a_batch_takes_at_most_its_share_of_the_queue_and_a_closed_queue_is_drained() {
+        let shared = Shared::default();
+        let mut awaited = vec![false; MAX_BATCH + 5];
+        awaited[MAX_BATCH + 4] = true;
+        queued(&shared, &awaited);
+        // Somebody waits (the last write): no lingering, MAX_BATCH writes, then the rest.
+        let first = next_batch(&shared).expect("a batch");
+        assert_eq!(first.len(), MAX_BATCH);
+        assert_eq!(shared.lock().awaited, 1);
+        let second = next_batch(&shared).expect("a batch");
+        assert_eq!(second.len(), 5);
+        assert!(second[4].awaited);
+        assert_eq!(shared.lock().awaited, 0);
+
+        queued(&shared, &[false, false]);
+        shared.lock().closed = true;
+        assert_eq!(next_batch(&shared).expect("what was queued").len(), 2);
+        assert!(next_batch(&shared).is_none(), "closed and empty");
     }
 }
