@@ -320,7 +320,9 @@ fn commit_batch(connection: &mut Connection, inner: &Inner, batch: Vec<Job>) {
 }
 
 /// Which writes of `batch` nobody waits for and a later write of the batch overwrites
-/// whole ([`Footprint`]): running them would only spend statements.
+/// whole ([`Footprint`]): running them would only spend statements. Should the overwriting
+/// settlement fail alone, they are lost with it, as in a crash before the batch; its
+/// caller retries the settlement, which writes every record again.
 fn overwritten_later(batch: &[Job]) -> Vec<bool> {
     let mut settled = HashSet::new();
     let mut recorded = HashSet::new();
