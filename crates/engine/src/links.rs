@@ -12,7 +12,8 @@ use async_trait::async_trait;
 #[async_trait]
 pub trait AlertLinks: Send + Sync {
     /// Records that `system` (a module slug, e.g. `ilert`) knows the Sekoia.io alert
-    /// `alert_uuid` as `remote_id`. Returns once recorded, or logs why it could not be: a
-    /// lost link only makes a later change harder to trace, never a delivery fail.
+    /// `alert_uuid` as `remote_id`. It may return before the link is stored (the service
+    /// queues it with the run's records); a link that cannot be stored is logged: a lost
+    /// link only makes a later change harder to trace, never a delivery fail.
     async fn link(&self, system: &str, remote_id: &str, alert_uuid: &str);
 }

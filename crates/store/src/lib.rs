@@ -75,7 +75,9 @@ pub enum WriteBehind {
     AlertRead { run: RunId, alert: RunAlert },
     /// The id a destination gave to an alert ([`StoredAlertLinks`]). It is queued while
     /// its action runs, so before the action's end record: lost in a crash, that record is
-    /// lost too, and the action runs again at the resume and links the alert again.
+    /// lost too, and the action runs again at the resume and links the alert again. A link
+    /// whose write fails (the batch it rode in could not be committed) is logged and lost:
+    /// a later change ilert reports for that alert then cannot be traced back to it.
     AlertLinked(AlertLink),
 }
 

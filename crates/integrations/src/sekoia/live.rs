@@ -68,7 +68,7 @@ const AUTH_COOKIE: &str = "access_token_cookie";
 const EXCERPT_CHARS: usize = 120;
 /// How long a closing handshake may take when the run is cancelled.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
-/// Most notifications handed to the sink at once. A burst then costs the sink one commit
+/// Most frames read for one hand-over to the sink. A burst then costs the sink one commit
 /// per batch instead of one per change, and a batch stays small enough to commit quickly.
 pub const MAX_NOTIFIED_AT_ONCE: usize = 64;
 
@@ -152,7 +152,7 @@ pub enum LiveEvent {
     /// from the last checkpoint. `session` counts sessions of this run from 1.
     Connected { session: u64 },
     /// Changes notified on the socket, in their order: one, or those that had already
-    /// arrived with it (at most [`MAX_NOTIFIED_AT_ONCE`]). Never empty.
+    /// arrived with it (from at most [`MAX_NOTIFIED_AT_ONCE`] frames). Never empty.
     Notified(Vec<Notification>),
 }
 
@@ -678,7 +678,10 @@ impl LiveNotifications {
                         continue;
                     };
                     let mut notified = vec![first];
-                    while notified.len() < MAX_NOTIFIED_AT_ONCE && read_ahead.is_none() {
+                    // Frames read, skipped ones included: a flood of frames that are
+                    // skipped cannot keep this loop reading.
+                    let mut frames = 1;
+                    while frames < MAX_NOTIFIED_AT_ONCE && read_ahead.is_none() {
                         match socket.next().now_or_never() {
                             None => break,
                             Some(Some(Ok(Message::Text(text)))) => {
@@ -686,6 +689,7 @@ impl LiveNotifications {
                             }
                             Some(other) => read_ahead = Some(other),
                         }
+                        frames += 1;
                     }
                     let count = notified.len() as u64;
                     let event = LiveEvent::Notified(notified);
@@ -767,7 +771,8 @@ impl LiveNotifications {
 }
 
 /// Hands one event to the sink. The time the sink takes does not count against a pending
-/// pong: the socket is not read meanwhile, so the pong could not have been seen.
+/// pong: the socket is not read meanwhile, so the pong could not have been seen (one read
+/// ahead with a burst is handled right after).
 async fn deliver<S, F, E>(
     sink: &mut S,
     event: LiveEvent,

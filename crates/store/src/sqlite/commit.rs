@@ -9,12 +9,14 @@
 //! Writes run in the order they were queued, so each sees the ones before it. A write may
 //! also be queued without waiting ([`WriteQueue::submit`]): it is committed with its batch,
 //! before any write queued after it, and a failure is logged. Such a write that a later
-//! write of its batch overwrites whole ([`Footprint`]: a node run's record, then the run's
-//! end that writes every record again) is left out: a short run then costs its end's
-//! statements only.
+//! write of its batch overwrites whole ([`Footprint`]) is left out: a node run's record
+//! replaced by a later one, and a run's start and records ahead of the run's end, which
+//! writes every record again (if that end fails, they are run after all, in its place). A
+//! short run then costs its end's statements only.
 //!
-//! The queue wakes the writer thread only for the first write of a batch and for a write
-//! somebody waits for: a run's records queued while the batch lingers cost no wake-up each.
+//! The queue wakes the writer thread only for the first write of a batch, for a write
+//! somebody waits for and when a batch is full: a run's records queued while the batch
+//! lingers cost no wake-up each.
 //!
 //! Written by hand: it is a queue, a thread and savepoints around rusqlite, which no crate
 //! provides.
@@ -190,7 +192,7 @@ impl WriteQueue {
         if pending.closed {
             return Err(Fault::Batch("the store's writer has stopped".to_owned()));
         }
-        let wake = pending.jobs.is_empty() || awaited;
+        let wake = pending.jobs.is_empty() || awaited || pending.jobs.len() + 1 == MAX_BATCH;
         pending.awaited += usize::from(awaited);
         pending.jobs.push_back(Job {
             operation,
@@ -237,10 +239,13 @@ struct ClosesOnExit<'a>(&'a Shared);
 
 impl Drop for ClosesOnExit<'_> {
     fn drop(&mut self) {
-        let mut pending = self.0.lock();
-        pending.closed = true;
-        pending.jobs.clear();
-        pending.awaited = 0;
+        let unanswered = {
+            let mut pending = self.0.lock();
+            pending.closed = true;
+            pending.awaited = 0;
+            std::mem::take(&mut pending.jobs)
+        };
+        drop(unanswered);
     }
 }
 
@@ -288,19 +293,7 @@ fn commit_batch(connection: &mut Connection, inner: &Inner, batch: Vec<Job>) {
             return;
         }
     };
-    let overwritten = overwritten_later(&batch);
-    let answers: Vec<_> = batch
-        .into_iter()
-        .zip(overwritten)
-        .map(|(job, overwritten)| {
-            let outcome = if overwritten {
-                Ok(Box::new(()) as Erased)
-            } else {
-                in_savepoint(&tx, |tx| run_op(job.op, tx, inner))
-            };
-            (job.operation, job.reply, outcome)
-        })
-        .collect();
+    let answers = run_batch(&tx, inner, batch);
     let committed = tx.commit().map_err(|e| format!("the commit failed: {e}"));
     let storage_failure = match &committed {
         Err(why) => Some(why.clone()),
@@ -319,29 +312,91 @@ fn commit_batch(connection: &mut Connection, inner: &Inner, batch: Vec<Job>) {
     }
 }
 
-/// Which writes of `batch` nobody waits for and a later write of the batch overwrites
-/// whole ([`Footprint`]): running them would only spend statements. Should the overwriting
-/// settlement fail alone, they are lost with it, as in a crash before the batch; its
-/// caller retries the settlement, which writes every record again.
-fn overwritten_later(batch: &[Job]) -> Vec<bool> {
+/// What the writer does with a write of its batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    /// Runs it.
+    Run,
+    /// Leaves it out: nobody waits for it, and a later record of the same node run in the
+    /// batch replaces it.
+    Replaced,
+    /// Holds it back until the settlement of this run later in the batch, which writes it
+    /// again: it is left out if the settlement succeeds, and run, in order, if it fails.
+    UntilSettled(RunId),
+}
+
+/// The plan of each write of `batch` ([`Footprint`]): only writes nobody waits for are
+/// left out or held back.
+fn plan(batch: &[Job]) -> Vec<Plan> {
     let mut settled = HashSet::new();
     let mut recorded = HashSet::new();
-    let mut overwritten = vec![false; batch.len()];
+    let mut plans = vec![Plan::Run; batch.len()];
     for (index, job) in batch.iter().enumerate().rev() {
-        let later = match job.footprint {
-            Footprint::Other => false,
+        let (run, replaced) = match job.footprint {
+            Footprint::Other => continue,
             Footprint::RunSettled(run) => {
                 settled.insert(run);
-                false
+                continue;
             }
-            Footprint::RunStart(run) => settled.contains(&run),
-            Footprint::NodeRecord(run, seq) => {
-                !recorded.insert((run, seq)) || settled.contains(&run)
-            }
+            Footprint::RunStart(run) => (run, false),
+            Footprint::NodeRecord(run, seq) => (run, !recorded.insert((run, seq))),
         };
-        overwritten[index] = later && !job.awaited;
+        if job.awaited {
+            continue;
+        }
+        if settled.contains(&run) {
+            plans[index] = Plan::UntilSettled(run);
+        } else if replaced {
+            plans[index] = Plan::Replaced;
+        }
     }
-    overwritten
+    plans
+}
+
+/// The outcome of a write, with where it goes.
+type Answer = (
+    &'static str,
+    oneshot::Sender<Result<Erased, Fault>>,
+    Result<Erased, Fault>,
+);
+
+/// Runs the writes of `batch` in `tx`, each in its own savepoint, as [`plan`] says.
+fn run_batch(tx: &Transaction<'_>, inner: &Inner, batch: Vec<Job>) -> Vec<Answer> {
+    let run = |job: Job| -> Answer {
+        let outcome = in_savepoint(tx, |tx| run_op(job.op, tx, inner));
+        (job.operation, job.reply, outcome)
+    };
+    let left_out = |job: Job| -> Answer { (job.operation, job.reply, Ok(Box::new(()) as Erased)) };
+    let plans = plan(&batch);
+    let mut held: Vec<(RunId, Job)> = Vec::new();
+    let mut answers = Vec::with_capacity(batch.len());
+    for (job, plan) in batch.into_iter().zip(plans) {
+        match plan {
+            Plan::Replaced => answers.push(left_out(job)),
+            Plan::UntilSettled(settled_run) => held.push((settled_run, job)),
+            Plan::Run => {
+                let settles = match job.footprint {
+                    Footprint::RunSettled(settled_run) => Some(settled_run),
+                    _ => None,
+                };
+                let answer = run(job);
+                let succeeded = answer.2.is_ok();
+                answers.push(answer);
+                let Some(settled_run) = settles else { continue };
+                let (mine, others): (Vec<_>, Vec<_>) =
+                    held.into_iter().partition(|(of, _)| *of == settled_run);
+                held = others;
+                answers.extend(
+                    mine.into_iter().map(
+                        |(_, job)| {
+                            if succeeded { left_out(job) } else { run(job) }
+                        },
+                    ),
+                );
+            }
+        }
+    }
+    answers
 }
 
 /// Answers a write's caller; when nobody waits (a write queued without waiting, or a caller
@@ -415,7 +470,7 @@ mod tests {
     }
 
     #[test]
-    fn writes_a_later_write_of_the_batch_overwrites_are_left_out_unless_awaited() {
+    fn writes_a_later_write_of_the_batch_writes_again_are_left_out_or_held_unless_awaited() {
         let (a, b) = (RunId(1), RunId(2));
         let batch = [
             job(Footprint::RunStart(a), false),
@@ -430,13 +485,77 @@ mod tests {
             job(Footprint::RunStart(b), false),
             job(Footprint::NodeRecord(b, 1), true),
         ];
-        let left_out = overwritten_later(&batch);
+        let held = Plan::UntilSettled(a);
         assert_eq!(
-            left_out,
+            plan(&batch),
             [
-                true, true, true, false, true, false, false, false, false, false
+                held,
+                held,
+                Plan::Replaced,
+                Plan::Run,
+                held,
+                Plan::Run,
+                Plan::Run,
+                Plan::Run,
+                Plan::Run,
+                Plan::Run
             ]
         );
+    }
+
+    /// A write of the test that inserts `value` into table `t`, or fails if `value` is
+    /// `None`.
+    fn writing(footprint: Footprint, awaited: bool, value: Option<i64>) -> Job {
+        Job {
+            op: Box::new(move |tx, _| {
+                let value = value.ok_or_else(|| Fault::Batch("refused".to_owned()))?;
+                tx.execute("INSERT INTO t (v) VALUES (?1)", [value])?;
+                Ok(Box::new(()) as Erased)
+            }),
+            ..job(footprint, awaited)
+        }
+    }
+
+    #[test]
+    fn writes_held_for_a_settlement_are_left_out_if_it_succeeds_and_run_if_it_fails() {
+        let inner = Inner {
+            path: std::path::PathBuf::new(),
+            instance: "test".to_owned(),
+            claimed: Default::default(),
+            claiming: Default::default(),
+            write_health: Default::default(),
+            _lock: None,
+        };
+        for settles in [true, false] {
+            let mut connection = Connection::open_in_memory().unwrap();
+            connection
+                .execute("CREATE TABLE t (v INTEGER)", [])
+                .unwrap();
+            let run = RunId(1);
+            let batch = vec![
+                writing(Footprint::RunStart(run), false, Some(1)),
+                writing(Footprint::NodeRecord(run, 0), false, Some(2)),
+                writing(Footprint::Other, true, Some(3)),
+                writing(Footprint::RunSettled(run), true, settles.then_some(4)),
+            ];
+            let tx = connection.transaction().unwrap();
+            let answers = run_batch(&tx, &inner, batch);
+            let written: Vec<i64> = {
+                let mut rows = tx.prepare("SELECT v FROM t ORDER BY rowid").unwrap();
+                rows.query_map([], |row| row.get(0))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap()
+            };
+            let (expected, failed) = if settles {
+                (vec![3, 4], 0)
+            } else {
+                (vec![3, 1, 2], 1)
+            };
+            assert_eq!(written, expected, "settlement succeeds: {settles}");
+            assert_eq!(answers.len(), 4);
+            assert_eq!(answers.iter().filter(|a| a.2.is_err()).count(), failed);
+        }
     }
 
     fn queued(shared: &Shared, awaited: &[bool]) {
