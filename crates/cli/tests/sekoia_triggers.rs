@@ -79,12 +79,15 @@ async fn ended_runs(service: &ServeProcess, playbook: &str, count: usize) -> Vec
         PATIENCE,
         || async {
             let runs = runs_of(service, playbook).await;
-            let ended = runs
+            // Runs of events stored together run side by side: one still running (or about
+            // to be discarded by its filter) may come before one that ended.
+            let ended: Vec<Value> = runs
                 .iter()
                 .filter(|r| matches!(r["run"]["status"].as_str(), Some("succeeded" | "failed")))
-                .count();
-            if ended >= count {
-                Ok(runs)
+                .cloned()
+                .collect();
+            if ended.len() >= count {
+                Ok(ended)
             } else {
                 Err(format!("runs so far: {runs:#?}"))
             }
