@@ -622,26 +622,26 @@ impl LiveNotifications {
                 next
             } else {
                 tokio::select! {
-                biased;
-                _ = cancel.cancelled() => {
-                    let _ = timeout(CLOSE_GRACE, socket.close(None)).await;
-                    return Ended::Cancelled;
-                }
-                message = socket.next() => message,
-                _ = sleep_until(wake_at) => {
-                    if pong_deadline.is_some() {
-                        return Ended::Retry(format!(
-                            "no pong within {:.1}s",
-                            self.timing.pong_timeout.as_secs_f64()
-                        ));
+                    biased;
+                    _ = cancel.cancelled() => {
+                        let _ = timeout(CLOSE_GRACE, socket.close(None)).await;
+                        return Ended::Cancelled;
                     }
-                    if let Err(ended) = self.ping(&mut socket).await {
-                        return ended;
+                    message = socket.next() => message,
+                    _ = sleep_until(wake_at) => {
+                        if pong_deadline.is_some() {
+                            return Ended::Retry(format!(
+                                "no pong within {:.1}s",
+                                self.timing.pong_timeout.as_secs_f64()
+                            ));
+                        }
+                        if let Err(ended) = self.ping(&mut socket).await {
+                            return ended;
+                        }
+                        pong_deadline = Some(Instant::now() + self.timing.pong_timeout);
+                        next_ping = Instant::now() + self.timing.ping_interval;
+                        continue;
                     }
-                    pong_deadline = Some(Instant::now() + self.timing.pong_timeout);
-                    next_ping = Instant::now() + self.timing.ping_interval;
-                    continue;
-                }
                 }
             };
             let message = match message {

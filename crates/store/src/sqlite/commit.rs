@@ -370,8 +370,8 @@ fn run_batch(tx: &Transaction<'_>, inner: &Inner, batch: Vec<Job>) -> Vec<Answer
     let plans = plan(&batch);
     let mut held: Vec<(RunId, Job)> = Vec::new();
     let mut answers = Vec::with_capacity(batch.len());
-    for (job, plan) in batch.into_iter().zip(plans) {
-        match plan {
+    for (job, planned) in batch.into_iter().zip(plans) {
+        match planned {
             Plan::Replaced => answers.push(left_out(job)),
             Plan::UntilSettled(settled_run) => held.push((settled_run, job)),
             Plan::Run => {
@@ -396,6 +396,8 @@ fn run_batch(tx: &Transaction<'_>, inner: &Inner, batch: Vec<Job>) -> Vec<Answer
             }
         }
     }
+    // A write is held only for a settlement later in its batch, which [`plan`] always runs.
+    debug_assert!(held.is_empty(), "writes held for a settlement not in the batch");
     answers
 }
 
