@@ -695,6 +695,36 @@ async fn accept_session(
     socket
 }
 
+/// A connection to a scripted server, connected (session 1): the test's side of it, the
+/// server's side of its socket, and the server's later sockets.
+async fn scripted_session(
+    sim: &Simulator,
+) -> (
+    Running,
+    WebSocketStream<TcpStream>,
+    mpsc::UnboundedReceiver<WebSocketStream<TcpStream>>,
+) {
+    let (url, mut sockets) = scripted_server().await;
+    let mut running = start(live_for(sim, API_KEY, Some(&url)));
+    let socket = accept_session(&mut sockets).await;
+    assert_eq!(running.connected().await, 1);
+    (running, socket, sockets)
+}
+
+/// A live notification frame: `notification` is its uuid.
+fn envelope(
+    version: u64,
+    notification: &str,
+    kind: &str,
+    action: &str,
+    attributes: Value,
+) -> String {
+    json!({"metadata": {"version": version, "uuid": notification,
+                        "created_at": "2024-01-01T00:00:00Z", "community_uuid": "c"},
+           "type": kind, "action": action, "attributes": attributes})
+    .to_string()
+}
+
 #[tokio::test]
 async fn a_socket_that_stops_answering_pings_is_replaced() {
     let sim = simulator().await;
@@ -717,25 +747,22 @@ async fn a_socket_that_stops_answering_pings_is_replaced() {
 #[tokio::test]
 async fn malformed_and_foreign_frames_are_skipped() {
     let sim = simulator().await;
-    let (url, mut sockets) = scripted_server().await;
-    let mut running = start(live_for(&sim, API_KEY, Some(&url)));
-    let mut socket = accept_session(&mut sockets).await;
-    assert_eq!(running.connected().await, 1);
+    let (mut running, mut socket, _sockets) = scripted_session(&sim).await;
     let alert = "0b7c9a2e-4a8f-4f5e-9d41-3f0d5b7c2a10";
-    let envelope = |version: u64, kind: &str, action: &str, attributes: Value| {
-        json!({"metadata": {"version": version, "uuid": "n", "created_at": "2024-01-01T00:00:00Z",
-                            "community_uuid": "c"},
-               "type": kind, "action": action, "attributes": attributes})
-        .to_string()
-    };
     let frames = [
         Message::text(r#"{"authenticated": true}"#),
         Message::text(format!("not JSON {API_KEY}")),
-        Message::text(envelope(1, "alert", "created", json!({"uuid": alert}))),
-        Message::text(envelope(2, "alert", "created", json!({"short_id": "ALx"}))),
-        Message::text(envelope(2, "case", "closed", json!({"uuid": "case"}))),
+        Message::text(envelope(1, "n", "alert", "created", json!({"uuid": alert}))),
+        Message::text(envelope(
+            2,
+            "n",
+            "alert",
+            "created",
+            json!({"short_id": "ALx"}),
+        )),
+        Message::text(envelope(2, "n", "case", "closed", json!({"uuid": "case"}))),
         Message::binary(vec![0, 159, 146, 150]),
-        Message::text(envelope(2, "alert", "created", json!({"uuid": alert}))),
+        Message::text(envelope(2, "n", "alert", "created", json!({"uuid": alert}))),
     ];
     for frame in frames {
         socket.send(frame).await.expect("the client listens");
@@ -756,20 +783,20 @@ async fn malformed_and_foreign_frames_are_skipped() {
 #[tokio::test]
 async fn a_burst_on_the_socket_is_handed_over_together_in_order() {
     let sim = simulator().await;
-    let (url, mut sockets) = scripted_server().await;
-    let mut running = start(live_for(&sim, API_KEY, Some(&url)));
-    let mut socket = accept_session(&mut sockets).await;
-    assert_eq!(running.connected().await, 1);
+    let (mut running, mut socket, mut sockets) = scripted_session(&sim).await;
     let alerts: Vec<String> = (0..150)
         .map(|i| format!("0b7c9a2e-4a8f-4f5e-9d41-{i:012}"))
         .collect();
     for alert in &alerts {
-        let frame = json!({
-            "metadata": {"version": 2, "uuid": format!("n-{alert}"),
-                         "created_at": "2024-01-01T00:00:00Z", "community_uuid": "c"},
-            "type": "alert", "action": "created", "attributes": {"uuid": alert}});
+        let frame = envelope(
+            2,
+            &format!("n-{alert}"),
+            "alert",
+            "created",
+            json!({"uuid": alert}),
+        );
         socket
-            .feed(Message::text(frame.to_string()))
+            .feed(Message::text(frame))
             .await
             .expect("the client listens");
     }

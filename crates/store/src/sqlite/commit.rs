@@ -397,7 +397,10 @@ fn run_batch(tx: &Transaction<'_>, inner: &Inner, batch: Vec<Job>) -> Vec<Answer
         }
     }
     // A write is held only for a settlement later in its batch, which [`plan`] always runs.
-    debug_assert!(held.is_empty(), "writes held for a settlement not in the batch");
+    debug_assert!(
+        held.is_empty(),
+        "writes held for a settlement not in the batch"
+    );
     answers
 }
 
