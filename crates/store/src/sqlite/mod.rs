@@ -300,6 +300,9 @@ fn connect(path: &Path, options: &SqliteOptions) -> Result<Connection, Fault> {
     }
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // A savepoint's statement journal in memory: in a file, every write of a batch that
+    // touched several pages created and deleted a temporary file.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     // Room for every statement the store prepares (about fifty): with rusqlite's default
     // of 16 they pushed each other out, and parsing them again took a tenth of serve's CPU.
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);

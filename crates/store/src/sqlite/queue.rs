@@ -89,11 +89,15 @@ pub(super) fn ready(
 
 /// What [`ready`] selects: `?1` the claiming instance, `?2` now, `?3` how many (`+?3`: a
 /// plain `LIMIT ?3` made SQLite compile the statement again at every claim whose limit
-/// differed from the last one's).
+/// differed from the last one's). The open runs are read in id order from their partial
+/// index, so a claim stops after the runs it takes: left to itself, the planner read them
+/// by status and sorted every open run into a temporary b-tree at each claim, a cost that
+/// grew with the backlog.
 fn ready_sql() -> String {
     format!(
         "SELECT r.id, r.reuse_succeeded, \
-             (r.status = 'running' AND r.claimed_by IS NOT NULL) FROM runs r \
+             (r.status = 'running' AND r.claimed_by IS NOT NULL) \
+         FROM runs r INDEXED BY runs_open \
          WHERE r.status IN {OPEN} \
            AND (r.claimed_by IS NULL OR r.claimed_by <> ?1) \
            AND (r.due_at_ms IS NULL OR r.due_at_ms <= ?2) \
@@ -381,8 +385,44 @@ pub(super) fn health(tx: &Transaction<'_>) -> Result<QueueHealth, Fault> {
 
 #[cfg(test)]
 mod tests {
+    use rusqlite::{Connection, StatementStatus, params};
+
     #[test]
     fn picking_the_ready_runs_is_compiled_once_whatever_the_limit() {
         super::super::assert_compiled_once(&super::ready_sql());
+    }
+
+    #[test]
+    fn the_ready_runs_are_read_in_order_without_sorting_the_backlog() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        conn.execute(
+            "INSERT INTO inbox (source, account, dedup_key, payload, received_at_ms) \
+             VALUES ('webhook', 'a', 'k', '{}', 0)",
+            [],
+        )
+        .unwrap();
+        // A backlog of open runs of distinct alerts, every third one ended.
+        for n in 0..60 {
+            let status = if n % 3 == 0 { "succeeded" } else { "queued" };
+            conn.execute(
+                "INSERT INTO runs (inbox_id, playbook_id, trigger_node, alert_uuid, status, \
+                     queued_at_ms) VALUES (1, 'p', 't', ?1, ?2, 0)",
+                params![format!("alert-{n}"), status],
+            )
+            .unwrap();
+        }
+        let mut statement = conn.prepare(&super::ready_sql()).unwrap();
+        let ready: Vec<i64> = statement
+            .query_map(params!["this instance", 0, 4], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(ready, [2, 3, 5, 6], "the oldest open runs");
+        assert_eq!(
+            statement.get_status(StatementStatus::Sort),
+            0,
+            "the open runs are not sorted at each claim"
+        );
     }
 }
