@@ -58,6 +58,13 @@ pub struct Cli {
     command: Command,
 }
 
+impl Cli {
+    /// Whether the command is `serve`, the long-running service.
+    pub fn runs_the_service(&self) -> bool {
+        matches!(self.command, Command::Serve(_))
+    }
+}
+
 /// Options every subcommand accepts.
 #[derive(Args)]
 pub struct GlobalArgs {
