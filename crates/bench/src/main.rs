@@ -98,9 +98,9 @@ struct Args {
     /// The alertsync binary to measure [default: `alertsync` beside this binary].
     #[arg(long, value_name = "PATH")]
     alertsync: Option<PathBuf>,
-    /// Samples serve with `perf record -e cpu-clock -g` during the fixed-rate measurement
-    /// and writes DIR/serve-flamegraph.svg (and the folded stacks, DIR/serve.folded). Build
-    /// with `--profile profiling` for symbols.
+    /// Samples serve with `perf record -e cpu-clock --call-graph dwarf` during the
+    /// fixed-rate measurement and writes DIR/serve-flamegraph.svg (and the folded stacks,
+    /// DIR/serve.folded). Build with `--profile profiling` for symbols.
     #[arg(long, value_name = "DIR")]
     profile: Option<PathBuf>,
     /// Also measures the sustained pipeline on this PostgreSQL server, by 1 and by 3

@@ -1,8 +1,11 @@
 //! `--profile DIR`: serve's CPU profile during the fixed-rate measurement. `perf record -e
-//! cpu-clock -g` samples the serve process (a software clock: hardware counters are often
-//! missing in virtual machines); the samples are folded into stacks (`serve.folded`) and
-//! drawn as a flame graph (`serve-flamegraph.svg`), both in DIR. Folding and drawing use
-//! the `inferno` crate, a port of the usual FlameGraph scripts.
+//! cpu-clock` samples the serve process (a software clock: hardware counters are often
+//! missing in virtual machines) and unwinds each sample's stack from DWARF: Rust code is
+//! built without frame pointers, so `-g` alone lost most callers and left a graph whose
+//! widest frames were allocator and kernel functions without a caller. The samples are
+//! folded into stacks (`serve.folded`) and drawn as a flame graph (`serve-flamegraph.svg`),
+//! both in DIR. Folding and drawing use the `inferno` crate, a port of the usual FlameGraph
+//! scripts. Unwinding is done by `perf script` afterwards and takes a minute or two.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -12,6 +15,10 @@ use inferno::collapse::Collapse;
 use inferno::collapse::perf::{Folder, Options as FoldOptions};
 use inferno::flamegraph::{self, Options as GraphOptions};
 use tokio::process::{Child, Command};
+
+/// Samples per second and thread: each copies 16 KiB of stack to unwind later, so fewer
+/// than perf's default of 4000 keep the data and its unwinding small.
+const SAMPLES_PER_SECOND: &str = "499";
 
 /// A `perf record` attached to a process.
 pub struct Recording {
@@ -25,7 +32,8 @@ pub fn start(dir: &Path, pid: u32) -> anyhow::Result<Recording> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let data = dir.join("serve.perf.data");
     let perf = Command::new("perf")
-        .args(["record", "-e", "cpu-clock", "-g", "-o"])
+        .args(["record", "-e", "cpu-clock", "-F", SAMPLES_PER_SECOND])
+        .args(["--call-graph", "dwarf,16384", "-o"])
         .arg(&data)
         .args(["-p", &pid.to_string()])
         .stdin(Stdio::null())
