@@ -19,13 +19,31 @@ use commands::{Cli, UsageError};
 /// Threads for blocking work (store reads, waits for store commits).
 const BLOCKING_THREADS: usize = 32;
 
-/// Async threads of `serve`: every core but one, which is left to the store's writer thread
-/// (its commits are the other half of the service's work); at least one. On 2 cores, one
-/// async thread instead of two cost about a tenth less CPU per alert, no longer waking each
-/// other for every task (README, "The hot path, step by step"). `TOKIO_WORKER_THREADS`
-/// overrides it.
-fn service_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |cores| cores.get().saturating_sub(1).max(1))
+/// The variable that sets the number of async threads (tokio's own name for it).
+const THREADS_VARIABLE: &str = "TOKIO_WORKER_THREADS";
+
+/// Async threads: [`THREADS_VARIABLE`] if set; for `serve`, every core but one, which is
+/// left to the store's writer thread (its commits are the other half of the service's
+/// work), at least one; for other commands, one per core. On 2 cores, one async thread for
+/// `serve` instead of two cost about a tenth less CPU per alert, no longer waking each other
+/// for every task (README, "The hot path, step by step"). Read here rather than by tokio,
+/// which panics on a value it cannot use.
+fn async_threads(serve: bool) -> Result<usize, String> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    match std::env::var_os(THREADS_VARIABLE) {
+        None if serve => Ok(cores.saturating_sub(1).max(1)),
+        None => Ok(cores),
+        Some(value) => value
+            .to_str()
+            .and_then(|text| text.trim().parse::<usize>().ok())
+            .filter(|threads| *threads > 0)
+            .ok_or_else(|| {
+                format!(
+                    "{THREADS_VARIABLE} must be a number of threads, 1 or more (it is `{}`)",
+                    value.to_string_lossy()
+                )
+            }),
+    }
 }
 
 fn main() -> ExitCode {
@@ -35,12 +53,19 @@ fn main() -> ExitCode {
     // Blocking work is store reads, serialised on one connection: a few threads do it all,
     // while tokio's default of 512 would let a burst spawn hundreds of waiting threads,
     // each with its own allocator arena.
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    builder.enable_all().max_blocking_threads(BLOCKING_THREADS);
-    if cli.runs_the_service() && std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
-        builder.worker_threads(service_workers());
-    }
-    let runtime = match builder.build() {
+    let threads = match async_threads(cli.runs_the_service()) {
+        Ok(threads) => threads,
+        Err(why) => {
+            logging::fatal(log_format, &why);
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(threads)
+        .max_blocking_threads(BLOCKING_THREADS)
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             logging::fatal(

@@ -239,3 +239,30 @@ async fn demo_refuses_to_listen_beyond_loopback() {
     );
     assert!(stdout(&out).is_empty(), "{}", stdout(&out));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_thread_count_that_is_not_a_number_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    for (value, accepted) in [("0", false), ("two", false), ("1", true)] {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_alertsync"))
+            .args(["modules"])
+            .current_dir(dir.path())
+            .env("TOKIO_WORKER_THREADS", value)
+            .output()
+            .await
+            .unwrap();
+        if accepted {
+            assert_eq!(exit_code(&out), 0, "{value}: {}", stderr(&out));
+            continue;
+        }
+        assert_eq!(exit_code(&out), 2, "{value}");
+        assert!(
+            stderr(&out).contains(&format!(
+                "TOKIO_WORKER_THREADS must be a number of threads, 1 or more (it is `{value}`)"
+            )),
+            "{value}: {}",
+            stderr(&out)
+        );
+        assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    }
+}
