@@ -267,6 +267,13 @@ fn prepare(path: &Path, options: &SqliteOptions) -> StoreResult<Prepared> {
     create_private(path).map_err(|e| open_error(e.into()))?;
     let lock = options.exclusive.then(|| lock::acquire(path)).transpose()?;
     let mut writer = connect(path, options).map_err(|f| open_error(f.into_cause()))?;
+    // The writer's temporary storage in memory: each write runs in a savepoint, whose
+    // statement journal was a temporary file created and deleted for most alerts. A
+    // savepoint journals only the pages of one write, which are bounded; readers keep
+    // temporary files, so that a large sort for the API does not grow the memory.
+    writer
+        .pragma_update(None, "temp_store", "MEMORY")
+        .map_err(|e| open_error(Box::new(e)))?;
     match schema::migrate(&mut writer).map_err(|f| open_error(f.into_cause()))? {
         schema::Migrated::Current { from } => Ok(Prepared { lock, writer, from }),
         schema::Migrated::TooNew(found) => Err(StoreError::SchemaTooNew {
@@ -300,9 +307,6 @@ fn connect(path: &Path, options: &SqliteOptions) -> Result<Connection, Fault> {
     }
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    // A savepoint's statement journal in memory: in a file, every write of a batch that
-    // touched several pages created and deleted a temporary file.
-    conn.pragma_update(None, "temp_store", "MEMORY")?;
     // Room for every statement the store prepares (about fifty): with rusqlite's default
     // of 16 they pushed each other out, and parsing them again took a tenth of serve's CPU.
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
