@@ -50,9 +50,6 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let log_format = cli.global.log_format;
     logging::init(cli.global.verbose, log_format);
-    // Blocking work is store reads, serialised on one connection: a few threads do it all,
-    // while tokio's default of 512 would let a burst spawn hundreds of waiting threads,
-    // each with its own allocator arena.
     let threads = match async_threads(cli.runs_the_service()) {
         Ok(threads) => threads,
         Err(why) => {
@@ -60,6 +57,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Blocking work is store reads, serialised on one connection: a few threads do it all,
+    // while tokio's default of 512 would let a burst spawn hundreds of waiting threads,
+    // each with its own allocator arena.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .worker_threads(threads)
