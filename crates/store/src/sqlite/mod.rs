@@ -267,15 +267,18 @@ fn prepare(path: &Path, options: &SqliteOptions) -> StoreResult<Prepared> {
     create_private(path).map_err(|e| open_error(e.into()))?;
     let lock = options.exclusive.then(|| lock::acquire(path)).transpose()?;
     let mut writer = connect(path, options).map_err(|f| open_error(f.into_cause()))?;
-    // The writer's temporary storage in memory: each write runs in a savepoint, whose
-    // statement journal was a temporary file created and deleted for most alerts. A
-    // savepoint journals only the pages of one write, which are bounded; readers keep
-    // temporary files, so that a large sort for the API does not grow the memory.
-    writer
-        .pragma_update(None, "temp_store", "MEMORY")
-        .map_err(|e| open_error(Box::new(e)))?;
     match schema::migrate(&mut writer).map_err(|f| open_error(f.into_cause()))? {
-        schema::Migrated::Current { from } => Ok(Prepared { lock, writer, from }),
+        schema::Migrated::Current { from } => {
+            // The writer's temporary storage in memory: each write runs in a savepoint,
+            // whose statement journal was a temporary file created and deleted for most
+            // alerts. A savepoint journals only the pages of one write, which are bounded.
+            // Set after the migrations, whose statements may rewrite whole tables, and not
+            // on the readers, so that a large sort for the API does not grow the memory.
+            writer
+                .pragma_update(None, "temp_store", "MEMORY")
+                .map_err(|e| open_error(Box::new(e)))?;
+            Ok(Prepared { lock, writer, from })
+        }
         schema::Migrated::TooNew(found) => Err(StoreError::SchemaTooNew {
             path: path.to_owned(),
             found,
