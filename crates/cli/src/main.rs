@@ -10,6 +10,7 @@
 mod commands;
 mod logging;
 
+use std::num::NonZeroUsize;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -29,14 +30,14 @@ const THREADS_VARIABLE: &str = "TOKIO_WORKER_THREADS";
 /// for every task (README, "The hot path, step by step"). Read here rather than by tokio,
 /// which panics on a value it cannot use.
 fn async_threads(serve: bool) -> Result<usize, String> {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
     match std::env::var_os(THREADS_VARIABLE) {
         None if serve => Ok(cores.saturating_sub(1).max(1)),
         None => Ok(cores),
         Some(value) => value
             .to_str()
-            .and_then(|text| text.trim().parse::<usize>().ok())
-            .filter(|threads| *threads > 0)
+            .and_then(|text| text.trim().parse::<NonZeroUsize>().ok())
+            .map(NonZeroUsize::get)
             .ok_or_else(|| {
                 format!(
                     "{THREADS_VARIABLE} must be a number of threads, 1 or more (it is `{}`)",

@@ -244,13 +244,8 @@ async fn demo_refuses_to_listen_beyond_loopback() {
 async fn a_thread_count_that_is_not_a_number_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     for (value, accepted) in [("0", false), ("two", false), ("1", true)] {
-        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_alertsync"))
-            .args(["modules"])
-            .current_dir(dir.path())
-            .env("TOKIO_WORKER_THREADS", value)
-            .output()
-            .await
-            .unwrap();
+        let out =
+            alertsync_with_env(dir.path(), &["modules"], &[("TOKIO_WORKER_THREADS", value)]).await;
         if accepted {
             assert_eq!(exit_code(&out), 0, "{value}: {}", stderr(&out));
             continue;

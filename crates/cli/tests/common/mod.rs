@@ -82,11 +82,17 @@ pub fn shipped_playbook(file: &str) -> String {
 
 /// Runs `alertsync ARGS` in `dir` (no configuration is picked up from elsewhere).
 pub async fn alertsync(dir: &Path, args: &[&str]) -> Output {
+    alertsync_with_env(dir, args, &[]).await
+}
+
+/// [`alertsync`] with the variables `env` set.
+pub async fn alertsync_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_alertsync"))
         .args(args)
         .current_dir(dir)
         .env_remove("ALERTSYNC_CONFIG")
         .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
         .kill_on_drop(true)
         .output()
         .await
