@@ -32,6 +32,7 @@
 //! the guarantees allow, without waiting for them. [`PostgresStore`] keeps the same state
 //! in a database several instances share; [`copy`] moves a SQLite store's state into one.
 
+mod claims;
 pub mod copy;
 mod error;
 mod fault;

@@ -36,6 +36,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, NoTls, Row};
 
+use crate::claims::ClaimsInHand;
 use crate::error::{StoreError, StoreResult};
 use crate::fault::Fault;
 use crate::lease::Lease;
@@ -89,6 +90,8 @@ struct Inner {
     behind: behind::BehindQueue,
     /// Whether the last writes reached the database (shared with the write-behind task).
     write_health: WriteHealthCell,
+    /// The runs this instance claimed and has not settled.
+    claims: ClaimsInHand,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -260,6 +263,7 @@ impl PostgresStore {
                 session,
                 behind,
                 write_health,
+                claims: ClaimsInHand::default(),
             }),
         })
     }
@@ -498,12 +502,16 @@ impl Store for PostgresStore {
 
     async fn claim_runs(&self, limit: u32) -> StoreResult<Vec<ClaimedRun>> {
         self.require_session("claim runs")?;
+        let claiming = self.inner.claims.begin().await;
         let instance = self.inner.identity.id.clone();
-        self.write(
-            "claim runs",
-            op!(tx => queue::claim(tx, &instance, limit).await),
-        )
-        .await
+        let held: Vec<i64> = claiming.held.iter().map(|run| run.0).collect();
+        let claimed = self
+            .write(
+                "claim runs",
+                op!(tx => queue::claim(tx, &instance, &held, limit).await),
+            )
+            .await?;
+        Ok(claiming.hand_out(claimed))
     }
 
     async fn rerun(&self, rerun: Rerun) -> StoreResult<RunId> {
@@ -513,34 +521,42 @@ impl Store for PostgresStore {
 
     async fn finish_run(&self, run: RunId, record: RunRecord) -> StoreResult<()> {
         let instance = self.inner.identity.id.clone();
-        self.write(
-            "finish run",
-            op!(tx => queue::finish(tx, run, &record, &instance).await),
-        )
-        .await
+        let settling = self
+            .write(
+                "finish run",
+                op!(tx => queue::finish(tx, run, &record, &instance).await),
+            )
+            .await;
+        self.inner.claims.settled(run, settling)
     }
 
     async fn discard_run(&self, run: RunId) -> StoreResult<()> {
-        self.write("discard run", op!(tx => queue::discard(tx, run).await))
-            .await
+        let settling = self
+            .write("discard run", op!(tx => queue::discard(tx, run).await))
+            .await;
+        self.inner.claims.settled(run, settling)
     }
 
     async fn park_run(&self, run: RunId, record: RunRecord, hold: Hold) -> StoreResult<()> {
         let instance = self.inner.identity.id.clone();
-        self.write(
-            "park run",
-            op!(tx => queue::park(tx, run, &record, &hold, &instance).await),
-        )
-        .await
+        let settling = self
+            .write(
+                "park run",
+                op!(tx => queue::park(tx, run, &record, &hold, &instance).await),
+            )
+            .await;
+        self.inner.claims.settled(run, settling)
     }
 
     async fn release_run(&self, run: RunId) -> StoreResult<()> {
         let instance = self.inner.identity.id.clone();
-        self.write(
-            "release run",
-            op!(tx => queue::release(tx, run, &instance).await),
-        )
-        .await
+        let settling = self
+            .write(
+                "release run",
+                op!(tx => queue::release(tx, run, &instance).await),
+            )
+            .await;
+        self.inner.claims.settled(run, settling)
     }
 
     async fn wake_waiting(&self, destination: &str) -> StoreResult<u64> {

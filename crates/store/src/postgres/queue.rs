@@ -4,8 +4,9 @@
 //! aside while a destination fails, finished, repeated, and the counts `/healthz` reports.
 //!
 //! A claim is the claiming instance's id in `runs.claimed_by`. It counts while that
-//! instance lives ([`LIVE_INSTANCES`]); a run held by an instance that died is ready again,
-//! and one it left running counts an interruption. A run's end, park or release by an
+//! instance lives ([`LIVE_INSTANCES`]) and has the run in hand; a run held by an instance
+//! that died is ready again, and one it left running counts an interruption. A run whose
+//! claim committed but whose answer was lost is not in hand: its instance claims it again. A run's end, park or release by an
 //! instance whose claim another live instance has taken since is not applied: the other
 //! instance runs it (fencing), so one alert's runs never run side by side; nor is an end
 //! or park of a run that already ended (its claimer may have lost it and come back).
@@ -61,16 +62,19 @@ pub(super) async fn announce(tx: &Tx<'_>) -> Result<(), Fault> {
 }
 
 /// Claims up to `limit` runs that may start now for `instance`, oldest first, and loads
-/// them. A run whose stored event or records cannot be read ends as a dead letter instead.
+/// them; `held` are the runs the instance has in hand, and any other run the database says
+/// it claimed is claimed anew (see [`crate::claims`]). A run whose stored event or records
+/// cannot be read ends as a dead letter instead.
 pub(super) async fn claim(
     tx: &Tx<'_>,
     instance: &str,
+    held: &[i64],
     limit: u32,
 ) -> Result<Vec<ClaimedRun>, Fault> {
     let picked = rows(
         tx,
         &claim_sql(),
-        &[&instance, &now_sql(), &i64::from(limit)],
+        &[&instance, &now_sql(), &i64::from(limit), &held],
     )
     .await?;
     let mut claimed = Vec::with_capacity(picked.len());
@@ -85,13 +89,15 @@ pub(super) async fn claim(
     Ok(claimed)
 }
 
-/// What [`claim`] runs: `$1` the claiming instance, `$2` now, `$3` how many.
+/// What [`claim`] runs: `$1` the claiming instance, `$2` now, `$3` how many, `$4` the
+/// runs it has in hand.
 fn claim_sql() -> String {
     format!(
         "WITH picked AS ( \
              SELECT r.id FROM runs r \
              WHERE r.status IN {OPEN} \
-               AND (r.claimed_by IS NULL OR r.claimed_by NOT IN {LIVE_INSTANCES}) \
+               AND (r.claimed_by IS NULL OR r.claimed_by NOT IN {LIVE_INSTANCES} \
+                    OR (r.claimed_by = $1 AND r.id <> ALL($4::bigint[]))) \
                AND (r.due_at_ms IS NULL OR r.due_at_ms <= $2) \
                AND NOT EXISTS (SELECT 1 FROM playbook_health h \
                    WHERE h.playbook_id = r.playbook_id AND h.disabled_reason IS NOT NULL) \

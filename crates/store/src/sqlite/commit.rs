@@ -526,8 +526,7 @@ mod tests {
         let inner = Inner {
             path: std::path::PathBuf::new(),
             instance: "test".to_owned(),
-            claimed: Default::default(),
-            claiming: Default::default(),
+            claims: Default::default(),
             write_health: Default::default(),
             _lock: None,
         };

@@ -32,15 +32,15 @@ mod runs;
 mod schema;
 mod state;
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use alertsync_engine::{Hold, RunRecord};
 use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
+use crate::claims::ClaimsInHand;
 use crate::error::{StoreError, StoreResult};
 pub(crate) use crate::fault::{
     Fault, from_json, ms_to_sql, now_sql, optional_unsigned_from_sql, seq_to_sql, to_json,
@@ -102,9 +102,7 @@ struct Inner {
     instance: String,
     /// The runs this instance has claimed and not yet settled. Claims live here, not in the
     /// file: a claim needs no commit, and claims end with the instance anyway.
-    claimed: Mutex<HashSet<RunId>>,
-    /// Held while a claim picks its runs, so that two claims never pick the same one.
-    claiming: tokio::sync::Mutex<()>,
+    claims: ClaimsInHand,
     /// Whether the last writes reached the disk.
     write_health: WriteHealthCell,
     /// Held while the store lives, if opened exclusive.
@@ -164,8 +162,7 @@ impl SqliteStore {
         let inner = Arc::new(Inner {
             path: path.clone(),
             instance: uuid::Uuid::new_v4().to_string(),
-            claimed: Mutex::default(),
-            claiming: tokio::sync::Mutex::new(()),
+            claims: ClaimsInHand::default(),
             write_health: WriteHealthCell::default(),
             _lock: lock,
         });
@@ -213,24 +210,7 @@ impl SqliteStore {
             .settle(operation, run, op)
             .await
             .map_err(|fault| fault.during(operation));
-        self.unclaim_if_settled(run, settled)
-    }
-
-    /// This instance's claims.
-    fn claimed(&self) -> std::sync::MutexGuard<'_, HashSet<RunId>> {
-        self.inner
-            .claimed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Ends the claim of `run` once what settles it is committed: only then can no claim
-    /// see it open. A run whose settling failed stays claimed (its caller tries again).
-    fn unclaim_if_settled(&self, run: RunId, settled: StoreResult<()>) -> StoreResult<()> {
-        if settled.is_ok() {
-            self.claimed().remove(&run);
-        }
-        settled
+        self.inner.claims.settled(run, settled)
     }
 
     /// Runs `op` in a read transaction (one consistent snapshot) on a reader thread.
@@ -414,9 +394,9 @@ impl Store for SqliteStore {
     }
 
     async fn claim_runs(&self, limit: u32) -> StoreResult<Vec<ClaimedRun>> {
-        let _alone = self.inner.claiming.lock().await;
+        let claiming = self.inner.claims.begin().await;
         let instance = self.inner.instance.clone();
-        let skip = self.claimed().clone();
+        let skip = claiming.held.clone();
         let candidates = self
             .claim_reads
             .read(move |tx| queue::ready(tx, &instance, limit, &skip))
@@ -433,16 +413,15 @@ impl Store for SqliteStore {
             })
             .await?;
         }
-        let mut claimed = self.claimed();
-        Ok(candidates
+        let claimed = candidates
             .into_iter()
             .filter_map(|candidate| {
                 let mut run = candidate.loaded.ok()?;
                 run.run.interruptions += u32::from(candidate.left_running);
-                claimed.insert(run.run.id);
                 Some(run)
             })
-            .collect())
+            .collect();
+        Ok(claiming.hand_out(claimed))
     }
 
     async fn rerun(&self, rerun: Rerun) -> StoreResult<RunId> {
@@ -473,7 +452,7 @@ impl Store for SqliteStore {
         let settled = self
             .write("release run", move |tx, _| queue::release(tx, run))
             .await;
-        self.unclaim_if_settled(run, settled)
+        self.inner.claims.settled(run, settled)
     }
 
     async fn wake_waiting(&self, destination: &str) -> StoreResult<u64> {

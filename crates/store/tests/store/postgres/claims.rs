@@ -1,7 +1,8 @@
 //! The run queue shared by instances: claimers of two instances working at once never get
 //! the same run and keep each alert's runs of a playbook one at a time and in order; the
 //! claims of an instance that is dropped are handed to another at once, a run it had
-//! started counting one interruption.
+//! started counting one interruption; a claim whose answer was lost is taken again by
+//! its own instance.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -10,7 +11,7 @@ use std::time::Duration;
 use alertsync_engine::{RunStatus, now_ms};
 use alertsync_store::{ClaimedRun, RunCountFilter, RunId, Store, WriteBehind};
 
-use super::{eventually, open_instance};
+use super::{eventually, open_instance, raw};
 use crate::{claim_ids, event, flush, record};
 
 const ALERTS: usize = 8;
@@ -210,4 +211,52 @@ async fn the_claims_of_a_dropped_instance_are_taken_over_at_once() {
             (unstarted, RunStatus::Queued, 0)
         ]
     );
+}
+
+#[tokio::test]
+async fn a_claim_whose_answer_was_lost_is_taken_again_by_its_instance_once() {
+    let Some(schema) = alertsync_testing::postgres_schema().await else {
+        return;
+    };
+    let (a, b) = (open_instance(&schema).await, open_instance(&schema).await);
+    for alert in ["A", "B"] {
+        a.enqueue(event(Some(alert), &format!("{alert}/1"), &["pb-1"]))
+            .await
+            .expect("enqueue");
+    }
+    // What a claim of `a` leaves when it commits and its connection breaks before the
+    // answer comes back: the run carries `a`'s id, and `a` has nothing in hand.
+    let orphan: i64 = raw(&schema)
+        .await
+        .query_one(
+            "UPDATE runs SET claimed_by = $1 WHERE alert_uuid = 'A' RETURNING id",
+            &[&a.instance()],
+        )
+        .await
+        .expect("mark A's run claimed by a")
+        .get(0);
+    let orphan = RunId(orphan);
+    let [other] = claim_ids(&b, 10).await[..] else {
+        panic!("b claims only the run that no live instance holds");
+    };
+    assert_ne!(other, orphan);
+
+    let taken: Vec<_> = a
+        .claim_runs(10)
+        .await
+        .expect("claim runs")
+        .iter()
+        .map(|claimed| (claimed.run.id, claimed.run.interruptions))
+        .collect();
+    assert_eq!(taken, [(orphan, 0)], "a claims its orphan again");
+    assert!(
+        claim_ids(&a, 10).await.is_empty(),
+        "a run in hand is handed out once"
+    );
+    assert!(claim_ids(&b, 10).await.is_empty(), "a holds it now");
+
+    a.finish_run(orphan, record(RunStatus::Succeeded, vec![]))
+        .await
+        .expect("finish run");
+    assert!(claim_ids(&a, 10).await.is_empty(), "the run is over");
 }
