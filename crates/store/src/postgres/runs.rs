@@ -58,6 +58,9 @@ pub(super) async fn set_alert(tx: &Tx<'_>, run: RunId, alert: &RunAlert) -> Resu
     Ok(())
 }
 
+/// Writes node run `node.seq` of `run`, unless the row already holds this very record: a
+/// run's end repeats every node record its progress already wrote, and leaving the
+/// unchanged rows alone spares their rewrite (and, on SQLite, their pages in the log).
 pub(super) async fn upsert_node(tx: &Tx<'_>, run: RunId, node: &NodeRecord) -> Result<(), Fault> {
     let record = to_json(node, "the node record")?;
     execute(
@@ -68,7 +71,8 @@ pub(super) async fn upsert_node(tx: &Tx<'_>, run: RunId, node: &NodeRecord) -> R
          ON CONFLICT (run_id, seq) DO UPDATE SET \
              node_id = excluded.node_id, name = excluded.name, status = excluded.status, \
              started_at_ms = excluded.started_at_ms, ended_at_ms = excluded.ended_at_ms, \
-             error = excluded.error, record = excluded.record",
+             error = excluded.error, record = excluded.record \
+         WHERE node_runs.record <> excluded.record",
         &[
             &run.0,
             &seq_to_sql(node.seq),

@@ -59,6 +59,9 @@ pub(super) fn set_alert(tx: &Transaction<'_>, run: RunId, alert: &RunAlert) -> R
     Ok(())
 }
 
+/// Writes node run `node.seq` of `run`, unless the row already holds this very record: a
+/// run's end repeats every node record its progress already wrote, and leaving the
+/// unchanged rows alone spares their rewrite (and, on SQLite, their pages in the log).
 pub(super) fn upsert_node(
     tx: &Transaction<'_>,
     run: RunId,
@@ -72,7 +75,8 @@ pub(super) fn upsert_node(
          ON CONFLICT (run_id, seq) DO UPDATE SET \
              node_id = excluded.node_id, name = excluded.name, status = excluded.status, \
              started_at_ms = excluded.started_at_ms, ended_at_ms = excluded.ended_at_ms, \
-             error = excluded.error, record = excluded.record",
+             error = excluded.error, record = excluded.record \
+         WHERE node_runs.record <> excluded.record",
     )?
     .execute(params![
         run.0,
@@ -317,8 +321,56 @@ pub(super) fn delete(tx: &Transaction<'_>, run: RunId) -> Result<(), Fault> {
 
 #[cfg(test)]
 mod tests {
+    use alertsync_engine::{NodeRecord, NodeStatus};
+    use rusqlite::Connection;
+    use serde_json::json;
+
+    use super::{nodes, upsert_node};
+    use crate::model::RunId;
+
     #[test]
     fn reading_a_runs_nodes_is_compiled_once_for_every_run() {
         super::super::assert_compiled_once(super::NODES_OF_RUN);
+    }
+
+    #[test]
+    fn a_node_record_written_again_unchanged_leaves_its_row_alone() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO inbox (source, account, dedup_key, payload, received_at_ms) \
+                 VALUES ('webhook', 'a', 'k', '{}', 0); \
+             INSERT INTO runs (inbox_id, playbook_id, trigger_node, status, queued_at_ms) \
+                 VALUES (1, 'p', 't', 'running', 0);",
+        )
+        .unwrap();
+        let tx = conn.transaction().unwrap();
+        let mut node = NodeRecord {
+            seq: 0,
+            id: "1".to_owned(),
+            name: "Forward to ilert".to_owned(),
+            status: NodeStatus::Running,
+            started_at_ms: 1,
+            ended_at_ms: None,
+            duration_ms: None,
+            arguments: json!({"alert_uuid": "a-1"}),
+            results: None,
+            error: None,
+            logs: vec![],
+            outputs: vec![],
+            iteration: vec![],
+            dry_run_writes: vec![],
+            attempts: 0,
+            exchanges: vec![],
+        };
+        upsert_node(&tx, RunId(1), &node).unwrap();
+        assert_eq!(tx.changes(), 1, "a new record is written");
+        upsert_node(&tx, RunId(1), &node).unwrap();
+        assert_eq!(tx.changes(), 0, "the same record again writes nothing");
+        node.status = NodeStatus::Succeeded;
+        node.results = Some(json!({"ok": true}));
+        upsert_node(&tx, RunId(1), &node).unwrap();
+        assert_eq!(tx.changes(), 1, "a changed record is written");
+        assert_eq!(nodes(&tx, RunId(1)).unwrap(), [node]);
     }
 }
