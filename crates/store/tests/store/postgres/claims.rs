@@ -11,7 +11,7 @@ use std::time::Duration;
 use alertsync_engine::{RunStatus, now_ms};
 use alertsync_store::{ClaimedRun, RunCountFilter, RunId, Store, WriteBehind};
 
-use super::{eventually, open_instance, raw};
+use super::{claim_counting_interruptions, enqueue_alerts, eventually, open_instance, raw};
 use crate::{claim_ids, event, flush, record};
 
 const ALERTS: usize = 8;
@@ -170,11 +170,7 @@ async fn the_claims_of_a_dropped_instance_are_taken_over_at_once() {
         return;
     };
     let (a, b) = (open_instance(&schema).await, open_instance(&schema).await);
-    for alert in ["A", "B"] {
-        a.enqueue(event(Some(alert), &format!("{alert}/1"), &["pb-1"]))
-            .await
-            .expect("enqueue");
-    }
+    enqueue_alerts(&a, &["A", "B"]).await;
     let [started, unstarted] = claim_ids(&a, 10).await[..] else {
         panic!("a claims both runs");
     };
@@ -219,11 +215,7 @@ async fn a_claim_whose_answer_was_lost_is_taken_again_by_its_instance_once() {
         return;
     };
     let (a, b) = (open_instance(&schema).await, open_instance(&schema).await);
-    for alert in ["A", "B"] {
-        a.enqueue(event(Some(alert), &format!("{alert}/1"), &["pb-1"]))
-            .await
-            .expect("enqueue");
-    }
+    enqueue_alerts(&a, &["A", "B"]).await;
     // What a claim of `a` leaves when it commits and its connection breaks before the
     // answer comes back: the run carries `a`'s id, and `a` has nothing in hand.
     let orphan: i64 = raw(&schema)
@@ -241,14 +233,11 @@ async fn a_claim_whose_answer_was_lost_is_taken_again_by_its_instance_once() {
     };
     assert_ne!(other, orphan);
 
-    let taken: Vec<_> = a
-        .claim_runs(10)
-        .await
-        .expect("claim runs")
-        .iter()
-        .map(|claimed| (claimed.run.id, claimed.run.interruptions))
-        .collect();
-    assert_eq!(taken, [(orphan, 0)], "a claims its orphan again");
+    assert_eq!(
+        claim_counting_interruptions(&a).await,
+        [(orphan, 0)],
+        "a claims its orphan again"
+    );
     assert!(
         claim_ids(&a, 10).await.is_empty(),
         "a run in hand is handed out once"

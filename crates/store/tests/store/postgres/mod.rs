@@ -18,7 +18,7 @@ mod migrations;
 use std::future::Future;
 use std::time::Duration;
 
-use alertsync_store::{PostgresOptions, PostgresStore};
+use alertsync_store::{PostgresOptions, PostgresStore, RunId, Store};
 use alertsync_testing::PostgresSchema;
 
 /// How often [`eventually`] looks again.
@@ -63,6 +63,27 @@ pub async fn end_session(schema: &PostgresSchema, instance: &PostgresStore) {
         "the session of {} ended",
         instance.instance()
     );
+}
+
+/// Queues one run of playbook `pb-1` for each of `alerts`, through `instance`.
+pub async fn enqueue_alerts(instance: &PostgresStore, alerts: &[&str]) {
+    for alert in alerts {
+        instance
+            .enqueue(crate::event(Some(alert), &format!("{alert}/1"), &["pb-1"]))
+            .await
+            .expect("enqueue");
+    }
+}
+
+/// The runs `instance` claims now, each with the interruptions it counts.
+pub async fn claim_counting_interruptions(instance: &PostgresStore) -> Vec<(RunId, u32)> {
+    instance
+        .claim_runs(10)
+        .await
+        .expect("claim runs")
+        .iter()
+        .map(|claimed| (claimed.run.id, claimed.run.interruptions))
+        .collect()
 }
 
 /// Asks `probe` until it answers something, and returns that; fails the test if it has
