@@ -563,8 +563,10 @@ async fn kill_9_during_a_burst_loses_nothing_and_repeats_only_nodes_in_flight() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_retrying_at_a_kill_continues_its_retries_after_the_restart() {
-    const DELAY_MS: u64 = 2_000;
-    const MAX_AGE_SECS: u64 = 7;
+    // The kill must come while the run is held: the backoff's jitter makes that window as
+    // short as half the delay, and a loaded machine may take a second to see the hold.
+    const DELAY_MS: u64 = 4_000;
+    const MAX_AGE_SECS: u64 = 14;
     let sim = simulator().await;
     sim.inject_fault(Fault::status(Route::Ilert, 503).times(UNLIMITED));
     let retries = format!(
