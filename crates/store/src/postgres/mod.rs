@@ -302,6 +302,16 @@ impl PostgresStore {
         outcome.map_err(|fault| fault.during(operation))
     }
 
+    /// Settles claimed run `run` with `op` (its end, park, removal or release), then ends
+    /// its claim in hand if that was committed.
+    async fn settle<F>(&self, run: RunId, operation: &'static str, op: F) -> StoreResult<()>
+    where
+        F: for<'t> FnOnce(&'t Tx<'t>) -> TxFuture<'t, ()> + Send,
+    {
+        let settling = self.write(operation, op).await;
+        self.inner.claims.settled(run, settling)
+    }
+
     /// Runs `op` in a read-only transaction (one consistent snapshot).
     async fn read<T, F>(&self, operation: &'static str, op: F) -> StoreResult<T>
     where
@@ -521,42 +531,37 @@ impl Store for PostgresStore {
 
     async fn finish_run(&self, run: RunId, record: RunRecord) -> StoreResult<()> {
         let instance = self.inner.identity.id.clone();
-        let settling = self
-            .write(
-                "finish run",
-                op!(tx => queue::finish(tx, run, &record, &instance).await),
-            )
-            .await;
-        self.inner.claims.settled(run, settling)
+        self.settle(
+            run,
+            "finish run",
+            op!(tx => queue::finish(tx, run, &record, &instance).await),
+        )
+        .await
     }
 
     async fn discard_run(&self, run: RunId) -> StoreResult<()> {
-        let settling = self
-            .write("discard run", op!(tx => queue::discard(tx, run).await))
-            .await;
-        self.inner.claims.settled(run, settling)
+        self.settle(run, "discard run", op!(tx => queue::discard(tx, run).await))
+            .await
     }
 
     async fn park_run(&self, run: RunId, record: RunRecord, hold: Hold) -> StoreResult<()> {
         let instance = self.inner.identity.id.clone();
-        let settling = self
-            .write(
-                "park run",
-                op!(tx => queue::park(tx, run, &record, &hold, &instance).await),
-            )
-            .await;
-        self.inner.claims.settled(run, settling)
+        self.settle(
+            run,
+            "park run",
+            op!(tx => queue::park(tx, run, &record, &hold, &instance).await),
+        )
+        .await
     }
 
     async fn release_run(&self, run: RunId) -> StoreResult<()> {
         let instance = self.inner.identity.id.clone();
-        let settling = self
-            .write(
-                "release run",
-                op!(tx => queue::release(tx, run, &instance).await),
-            )
-            .await;
-        self.inner.claims.settled(run, settling)
+        self.settle(
+            run,
+            "release run",
+            op!(tx => queue::release(tx, run, &instance).await),
+        )
+        .await
     }
 
     async fn wake_waiting(&self, destination: &str) -> StoreResult<u64> {

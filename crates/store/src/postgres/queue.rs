@@ -6,10 +6,11 @@
 //! A claim is the claiming instance's id in `runs.claimed_by`. It counts while that
 //! instance lives ([`LIVE_INSTANCES`]) and has the run in hand; a run held by an instance
 //! that died is ready again, and one it left running counts an interruption. A run whose
-//! claim committed but whose answer was lost is not in hand: its instance claims it again. A run's end, park or release by an
-//! instance whose claim another live instance has taken since is not applied: the other
-//! instance runs it (fencing), so one alert's runs never run side by side; nor is an end
-//! or park of a run that already ended (its claimer may have lost it and come back).
+//! claim committed but whose answer was lost is not in hand: its instance claims it again.
+//! A run's end, park or release by an instance whose claim another live instance has taken
+//! since is not applied: the other instance runs it (fencing), so one alert's runs never
+//! run side by side; nor is an end or park of a run that already ended (its claimer may
+//! have lost it and come back).
 
 use alertsync_engine::{Hold, NodeStatus, RunRecord, RunStatus};
 

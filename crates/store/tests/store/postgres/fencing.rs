@@ -8,15 +8,12 @@ use std::time::Duration;
 use alertsync_engine::{NodeStatus, RunStatus, now_ms};
 use alertsync_store::{PostgresStore, RunId, Store, StoreError, WriteBehind};
 
-use super::{claim_counting_interruptions, end_session, eventually, open_instance};
-use crate::{T0, claim_ids, event, flush, hold, node, record, summary};
+use super::{claim_counting_interruptions, end_session, enqueue_alerts, eventually, open_instance};
+use crate::{T0, claim_ids, flush, hold, node, record, summary};
 
 /// Queues a run of alert `alert`, has `instance` claim and start it, and returns it.
 async fn claim_and_start(instance: &PostgresStore, alert: &str) -> RunId {
-    instance
-        .enqueue(event(Some(alert), &format!("{alert}/1"), &["pb-1"]))
-        .await
-        .expect("enqueue");
+    enqueue_alerts(instance, &[alert]).await;
     let [run] = claim_ids(instance, 10).await[..] else {
         panic!("the instance claims the one run");
     };
@@ -100,9 +97,7 @@ async fn an_instance_without_its_session_takes_no_work_and_recovers_by_itself() 
     let health = a.write_health();
     assert!(health.failing_since_ms.is_some(), "{health:?}");
 
-    b.enqueue(event(Some("A"), "A/1", &["pb-1"]))
-        .await
-        .expect("enqueue");
+    enqueue_alerts(&b, &["A"]).await;
     let claimed = eventually("a claims again", Duration::from_secs(10), || async {
         a.claim_runs(10)
             .await
