@@ -117,6 +117,14 @@ pub(super) fn reopen(tx: &Transaction<'_>, id: InboxId) -> Result<(), Fault> {
     Ok(())
 }
 
+/// What [`expire_keys`] runs, through the index of the keys in force, named: while an
+/// index of every done event by arrival existed, the planner chose that one, and read the
+/// events whose keys had expired already at every expiry.
+pub(super) const EXPIRE_KEYS: &str = "UPDATE inbox INDEXED BY inbox_keys_in_force \
+     SET dedup_key = dedup_key || '#expired/' || id \
+     WHERE done_at_ms IS NOT NULL AND instr(dedup_key, '#expired/') = 0 \
+       AND received_at_ms < ?2 AND substr(dedup_key, 1, length(?1)) = ?1";
+
 /// Renames the dedup keys in force that start with `prefix`, of done events received before
 /// `received_before_ms`, to `<key>#expired/<id>` (unique, and no source makes such keys).
 pub(super) fn expire_keys(
@@ -125,11 +133,7 @@ pub(super) fn expire_keys(
     received_before_ms: u64,
 ) -> Result<u64, Fault> {
     let expired = tx
-        .prepare_cached(
-            "UPDATE inbox SET dedup_key = dedup_key || '#expired/' || id \
-             WHERE done_at_ms IS NOT NULL AND instr(dedup_key, '#expired/') = 0 \
-               AND received_at_ms < ?2 AND substr(dedup_key, 1, length(?1)) = ?1",
-        )?
+        .prepare_cached(EXPIRE_KEYS)?
         .execute(params![prefix, ms_to_sql(received_before_ms)])?;
     Ok(expired as u64)
 }

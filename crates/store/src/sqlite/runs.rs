@@ -306,14 +306,16 @@ fn status_from_sql(text: &str) -> Result<RunStatus, Fault> {
     text.parse().map_err(Fault::Corrupt)
 }
 
+/// Clears `rerun_of` in the reruns of run `?1` (index `runs_rerun_of`).
+pub(super) const UNLINK_RERUNS: &str = "UPDATE runs SET rerun_of = NULL WHERE rerun_of = ?1";
+
 /// Deletes a run, its node runs and its retry state; a rerun of it (asked for while it was
 /// open, or kept after it) no longer points to it.
 pub(super) fn delete(tx: &Transaction<'_>, run: RunId) -> Result<(), Fault> {
     state::clear_retries_of_run(tx, run)?;
     tx.prepare_cached("DELETE FROM node_runs WHERE run_id = ?1")?
         .execute([run.0])?;
-    tx.prepare_cached("UPDATE runs SET rerun_of = NULL WHERE rerun_of = ?1")?
-        .execute([run.0])?;
+    tx.prepare_cached(UNLINK_RERUNS)?.execute([run.0])?;
     tx.prepare_cached("DELETE FROM runs WHERE id = ?1")?
         .execute([run.0])?;
     Ok(())

@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_alert_links.sql"),
     include_str!("migrations/0007_run_alert.sql"),
     include_str!("migrations/0008_event_sources.sql"),
+    include_str!("migrations/0009_fewer_index_writes.sql"),
 ];
 
 /// The schema version this build knows.
@@ -93,4 +94,43 @@ pub(crate) fn current_version(conn: &Connection) -> Result<i64, Fault> {
         .optional()?
         .flatten();
     Ok(version.unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::{Migrated, migrate};
+    use crate::sqlite::{inbox, retention, runs};
+
+    /// The statements of retention and dedup-key expiry run in the writer's transaction, so
+    /// a full scan of a large table there holds up every new event: each must find its
+    /// rows through an index.
+    #[test]
+    fn maintenance_statements_find_their_rows_through_indexes() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        assert!(matches!(
+            migrate(&mut connection).unwrap(),
+            Migrated::Current { from: 0 }
+        ));
+        let statements = [
+            ("unlink reruns", runs::UNLINK_RERUNS),
+            ("prune events", retention::PRUNE_EVENTS),
+            ("finished runs", retention::FINISHED_RUNS),
+            ("expire keys", inbox::EXPIRE_KEYS),
+        ];
+        for (name, sql) in statements {
+            let mut plan = connection
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let unbound = vec![rusqlite::types::Null; plan.parameter_count()];
+            let steps: Vec<String> = plan
+                .query_map(rusqlite::params_from_iter(unbound), |row| row.get(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let scans: Vec<&String> = steps.iter().filter(|s| s.starts_with("SCAN")).collect();
+            assert!(scans.is_empty(), "{name} scans a table: {steps:?}");
+        }
+    }
 }

@@ -41,7 +41,7 @@ async fn a_new_file_gets_the_whole_schema_once() {
         numbers,
         (1..=SqliteStore::schema_version()).collect::<Vec<_>>()
     );
-    assert_eq!(SqliteStore::schema_version(), 8);
+    assert_eq!(SqliteStore::schema_version(), 9);
     let permissions = std::fs::metadata(dir.path()).unwrap().permissions();
     assert_eq!(
         std::os::unix::fs::PermissionsExt::mode(&permissions) & 0o777,
