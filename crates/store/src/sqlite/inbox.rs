@@ -104,7 +104,8 @@ pub(super) fn complete_if_done(tx: &Transaction<'_>, id: InboxId) -> Result<(), 
         "UPDATE inbox SET done_at_ms = ?1 \
          WHERE id = ?2 AND done_at_ms IS NULL AND routed = 1 AND NOT EXISTS ( \
              SELECT 1 FROM runs r \
-             WHERE r.inbox_id = ?2 AND r.status IN ('queued', 'running', 'waiting'))",
+             WHERE r.inbox_id = ?2 \
+               AND (r.status = 'queued' OR r.status = 'running' OR r.status = 'waiting'))",
     )?
     .execute(params![now_sql(), id.0])?;
     Ok(())

@@ -12,8 +12,13 @@ use super::unsigned_from_sql;
 use super::{Fault, inbox, ms_to_sql, now_sql, optional_unsigned_from_sql, state};
 use crate::model::{ClaimedRun, InboxId, QueueHealth, Rerun, RunId, RunTarget};
 
-/// The statuses of a run that still has work ahead, as SQL.
-const OPEN: &str = "('queued', 'running', 'waiting')";
+/// The condition that the status in `column` is one of a run that still has work ahead, as
+/// the partial indexes of open runs state it (migration 9): SQLite uses such an index only
+/// for a query that states the same condition, and comparisons, unlike an `IN` list, cost
+/// it no temporary table each time a row is written.
+fn open_status(column: &str) -> String {
+    format!("({column} = 'queued' OR {column} = 'running' OR {column} = 'waiting')")
+}
 
 /// Queues a run of `target` for event `id`.
 pub(super) fn insert_run(
@@ -94,18 +99,20 @@ pub(super) fn ready(
 /// by status and sorted every open run into a temporary b-tree at each claim, a cost that
 /// grew with the backlog.
 fn ready_sql() -> String {
+    let (open, earlier_open) = (open_status("r.status"), open_status("e.status"));
     format!(
         "SELECT r.id, r.reuse_succeeded, \
              (r.status = 'running' AND r.claimed_by IS NOT NULL) \
          FROM runs r INDEXED BY runs_open \
-         WHERE r.status IN {OPEN} \
+         WHERE {open} \
            AND (r.claimed_by IS NULL OR r.claimed_by <> ?1) \
            AND (r.due_at_ms IS NULL OR r.due_at_ms <= ?2) \
            AND NOT EXISTS (SELECT 1 FROM playbook_health h \
                WHERE h.playbook_id = r.playbook_id AND h.disabled_reason IS NOT NULL) \
-           AND (r.alert_uuid IS NULL OR NOT EXISTS (SELECT 1 FROM runs e \
+           AND (r.alert_uuid IS NULL OR NOT EXISTS ( \
+               SELECT 1 FROM runs e INDEXED BY runs_open_by_alert \
                WHERE e.alert_uuid = r.alert_uuid AND e.playbook_id = r.playbook_id \
-                 AND e.status IN {OPEN} AND e.id < r.id)) \
+                 AND {earlier_open} AND e.id < r.id)) \
          ORDER BY r.id LIMIT +?3"
     )
 }
@@ -181,7 +188,7 @@ pub(super) fn started(
     tx.prepare_cached(
         "UPDATE runs SET status = 'running', started_at_ms = COALESCE(started_at_ms, ?1), \
              due_at_ms = NULL, waiting_on = NULL, claimed_by = ?3 \
-         WHERE id = ?2 AND status IN ('queued', 'running', 'waiting')",
+         WHERE id = ?2 AND (status = 'queued' OR status = 'running' OR status = 'waiting')",
     )?
     .execute(params![ms_to_sql(at_ms), run.0, instance])?;
     Ok(())
@@ -345,7 +352,8 @@ pub(super) fn health(tx: &Transaction<'_>) -> Result<QueueHealth, Fault> {
                           THEN r.queued_at_ms END) \
              FROM runs r LEFT JOIN playbook_health h \
                  ON h.playbook_id = r.playbook_id AND h.disabled_reason IS NOT NULL \
-             WHERE r.status IN {OPEN}"
+             WHERE {}",
+            open_status("r.status")
         ),
         [],
         |row| {

@@ -44,9 +44,11 @@ pub(super) fn prune(
     })
 }
 
-/// What [`finished_runs`] selects (index `runs_finished_by_end`).
-pub(super) const FINISHED_RUNS: &str = "SELECT id FROM runs \
-     WHERE status IN ('succeeded', 'failed', 'cancelled', 'dead') AND ended_at_ms < ?1 \
+/// What [`finished_runs`] selects, with the condition of index `runs_finished_by_end`.
+pub(super) const FINISHED_RUNS: &str = "SELECT id FROM runs INDEXED BY runs_finished_by_end \
+     WHERE (status = 'succeeded' OR status = 'failed' OR status = 'cancelled' \
+            OR status = 'dead') \
+       AND ended_at_ms < ?1 \
        AND (status <> 'dead' OR dismissed_at_ms IS NOT NULL) \
      ORDER BY ended_at_ms LIMIT ?2";
 
