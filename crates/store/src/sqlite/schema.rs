@@ -103,9 +103,7 @@ mod tests {
     use super::{Migrated, migrate};
     use crate::sqlite::{inbox, retention, runs};
 
-    /// The statements of retention and dedup-key expiry run in the writer's transaction, so
-    /// a full scan of a large table there holds up every new event: each must find its
-    /// rows through an index.
+    /// A new database with the whole schema.
     fn migrated() -> Connection {
         let mut connection = Connection::open_in_memory().unwrap();
         assert!(matches!(
@@ -128,6 +126,9 @@ mod tests {
             .unwrap()
     }
 
+    /// The statements of retention and dedup-key expiry run in the writer's transaction, so
+    /// a full scan of a large table there holds up every new event: each must find its
+    /// rows through an index.
     #[test]
     fn maintenance_statements_find_their_rows_through_indexes() {
         let connection = migrated();
