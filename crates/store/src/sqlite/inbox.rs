@@ -100,13 +100,13 @@ pub(super) fn route(tx: &Transaction<'_>, id: InboxId, runs: &[RunTarget]) -> Re
 
 /// Marks the event done if none of its runs is open.
 pub(super) fn complete_if_done(tx: &Transaction<'_>, id: InboxId) -> Result<(), Fault> {
-    tx.prepare_cached(
+    tx.prepare_cached(concat!(
         "UPDATE inbox SET done_at_ms = ?1 \
          WHERE id = ?2 AND done_at_ms IS NULL AND routed = 1 AND NOT EXISTS ( \
-             SELECT 1 FROM runs r \
-             WHERE r.inbox_id = ?2 \
-               AND (r.status = 'queued' OR r.status = 'running' OR r.status = 'waiting'))",
-    )?
+             SELECT 1 FROM runs r WHERE r.inbox_id = ?2 AND ",
+        open_status!("r.status"),
+        ")"
+    ))?
     .execute(params![now_sql(), id.0])?;
     Ok(())
 }

@@ -21,6 +21,24 @@
 //! block the runtime nor park its threads; an operation whose caller went away still
 //! completes (or rolls back) as a whole.
 
+/// The SQL condition that the run status in column `$column` is open (queued, running or
+/// waiting), as the partial indexes of open runs state it (migration 9): SQLite uses such an
+/// index only for a query that states the same condition, and comparisons, unlike an `IN`
+/// list, cost it no temporary table each time a row is written. A literal, for `concat!`.
+macro_rules! open_status {
+    ($column:literal) => {
+        concat!(
+            "(",
+            $column,
+            " = 'queued' OR ",
+            $column,
+            " = 'running' OR ",
+            $column,
+            " = 'waiting')"
+        )
+    };
+}
+
 mod commit;
 mod inbox;
 pub mod lock;

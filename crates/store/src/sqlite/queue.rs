@@ -12,14 +12,6 @@ use super::unsigned_from_sql;
 use super::{Fault, inbox, ms_to_sql, now_sql, optional_unsigned_from_sql, state};
 use crate::model::{ClaimedRun, InboxId, QueueHealth, Rerun, RunId, RunTarget};
 
-/// The condition that the status in `column` is one of a run that still has work ahead, as
-/// the partial indexes of open runs state it (migration 9): SQLite uses such an index only
-/// for a query that states the same condition, and comparisons, unlike an `IN` list, cost
-/// it no temporary table each time a row is written.
-fn open_status(column: &str) -> String {
-    format!("({column} = 'queued' OR {column} = 'running' OR {column} = 'waiting')")
-}
-
 /// Queues a run of `target` for event `id`.
 pub(super) fn insert_run(
     tx: &Transaction<'_>,
@@ -99,7 +91,7 @@ pub(super) fn ready(
 /// by status and sorted every open run into a temporary b-tree at each claim, a cost that
 /// grew with the backlog.
 fn ready_sql() -> String {
-    let (open, earlier_open) = (open_status("r.status"), open_status("e.status"));
+    let (open, earlier_open) = (open_status!("r.status"), open_status!("e.status"));
     format!(
         "SELECT r.id, r.reuse_succeeded, \
              (r.status = 'running' AND r.claimed_by IS NOT NULL) \
@@ -185,11 +177,12 @@ pub(super) fn started(
     at_ms: u64,
     instance: &str,
 ) -> Result<(), Fault> {
-    tx.prepare_cached(
+    tx.prepare_cached(concat!(
         "UPDATE runs SET status = 'running', started_at_ms = COALESCE(started_at_ms, ?1), \
              due_at_ms = NULL, waiting_on = NULL, claimed_by = ?3 \
-         WHERE id = ?2 AND (status = 'queued' OR status = 'running' OR status = 'waiting')",
-    )?
+         WHERE id = ?2 AND ",
+        open_status!("status")
+    ))?
     .execute(params![ms_to_sql(at_ms), run.0, instance])?;
     Ok(())
 }
@@ -353,7 +346,7 @@ pub(super) fn health(tx: &Transaction<'_>) -> Result<QueueHealth, Fault> {
              FROM runs r LEFT JOIN playbook_health h \
                  ON h.playbook_id = r.playbook_id AND h.disabled_reason IS NOT NULL \
              WHERE {}",
-            open_status("r.status")
+            open_status!("r.status")
         ),
         [],
         |row| {
